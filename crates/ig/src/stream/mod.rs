@@ -1,0 +1,1 @@
+//! Lightstreamer (TLCP) streaming client.

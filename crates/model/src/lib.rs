@@ -1,0 +1,16 @@
+//! Pure domain types for scalper: identifiers, decimal money and prices, instruments and their
+//! dealing rules, quotes and candles, and the deal lifecycle. No I/O, no async, no clock reads.
+
+pub mod deal;
+pub mod ids;
+pub mod market;
+pub mod num;
+pub mod quote;
+pub mod time;
+
+pub use deal::{DealEvent, DealState, TransitionError};
+pub use ids::{AccountId, DealId, DealReference, Epic, IdError};
+pub use market::{DealingRules, Direction, Instrument, MarketStatus, OrderType};
+pub use num::{Money, Points, Price, Size};
+pub use quote::{Candle, Quote};
+pub use time::Timestamp;

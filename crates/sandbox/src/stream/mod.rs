@@ -1,0 +1,1 @@
+//! Lightstreamer (TLCP) server for the sandbox.
