@@ -1,0 +1,1 @@
+//! Backtesting: data loaders, binary cache, simulated broker runs, reports and sweeps.
