@@ -1,4 +1,32 @@
 //! IG Markets client: REST wire models, typed errors, session manager, rate limiting, dealing,
 //! and the Lightstreamer (TLCP) streaming client.
+//!
+//! Start with [`IgConfig::new`] and [`IgClient::new`]; every request goes through the session
+//! manager (single-flight login, v3 refresh, token-error recovery). Dealing calls return a
+//! [`DealOutcome`] and never resend a request whose outcome is unknown.
 
+pub mod broker;
+pub mod client;
+pub mod config;
+pub mod dealing;
+pub mod endpoints;
+pub mod error;
+mod http;
+mod maintenance;
+pub mod rate;
+mod session;
+pub mod stats;
 pub mod stream;
+pub mod types;
+pub mod wire;
+
+pub use broker::IgBroker;
+pub use client::{IgClient, StreamCredentials};
+pub use config::{Environment, IgConfig, RetryPolicy, SessionVersion};
+pub use dealing::{
+    CloseRequest, DealOutcome, OpenRequest, Resolution, TimeInForce, WorkingOrderRequest,
+};
+pub use endpoints::{ActivityQuery, PriceQuery, TransactionQuery};
+pub use error::{AllowanceKind, IgError, TokenKind};
+pub use stats::{SessionState, SessionStats};
+pub use types::{Allowances, Confirmation, DealStatus, Market, OpenPosition, SessionInfo};

@@ -1,12 +1,23 @@
 //! Lightstreamer (TLCP) server for the sandbox: WebSocket and HTTP-streaming transports serving
 //! PRICE, MARKET, CHART, TRADE and ACCOUNT items from the sandbox's event bus.
 
-use std::sync::Arc;
+mod http;
+mod items;
+mod proto;
+mod session;
+mod ws;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::broadcast;
+use scalper_model::{Epic, MarketStatus, Price, Timestamp};
+use tokio::sync::{broadcast, mpsc};
 
-use crate::bus::BusEvent;
+use crate::bus::{BusEvent, StreamFault};
+use proto::Form;
+use session::{Out, SessionCmd, SessionTask};
 
 /// Checks a Lightstreamer login (`LS_user`, `LS_password` = `CST-…|XST-…`) against the sandbox's
 /// live REST sessions. Implemented by the REST side's session store.
@@ -35,6 +46,211 @@ impl std::fmt::Debug for StreamContext {
 /// The streaming routes (`/lightstreamer` WebSocket and `/lightstreamer/*.txt`), to be merged
 /// into the sandbox's axum app at the server root.
 pub fn router(ctx: StreamContext) -> axum::Router {
-    let _ = ctx;
+    let registry = Registry::new(ctx);
+    if tokio::runtime::Handle::try_current().is_ok() {
+        registry.start_listener();
+    }
     axum::Router::new()
+        .route("/lightstreamer", axum::routing::get(ws::upgrade))
+        .route(
+            "/lightstreamer/create_session.txt",
+            axum::routing::post(http::create_session),
+        )
+        .route(
+            "/lightstreamer/bind_session.txt",
+            axum::routing::post(http::bind_session),
+        )
+        .route(
+            "/lightstreamer/control.txt",
+            axum::routing::post(http::control),
+        )
+        .with_state(registry)
+}
+
+/// The latest price per epic (snapshots for new subscriptions).
+#[derive(Debug, Clone)]
+pub(crate) struct Latest {
+    pub bid: Price,
+    pub offer: Price,
+    pub ts: Timestamp,
+    pub status: MarketStatus,
+}
+
+/// Shared server state: live sessions, fault counters and the latest prices.
+pub(crate) struct Registry {
+    ctx: StreamContext,
+    sessions: Mutex<HashMap<String, mpsc::Sender<SessionCmd>>>,
+    latest: Mutex<HashMap<Epic, Latest>>,
+    /// Subscriptions still to refuse (`StreamFault::RefuseSubscriptions`).
+    pub(crate) refuse: AtomicU32,
+    next_id: AtomicU64,
+    listener: Mutex<Option<broadcast::Receiver<BusEvent>>>,
+    listening: AtomicBool,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Why a create/bind failed: the `CONERR` line to send.
+pub(crate) type ConErr = String;
+
+impl Registry {
+    fn new(ctx: StreamContext) -> Arc<Self> {
+        let rx = ctx.bus.subscribe();
+        Arc::new(Self {
+            ctx,
+            sessions: Mutex::new(HashMap::new()),
+            latest: Mutex::new(HashMap::new()),
+            refuse: AtomicU32::new(0),
+            next_id: AtomicU64::new(1),
+            listener: Mutex::new(Some(rx)),
+            listening: AtomicBool::new(false),
+        })
+    }
+
+    /// Starts the bus listener (faults, latest prices) once; called from inside the runtime.
+    pub(crate) fn start_listener(self: &Arc<Self>) {
+        if self.listening.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Some(mut rx) = lock(&self.listener).take() else {
+            return;
+        };
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let ev = match rx.recv().await {
+                    Ok(ev) => ev,
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                let Some(reg) = weak.upgrade() else { return };
+                match ev {
+                    BusEvent::Price {
+                        epic,
+                        bid,
+                        offer,
+                        ts,
+                        status,
+                    } => {
+                        lock(&reg.latest).insert(
+                            epic,
+                            Latest {
+                                bid,
+                                offer,
+                                ts,
+                                status,
+                            },
+                        );
+                    }
+                    BusEvent::StreamFault(StreamFault::RefuseSubscriptions { count }) => {
+                        reg.refuse.fetch_add(count, Ordering::SeqCst);
+                    }
+                    BusEvent::StreamFault(f) => {
+                        let sessions: Vec<_> = lock(&reg.sessions).values().cloned().collect();
+                        for s in sessions {
+                            let _ = s.send(SessionCmd::Fault(f.clone())).await;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+
+    pub(crate) fn remove(&self, id: &str) {
+        lock(&self.sessions).remove(id);
+    }
+
+    fn session(&self, id: &str) -> Option<mpsc::Sender<SessionCmd>> {
+        lock(&self.sessions).get(id).cloned()
+    }
+
+    fn keepalive_param(form: &Form) -> Option<Duration> {
+        form.number("LS_keepalive_millis")
+            .map(Duration::from_millis)
+    }
+
+    /// `create_session`: checks the login and starts a session bound to `sink`.
+    pub(crate) async fn create(
+        self: &Arc<Self>,
+        form: &Form,
+        sink: mpsc::Sender<Out>,
+    ) -> Result<String, ConErr> {
+        self.start_listener();
+        let user = form.get("LS_user").unwrap_or("");
+        let password = form.get("LS_password").unwrap_or("");
+        if !self.ctx.auth.check(user, password) {
+            tracing::info!(user, "stream login refused (CONERR 1)");
+            return Err("CONERR,1,User%2Fpassword check failed".into());
+        }
+        let n = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let id = format!("S{n:x}T{:x}", rand::random::<u32>());
+        let (tx, rx) = mpsc::channel(256);
+        let task = SessionTask::new(
+            id.clone(),
+            user.to_string(),
+            self.ctx.keepalive,
+            self.clone(),
+        );
+        lock(&self.sessions).insert(id.clone(), tx.clone());
+        tokio::spawn(task.run(rx, self.ctx.bus.subscribe()));
+        tx.send(SessionCmd::Bind {
+            sink,
+            keepalive: Self::keepalive_param(form),
+            polling: form.flag("LS_polling"),
+        })
+        .await
+        .map_err(|_| "CONERR,21,Session ended".to_string())?;
+        Ok(id)
+    }
+
+    /// `bind_session`: attaches `sink` to an existing session (`CONERR,20` when unknown).
+    pub(crate) async fn bind(
+        &self,
+        form: &Form,
+        sink: mpsc::Sender<Out>,
+    ) -> Result<String, ConErr> {
+        let id = form.get("LS_session").unwrap_or("").to_string();
+        let Some(s) = self.session(&id) else {
+            return Err("CONERR,20,Session not found".into());
+        };
+        s.send(SessionCmd::Bind {
+            sink,
+            keepalive: Self::keepalive_param(form),
+            polling: form.flag("LS_polling"),
+        })
+        .await
+        .map_err(|_| "CONERR,20,Session not found".to_string())?;
+        Ok(id)
+    }
+
+    /// A control request for session `id`; `reply` gets the REQOK/REQERR line (else it goes
+    /// on the stream). Errors are the line to answer with.
+    pub(crate) async fn control(
+        &self,
+        id: &str,
+        form: Form,
+        reply: Option<tokio::sync::oneshot::Sender<String>>,
+    ) -> Result<(), String> {
+        let req_id = form.get("LS_reqId").unwrap_or("").to_string();
+        let Some(s) = self.session(id) else {
+            return Err(format!("REQERR,{req_id},20,Session not found"));
+        };
+        s.send(SessionCmd::Control { form, reply })
+            .await
+            .map_err(|_| format!("REQERR,{req_id},20,Session not found"))
+    }
+
+    /// The latest price of `epic` (snapshots for new subscriptions).
+    pub(crate) fn latest(&self, epic: &Epic) -> Option<Latest> {
+        lock(&self.latest).get(epic).cloned()
+    }
 }

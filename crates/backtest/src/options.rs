@@ -1,0 +1,282 @@
+//! Options of a backtest run ([`BacktestOptions`]) and how they become the engine's
+//! configuration, the instrument definition and the sim broker's fill model.
+
+use std::path::PathBuf;
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use scalper_engine::{EngineConfig, SimConfig, StrategyConfig};
+use scalper_model::market::{default_fx_rules, friendly_name, resolve_instrument};
+use scalper_model::{Instrument, Points, Size, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::data::DataOptions;
+use crate::error::BacktestError;
+use crate::funding::FundingOptions;
+use crate::metrics::MetricsOptions;
+
+/// The instrument traded: a friendly name (`EUR_USD`) or an IG epic, with optional
+/// overrides. Built-in FX pairs default to a point of 0.0001 (0.01 for JPY quotes), 10 units
+/// of the quote currency per point per contract, and IG's mini-CFD dealing rules; other
+/// epics need at least `point_size` and `currency`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstrumentSpec {
+    pub name: String,
+    pub point_size: Option<Decimal>,
+    pub value_per_point: Option<Decimal>,
+    pub currency: Option<String>,
+    pub min_deal_size: Option<Decimal>,
+    pub size_step: Option<Decimal>,
+    pub min_stop_distance: Option<Decimal>,
+}
+
+impl InstrumentSpec {
+    pub fn named(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            ..Self::default()
+        }
+    }
+
+    /// The instrument definition.
+    pub fn resolve(&self) -> Result<Instrument, BacktestError> {
+        let epic = resolve_instrument(&self.name)
+            .ok_or_else(|| BacktestError::UnknownInstrument(self.name.clone()))?;
+        let friendly = friendly_name(&epic);
+        let (point, currency) = match friendly {
+            Some(n) => {
+                let quote = n.get(4..).unwrap_or("USD").to_string();
+                let point = if quote == "JPY" {
+                    dec!(0.01)
+                } else {
+                    dec!(0.0001)
+                };
+                (Some(point), Some(quote))
+            }
+            None => (None, None),
+        };
+        let point_size = self.point_size.or(point).ok_or_else(|| {
+            BacktestError::option(
+                "instrument",
+                format!("{epic} is not a built-in FX pair: give its point size and currency"),
+            )
+        })?;
+        let currency = self.currency.clone().or(currency).ok_or_else(|| {
+            BacktestError::option("instrument", format!("{epic}: give its currency"))
+        })?;
+        if point_size <= Decimal::ZERO {
+            return Err(BacktestError::option("point_size", "must be > 0"));
+        }
+        let mut rules = default_fx_rules();
+        if let Some(m) = self.min_deal_size {
+            rules.min_deal_size = Size::new(m);
+        }
+        if let Some(s) = self.size_step {
+            rules.size_step = s;
+        }
+        if let Some(d) = self.min_stop_distance {
+            rules.min_stop_distance = Points::new(d);
+        }
+        Ok(Instrument {
+            name: friendly.map_or_else(|| epic.to_string(), |n| n.replace('_', "/")),
+            epic,
+            point_size,
+            value_per_point: self.value_per_point.unwrap_or(dec!(10)),
+            currency,
+            expiry: "-".to_string(),
+            rules,
+        })
+    }
+}
+
+/// Converts P&L from the instrument's currency into the account currency at a fixed rate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountConversion {
+    pub currency: String,
+    /// Account-currency units per unit of the instrument's currency.
+    pub rate: Decimal,
+}
+
+/// Everything a backtest run needs. Build with `..Default::default()`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BacktestOptions {
+    /// Data files, read in order (quotes or bars, not mixed).
+    pub data: Vec<PathBuf>,
+    pub instrument: InstrumentSpec,
+    /// Strategy name (`scalper`, `ema-cross`, `sma-cross`); default: the configuration's.
+    pub strategy: Option<String>,
+    /// `key=value` overrides: strategy parameters (`fast=5`), or engine settings with a
+    /// section (`risk.max_trades_per_day=1000`).
+    pub set: Vec<String>,
+    /// Engine configuration (the `[engine]` section of the config file). `None`: the default
+    /// configuration with the limits that would distort a research run switched off (trades
+    /// per day, daily loss limit, loss cooldown, spread filter); risk per trade unchanged.
+    pub config: Option<EngineConfig>,
+    /// Only records at or after `from` and before `to`.
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    /// `None`: market orders fill on the next quote (next bar's open); `Some(0)`: on the
+    /// triggering quote; `Some(ms)`: on the first quote at least `ms` later.
+    pub latency_ms: Option<i64>,
+    /// Adverse slippage per market fill, in points.
+    pub slippage_points: Decimal,
+    /// Commission per fill, percent of notional, rounded to the cent.
+    pub commission_pct: Decimal,
+    pub funding: Option<FundingOptions>,
+    pub account: Option<AccountConversion>,
+    /// Starting equity in the report currency. Default 10000.
+    pub initial_equity: Decimal,
+    /// Seed of deal references (default: the configuration's).
+    pub seed: Option<u64>,
+    pub data_options: DataOptions,
+    pub metrics: MetricsOptions,
+}
+
+impl Default for BacktestOptions {
+    fn default() -> Self {
+        Self {
+            data: Vec::new(),
+            instrument: InstrumentSpec::named("EUR_USD"),
+            strategy: None,
+            set: Vec::new(),
+            config: None,
+            from: None,
+            to: None,
+            latency_ms: None,
+            slippage_points: Decimal::ZERO,
+            commission_pct: Decimal::ZERO,
+            funding: None,
+            account: None,
+            initial_equity: dec!(10000),
+            seed: None,
+            data_options: DataOptions::default(),
+            metrics: MetricsOptions::default(),
+        }
+    }
+}
+
+/// The default engine configuration for research runs (see [`BacktestOptions::config`]).
+pub fn research_config() -> EngineConfig {
+    let mut cfg = EngineConfig::default();
+    cfg.deal_ref_prefix = "BT".to_string();
+    cfg.risk.max_trades_per_day = u32::MAX;
+    cfg.risk.daily_loss_limit = None;
+    cfg.risk.cooldown_after_losses = 0;
+    cfg.risk.max_spread_points = None;
+    cfg
+}
+
+/// Splits `key=value`.
+pub fn parse_set(kv: &str) -> Result<(String, String), BacktestError> {
+    match kv.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err(BacktestError::Parameter {
+            key: kv.to_string(),
+            message: "expected key=value".to_string(),
+        }),
+    }
+}
+
+/// The engine configuration and strategy of a run, with `--strategy` and `--set` applied.
+pub fn engine_setup(
+    opts: &BacktestOptions,
+    instrument: &Instrument,
+) -> Result<(EngineConfig, StrategyConfig), BacktestError> {
+    let mut cfg = opts.config.clone().unwrap_or_else(research_config);
+    if let Some(seed) = opts.seed {
+        cfg.seed = seed;
+    }
+    let inst_override = cfg.instruments.iter().find_map(|(name, c)| {
+        (resolve_instrument(name).as_ref() == Some(&instrument.epic))
+            .then(|| c.strategy.clone())
+            .flatten()
+    });
+    let mut strategy = inst_override.unwrap_or_else(|| cfg.strategy.clone());
+    if let Some(name) = &opts.strategy {
+        let wanted = StrategyConfig::from_name(name)?;
+        if wanted.name() != strategy.name() {
+            strategy = wanted;
+        }
+    }
+    for kv in &opts.set {
+        let (k, v) = parse_set(kv)?;
+        if k.contains('.') {
+            cfg = set_engine_key(&cfg, &k, &v)?;
+        } else {
+            strategy.set(&k, &v).map_err(|e| BacktestError::Parameter {
+                key: k.clone(),
+                message: format!("{e} (strategy {})", strategy.name()),
+            })?;
+        }
+    }
+    cfg.strategy = strategy.clone();
+    cfg.validate()?;
+    Ok((cfg, strategy))
+}
+
+/// Sets a dotted engine key (`risk.max_open_positions=2`) through the TOML schema, so
+/// unknown keys and ill-typed values get the configuration's own errors.
+fn set_engine_key(cfg: &EngineConfig, key: &str, value: &str) -> Result<EngineConfig, BacktestError> {
+    let err = |m: String| BacktestError::Parameter {
+        key: key.to_string(),
+        message: m,
+    };
+    let parsed: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let mut root = toml::Table::try_from(cfg).map_err(|e| err(e.to_string()))?;
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut table = &mut root;
+    for p in &parts[..parts.len() - 1] {
+        table = table
+            .entry((*p).to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| err(format!("`{p}` is not a section")))?;
+    }
+    table.insert(parts[parts.len() - 1].to_string(), parsed);
+    let text = toml::to_string(&root).map_err(|e| err(e.to_string()))?;
+    EngineConfig::from_toml(&text).map_err(|e| err(e.to_string()))
+}
+
+/// The sim broker's fill model for these options.
+pub fn sim_config(opts: &BacktestOptions) -> Result<SimConfig, BacktestError> {
+    if opts.latency_ms.is_some_and(|l| l < 0) {
+        return Err(BacktestError::option("latency", "must be >= 0 ms"));
+    }
+    if opts.slippage_points < Decimal::ZERO {
+        return Err(BacktestError::option("slippage", "must be >= 0 points"));
+    }
+    if opts.commission_pct < Decimal::ZERO {
+        return Err(BacktestError::option("commission", "must be >= 0 %"));
+    }
+    Ok(SimConfig {
+        latency_ms: opts.latency_ms,
+        slippage_points: opts.slippage_points,
+        commission_pct: opts.commission_pct,
+        deal_id_prefix: "BT".to_string(),
+        ..SimConfig::default()
+    })
+}
+
+/// Reads an engine configuration file: its `[engine]` table when it has one, else the whole
+/// file.
+pub fn load_engine_config(path: &std::path::Path) -> Result<EngineConfig, BacktestError> {
+    let text = std::fs::read_to_string(path).map_err(|e| BacktestError::InvalidOption {
+        name: "config".to_string(),
+        message: format!("cannot read {}: {e}", path.display()),
+    })?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| BacktestError::InvalidOption {
+        name: "config".to_string(),
+        message: format!("{}: {}", path.display(), e.message()),
+    })?;
+    let section = match table.get("engine") {
+        Some(toml::Value::Table(t)) => toml::to_string(t),
+        _ => toml::to_string(&table),
+    }
+    .map_err(|e| BacktestError::option("config", e.to_string()))?;
+    Ok(EngineConfig::from_toml(&section)?)
+}

@@ -1,0 +1,201 @@
+//! What the engine asks the outside world to do: broker commands, journal/log records (every
+//! refusal carries its reason), halts and the end-of-work signal.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use scalper_model::{DealId, DealReference, Direction, Epic, Money, Price, Size, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::event::{BrokerCommand, CloseCause};
+
+/// One output of [`crate::Engine::process`], in the order it must be carried out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    /// Send this to the broker (journal it first: write-ahead).
+    Broker(BrokerCommand),
+    /// Risk (or the engine) refused a strategy intent.
+    Refused {
+        epic: Epic,
+        direction: Option<Direction>,
+        reason: Refusal,
+    },
+    /// A position opened (for the journal and status line).
+    TradeOpened(OpenedTrade),
+    /// A position closed.
+    TradeClosed(ClosedTrade),
+    /// A log record with a level and an optional epic.
+    Log {
+        level: LogLevel,
+        epic: Option<Epic>,
+        message: String,
+    },
+    /// New entries are stopped (kill switch, daily loss limit, broker failure).
+    Halted { reason: HaltReason },
+    /// A manual halt was lifted, or a new session day unlocked the daily loss limit.
+    Resumed { reason: String },
+    /// The broker failed and `on_broker_failure = "paper"`: the runner must route every later
+    /// command to the paper broker; every later trade is marked `paper`.
+    PaperFallback { detail: String },
+    /// The engine is halted for a broker failure and no trade may still hold a position:
+    /// nothing is left to manage, the runner should exit with a non-zero code.
+    NothingLeftToManage { reason: HaltReason },
+}
+
+/// Severity of an [`Action::Log`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+/// Why the engine stopped taking new entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HaltReason {
+    /// The kill switch (`Command::Halt`).
+    KillSwitch,
+    /// The daily loss limit was reached; trading resumes on the next session day.
+    DailyLossLimit,
+    /// The broker failed and `on_broker_failure = "halt"`.
+    BrokerFailure,
+}
+
+impl fmt::Display for HaltReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::KillSwitch => "kill switch",
+            Self::DailyLossLimit => "daily loss limit reached",
+            Self::BrokerFailure => "broker failure",
+        })
+    }
+}
+
+/// Why an intent was refused. `Display` gives the sentence that goes into the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum Refusal {
+    Halted { reason: HaltReason },
+    MarketNotTradeable { status: String },
+    OutsideTradingHours,
+    NoQuote,
+    StreamGap,
+    StaleQuote { age_ms: i64, max_ms: i64 },
+    SpreadTooWide { spread: Decimal, max: Decimal },
+    MaxOpenPositions { open: u32, max: u32 },
+    MaxOpenPerInstrument { open: u32, max: u32 },
+    MaxTradesPerDay { trades: u32, max: u32 },
+    Cooldown { losses: u32, until: Timestamp },
+    OutcomeUnknownPending { deal_ref: DealReference },
+    NoStopToSizeFrom,
+    SizeBelowMinimum { size: Size, min: Size },
+    StopTooFar { distance: Decimal, max: Decimal },
+    NothingToClose,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Halted { reason } => write!(f, "halted: {reason}"),
+            Self::MarketNotTradeable { status } => write!(f, "market not tradeable ({status})"),
+            Self::OutsideTradingHours => f.write_str("outside trading hours"),
+            Self::NoQuote => f.write_str("no quote yet"),
+            Self::StreamGap => f.write_str("price stream gap: waiting for a fresh quote"),
+            Self::StaleQuote { age_ms, max_ms } => {
+                write!(f, "last quote is {age_ms} ms old (max {max_ms} ms)")
+            }
+            Self::SpreadTooWide { spread, max } => write!(
+                f,
+                "spread {} points above maximum {} points",
+                spread.normalize(),
+                max.normalize()
+            ),
+            Self::MaxOpenPositions { open, max } => {
+                write!(f, "{open} positions open (max {max})")
+            }
+            Self::MaxOpenPerInstrument { open, max } => {
+                write!(f, "{open} positions open on this instrument (max {max})")
+            }
+            Self::MaxTradesPerDay { trades, max } => {
+                write!(f, "{trades} trades today (max {max})")
+            }
+            Self::Cooldown { losses, until } => {
+                write!(
+                    f,
+                    "cooldown after {losses} consecutive losses until {until}"
+                )
+            }
+            Self::OutcomeUnknownPending { deal_ref } => {
+                write!(
+                    f,
+                    "outcome of {deal_ref} unknown: no new entry until resolved"
+                )
+            }
+            Self::NoStopToSizeFrom => {
+                f.write_str("no stop distance and no fixed size: cannot size the trade")
+            }
+            Self::SizeBelowMinimum { size, min } => {
+                write!(f, "size {size} below the minimum deal size {min}")
+            }
+            Self::StopTooFar { distance, max } => write!(
+                f,
+                "stop distance {} points beyond the maximum {} points",
+                distance.normalize(),
+                max.normalize()
+            ),
+            Self::NothingToClose => f.write_str("no open position to close"),
+        }
+    }
+}
+
+/// A position the broker opened for us.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenedTrade {
+    /// Engine trade number (1, 2, ...), stable for the whole run.
+    pub trade_id: u64,
+    pub deal_ref: DealReference,
+    pub deal_id: DealId,
+    pub epic: Epic,
+    pub direction: Direction,
+    pub size: Size,
+    pub level: Price,
+    pub stop_level: Option<Price>,
+    pub limit_level: Option<Price>,
+    pub at: Timestamp,
+    /// True when the trade went to the paper broker after a fallback (or in a paper run).
+    pub paper: bool,
+}
+
+/// A finished round trip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedTrade {
+    pub trade_id: u64,
+    pub deal_ref: DealReference,
+    pub deal_id: DealId,
+    pub epic: Epic,
+    pub direction: Direction,
+    pub size: Size,
+    pub entry_time: Timestamp,
+    pub entry_price: Price,
+    pub exit_time: Timestamp,
+    pub exit_price: Price,
+    /// Realised P&L (broker-reported when available, else computed from levels).
+    pub pnl: Money,
+    pub cause: CloseCause,
+    /// Why the engine closed it (signal, max hold, ...), empty for broker-side closes.
+    pub reason: String,
+    pub paper: bool,
+}
+
+impl ClosedTrade {
+    /// Holding time in milliseconds.
+    pub fn holding_ms(&self) -> i64 {
+        self.exit_time.since(self.entry_time)
+    }
+    pub fn is_win(&self) -> bool {
+        self.pnl > Money::ZERO
+    }
+}

@@ -1,0 +1,447 @@
+//! The deterministic core: [`Engine::process`] turns one [`EngineEvent`] into the
+//! [`Action`]s it implies. Single writer, no I/O, no clock reads, no randomness beyond the
+//! seeded deal-reference generator: the same events give the same actions, live or backtest.
+
+mod orders;
+mod reports;
+mod state;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use scalper_model::{
+    Candle, DealState, Epic, Instrument, MarketStatus, Money, Price, Quote, Timestamp,
+};
+
+use crate::action::{Action, ClosedTrade, HaltReason, LogLevel};
+use crate::broker::DealRefGen;
+use crate::config::EngineConfig;
+use crate::error::EngineError;
+use crate::event::{Command, EngineEvent};
+use crate::risk::RiskManager;
+use crate::strategy::{Strategy, StrategyContext};
+
+pub use state::{EngineInit, EngineSummary, MarketView, Trade};
+
+/// Per-instrument state.
+#[derive(Debug)]
+struct Market {
+    instrument: Instrument,
+    strategy: Box<dyn Strategy>,
+    last_quote: Option<Quote>,
+    status: MarketStatus,
+    stream_gap: bool,
+    consecutive_losses: u32,
+    cooldown_until: Option<Timestamp>,
+    max_spread_points: Option<Decimal>,
+}
+
+/// Why entries are stopped (several may hold at once).
+#[derive(Debug, Default, Clone, Copy)]
+struct Halts {
+    manual: bool,
+    /// The kill switch asked to close positions (pending entries are closed when they fill).
+    manual_close: bool,
+    daily_loss: bool,
+    broker: bool,
+}
+
+/// The trading engine. Build it with [`Engine::new`], feed it with [`Engine::process`].
+#[derive(Debug)]
+pub struct Engine {
+    cfg: EngineConfig,
+    risk: RiskManager,
+    refs: DealRefGen,
+    markets: Vec<Market>,
+    trades: Vec<Trade>,
+    closed: Vec<ClosedTrade>,
+    next_trade_id: u64,
+    now: Timestamp,
+    started: bool,
+    halts: Halts,
+    paper_broker: bool,
+    paper_fallback: bool,
+    nothing_left_reported: bool,
+    equity_start: Money,
+    realised: Money,
+    peak: Money,
+    max_drawdown: Money,
+    wins: u64,
+    losses: u64,
+    refusals: u64,
+    unknown_resolved: u64,
+    day: Option<NaiveDate>,
+    next_day_at: Timestamp,
+    restored_day: Option<NaiveDate>,
+    day_pnl: Money,
+    day_trades: u32,
+}
+
+impl Engine {
+    /// Builds an engine for `instruments` (from IG's market details, or the backtest's
+    /// instrument definition). Each gets the strategy configured for its friendly name or
+    /// epic in `cfg.instruments`, else `cfg.strategy`.
+    pub fn new(
+        cfg: EngineConfig,
+        instruments: Vec<Instrument>,
+        init: EngineInit,
+    ) -> Result<Self, EngineError> {
+        cfg.validate()?;
+        let markets = instruments
+            .into_iter()
+            .map(|instrument| {
+                let strategy = override_for(&cfg, &instrument.epic)
+                    .and_then(|c| c.strategy.as_ref())
+                    .unwrap_or(&cfg.strategy)
+                    .build(&instrument);
+                (instrument, strategy)
+            })
+            .collect();
+        Self::with_strategies(cfg, markets, init)
+    }
+
+    /// Like [`Engine::new`] with strategies supplied by the caller (custom strategies, tests).
+    pub fn with_strategies(
+        cfg: EngineConfig,
+        markets: Vec<(Instrument, Box<dyn Strategy>)>,
+        init: EngineInit,
+    ) -> Result<Self, EngineError> {
+        cfg.validate()?;
+        if markets.is_empty() {
+            return Err(EngineError::NoInstruments);
+        }
+        let risk = RiskManager::new(cfg.risk.clone())?;
+        let refs = DealRefGen::new(&cfg.deal_ref_prefix, cfg.seed)?;
+        let mut list: Vec<Market> = Vec::with_capacity(markets.len());
+        for (instrument, strategy) in markets {
+            if list.iter().any(|m| m.instrument.epic == instrument.epic) {
+                return Err(EngineError::DuplicateInstrument {
+                    epic: instrument.epic.to_string(),
+                });
+            }
+            list.push(Market {
+                strategy,
+                max_spread_points: override_for(&cfg, &instrument.epic)
+                    .and_then(|c| c.max_spread_points),
+                instrument,
+                last_quote: None,
+                status: MarketStatus::Tradeable,
+                stream_gap: false,
+                consecutive_losses: 0,
+                cooldown_until: None,
+            });
+        }
+        let markets = list;
+        Ok(Self {
+            cfg,
+            risk,
+            refs,
+            markets,
+            trades: Vec::new(),
+            closed: Vec::new(),
+            next_trade_id: 1,
+            now: Timestamp::from_millis(i64::MIN),
+            started: false,
+            halts: Halts::default(),
+            paper_broker: init.paper,
+            paper_fallback: false,
+            nothing_left_reported: false,
+            equity_start: init.equity,
+            realised: Money::ZERO,
+            peak: Money::ZERO,
+            max_drawdown: Money::ZERO,
+            wins: 0,
+            losses: 0,
+            refusals: 0,
+            unknown_resolved: 0,
+            day: None,
+            next_day_at: Timestamp::from_millis(i64::MAX),
+            restored_day: init.day,
+            day_pnl: init.day_realised_pnl,
+            day_trades: init.day_trades,
+        })
+    }
+
+    /// Processes one event and returns the actions it implies, in order.
+    pub fn process(&mut self, event: EngineEvent) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.process_into(event, &mut out);
+        out
+    }
+
+    /// Like [`Engine::process`], appending to `out` (no allocation when nothing happens).
+    pub fn process_into(&mut self, event: EngineEvent, out: &mut Vec<Action>) {
+        if let Some(t) = event.timestamp() {
+            self.advance_time(t, out);
+        }
+        match event {
+            EngineEvent::Quote(q) => self.on_quote(q, out),
+            EngineEvent::Candle(c) => self.on_candle(&c, out),
+            EngineEvent::Timer(_) => self.on_timer(out),
+            EngineEvent::Broker(ev) => self.on_broker_event(ev, out),
+            EngineEvent::Command(c) => self.on_command(c, out),
+            EngineEvent::StreamGap { epic, .. } => {
+                for m in &mut self.markets {
+                    if epic.as_ref().is_none_or(|e| *e == m.instrument.epic) {
+                        m.stream_gap = true;
+                    }
+                }
+                out.push(log(
+                    LogLevel::Warn,
+                    epic,
+                    "price stream gap: no entries until a fresh quote".to_string(),
+                ));
+            }
+            EngineEvent::MarketStatus { epic, status, .. } => {
+                if let Some(m) = self.markets.iter_mut().find(|m| m.instrument.epic == epic) {
+                    if m.status != status {
+                        out.push(log(
+                            LogLevel::Info,
+                            Some(epic),
+                            format!("market status {} -> {status}", m.status),
+                        ));
+                        m.status = status;
+                    }
+                }
+            }
+        }
+        self.check_nothing_left(out);
+    }
+
+    fn advance_time(&mut self, t: Timestamp, out: &mut Vec<Action>) {
+        if t > self.now {
+            self.now = t;
+        }
+        if !self.started {
+            self.started = true;
+            let day = self.risk.session_day(self.now);
+            if self.restored_day.is_some_and(|d| d != day) {
+                self.day_pnl = Money::ZERO;
+                self.day_trades = 0;
+            }
+            self.day = Some(day);
+            self.next_day_at = self.risk.next_session_start(self.now);
+            self.check_daily_loss(Money::ZERO, out);
+        } else if self.now >= self.next_day_at {
+            self.day = Some(self.risk.session_day(self.now));
+            self.next_day_at = self.risk.next_session_start(self.now);
+            self.day_pnl = Money::ZERO;
+            self.day_trades = 0;
+            if self.halts.daily_loss {
+                self.halts.daily_loss = false;
+                out.push(Action::Resumed {
+                    reason: "new session day: daily loss limit reset".to_string(),
+                });
+            }
+        }
+    }
+
+    fn market_index(&self, epic: &Epic) -> Option<usize> {
+        self.markets.iter().position(|m| m.instrument.epic == *epic)
+    }
+
+    fn on_quote(&mut self, q: Quote, out: &mut Vec<Action>) {
+        let Some(idx) = self.market_index(&q.epic) else {
+            return;
+        };
+        let m = &mut self.markets[idx];
+        m.stream_gap = false;
+        m.last_quote = Some(q);
+        self.manage_positions(idx, out);
+        let (position, open_trades) = self.position_of(idx);
+        let m = &mut self.markets[idx];
+        let Some(q) = m.last_quote.as_ref() else {
+            return;
+        };
+        let ctx = StrategyContext {
+            instrument: &m.instrument,
+            now: self.now,
+            position,
+            open_trades,
+        };
+        let intents = m.strategy.on_quote(q, &ctx);
+        self.handle_intents(idx, intents, out);
+    }
+
+    fn on_candle(&mut self, c: &Candle, out: &mut Vec<Action>) {
+        let Some(idx) = self.market_index(&c.epic) else {
+            return;
+        };
+        let spread = c.spread.unwrap_or_default();
+        let half = spread / Decimal::TWO;
+        let m = &mut self.markets[idx];
+        m.stream_gap = false;
+        m.last_quote = Some(Quote {
+            epic: c.epic.clone(),
+            bid: c.close - half,
+            offer: c.close + half,
+            ts: c.start.plus_millis(c.period_ms),
+        });
+        self.manage_positions(idx, out);
+        let (position, open_trades) = self.position_of(idx);
+        let m = &mut self.markets[idx];
+        let ctx = StrategyContext {
+            instrument: &m.instrument,
+            now: self.now,
+            position,
+            open_trades,
+        };
+        let intents = m.strategy.on_candle(c, &ctx);
+        self.handle_intents(idx, intents, out);
+    }
+
+    fn on_timer(&mut self, out: &mut Vec<Action>) {
+        for idx in 0..self.markets.len() {
+            self.manage_timers(idx, out);
+            let (position, open_trades) = self.position_of(idx);
+            let m = &mut self.markets[idx];
+            let ctx = StrategyContext {
+                instrument: &m.instrument,
+                now: self.now,
+                position,
+                open_trades,
+            };
+            let intents = m.strategy.on_timer(self.now, &ctx);
+            self.handle_intents(idx, intents, out);
+        }
+    }
+
+    fn on_command(&mut self, c: Command, out: &mut Vec<Action>) {
+        match c {
+            Command::Halt { close_positions } => {
+                let close = close_positions.unwrap_or(self.cfg.kill_switch.close_positions);
+                if !self.halts.manual {
+                    self.halts.manual = true;
+                    out.push(Action::Halted {
+                        reason: HaltReason::KillSwitch,
+                    });
+                    let what = if close {
+                        "closing every position"
+                    } else {
+                        "leaving positions with their stops"
+                    };
+                    out.push(log(
+                        LogLevel::Warn,
+                        None,
+                        format!("kill switch: entries stopped, {what}"),
+                    ));
+                }
+                if close {
+                    self.halts.manual_close = true;
+                    self.close_all("kill switch", out);
+                }
+            }
+            Command::Resume => {
+                if self.halts.manual {
+                    self.halts.manual = false;
+                    self.halts.manual_close = false;
+                    out.push(Action::Resumed {
+                        reason: "kill switch lifted".to_string(),
+                    });
+                } else {
+                    out.push(log(
+                        LogLevel::Info,
+                        None,
+                        "resume: kill switch not engaged".to_string(),
+                    ));
+                }
+            }
+            Command::CloseAll => self.close_all("close all", out),
+        }
+    }
+
+    /// The current halt, most severe first.
+    pub fn halted(&self) -> Option<HaltReason> {
+        if self.halts.broker {
+            Some(HaltReason::BrokerFailure)
+        } else if self.halts.daily_loss {
+            Some(HaltReason::DailyLossLimit)
+        } else if self.halts.manual {
+            Some(HaltReason::KillSwitch)
+        } else {
+            None
+        }
+    }
+
+    fn check_nothing_left(&mut self, out: &mut Vec<Action>) {
+        if self.halts.broker
+            && !self.nothing_left_reported
+            && !self.trades.iter().any(|t| t.state.may_hold_position())
+        {
+            self.nothing_left_reported = true;
+            out.push(Action::NothingLeftToManage {
+                reason: HaltReason::BrokerFailure,
+            });
+        }
+    }
+
+    /// Net side and number of trades on market `idx` that are open or in flight (a trade
+    /// being closed does not count: it is on its way out).
+    fn position_of(&self, idx: usize) -> (Option<scalper_model::Direction>, u32) {
+        let epic = &self.markets[idx].instrument.epic;
+        let mut side = None;
+        let mut n = 0;
+        for t in &self.trades {
+            if t.epic == *epic && counts_as_open(t.state) {
+                side.get_or_insert(t.direction);
+                n += 1;
+            }
+        }
+        (side, n)
+    }
+
+    /// Unrealised P&L of open trades, at the bid (long) or offer (short).
+    fn unrealised(&self) -> Money {
+        let mut total = Money::ZERO;
+        for t in &self.trades {
+            let (Some(entry), DealState::Open | DealState::Closing) = (t.entry_level, t.state)
+            else {
+                continue;
+            };
+            let Some(m) = self.markets.iter().find(|m| m.instrument.epic == t.epic) else {
+                continue;
+            };
+            let Some(q) = &m.last_quote else { continue };
+            let exit: Price = match t.direction {
+                scalper_model::Direction::Buy => q.bid,
+                scalper_model::Direction::Sell => q.offer,
+            };
+            total += m.instrument.pnl(t.direction, t.size, entry, exit);
+        }
+        total
+    }
+}
+
+/// Trades that count toward position limits and the strategy's view of its position.
+fn counts_as_open(s: DealState) -> bool {
+    matches!(
+        s,
+        DealState::Intent
+            | DealState::Submitted
+            | DealState::Accepted
+            | DealState::Unknown
+            | DealState::Open
+    )
+}
+
+/// The `[instruments.X]` section that names `epic` (by friendly name or epic).
+fn override_for<'a>(
+    cfg: &'a EngineConfig,
+    epic: &Epic,
+) -> Option<&'a crate::config::InstrumentConfig> {
+    cfg.instruments.iter().find_map(|(name, c)| {
+        (scalper_model::market::resolve_instrument(name).as_ref() == Some(epic)).then_some(c)
+    })
+}
+
+#[allow(clippy::unwrap_used)] // a literal that satisfies DealId's rule
+fn placeholder_id() -> scalper_model::DealId {
+    scalper_model::DealId::new("UNKNOWN").unwrap()
+}
+
+fn log(level: LogLevel, epic: Option<Epic>, message: String) -> Action {
+    Action::Log {
+        level,
+        epic,
+        message,
+    }
+}

@@ -1,0 +1,314 @@
+//! Trade lifecycle inside the engine: intents to orders (through risk), broker reports to
+//! state transitions (through `DealState::apply`, errors surfaced as ERROR logs), exits
+//! (max hold, trailing stop, kill switch, daily loss limit) and the broker-failure policy.
+
+use scalper_model::{DealEvent, DealState, Direction, Money};
+
+use super::{counts_as_open, log, Engine, Trade};
+use crate::action::{Action, HaltReason, LogLevel};
+use crate::event::{AmendOrder, BrokerCommand, CloseOrder, OpenOrder};
+use crate::risk::{Decision, RiskInput};
+use crate::strategy::{Entry, Intent};
+
+impl Engine {
+    pub(super) fn handle_intents(
+        &mut self,
+        idx: usize,
+        intents: Vec<Intent>,
+        out: &mut Vec<Action>,
+    ) {
+        for intent in intents {
+            match intent {
+                Intent::Exit { direction, reason } => self.exit(idx, direction, &reason, out),
+                Intent::Enter(entry) => self.enter(idx, entry, out),
+            }
+        }
+    }
+
+    fn exit(
+        &mut self,
+        idx: usize,
+        direction: Option<Direction>,
+        reason: &str,
+        out: &mut Vec<Action>,
+    ) {
+        let epic = self.markets[idx].instrument.epic.clone();
+        for i in 0..self.trades.len() {
+            let t = &mut self.trades[i];
+            if t.epic != epic || direction.is_some_and(|d| d != t.direction) {
+                continue;
+            }
+            match t.state {
+                DealState::Open if t.close_ref.is_none() => self.close_trade(i, reason, out),
+                DealState::Submitted | DealState::Accepted | DealState::Unknown => {
+                    t.close_when_open = Some(reason.to_string());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub(super) fn close_all(&mut self, reason: &str, out: &mut Vec<Action>) {
+        for idx in 0..self.markets.len() {
+            self.exit(idx, None, reason, out);
+        }
+    }
+
+    fn enter(&mut self, idx: usize, entry: Entry, out: &mut Vec<Action>) {
+        let m = &self.markets[idx];
+        let epic = &m.instrument.epic;
+        let mut open_total = 0;
+        let mut open_instrument = 0;
+        let mut pending = 0;
+        let mut unresolved = None;
+        for t in &self.trades {
+            if counts_as_open(t.state) {
+                open_total += 1;
+                if t.epic == *epic {
+                    open_instrument += 1;
+                }
+            }
+            if matches!(t.state, DealState::Submitted | DealState::Unknown) {
+                pending += 1;
+            }
+            if t.epic == *epic && unresolved.is_none() {
+                unresolved = t.unknown_ref.as_ref();
+            }
+        }
+        let input = RiskInput {
+            now: self.now,
+            instrument: &m.instrument,
+            quote: m.last_quote.as_ref(),
+            status: &m.status,
+            stream_gap: m.stream_gap,
+            halted: self.halted(),
+            unresolved,
+            open_total,
+            open_instrument,
+            trades_today: self.day_trades + pending,
+            consecutive_losses: self.cfg.risk.cooldown_after_losses,
+            cooldown_until: m.cooldown_until,
+            equity: self.equity_start + self.realised,
+            max_spread_points: m.max_spread_points,
+        };
+        let approved = match self.risk.check_entry(&input, &entry) {
+            Decision::Refuse(reason) => {
+                self.refusals += 1;
+                out.push(Action::Refused {
+                    epic: epic.clone(),
+                    direction: Some(entry.direction),
+                    reason,
+                });
+                return;
+            }
+            Decision::Approve(a) => a,
+        };
+        let inst = &m.instrument;
+        let deal_ref = self.refs.next_ref();
+        let min = inst.rules.min_stop_distance;
+        let mut trade = Trade {
+            trade_id: self.next_trade_id,
+            epic: epic.clone(),
+            direction: entry.direction,
+            size: approved.size,
+            state: DealState::Intent,
+            open_ref: deal_ref.clone(),
+            close_ref: None,
+            deal_id: None,
+            entry_level: None,
+            entry_time: None,
+            stop_distance: approved.stop_distance,
+            limit_distance: approved.limit_distance,
+            stop_level: None,
+            limit_level: None,
+            trailing_distance: entry
+                .trailing_distance
+                .map(|d| if d < min { min } else { d }),
+            best_price: None,
+            max_hold_ms: entry.max_hold_ms,
+            submitted_at: self.now,
+            paper: self.paper_broker || self.paper_fallback,
+            reason: entry.reason,
+            close_reason: None,
+            close_when_open: None,
+            close_retry_at: None,
+            unknown_ref: None,
+            last_resolve_at: None,
+            prev_stop_level: None,
+        };
+        let order = OpenOrder {
+            deal_ref,
+            epic: epic.clone(),
+            direction: entry.direction,
+            size: approved.size,
+            stop_distance: approved.stop_distance,
+            limit_distance: approved.limit_distance,
+            currency: inst.currency.clone(),
+            expiry: inst.expiry.clone(),
+        };
+        match trade.state.apply(DealEvent::Submit) {
+            Ok(s) => trade.state = s,
+            Err(e) => {
+                out.push(log(LogLevel::Error, Some(order.epic), e.to_string()));
+                return;
+            }
+        }
+        self.next_trade_id += 1;
+        self.trades.push(trade);
+        out.push(Action::Broker(BrokerCommand::Open(order)));
+    }
+
+    /// Sends a close for open trade `i` (no-op with an ERROR log on an impossible transition).
+    pub(super) fn close_trade(&mut self, i: usize, reason: &str, out: &mut Vec<Action>) {
+        let t = &mut self.trades[i];
+        let Some(deal_id) = t.deal_id.clone() else {
+            return;
+        };
+        match t.state.apply(DealEvent::SubmitClose) {
+            Ok(s) => t.state = s,
+            Err(e) => {
+                out.push(log(LogLevel::Error, Some(t.epic.clone()), e.to_string()));
+                return;
+            }
+        }
+        let deal_ref = self.refs.next_ref();
+        t.close_ref = Some(deal_ref.clone());
+        t.close_reason = Some(reason.to_string());
+        t.close_retry_at = None;
+        let expiry = self
+            .markets
+            .iter()
+            .find(|m| m.instrument.epic == t.epic)
+            .map_or_else(|| "-".to_string(), |m| m.instrument.expiry.clone());
+        out.push(Action::Broker(BrokerCommand::Close(CloseOrder {
+            deal_ref,
+            deal_id,
+            epic: t.epic.clone(),
+            direction: t.direction.opposite(),
+            size: t.size,
+            expiry,
+        })));
+    }
+
+    /// Max hold, trailing stop and the daily loss limit, on a new price for market `idx`.
+    pub(super) fn manage_positions(&mut self, idx: usize, out: &mut Vec<Action>) {
+        let (bid, offer, point) = {
+            let m = &self.markets[idx];
+            let Some(q) = &m.last_quote else { return };
+            (q.bid, q.offer, m.instrument.point_size)
+        };
+        let step = self.cfg.trailing_step_points * point;
+        let mut any_open = false;
+        for i in 0..self.trades.len() {
+            if self.trades[i].epic != self.markets[idx].instrument.epic
+                || self.trades[i].state != DealState::Open
+            {
+                continue;
+            }
+            any_open = true;
+            if self.max_hold_due(i) {
+                self.close_trade(i, "max hold time", out);
+                continue;
+            }
+            let t = &mut self.trades[i];
+            let (Some(dist), Some(deal_id)) = (t.trailing_distance, t.deal_id.clone()) else {
+                continue;
+            };
+            let dist = dist.value() * point;
+            let (best, candidate) = match t.direction {
+                Direction::Buy => {
+                    let best = t.best_price.map_or(bid, |b| b.max(bid));
+                    (best, best - dist)
+                }
+                Direction::Sell => {
+                    let best = t.best_price.map_or(offer, |b| b.min(offer));
+                    (best, best + dist)
+                }
+            };
+            t.best_price = Some(best);
+            let improves = match (t.direction, t.stop_level) {
+                (_, None) => true,
+                (Direction::Buy, Some(s)) => candidate >= s + step && candidate > s,
+                (Direction::Sell, Some(s)) => candidate <= s - step && candidate < s,
+            };
+            if improves && t.close_ref.is_none() {
+                t.prev_stop_level = t.stop_level;
+                t.stop_level = Some(candidate);
+                out.push(Action::Broker(BrokerCommand::Amend(AmendOrder {
+                    deal_id,
+                    epic: t.epic.clone(),
+                    stop_level: Some(candidate),
+                    limit_level: t.limit_level,
+                })));
+            }
+        }
+        if any_open {
+            let unrealised = self.unrealised();
+            self.check_daily_loss(unrealised, out);
+        }
+    }
+
+    fn max_hold_due(&self, i: usize) -> bool {
+        let t = &self.trades[i];
+        matches!((t.entry_time, t.max_hold_ms), (Some(at), Some(h)) if self.now.since(at) >= h)
+    }
+
+    /// Timer duties for market `idx`: max hold, close retries, resolution retries.
+    pub(super) fn manage_timers(&mut self, idx: usize, out: &mut Vec<Action>) {
+        let retry = self.cfg.resolve_retry_ms;
+        for i in 0..self.trades.len() {
+            if self.trades[i].epic != self.markets[idx].instrument.epic {
+                continue;
+            }
+            let state = self.trades[i].state;
+            if state == DealState::Open && self.trades[i].close_ref.is_none() {
+                if self.max_hold_due(i) {
+                    self.close_trade(i, "max hold time", out);
+                    continue;
+                }
+                let t = &self.trades[i];
+                if let (Some(at), Some(reason)) = (t.close_retry_at, t.close_reason.clone()) {
+                    if self.now >= at {
+                        self.close_trade(i, &reason, out);
+                        continue;
+                    }
+                }
+            }
+            let now = self.now;
+            let t = &mut self.trades[i];
+            if let Some(r) = t.unknown_ref.clone() {
+                if t.last_resolve_at.is_none_or(|at| now.since(at) >= retry) {
+                    t.last_resolve_at = Some(now);
+                    out.push(Action::Broker(BrokerCommand::Resolve {
+                        deal_ref: r,
+                        epic: t.epic.clone(),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Locks trading and closes everything when the day's P&L (realised + `unrealised`)
+    /// reaches the loss limit.
+    pub(super) fn check_daily_loss(&mut self, unrealised: Money, out: &mut Vec<Action>) {
+        let Some(limit) = self.cfg.risk.daily_loss_limit else {
+            return;
+        };
+        if self.halts.daily_loss || self.day_pnl + unrealised > Money::new(-limit) {
+            return;
+        }
+        self.halts.daily_loss = true;
+        out.push(Action::Halted {
+            reason: HaltReason::DailyLossLimit,
+        });
+        out.push(log(
+            LogLevel::Error,
+            None,
+            format!(
+                "daily loss limit {limit} reached (day P&L {}, open P&L {}): closing positions, trading locked until {}",
+                self.day_pnl, unrealised, self.next_day_at
+            ),
+        ));
+        self.close_all("daily loss limit", out);
+    }
+}

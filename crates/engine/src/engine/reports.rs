@@ -1,0 +1,437 @@
+//! Broker reports applied to trades: confirms, rejections, unknown outcomes and their
+//! resolution, closes (statistics, cooldown, daily loss) and the broker-failure policy.
+//! Every transition goes through `DealState::apply`; an impossible one is logged at ERROR.
+
+use scalper_model::{DealEvent, DealState, Money, Points, Price, Timestamp};
+
+use super::{log, placeholder_id, Engine};
+use crate::action::{Action, ClosedTrade, HaltReason, LogLevel, OpenedTrade};
+use crate::config::BrokerFailurePolicy;
+use crate::event::{BrokerCommand, BrokerEvent, CloseCause};
+use crate::strategy::{Fill, StrategyContext};
+
+impl Engine {
+    pub(super) fn on_broker_event(&mut self, ev: BrokerEvent, out: &mut Vec<Action>) {
+        match ev {
+            BrokerEvent::Accepted {
+                deal_ref,
+                deal_id,
+                level,
+                size,
+                stop_level,
+                limit_level,
+                at,
+            } => {
+                let Some(i) = self.trades.iter().position(|t| t.open_ref == deal_ref) else {
+                    // A confirm of a close request: treat it as the close.
+                    if let Some(i) = self
+                        .trades
+                        .iter()
+                        .position(|t| t.close_ref.as_ref() == Some(&deal_ref))
+                    {
+                        self.finish(i, level, None, CloseCause::Engine, at, out);
+                    } else {
+                        out.push(log(
+                            LogLevel::Warn,
+                            None,
+                            format!("confirm for unknown deal reference {deal_ref}"),
+                        ));
+                    }
+                    return;
+                };
+                let t = &mut self.trades[i];
+                let was_unknown = t.state == DealState::Unknown;
+                let next = t
+                    .state
+                    .apply(DealEvent::Accept)
+                    .and_then(|s| s.apply(DealEvent::PositionSeen));
+                match next {
+                    Ok(s) => t.state = s,
+                    Err(e) => {
+                        out.push(log(
+                            LogLevel::Error,
+                            Some(t.epic.clone()),
+                            format!("{deal_ref}: {e}"),
+                        ));
+                        return;
+                    }
+                }
+                if was_unknown {
+                    self.unknown_resolved += 1;
+                    t.unknown_ref = None;
+                    out.push(log(
+                        LogLevel::Info,
+                        Some(t.epic.clone()),
+                        format!("outcome of {deal_ref} resolved: accepted"),
+                    ));
+                }
+                let point = self
+                    .markets
+                    .iter()
+                    .find(|m| m.instrument.epic == t.epic)
+                    .map_or(rust_decimal::Decimal::ONE, |m| m.instrument.point_size);
+                let away = |d: Option<Points>, sign: rust_decimal::Decimal| {
+                    d.map(|d| level + sign * d.value() * point)
+                };
+                let sign = t.direction.sign();
+                t.deal_id = Some(deal_id.clone());
+                t.entry_level = Some(level);
+                t.entry_time = Some(at);
+                t.size = size;
+                t.best_price = Some(level);
+                t.stop_level = stop_level.or_else(|| away(t.stop_distance, -sign));
+                t.limit_level = limit_level.or_else(|| away(t.limit_distance, sign));
+                self.day_trades += 1;
+                out.push(Action::TradeOpened(OpenedTrade {
+                    trade_id: t.trade_id,
+                    deal_ref,
+                    deal_id,
+                    epic: t.epic.clone(),
+                    direction: t.direction,
+                    size: t.size,
+                    level,
+                    stop_level: t.stop_level,
+                    limit_level: t.limit_level,
+                    at,
+                    paper: t.paper,
+                }));
+                let fill = Fill {
+                    direction: t.direction,
+                    size: t.size,
+                    level,
+                    at,
+                    closing: false,
+                };
+                let pending_close = t.close_when_open.take();
+                self.notify_fill(i, &fill);
+                if let Some(reason) = pending_close {
+                    self.close_trade(i, &reason, out);
+                } else if self.halts.manual_close {
+                    self.close_trade(i, "kill switch", out);
+                } else if self.halts.daily_loss {
+                    self.close_trade(i, "daily loss limit", out);
+                }
+            }
+            BrokerEvent::Rejected { deal_ref, reason } => self.on_rejected(&deal_ref, &reason, out),
+            BrokerEvent::OutcomeUnknown { deal_ref, detail } => {
+                let Some(i) = self.trades.iter().position(|t| {
+                    t.open_ref == deal_ref || t.close_ref.as_ref() == Some(&deal_ref)
+                }) else {
+                    out.push(log(
+                        LogLevel::Warn,
+                        None,
+                        format!("unknown outcome for unknown deal reference {deal_ref}"),
+                    ));
+                    return;
+                };
+                let now = self.now;
+                let t = &mut self.trades[i];
+                // Still unknown after a resolution attempt: wait for the timer's next retry
+                // (answering at once could loop with a broker that answers synchronously).
+                if t.unknown_ref.as_ref() == Some(&deal_ref) {
+                    return;
+                }
+                match t.state.apply(DealEvent::OutcomeUnknown) {
+                    Ok(s) => t.state = s,
+                    Err(e) => {
+                        out.push(log(
+                            LogLevel::Error,
+                            Some(t.epic.clone()),
+                            format!("{deal_ref}: {e}"),
+                        ));
+                        return;
+                    }
+                }
+                t.unknown_ref = Some(deal_ref.clone());
+                out.push(log(
+                    LogLevel::Warn,
+                    Some(t.epic.clone()),
+                    format!("outcome of {deal_ref} unknown ({detail}): resolving, nothing resent"),
+                ));
+                t.last_resolve_at = Some(now);
+                out.push(Action::Broker(BrokerCommand::Resolve {
+                    deal_ref,
+                    epic: t.epic.clone(),
+                }));
+            }
+            BrokerEvent::PositionClosed {
+                deal_id,
+                level,
+                pnl,
+                cause,
+                at,
+            } => match self
+                .trades
+                .iter()
+                .position(|t| t.deal_id.as_ref() == Some(&deal_id))
+            {
+                Some(i) => self.finish(i, level, pnl, cause, at, out),
+                None => out.push(log(
+                    LogLevel::Warn,
+                    None,
+                    format!("position {deal_id} closed but not ours"),
+                )),
+            },
+            BrokerEvent::Amended {
+                deal_id,
+                stop_level,
+                limit_level,
+            } => {
+                if let Some(t) = self
+                    .trades
+                    .iter_mut()
+                    .find(|t| t.deal_id.as_ref() == Some(&deal_id))
+                {
+                    t.stop_level = stop_level;
+                    t.limit_level = limit_level;
+                    t.prev_stop_level = None;
+                }
+            }
+            BrokerEvent::AmendRejected { deal_id, reason } => {
+                if let Some(t) = self
+                    .trades
+                    .iter_mut()
+                    .find(|t| t.deal_id.as_ref() == Some(&deal_id))
+                {
+                    if let Some(prev) = t.prev_stop_level.take() {
+                        t.stop_level = Some(prev);
+                    }
+                    out.push(log(
+                        LogLevel::Warn,
+                        Some(t.epic.clone()),
+                        format!("stop amendment of {deal_id} refused: {reason}"),
+                    ));
+                }
+            }
+            BrokerEvent::Failure { kind, detail } => self.on_failure(kind, &detail, out),
+        }
+    }
+
+    fn on_rejected(
+        &mut self,
+        deal_ref: &scalper_model::DealReference,
+        reason: &str,
+        out: &mut Vec<Action>,
+    ) {
+        if let Some(i) = self.trades.iter().position(|t| t.open_ref == *deal_ref) {
+            let t = &mut self.trades[i];
+            let was_unknown = t.state == DealState::Unknown;
+            if let Err(e) = t.state.apply(DealEvent::Reject) {
+                out.push(log(
+                    LogLevel::Error,
+                    Some(t.epic.clone()),
+                    format!("{deal_ref}: {e}"),
+                ));
+                return;
+            }
+            let epic = t.epic.clone();
+            self.trades.remove(i);
+            if was_unknown {
+                self.unknown_resolved += 1;
+                out.push(log(
+                    LogLevel::Info,
+                    Some(epic.clone()),
+                    format!("outcome of {deal_ref} resolved: no deal"),
+                ));
+            }
+            out.push(log(
+                LogLevel::Warn,
+                Some(epic),
+                format!("entry {deal_ref} rejected: {reason}"),
+            ));
+        } else if let Some(i) = self
+            .trades
+            .iter()
+            .position(|t| t.close_ref.as_ref() == Some(deal_ref))
+        {
+            let retry = self.now.plus_millis(self.cfg.resolve_retry_ms);
+            let t = &mut self.trades[i];
+            match t.state.apply(DealEvent::CloseRejected) {
+                Ok(s) => t.state = s,
+                Err(e) => {
+                    out.push(log(
+                        LogLevel::Error,
+                        Some(t.epic.clone()),
+                        format!("{deal_ref}: {e}"),
+                    ));
+                    return;
+                }
+            }
+            if t.unknown_ref.as_ref() == Some(deal_ref) {
+                t.unknown_ref = None;
+                self.unknown_resolved += 1;
+            }
+            t.close_ref = None;
+            t.close_retry_at = Some(retry);
+            out.push(log(
+                LogLevel::Warn,
+                Some(t.epic.clone()),
+                format!("close {deal_ref} rejected: {reason}; retrying at {retry}"),
+            ));
+        } else {
+            out.push(log(
+                LogLevel::Warn,
+                None,
+                format!("rejection for unknown deal reference {deal_ref}: {reason}"),
+            ));
+        }
+    }
+
+    fn on_failure(&mut self, kind: crate::event::FailureKind, detail: &str, out: &mut Vec<Action>) {
+        match self.cfg.on_broker_failure {
+            BrokerFailurePolicy::Halt => {
+                if self.halts.broker {
+                    return;
+                }
+                self.halts.broker = true;
+                out.push(log(
+                    LogLevel::Error,
+                    None,
+                    format!("broker failure ({kind:?}): {detail}; entries stopped, open positions still managed"),
+                ));
+                out.push(Action::Halted {
+                    reason: HaltReason::BrokerFailure,
+                });
+            }
+            BrokerFailurePolicy::Paper => {
+                if self.paper_fallback {
+                    out.push(log(
+                        LogLevel::Error,
+                        None,
+                        format!("broker failure after paper fallback ({kind:?}): {detail}"),
+                    ));
+                    return;
+                }
+                self.paper_fallback = true;
+                out.push(log(
+                    LogLevel::Error,
+                    None,
+                    format!("broker failure ({kind:?}): {detail}; switching to PAPER trading (on_broker_failure = \"paper\")"),
+                ));
+                out.push(Action::PaperFallback {
+                    detail: detail.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Records the close of trade `i` and updates the statistics.
+    fn finish(
+        &mut self,
+        i: usize,
+        level: Price,
+        pnl: Option<Money>,
+        cause: CloseCause,
+        at: Timestamp,
+        out: &mut Vec<Action>,
+    ) {
+        let t = self.trades.remove(i);
+        if t.state == DealState::Closing && t.unknown_ref.is_some() {
+            self.unknown_resolved += 1;
+        }
+        if let Err(e) = t.state.apply(DealEvent::Closed) {
+            out.push(log(
+                LogLevel::Error,
+                Some(t.epic.clone()),
+                format!("{}: {e}", t.open_ref),
+            ));
+        }
+        let Some(idx) = self
+            .markets
+            .iter()
+            .position(|m| m.instrument.epic == t.epic)
+        else {
+            return;
+        };
+        let inst = &self.markets[idx].instrument;
+        let entry = t.entry_level.unwrap_or(level);
+        let pnl = pnl.unwrap_or_else(|| inst.pnl(t.direction, t.size, entry, level));
+        let closed = ClosedTrade {
+            trade_id: t.trade_id,
+            deal_ref: t.open_ref.clone(),
+            deal_id: t.deal_id.clone().unwrap_or_else(placeholder_id),
+            epic: t.epic.clone(),
+            direction: t.direction,
+            size: t.size,
+            entry_time: t.entry_time.unwrap_or(at),
+            entry_price: entry,
+            exit_time: at,
+            exit_price: level,
+            pnl,
+            cause,
+            reason: if cause == CloseCause::Engine {
+                t.close_reason.clone().unwrap_or_default()
+            } else {
+                String::new()
+            },
+            paper: t.paper,
+        };
+        self.realised += pnl;
+        self.day_pnl += pnl;
+        if self.realised > self.peak {
+            self.peak = self.realised;
+        }
+        let dd = self.peak - self.realised;
+        if dd > self.max_drawdown {
+            self.max_drawdown = dd;
+        }
+        self.closed.push(closed.clone());
+        out.push(Action::TradeClosed(closed));
+        let m = &mut self.markets[idx];
+        if pnl > Money::ZERO {
+            self.wins += 1;
+            m.consecutive_losses = 0;
+        } else if pnl < Money::ZERO {
+            self.losses += 1;
+            m.consecutive_losses += 1;
+            let n = self.cfg.risk.cooldown_after_losses;
+            if n > 0 && m.consecutive_losses >= n && self.cfg.risk.cooldown_ms > 0 {
+                let until = at.max(self.now).plus_millis(self.cfg.risk.cooldown_ms);
+                m.cooldown_until = Some(until);
+                m.consecutive_losses = 0;
+                out.push(log(
+                    LogLevel::Warn,
+                    Some(t.epic.clone()),
+                    format!("{n} consecutive losses: no entries until {until}"),
+                ));
+            }
+        }
+        let fill = Fill {
+            direction: t.direction.opposite(),
+            size: t.size,
+            level,
+            at,
+            closing: true,
+        };
+        let (position, open_trades) = self.position_of(idx);
+        let m = &mut self.markets[idx];
+        let ctx = StrategyContext {
+            instrument: &m.instrument,
+            now: self.now,
+            position,
+            open_trades,
+        };
+        m.strategy.on_fill(&fill, &ctx);
+        let unrealised = self.unrealised();
+        self.check_daily_loss(unrealised, out);
+    }
+
+    fn notify_fill(&mut self, i: usize, fill: &Fill) {
+        let Some(idx) = self
+            .markets
+            .iter()
+            .position(|m| m.instrument.epic == self.trades[i].epic)
+        else {
+            return;
+        };
+        let (position, open_trades) = self.position_of(idx);
+        let m = &mut self.markets[idx];
+        let ctx = StrategyContext {
+            instrument: &m.instrument,
+            now: self.now,
+            position,
+            open_trades,
+        };
+        m.strategy.on_fill(fill, &ctx);
+    }
+}

@@ -1,0 +1,199 @@
+//! The engine's observable state: trades in flight, the run summary, per-instrument views and
+//! the initial state restored after a restart.
+
+use chrono::NaiveDate;
+use rust_decimal_macros::dec;
+use scalper_model::{
+    DealId, DealReference, DealState, Direction, Epic, MarketStatus, Money, Points, Price, Quote,
+    Size, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{counts_as_open, Engine};
+use crate::action::{ClosedTrade, HaltReason};
+
+/// Initial state: account equity, and what the journal knows about today (so that the daily
+/// loss limit and the trade count survive a restart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineInit {
+    /// Equity for percent-of-equity sizing (the account balance). Default 10000.
+    pub equity: Money,
+    /// Realised P&L of the current session day so far.
+    pub day_realised_pnl: Money,
+    /// Entries made in the current session day so far.
+    pub day_trades: u32,
+    /// The session day those two values belong to (see `RiskManager::session_day`); `None`
+    /// means "the day of the first event". Values of another day are discarded.
+    pub day: Option<NaiveDate>,
+    /// The broker is a paper broker: every trade is marked paper.
+    pub paper: bool,
+}
+
+impl Default for EngineInit {
+    fn default() -> Self {
+        Self {
+            equity: Money::new(dec!(10000)),
+            day_realised_pnl: Money::ZERO,
+            day_trades: 0,
+            day: None,
+            paper: false,
+        }
+    }
+}
+
+/// A trade the engine is working on (not yet rejected or closed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trade {
+    pub trade_id: u64,
+    pub epic: Epic,
+    pub direction: Direction,
+    pub size: Size,
+    pub state: DealState,
+    pub open_ref: DealReference,
+    pub close_ref: Option<DealReference>,
+    pub deal_id: Option<DealId>,
+    pub entry_level: Option<Price>,
+    pub entry_time: Option<Timestamp>,
+    pub stop_distance: Option<Points>,
+    pub limit_distance: Option<Points>,
+    pub stop_level: Option<Price>,
+    pub limit_level: Option<Price>,
+    pub trailing_distance: Option<Points>,
+    /// Best price since entry (bid for longs, offer for shorts), for the trailing stop.
+    pub best_price: Option<Price>,
+    pub max_hold_ms: Option<i64>,
+    pub submitted_at: Timestamp,
+    pub paper: bool,
+    pub reason: String,
+    /// Why the engine is closing (or wants to close) it.
+    pub close_reason: Option<String>,
+    /// Close as soon as the entry fills (exit, kill switch or loss limit while in flight).
+    pub close_when_open: Option<String>,
+    /// Earliest time to retry a refused close.
+    pub close_retry_at: Option<Timestamp>,
+    /// The reference whose outcome is unknown (opening or closing request).
+    pub unknown_ref: Option<DealReference>,
+    pub last_resolve_at: Option<Timestamp>,
+    /// Stop level before the last amendment, restored if the amendment is refused.
+    pub prev_stop_level: Option<Price>,
+}
+
+/// Run totals for the status line and the summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineSummary {
+    /// Closed round trips.
+    pub trades: u64,
+    pub wins: u64,
+    pub losses: u64,
+    /// Realised P&L of the run.
+    pub pnl: Money,
+    /// Largest peak-to-trough fall of realised P&L (a positive amount).
+    pub max_drawdown: Money,
+    pub open_positions: u32,
+    pub paper_fallback: bool,
+    pub halted: Option<HaltReason>,
+    pub unknown_outcomes_resolved: u64,
+    pub refusals: u64,
+    pub day_pnl: Money,
+    pub day_trades: u32,
+    pub equity: Money,
+}
+
+/// A read-only view of one instrument's state.
+#[derive(Debug, Clone, Copy)]
+pub struct MarketView<'a> {
+    pub epic: &'a Epic,
+    pub strategy: &'static str,
+    pub last_quote: Option<&'a Quote>,
+    pub status: &'a MarketStatus,
+    pub stream_gap: bool,
+    pub consecutive_losses: u32,
+    pub cooldown_until: Option<Timestamp>,
+    pub open_trades: u32,
+}
+
+impl Engine {
+    /// Totals so far.
+    pub fn summary(&self) -> EngineSummary {
+        EngineSummary {
+            trades: self.closed.len() as u64,
+            wins: self.wins,
+            losses: self.losses,
+            pnl: self.realised,
+            max_drawdown: self.max_drawdown,
+            open_positions: self.open_positions(),
+            paper_fallback: self.paper_fallback,
+            halted: self.halted(),
+            unknown_outcomes_resolved: self.unknown_resolved,
+            refusals: self.refusals,
+            day_pnl: self.day_pnl,
+            day_trades: self.day_trades,
+            equity: self.equity(),
+        }
+    }
+
+    /// Trades in flight or open (rejected and closed trades are gone from here).
+    pub fn trades(&self) -> &[Trade] {
+        &self.trades
+    }
+
+    /// Every closed round trip, in closing order.
+    pub fn closed_trades(&self) -> &[ClosedTrade] {
+        &self.closed
+    }
+
+    /// Trades that may hold a position at the broker (submitted, unknown, open, closing).
+    pub fn open_positions(&self) -> u32 {
+        self.trades
+            .iter()
+            .filter(|t| t.state.may_hold_position())
+            .count() as u32
+    }
+
+    /// Starting equity plus realised P&L.
+    pub fn equity(&self) -> Money {
+        self.equity_start + self.realised
+    }
+
+    pub fn paper_fallback(&self) -> bool {
+        self.paper_fallback
+    }
+
+    /// The engine's current time (latest event timestamp seen).
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// The current session day, once an event with a timestamp was seen.
+    pub fn session_day(&self) -> Option<NaiveDate> {
+        self.day
+    }
+
+    pub fn risk(&self) -> &crate::risk::RiskManager {
+        &self.risk
+    }
+
+    /// Epics the engine trades, in configuration order.
+    pub fn epics(&self) -> impl Iterator<Item = &Epic> {
+        self.markets.iter().map(|m| &m.instrument.epic)
+    }
+
+    /// One instrument's state.
+    pub fn market(&self, epic: &Epic) -> Option<MarketView<'_>> {
+        let m = self.markets.iter().find(|m| m.instrument.epic == *epic)?;
+        Some(MarketView {
+            epic: &m.instrument.epic,
+            strategy: m.strategy.name(),
+            last_quote: m.last_quote.as_ref(),
+            status: &m.status,
+            stream_gap: m.stream_gap,
+            consecutive_losses: m.consecutive_losses,
+            cooldown_until: m.cooldown_until,
+            open_trades: self
+                .trades
+                .iter()
+                .filter(|t| t.epic == *epic && counts_as_open(t.state))
+                .count() as u32,
+        })
+    }
+}

@@ -1,0 +1,274 @@
+//! Pre-trade risk: every entry is approved (with its final size and distances) or refused
+//! with a [`Refusal`]. Also session-day and trading-hours arithmetic (time-zone aware).
+//!
+//! Checks run in this order, the first failure wins: halt, unresolved outcome, market status,
+//! stream gap, quote present, stale quote, trading hours, spread, open positions per
+//! instrument, open positions total, trades per day, cooldown, then sizing.
+
+use chrono::{Datelike, NaiveDate, NaiveTime, TimeZone};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use scalper_model::{
+    DealReference, Instrument, MarketStatus, Money, Points, Quote, Size, Timestamp,
+};
+
+use crate::action::{HaltReason, Refusal};
+use crate::config::{parse_tz, RiskConfig, RiskPerTrade};
+use crate::error::ConfigError;
+use crate::strategy::Entry;
+
+/// An approved entry: the size and distances to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approved {
+    pub size: Size,
+    pub stop_distance: Option<Points>,
+    pub limit_distance: Option<Points>,
+}
+
+/// Risk's answer to an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Approve(Approved),
+    Refuse(Refusal),
+}
+
+/// Everything risk looks at for one entry.
+#[derive(Debug, Clone, Copy)]
+pub struct RiskInput<'a> {
+    pub now: Timestamp,
+    pub instrument: &'a Instrument,
+    pub quote: Option<&'a Quote>,
+    pub status: &'a MarketStatus,
+    pub stream_gap: bool,
+    pub halted: Option<HaltReason>,
+    pub unresolved: Option<&'a DealReference>,
+    pub open_total: u32,
+    pub open_instrument: u32,
+    pub trades_today: u32,
+    pub consecutive_losses: u32,
+    pub cooldown_until: Option<Timestamp>,
+    pub equity: Money,
+    /// Per-instrument override of `max_spread_points`.
+    pub max_spread_points: Option<Decimal>,
+}
+
+#[derive(Debug, Clone)]
+struct Window {
+    start: NaiveTime,
+    end: NaiveTime,
+    tz: Tz,
+    days: Vec<chrono::Weekday>,
+}
+
+/// The risk manager: configuration with its time zones resolved.
+#[derive(Debug, Clone)]
+pub struct RiskManager {
+    cfg: RiskConfig,
+    session_tz: Tz,
+    windows: Vec<Window>,
+}
+
+impl RiskManager {
+    pub fn new(cfg: RiskConfig) -> Result<Self, ConfigError> {
+        cfg.validate()?;
+        let session_tz = parse_tz(&cfg.session_timezone)?;
+        let windows = cfg
+            .trading_hours
+            .iter()
+            .map(|w| {
+                Ok(Window {
+                    start: w.start.0,
+                    end: w.end.0,
+                    tz: parse_tz(&w.timezone)?,
+                    days: w.days.clone(),
+                })
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(Self {
+            cfg,
+            session_tz,
+            windows,
+        })
+    }
+
+    pub fn config(&self) -> &RiskConfig {
+        &self.cfg
+    }
+
+    /// The session day `ts` belongs to: the local date in `session_timezone`, shifted so that
+    /// days begin at `session_start`. The journal uses it to restore the day's P&L and count.
+    pub fn session_day(&self, ts: Timestamp) -> NaiveDate {
+        let dt = ts.to_datetime().unwrap_or_default();
+        let local = dt.with_timezone(&self.session_tz).naive_local();
+        let shifted = local - (self.cfg.session_start.0 - NaiveTime::MIN);
+        shifted.date()
+    }
+
+    /// First instant of the session day after the one containing `ts`.
+    pub fn next_session_start(&self, ts: Timestamp) -> Timestamp {
+        let next = self.session_day(ts).succ_opt().unwrap_or(NaiveDate::MAX);
+        let naive = next.and_time(self.cfg.session_start.0);
+        let utc = self
+            .session_tz
+            .from_local_datetime(&naive)
+            .earliest()
+            .map(|d| d.with_timezone(&chrono::Utc))
+            // A start inside a DST gap: one hour later exists.
+            .or_else(|| {
+                self.session_tz
+                    .from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                    .earliest()
+                    .map(|d| d.with_timezone(&chrono::Utc))
+            });
+        utc.map_or(Timestamp::from_millis(i64::MAX), Timestamp::from_datetime)
+    }
+
+    /// True when `ts` is inside a trading window (always when none is configured).
+    pub fn in_trading_hours(&self, ts: Timestamp) -> bool {
+        if self.windows.is_empty() {
+            return true;
+        }
+        let Some(dt) = ts.to_datetime() else {
+            return false;
+        };
+        self.windows.iter().any(|w| {
+            let local = dt.with_timezone(&w.tz).naive_local();
+            let t = local.time();
+            let (inside, day) = if w.start < w.end {
+                (t >= w.start && t < w.end, local.date())
+            } else if t >= w.start {
+                (true, local.date())
+            } else {
+                // After midnight in a window that started the previous day.
+                (t < w.end, local.date().pred_opt().unwrap_or(local.date()))
+            };
+            inside && (w.days.is_empty() || w.days.contains(&day.weekday()))
+        })
+    }
+
+    /// Decides on one entry.
+    pub fn check_entry(&self, input: &RiskInput<'_>, entry: &Entry) -> Decision {
+        match self.refusal(input) {
+            Some(r) => Decision::Refuse(r),
+            None => self.size(input, entry),
+        }
+    }
+
+    fn refusal(&self, i: &RiskInput<'_>) -> Option<Refusal> {
+        let c = &self.cfg;
+        if let Some(reason) = i.halted {
+            return Some(Refusal::Halted { reason });
+        }
+        if let Some(r) = i.unresolved {
+            return Some(Refusal::OutcomeUnknownPending {
+                deal_ref: r.clone(),
+            });
+        }
+        if !i.status.is_tradeable() {
+            return Some(Refusal::MarketNotTradeable {
+                status: i.status.to_string(),
+            });
+        }
+        if i.stream_gap {
+            return Some(Refusal::StreamGap);
+        }
+        let Some(q) = i.quote else {
+            return Some(Refusal::NoQuote);
+        };
+        let age = i.now.since(q.ts);
+        if age > c.stale_quote_ms {
+            return Some(Refusal::StaleQuote {
+                age_ms: age,
+                max_ms: c.stale_quote_ms,
+            });
+        }
+        if !self.in_trading_hours(i.now) {
+            return Some(Refusal::OutsideTradingHours);
+        }
+        if let Some(max) = i.max_spread_points.or(c.max_spread_points) {
+            let spread = i.instrument.to_points(q.spread()).value();
+            if spread > max {
+                return Some(Refusal::SpreadTooWide { spread, max });
+            }
+        }
+        if i.open_instrument >= c.max_open_per_instrument {
+            return Some(Refusal::MaxOpenPerInstrument {
+                open: i.open_instrument,
+                max: c.max_open_per_instrument,
+            });
+        }
+        if i.open_total >= c.max_open_positions {
+            return Some(Refusal::MaxOpenPositions {
+                open: i.open_total,
+                max: c.max_open_positions,
+            });
+        }
+        if i.trades_today >= c.max_trades_per_day {
+            return Some(Refusal::MaxTradesPerDay {
+                trades: i.trades_today,
+                max: c.max_trades_per_day,
+            });
+        }
+        if let Some(until) = i.cooldown_until {
+            if i.now < until {
+                return Some(Refusal::Cooldown {
+                    losses: i.consecutive_losses,
+                    until,
+                });
+            }
+        }
+        None
+    }
+
+    /// Size and distances: stop and limit widened to the market minimum; size from the fixed
+    /// size or from risk per trade ÷ (stop points × value per point), floored to the size
+    /// step, capped at `max_size`, refused below the minimum deal size.
+    fn size(&self, i: &RiskInput<'_>, entry: &Entry) -> Decision {
+        let rules = &i.instrument.rules;
+        let min = rules.min_stop_distance;
+        let widen = |d: Points| if d < min { min } else { d };
+        let stop = entry.stop_distance.map(widen);
+        let limit = entry.limit_distance.map(widen);
+        if let (Some(s), Some(max)) = (stop, rules.max_stop_distance) {
+            if s > max {
+                return Decision::Refuse(Refusal::StopTooFar {
+                    distance: s.value(),
+                    max: max.value(),
+                });
+            }
+        }
+        let raw = match (entry.size, stop) {
+            (Some(size), _) => size,
+            (None, Some(s)) => {
+                let budget = match self.cfg.risk_per_trade {
+                    RiskPerTrade::Percent(p) => i.equity.value() * p / Decimal::ONE_HUNDRED,
+                    RiskPerTrade::Amount(a) => a,
+                };
+                let per_unit = s.value() * i.instrument.value_per_point;
+                if per_unit <= Decimal::ZERO || budget <= Decimal::ZERO {
+                    Size::ZERO
+                } else {
+                    Size::new(budget / per_unit)
+                }
+            }
+            (None, None) => return Decision::Refuse(Refusal::NoStopToSizeFrom),
+        };
+        let mut size = raw.floor_to_step(rules.size_step);
+        if let Some(max) = self.cfg.max_size {
+            if size.value() > max {
+                size = Size::new(max).floor_to_step(rules.size_step);
+            }
+        }
+        if size < rules.min_deal_size || size <= Size::ZERO {
+            return Decision::Refuse(Refusal::SizeBelowMinimum {
+                size,
+                min: rules.min_deal_size,
+            });
+        }
+        Decision::Approve(Approved {
+            size: Size::new(size.value().normalize()),
+            stop_distance: stop,
+            limit_distance: limit,
+        })
+    }
+}

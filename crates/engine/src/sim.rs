@@ -1,0 +1,595 @@
+//! The paper/sim broker: fills market orders from quotes (or bars) with the spread, a
+//! deterministic slippage model and latency, applies IG's dealing rules (market status,
+//! minimum size and step, minimum/maximum stop distance) and triggers stops and limits on
+//! prices. Paper must not be a gentler world than live: stops fill at the (possibly gapped)
+//! triggering price minus slippage, limits fill at their level, never better.
+//!
+//! Quote runs: call [`SimBroker::on_quote`] before the engine sees the quote, then
+//! [`SimBroker::submit`] for each command (or use [`step`], which does both in the right
+//! order). Bar runs: call [`SimBroker::on_bar`] with each bar before the engine sees it:
+//! orders submitted at a bar's close fill at the next bar's open (± half the spread), then
+//! that bar's range is checked against stops and limits, stop first when both are inside.
+
+mod bars;
+
+use std::collections::VecDeque;
+use std::future::{ready, Future};
+
+use rust_decimal::Decimal;
+use scalper_model::{
+    Candle, DealId, DealReference, Direction, Epic, Instrument, MarketStatus, Money, Price, Quote,
+    Size, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+pub use bars::intrabar_exit;
+
+use crate::action::Action;
+use crate::broker::Broker;
+use crate::engine::Engine;
+use crate::event::{BrokerCommand, BrokerEvent, CloseCause, CloseOrder, EngineEvent, OpenOrder};
+
+/// Fill model of the paper/sim broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimConfig {
+    /// `None` (default): market orders fill on the next quote. `Some(0)`: on the quote that
+    /// triggered them (NautilusTrader's default). `Some(ms)`: on the first quote at least
+    /// `ms` after submission (and never the triggering one).
+    pub latency_ms: Option<i64>,
+    /// Adverse slippage per market fill, in points. Default 0.
+    pub slippage_points: Decimal,
+    /// Additional adverse slippage as a fraction of the current spread. Default 0.
+    pub slippage_spread_fraction: Decimal,
+    /// Commission per fill as a percentage of notional (`level / point_size × value_per_point
+    /// × size`), rounded to the cent. Default 0.
+    pub commission_pct: Decimal,
+    /// Prefix of simulated deal ids. Default `SIM`.
+    pub deal_id_prefix: String,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            latency_ms: None,
+            slippage_points: Decimal::ZERO,
+            slippage_spread_fraction: Decimal::ZERO,
+            commission_pct: Decimal::ZERO,
+            deal_id_prefix: "SIM".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct SimMarket {
+    instrument: Instrument,
+    last: Option<Quote>,
+    status: MarketStatus,
+    /// Quotes seen so far (orders remember the count at submission).
+    seq: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    cmd: BrokerCommand,
+    submitted_at: Timestamp,
+    submitted_seq: u64,
+}
+
+/// A simulated open position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimPosition {
+    pub deal_id: DealId,
+    pub deal_ref: DealReference,
+    pub epic: Epic,
+    pub direction: Direction,
+    pub size: Size,
+    pub level: Price,
+    pub stop_level: Option<Price>,
+    pub limit_level: Option<Price>,
+    /// Commission paid on entry.
+    pub commission: Money,
+}
+
+/// Paper broker for the live runner and simulated broker for backtests.
+#[derive(Debug, Clone)]
+pub struct SimBroker {
+    cfg: SimConfig,
+    markets: Vec<SimMarket>,
+    pending: VecDeque<Pending>,
+    positions: Vec<SimPosition>,
+    /// Outcomes by deal reference, for `Resolve`.
+    outcomes: Vec<(DealReference, BrokerEvent)>,
+    next_deal: u64,
+    bar_mode: bool,
+}
+
+impl SimBroker {
+    pub fn new(cfg: SimConfig, instruments: Vec<Instrument>) -> Self {
+        Self {
+            cfg,
+            markets: instruments
+                .into_iter()
+                .map(|instrument| SimMarket {
+                    instrument,
+                    last: None,
+                    status: MarketStatus::Tradeable,
+                    seq: 0,
+                })
+                .collect(),
+            pending: VecDeque::new(),
+            positions: Vec::new(),
+            outcomes: Vec::new(),
+            next_deal: 0,
+            bar_mode: false,
+        }
+    }
+
+    /// Open positions.
+    pub fn positions(&self) -> &[SimPosition] {
+        &self.positions
+    }
+
+    /// Orders waiting for a price.
+    pub fn pending_orders(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Sets a market's dealing status (the sim refuses deals unless `TRADEABLE`; closes are
+    /// also allowed in `CLOSINGS_ONLY`).
+    pub fn set_market_status(&mut self, epic: &Epic, status: MarketStatus) {
+        if let Some(m) = self.markets.iter_mut().find(|m| m.instrument.epic == *epic) {
+            m.status = status;
+        }
+    }
+
+    fn market(&self, epic: &Epic) -> Option<usize> {
+        self.markets.iter().position(|m| m.instrument.epic == *epic)
+    }
+
+    /// Carries out a command synchronously.
+    pub fn submit(&mut self, cmd: BrokerCommand) -> Vec<BrokerEvent> {
+        let mut out = Vec::new();
+        match cmd {
+            BrokerCommand::Open(o) => {
+                if let Some(reason) = self.validate_open(&o) {
+                    self.reject(o.deal_ref, reason, &mut out);
+                } else {
+                    self.enqueue_or_fill(BrokerCommand::Open(o), &mut out);
+                }
+            }
+            BrokerCommand::Close(c) => {
+                if let Some(reason) = self.validate_close(&c) {
+                    self.reject(c.deal_ref, reason, &mut out);
+                } else {
+                    self.enqueue_or_fill(BrokerCommand::Close(c), &mut out);
+                }
+            }
+            BrokerCommand::Amend(a) => out.push(self.amend(&a)),
+            BrokerCommand::Resolve { deal_ref, .. } => {
+                let known = self.outcomes.iter().rev().find(|(r, _)| *r == deal_ref);
+                out.push(match known {
+                    Some((_, ev)) => ev.clone(),
+                    None if self.pending.iter().any(|p| cmd_ref(&p.cmd) == &deal_ref) => {
+                        BrokerEvent::OutcomeUnknown {
+                            deal_ref,
+                            detail: "order still pending".to_string(),
+                        }
+                    }
+                    None => BrokerEvent::Rejected {
+                        deal_ref,
+                        reason: "no deal found for this reference".to_string(),
+                    },
+                });
+            }
+        }
+        out
+    }
+
+    fn reject(&mut self, deal_ref: DealReference, reason: &str, out: &mut Vec<BrokerEvent>) {
+        let ev = BrokerEvent::Rejected {
+            deal_ref: deal_ref.clone(),
+            reason: reason.to_string(),
+        };
+        self.outcomes.push((deal_ref, ev.clone()));
+        out.push(ev);
+    }
+
+    fn validate_open(&self, o: &OpenOrder) -> Option<&'static str> {
+        let Some(m) = self.market(&o.epic).map(|i| &self.markets[i]) else {
+            return Some("INSTRUMENT_NOT_FOUND");
+        };
+        if !m.status.is_tradeable() {
+            return Some("MARKET_CLOSED_WITH_EDITS");
+        }
+        let rules = &m.instrument.rules;
+        if o.size < rules.min_deal_size {
+            return Some("MINIMUM_ORDER_SIZE_ERROR");
+        }
+        if rules.size_step > Decimal::ZERO && !(o.size.value() / rules.size_step).fract().is_zero()
+        {
+            return Some("INVALID_SIZE_INCREMENT");
+        }
+        for d in [o.stop_distance, o.limit_distance].into_iter().flatten() {
+            if d < rules.min_stop_distance {
+                return Some("ATTACHED_ORDER_LEVEL_ERROR");
+            }
+            if rules.max_stop_distance.is_some_and(|max| d > max) {
+                return Some("ATTACHED_ORDER_LEVEL_ERROR");
+            }
+        }
+        if m.last.is_none() && !self.bar_mode {
+            return Some("MARKET_OFFLINE");
+        }
+        None
+    }
+
+    fn validate_close(&self, c: &CloseOrder) -> Option<&'static str> {
+        let Some(p) = self.positions.iter().find(|p| p.deal_id == c.deal_id) else {
+            return Some("POSITION_NOT_FOUND");
+        };
+        if c.direction == p.direction || c.size != p.size {
+            return Some("INVALID_CLOSE_REQUEST");
+        }
+        let m = self.market(&p.epic).map(|i| &self.markets[i]);
+        if !m.is_some_and(|m| {
+            matches!(
+                m.status,
+                MarketStatus::Tradeable | MarketStatus::ClosingsOnly
+            )
+        }) {
+            return Some("MARKET_CLOSED_WITH_EDITS");
+        }
+        None
+    }
+
+    fn enqueue_or_fill(&mut self, cmd: BrokerCommand, out: &mut Vec<BrokerEvent>) {
+        let Some(idx) = self.market(cmd_epic(&cmd)) else {
+            return;
+        };
+        let m = &self.markets[idx];
+        if self.cfg.latency_ms == Some(0) && !self.bar_mode {
+            if let Some(q) = m.last.clone() {
+                self.fill(cmd, &q, out);
+                return;
+            }
+        }
+        let submitted_at = m.last.as_ref().map_or(Timestamp::from_millis(0), |q| q.ts);
+        self.pending.push_back(Pending {
+            cmd,
+            submitted_at,
+            submitted_seq: m.seq,
+        });
+    }
+
+    fn slip(&self, inst: &Instrument, q: &Quote) -> Decimal {
+        self.cfg.slippage_points * inst.point_size + self.cfg.slippage_spread_fraction * q.spread()
+    }
+
+    fn commission(&self, inst: &Instrument, level: Price, size: Size) -> Money {
+        if self.cfg.commission_pct.is_zero() || inst.point_size.is_zero() {
+            return Money::ZERO;
+        }
+        let notional = level.value() / inst.point_size * inst.value_per_point * size.value();
+        Money::new(notional * self.cfg.commission_pct / Decimal::ONE_HUNDRED).round_cents()
+    }
+
+    /// Fills a market order at `q` (offer for buys, bid for sells, slippage against us).
+    fn fill(&mut self, cmd: BrokerCommand, q: &Quote, out: &mut Vec<BrokerEvent>) {
+        let Some(idx) = self.market(&q.epic) else {
+            return;
+        };
+        let inst = self.markets[idx].instrument.clone();
+        let slip = self.slip(&inst, q);
+        let price = |dir: Direction| match dir {
+            Direction::Buy => q.offer + slip,
+            Direction::Sell => q.bid - slip,
+        };
+        match cmd {
+            BrokerCommand::Open(o) => {
+                let level = price(o.direction);
+                let sign = o.direction.sign();
+                let stop_level = o.stop_distance.map(|d| level - sign * inst.from_points(d));
+                let limit_level = o.limit_distance.map(|d| level + sign * inst.from_points(d));
+                self.next_deal += 1;
+                let deal_id =
+                    DealId::new(format!("{}{:08}", self.cfg.deal_id_prefix, self.next_deal))
+                        .unwrap_or_else(|_| fallback_deal_id(self.next_deal));
+                let commission = self.commission(&inst, level, o.size);
+                self.positions.push(SimPosition {
+                    deal_id: deal_id.clone(),
+                    deal_ref: o.deal_ref.clone(),
+                    epic: o.epic.clone(),
+                    direction: o.direction,
+                    size: o.size,
+                    level,
+                    stop_level,
+                    limit_level,
+                    commission,
+                });
+                let ev = BrokerEvent::Accepted {
+                    deal_ref: o.deal_ref.clone(),
+                    deal_id,
+                    level,
+                    size: o.size,
+                    stop_level,
+                    limit_level,
+                    at: q.ts,
+                };
+                self.outcomes.push((o.deal_ref, ev.clone()));
+                out.push(ev);
+            }
+            BrokerCommand::Close(c) => {
+                let level = price(c.direction);
+                if let Some(ev) = self.close_position(&c.deal_id, level, CloseCause::Engine, q.ts) {
+                    self.outcomes.push((c.deal_ref, ev.clone()));
+                    out.push(ev);
+                } else {
+                    self.reject(c.deal_ref, "POSITION_NOT_FOUND", out);
+                }
+            }
+            BrokerCommand::Amend(_) | BrokerCommand::Resolve { .. } => {}
+        }
+    }
+
+    /// Removes a position and reports its close with P&L net of both commissions.
+    fn close_position(
+        &mut self,
+        deal_id: &DealId,
+        level: Price,
+        cause: CloseCause,
+        at: Timestamp,
+    ) -> Option<BrokerEvent> {
+        let i = self.positions.iter().position(|p| p.deal_id == *deal_id)?;
+        let p = self.positions.remove(i);
+        let inst = &self.markets[self.market(&p.epic)?].instrument;
+        let gross = inst.pnl(p.direction, p.size, p.level, level);
+        let pnl = gross - p.commission - self.commission(inst, level, p.size);
+        Some(BrokerEvent::PositionClosed {
+            deal_id: p.deal_id,
+            level,
+            pnl: Some(pnl),
+            cause,
+            at,
+        })
+    }
+
+    fn amend(&mut self, a: &crate::event::AmendOrder) -> BrokerEvent {
+        let refuse = |reason: &str| BrokerEvent::AmendRejected {
+            deal_id: a.deal_id.clone(),
+            reason: reason.to_string(),
+        };
+        let Some(pi) = self.positions.iter().position(|p| p.deal_id == a.deal_id) else {
+            return refuse("POSITION_NOT_FOUND");
+        };
+        let p = &self.positions[pi];
+        let Some(m) = self.market(&p.epic).map(|i| &self.markets[i]) else {
+            return refuse("INSTRUMENT_NOT_FOUND");
+        };
+        if !m.status.is_tradeable() {
+            return refuse("MARKET_CLOSED_WITH_EDITS");
+        }
+        if let (Some(q), Some(stop)) = (&m.last, a.stop_level) {
+            let min = m
+                .instrument
+                .from_points(m.instrument.rules.min_stop_distance);
+            let ok = match p.direction {
+                Direction::Buy => stop <= q.bid - min,
+                Direction::Sell => stop >= q.offer + min,
+            };
+            if !ok {
+                return refuse("ATTACHED_ORDER_LEVEL_ERROR");
+            }
+        }
+        let p = &mut self.positions[pi];
+        p.stop_level = a.stop_level;
+        p.limit_level = a.limit_level;
+        BrokerEvent::Amended {
+            deal_id: a.deal_id.clone(),
+            stop_level: a.stop_level,
+            limit_level: a.limit_level,
+        }
+    }
+
+    /// Sees a quote: triggers stops and limits of positions opened before it, then fills
+    /// pending orders that are due.
+    pub fn on_quote(&mut self, q: &Quote) -> Vec<BrokerEvent> {
+        let mut out = Vec::new();
+        let Some(idx) = self.market(&q.epic) else {
+            return out;
+        };
+        self.bar_mode = false;
+        let m = &mut self.markets[idx];
+        m.seq += 1;
+        let seq = m.seq;
+        match &mut m.last {
+            // Update in place: no allocation per quote on the hot path.
+            Some(last) => {
+                last.bid = q.bid;
+                last.offer = q.offer;
+                last.ts = q.ts;
+            }
+            None => m.last = Some(q.clone()),
+        }
+        let slip = self.slip(&self.markets[idx].instrument, q);
+        let mut i = 0;
+        while i < self.positions.len() {
+            let p = &self.positions[i];
+            if p.epic != q.epic {
+                i += 1;
+                continue;
+            }
+            let hit = match p.direction {
+                Direction::Buy => {
+                    if p.stop_level.is_some_and(|s| q.bid <= s) {
+                        Some((q.bid - slip, CloseCause::Stop))
+                    } else if p.limit_level.is_some_and(|l| q.bid >= l) {
+                        p.limit_level.map(|l| (l, CloseCause::Limit))
+                    } else {
+                        None
+                    }
+                }
+                Direction::Sell => {
+                    if p.stop_level.is_some_and(|s| q.offer >= s) {
+                        Some((q.offer + slip, CloseCause::Stop))
+                    } else if p.limit_level.is_some_and(|l| q.offer <= l) {
+                        p.limit_level.map(|l| (l, CloseCause::Limit))
+                    } else {
+                        None
+                    }
+                }
+            };
+            match hit {
+                Some((level, cause)) => {
+                    let id = p.deal_id.clone();
+                    if let Some(ev) = self.close_position(&id, level, cause, q.ts) {
+                        out.push(ev);
+                    }
+                }
+                None => i += 1,
+            }
+        }
+        let latency = self.cfg.latency_ms.unwrap_or(0);
+        let mut keep = VecDeque::with_capacity(self.pending.len());
+        while let Some(p) = self.pending.pop_front() {
+            let due = cmd_epic(&p.cmd) == &q.epic
+                && p.submitted_seq < seq
+                && q.ts.since(p.submitted_at) >= latency;
+            if due {
+                self.fill_pending(p.cmd, q, &mut out);
+            } else {
+                keep.push_back(p);
+            }
+        }
+        self.pending = keep;
+        out
+    }
+
+    /// Fills a pending order, re-checking it against the current state (a close whose
+    /// position was stopped out meanwhile is rejected).
+    fn fill_pending(&mut self, cmd: BrokerCommand, q: &Quote, out: &mut Vec<BrokerEvent>) {
+        if let BrokerCommand::Close(c) = &cmd {
+            if let Some(reason) = self.validate_close(c) {
+                self.reject(c.deal_ref.clone(), reason, out);
+                return;
+            }
+        }
+        self.fill(cmd, q, out);
+    }
+
+    /// Fills every pending order at the last known quote of its market (end of data).
+    pub fn finish(&mut self) -> Vec<BrokerEvent> {
+        let mut out = Vec::new();
+        while let Some(p) = self.pending.pop_front() {
+            let last = self
+                .market(cmd_epic(&p.cmd))
+                .and_then(|i| self.markets[i].last.clone());
+            match last {
+                Some(q) => self.fill_pending(p.cmd, &q, &mut out),
+                None => self.reject(cmd_ref(&p.cmd).clone(), "MARKET_OFFLINE", &mut out),
+            }
+        }
+        out
+    }
+
+    /// Sees a bar (see the module doc): pending orders fill at its open, then stops and limits
+    /// are checked against its range with the stop-first rule.
+    pub fn on_bar(&mut self, bar: &Candle) -> Vec<BrokerEvent> {
+        bars::on_bar(self, bar)
+    }
+}
+
+fn cmd_epic(cmd: &BrokerCommand) -> &Epic {
+    match cmd {
+        BrokerCommand::Open(o) => &o.epic,
+        BrokerCommand::Close(c) => &c.epic,
+        BrokerCommand::Amend(a) => &a.epic,
+        BrokerCommand::Resolve { epic, .. } => epic,
+    }
+}
+
+fn cmd_ref(cmd: &BrokerCommand) -> &DealReference {
+    match cmd {
+        BrokerCommand::Open(o) => &o.deal_ref,
+        BrokerCommand::Close(c) => &c.deal_ref,
+        BrokerCommand::Resolve { deal_ref, .. } => deal_ref,
+        // Amendments are never pending.
+        BrokerCommand::Amend(_) => unreachable_ref(),
+    }
+}
+
+#[allow(clippy::unwrap_used)] // literals that satisfy the id rules
+fn unreachable_ref() -> &'static DealReference {
+    static R: std::sync::OnceLock<DealReference> = std::sync::OnceLock::new();
+    R.get_or_init(|| DealReference::new("AMEND").unwrap())
+}
+
+#[allow(clippy::unwrap_used)]
+fn fallback_deal_id(n: u64) -> DealId {
+    DealId::new(format!("SIM{n}")).unwrap()
+}
+
+impl Broker for SimBroker {
+    fn execute(&mut self, cmd: BrokerCommand) -> impl Future<Output = Vec<BrokerEvent>> + Send {
+        ready(self.submit(cmd))
+    }
+    fn on_quote(&mut self, quote: &Quote) -> Vec<BrokerEvent> {
+        SimBroker::on_quote(self, quote)
+    }
+    fn is_paper(&self) -> bool {
+        true
+    }
+}
+
+/// Drives one event through the sim broker and the engine in the right order, feeding broker
+/// reports back until nothing is left, and appends every engine action to `out`.
+/// Quotes and bars go to the broker first (fills and stop triggers they cause), then to the
+/// engine; each `Action::Broker` is submitted at once.
+pub fn step(
+    engine: &mut Engine,
+    broker: &mut SimBroker,
+    event: EngineEvent,
+    out: &mut Vec<Action>,
+) {
+    let first = match &event {
+        EngineEvent::Quote(q) => broker.on_quote(q),
+        EngineEvent::Candle(c) => broker.on_bar(c),
+        EngineEvent::MarketStatus { epic, status, .. } => {
+            broker.set_market_status(epic, status.clone());
+            Vec::new()
+        }
+        _ => Vec::new(),
+    };
+    // The queue allocates only when the broker has something to report.
+    let mut queue: VecDeque<EngineEvent> = VecDeque::new();
+    if first.is_empty() {
+        run_one(engine, broker, event, out, &mut queue);
+    } else {
+        queue.extend(first.into_iter().map(EngineEvent::Broker));
+        queue.push_back(event);
+    }
+    while let Some(ev) = queue.pop_front() {
+        run_one(engine, broker, ev, out, &mut queue);
+    }
+}
+
+fn run_one(
+    engine: &mut Engine,
+    broker: &mut SimBroker,
+    event: EngineEvent,
+    out: &mut Vec<Action>,
+    queue: &mut VecDeque<EngineEvent>,
+) {
+    let start = out.len();
+    engine.process_into(event, out);
+    for a in &out[start..] {
+        if let Action::Broker(cmd) = a {
+            queue.extend(
+                broker
+                    .submit(cmd.clone())
+                    .into_iter()
+                    .map(EngineEvent::Broker),
+            );
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The [`Strategy`] trait (quotes, candles, fills and timers in; [`Intent`]s out), the
+//! built-in strategies and their TOML configuration ([`StrategyConfig`]).
+
+mod candles;
+mod ema_cross;
+mod indicators;
+mod scalper;
+mod sma_cross;
+
+use rust_decimal::Decimal;
+use scalper_model::{Candle, Direction, Instrument, Points, Price, Quote, Size, Timestamp};
+use serde::{Deserialize, Serialize};
+
+pub use candles::CandleBuilder;
+pub use ema_cross::{EmaCross, EmaCrossConfig};
+pub use indicators::{Atr, Ema, Sma};
+pub use scalper::{Scalper, ScalperConfig};
+pub use sma_cross::{SmaCross, SmaCrossConfig};
+
+use crate::error::ConfigError;
+
+/// What a strategy wants. Risk approves or refuses every entry; only the engine acts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "intent", rename_all = "snake_case")]
+pub enum Intent {
+    /// Open a position.
+    Enter(Entry),
+    /// Close positions on this instrument: those of `direction`, or all when `None`.
+    Exit {
+        direction: Option<Direction>,
+        reason: String,
+    },
+}
+
+/// An entry request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub direction: Direction,
+    /// Fixed size; `None` lets risk size the trade from `stop_distance`.
+    pub size: Option<Size>,
+    /// Stop distance in points (widened to the market minimum by risk).
+    pub stop_distance: Option<Points>,
+    /// Target distance in points (widened to the market minimum by risk).
+    pub limit_distance: Option<Points>,
+    /// Trail the stop this many points behind the best price since entry (engine-managed:
+    /// sent as stop amendments, so paper and IG behave the same).
+    pub trailing_distance: Option<Points>,
+    /// Close the position after this long, in milliseconds.
+    pub max_hold_ms: Option<i64>,
+    /// Human-readable reason, logged and journaled.
+    pub reason: String,
+}
+
+/// What a strategy may look at besides the market data it is given.
+#[derive(Debug, Clone, Copy)]
+pub struct StrategyContext<'a> {
+    pub instrument: &'a Instrument,
+    pub now: Timestamp,
+    /// Net side of the positions open or being opened on this instrument (`None`: flat).
+    pub position: Option<Direction>,
+    /// Number of trades on this instrument that are open or in flight (excluding closing).
+    pub open_trades: u32,
+}
+
+/// A fill the strategy may want to know about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fill {
+    pub direction: Direction,
+    pub size: Size,
+    pub level: Price,
+    pub at: Timestamp,
+    /// True when this fill closed a position, false when it opened one.
+    pub closing: bool,
+}
+
+/// A trading strategy. Implement `on_quote` (and `on_candle` for bar data); the rest is
+/// optional. Strategies are pure: no I/O, no clock reads, deterministic for a given input.
+pub trait Strategy: Send + std::fmt::Debug {
+    /// Short name for logs (`scalper`, `ema-cross`, ...).
+    fn name(&self) -> &'static str;
+    /// A new quote for this strategy's instrument.
+    fn on_quote(&mut self, quote: &Quote, ctx: &StrategyContext<'_>) -> Vec<Intent>;
+    /// A completed bar (bar-data backtests). Default: nothing.
+    fn on_candle(&mut self, _candle: &Candle, _ctx: &StrategyContext<'_>) -> Vec<Intent> {
+        Vec::new()
+    }
+    /// One of this instrument's positions opened or closed. Default: nothing.
+    fn on_fill(&mut self, _fill: &Fill, _ctx: &StrategyContext<'_>) {}
+    /// Time passed without a quote. Default: nothing.
+    fn on_timer(&mut self, _now: Timestamp, _ctx: &StrategyContext<'_>) -> Vec<Intent> {
+        Vec::new()
+    }
+}
+
+/// Strategy choice and parameters, as written in TOML:
+/// `strategy = { kind = "ema-cross", fast = 10, slow = 30, size = 1 }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum StrategyConfig {
+    Scalper(ScalperConfig),
+    EmaCross(EmaCrossConfig),
+    SmaCross(SmaCrossConfig),
+}
+
+impl Default for StrategyConfig {
+    fn default() -> Self {
+        Self::Scalper(ScalperConfig::default())
+    }
+}
+
+/// Names accepted by [`StrategyConfig::from_name`].
+pub const STRATEGY_NAMES: &[&str] = &["scalper", "ema-cross", "sma-cross"];
+
+impl StrategyConfig {
+    /// The default configuration of a strategy by name (`scalper`, `ema-cross`, `sma-cross`).
+    pub fn from_name(name: &str) -> Result<Self, ConfigError> {
+        match name.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "scalper" => Ok(Self::Scalper(ScalperConfig::default())),
+            "ema-cross" => Ok(Self::EmaCross(EmaCrossConfig::default())),
+            "sma-cross" => Ok(Self::SmaCross(SmaCrossConfig::default())),
+            _ => Err(ConfigError::UnknownStrategy {
+                name: name.to_string(),
+                known: STRATEGY_NAMES.join(", "),
+            }),
+        }
+    }
+
+    /// The strategy's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Scalper(_) => "scalper",
+            Self::EmaCross(_) => "ema-cross",
+            Self::SmaCross(_) => "sma-cross",
+        }
+    }
+
+    /// Sets one parameter from text (`--set fast=5`): the value is parsed as a TOML value
+    /// (`5`, `1.5`, `true`, `"x"`); a bare word that is not valid TOML is taken as a string.
+    /// Unknown keys and ill-typed values are errors naming the key.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let parsed: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.to_string()));
+        let mut table = toml::Table::try_from(&*self).map_err(|e| ConfigError::Invalid {
+            field: key.to_string(),
+            message: e.to_string(),
+        })?;
+        table.insert(key.trim().to_string(), parsed);
+        *self = table
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                field: key.to_string(),
+                message: e.message().to_string(),
+            })?;
+        self.validate()
+    }
+
+    /// Checks parameter ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            Self::Scalper(c) => c.validate(),
+            Self::EmaCross(c) => c.validate(),
+            Self::SmaCross(c) => c.validate(),
+        }
+    }
+
+    /// Builds the strategy for one instrument.
+    pub fn build(&self, instrument: &Instrument) -> Box<dyn Strategy> {
+        match self {
+            Self::Scalper(c) => Box::new(Scalper::new(c.clone(), instrument)),
+            Self::EmaCross(c) => Box::new(EmaCross::new(c.clone())),
+            Self::SmaCross(c) => Box::new(SmaCross::new(c.clone())),
+        }
+    }
+}
+
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Mid price of a quote as f64 for indicators (avoids a decimal division per quote).
+pub(crate) fn mid_f64(q: &Quote) -> f64 {
+    (to_f64(q.bid.value()) + to_f64(q.offer.value())) * 0.5
+}
+
+pub(crate) fn to_f64(d: Decimal) -> f64 {
+    use rust_decimal::prelude::ToPrimitive;
+    d.to_f64().unwrap_or(0.0)
+}
+
+/// Converts an f64 number of points (indicator output) into decimal points, rounded to 0.1.
+pub(crate) fn points_from_f64(p: f64) -> Option<Points> {
+    if !p.is_finite() || p <= 0.0 {
+        return None;
+    }
+    let d = Decimal::try_from(p).ok()?;
+    Some(Points::new(d.round_dp(1)))
+}

@@ -1,0 +1,234 @@
+//! The built-in `scalper`: EMA momentum on mid prices with an ATR volatility filter.
+//!
+//! Per quote: fast and slow EMAs of the mid (in quotes); momentum = (fast - slow) in points.
+//! Per `bar_ms` candle of mids: ATR over `atr_period` bars, in points. Enter long when
+//! momentum rises through `+entry_threshold_atr × ATR` (short: falls through the negative),
+//! only when flat, the spread is at most `max_spread_points` and ATR lies within
+//! `[min_atr_points, max_atr_points]`. Stop `stop_atr × ATR`, target `target_atr × ATR`,
+//! optional trailing stop `trailing_atr × ATR`, forced exit after `max_hold_ms`, and (with
+//! `exit_on_reverse`) exit when the fast EMA crosses back through the slow one.
+
+use rust_decimal::Decimal;
+use scalper_model::{Direction, Instrument, Quote, Size};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    invalid, points_from_f64, to_f64, Atr, CandleBuilder, Ema, Entry, Intent, Strategy,
+    StrategyContext,
+};
+use crate::error::ConfigError;
+
+/// Parameters of the built-in `scalper` strategy. Defaults trade on simulated FX quotes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScalperConfig {
+    /// Fast EMA of the mid price, in quotes. Default 8.
+    pub fast_period: u32,
+    /// Slow EMA of the mid price, in quotes. Default 21.
+    pub slow_period: u32,
+    /// Candle length for the volatility (ATR) measure, in ms. Default 1000.
+    pub bar_ms: i64,
+    /// ATR length, in candles. Default 14.
+    pub atr_period: u32,
+    /// Momentum (fast - slow, in points) must cross this multiple of ATR to enter. Default 0.1.
+    pub entry_threshold_atr: f64,
+    /// No entries while ATR is below this many points (dead market). Default 0.1.
+    pub min_atr_points: f64,
+    /// No entries while ATR is above this many points (disorderly market). Default 100.
+    pub max_atr_points: f64,
+    /// No entries while the spread is wider than this, in points. Default 3.
+    pub max_spread_points: f64,
+    /// Stop distance as a multiple of ATR (risk widens it to the market minimum). Default 2.
+    pub stop_atr: f64,
+    /// Target (limit) distance as a multiple of ATR; 0 disables the target. Default 3.
+    pub target_atr: f64,
+    /// Trailing-stop distance as a multiple of ATR; absent (default) = no trailing stop.
+    pub trailing_atr: Option<f64>,
+    /// Close a position after this long, in ms; 0 disables. Default 60000.
+    pub max_hold_ms: i64,
+    /// Close when the fast EMA crosses back through the slow one. Default true.
+    pub exit_on_reverse: bool,
+    /// Fixed deal size; absent (default) = size from risk per trade and the stop distance.
+    pub size: Option<Decimal>,
+}
+
+impl Default for ScalperConfig {
+    fn default() -> Self {
+        Self {
+            fast_period: 8,
+            slow_period: 21,
+            bar_ms: 1000,
+            atr_period: 14,
+            entry_threshold_atr: 0.1,
+            min_atr_points: 0.1,
+            max_atr_points: 100.0,
+            max_spread_points: 3.0,
+            stop_atr: 2.0,
+            target_atr: 3.0,
+            trailing_atr: None,
+            max_hold_ms: 60_000,
+            exit_on_reverse: true,
+            size: None,
+        }
+    }
+}
+
+impl ScalperConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.fast_period == 0 || self.fast_period >= self.slow_period {
+            return Err(invalid("fast_period", "must be >= 1 and below slow_period"));
+        }
+        if self.bar_ms <= 0 {
+            return Err(invalid("bar_ms", "must be > 0"));
+        }
+        if self.atr_period == 0 {
+            return Err(invalid("atr_period", "must be >= 1"));
+        }
+        let finite_nonneg = |v: f64| v.is_finite() && v >= 0.0;
+        for (name, v) in [
+            ("entry_threshold_atr", self.entry_threshold_atr),
+            ("min_atr_points", self.min_atr_points),
+            ("max_atr_points", self.max_atr_points),
+            ("max_spread_points", self.max_spread_points),
+            ("target_atr", self.target_atr),
+        ] {
+            if !finite_nonneg(v) {
+                return Err(invalid(name, "must be a finite number >= 0"));
+            }
+        }
+        if !(self.stop_atr.is_finite() && self.stop_atr > 0.0) {
+            return Err(invalid("stop_atr", "must be > 0"));
+        }
+        if let Some(t) = self.trailing_atr {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(invalid("trailing_atr", "must be > 0 when set"));
+            }
+        }
+        if self.min_atr_points > self.max_atr_points {
+            return Err(invalid("min_atr_points", "must not exceed max_atr_points"));
+        }
+        if self.max_hold_ms < 0 {
+            return Err(invalid("max_hold_ms", "must be >= 0"));
+        }
+        if matches!(self.size, Some(s) if s <= Decimal::ZERO) {
+            return Err(invalid("size", "must be > 0 when set"));
+        }
+        Ok(())
+    }
+}
+
+/// The `scalper` strategy for one instrument.
+#[derive(Debug, Clone)]
+pub struct Scalper {
+    cfg: ScalperConfig,
+    point: f64,
+    fast: Ema,
+    slow: Ema,
+    bars: CandleBuilder,
+    atr: Atr,
+    /// Side of the momentum signal on the previous quote (edge-triggered entries).
+    prev_signal: Option<Direction>,
+    exit_sent: bool,
+}
+
+impl Scalper {
+    pub fn new(cfg: ScalperConfig, instrument: &Instrument) -> Self {
+        let point = to_f64(instrument.point_size);
+        Self {
+            fast: Ema::new(cfg.fast_period),
+            slow: Ema::new(cfg.slow_period),
+            bars: CandleBuilder::new(cfg.bar_ms),
+            atr: Atr::new(cfg.atr_period),
+            point: if point > 0.0 { point } else { 1.0 },
+            prev_signal: None,
+            exit_sent: false,
+            cfg,
+        }
+    }
+
+    /// Current ATR in points, once warmed up.
+    pub fn atr_points(&self) -> Option<f64> {
+        self.atr.value().map(|a| a / self.point)
+    }
+}
+
+impl Strategy for Scalper {
+    fn name(&self) -> &'static str {
+        "scalper"
+    }
+
+    fn on_quote(&mut self, quote: &Quote, ctx: &StrategyContext<'_>) -> Vec<Intent> {
+        let mid = super::mid_f64(quote);
+        if let Some(bar) = self.bars.update(quote) {
+            self.atr.update(
+                to_f64(bar.high.value()),
+                to_f64(bar.low.value()),
+                to_f64(bar.close.value()),
+            );
+        }
+        let fast = self.fast.update(mid);
+        let slow = self.slow.update(mid);
+        let Some(atr) = self.atr_points() else {
+            return Vec::new();
+        };
+        if self.slow.count() < u64::from(self.cfg.slow_period) {
+            return Vec::new();
+        }
+        let momentum = (fast - slow) / self.point;
+        let threshold = self.cfg.entry_threshold_atr * atr;
+        let signal = if momentum > 0.0 && momentum >= threshold {
+            Some(Direction::Buy)
+        } else if momentum < 0.0 && -momentum >= threshold {
+            Some(Direction::Sell)
+        } else {
+            None
+        };
+        let prev = std::mem::replace(&mut self.prev_signal, signal);
+
+        if ctx.open_trades > 0 {
+            if let Some(side) = ctx.position {
+                let reversed = match side {
+                    Direction::Buy => momentum < 0.0,
+                    Direction::Sell => momentum > 0.0,
+                };
+                if self.cfg.exit_on_reverse && reversed && !self.exit_sent {
+                    self.exit_sent = true;
+                    return vec![Intent::Exit {
+                        direction: Some(side),
+                        reason: "momentum reversed".to_string(),
+                    }];
+                }
+            }
+            return Vec::new();
+        }
+        self.exit_sent = false;
+
+        let Some(dir) = signal else {
+            return Vec::new();
+        };
+        if prev == signal {
+            return Vec::new();
+        }
+        let spread_points = to_f64(quote.spread()) / self.point;
+        if spread_points > self.cfg.max_spread_points
+            || atr < self.cfg.min_atr_points
+            || atr > self.cfg.max_atr_points
+        {
+            return Vec::new();
+        }
+        let Some(stop) = points_from_f64(self.cfg.stop_atr * atr) else {
+            return Vec::new();
+        };
+        vec![Intent::Enter(Entry {
+            direction: dir,
+            size: self.cfg.size.map(Size::new),
+            stop_distance: Some(stop),
+            limit_distance: points_from_f64(self.cfg.target_atr * atr),
+            trailing_distance: self.cfg.trailing_atr.and_then(|t| points_from_f64(t * atr)),
+            max_hold_ms: (self.cfg.max_hold_ms > 0).then_some(self.cfg.max_hold_ms),
+            reason: format!(
+                "momentum {momentum:.2} pts vs threshold {threshold:.2} (ATR {atr:.2} pts, spread {spread_points:.2} pts)"
+            ),
+        })]
+    }
+}

@@ -1,0 +1,470 @@
+//! `IgError`: one typed error for everything the IG client does, classified from IG's
+//! `errorCode` body (not only the HTTP status). No variant ever carries a secret.
+
+use std::fmt;
+
+use crate::wire::errors::ErrorBody;
+
+/// Which session token IG refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// `error.security.client-token-invalid` (CST).
+    Client,
+    /// `error.security.client-token-missing`.
+    ClientMissing,
+    /// `error.security.account-token-invalid` (X-SECURITY-TOKEN).
+    Account,
+    /// `error.security.account-token-missing`.
+    AccountMissing,
+    /// `error.security.oauth-token-invalid` (v3 access token).
+    OAuth,
+}
+
+impl fmt::Display for TokenKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Client => "client-token-invalid",
+            Self::ClientMissing => "client-token-missing",
+            Self::Account => "account-token-invalid",
+            Self::AccountMissing => "account-token-missing",
+            Self::OAuth => "oauth-token-invalid",
+        })
+    }
+}
+
+/// Which allowance IG says was exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AllowanceKind {
+    /// Per-application non-trading requests (`exceeded-api-key-allowance`).
+    ApiKey,
+    /// Per-account non-trading requests (`exceeded-account-allowance`).
+    Account,
+    /// Per-account trading requests (`exceeded-account-trading-allowance`).
+    AccountTrading,
+    /// Weekly historical price points (`exceeded-account-historical-data-allowance`).
+    HistoricalData,
+}
+
+impl fmt::Display for AllowanceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ApiKey => "api-key (non-trading, per application)",
+            Self::Account => "account (non-trading)",
+            Self::AccountTrading => "account trading",
+            Self::HistoricalData => "historical data (weekly)",
+        })
+    }
+}
+
+/// Errors of the IG client.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum IgError {
+    /// A session token was refused; the session manager recovers from this by itself.
+    #[error("IG refused the session token ({kind}); a new session is needed")]
+    TokenInvalid { kind: TokenKind },
+
+    /// `error.security.invalid-details`. Never retried: IG locks accounts after repeated failures.
+    #[error("IG refused the username or password (error.security.invalid-details): check IG_USERNAME / IG_PASSWORD and that they belong to the selected environment (demo and live have separate credentials)")]
+    InvalidCredentials,
+
+    /// `error.security.too-many-failed-attempts`. Never retried.
+    #[error("IG reports too many failed login attempts (error.security.too-many-failed-attempts): the account may be locked; wait and check the credentials on IG's web platform before trying again")]
+    TooManyFailedAttempts,
+
+    /// The account cannot log in (suspended, not activated, KYC or agreements pending...).
+    #[error(
+        "IG refused access to the account ({code}): log in to IG's web platform to resolve it"
+    )]
+    AccountRefused { code: String },
+
+    /// The API key is invalid, disabled, revoked or restricted. Never retried.
+    #[error("IG refused the API key ({code}): check IG_API_KEY and that it belongs to the selected environment (demo and live keys differ)")]
+    ApiKey { code: String },
+
+    /// An allowance (rate limit) was exceeded.
+    #[error("IG allowance exceeded: {kind}")]
+    AllowanceExceeded { kind: AllowanceKind },
+
+    /// Any other error answer from IG.
+    #[error("IG answered HTTP {status} {}{}", error_code.as_deref().unwrap_or("(no errorCode)"), request_id.as_deref().map(|r| format!(" (request id {r})")).unwrap_or_default())]
+    Api {
+        status: u16,
+        error_code: Option<String>,
+        request_id: Option<String>,
+    },
+
+    /// The request did not complete (connection refused or reset, TLS, DNS...).
+    #[error("network error during {context}: {detail}")]
+    Transport { context: String, detail: String },
+
+    /// No answer within the configured timeout.
+    #[error("timed out during {context}")]
+    Timeout { context: String },
+
+    /// IG's answer could not be parsed.
+    #[error(
+        "could not decode IG's answer to {context}: {detail}; body starts with: {body_snippet}"
+    )]
+    Decode {
+        context: String,
+        detail: String,
+        body_snippet: String,
+    },
+
+    /// IG's answer parsed but made no sense for the domain (missing field, bad id...).
+    #[error("unexpected IG data in {context}: {detail}")]
+    Unexpected { context: String, detail: String },
+
+    /// The client was configured wrongly (bad URL, bad header value...).
+    #[error("IG client configuration error: {detail}")]
+    Config { detail: String },
+
+    /// Logins kept failing with retryable errors.
+    #[error("could not log in to IG after {attempts} attempts: {last}")]
+    LoginFailed { attempts: u32, last: Box<IgError> },
+}
+
+/// errorCode fragments of a refused API key.
+const KEY: [&str; 6] = [
+    "api-key-invalid",
+    "api-key-disabled",
+    "api-key-restricted",
+    "api-key-revoked",
+    "api-key-missing",
+    "endpoint.unavailable.for.api-key",
+];
+
+/// errorCode fragments of an account that cannot log in without a human.
+const ACCOUNT: [&str; 17] = [
+    "account-suspended",
+    "account-access-denied",
+    "account-not-yet-activated",
+    "account-migrated",
+    "all-accounts-pending",
+    "all-accounts-suspended",
+    "client-suspended",
+    "error.security.generic",
+    "invalid-application",
+    "invalid-website",
+    "not-a-client-account",
+    "kyc.required",
+    "pending.agreements.required",
+    "missing.credentials",
+    "preferred.account.disabled",
+    "preferred.account.not.set",
+    "stockbroking-not-supported",
+];
+
+/// Process exit-code hint for an error, as the README documents.
+pub const EXIT_AUTH_REFUSED: i32 = 3;
+/// Broker or network unavailable after retries.
+pub const EXIT_UNAVAILABLE: i32 = 4;
+/// Any other failure.
+pub const EXIT_OTHER: i32 = 1;
+
+impl IgError {
+    /// Classifies an IG error answer from its status, body and `X-REQUEST-ID`.
+    pub fn from_response(status: u16, body: &[u8], request_id: Option<String>) -> Self {
+        let code = serde_json::from_slice::<ErrorBody>(body)
+            .ok()
+            .and_then(|b| b.error_code)
+            .map(|c| c.trim().to_string());
+        match code {
+            Some(code) => Self::from_code(status, code, request_id),
+            None => Self::Api {
+                status,
+                error_code: None,
+                request_id,
+            },
+        }
+    }
+
+    /// Classifies an `errorCode` (case-insensitively, by its meaningful part).
+    pub fn from_code(status: u16, code: String, request_id: Option<String>) -> Self {
+        let c = code.to_ascii_lowercase();
+        let token = |k| Self::TokenInvalid { kind: k };
+        if c.contains("client-token-invalid") {
+            return token(TokenKind::Client);
+        }
+        if c.contains("client-token-missing") {
+            return token(TokenKind::ClientMissing);
+        }
+        if c.contains("account-token-invalid") {
+            return token(TokenKind::Account);
+        }
+        if c.contains("account-token-missing") {
+            return token(TokenKind::AccountMissing);
+        }
+        if c.contains("oauth-token-invalid") {
+            return token(TokenKind::OAuth);
+        }
+        if c.contains("invalid-details") {
+            return Self::InvalidCredentials;
+        }
+        if c.contains("too-many-failed-attempts") {
+            return Self::TooManyFailedAttempts;
+        }
+        if c.contains("exceeded-account-historical-data-allowance") {
+            return Self::AllowanceExceeded {
+                kind: AllowanceKind::HistoricalData,
+            };
+        }
+        if c.contains("exceeded-account-trading-allowance") {
+            return Self::AllowanceExceeded {
+                kind: AllowanceKind::AccountTrading,
+            };
+        }
+        if c.contains("exceeded-account-allowance") {
+            return Self::AllowanceExceeded {
+                kind: AllowanceKind::Account,
+            };
+        }
+        if c.contains("exceeded-api-key-allowance") {
+            return Self::AllowanceExceeded {
+                kind: AllowanceKind::ApiKey,
+            };
+        }
+        if KEY.iter().any(|k| c.contains(k)) {
+            return Self::ApiKey { code };
+        }
+        if ACCOUNT.iter().any(|k| c.contains(k)) {
+            return Self::AccountRefused { code };
+        }
+        Self::Api {
+            status,
+            error_code: Some(code),
+            request_id,
+        }
+    }
+
+    /// Worth retrying later (network, timeout, 5xx, allowance other than historical data).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Transport { .. } | Self::Timeout { .. } | Self::TokenInvalid { .. } => true,
+            Self::AllowanceExceeded { kind } => *kind != AllowanceKind::HistoricalData,
+            Self::Api { status, .. } => *status >= 500,
+            Self::LoginFailed { last, .. } => last.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// Retrying can only make things worse (lockout risk) or cannot help without a human.
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            Self::InvalidCredentials
+            | Self::TooManyFailedAttempts
+            | Self::AccountRefused { .. }
+            | Self::ApiKey { .. }
+            | Self::Config { .. } => true,
+            Self::LoginFailed { last, .. } => last.is_fatal(),
+            _ => false,
+        }
+    }
+
+    /// Authentication refused by IG (credentials, API key, lockout, account state).
+    pub fn is_auth_refused(&self) -> bool {
+        match self {
+            Self::InvalidCredentials
+            | Self::TooManyFailedAttempts
+            | Self::AccountRefused { .. }
+            | Self::ApiKey { .. } => true,
+            Self::LoginFailed { last, .. } => last.is_auth_refused(),
+            _ => false,
+        }
+    }
+
+    /// Suggested process exit code: 3 authentication refused, 4 broker or network
+    /// unavailable, 1 anything else.
+    pub fn exit_code(&self) -> i32 {
+        if self.is_auth_refused() {
+            EXIT_AUTH_REFUSED
+        } else if self.is_retryable() {
+            EXIT_UNAVAILABLE
+        } else {
+            EXIT_OTHER
+        }
+    }
+
+    /// IG's `errorCode`, if the error came from one.
+    pub fn error_code(&self) -> Option<String> {
+        match self {
+            Self::TokenInvalid { kind } => Some(format!("error.security.{kind}")),
+            Self::InvalidCredentials => Some("error.security.invalid-details".into()),
+            Self::TooManyFailedAttempts => Some("error.security.too-many-failed-attempts".into()),
+            Self::AccountRefused { code } | Self::ApiKey { code } => Some(code.clone()),
+            Self::Api { error_code, .. } => error_code.clone(),
+            Self::LoginFailed { last, .. } => last.error_code(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn decode(context: &str, err: &serde_json::Error, body: &[u8]) -> Self {
+        Self::Decode {
+            context: context.to_string(),
+            detail: err.to_string(),
+            body_snippet: snippet(body),
+        }
+    }
+
+    pub(crate) fn unexpected(context: &str, detail: impl fmt::Display) -> Self {
+        Self::Unexpected {
+            context: context.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// First 200 characters of a body, lossily decoded, for error messages.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut s: String = text.chars().take(200).collect();
+    if text.chars().count() > 200 {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classify(status: u16, code: &str) -> IgError {
+        let body = format!("{{\"errorCode\":\"{code}\"}}");
+        IgError::from_response(status, body.as_bytes(), Some("req-1".into()))
+    }
+
+    #[test]
+    fn classifies_error_codes_table() {
+        struct Case {
+            status: u16,
+            code: &'static str,
+            retryable: bool,
+            fatal: bool,
+            exit: i32,
+        }
+        let cases = [
+            Case {
+                status: 401,
+                code: "error.security.client-token-invalid",
+                retryable: true,
+                fatal: false,
+                exit: 4,
+            },
+            Case {
+                status: 403,
+                code: "error.security.oauth-token-invalid",
+                retryable: true,
+                fatal: false,
+                exit: 4,
+            },
+            Case {
+                status: 401,
+                code: "error.security.invalid-details",
+                retryable: false,
+                fatal: true,
+                exit: 3,
+            },
+            Case {
+                status: 401,
+                code: "error.security.too-many-failed-attempts",
+                retryable: false,
+                fatal: true,
+                exit: 3,
+            },
+            Case {
+                status: 403,
+                code: "error.security.api-key-invalid",
+                retryable: false,
+                fatal: true,
+                exit: 3,
+            },
+            Case {
+                status: 400,
+                code: "error.security.api-key-missing",
+                retryable: false,
+                fatal: true,
+                exit: 3,
+            },
+            Case {
+                status: 401,
+                code: "error.security.account-suspended",
+                retryable: false,
+                fatal: true,
+                exit: 3,
+            },
+            Case {
+                status: 403,
+                code: "error.public-api.exceeded-account-allowance",
+                retryable: true,
+                fatal: false,
+                exit: 4,
+            },
+            Case {
+                status: 403,
+                code: "error.public-api.exceeded-account-historical-data-allowance",
+                retryable: false,
+                fatal: false,
+                exit: 1,
+            },
+            Case {
+                status: 500,
+                code: "system.error",
+                retryable: true,
+                fatal: false,
+                exit: 4,
+            },
+            Case {
+                status: 404,
+                code: "error.public-api.epic-not-found",
+                retryable: false,
+                fatal: false,
+                exit: 1,
+            },
+            Case {
+                status: 400,
+                code: "Unable to parse datetime=2020/09/01T00:00:00",
+                retryable: false,
+                fatal: false,
+                exit: 1,
+            },
+        ];
+        for c in cases {
+            let e = classify(c.status, c.code);
+            assert_eq!(e.is_retryable(), c.retryable, "{}", c.code);
+            assert_eq!(e.is_fatal(), c.fatal, "{}", c.code);
+            assert_eq!(e.exit_code(), c.exit, "{}", c.code);
+        }
+    }
+
+    #[test]
+    fn typed_variants_and_request_id() {
+        assert!(matches!(
+            classify(401, "error.security.account-token-invalid"),
+            IgError::TokenInvalid {
+                kind: TokenKind::Account
+            }
+        ));
+        assert!(matches!(
+            classify(403, "error.public-api.exceeded-account-trading-allowance"),
+            IgError::AllowanceExceeded {
+                kind: AllowanceKind::AccountTrading
+            }
+        ));
+        let e = classify(404, "error.confirms.deal-not-found");
+        assert!(e.to_string().contains("req-1"), "{e}");
+        assert_eq!(
+            e.error_code().as_deref(),
+            Some("error.confirms.deal-not-found")
+        );
+        let e = IgError::from_response(502, b"<html>bad gateway</html>", None);
+        assert!(matches!(
+            e,
+            IgError::Api {
+                status: 502,
+                error_code: None,
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,354 @@
+//! Session establishment: v2 login (CST / X-SECURITY-TOKEN from response headers, optional
+//! RSA-encrypted password, account switch), v3 OAuth login and refresh. Every login is a fresh
+//! request that carries no auth header of an older session. Retries are bounded and never
+//! happen for refused credentials, lockout or a bad API key.
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::time::Instant;
+
+use crate::client::Inner;
+use crate::config::SessionVersion;
+use crate::error::IgError;
+use crate::http::{Call, Reply};
+use crate::wire::session::{
+    EncryptionKeyResponse, LoginRequest, LoginV2Response, LoginV3Response, OAuthToken,
+    RefreshTokenRequest, SwitchAccountRequest,
+};
+
+/// Session tokens. `Debug` is redacted by `SecretString`.
+#[derive(Debug, Clone)]
+pub(crate) enum Tokens {
+    V2 {
+        cst: SecretString,
+        xst: SecretString,
+    },
+    V3 {
+        access: SecretString,
+        refresh: SecretString,
+        /// Refresh proactively from this instant (before `expires_in` runs out).
+        refresh_due: Instant,
+        expires_at: Instant,
+    },
+}
+
+/// An established session.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthState {
+    pub tokens: Tokens,
+    /// Bumped by every login, refresh and switch; single-flight recovery compares it.
+    pub generation: u64,
+    /// When the current session (login) was created.
+    pub created: Instant,
+    /// When the current tokens were issued (login or refresh).
+    pub issued: Instant,
+    pub account_id: Option<String>,
+    pub lightstreamer_endpoint: Option<String>,
+    pub client_id: Option<String>,
+    pub currency: Option<String>,
+}
+
+/// Parses `expires_in` (seconds, a string on IG) into when to refresh and when it expires.
+/// Refreshes at three quarters of the lifetime so a slow refresh still lands in time.
+pub(crate) fn v3_deadlines(
+    issued: Instant,
+    expires_in: Option<&str>,
+) -> Result<(Instant, Instant), IgError> {
+    let secs: u64 = expires_in
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .ok_or_else(|| {
+            IgError::unexpected(
+                "v3 OAuth token",
+                format!("expires_in is {expires_in:?}, not a positive number of seconds"),
+            )
+        })?;
+    let life = Duration::from_secs(secs);
+    Ok((issued + life.mul_f64(0.75), issued + life))
+}
+
+fn token_header(reply: &Reply, name: &str) -> Result<SecretString, IgError> {
+    reply.header(name).map(SecretString::from).ok_or_else(|| {
+        IgError::unexpected(
+            "login",
+            format!("IG's login answer has no {name} header (wrong environment or a proxy stripping headers?)"),
+        )
+    })
+}
+
+/// base64(password|timestamp) -> RSA PKCS#1 v1.5 with IG's key -> base64.
+pub(crate) fn encrypt_password(
+    password: &SecretString,
+    key: &EncryptionKeyResponse,
+) -> Result<String, IgError> {
+    use rsa::pkcs8::DecodePublicKey;
+    let der = B64
+        .decode(key.encryption_key.trim())
+        .map_err(|e| IgError::unexpected("encryption key", format!("not base64: {e}")))?;
+    let public = rsa::RsaPublicKey::from_public_key_der(&der)
+        .map_err(|e| IgError::unexpected("encryption key", format!("not an RSA key: {e}")))?;
+    let stamp = key
+        .time_stamp
+        .ok_or_else(|| IgError::unexpected("encryption key", "no timeStamp"))?;
+    let input = B64.encode(format!("{}|{stamp}", password.expose_secret()));
+    let mut rng = rand::thread_rng();
+    let cipher = public
+        .encrypt(&mut rng, rsa::Pkcs1v15Encrypt, input.as_bytes())
+        .map_err(|e| IgError::unexpected("password encryption", e))?;
+    Ok(B64.encode(cipher))
+}
+
+impl Inner {
+    /// Logs in with retries: at most `login_retry.max_attempts` attempts, exponential backoff
+    /// with jitter, and no retry at all for fatal refusals.
+    pub(crate) async fn login_with_retry(&self, reason: &str) -> Result<AuthState, IgError> {
+        let policy = self.cfg.login_retry;
+        let max = policy.max_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            self.stats.login_attempts.inc();
+            tracing::info!(
+                attempt,
+                max,
+                reason,
+                version = self.cfg.session_version.number(),
+                "IG login"
+            );
+            match self.login_once().await {
+                Ok(state) => {
+                    self.stats.logins.inc();
+                    tracing::info!(
+                        attempt,
+                        account = state.account_id.as_deref().unwrap_or("-"),
+                        "IG login succeeded"
+                    );
+                    return Ok(state);
+                }
+                Err(e) if e.is_fatal() || !e.is_retryable() => {
+                    tracing::error!(attempt, max, error = %e, "IG login refused; not retrying");
+                    return Err(e);
+                }
+                Err(e) if attempt >= max => {
+                    tracing::error!(attempt, max, error = %e, "IG login failed; giving up");
+                    return Err(IgError::LoginFailed {
+                        attempts: attempt,
+                        last: Box::new(e),
+                    });
+                }
+                Err(e) => {
+                    let delay = policy.delay(attempt);
+                    tracing::warn!(attempt, max, error = %e, delay_ms = delay.as_millis() as u64, "IG login failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    async fn login_once(&self) -> Result<AuthState, IgError> {
+        match self.cfg.session_version {
+            SessionVersion::V2 => self.login_v2().await,
+            SessionVersion::V3 => self.login_v3().await,
+        }
+    }
+
+    async fn login_v2(&self) -> Result<AuthState, IgError> {
+        let (password, encrypted) = if self.cfg.encrypt_password {
+            let key: EncryptionKeyResponse = self
+                .send_once(
+                    &Call::get("/session/encryptionKey", 1, "encryption key").unauthenticated(),
+                    None,
+                )
+                .await?
+                .json("encryption key")?;
+            (encrypt_password(&self.cfg.password, &key)?, Some(true))
+        } else {
+            (self.cfg.password.expose_secret().to_string(), None)
+        };
+        let body = LoginRequest {
+            identifier: self.cfg.username.clone(),
+            password,
+            encrypted_password: encrypted,
+        };
+        let call = Call::get("/session", 2, "login")
+            .unauthenticated()
+            .with_json(Method::POST, &body)?;
+        drop(body);
+        let reply = self.send_once(&call, None).await?;
+        let cst = token_header(&reply, "CST")?;
+        let xst = token_header(&reply, "X-SECURITY-TOKEN")?;
+        let resp: LoginV2Response = reply.json("login")?;
+        let now = Instant::now();
+        let mut state = AuthState {
+            tokens: Tokens::V2 { cst, xst },
+            generation: 0,
+            created: now,
+            issued: now,
+            account_id: resp.current_account_id.clone(),
+            lightstreamer_endpoint: resp.lightstreamer_endpoint.clone(),
+            client_id: resp.client_id.clone(),
+            currency: resp.currency_iso_code.clone(),
+        };
+        if let Some(want) = &self.cfg.account_id {
+            if resp.current_account_id.as_deref() != Some(want.as_str()) {
+                state = self.switch_tokens(state, want.as_str(), None).await?;
+            }
+        }
+        Ok(state)
+    }
+
+    /// `PUT /session`: switches account and takes the re-issued tokens from the headers
+    /// (keeping a token whose header is absent).
+    pub(crate) async fn switch_tokens(
+        &self,
+        mut state: AuthState,
+        account: &str,
+        default_account: Option<bool>,
+    ) -> Result<AuthState, IgError> {
+        let body = SwitchAccountRequest {
+            account_id: account.to_string(),
+            default_account,
+        };
+        let call = Call::get("/session", 1, "switch account")
+            .unauthenticated()
+            .with_json(Method::PUT, &body)?;
+        match self.send_once(&call, Some(&state)).await {
+            Ok(reply) => {
+                if let Tokens::V2 { cst, xst } = &mut state.tokens {
+                    if let Some(c) = reply.header("CST") {
+                        *cst = SecretString::from(c);
+                    }
+                    if let Some(x) = reply.header("X-SECURITY-TOKEN") {
+                        *xst = SecretString::from(x);
+                    }
+                }
+                tracing::info!(account, "switched IG account");
+            }
+            Err(IgError::Api {
+                error_code: Some(code),
+                ..
+            }) if code.contains("accountId-must-be-different") => {
+                tracing::info!(account, "IG account already active");
+            }
+            Err(e) => return Err(e),
+        }
+        state.account_id = Some(account.to_string());
+        Ok(state)
+    }
+
+    async fn login_v3(&self) -> Result<AuthState, IgError> {
+        let body = LoginRequest {
+            identifier: self.cfg.username.clone(),
+            password: self.cfg.password.expose_secret().to_string(),
+            encrypted_password: None,
+        };
+        let call = Call::get("/session", 3, "login")
+            .unauthenticated()
+            .with_json(Method::POST, &body)?;
+        drop(body);
+        let reply = self.send_once(&call, None).await?;
+        let resp: LoginV3Response = reply.json_secret("login")?;
+        let token = resp
+            .oauth_token
+            .ok_or_else(|| IgError::unexpected("v3 login", "no oauthToken in IG's answer"))?;
+        let now = Instant::now();
+        let tokens = v3_tokens(&token, now)?;
+        Ok(AuthState {
+            tokens,
+            generation: 0,
+            created: now,
+            issued: now,
+            account_id: self
+                .cfg
+                .account_id
+                .as_ref()
+                .map(|a| a.as_str().to_string())
+                .or(resp.account_id),
+            lightstreamer_endpoint: resp.lightstreamer_endpoint,
+            client_id: resp.client_id,
+            currency: None,
+        })
+    }
+
+    /// `POST /session/refresh-token` with the current refresh token (v3 only).
+    pub(crate) async fn refresh_v3(&self, state: &AuthState) -> Result<AuthState, IgError> {
+        let Tokens::V3 { refresh, .. } = &state.tokens else {
+            return Err(IgError::unexpected("refresh", "not a v3 session"));
+        };
+        let body = RefreshTokenRequest {
+            refresh_token: refresh.expose_secret().to_string(),
+        };
+        let call = Call::get("/session/refresh-token", 1, "refresh token")
+            .unauthenticated()
+            .with_json(Method::POST, &body)?;
+        drop(body);
+        let reply = self.send_once(&call, None).await?;
+        let token: OAuthToken = reply.json_secret("refresh token")?;
+        let now = Instant::now();
+        let mut next = state.clone();
+        next.tokens = v3_tokens(&token, now)?;
+        next.issued = now;
+        self.stats.refreshes.inc();
+        tracing::info!("IG access token refreshed");
+        Ok(next)
+    }
+}
+
+fn v3_tokens(token: &OAuthToken, now: Instant) -> Result<Tokens, IgError> {
+    if token.access_token.is_empty() || token.refresh_token.is_empty() {
+        return Err(IgError::unexpected(
+            "v3 OAuth token",
+            "empty access or refresh token",
+        ));
+    }
+    let (refresh_due, expires_at) = v3_deadlines(now, token.expires_in.as_deref())?;
+    Ok(Tokens::V3 {
+        access: SecretString::from(token.access_token.clone()),
+        refresh: SecretString::from(token.refresh_token.clone()),
+        refresh_due,
+        expires_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v3_deadlines_read_expires_in() {
+        let t = Instant::now();
+        let (due, exp) = v3_deadlines(t, Some("60")).unwrap();
+        assert_eq!(exp - t, Duration::from_secs(60));
+        assert_eq!(due - t, Duration::from_secs(45));
+        assert!(v3_deadlines(t, None).is_err());
+        assert!(v3_deadlines(t, Some("soon")).is_err());
+        assert!(v3_deadlines(t, Some("0")).is_err());
+    }
+
+    #[test]
+    fn encrypted_password_decrypts_to_base64_of_password_and_stamp() {
+        use rsa::pkcs8::EncodePublicKey;
+        let mut rng = rand::thread_rng();
+        let private = rsa::RsaPrivateKey::new(&mut rng, 512).unwrap();
+        let der = private.to_public_key().to_public_key_der().unwrap();
+        let key = EncryptionKeyResponse {
+            encryption_key: B64.encode(der.as_bytes()),
+            time_stamp: Some(1_700_000_000_000),
+        };
+        let out = encrypt_password(&SecretString::from("s3cret"), &key).unwrap();
+        let plain = private
+            .decrypt(rsa::Pkcs1v15Encrypt, &B64.decode(out).unwrap())
+            .unwrap();
+        let inner = B64.decode(plain).unwrap();
+        assert_eq!(inner, b"s3cret|1700000000000");
+        let bad = EncryptionKeyResponse {
+            encryption_key: "not base64!".into(),
+            time_stamp: Some(1),
+        };
+        assert!(encrypt_password(&SecretString::from("x"), &bad).is_err());
+    }
+}

@@ -1,0 +1,444 @@
+//! One Lightstreamer session of the sandbox server: its subscriptions, the connection it is
+//! bound to (if any), keep-alive PROBEs, bus fan-out and fault behaviour. Sessions outlive
+//! their connections (rebind) until unbound for [`SESSION_LINGER`].
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::debug;
+
+use super::items::{account_row, encode_update, trade_row, Item, PriceState, Tick, Value};
+use super::proto::{encode_text, Form};
+use super::Registry;
+use crate::bus::{BusEvent, StreamFault};
+
+/// How long an unbound session waits for a rebind before it is discarded (`CONERR,20`).
+pub const SESSION_LINGER: Duration = Duration::from_secs(10);
+
+/// Capacity of a connection's outgoing line queue; a client that falls this far behind is
+/// disconnected (it will rebind).
+pub const SINK_CAPACITY: usize = 8192;
+
+/// What a session sends to the transport of its bound connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Out {
+    Line(String),
+    /// Close the connection abruptly.
+    Close,
+}
+
+/// Commands to a session task.
+#[derive(Debug)]
+pub enum SessionCmd {
+    Bind {
+        sink: mpsc::Sender<Out>,
+        keepalive: Option<Duration>,
+        /// Polling bind: send what is pending, then `LOOP` and unbind.
+        polling: bool,
+    },
+    /// A control request; the answer line goes to `reply`, or on the stream when `None`.
+    Control {
+        form: Form,
+        reply: Option<oneshot::Sender<String>>,
+    },
+    Fault(StreamFault),
+}
+
+struct Slot {
+    item: Item,
+    current: Option<Vec<Value>>,
+    last: Option<Vec<Value>>,
+    price: PriceState,
+}
+
+struct Sub {
+    distinct: bool,
+    fields: Vec<String>,
+    slots: Vec<Slot>,
+}
+
+pub(crate) struct SessionTask {
+    pub id: String,
+    pub account: String,
+    pub keepalive: Duration,
+    pub registry: Arc<Registry>,
+    subs: BTreeMap<u64, Sub>,
+    sink: Option<mpsc::Sender<Out>>,
+    bind_gen: u64,
+    silent: Option<(u64, Instant)>,
+    last_sent: Instant,
+    unbound_since: Option<Instant>,
+}
+
+impl SessionTask {
+    pub(crate) fn new(
+        id: String,
+        account: String,
+        keepalive: Duration,
+        registry: Arc<Registry>,
+    ) -> Self {
+        Self {
+            id,
+            account,
+            keepalive,
+            registry,
+            subs: BTreeMap::new(),
+            sink: None,
+            bind_gen: 0,
+            silent: None,
+            last_sent: Instant::now(),
+            unbound_since: Some(Instant::now()),
+        }
+    }
+
+    /// Sends a line to the bound connection (dropped while silent or unbound).
+    fn send(&mut self, line: String) {
+        if let Some((gen, until)) = self.silent {
+            if gen == self.bind_gen && Instant::now() < until {
+                return;
+            }
+            self.silent = None;
+        }
+        self.send_always(line);
+    }
+
+    fn send_always(&mut self, line: String) {
+        let Some(sink) = &self.sink else { return };
+        if sink.try_send(Out::Line(line)).is_err() {
+            debug!(session = %self.id, "connection gone or too slow: unbinding");
+            self.unbind(false);
+        } else {
+            self.last_sent = Instant::now();
+        }
+    }
+
+    fn unbind(&mut self, abrupt: bool) {
+        if let Some(sink) = self.sink.take() {
+            if abrupt {
+                let _ = sink.try_send(Out::Close);
+            }
+        }
+        self.unbound_since = Some(Instant::now());
+    }
+
+    pub(crate) async fn run(
+        mut self,
+        mut cmds: mpsc::Receiver<SessionCmd>,
+        mut bus: broadcast::Receiver<BusEvent>,
+    ) {
+        loop {
+            let probe_at = self.last_sent + self.keepalive;
+            let linger_until = self.unbound_since.map(|t| t + SESSION_LINGER);
+            tokio::select! {
+                cmd = cmds.recv() => match cmd {
+                    None => break,
+                    Some(cmd) => if !self.command(cmd) { break },
+                },
+                ev = bus.recv() => match ev {
+                    Ok(ev) => self.bus_event(&ev),
+                    Err(broadcast::error::RecvError::Lagged(n)) => debug!(session = %self.id, n, "bus lagged"),
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                () = tokio::time::sleep_until(probe_at), if self.sink.is_some() => {
+                    self.send("PROBE".into());
+                }
+                () = tokio::time::sleep_until(linger_until.unwrap_or(probe_at)), if linger_until.is_some() => {
+                    debug!(session = %self.id, "unbound too long: session discarded");
+                    break;
+                }
+            }
+        }
+        self.registry.remove(&self.id);
+    }
+
+    /// Handles a command; false ends the session.
+    fn command(&mut self, cmd: SessionCmd) -> bool {
+        match cmd {
+            SessionCmd::Bind {
+                sink,
+                keepalive,
+                polling,
+            } => self.bind(sink, keepalive, polling),
+            SessionCmd::Control { form, reply } => return self.control(&form, reply),
+            SessionCmd::Fault(f) => return self.fault(&f),
+        }
+        true
+    }
+
+    fn bind(&mut self, sink: mpsc::Sender<Out>, keepalive: Option<Duration>, polling: bool) {
+        // A new bind replaces the old connection (closed without more data).
+        self.sink = Some(sink);
+        self.bind_gen += 1;
+        self.unbound_since = None;
+        if let Some(k) = keepalive {
+            self.keepalive = k.max(Duration::from_millis(20));
+        }
+        let conok = format!("CONOK,{},50000,{},*", self.id, self.keepalive.as_millis());
+        self.send_always(conok);
+        self.send_always("SERVNAME,Scalper Sandbox Lightstreamer".into());
+        self.send_always("CLIENTIP,127.0.0.1".into());
+        self.send_always("CONS,unlimited".into());
+        // Values last sent were on the old connection: resend current MERGE values in full.
+        let ids: Vec<u64> = self.subs.keys().copied().collect();
+        for id in ids {
+            let mut lines = Vec::new();
+            if let Some(sub) = self.subs.get_mut(&id) {
+                for (i, slot) in sub.slots.iter_mut().enumerate() {
+                    slot.last = None;
+                    if !sub.distinct {
+                        if let Some(cur) = slot.current.clone() {
+                            lines.push(format!(
+                                "U,{id},{},{}",
+                                i + 1,
+                                encode_update(&cur, &mut slot.last)
+                            ));
+                        }
+                    }
+                }
+            }
+            for l in lines {
+                self.send(l);
+            }
+        }
+        if polling {
+            self.send_always("LOOP,0".into());
+            self.unbind(false);
+        }
+    }
+
+    fn reply(&mut self, reply: Option<oneshot::Sender<String>>, line: String) {
+        match reply {
+            Some(tx) => {
+                let _ = tx.send(line);
+            }
+            None => self.send_always(line),
+        }
+    }
+
+    fn control(&mut self, form: &Form, reply: Option<oneshot::Sender<String>>) -> bool {
+        let req_id = form.get("LS_reqId").unwrap_or("").to_string();
+        match form.get("LS_op").unwrap_or("") {
+            "add" => self.add(form, &req_id, reply),
+            "delete" => {
+                let sub_id = form.number("LS_subId").unwrap_or(0);
+                self.reply(reply, format!("REQOK,{req_id}"));
+                if self.subs.remove(&sub_id).is_some() {
+                    self.send(format!("UNSUB,{sub_id}"));
+                }
+            }
+            "destroy" => {
+                self.reply(reply, format!("REQOK,{req_id}"));
+                self.unbind(true);
+                return false;
+            }
+            "force_rebind" => {
+                self.reply(reply, format!("REQOK,{req_id}"));
+                self.send_always("LOOP,0".into());
+                self.unbind(false);
+            }
+            _ => self.reply(reply, format!("REQOK,{req_id}")),
+        }
+        true
+    }
+
+    fn add(&mut self, form: &Form, req_id: &str, reply: Option<oneshot::Sender<String>>) {
+        match self.build_sub(form) {
+            Err((code, msg)) => {
+                self.reply(
+                    reply,
+                    format!("REQERR,{req_id},{code},{}", encode_text(&msg)),
+                );
+            }
+            Ok((sub_id, mut sub)) => {
+                self.reply(reply, format!("REQOK,{req_id}"));
+                let snapshot = form.get("LS_snapshot").is_some_and(|s| s != "false");
+                self.send(format!(
+                    "SUBOK,{sub_id},{},{}",
+                    sub.slots.len(),
+                    sub.fields.len()
+                ));
+                let mut lines = Vec::new();
+                for (i, slot) in sub.slots.iter_mut().enumerate() {
+                    let latest = slot.item.epic().and_then(|e| self.registry.latest(e));
+                    if let (true, Some(l)) = (snapshot, latest) {
+                        let tick = Tick {
+                            bid: l.bid,
+                            offer: l.offer,
+                            ts: l.ts,
+                            status: &l.status,
+                        };
+                        let rows = slot.price.on_tick(&slot.item, &sub.fields, &tick);
+                        if let Some(row) = rows.into_iter().last() {
+                            lines.push(format!(
+                                "U,{sub_id},{},{}",
+                                i + 1,
+                                encode_update(&row, &mut slot.last)
+                            ));
+                            slot.current = Some(row);
+                        }
+                    }
+                    if sub.distinct && snapshot {
+                        lines.push(format!("EOS,{sub_id},{}", i + 1));
+                    }
+                }
+                self.subs.insert(sub_id, sub);
+                for l in lines {
+                    self.send(l);
+                }
+            }
+        }
+    }
+
+    fn build_sub(&self, form: &Form) -> Result<(u64, Sub), (i32, String)> {
+        let sub_id = form
+            .number("LS_subId")
+            .ok_or((15, "Missing or bad LS_subId".to_string()))?;
+        let distinct = match form.get("LS_mode") {
+            Some("MERGE") => false,
+            Some("DISTINCT") => true,
+            _ => return Err((-1, "Only MERGE and DISTINCT modes are supported".into())),
+        };
+        let group = form.get("LS_group").unwrap_or("");
+        let fields: Vec<String> = form
+            .get("LS_schema")
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let adapter = form.get("LS_data_adapter");
+        let mut slots = Vec::new();
+        for name in group.split_whitespace() {
+            let item = Item::parse(name, &self.account, adapter).map_err(|m| (-1, m))?;
+            item.check_schema(&fields).map_err(|m| (-1, m))?;
+            slots.push(Slot {
+                item,
+                current: None,
+                last: None,
+                price: PriceState::default(),
+            });
+        }
+        if slots.is_empty() {
+            return Err((-1, "Empty item group".into()));
+        }
+        // Fault injection: refuse the next N subscriptions.
+        let refused = self
+            .registry
+            .refuse
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if refused {
+            return Err((-1, "Subscription refused (sandbox fault injection)".into()));
+        }
+        Ok((
+            sub_id,
+            Sub {
+                distinct,
+                fields,
+                slots,
+            },
+        ))
+    }
+
+    fn fault(&mut self, fault: &StreamFault) -> bool {
+        match fault {
+            StreamFault::DropConnections => self.unbind(true),
+            StreamFault::Silence { millis } => {
+                self.silent = Some((
+                    self.bind_gen,
+                    Instant::now() + Duration::from_millis(*millis),
+                ));
+            }
+            StreamFault::ForceLoop => {
+                self.send_always("LOOP,0".into());
+                self.unbind(false);
+            }
+            StreamFault::End { cause } => {
+                self.send_always(format!(
+                    "END,{cause},{}",
+                    encode_text("Session closed by the sandbox")
+                ));
+                self.unbind(true);
+                return false;
+            }
+            StreamFault::RefuseSubscriptions { .. } => {}
+        }
+        true
+    }
+
+    /// True while nothing may be sent (unbound, or silenced by a fault on this binding).
+    fn muted(&mut self) -> bool {
+        if let Some((gen, until)) = self.silent {
+            if gen == self.bind_gen && Instant::now() < until {
+                return true;
+            }
+            self.silent = None;
+        }
+        self.sink.is_none()
+    }
+
+    fn bus_event(&mut self, ev: &BusEvent) {
+        // Values computed while muted are never sent: the next update must then be explicit.
+        let muted = self.muted();
+        let mut lines = Vec::new();
+        for (sub_id, sub) in &mut self.subs {
+            for (i, slot) in sub.slots.iter_mut().enumerate() {
+                let rows: Vec<Vec<Value>> = match (ev, &slot.item) {
+                    (
+                        BusEvent::Price {
+                            epic,
+                            bid,
+                            offer,
+                            ts,
+                            status,
+                        },
+                        item,
+                    ) if item.epic() == Some(epic) => {
+                        let tick = Tick {
+                            bid: *bid,
+                            offer: *offer,
+                            ts: *ts,
+                            status,
+                        };
+                        slot.price.on_tick(item, &sub.fields, &tick)
+                    }
+                    (
+                        BusEvent::Trade {
+                            account,
+                            kind,
+                            json,
+                        },
+                        Item::Trade,
+                    ) if account.as_str() == self.account => {
+                        vec![trade_row(&sub.fields, *kind, json)]
+                    }
+                    (BusEvent::Account { account, fields }, Item::Account)
+                        if account.as_str() == self.account =>
+                    {
+                        let prev = slot.current.clone().unwrap_or_default();
+                        vec![account_row(&sub.fields, fields, &prev)]
+                    }
+                    _ => continue,
+                };
+                for row in rows {
+                    if muted {
+                        slot.last = None;
+                    } else {
+                        lines.push(format!(
+                            "U,{sub_id},{},{}",
+                            i + 1,
+                            encode_update(&row, &mut slot.last)
+                        ));
+                    }
+                    slot.current = Some(row);
+                }
+            }
+        }
+        for l in lines {
+            self.send(l);
+        }
+    }
+}
