@@ -1,5 +1,6 @@
-//! The binary data cache: a 64-byte header (magic, kind, price scale, the source file's size
-//! and modification time, record count, first/last time) followed by fixed-width
+//! The binary data cache: a 96-byte header (magic, kind, price scale, the source file's size,
+//! modification time and SHA-256 of its first and last 64 KiB, record count, first/last
+//! time) followed by fixed-width
 //! little-endian records (quotes: ts, bid, ask = 24 bytes; bars: 64 bytes). A cache whose
 //! fingerprint no longer matches its source is ignored and rebuilt. Written to a temporary
 //! file and renamed only once the whole source parsed cleanly; read in 192 KiB chunks.
@@ -7,6 +8,7 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
@@ -15,11 +17,13 @@ use sha2::{Digest, Sha256};
 use crate::data::{DataKind, RawBar, RawQuote, Record, RecordSource, PRICE_SCALE};
 use crate::error::{DataError, DataErrorKind, Location};
 
-const MAGIC: &[u8; 8] = b"SCLPBTC1";
-const HEADER: usize = 64;
+const MAGIC: &[u8; 8] = b"SCLPBTC2";
+const HEADER: usize = 96;
+const SAMPLE: u64 = 64 * 1024;
 const QUOTE_SIZE: usize = 24;
 const BAR_SIZE: usize = 64;
 const NONE: i64 = i64::MIN;
+static NEXT_TMP: AtomicU64 = AtomicU64::new(0);
 /// Extension of cache files.
 pub const CACHE_EXT: &str = "sbc";
 
@@ -59,13 +63,48 @@ pub fn is_cache_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == CACHE_EXT)
 }
 
-fn fingerprint(meta: &fs::Metadata) -> (u64, i64) {
+/// Identity of a source file: size, modification time and a digest of its first and last
+/// 64 KiB (catches rewrites that keep size and timestamp).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    len: u64,
+    mtime: i64,
+    digest: [u8; 32],
+}
+
+fn fingerprint(path: &Path, meta: &fs::Metadata) -> std::io::Result<Fingerprint> {
     let mtime = meta
         .modified()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-    (meta.len(), mtime)
+    let len = meta.len();
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; SAMPLE as usize];
+    let n = read_up_to(&mut f, &mut buf)?;
+    h.update(&buf[..n]);
+    if len > SAMPLE {
+        f.seek(SeekFrom::Start(len.saturating_sub(SAMPLE).max(SAMPLE)))?;
+        let n = read_up_to(&mut f, &mut buf)?;
+        h.update(&buf[..n]);
+    }
+    Ok(Fingerprint {
+        len,
+        mtime,
+        digest: h.finalize().into(),
+    })
+}
+
+fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
 }
 
 fn rd(b: &[u8], at: usize) -> i64 {
@@ -106,9 +145,15 @@ impl CacheReader {
         if u32::from(h[9]) != PRICE_SCALE {
             return Err(bad("different price scale"));
         }
-        let (src_len, src_mtime, count) = (rd(&h, 16) as u64, rd(&h, 24), rd(&h, 32) as u64);
-        if let Some((_, meta)) = source {
-            if fingerprint(meta) != (src_len, src_mtime) {
+        let stored = Fingerprint {
+            len: rd(&h, 16) as u64,
+            mtime: rd(&h, 24),
+            digest: h[56..88].try_into().unwrap_or([0; 32]),
+        };
+        let count = rd(&h, 32) as u64;
+        if let Some((src, meta)) = source {
+            let now = fingerprint(src, meta).map_err(|e| DataError::io(src, &e))?;
+            if now != stored {
                 return Err(bad("stale: the source file changed"));
             }
         }
@@ -228,7 +273,7 @@ impl RecordSource for CacheReader {
         let size = self.record_size() as u64;
         (self.read * size, self.count * size)
     }
-    fn from_cache(&self) -> bool {
+    fn all_cached(&self) -> bool {
         true
     }
 }
@@ -240,18 +285,27 @@ pub struct CacheWriter {
     dest: PathBuf,
     out: BufWriter<File>,
     kind: DataKind,
-    source: (u64, i64),
+    source: Fingerprint,
     count: u64,
     first: i64,
     last: i64,
 }
 
 impl CacheWriter {
-    pub fn create(dest: &Path, kind: DataKind, source: &fs::Metadata) -> std::io::Result<Self> {
+    /// Starts a cache for `source` (whose metadata is `meta`) at `dest`.
+    pub fn create(
+        dest: &Path,
+        kind: DataKind,
+        source: &Path,
+        meta: &fs::Metadata,
+    ) -> std::io::Result<Self> {
+        let source = fingerprint(source, meta)?;
         if let Some(dir) = dest.parent() {
             fs::create_dir_all(dir)?;
         }
-        let tmp = dest.with_extension(format!("{CACHE_EXT}.tmp{}", std::process::id()));
+        // Unique per process and writer, so concurrent builds never share a temporary file.
+        let n = NEXT_TMP.fetch_add(1, Ordering::Relaxed);
+        let tmp = dest.with_extension(format!("{CACHE_EXT}.tmp{}-{n}", std::process::id()));
         let mut out = BufWriter::with_capacity(1 << 17, File::create(&tmp)?);
         out.write_all(&[0u8; HEADER])?;
         Ok(Self {
@@ -259,7 +313,7 @@ impl CacheWriter {
             dest: dest.to_path_buf(),
             out,
             kind,
-            source: fingerprint(source),
+            source,
             count: 0,
             first: 0,
             last: 0,
@@ -307,13 +361,17 @@ impl CacheWriter {
         h[0..8].copy_from_slice(MAGIC);
         h[8] = if self.kind == DataKind::Quotes { 1 } else { 2 };
         h[9] = PRICE_SCALE as u8;
-        h[16..24].copy_from_slice(&self.source.0.to_le_bytes());
-        h[24..32].copy_from_slice(&self.source.1.to_le_bytes());
+        h[16..24].copy_from_slice(&self.source.len.to_le_bytes());
+        h[24..32].copy_from_slice(&self.source.mtime.to_le_bytes());
+        h[56..88].copy_from_slice(&self.source.digest);
         h[32..40].copy_from_slice(&self.count.to_le_bytes());
         h[40..48].copy_from_slice(&self.first.to_le_bytes());
         h[48..56].copy_from_slice(&self.last.to_le_bytes());
         self.out.flush()?;
-        let mut f = self.out.into_inner().map_err(|e| e.into_error())?;
+        let mut f = self
+            .out
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
         f.seek(SeekFrom::Start(0))?;
         f.write_all(&h)?;
         f.sync_all()?;
@@ -349,7 +407,8 @@ impl CachingSource {
         dest: &Path,
         meta: &fs::Metadata,
     ) -> Result<Self, (Box<dyn RecordSource>, std::io::Error)> {
-        match CacheWriter::create(dest, inner.kind(), meta) {
+        let src = inner.path().to_path_buf();
+        match CacheWriter::create(dest, inner.kind(), &src, meta) {
             Ok(w) => Ok(Self {
                 inner,
                 writer: Some(w),
@@ -414,7 +473,7 @@ impl RecordSource for CachingSource {
     fn progress(&self) -> (u64, u64) {
         self.inner.progress()
     }
-    fn from_cache(&self) -> bool {
+    fn all_cached(&self) -> bool {
         false
     }
 }
@@ -425,7 +484,7 @@ pub fn prepare(paths: &[PathBuf], opts: &crate::data::DataOptions) -> Result<usi
     let mut built = 0;
     for p in paths {
         let mut src = crate::data::open_file(p, opts)?;
-        if src.from_cache() {
+        if src.all_cached() {
             continue;
         }
         for r in &mut src {

@@ -53,10 +53,12 @@ pub struct Funding {
 
 impl Funding {
     pub fn new(opts: &FundingOptions) -> Result<Self, BacktestError> {
-        let tz: Tz = opts
-            .timezone
-            .parse()
-            .map_err(|_| BacktestError::option("funding.timezone", format!("unknown time zone {:?}", opts.timezone)))?;
+        let tz: Tz = opts.timezone.parse().map_err(|_| {
+            BacktestError::option(
+                "funding.timezone",
+                format!("unknown time zone {:?}", opts.timezone),
+            )
+        })?;
         let cutoff = NaiveTime::parse_from_str(opts.cutoff.trim(), "%H:%M")
             .map_err(|_| BacktestError::option("funding.cutoff", "expected HH:MM"))?;
         Ok(Self {
@@ -69,7 +71,9 @@ impl Funding {
 
     /// The first weekday cut-off strictly after `ts`, with its number of nights.
     fn cutoff_after(&self, ts: i64) -> Option<(i64, u32)> {
-        let local = Timestamp::from_millis(ts).to_datetime()?.with_timezone(&self.tz);
+        let local = Timestamp::from_millis(ts)
+            .to_datetime()?
+            .with_timezone(&self.tz);
         let mut date = local.date_naive();
         for _ in 0..10 {
             let at = self
@@ -80,7 +84,11 @@ impl Funding {
             if let Some(at) = at.filter(|a| *a > ts) {
                 let wd = date.weekday();
                 if !matches!(wd, Weekday::Sat | Weekday::Sun) {
-                    let nights = if self.opts.triple_day == Some(wd) { 3 } else { 1 };
+                    let nights = if self.opts.triple_day == Some(wd) {
+                        3
+                    } else {
+                        1
+                    };
                     return Some((at, nights));
                 }
             }
@@ -152,7 +160,7 @@ mod tests {
         assert_eq!(f.crossed(t0), 0);
         assert_eq!(f.crossed(t0 + 13 * 3_600_000), 0); // 21:00
         assert_eq!(f.crossed(t0 + 14 * 3_600_000), 1); // 22:00 Tuesday
-        // Jump to Thursday 08:00: Wednesday's triple night.
+                                                       // Jump to Thursday 08:00: Wednesday's triple night.
         assert_eq!(f.crossed(t0 + 48 * 3_600_000), 3);
         // Jump to Monday 08:00: Thursday and Friday nights, no weekend nights.
         assert_eq!(f.crossed(t0 + 6 * 24 * 3_600_000), 2);
@@ -163,9 +171,21 @@ mod tests {
         let f = Funding::new(&FundingOptions::default()).unwrap();
         let inst = InstrumentSpec::named("EUR_USD").resolve().unwrap();
         // 1.1 / 0.0001 × 10 × 1 = 110000 notional; × 2.5% / 365 = 7.534... per night.
-        let c = f.charge(&inst, Direction::Buy, Size::new(dec!(1)), Price::new(dec!(1.1)), 1);
+        let c = f.charge(
+            &inst,
+            Direction::Buy,
+            Size::new(dec!(1)),
+            Price::new(dec!(1.1)),
+            1,
+        );
         assert_eq!(c, Money::new(dec!(-7.53)));
-        let c3 = f.charge(&inst, Direction::Sell, Size::new(dec!(1)), Price::new(dec!(1.1)), 3);
+        let c3 = f.charge(
+            &inst,
+            Direction::Sell,
+            Size::new(dec!(1)),
+            Price::new(dec!(1.1)),
+            3,
+        );
         assert_eq!(c3, Money::new(dec!(-22.60)));
     }
 }

@@ -2,11 +2,49 @@
 //! simulated clock and the engine's sim broker. Streaming data loaders (quote/bar CSV, IG
 //! price JSON) with a binary cache, deterministic runs with a trade-list hash, report metrics,
 //! trades CSV and equity PNG, and parallel parameter sweeps with walk-forward folds.
+//!
+//! ```no_run
+//! use scalper_backtest::{run_backtest, BacktestOptions, InstrumentSpec};
+//!
+//! let report = run_backtest(&BacktestOptions {
+//!     data: vec!["eurusd.csv".into()],
+//!     instrument: InstrumentSpec::named("EUR_USD"),
+//!     strategy: Some("ema-cross".into()),
+//!     set: vec!["fast=10".into(), "slow=30".into()],
+//!     ..BacktestOptions::default()
+//! })?;
+//! println!("{report}"); // summary with the trade-list hash
+//! scalper_backtest::write_trades_file("trades.csv".as_ref(), &report.trades)?;
+//! # Ok::<(), scalper_backtest::BacktestError>(())
+//! ```
 
 pub mod cache;
 pub mod data;
 pub mod error;
+pub mod funding;
+pub mod metrics;
+pub mod options;
+pub mod output;
+pub mod runner;
+pub mod summary;
+pub mod sweep;
 
 pub use cache::CacheMode;
 pub use data::{open_data, DataKind, DataOptions, RawBar, RawQuote, Record, RecordSource};
 pub use error::{BacktestError, DataError, DataErrorKind, Location};
+pub use funding::FundingOptions;
+pub use metrics::{EquityPoint, Metrics, MetricsOptions, TradeRecord};
+pub use options::{
+    load_engine_config, parse_set, parse_time, research_config, AccountConversion, BacktestOptions,
+    InstrumentSpec,
+};
+pub use output::{
+    write_bars_csv, write_equity_png, write_quotes_csv, write_trades_csv, write_trades_file,
+};
+pub use runner::{
+    run_backtest, run_backtest_with_progress, run_on_source, BacktestReport, Progress,
+};
+pub use sweep::{
+    expand_grid, parse_grid, run_sweep, FoldReport, GridAxis, RankMetric, SweepOptions,
+    SweepReport, SweepRow,
+};

@@ -130,6 +130,10 @@ pub struct BacktestOptions {
     pub initial_equity: Decimal,
     /// Seed of deal references (default: the configuration's).
     pub seed: Option<u64>,
+    /// On quote data, a `Timer` event is sent when event time passes each multiple of this
+    /// many ms, as the live runner does every second (max-hold exits, retries); gaps send
+    /// one timer at their last boundary. `None`: no timers. Default 1000.
+    pub timer_ms: Option<i64>,
     pub data_options: DataOptions,
     pub metrics: MetricsOptions,
 }
@@ -151,6 +155,7 @@ impl Default for BacktestOptions {
             account: None,
             initial_equity: dec!(10000),
             seed: None,
+            timer_ms: Some(1000),
             data_options: DataOptions::default(),
             metrics: MetricsOptions::default(),
         }
@@ -159,8 +164,10 @@ impl Default for BacktestOptions {
 
 /// The default engine configuration for research runs (see [`BacktestOptions::config`]).
 pub fn research_config() -> EngineConfig {
-    let mut cfg = EngineConfig::default();
-    cfg.deal_ref_prefix = "BT".to_string();
+    let mut cfg = EngineConfig {
+        deal_ref_prefix: "BT".to_string(),
+        ..EngineConfig::default()
+    };
     cfg.risk.max_trades_per_day = u32::MAX;
     cfg.risk.daily_loss_limit = None;
     cfg.risk.cooldown_after_losses = 0;
@@ -218,7 +225,11 @@ pub fn engine_setup(
 
 /// Sets a dotted engine key (`risk.max_open_positions=2`) through the TOML schema, so
 /// unknown keys and ill-typed values get the configuration's own errors.
-fn set_engine_key(cfg: &EngineConfig, key: &str, value: &str) -> Result<EngineConfig, BacktestError> {
+fn set_engine_key(
+    cfg: &EngineConfig,
+    key: &str,
+    value: &str,
+) -> Result<EngineConfig, BacktestError> {
     let err = |m: String| BacktestError::Parameter {
         key: key.to_string(),
         message: m,
@@ -279,4 +290,17 @@ pub fn load_engine_config(path: &std::path::Path) -> Result<EngineConfig, Backte
     }
     .map_err(|e| BacktestError::option("config", e.to_string()))?;
     Ok(EngineConfig::from_toml(&section)?)
+}
+
+/// Parses a `--from`/`--to` time: epoch s/ms or ISO-8601 (`2024-01-02`,
+/// `2024-01-02T08:00:00Z`, `2024-01-02 09:00:00+01:00`); text without an offset is UTC.
+pub fn parse_time(text: &str) -> Result<Timestamp, BacktestError> {
+    crate::data::parse::parse_ts(text.as_bytes())
+        .map(Timestamp::from_millis)
+        .ok_or_else(|| {
+            BacktestError::option(
+                "time",
+                format!("cannot parse {text:?}: use 2024-01-02, 2024-01-02T08:00:00Z or epoch ms"),
+            )
+        })
 }

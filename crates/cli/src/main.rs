@@ -1,1 +1,5 @@
-fn main() {}
+//! The `scalper` binary.
+
+fn main() -> std::process::ExitCode {
+    scalper_cli::main_entry()
+}

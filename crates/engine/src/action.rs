@@ -11,7 +11,7 @@ use crate::event::{BrokerCommand, CloseCause};
 
 /// One output of [`crate::Engine::process`], in the order it must be carried out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// Send this to the broker (journal it first: write-ahead).
     Broker(BrokerCommand),

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// One input to [`crate::Engine::process`]. The engine's notion of "now" is the latest
 /// timestamp carried by a quote, candle, timer or broker event (it never goes backwards).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
 pub enum EngineEvent {
     /// A top-of-book price update.
     Quote(Quote),
@@ -138,7 +138,9 @@ pub enum FailureKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum BrokerEvent {
-    /// An [`OpenOrder`] was filled. Also the answer to a successful `Resolve`.
+    /// An [`OpenOrder`] was filled. Also the answer to a successful `Resolve`. An `Accepted`
+    /// carrying a [`CloseOrder`]'s reference is taken as that position's close (cause
+    /// `Engine`, at `level`), though brokers should prefer `PositionClosed` for closes.
     Accepted {
         deal_ref: DealReference,
         deal_id: DealId,

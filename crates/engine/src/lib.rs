@@ -3,6 +3,24 @@
 //! commands) into actions (broker commands, journal/log records). Strategies and risk return
 //! values; brokers sit behind the [`Broker`] trait; the paper/sim broker fills from quotes or
 //! bars with IG's dealing rules. No I/O, no async runtime, no clock reads.
+//!
+//! Runner contract (live, paper and backtest alike):
+//!
+//! ```text
+//! for each event (one bounded channel, single writer):
+//!     if Quote(q):  feed broker.on_quote(&q) to the engine first, as EngineEvent::Broker
+//!     for action in engine.process(event):
+//!         Broker(cmd)          -> journal it (write-ahead), then broker.execute(cmd).await,
+//!                                 and feed every returned BrokerEvent back to the engine
+//!         Refused / Log        -> log (level and reason included)
+//!         TradeOpened / Closed -> journal, status line
+//!         Halted / Resumed     -> status line
+//!         PaperFallback        -> route later commands to a paper broker
+//!         NothingLeftToManage  -> exit non-zero
+//! send EngineEvent::Timer(clock.now()) about once a second.
+//! ```
+//!
+//! Backtests use [`sim::step`], which does exactly this synchronously with a [`SimBroker`].
 
 pub mod action;
 pub mod broker;

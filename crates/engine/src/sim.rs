@@ -411,7 +411,12 @@ impl SimBroker {
             }
             None => m.last = Some(q.clone()),
         }
-        let slip = self.slip(&self.markets[idx].instrument, q);
+        let has_position = self.positions.iter().any(|p| p.epic == q.epic);
+        let slip = if has_position {
+            self.slip(&self.markets[idx].instrument, q)
+        } else {
+            Decimal::ZERO
+        };
         let mut i = 0;
         while i < self.positions.len() {
             let p = &self.positions[i];
@@ -448,6 +453,9 @@ impl SimBroker {
                 }
                 None => i += 1,
             }
+        }
+        if self.pending.is_empty() {
+            return out;
         }
         let latency = self.cfg.latency_ms.unwrap_or(0);
         let mut keep = VecDeque::with_capacity(self.pending.len());

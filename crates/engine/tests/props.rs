@@ -154,3 +154,72 @@ proptest! {
         prop_assert_eq!(*pnl, -inst.to_points(offer - bid).money(sz, inst.value_per_point));
     }
 }
+
+#[test]
+fn events_and_actions_round_trip_through_json() {
+    use scalper_engine::{Command, EngineEvent, HaltReason, LogLevel, Refusal};
+    let events = vec![
+        quote(0, dec!(1.1), dec!(1.1001)),
+        timer(5),
+        accepted(1, 1, dec!(1.1), dec!(1), 5),
+        closed(1, dec!(1.2), CloseCause::Stop, 6),
+        EngineEvent::Command(Command::Halt {
+            close_positions: Some(true),
+        }),
+        EngineEvent::StreamGap {
+            epic: None,
+            at: ts(1),
+        },
+        EngineEvent::MarketStatus {
+            epic: epic(),
+            status: MarketStatus::Other("NEW".into()),
+            at: ts(2),
+        },
+    ];
+    for e in events {
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            serde_json::from_str::<EngineEvent>(&json).unwrap(),
+            e,
+            "{json}"
+        );
+    }
+    let actions = vec![
+        Action::Broker(BrokerCommand::Resolve {
+            deal_ref: r(1),
+            epic: epic(),
+        }),
+        Action::Refused {
+            epic: epic(),
+            direction: Some(Direction::Buy),
+            reason: Refusal::StaleQuote {
+                age_ms: 6,
+                max_ms: 5,
+            },
+        },
+        Action::Log {
+            level: LogLevel::Error,
+            epic: None,
+            message: "x".into(),
+        },
+        Action::Halted {
+            reason: HaltReason::KillSwitch,
+        },
+        Action::NothingLeftToManage {
+            reason: HaltReason::BrokerFailure,
+        },
+    ];
+    for a in actions {
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(serde_json::from_str::<Action>(&json).unwrap(), a, "{json}");
+    }
+    let json = serde_json::to_string(&Action::Broker(BrokerCommand::Resolve {
+        deal_ref: r(1),
+        epic: epic(),
+    }))
+    .unwrap();
+    assert!(
+        json.starts_with(r#"{"action":"broker","type":"resolve""#),
+        "{json}"
+    );
+}

@@ -1353,3 +1353,38 @@ fn close_all_command_flattens_without_halting() {
     );
     assert_eq!(h.engine.halted(), None);
 }
+
+#[test]
+fn flip_while_the_entry_is_in_flight() {
+    let mut h = Harness::new(test_config());
+    h.quote_with(
+        0,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    // The long is not filled yet; the strategy flips: the long is marked to close on fill and
+    // no longer counts toward the per-instrument maximum.
+    let flip = vec![
+        Intent::Exit {
+            direction: Some(Direction::Buy),
+            reason: "flip".into(),
+        },
+        enter(Direction::Sell, dec!(10), None),
+    ];
+    let a = h.quote_with(10, dec!(1.1000), dec!(1.1001), flip);
+    assert_eq!(
+        a,
+        vec![open_order(
+            2,
+            Direction::Sell,
+            dec!(0.5),
+            Some(dec!(10)),
+            None
+        )]
+    );
+    assert_eq!(h.engine.market(&epic()).unwrap().open_trades, 1);
+    let a = h.send(accepted(1, 1, dec!(1.1001), dec!(0.5), 20));
+    assert!(matches!(a[0], Action::TradeOpened(_)));
+    assert_eq!(a[1..], [close_order(3, 1, Direction::Sell, dec!(0.5))]);
+}

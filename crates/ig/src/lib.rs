@@ -13,6 +13,7 @@ pub mod endpoints;
 pub mod error;
 mod http;
 mod maintenance;
+pub mod orders;
 pub mod rate;
 mod session;
 pub mod stats;

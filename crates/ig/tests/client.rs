@@ -481,3 +481,27 @@ async fn v2_session_is_renewed_proactively_at_max_age_and_revalidated_when_idle(
     );
     assert_eq!(client.stats().logins, 1);
 }
+
+#[tokio::test]
+async fn amend_with_unknown_outcome_is_not_resent() {
+    let fake = FakeIg::start().await;
+    fake.state.fail_amend.store(true, Ordering::SeqCst);
+    let client = IgClient::new(fake.config(SessionVersion::V2)).unwrap();
+    let body = scalper_ig::wire::positions::AmendPositionRequest {
+        stop_level: Some(dec!(1.07)),
+        ..Default::default()
+    };
+    let id = scalper_model::DealId::new("DEAL-1").unwrap();
+    let out = client.amend_position(&id, &body).await.unwrap();
+    assert!(matches!(out, DealOutcome::Unknown { .. }), "{out:?}");
+    assert_eq!(
+        fake.state.count("PUT /positions/otc/{id} v2"),
+        1,
+        "never resent"
+    );
+    assert_eq!(
+        fake.state.count("GET /confirms/{ref} v1"),
+        0,
+        "IG chose the reference"
+    );
+}

@@ -41,7 +41,7 @@ impl CsvSource {
     /// Opens `path` and reads its header.
     pub fn open(path: &Path, bar_period_ms: Option<i64>) -> Result<Self, DataError> {
         let file = File::open(path).map_err(|e| DataError::io(path, &e))?;
-        let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let total = file.metadata().map_or(0, |m| m.len());
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -174,7 +174,10 @@ impl CsvSource {
         loop {
             match self.reader.read_byte_record(&mut self.row) {
                 Ok(true) => {
-                    self.line = self.row.position().map_or(self.line + 1, |p| p.line());
+                    self.line = self
+                        .row
+                        .position()
+                        .map_or(self.line + 1, csv::Position::line);
                     // Skip blank lines.
                     if self.row.len() == 1 && self.row.get(0).is_some_and(<[u8]>::is_empty) {
                         continue;
@@ -225,12 +228,9 @@ impl CsvSource {
                 }
                 Layout::Bars(c) => {
                     let bar = self.parse_bar(c)?;
-                    match self.periods.push(bar) {
-                        [Some(a), b] => {
-                            self.queued = b;
-                            return Ok(Some(Record::Bar(a)));
-                        }
-                        _ => continue,
+                    if let [Some(a), b] = self.periods.push(bar) {
+                        self.queued = b;
+                        return Ok(Some(Record::Bar(a)));
                     }
                 }
             }
@@ -275,7 +275,7 @@ impl super::RecordSource for CsvSource {
     fn progress(&self) -> (u64, u64) {
         (self.reader.position().byte(), self.total)
     }
-    fn from_cache(&self) -> bool {
+    fn all_cached(&self) -> bool {
         false
     }
 }

@@ -116,14 +116,15 @@ pub trait RecordSource: Iterator<Item = Result<Record, DataError>> + Send {
     /// Bytes consumed so far and the total (for progress).
     fn progress(&self) -> (u64, u64);
     /// True when every record came from the binary cache.
-    fn from_cache(&self) -> bool;
+    fn all_cached(&self) -> bool;
 }
 
 /// How to open data files.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataOptions {
     pub cache: CacheMode,
-    /// Bar length in ms; default: the gap between the first two bars of each file.
+    /// Bar length in ms; default: the gap between the first two bars of each file. When
+    /// set, the cache is not used.
     pub bar_period_ms: Option<i64>,
 }
 
@@ -141,12 +142,14 @@ pub fn open_file(path: &Path, opts: &DataOptions) -> Result<Box<dyn RecordSource
         return Ok(Box::new(cache::CacheReader::open(path, None)?));
     }
     let meta = std::fs::metadata(path).map_err(|e| DataError::io(path, &e))?;
-    let cache_path = opts.cache.path_for(path);
+    // A forced bar period bypasses the cache (cached bars carry the inferred period).
+    let cache_path = opts
+        .cache
+        .path_for(path)
+        .filter(|_| opts.bar_period_ms.is_none());
     if let Some(cp) = &cache_path {
         if let Ok(r) = cache::CacheReader::open(cp, Some((path, &meta))) {
-            if opts.bar_period_ms.is_none() || r.kind() == DataKind::Quotes {
-                return Ok(Box::new(r));
-            }
+            return Ok(Box::new(r));
         }
     }
     let src: Box<dyn RecordSource> = if is_json(path) {
@@ -229,7 +232,7 @@ impl Iterator for MultiSource {
                 }
                 Some(Err(e)) => return Some(Err(e)),
                 None => {
-                    self.all_cached &= self.current.from_cache();
+                    self.all_cached &= self.current.all_cached();
                     if self.rest.is_empty() {
                         return None;
                     }
@@ -269,8 +272,8 @@ impl RecordSource for MultiSource {
         let (done, total) = self.current.progress();
         (self.done_bytes + done, self.done_bytes + total)
     }
-    fn from_cache(&self) -> bool {
-        self.all_cached && self.current.from_cache()
+    fn all_cached(&self) -> bool {
+        self.all_cached && self.current.all_cached()
     }
 }
 

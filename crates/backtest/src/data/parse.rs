@@ -153,11 +153,11 @@ fn parse_iso(s: &[u8]) -> Option<i64> {
     if !matches!(sep, b'-' | b'/' | b':') || s[7] != sep {
         return None;
     }
-    let (y, mo, d) = (num(&s[0..4])?, num(&s[5..7])?, num(&s[8..10])?);
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
+    let (year, month, day) = (num(&s[0..4])?, num(&s[5..7])?, num(&s[8..10])?);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
         return None;
     }
-    let mut ms = days_from_civil(y, mo, d) * 86_400_000;
+    let mut ms = days_from_civil(year, month, day) * 86_400_000;
     let rest = &s[10..];
     if rest.is_empty() {
         return Some(ms);
@@ -198,7 +198,11 @@ fn parse_iso(s: &[u8]) -> Option<i64> {
                 _ => return None,
             };
             let off_ms = (oh * 60 + om) * 60_000;
-            Some(if *sign == b'+' { ms - off_ms } else { ms + off_ms })
+            Some(if *sign == b'+' {
+                ms - off_ms
+            } else {
+                ms + off_ms
+            })
         }
         _ => None,
     }
@@ -252,10 +256,7 @@ mod tests {
             assert_eq!(parse_fixed(s.as_bytes()), *want, "{s:?}");
         }
         assert_eq!(to_decimal(1_081_230_000).to_string(), "1.081230000");
-        assert_eq!(
-            from_decimal(to_decimal(1_081_230_000)),
-            Some(1_081_230_000)
-        );
+        assert_eq!(from_decimal(to_decimal(1_081_230_000)), Some(1_081_230_000));
     }
 
     #[test]

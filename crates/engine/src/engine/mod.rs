@@ -381,7 +381,7 @@ impl Engine {
         let mut side = None;
         let mut n = 0;
         for t in &self.trades {
-            if t.epic == *epic && counts_as_open(t.state) {
+            if t.epic == *epic && counts_as_open(t) {
                 side.get_or_insert(t.direction);
                 n += 1;
             }
@@ -411,16 +411,18 @@ impl Engine {
     }
 }
 
-/// Trades that count toward position limits and the strategy's view of its position.
-fn counts_as_open(s: DealState) -> bool {
-    matches!(
-        s,
-        DealState::Intent
-            | DealState::Submitted
-            | DealState::Accepted
-            | DealState::Unknown
-            | DealState::Open
-    )
+/// Trades that count toward position limits and the strategy's view of its position: open or
+/// in flight, and not on their way out (closing, or to be closed as soon as they fill).
+fn counts_as_open(t: &Trade) -> bool {
+    t.close_when_open.is_none()
+        && matches!(
+            t.state,
+            DealState::Intent
+                | DealState::Submitted
+                | DealState::Accepted
+                | DealState::Unknown
+                | DealState::Open
+        )
 }
 
 /// The `[instruments.X]` section that names `epic` (by friendly name or epic).

@@ -62,7 +62,7 @@ impl Engine {
         let mut pending = 0;
         let mut unresolved = None;
         for t in &self.trades {
-            if counts_as_open(t.state) {
+            if counts_as_open(t) {
                 open_total += 1;
                 if t.epic == *epic {
                     open_instrument += 1;
@@ -242,7 +242,7 @@ impl Engine {
                 })));
             }
         }
-        if any_open {
+        if any_open && self.cfg.risk.daily_loss_limit.is_some() && !self.halts.daily_loss {
             let unrealised = self.unrealised();
             self.check_daily_loss(unrealised, out);
         }

@@ -192,7 +192,7 @@ impl Engine {
             open_trades: self
                 .trades
                 .iter()
-                .filter(|t| t.epic == *epic && counts_as_open(t.state))
+                .filter(|t| t.epic == *epic && counts_as_open(t))
                 .count() as u32,
         })
     }

@@ -187,9 +187,19 @@ pub(crate) fn mid_f64(q: &Quote) -> f64 {
     (to_f64(q.bid.value()) + to_f64(q.offer.value())) * 0.5
 }
 
+/// Decimal to f64 for indicators: mantissa / 10^scale (one rounding, no 128-bit division).
 pub(crate) fn to_f64(d: Decimal) -> f64 {
-    use rust_decimal::prelude::ToPrimitive;
-    d.to_f64().unwrap_or(0.0)
+    const POW10: [f64; 29] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28,
+    ];
+    let scale = d.scale() as usize;
+    if let Some(p) = POW10.get(scale) {
+        d.mantissa() as f64 / p
+    } else {
+        use rust_decimal::prelude::ToPrimitive;
+        d.to_f64().unwrap_or(0.0)
+    }
 }
 
 /// Converts an f64 number of points (indicator output) into decimal points, rounded to 0.1.
@@ -199,4 +209,27 @@ pub(crate) fn points_from_f64(p: f64) -> Option<Points> {
     }
     let d = Decimal::try_from(p).ok()?;
     Some(Points::new(d.round_dp(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn to_f64_matches_the_decimal() {
+        for (d, f) in [
+            (dec!(1.08123), 1.08123),
+            (dec!(-0.5), -0.5),
+            (dec!(0), 0.0),
+            (dec!(150.25), 150.25),
+            (dec!(12345678901234567890), 12_345_678_901_234_567_890.0),
+        ] {
+            assert!(
+                (to_f64(d) - f).abs() <= f.abs() * 1e-15,
+                "{d} -> {}",
+                to_f64(d)
+            );
+        }
+    }
 }

@@ -12,10 +12,7 @@ use rust_decimal::Decimal;
 use scalper_model::{Direction, Instrument, Quote, Size};
 use serde::{Deserialize, Serialize};
 
-use super::{
-    invalid, points_from_f64, to_f64, Atr, CandleBuilder, Ema, Entry, Intent, Strategy,
-    StrategyContext,
-};
+use super::{invalid, points_from_f64, to_f64, Atr, Ema, Entry, Intent, Strategy, StrategyContext};
 use crate::error::ConfigError;
 
 /// Parameters of the built-in `scalper` strategy. Defaults trade on simulated FX quotes.
@@ -117,6 +114,48 @@ impl ScalperConfig {
     }
 }
 
+/// Bars of f64 mids (high, low, close) aligned to multiples of the period: the same bars as
+/// `CandleBuilder`, without decimal work on every quote.
+#[derive(Debug, Clone)]
+struct MidBars {
+    period_ms: i64,
+    start: Option<i64>,
+    high: f64,
+    low: f64,
+    close: f64,
+}
+
+impl MidBars {
+    fn new(period_ms: i64) -> Self {
+        Self {
+            period_ms: period_ms.max(1),
+            start: None,
+            high: 0.0,
+            low: 0.0,
+            close: 0.0,
+        }
+    }
+
+    /// Adds a mid at `ms`; returns the finished bar when this one starts a new bar.
+    fn update(&mut self, ms: i64, mid: f64) -> Option<(f64, f64, f64)> {
+        let start = ms - ms.rem_euclid(self.period_ms);
+        match self.start {
+            Some(s) if start <= s => {
+                self.high = self.high.max(mid);
+                self.low = self.low.min(mid);
+                self.close = mid;
+                None
+            }
+            prev => {
+                let done = prev.map(|_| (self.high, self.low, self.close));
+                self.start = Some(start);
+                (self.high, self.low, self.close) = (mid, mid, mid);
+                done
+            }
+        }
+    }
+}
+
 /// The `scalper` strategy for one instrument.
 #[derive(Debug, Clone)]
 pub struct Scalper {
@@ -124,7 +163,7 @@ pub struct Scalper {
     point: f64,
     fast: Ema,
     slow: Ema,
-    bars: CandleBuilder,
+    bars: MidBars,
     atr: Atr,
     /// Side of the momentum signal on the previous quote (edge-triggered entries).
     prev_signal: Option<Direction>,
@@ -137,7 +176,7 @@ impl Scalper {
         Self {
             fast: Ema::new(cfg.fast_period),
             slow: Ema::new(cfg.slow_period),
-            bars: CandleBuilder::new(cfg.bar_ms),
+            bars: MidBars::new(cfg.bar_ms),
             atr: Atr::new(cfg.atr_period),
             point: if point > 0.0 { point } else { 1.0 },
             prev_signal: None,
@@ -159,12 +198,8 @@ impl Strategy for Scalper {
 
     fn on_quote(&mut self, quote: &Quote, ctx: &StrategyContext<'_>) -> Vec<Intent> {
         let mid = super::mid_f64(quote);
-        if let Some(bar) = self.bars.update(quote) {
-            self.atr.update(
-                to_f64(bar.high.value()),
-                to_f64(bar.low.value()),
-                to_f64(bar.close.value()),
-            );
+        if let Some((high, low, close)) = self.bars.update(quote.ts.millis(), mid) {
+            self.atr.update(high, low, close);
         }
         let fast = self.fast.update(mid);
         let slow = self.slow.update(mid);
@@ -230,5 +265,39 @@ impl Strategy for Scalper {
                 "momentum {momentum:.2} pts vs threshold {threshold:.2} (ATR {atr:.2} pts, spread {spread_points:.2} pts)"
             ),
         })]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mid_bars_close_on_period_boundaries() {
+        let mut b = MidBars::new(1000);
+        assert_eq!(b.update(1500, 1.1), None);
+        assert_eq!(b.update(1700, 1.3), None);
+        assert_eq!(b.update(1999, 0.9), None);
+        assert_eq!(b.update(2000, 1.0), Some((1.3, 0.9, 0.9)));
+        assert_eq!(b.update(3500, 1.2), Some((1.0, 1.0, 1.0)));
+    }
+
+    #[test]
+    fn invalid_parameters_are_named() {
+        let bad = ScalperConfig {
+            fast_period: 30,
+            ..ScalperConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("fast_period"));
+        let bad = ScalperConfig {
+            stop_atr: 0.0,
+            ..ScalperConfig::default()
+        };
+        assert!(bad.validate().unwrap_err().to_string().contains("stop_atr"));
+        assert!(ScalperConfig::default().validate().is_ok());
     }
 }

@@ -122,14 +122,19 @@ impl StreamClient {
             .map_err(|_| StreamStopped)
     }
 
-    /// Destroys the session, closes the connection and waits for the task to end. Events
-    /// already queued stay readable; the receivers then end.
+    /// Destroys the session, closes the connection and waits (at most ~2 s) for the task to
+    /// end. Events already queued stay readable; the receivers then end.
     pub async fn shutdown(mut self) {
         let (tx, rx) = oneshot::channel();
-        if self.cmds.send(Command::Shutdown(tx)).await.is_ok() {
-            let _ = rx.await;
-        }
+        let polite = async {
+            if self.cmds.send(Command::Shutdown(tx)).await.is_ok() {
+                let _ = rx.await;
+            }
+        };
+        // The task may be blocked on a full event channel nobody reads: don't wait forever.
+        let _ = tokio::time::timeout(Duration::from_secs(2), polite).await;
         if let Some(task) = self.task.take() {
+            task.abort();
             let _ = task.await;
         }
     }

@@ -166,7 +166,12 @@ impl Subscription {
             body.push_str("&LS_data_adapter=");
             body.push_str(adapter);
         }
-        body.push_str("&LS_snapshot=true");
+        // MERGE snapshots give the current price at once. DISTINCT snapshots would replay old
+        // events (confirms, ticks) as if new, so they are not requested.
+        body.push_str(match self.mode() {
+            Mode::Merge => "&LS_snapshot=true",
+            Mode::Distinct => "&LS_snapshot=false",
+        });
         body
     }
 }
@@ -209,9 +214,11 @@ mod tests {
         assert_eq!(Subscription::Trade.item(&acc), "TRADE:ABC123");
         assert_eq!(Subscription::Trade.mode(), Mode::Distinct);
         assert_eq!(Subscription::Account.mode(), Mode::Merge);
-        assert!(!Subscription::Trade
-            .add_request(1, 1, &acc)
-            .contains("LS_data_adapter"));
+        assert_eq!(
+            Subscription::Trade.add_request(1, 2, &acc),
+            "LS_reqId=1&LS_op=add&LS_subId=2&LS_mode=DISTINCT&LS_group=TRADE%3AABC123\
+             &LS_schema=CONFIRMS%20OPU%20WOU&LS_snapshot=false"
+        );
         assert_eq!(
             Subscription::Market(epic).to_string(),
             "MARKET:CS.D.EURUSD.CFD.IP"

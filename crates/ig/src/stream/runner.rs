@@ -225,15 +225,15 @@ impl<C: StreamCredentialSource> Runner<C> {
     }
 
     async fn connect_and_serve(&mut self, attempt: &mut u32) -> Next {
-        let creds = match self.source.credentials().await {
-            Ok(c) => c,
-            Err(e) => return Next::Retry(format!("no stream credentials: {e}")),
+        // A rebind needs no login (and must not cost a REST call on every LOOP); only a new
+        // session asks the source for fresh tokens.
+        let creds = match &self.session {
+            Some(s) => s.creds.clone(),
+            None => match self.source.credentials().await {
+                Ok(c) => c,
+                Err(e) => return Next::Retry(format!("no stream credentials: {e}")),
+            },
         };
-        if let Some(s) = &self.session {
-            if s.creds.account_id != creds.account_id || s.creds.endpoint != creds.endpoint {
-                self.reset_session();
-            }
-        }
         let control_link = self.session.as_ref().map(|s| s.control_link.clone());
         let url = match ws_url(&creds.endpoint, control_link.as_deref()) {
             Ok(u) => u,
@@ -338,7 +338,16 @@ impl<C: StreamCredentialSource> Runner<C> {
     }
 
     async fn refused_session(&mut self, code: i32, message: String, rebinding: bool) -> Next {
-        warn!(code, %message, rebinding, "stream session refused (CONERR)");
+        if code == 65 {
+            warn!(
+                code,
+                %message,
+                protocol = %self.cfg.protocol_version,
+                "stream server rejected the TLCP version: set StreamConfig::protocol_version (TLCP-2.4.0 is known to work on IG)"
+            );
+        } else {
+            warn!(code, %message, rebinding, "stream session refused (CONERR)");
+        }
         self.emit(StreamEvent::Status(StreamStatus::SessionRefused {
             code,
             message: message.clone(),

@@ -163,4 +163,15 @@ mod tests {
         let t: T = serde_json::from_str(r#"{"s":60}"#).unwrap();
         assert_eq!(t.s.as_deref(), Some("60"));
     }
+
+    proptest::proptest! {
+        /// Prices and sizes with up to 14 significant digits survive JSON exactly.
+        #[test]
+        fn decimal_json_round_trip_is_exact(m in -99_999_999_999_999i64..99_999_999_999_999, scale in 0u32..=8) {
+            let d = Decimal::new(m, scale);
+            let t = T { v: Some(d), s: None };
+            let back: T = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+            proptest::prop_assert_eq!(back.v, Some(d));
+        }
+    }
 }

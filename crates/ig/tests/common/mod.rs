@@ -51,6 +51,8 @@ pub struct FakeState {
     pub allowance_failures: AtomicU32,
     /// Hold the answer to `POST /positions/otc` longer than the client waits.
     pub lose_open_response: AtomicBool,
+    /// Answer `PUT /positions/otc/{id}` with a 502.
+    pub fail_amend: AtomicBool,
     /// Answer `/confirms` with deal-not-found this many times first.
     pub confirm_not_found: AtomicU32,
     /// Fail logins with 503 this many times first.
@@ -317,6 +319,9 @@ async fn handle(
                 .unwrap_or("IGCLOSE")
                 .to_string();
             ok_json(json!({ "dealReference": r }).to_string())
+        }
+        (Method::PUT, "/positions/otc/{id}") if s.fail_amend.load(Ordering::SeqCst) => {
+            error(StatusCode::BAD_GATEWAY, "system.error")
         }
         (Method::PUT, "/positions/otc/{id}") => {
             ok_json(json!({ "dealReference": "IGAMEND1" }).to_string())

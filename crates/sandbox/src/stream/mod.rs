@@ -1,6 +1,7 @@
 //! Lightstreamer (TLCP) server for the sandbox: WebSocket and HTTP-streaming transports serving
 //! PRICE, MARKET, CHART, TRADE and ACCOUNT items from the sandbox's event bus.
 
+mod encode;
 mod http;
 mod items;
 mod proto;

@@ -11,7 +11,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::debug;
 
-use super::items::{account_row, encode_update, trade_row, Item, PriceState, Tick, Value};
+use super::encode::encode_update;
+use super::items::{account_row, trade_row, Item, PriceState, Tick, Value};
 use super::proto::{encode_text, Form};
 use super::Registry;
 use crate::bus::{BusEvent, StreamFault};

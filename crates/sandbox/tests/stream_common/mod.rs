@@ -102,7 +102,7 @@ pub async fn server(keepalive: Duration) -> Harness {
 
 pub fn fast_config() -> StreamConfig {
     StreamConfig {
-        silence_grace: Duration::from_millis(300),
+        silence_grace: Duration::from_millis(800),
         initial_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(200),
         connect_timeout: Duration::from_secs(3),
@@ -121,6 +121,14 @@ pub fn d(s: &str) -> Decimal {
 impl Harness {
     pub fn start(&self, subs: Vec<Subscription>) -> (StreamClient, StreamReceivers) {
         StreamClient::start(fast_config(), self.creds.clone(), subs)
+    }
+
+    pub fn start_with(
+        &self,
+        cfg: StreamConfig,
+        subs: Vec<Subscription>,
+    ) -> (StreamClient, StreamReceivers) {
+        StreamClient::start(cfg, self.creds.clone(), subs)
     }
 
     pub fn price(&self, e: &Epic, bid: &str, offer: &str, ts: i64) {

@@ -1,0 +1,388 @@
+//! [`run_backtest`]: streams the data through the engine's sim broker and the live `Engine`
+//! with event time only (no wall clock), closes what is open at the last record, and builds
+//! the [`BacktestReport`]. Same data, options and seed give bit-identical trades.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use scalper_engine::{
+    step, Action, Command, Engine, EngineEvent, EngineInit, OpenedTrade, SimBroker,
+};
+use scalper_model::{Direction, Instrument, Money, Price, Size, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{self, parse::to_decimal, DataKind, Record, RecordSource};
+use crate::error::BacktestError;
+use crate::funding::Funding;
+use crate::metrics::{self, EquityPoint, Metrics, TradeRecord};
+use crate::options::{engine_setup, sim_config, BacktestOptions};
+
+/// Progress of a run, reported every 65,536 records and once at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub records: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+}
+
+/// The outcome of a backtest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BacktestReport {
+    /// Friendly name and epic.
+    pub instrument: String,
+    pub epic: String,
+    pub strategy: String,
+    /// The strategy's parameters after `--set`.
+    pub strategy_config: serde_json::Value,
+    pub data_kind: DataKind,
+    /// Records fed to the engine (inside from/to).
+    pub records: u64,
+    pub first_ts: Option<Timestamp>,
+    pub last_ts: Option<Timestamp>,
+    /// True when every record came from the binary cache.
+    pub from_cache: bool,
+    /// Currency of every amount below.
+    pub currency: String,
+    pub initial_equity: Money,
+    pub final_equity: Money,
+    pub metrics: Metrics,
+    /// SHA-256 of the trade list (see [`metrics::trades_hash`]).
+    pub trades_hash: String,
+    /// Entries refused by risk.
+    pub refusals: u64,
+    pub trades: Vec<TradeRecord>,
+    pub equity_curve: Vec<EquityPoint>,
+}
+
+#[derive(Debug, Clone)]
+struct OpenPos {
+    direction: Direction,
+    size: Size,
+    level: Price,
+    funding: Money,
+}
+
+/// Collects trades and equity from the engine's actions.
+struct Book<'a> {
+    inst: &'a Instrument,
+    commission_pct: Decimal,
+    rate: Decimal,
+    start: Money,
+    realised: Money,
+    open: BTreeMap<u64, OpenPos>,
+    trades: Vec<TradeRecord>,
+    curve: Vec<EquityPoint>,
+    samples: Vec<EquityPoint>,
+    last_bid: i64,
+    last_ask: i64,
+}
+
+impl Book<'_> {
+    fn commission(&self, level: Price, size: Size) -> Money {
+        if self.commission_pct.is_zero() || self.inst.point_size.is_zero() {
+            return Money::ZERO;
+        }
+        let notional =
+            level.value() / self.inst.point_size * self.inst.value_per_point * size.value();
+        Money::new(notional * self.commission_pct / Decimal::ONE_HUNDRED).round_cents()
+    }
+
+    fn conv(&self, m: Money) -> Money {
+        Money::new(m.value() * self.rate)
+    }
+
+    fn on_actions(&mut self, actions: &[Action]) {
+        for a in actions {
+            match a {
+                Action::TradeOpened(OpenedTrade {
+                    trade_id,
+                    direction,
+                    size,
+                    level,
+                    ..
+                }) => {
+                    self.open.insert(
+                        *trade_id,
+                        OpenPos {
+                            direction: *direction,
+                            size: *size,
+                            level: *level,
+                            funding: Money::ZERO,
+                        },
+                    );
+                }
+                Action::TradeClosed(c) => {
+                    let funding = self
+                        .open
+                        .remove(&c.trade_id)
+                        .map_or(Money::ZERO, |p| p.funding);
+                    let commission = self.commission(c.entry_price, c.size)
+                        + self.commission(c.exit_price, c.size);
+                    let pnl = self.conv(c.pnl) + funding;
+                    self.realised += pnl;
+                    self.trades.push(TradeRecord {
+                        id: c.trade_id,
+                        direction: c.direction,
+                        size: Size::new(c.size.value().normalize()),
+                        entry_time: c.entry_time,
+                        entry_price: Price::new(c.entry_price.value().normalize()),
+                        exit_time: c.exit_time,
+                        exit_price: Price::new(c.exit_price.value().normalize()),
+                        pnl: Money::new(pnl.value().normalize()),
+                        commission: self.conv(commission),
+                        funding,
+                        cause: c.cause,
+                        reason: c.reason.clone(),
+                    });
+                    let eq = self.equity();
+                    self.curve.push(EquityPoint {
+                        ts: c.exit_time,
+                        equity: eq,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Mark-to-market equity at the last bid (longs) / ask (shorts).
+    fn equity(&self) -> Money {
+        let mut e = self.start + self.realised;
+        for p in self.open.values() {
+            let exit = match p.direction {
+                Direction::Buy => self.last_bid,
+                Direction::Sell => self.last_ask,
+            };
+            let pnl = self
+                .inst
+                .pnl(p.direction, p.size, p.level, Price::new(to_decimal(exit)));
+            e += self.conv(pnl) + p.funding;
+        }
+        Money::new(e.value().normalize())
+    }
+
+    fn sample(&mut self, ts: i64) {
+        let p = EquityPoint {
+            ts: Timestamp::from_millis(ts),
+            equity: self.equity(),
+        };
+        self.samples.push(p);
+        self.curve.push(p);
+    }
+}
+
+/// Runs a backtest without progress reporting.
+pub fn run_backtest(opts: &BacktestOptions) -> Result<BacktestReport, BacktestError> {
+    run_backtest_with_progress(opts, &mut |_| {})
+}
+
+/// Runs a backtest, calling `progress` every 65,536 records and at the end.
+pub fn run_backtest_with_progress(
+    opts: &BacktestOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<BacktestReport, BacktestError> {
+    if opts.data.is_empty() {
+        return Err(BacktestError::NoData);
+    }
+    let src = data::open_data(&opts.data, &opts.data_options)?;
+    run_on_source(opts, src, progress)
+}
+
+/// Runs a backtest on any record source (e.g. synthetic data in tests and benchmarks).
+pub fn run_on_source<S: RecordSource>(
+    opts: &BacktestOptions,
+    mut src: S,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<BacktestReport, BacktestError> {
+    let inst = opts.instrument.resolve()?;
+    let (cfg, strategy) = engine_setup(opts, &inst)?;
+    let mut broker = SimBroker::new(sim_config(opts)?, vec![inst.clone()]);
+    let init = EngineInit {
+        equity: Money::new(opts.initial_equity),
+        ..EngineInit::default()
+    };
+    let mut engine =
+        Engine::with_strategies(cfg, vec![(inst.clone(), strategy.build(&inst))], init)?;
+    if opts.initial_equity <= Decimal::ZERO {
+        return Err(BacktestError::option("initial_equity", "must be > 0"));
+    }
+    let mut funding = opts.funding.as_ref().map(Funding::new).transpose()?;
+    if opts.metrics.period_ms <= 0 {
+        return Err(BacktestError::option("metrics.period_ms", "must be > 0"));
+    }
+    let rate = match &opts.account {
+        Some(a) if a.rate <= Decimal::ZERO => {
+            return Err(BacktestError::option("account.rate", "must be > 0"))
+        }
+        Some(a) => a.rate,
+        None => Decimal::ONE,
+    };
+    let mut book = Book {
+        inst: &inst,
+        commission_pct: opts.commission_pct,
+        rate,
+        start: Money::new(opts.initial_equity),
+        realised: Money::ZERO,
+        open: BTreeMap::new(),
+        trades: Vec::new(),
+        curve: Vec::new(),
+        samples: Vec::new(),
+        last_bid: 0,
+        last_ask: 0,
+    };
+    let from = opts.from.map_or(i64::MIN, Timestamp::millis);
+    let to = opts.to.map_or(i64::MAX, Timestamp::millis);
+    let period = opts.metrics.period_ms;
+    let epic = inst.epic.clone();
+    let kind = src.kind();
+    let mut actions: Vec<Action> = Vec::with_capacity(16);
+    let (mut records, mut first, mut last) = (0u64, None, None);
+    let mut next_sample = i64::MIN;
+    let timer = match opts.timer_ms {
+        Some(t) if t <= 0 => return Err(BacktestError::option("timer_ms", "must be > 0")),
+        Some(t) if kind == DataKind::Quotes => Some(t),
+        _ => None,
+    };
+    let mut next_timer = i64::MAX;
+    let mut seen = 0u64;
+    while let Some(rec) = src.next() {
+        let rec = rec?;
+        seen += 1;
+        if seen.trailing_zeros() >= 16 {
+            let (bytes_done, bytes_total) = src.progress();
+            progress(Progress {
+                records: seen,
+                bytes_done,
+                bytes_total,
+            });
+        }
+        let ts = rec.ts();
+        if ts < from || ts >= to {
+            continue;
+        }
+        records += 1;
+        first.get_or_insert(ts);
+        last = Some(ts);
+        if ts >= next_sample {
+            // The first record samples the starting equity; later ones the equity at each
+            // period boundary (before the record is processed).
+            book.sample(ts);
+            next_sample = (ts.div_euclid(period) + 1) * period;
+        }
+        if let Some(t) = timer {
+            if ts > next_timer {
+                // The last timer boundary before this record (one per gap).
+                let at = (ts - 1).div_euclid(t) * t;
+                step(
+                    &mut engine,
+                    &mut broker,
+                    EngineEvent::Timer(Timestamp::from_millis(at)),
+                    &mut actions,
+                );
+                next_timer = at + t;
+            } else if next_timer == i64::MAX {
+                next_timer = (ts.div_euclid(t) + 1) * t;
+            }
+        }
+        if let Some(f) = &mut funding {
+            let nights = f.crossed(ts);
+            if nights > 0 && !book.open.is_empty() {
+                let mid = Price::new(to_decimal(data::mid(book.last_bid, book.last_ask)));
+                for p in book.open.values_mut() {
+                    p.funding += Money::new(
+                        f.charge(&inst, p.direction, p.size, mid, nights).value() * rate,
+                    );
+                }
+            }
+        }
+        let event = match rec {
+            Record::Quote(q) => {
+                book.last_bid = q.bid;
+                book.last_ask = q.ask;
+                EngineEvent::Quote(q.to_quote(&epic))
+            }
+            Record::Bar(b) => {
+                let half = b.spread.unwrap_or(0) / 2;
+                book.last_bid = b.close - half;
+                book.last_ask = b.close + (b.spread.unwrap_or(0) - half);
+                EngineEvent::Candle(b.to_candle(&epic))
+            }
+        };
+        step(&mut engine, &mut broker, event, &mut actions);
+        if !actions.is_empty() {
+            book.on_actions(&actions);
+            actions.clear();
+        }
+    }
+    let (bytes_done, bytes_total) = src.progress();
+    progress(Progress {
+        records: seen,
+        bytes_done,
+        bytes_total,
+    });
+    if records == 0 {
+        return Err(BacktestError::EmptyRange);
+    }
+    finish(&mut engine, &mut broker, &mut book, &mut actions);
+    if let Some(ts) = last {
+        book.sample(ts);
+    }
+    let span = last.unwrap_or(0) - first.unwrap_or(0);
+    let start = Money::new(opts.initial_equity);
+    let metrics = metrics::compute(
+        &book.trades,
+        &book.curve,
+        &book.samples,
+        start,
+        span,
+        &opts.metrics,
+    );
+    let final_equity = book.equity();
+    Ok(BacktestReport {
+        instrument: inst.name.clone(),
+        epic: inst.epic.to_string(),
+        strategy: strategy.name().to_string(),
+        strategy_config: serde_json::to_value(&strategy).unwrap_or_default(),
+        data_kind: kind,
+        records,
+        first_ts: first.map(Timestamp::from_millis),
+        last_ts: last.map(Timestamp::from_millis),
+        from_cache: src.all_cached(),
+        currency: opts
+            .account
+            .as_ref()
+            .map_or_else(|| inst.currency.clone(), |a| a.currency.clone()),
+        initial_equity: start,
+        final_equity,
+        trades_hash: metrics::trades_hash(&book.trades),
+        refusals: engine.summary().refusals,
+        metrics,
+        trades: book.trades,
+        equity_curve: book.curve,
+    })
+}
+
+/// End of data: close everything at the last quote and settle pending orders.
+fn finish(engine: &mut Engine, broker: &mut SimBroker, book: &mut Book<'_>, out: &mut Vec<Action>) {
+    step(engine, broker, EngineEvent::Command(Command::CloseAll), out);
+    book.on_actions(out);
+    out.clear();
+    // Pending orders fill at the last quote; their reports may ask for more (bounded).
+    for _ in 0..8 {
+        let mut queue: std::collections::VecDeque<_> = broker.finish().into();
+        if queue.is_empty() {
+            break;
+        }
+        while let Some(ev) = queue.pop_front() {
+            let start = out.len();
+            engine.process_into(EngineEvent::Broker(ev), out);
+            for a in &out[start..] {
+                if let Action::Broker(c) = a {
+                    queue.extend(broker.submit(c.clone()));
+                }
+            }
+        }
+        book.on_actions(out);
+        out.clear();
+    }
+}

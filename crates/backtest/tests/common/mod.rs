@@ -1,0 +1,4 @@
+//! Shared helpers of the backtest integration tests.
+#![allow(dead_code)]
+
+pub mod synth;

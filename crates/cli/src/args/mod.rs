@@ -1,0 +1,166 @@
+//! Command-line arguments of the `scalper` binary (clap derive): global flags and the
+//! subcommand tree. Parsing only; the commands live in `crate::commands`.
+
+mod research;
+mod trading;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+pub use research::{
+    BacktestArgs, JournalArgs, JournalCommand, PricesArgs, ReportArgs, SweepArgs, SynthArgs,
+};
+pub use trading::{DemoArgs, RunArgs, SandboxArgs, TestArgs};
+
+/// A fast, safe scalping engine for IG Markets.
+#[derive(Debug, Parser)]
+#[command(name = "scalper", version, about, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 other failure, 2 configuration or usage error, \
+3 authentication refused (credentials, API key, lockout), 4 broker or network unavailable after retries."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted before or after any subcommand.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// More console logging (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Less console logging (-q warnings only, -qq errors only).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub quiet: u8,
+    /// Log filter in RUST_LOG syntax (e.g. `info,scalper_ig=debug`); overrides -v/-q and RUST_LOG.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_filter: Option<String>,
+    /// Directory of `scalping_engine.log` (rotated daily).
+    #[arg(long, global = true, value_name = "DIR", default_value = "logs")]
+    pub log_dir: PathBuf,
+    /// Read IG_* variables from this file only (instead of `.env.scalper` and `.env`).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+    /// TOML configuration file (default: `scalper.toml` if present).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Overrides IG_USERNAME.
+    #[arg(long, global = true, value_name = "USER")]
+    pub ig_username: Option<String>,
+    /// Overrides IG_DEMO (`true` or `false`).
+    #[arg(long, global = true, value_name = "BOOL")]
+    pub ig_demo: Option<String>,
+    /// Overrides IG_ACCOUNT_ID.
+    #[arg(long, global = true, value_name = "ID")]
+    pub ig_account_id: Option<String>,
+    /// Overrides IG_API_URL (REST base URL, e.g. a local sandbox).
+    #[arg(long, global = true, value_name = "URL")]
+    pub ig_api_url: Option<String>,
+    /// Overrides IG_SESSION_VERSION (`2` or `3`).
+    #[arg(long, global = true, value_name = "N")]
+    pub ig_session_version: Option<String>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Connectivity check: log in, print the session and a market snapshot (optionally trade).
+    Test(TestArgs),
+    /// Run the IG-compatible sandbox broker on loopback until Ctrl-C.
+    Sandbox(SandboxArgs),
+    /// Trade on IG (paper or real) with the configured strategy.
+    Run(RunArgs),
+    /// Run the engine against an in-process sandbox; no account needed.
+    Demo(DemoArgs),
+    /// Backtest a strategy on historical data.
+    Backtest(BacktestArgs),
+    /// Run a parameter grid in parallel and rank the results.
+    Sweep(SweepArgs),
+    /// Write synthetic quotes from the sandbox's market simulator.
+    Synth(SynthArgs),
+    /// Download IG price history to CSV.
+    Prices(PricesArgs),
+    /// Inspect the trade journal.
+    #[command(subcommand)]
+    Journal(JournalCommand),
+    /// Per-day and per-instrument performance report from the journal.
+    Report(ReportArgs),
+}
+
+/// `scalper config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Show every source, variable (redacted), the environment and every problem.
+    Check(ConfigCheckArgs),
+}
+
+/// `scalper config check`
+#[derive(Debug, Clone, Args)]
+pub struct ConfigCheckArgs {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses a human duration such as `90s`, `5m`, `1h 30m` or `250ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{e} (examples: 90s, 5m, 1h30m, 250ms)"))
+}
+
+/// Parses a positive, finite speed factor.
+pub fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a positive number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_and_speeds() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_speed("0").is_err());
+        assert!(parse_speed("NaN").is_err());
+        assert!((parse_speed("2.5").unwrap() - 2.5).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn global_flags_after_subcommand() {
+        let cli = Cli::try_parse_from([
+            "scalper",
+            "config",
+            "check",
+            "--json",
+            "-v",
+            "--env-file",
+            "x",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.verbose, 1);
+        assert_eq!(
+            cli.global.env_file.as_deref(),
+            Some(std::path::Path::new("x"))
+        );
+        assert!(Cli::try_parse_from(["scalper", "-v", "-q", "config", "check"]).is_err());
+    }
+}

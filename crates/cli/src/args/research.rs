@@ -1,0 +1,168 @@
+//! Arguments of the research and bookkeeping commands: `backtest`, `sweep`, `synth`, `prices`,
+//! `journal` and `report`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+/// `scalper backtest --data FILE ...`
+#[derive(Debug, Clone, Args)]
+pub struct BacktestArgs {
+    /// Quote CSV, bar CSV or IG price JSON (repeatable).
+    #[arg(long, required = true, value_name = "FILE")]
+    pub data: Vec<PathBuf>,
+    /// Instrument the data belongs to (epic or friendly name).
+    #[arg(long, default_value = "EUR_USD")]
+    pub instrument: String,
+    /// Strategy: `scalper` (default), `sma-cross` or `ema-cross`.
+    #[arg(long, value_name = "NAME")]
+    pub strategy: Option<String>,
+    /// Strategy parameter override (repeatable), e.g. --set fast=10.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// First timestamp to use (RFC 3339 or epoch ms).
+    #[arg(long, value_name = "T")]
+    pub from: Option<String>,
+    /// Last timestamp to use (RFC 3339 or epoch ms).
+    #[arg(long, value_name = "T")]
+    pub to: Option<String>,
+    /// Fill latency in milliseconds (0 fills on the triggering quote).
+    #[arg(long, value_name = "MS")]
+    pub latency: Option<u64>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Write one row per closed trade to this CSV.
+    #[arg(long, value_name = "OUT.csv")]
+    pub trades: Option<PathBuf>,
+    /// Write an equity-curve PNG.
+    #[arg(long, value_name = "OUT.png")]
+    pub plot: Option<PathBuf>,
+    /// Do not read or write the binary data cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// `scalper sweep --data F --strategy S --grid k=v1,v2 ...`
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// Data file(s), as for `backtest`.
+    #[arg(long, required = true, value_name = "FILE")]
+    pub data: Vec<PathBuf>,
+    #[arg(long, default_value = "EUR_USD")]
+    pub instrument: String,
+    #[arg(long, value_name = "NAME")]
+    pub strategy: String,
+    /// Parameter grid (repeatable), e.g. --grid fast=5,10,20.
+    #[arg(long, required = true, value_name = "KEY=V1,V2,...")]
+    pub grid: Vec<String>,
+    /// Fixed parameter override (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Parallel jobs (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Ranking metric (e.g. pnl, sharpe, sortino, profit_factor).
+    #[arg(long, value_name = "M", default_value = "pnl")]
+    pub metric: String,
+    /// Walk-forward folds: report out-of-sample results per fold.
+    #[arg(long, value_name = "K")]
+    pub walk_forward: Option<u32>,
+    /// Print the ranked results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `scalper synth --instrument EUR_USD --quotes N --seed S --out F.csv`
+#[derive(Debug, Clone, Args)]
+pub struct SynthArgs {
+    #[arg(long, default_value = "EUR_USD")]
+    pub instrument: String,
+    /// Number of quotes to write.
+    #[arg(long, value_name = "N")]
+    pub quotes: u64,
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, value_name = "F.csv")]
+    pub out: PathBuf,
+    /// Keep IG's scaled CFD prices (10812.3) instead of market prices (1.08123).
+    #[arg(long)]
+    pub ig_scaled: bool,
+}
+
+/// `scalper prices <INSTRUMENT> --resolution R --from T --to T --out F.csv`
+#[derive(Debug, Clone, Args)]
+pub struct PricesArgs {
+    /// IG epic or friendly name.
+    pub instrument: String,
+    /// IG resolution (SECOND, MINUTE, MINUTE_5, HOUR, DAY, ...).
+    #[arg(long, value_name = "R")]
+    pub resolution: String,
+    #[arg(long, value_name = "T")]
+    pub from: String,
+    #[arg(long, value_name = "T")]
+    pub to: String,
+    #[arg(long, value_name = "F.csv")]
+    pub out: PathBuf,
+}
+
+/// `scalper journal list|show|export`
+#[derive(Debug, Clone, Subcommand)]
+pub enum JournalCommand {
+    /// List journalled trades.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        journal: JournalArgs,
+    },
+    /// Show one trade and its events.
+    Show {
+        /// Trade id or deal reference.
+        id: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        journal: JournalArgs,
+    },
+    /// Export the journal.
+    Export {
+        /// CSV output.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        /// Write to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        journal: JournalArgs,
+    },
+}
+
+/// The journal's location.
+#[derive(Debug, Clone, Args)]
+pub struct JournalArgs {
+    /// Journal database (default: `[journal] path` in the config file, else
+    /// `data/journal.sqlite`).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
+/// `scalper report [--from --to] [--json]`
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    #[arg(long, value_name = "T")]
+    pub from: Option<String>,
+    #[arg(long, value_name = "T")]
+    pub to: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    /// Journal database (default: `[journal] path` in the config file, else
+    /// `data/journal.sqlite`).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}

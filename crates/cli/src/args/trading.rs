@@ -1,0 +1,103 @@
+//! Arguments of the commands that talk to a broker: `test`, `sandbox`, `run` and `demo`.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{parse_duration, parse_speed};
+
+/// `scalper test <INSTRUMENT> [--json] [--trade] [--live]`
+#[derive(Debug, Clone, Args)]
+pub struct TestArgs {
+    /// IG epic (`CS.D.EURUSD.CFD.IP`) or friendly name (`EUR_USD`, `GBP_USD`, ...).
+    pub instrument: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Also open and close a minimum-size position, with confirmations.
+    #[arg(long)]
+    pub trade: bool,
+    /// Allow --trade on a LIVE account (IG_DEMO=false).
+    #[arg(long)]
+    pub live: bool,
+}
+
+/// `scalper sandbox ...`
+#[derive(Debug, Clone, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on. Anything but loopback exposes a fake broker to the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Port to listen on (0 picks a free port).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Seed of the market simulator.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Simulated-time acceleration factor.
+    #[arg(long, value_parser = parse_speed)]
+    pub speed: Option<f64>,
+    /// Idle lifetime of v2 session tokens (e.g. 6h, 30s).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub token_ttl: Option<Duration>,
+    /// Lifetime of v3 OAuth access tokens (`expires_in`).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub oauth_ttl: Option<Duration>,
+    /// Username the sandbox accepts (default `sandbox`).
+    #[arg(long, value_name = "U")]
+    pub username: Option<String>,
+    /// Password the sandbox accepts (default `sandbox-pass`).
+    #[arg(long, value_name = "P")]
+    pub password: Option<String>,
+    /// API key the sandbox accepts (default `sandbox-api-key`).
+    #[arg(long, value_name = "K")]
+    pub api_key: Option<String>,
+    /// Fault-injection specification (see the README).
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<String>,
+}
+
+impl SandboxArgs {
+    /// Whether `--bind` leaves the machine.
+    pub fn is_loopback(&self) -> bool {
+        self.bind.is_loopback()
+    }
+}
+
+/// `scalper run [--paper] [--live] [--instruments LIST] [--duration D] [--json]`
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Trade on paper (simulated fills on live IG quotes).
+    #[arg(long, conflicts_with = "live")]
+    pub paper: bool,
+    /// Required (with IG_DEMO=false) to trade a LIVE account.
+    #[arg(long)]
+    pub live: bool,
+    /// Comma-separated instruments (epics or friendly names), e.g. EUR_USD,GBP_USD.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub instruments: Vec<String>,
+    /// Stop after this long (default: until Ctrl-C).
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `scalper demo [--duration D] [--speed X] [--seed N] [--json]`
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Wall-clock length of the demo.
+    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "60s")]
+    pub duration: Duration,
+    /// Simulated-time acceleration factor of the sandbox market.
+    #[arg(long, value_parser = parse_speed)]
+    pub speed: Option<f64>,
+    /// Seed of the sandbox market simulator.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}

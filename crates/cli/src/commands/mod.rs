@@ -1,0 +1,38 @@
+//! The subcommands. Each takes its arguments and the [`Context`] and returns the exit code
+//! (errors are mapped by [`crate::exit::exit_code_for`]).
+
+pub mod config_check;
+pub mod demo;
+pub mod journal;
+pub mod prices;
+pub mod research;
+pub mod run;
+pub mod sandbox;
+pub mod test;
+
+use std::process::ExitCode;
+
+use crate::args::{Command, ConfigCommand};
+use crate::Context;
+
+/// Runs one command.
+pub async fn dispatch(command: &Command, ctx: &Context) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Config(ConfigCommand::Check(args)) => config_check::run(args, ctx),
+        Command::Test(args) => test::run(args, ctx).await,
+        Command::Sandbox(args) => sandbox::run(args, ctx).await,
+        Command::Run(args) => run::run(args, ctx).await,
+        Command::Demo(args) => demo::run(args, ctx).await,
+        Command::Backtest(args) => research::backtest(args, ctx),
+        Command::Sweep(args) => research::sweep(args, ctx),
+        Command::Synth(args) => research::synth(args, ctx),
+        Command::Prices(args) => prices::run(args, ctx).await,
+        Command::Journal(cmd) => journal::run(cmd, ctx),
+        Command::Report(args) => journal::report(args, ctx),
+    }
+}
+
+/// Prints a JSON value as one line on stdout.
+pub fn print_json(value: &serde_json::Value) {
+    outln!("{value}");
+}

@@ -1,0 +1,217 @@
+//! `scalper backtest` and `scalper sweep` (scalper-backtest: the live engine on history), and
+//! `scalper synth` (synthetic quotes from the sandbox's market simulator).
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use rust_decimal::prelude::ToPrimitive;
+use scalper_backtest::{
+    parse_grid, parse_time, run_backtest_with_progress, run_sweep, write_equity_png,
+    write_trades_file, BacktestError, BacktestOptions, CacheMode, InstrumentSpec, RankMetric,
+    SweepOptions,
+};
+use scalper_engine::EngineConfig;
+
+use crate::args::{BacktestArgs, SweepArgs, SynthArgs};
+use crate::commands::print_json;
+use crate::config::ConfigError;
+use crate::exit::SUCCESS;
+use crate::Context;
+
+/// Options shared by `backtest` and `sweep`.
+struct Common<'a> {
+    data: &'a [std::path::PathBuf],
+    instrument: &'a str,
+    strategy: Option<&'a str>,
+    set: &'a [String],
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+    latency: Option<u64>,
+    no_cache: bool,
+}
+
+fn options(c: &Common<'_>, ctx: &Context) -> anyhow::Result<BacktestOptions> {
+    let config: Option<EngineConfig> = ctx
+        .toml()
+        .section("engine")
+        .map_err(ConfigError::Usage)?;
+    let time = |flag: &str, v: Option<&str>| -> anyhow::Result<_> {
+        v.map(|t| parse_time(t).map_err(|e| ConfigError::Usage(format!("{flag}: {e}"))))
+            .transpose()
+            .map_err(Into::into)
+    };
+    let mut opts = BacktestOptions {
+        data: c.data.to_vec(),
+        instrument: InstrumentSpec::named(c.instrument),
+        strategy: c.strategy.map(ToString::to_string),
+        set: c.set.to_vec(),
+        config,
+        from: time("--from", c.from)?,
+        to: time("--to", c.to)?,
+        latency_ms: c
+            .latency
+            .map(|l| i64::try_from(l).unwrap_or(i64::MAX)),
+        ..BacktestOptions::default()
+    };
+    if c.no_cache {
+        opts.data_options.cache = CacheMode::Off;
+    }
+    Ok(opts)
+}
+
+/// Usage-type backtest errors (bad options) exit 2; data and run errors exit 1.
+pub fn is_usage_error(e: &BacktestError) -> bool {
+    matches!(
+        e,
+        BacktestError::NoData
+            | BacktestError::UnknownInstrument(_)
+            | BacktestError::InvalidOption { .. }
+            | BacktestError::Parameter { .. }
+            | BacktestError::Config(_)
+    )
+}
+
+pub fn backtest(args: &BacktestArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let opts = options(
+        &Common {
+            data: &args.data,
+            instrument: &args.instrument,
+            strategy: args.strategy.as_deref(),
+            set: &args.set,
+            from: args.from.as_deref(),
+            to: args.to.as_deref(),
+            latency: args.latency,
+            no_cache: args.no_cache,
+        },
+        ctx,
+    )?;
+    let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {percent:>3}% {msg} ({elapsed} / eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let report = run_backtest_with_progress(&opts, &mut |p| {
+        if let Some(b) = &bar {
+            b.set_length(p.bytes_total);
+            b.set_position(p.bytes_done);
+            b.set_message(format!("{} records", p.records));
+        }
+    });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let report = report?;
+    if let Some(path) = &args.trades {
+        write_trades_file(path, &report.trades)?;
+    }
+    if let Some(path) = &args.plot {
+        let initial = report.initial_equity.value().to_f64().unwrap_or(0.0);
+        write_equity_png(path, &report.equity_curve, initial, (1200, 600))?;
+    }
+    if args.json {
+        let mut v = serde_json::to_value(&report).context("serializing the report")?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.remove("equity_curve");
+        }
+        print_json(&v);
+    } else {
+        out!("{report}");
+        if let Some(p) = &args.trades {
+            outln!("trades written to {}", p.display());
+        }
+        if let Some(p) = &args.plot {
+            outln!("equity curve written to {}", p.display());
+        }
+    }
+    Ok(ExitCode::from(SUCCESS))
+}
+
+pub fn sweep(args: &SweepArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let base = options(
+        &Common {
+            data: &args.data,
+            instrument: &args.instrument,
+            strategy: Some(&args.strategy),
+            set: &args.set,
+            from: None,
+            to: None,
+            latency: None,
+            no_cache: false,
+        },
+        ctx,
+    )?;
+    let grid = args
+        .grid
+        .iter()
+        .map(|g| parse_grid(g))
+        .collect::<Result<Vec<_>, _>>()?;
+    let metric: RankMetric = args.metric.parse()?;
+    let report = run_sweep(&SweepOptions {
+        base,
+        grid,
+        jobs: args.jobs,
+        metric,
+        walk_forward: args.walk_forward,
+    })?;
+    if args.json {
+        print_json(&serde_json::to_value(&report).context("serializing the sweep")?);
+    } else {
+        out!("{report}");
+    }
+    Ok(ExitCode::from(SUCCESS))
+}
+
+/// Start of synthetic data: Monday 2026-01-05 00:00 UTC (fixed, so output depends only on
+/// the seed).
+const SYNTH_START_MS: i64 = 1_767_571_200_000;
+
+pub fn synth(args: &SynthArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let epic = ctx.resolve_epic(&args.instrument)?;
+    let entry = scalper_sandbox::catalog::catalogue()
+        .into_iter()
+        .find(|e| e.epic == epic)
+        .ok_or_else(|| {
+            ConfigError::Usage(format!(
+                "the sandbox simulator has no market {epic}: use one of {}",
+                scalper_sandbox::catalog::catalogue()
+                    .iter()
+                    .map(|e| e.epic.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    let mut sim = scalper_sandbox::MarketSim::new(
+        entry.sim_params(),
+        args.seed,
+        scalper_model::Timestamp::from_millis(SYNTH_START_MS),
+    );
+    let file = std::fs::File::create(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    // IG quotes FX CFDs in scaled points (10812.3); backtests use market prices (1.08123).
+    let scale = if args.ig_scaled || entry.scaling_factor.is_zero() {
+        rust_decimal::Decimal::ONE
+    } else {
+        entry.scaling_factor
+    };
+    let quotes = (0..args.quotes).map(|_| {
+        let mut q = sim.next_quote();
+        q.bid = scalper_model::Price::new((q.bid.value() / scale).normalize());
+        q.offer = scalper_model::Price::new((q.offer.value() / scale).normalize());
+        q
+    });
+    scalper_backtest::write_quotes_csv(file, quotes)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    outln!(
+        "wrote {} quotes of {epic} (seed {}) to {}",
+        args.quotes,
+        args.seed,
+        args.out.display()
+    );
+    Ok(ExitCode::from(SUCCESS))
+}

@@ -1,0 +1,100 @@
+//! `scalper run`: the engine trading on IG (demo or live account), or on paper with live
+//! quotes. LIVE needs both `IG_DEMO=false` and `--live`; credentials are checked first, with the
+//! same report as `config check` on failure.
+
+use std::process::ExitCode;
+
+use scalper_engine::EngineConfig;
+use scalper_ig::{Environment, IgClient};
+use scalper_model::{Epic, Money};
+
+use crate::args::RunArgs;
+use crate::config::ConfigError;
+use crate::runtime::{self, RunOptions};
+use crate::Context;
+
+pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let cfg = ctx.ig_config()?;
+    match (cfg.environment, args.live) {
+        (Environment::Live, false) if !args.paper => {
+            return Err(ConfigError::Usage(
+                "IG_DEMO=false selects the LIVE account: add --live to trade real money, or --paper to simulate fills".into(),
+            )
+            .into())
+        }
+        (Environment::Demo, true) => {
+            return Err(ConfigError::Usage(
+                "--live was given but the configuration selects DEMO (IG_DEMO is unset or true); set IG_DEMO=false to trade live".into(),
+            )
+            .into())
+        }
+        _ => {}
+    }
+    let engine_cfg = engine_config(ctx)?;
+    let epics = instruments(args, ctx, &engine_cfg)?;
+    eprintln!(
+        "environment: {} ({})  mode: {}  instruments: {}",
+        cfg.environment.as_str().to_uppercase(),
+        cfg.api_url,
+        if args.paper { "PAPER" } else { "DEALING" },
+        epics
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let client = IgClient::new(cfg)?;
+    let opts = RunOptions {
+        duration: args.duration,
+        paper: args.paper,
+        status_line: !args.json,
+        close_at_end: false,
+        stream: scalper_ig::stream::StreamConfig::default(),
+        equity: Money::new(rust_decimal::Decimal::from(10_000)),
+    };
+    let report = runtime::run(client, engine_cfg, epics, opts).await?;
+    runtime::summary::print(&report, args.json);
+    Ok(ExitCode::from(report.exit_code))
+}
+
+/// The `[engine]` section of the TOML file (defaults without one), with a per-run seed so deal
+/// references never repeat across runs.
+pub fn engine_config(ctx: &Context) -> anyhow::Result<EngineConfig> {
+    let mut cfg: EngineConfig = ctx
+        .toml()
+        .section("engine")
+        .map_err(ConfigError::Usage)?
+        .unwrap_or_default();
+    cfg.validate()
+        .map_err(|e| ConfigError::Usage(format!("[engine]: {e}")))?;
+    cfg.seed = run_seed();
+    Ok(cfg)
+}
+
+#[allow(clippy::disallowed_methods)] // a per-run seed for deal references, not trading time
+fn run_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn instruments(args: &RunArgs, ctx: &Context, cfg: &EngineConfig) -> anyhow::Result<Vec<Epic>> {
+    let names: Vec<String> = if !args.instruments.is_empty() {
+        args.instruments.clone()
+    } else if !cfg.instruments.is_empty() {
+        cfg.instruments.keys().cloned().collect()
+    } else {
+        vec!["EUR_USD".to_string()]
+    };
+    let mut epics = Vec::new();
+    for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let e = ctx.resolve_epic(n)?;
+        if !epics.contains(&e) {
+            epics.push(e);
+        }
+    }
+    if epics.is_empty() {
+        return Err(ConfigError::Usage("--instruments names no instrument".into()).into());
+    }
+    Ok(epics)
+}

@@ -1,0 +1,135 @@
+//! `scalper sandbox`: the IG-compatible sandbox broker on loopback until Ctrl-C. Prints its
+//! REST URL and credentials; warns loudly when bound to anything but loopback.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use scalper_sandbox::{Credentials, Sandbox, SandboxConfig};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::args::SandboxArgs;
+use crate::config::ConfigError;
+use crate::exit::SUCCESS;
+use crate::Context;
+
+/// The sandbox configuration the flags describe.
+pub fn sandbox_config(args: &SandboxArgs) -> Result<SandboxConfig, ConfigError> {
+    let mut cfg = SandboxConfig {
+        bind: args.bind,
+        port: args.port,
+        ..SandboxConfig::default()
+    };
+    if let Some(seed) = args.seed {
+        cfg.seed = seed;
+    }
+    if let Some(speed) = args.speed {
+        cfg.speed = speed;
+    }
+    if let Some(ttl) = args.token_ttl {
+        cfg.token_idle_ttl = ttl;
+    }
+    if let Some(ttl) = args.oauth_ttl {
+        cfg.oauth_expires_in = ttl;
+    }
+    let default = Credentials::default();
+    cfg.credentials = Credentials {
+        username: args.username.clone().unwrap_or(default.username),
+        password: args
+            .password
+            .clone()
+            .map_or(default.password, SecretString::from),
+        api_key: args
+            .api_key
+            .clone()
+            .map_or(default.api_key, SecretString::from),
+    };
+    if cfg.credentials.username.trim().is_empty() {
+        return Err(ConfigError::Usage("--username must not be empty".into()));
+    }
+    if let Some(spec) = &args.faults {
+        cfg.faults = SandboxConfig::parse_faults(spec)
+            .map_err(|e| ConfigError::Usage(format!("--faults: {e}")))?;
+    }
+    Ok(cfg)
+}
+
+pub async fn run(args: &SandboxArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
+    let cfg = sandbox_config(args)?;
+    if !args.is_loopback() {
+        let msg = format!(
+            "the sandbox is bound to {} and reachable from the network: anyone who can reach this \
+             port can log in with the credentials below. Use --bind 127.0.0.1 unless you mean it.",
+            args.bind
+        );
+        eprintln!("\n!!! WARNING !!! {msg}\n");
+        tracing::warn!(bind = %args.bind, "sandbox bound to a non-loopback address");
+    }
+    let handle = Sandbox::start(cfg)
+        .await
+        .with_context(|| format!("starting the sandbox on {}:{}", args.bind, args.port))?;
+    let creds = handle.credentials();
+    let (cfd, sb) = handle.account_ids();
+    outln!("scalper sandbox: an IG-compatible broker (simulated markets, no real money)");
+    outln!("  REST base URL:   {}", handle.rest_url());
+    outln!("  streaming URL:   {}", handle.stream_url());
+    outln!("  admin API:       {}", handle.admin_url());
+    outln!("  username:        {}", creds.username);
+    outln!("  password:        {}", creds.password.expose_secret());
+    outln!("  API key:         {}", creds.api_key.expose_secret());
+    outln!("  accounts:        {cfd} (CFD, default), {sb} (spread bet)");
+    outln!("Point scalper at it with:");
+    outln!("  export IG_API_URL={}", handle.rest_url());
+    outln!(
+        "  export IG_USERNAME={} IG_PASSWORD={} IG_API_KEY={}",
+        creds.username,
+        creds.password.expose_secret(),
+        creds.api_key.expose_secret()
+    );
+    outln!("Press Ctrl-C to stop.");
+    tracing::info!(url = %handle.rest_url(), "sandbox running");
+    handle
+        .run_until_ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    Ok(ExitCode::from(SUCCESS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::Cli;
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> SandboxArgs {
+        let mut v = vec!["scalper", "sandbox"];
+        v.extend_from_slice(extra);
+        match Cli::try_parse_from(v).unwrap().command {
+            crate::args::Command::Sandbox(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn flags_map_onto_the_sandbox_config() {
+        let a = args(&[
+            "--port", "0", "--seed", "7", "--speed", "10", "--token-ttl", "30s", "--oauth-ttl",
+            "5s", "--username", "u", "--password", "p",
+        ]);
+        assert!(a.is_loopback());
+        let c = sandbox_config(&a).unwrap();
+        assert_eq!((c.port, c.seed), (0, 7));
+        assert!((c.speed - 10.0).abs() < f64::EPSILON);
+        assert_eq!(c.token_idle_ttl, std::time::Duration::from_secs(30));
+        assert_eq!(c.oauth_expires_in, std::time::Duration::from_secs(5));
+        assert_eq!(c.credentials.username, "u");
+        assert_eq!(c.credentials.password.expose_secret(), "p");
+        assert_eq!(c.credentials.api_key.expose_secret(), "sandbox-api-key");
+        assert!(!args(&["--bind", "0.0.0.0"]).is_loopback());
+    }
+
+    #[test]
+    fn bad_fault_spec_is_a_usage_error() {
+        let e = sandbox_config(&args(&["--faults", "no-such-fault=3"])).unwrap_err();
+        assert!(e.to_string().starts_with("--faults:"), "{e}");
+    }
+}

@@ -1,0 +1,410 @@
+//! The live runner shared by `scalper run` and `scalper demo`: IG REST session and stream in,
+//! one bounded event queue into the deterministic [`Engine`], broker commands out (IG or paper),
+//! a one-line status on the console and a summary at the end.
+
+mod brokers;
+mod ig_broker;
+mod status;
+pub mod summary;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use scalper_engine::{
+    Action, BrokerEvent, CloseCause, Command, Engine, EngineConfig, EngineEvent, EngineInit,
+    EngineSummary, HaltReason, LogLevel, SimBroker, SimConfig,
+};
+use scalper_ig::stream::{
+    PositionUpdate, StreamClient, StreamConfig, StreamEvent, StreamStatus, Subscription,
+    UpdateStatus,
+};
+use scalper_ig::IgClient;
+use scalper_model::{DealState, Direction, Epic, Instrument, Money, Quote, Timestamp};
+use serde::Serialize;
+
+pub use brokers::ActiveBroker;
+pub use ig_broker::IgBroker;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Stop after this long (wall time); `None` runs until Ctrl-C.
+    pub duration: Option<Duration>,
+    /// Trade on paper from the start (fills simulated from the live quotes).
+    pub paper: bool,
+    /// Print the one-line status to stderr every second.
+    pub status_line: bool,
+    /// Close every position when the run ends (demo); otherwise positions keep their stops.
+    pub close_at_end: bool,
+    /// Stream settings (tests shorten the timings).
+    pub stream: StreamConfig,
+    /// Account equity for sizing when the broker does not report one.
+    pub equity: Money,
+}
+
+/// What a run did: the engine's totals plus the session and stream counters.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub trades: u64,
+    pub wins: u64,
+    pub losses: u64,
+    pub pnl: Money,
+    pub max_drawdown: Money,
+    pub open_positions: u32,
+    pub logins: u64,
+    pub refreshes: u64,
+    pub token_errors_recovered: u64,
+    pub stream_reconnects: u64,
+    pub unknown_outcomes_resolved: u64,
+    pub paper_fallback: bool,
+    pub paper: bool,
+    pub refusals: u64,
+    pub quotes: u64,
+    pub halted: Option<String>,
+    pub duration_s: f64,
+    /// Non-zero when the run ended because nothing was left to manage after a broker failure.
+    #[serde(skip)]
+    pub exit_code: u8,
+}
+
+/// Why the loop stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Deadline,
+    Interrupted,
+    NothingLeft,
+    StreamClosed,
+}
+
+/// Logs in, loads the instruments, and runs the engine until the deadline, Ctrl-C, or a broker
+/// failure leaves nothing to manage.
+pub async fn run(
+    client: IgClient,
+    engine_cfg: EngineConfig,
+    epics: Vec<Epic>,
+    opts: RunOptions,
+) -> anyhow::Result<RunReport> {
+    let started = Instant::now();
+    let info = client.login().await.map_err(anyhow::Error::new)?;
+    tracing::info!(
+        account = ?info.account_id.as_ref().map(ToString::to_string),
+        "logged in"
+    );
+    let mut instruments: Vec<Instrument> = Vec::with_capacity(epics.len());
+    for epic in &epics {
+        let market = client
+            .market(epic)
+            .await
+            .with_context(|| format!("loading market details of {epic}"))?;
+        tracing::info!(epic = %epic, status = %market.status, min_size = %market.instrument.rules.min_deal_size,
+            min_stop = %market.instrument.rules.min_stop_distance, "market loaded");
+        instruments.push(market.instrument);
+    }
+    let init = EngineInit {
+        equity: opts.equity,
+        paper: opts.paper,
+        ..EngineInit::default()
+    };
+    let mut engine = Engine::new(engine_cfg.clone(), instruments.clone(), init)
+        .context("building the engine")?;
+    let paper_broker = || SimBroker::new(SimConfig::default(), instruments.clone());
+    let mut broker = if opts.paper {
+        tracing::warn!("PAPER trading: fills are simulated from live quotes");
+        ActiveBroker::Paper(paper_broker())
+    } else {
+        ActiveBroker::Ig(IgBroker::new(client.clone()))
+    };
+
+    let mut subs: Vec<Subscription> = epics.iter().cloned().map(Subscription::Price).collect();
+    subs.push(Subscription::Trade);
+    let (stream, mut rx) = StreamClient::start(opts.stream.clone(), Arc::new(client.clone()), subs);
+
+    let deadline = opts.duration.map(|d| started + d);
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut status = status::StatusLine::new(opts.status_line);
+    let mut last_quote_ts = Timestamp::from_millis(0);
+    let mut last_quote_wall = Instant::now();
+    let mut quotes = 0u64;
+    let mut reconnects = 0u64;
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    let mut interrupted = false;
+
+    let stop = loop {
+        let sleep_until = deadline.map_or_else(
+            || tokio::time::Instant::now() + Duration::from_secs(3600),
+            tokio::time::Instant::from_std,
+        );
+        let mut queue: VecDeque<EngineEvent> = VecDeque::new();
+        tokio::select! {
+            biased;
+            r = &mut ctrl_c, if !interrupted => {
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "cannot listen for Ctrl-C");
+                }
+                interrupted = true;
+                tracing::warn!("kill switch: Ctrl-C received, no new entries");
+                queue.push_back(EngineEvent::Command(Command::Halt { close_positions: None }));
+            }
+            () = tokio::time::sleep_until(sleep_until), if deadline.is_some() => break Stop::Deadline,
+            ev = rx.events.recv() => {
+                let Some(ev) = ev else { break Stop::StreamClosed };
+                if let StreamEvent::Status(StreamStatus::Gap { .. }) = &ev {
+                    reconnects += 1;
+                }
+                log_stream_event(&ev);
+                if let Some(e) = ev.engine_event() {
+                    queue.push_back(e);
+                }
+                if let StreamEvent::Position(p) = &ev {
+                    if let Some(e) = broker_side_close(&engine, &broker, p) {
+                        queue.push_back(EngineEvent::Broker(e));
+                    }
+                }
+            }
+            q = rx.quotes.recv() => {
+                let Some(q) = q else { break Stop::StreamClosed };
+                quotes += 1;
+                status.quote();
+                last_quote_ts = last_quote_ts.max(q.ts);
+                last_quote_wall = Instant::now();
+                for e in broker.on_quote(&q) {
+                    queue.push_back(EngineEvent::Broker(e));
+                }
+                queue.push_back(EngineEvent::Quote(q));
+            }
+            _ = ticker.tick() => {
+                let elapsed = i64::try_from(last_quote_wall.elapsed().as_millis()).unwrap_or(i64::MAX);
+                if last_quote_ts.millis() > 0 {
+                    queue.push_back(EngineEvent::Timer(last_quote_ts.plus_millis(elapsed)));
+                }
+                status.print(&engine.summary(), &client.stats(), &broker);
+            }
+        }
+        if let Some(stop) = drain(&mut engine, &mut broker, &mut queue, &paper_broker).await {
+            break stop;
+        }
+        if interrupted && engine.summary().open_positions == 0 && engine.trades().is_empty() {
+            break Stop::Interrupted;
+        }
+    };
+    status.finish();
+
+    let mut exit_code = 0u8;
+    if stop == Stop::NothingLeft {
+        exit_code = 4;
+    }
+    if matches!(stop, Stop::Deadline | Stop::Interrupted) && opts.close_at_end {
+        close_everything(&mut engine, &mut broker, &mut rx, &paper_broker).await;
+    }
+    if stop == Stop::StreamClosed {
+        tracing::error!("the price stream stopped");
+        exit_code = 4;
+    }
+    if tokio::time::timeout(Duration::from_secs(5), stream.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the stream did not stop within 5 s; abandoning it");
+    }
+    let stats = client.stats();
+    let s: EngineSummary = engine.summary();
+    Ok(RunReport {
+        trades: s.trades,
+        wins: s.wins,
+        losses: s.losses,
+        pnl: s.pnl,
+        max_drawdown: s.max_drawdown,
+        open_positions: s.open_positions,
+        logins: stats.logins,
+        refreshes: stats.refreshes,
+        token_errors_recovered: stats.token_errors_recovered,
+        stream_reconnects: reconnects,
+        unknown_outcomes_resolved: s.unknown_outcomes_resolved,
+        paper_fallback: s.paper_fallback,
+        paper: opts.paper || s.paper_fallback,
+        refusals: s.refusals,
+        quotes,
+        halted: s.halted.map(|h| h.to_string()),
+        duration_s: started.elapsed().as_secs_f64(),
+        exit_code,
+    })
+}
+
+/// Processes queued events until the queue is empty, executing broker commands as they come.
+async fn drain(
+    engine: &mut Engine,
+    broker: &mut ActiveBroker,
+    queue: &mut VecDeque<EngineEvent>,
+    paper_broker: &impl Fn() -> SimBroker,
+) -> Option<Stop> {
+    let mut stop = None;
+    while let Some(event) = queue.pop_front() {
+        for action in engine.process(event) {
+            match action {
+                Action::Broker(cmd) => {
+                    tracing::debug!(?cmd, "broker command");
+                    for e in broker.execute(cmd).await {
+                        queue.push_back(EngineEvent::Broker(e));
+                    }
+                }
+                Action::PaperFallback { detail } => {
+                    tracing::error!(detail = %detail, "BROKER FAILED: switching to PAPER trading as configured (on_broker_failure = \"paper\"); every further trade is simulated");
+                    *broker = ActiveBroker::Paper(paper_broker());
+                }
+                Action::NothingLeftToManage { reason } => {
+                    tracing::error!(
+                        ?reason,
+                        "broker failure and nothing left to manage: stopping"
+                    );
+                    stop = Some(Stop::NothingLeft);
+                }
+                other => log_action(&other),
+            }
+        }
+    }
+    stop
+}
+
+/// Asks the engine to close everything, then waits (bounded) for the closes to be confirmed.
+async fn close_everything(
+    engine: &mut Engine,
+    broker: &mut ActiveBroker,
+    rx: &mut scalper_ig::stream::StreamReceivers,
+    paper_broker: &impl Fn() -> SimBroker,
+) {
+    let mut queue = VecDeque::from([EngineEvent::Command(Command::CloseAll)]);
+    drain(engine, broker, &mut queue, paper_broker).await;
+    let until = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !engine.trades().is_empty() {
+        let q = tokio::select! {
+            q = rx.quotes.recv() => q,
+            () = tokio::time::sleep_until(until) => None,
+        };
+        let Some(q) = q else { break };
+        for e in broker.on_quote(&q) {
+            queue.push_back(EngineEvent::Broker(e));
+        }
+        queue.push_back(EngineEvent::Quote(q));
+        drain(engine, broker, &mut queue, paper_broker).await;
+    }
+    if !engine.trades().is_empty() {
+        tracing::warn!(
+            open = engine.trades().len(),
+            "positions still open at the end; they keep their stops"
+        );
+    }
+}
+
+/// An OPU `DELETED` for a position the engine holds open (not one it is closing itself): the
+/// broker closed it (stop, limit or manually). The exit level is the triggered level when the
+/// last quote crossed it, else the last quote's closing side.
+fn broker_side_close(
+    engine: &Engine,
+    broker: &ActiveBroker,
+    p: &PositionUpdate,
+) -> Option<BrokerEvent> {
+    if p.status != UpdateStatus::Deleted {
+        return None;
+    }
+    let ActiveBroker::Ig(ig) = broker else {
+        return None;
+    };
+    let trade = engine
+        .trades()
+        .iter()
+        .find(|t| t.deal_id.as_ref() == Some(&p.deal_id) && t.state == DealState::Open)?;
+    let quote: Option<&Quote> = ig.last_quote(&trade.epic);
+    let exit_side = quote.map(|q| match trade.direction {
+        Direction::Buy => q.bid,
+        Direction::Sell => q.offer,
+    });
+    // IG fills a triggered stop or limit at the market: value the close at the last quote's
+    // closing side, and name the cause by which level that quote crossed.
+    let (cause, level) = match (trade.direction, exit_side) {
+        (Direction::Buy, Some(px)) if trade.stop_level.is_some_and(|s| px <= s) => {
+            (CloseCause::Stop, px)
+        }
+        (Direction::Sell, Some(px)) if trade.stop_level.is_some_and(|s| px >= s) => {
+            (CloseCause::Stop, px)
+        }
+        (Direction::Buy, Some(px)) if trade.limit_level.is_some_and(|l| px >= l) => {
+            (CloseCause::Limit, px)
+        }
+        (Direction::Sell, Some(px)) if trade.limit_level.is_some_and(|l| px <= l) => {
+            (CloseCause::Limit, px)
+        }
+        (_, Some(px)) => (CloseCause::Manual, px),
+        (_, None) => (CloseCause::Manual, p.level.or(trade.entry_level)?),
+    };
+    Some(BrokerEvent::PositionClosed {
+        deal_id: p.deal_id.clone(),
+        level,
+        pnl: None,
+        cause,
+        at: ig.now(),
+    })
+}
+
+fn log_stream_event(ev: &StreamEvent) {
+    match ev {
+        StreamEvent::Status(StreamStatus::Gap { reason, .. }) => {
+            tracing::warn!(reason = %reason, "stream gap: quotes may be stale until fresh ones arrive");
+        }
+        StreamEvent::Status(StreamStatus::Connected { rebound, .. }) => {
+            tracing::info!(rebound, "stream connected");
+        }
+        StreamEvent::Status(StreamStatus::SessionRefused { code, message }) => {
+            tracing::warn!(code, message = %message, "stream session refused");
+        }
+        StreamEvent::SubscriptionRefused {
+            subscription,
+            code,
+            message,
+        } => {
+            tracing::error!(?subscription, code, message = %message, "subscription refused");
+        }
+        StreamEvent::Confirm(c) => {
+            tracing::debug!(deal_ref = ?c.deal_reference.as_ref().map(ToString::to_string), status = ?c.deal_status, "stream confirm");
+        }
+        StreamEvent::Position(p) => {
+            tracing::debug!(deal_id = %p.deal_id, status = ?p.status, "stream position update");
+        }
+        _ => {}
+    }
+}
+
+fn log_action(action: &Action) {
+    match action {
+        Action::Refused {
+            epic,
+            direction,
+            reason,
+        } => {
+            tracing::info!(epic = %epic, ?direction, reason = ?reason, "entry refused by risk");
+        }
+        Action::TradeOpened(t) => tracing::info!(trade = ?t, "trade opened"),
+        Action::TradeClosed(t) => tracing::info!(trade = ?t, "trade closed"),
+        Action::Log {
+            level,
+            epic,
+            message,
+        } => {
+            let epic = epic.as_ref().map(ToString::to_string).unwrap_or_default();
+            match level {
+                LogLevel::Error => tracing::error!(epic = %epic, "{message}"),
+                LogLevel::Warn => tracing::warn!(epic = %epic, "{message}"),
+                LogLevel::Info => tracing::info!(epic = %epic, "{message}"),
+            }
+        }
+        Action::Halted { reason } => log_halt(reason),
+        Action::Resumed { reason } => tracing::info!(reason = %reason, "trading resumed"),
+        Action::Broker(_) | Action::PaperFallback { .. } | Action::NothingLeftToManage { .. } => {}
+    }
+}
+
+fn log_halt(reason: &HaltReason) {
+    tracing::warn!(?reason, "new entries halted");
+}

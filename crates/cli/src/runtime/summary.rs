@@ -1,0 +1,50 @@
+//! The end-of-run summary, as text or one JSON object.
+
+use super::RunReport;
+
+/// Prints the summary on stdout.
+pub fn print(report: &RunReport, json: bool) {
+    if json {
+        match serde_json::to_string(report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: cannot encode the summary: {e}"),
+        }
+        return;
+    }
+    let win_rate = if report.trades == 0 {
+        "-".to_string()
+    } else {
+        format!("{:.1}%", report.wins as f64 * 100.0 / report.trades as f64)
+    };
+    println!("== summary");
+    println!(
+        "trades {}  wins {}  losses {}  win rate {}",
+        report.trades, report.wins, report.losses, win_rate
+    );
+    println!(
+        "P&L {}  max drawdown {}  open positions {}",
+        report.pnl.round_cents(),
+        report.max_drawdown.round_cents(),
+        report.open_positions
+    );
+    println!(
+        "logins {}  refreshes {}  token errors recovered {}  stream reconnects {}  unknown outcomes resolved {}",
+        report.logins,
+        report.refreshes,
+        report.token_errors_recovered,
+        report.stream_reconnects,
+        report.unknown_outcomes_resolved
+    );
+    println!(
+        "quotes {}  risk refusals {}  duration {:.1}s",
+        report.quotes, report.refusals, report.duration_s
+    );
+    if report.paper_fallback {
+        println!("PAPER FALLBACK: the broker failed and trading continued on paper as configured; later trades are simulated");
+    } else if report.paper {
+        println!("mode: PAPER (simulated fills)");
+    }
+    if let Some(h) = &report.halted {
+        println!("halted: {h}");
+    }
+}

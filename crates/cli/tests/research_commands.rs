@@ -1,0 +1,79 @@
+//! `scalper synth`, `backtest` and `sweep` through the real binary.
+
+mod common;
+
+use common::Dir;
+
+#[test]
+fn synth_then_backtest_is_deterministic_and_writes_outputs() {
+    let d = Dir::new();
+    let r = d.run(
+        &["synth", "--instrument", "EUR_USD", "--quotes", "3000", "--seed", "9", "--out", "q.csv"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let text = std::fs::read_to_string(d.path().join("q.csv")).unwrap();
+    assert_eq!(text.lines().count(), 3001, "header + quotes");
+    assert!(text.starts_with("ts_ms,bid,ask\n"));
+    let first: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
+    let bid: f64 = first[1].parse().unwrap();
+    assert!((0.5..2.0).contains(&bid), "EUR/USD as a market price: {bid}");
+
+    // Same seed, same file.
+    let r = d.run(&["synth", "--quotes", "3000", "--seed", "9", "--out", "q2.csv"], &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(text, std::fs::read_to_string(d.path().join("q2.csv")).unwrap());
+
+    let args = [
+        "backtest", "--data", "q.csv", "--strategy", "ema-cross", "--set", "fast=5", "--set",
+        "slow=20", "--set", "size=1", "--json", "--no-cache",
+    ];
+    let a = d.run(&args, &[]);
+    assert_eq!(a.code, 0, "{a:?}");
+    let b = d.run(&args, &[]);
+    let (a, b) = (a.json(), b.json());
+    assert!(a["trades_hash"].as_str().is_some_and(|h| h.len() == 64), "{a}");
+    assert_eq!(a["trades_hash"], b["trades_hash"], "identical runs");
+    assert!(a.get("equity_curve").is_none(), "the curve stays out of the JSON");
+
+    let r = d.run(
+        &[
+            "backtest", "--data", "q.csv", "--strategy", "ema-cross", "--set", "fast=5", "--set",
+            "slow=20", "--trades", "t.csv", "--plot", "e.png",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("sha256"), "{r:?}");
+    assert!(std::fs::read_to_string(d.path().join("t.csv"))
+        .unwrap()
+        .starts_with("id,direction,size,entry_time"));
+    assert!(std::fs::metadata(d.path().join("e.png")).unwrap().len() > 0);
+
+    let r = d.run(
+        &[
+            "sweep", "--data", "q.csv", "--strategy", "ema-cross", "--grid", "fast=3,5", "--grid",
+            "slow=20", "--jobs", "1", "--json",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["rows"].as_array().unwrap().len(), 2, "{r:?}");
+}
+
+#[test]
+fn bad_data_and_bad_options_have_distinct_exit_codes() {
+    let d = Dir::new();
+    d.write("bad.csv", "ts_ms,bid,ask\n1000,1.1,1.2\n2000,1.3,1.2\n");
+    let r = d.run(&["backtest", "--data", "bad.csv", "--no-cache"], &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("bad.csv") && r.stderr.contains('3'), "names file and line: {r:?}");
+
+    d.write("ok.csv", "ts_ms,bid,ask\n1000,1.1,1.2\n2000,1.1,1.2\n");
+    let r = d.run(&["backtest", "--data", "ok.csv", "--set", "novalue"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let r = d.run(&["backtest", "--data", "ok.csv", "--from", "someday"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let r = d.run(&["synth", "--instrument", "NOPE", "--quotes", "1", "--out", "x.csv"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+}

@@ -1,0 +1,147 @@
+//! `scalper test` through the real binary against an in-process sandbox on 127.0.0.1.
+
+mod common;
+
+use common::{assert_no_secret, Dir, Run, API_KEY, PASSWORD};
+use scalper_sandbox::{Credentials, Sandbox, SandboxConfig, SandboxHandle};
+use secrecy::SecretString;
+
+const USER: &str = "sentinel-user";
+
+async fn sandbox() -> SandboxHandle {
+    Sandbox::start(SandboxConfig {
+        credentials: Credentials {
+            username: USER.into(),
+            password: SecretString::from(PASSWORD),
+            api_key: SecretString::from(API_KEY),
+        },
+        ..SandboxConfig::for_tests()
+    })
+    .await
+    .unwrap()
+}
+
+/// Runs the binary off the async runtime (the sandbox keeps serving meanwhile).
+async fn run(d: &std::sync::Arc<Dir>, args: &[&str], env: Vec<(String, String)>) -> Run {
+    let d = d.clone();
+    let args: Vec<String> = args.iter().map(ToString::to_string).collect();
+    tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let e: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        d.run(&a, &e)
+    })
+    .await
+    .unwrap()
+}
+
+fn env(url: &str, password: &str) -> Vec<(String, String)> {
+    vec![
+        ("IG_API_URL".into(), url.into()),
+        ("IG_USERNAME".into(), USER.into()),
+        ("IG_PASSWORD".into(), password.into()),
+        ("IG_API_KEY".into(), API_KEY.into()),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_json_reports_session_and_market_and_leaks_no_secret() {
+    let sb = sandbox().await;
+    let d = std::sync::Arc::new(Dir::new());
+    let r = run(
+        &d,
+        &["-vv", "test", "EUR_USD", "--json"],
+        env(&sb.rest_url(), PASSWORD),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["environment"], "DEMO");
+    assert_eq!(j["api_url"], sb.rest_url());
+    assert_eq!(j["account_id"], "SANDBOX-CFD");
+    assert_eq!(j["session_version"], 2);
+    assert_eq!(j["epic"], "CS.D.EURUSD.CFD.IP");
+    assert_eq!(j["market_status"], "TRADEABLE");
+    assert_eq!(j["logins"], 1);
+    assert_eq!(j["refreshes"], 0);
+    let bid: f64 = j["bid"].as_str().unwrap().parse().unwrap();
+    let offer: f64 = j["offer"].as_str().unwrap().parse().unwrap();
+    assert!(bid > 0.0 && offer > bid, "{j}");
+    assert!(j["min_deal_size"].is_string() && j["min_stop_distance"].is_string(), "{j}");
+
+    // Text mode, with a round-trip trade.
+    let r = run(&d, &["-vv", "test", "EUR_USD", "--trade"], env(&sb.rest_url(), PASSWORD)).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("Environment:       DEMO"), "{r:?}");
+    assert!(r.stdout.contains("Trade open         ACCEPTED"), "{r:?}");
+    assert!(r.stdout.contains("Trade close        ACCEPTED"), "{r:?}");
+    let state = sb.state();
+    let opens = state.requests_matching("POST /gateway/deal/positions/otc");
+    let closes = state.requests_matching("DELETE /gateway/deal/positions/otc");
+    assert_eq!((opens, closes), (1, 1), "{:?}", state.requests);
+    assert!(state.accounts.iter().all(|a| a.positions.is_empty()), "the test position is closed");
+
+    assert_no_secret(&d.logs());
+    assert!(d.logs().contains("connectivity test"), "the log file is written");
+    sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_exits_3_after_exactly_one_login_attempt() {
+    let sb = sandbox().await;
+    let d = std::sync::Arc::new(Dir::new());
+    let wrong = "Wrong-Sentinel-Password-99";
+    let r = run(&d, &["-v", "test", "EUR_USD"], env(&sb.rest_url(), wrong)).await;
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("invalid-details"), "{r:?}");
+    let state = sb.state();
+    assert_eq!(state.requests_matching("POST /gateway/deal/session"), 1, "{:?}", state.requests);
+    assert!(!r.all().contains(wrong) && !d.logs().contains(wrong));
+    assert_no_secret(&r.all());
+    sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trade_on_live_needs_live_flag_and_nothing_is_sent() {
+    let sb = sandbox().await;
+    let d = std::sync::Arc::new(Dir::new());
+    let mut e = env(&sb.rest_url(), PASSWORD);
+    e.push(("IG_DEMO".into(), "false".into()));
+    let r = run(&d, &["test", "EUR_USD", "--trade"], e).await;
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("--live"), "{r:?}");
+    assert_eq!(sb.state().requests.values().sum::<u64>(), 0);
+    sb.shutdown().await;
+}
+
+#[test]
+fn unknown_instrument_and_missing_credentials_exit_2() {
+    let d = Dir::new();
+    let r = d.run(&["test", "NOPE"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("unknown instrument") && r.stderr.contains("EUR_USD"), "{r:?}");
+    let r = d.run(&["test", "EUR_USD"], &[("IG_USERNAME", "x")]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("Missing: IG_PASSWORD, IG_API_KEY"), "{r:?}");
+}
+
+#[test]
+fn unreachable_broker_exits_4() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let d = Dir::new();
+    let url = format!("http://127.0.0.1:{port}/gateway/deal");
+    let r = d.run(
+        &["test", "EUR_USD"],
+        &[
+            ("IG_API_URL", &url),
+            ("IG_USERNAME", USER),
+            ("IG_PASSWORD", PASSWORD),
+            ("IG_API_KEY", API_KEY),
+        ],
+    );
+    assert_eq!(r.code, 4, "{r:?}");
+    assert_no_secret(&r.all());
+}

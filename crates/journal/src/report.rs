@@ -1,0 +1,146 @@
+//! Performance reports over closed trades: per UTC day, per instrument and in total, with
+//! trades, win rate, P&L, fees and maximum drawdown of cumulative net P&L.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use scalper_model::{Money, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::{Journal, JournalError, Trade};
+
+/// One line of a report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReportRow {
+    /// `YYYY-MM-DD` (UTC day), an epic, or `total`.
+    pub key: String,
+    /// Closed trades with known P&L.
+    pub trades: u32,
+    pub wins: u32,
+    pub losses: u32,
+    /// wins / trades (0 when there are none); statistics, so f64.
+    pub win_rate: f64,
+    /// Gross P&L.
+    pub pnl: Money,
+    pub fees: Money,
+    /// `pnl - fees`.
+    pub net_pnl: Money,
+    /// Largest peak-to-trough fall of cumulative net P&L, as a positive amount.
+    pub max_drawdown: Money,
+    /// Closed trades whose P&L is still pending (closed externally).
+    pub pnl_pending: u32,
+}
+
+/// A report for `[from, to)` by close time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub days: Vec<ReportRow>,
+    pub instruments: Vec<ReportRow>,
+    pub total: ReportRow,
+}
+
+/// Builds one row from trades in close order.
+fn row<'a>(key: String, trades: impl IntoIterator<Item = &'a Trade>) -> ReportRow {
+    let mut r = ReportRow {
+        key,
+        ..ReportRow::default()
+    };
+    let (mut cum, mut peak) = (Money::ZERO, Money::ZERO);
+    for t in trades {
+        let Some(pnl) = t.pnl else {
+            r.pnl_pending += 1;
+            continue;
+        };
+        r.trades += 1;
+        if pnl > Money::ZERO {
+            r.wins += 1;
+        } else {
+            r.losses += 1;
+        }
+        r.pnl += pnl;
+        r.fees += t.fees;
+        cum += pnl - t.fees;
+        peak = peak.max(cum);
+        r.max_drawdown = r.max_drawdown.max(peak - cum);
+    }
+    r.net_pnl = r.pnl - r.fees;
+    if r.trades > 0 {
+        r.win_rate = f64::from(r.wins) / f64::from(r.trades);
+    }
+    r
+}
+
+fn day_key(ts: Option<Timestamp>) -> String {
+    ts.and_then(Timestamp::to_datetime)
+        .map_or_else(|| "unknown".into(), |d| d.format("%Y-%m-%d").to_string())
+}
+
+/// Builds a report from closed trades (in close order); pure, for tests and other sources.
+pub fn build_report(from: Timestamp, to: Timestamp, closed: &[Trade]) -> Report {
+    let mut days: BTreeMap<String, Vec<&Trade>> = BTreeMap::new();
+    let mut epics: BTreeMap<String, Vec<&Trade>> = BTreeMap::new();
+    for t in closed {
+        days.entry(day_key(t.closed_at)).or_default().push(t);
+        epics.entry(t.epic.to_string()).or_default().push(t);
+    }
+    Report {
+        from,
+        to,
+        days: days.into_iter().map(|(k, v)| row(k, v)).collect(),
+        instruments: epics.into_iter().map(|(k, v)| row(k, v)).collect(),
+        total: row("total".into(), closed),
+    }
+}
+
+impl Journal {
+    /// Report over trades closed in `[from, to)`.
+    pub fn report(&self, from: Timestamp, to: Timestamp) -> Result<Report, JournalError> {
+        Ok(build_report(from, to, &self.closed_trades(from, to)?))
+    }
+}
+
+fn write_row(f: &mut fmt::Formatter<'_>, r: &ReportRow) -> fmt::Result {
+    writeln!(
+        f,
+        "{:<22} {:>6} {:>5} {:>5} {:>6.1}% {:>12} {:>10} {:>12} {:>10}{}",
+        r.key,
+        r.trades,
+        r.wins,
+        r.losses,
+        r.win_rate * 100.0,
+        r.pnl.round_cents().to_string(),
+        r.fees.round_cents().to_string(),
+        r.net_pnl.round_cents().to_string(),
+        r.max_drawdown.round_cents().to_string(),
+        if r.pnl_pending > 0 {
+            format!("  ({} pending)", r.pnl_pending)
+        } else {
+            String::new()
+        }
+    )
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "report {} .. {}", self.from, self.to)?;
+        let header = format!(
+            "{:<22} {:>6} {:>5} {:>5} {:>7} {:>12} {:>10} {:>12} {:>10}",
+            "", "trades", "wins", "losses", "win%", "pnl", "fees", "net", "drawdown"
+        );
+        writeln!(
+            f,
+            "{}",
+            header.replacen(&" ".repeat(22), "by day                ", 1)
+        )?;
+        for r in &self.days {
+            write_row(f, r)?;
+        }
+        writeln!(f, "by instrument")?;
+        for r in &self.instruments {
+            write_row(f, r)?;
+        }
+        write_row(f, &self.total)
+    }
+}

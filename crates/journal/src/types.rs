@@ -1,0 +1,286 @@
+//! Plain records the engine hands to the journal, and the rows the journal gives back.
+//! Money and prices are decimals (stored as exact TEXT); times are UTC epoch milliseconds.
+
+use std::fmt;
+
+use scalper_model::{
+    DealId, DealReference, DealState, Direction, Epic, Money, OrderType, Price, Size, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+/// The journal's own id of a trade (SQLite rowid), stable for `show <id>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TradeId(pub i64);
+
+impl fmt::Display for TradeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// An approved entry, journaled BEFORE its dealing request is sent (write-ahead).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    pub ts: Timestamp,
+    /// Our own reference, sent with the request so the outcome can be found after a crash.
+    pub deal_reference: DealReference,
+    pub epic: Epic,
+    pub direction: Direction,
+    pub size: Size,
+    pub order_type: OrderType,
+    /// Order level for limit/stop orders; `None` for market orders.
+    pub level: Option<Price>,
+    pub stop_level: Option<Price>,
+    pub limit_level: Option<Price>,
+    /// True for paper trades (including after a broker fallback to paper).
+    pub paper: bool,
+    /// Strategy name, for reports.
+    pub strategy: Option<String>,
+}
+
+/// The broker's answer to an opening request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ConfirmOutcome {
+    Accepted {
+        deal_id: DealId,
+        level: Option<Price>,
+    },
+    Rejected {
+        reason: String,
+    },
+    /// Timeout, 5xx or a lost response: the outcome is not known yet.
+    Unknown {
+        detail: String,
+    },
+}
+
+/// A position seen open (position list, OPU or a paper fill).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fill {
+    pub ts: Timestamp,
+    pub deal_id: DealId,
+    pub level: Price,
+    pub size: Size,
+}
+
+/// A new stop and/or limit on an open position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Amendment {
+    pub ts: Timestamp,
+    pub stop_level: Option<Price>,
+    pub limit_level: Option<Price>,
+}
+
+/// A position closed (by us, by its stop or limit, or by the broker), with exact P&L.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Close {
+    pub ts: Timestamp,
+    pub level: Price,
+    /// Realised P&L of the position in account currency, before fees.
+    pub pnl: Money,
+    /// Commissions and charges for this trade (positive = cost).
+    pub fees: Money,
+    /// Why: "target", "stop", "timeout", "kill_switch", "daily_loss_limit", "external"...
+    pub reason: String,
+}
+
+/// Events that do not belong to one trade.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SystemEvent {
+    /// Risk refused an intent (nothing was sent).
+    RiskRefusal {
+        epic: Epic,
+        direction: Option<Direction>,
+        size: Option<Size>,
+        reason: String,
+    },
+    /// The kill switch was triggered.
+    KillSwitch {
+        reason: String,
+        close_positions: bool,
+    },
+    /// The broker failed and the configured policy acted (halt, or switch to paper).
+    BrokerFallback {
+        policy: String,
+        reason: String,
+    },
+    /// The daily loss limit locked trading.
+    DailyLossLimit {
+        realised: Money,
+        limit: Money,
+    },
+    Login {
+        account: Option<String>,
+    },
+    Refresh,
+    TokenErrorRecovered {
+        detail: String,
+    },
+    StreamGap {
+        gap_ms: i64,
+    },
+    StreamReconnect {
+        attempt: u32,
+    },
+    /// Engine start and stop, for reading the journal later.
+    EngineStart {
+        mode: String,
+    },
+    EngineStop {
+        reason: String,
+    },
+}
+
+impl SystemEvent {
+    /// The stored `kind` column.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::RiskRefusal { .. } => "risk_refusal",
+            Self::KillSwitch { .. } => "kill_switch",
+            Self::BrokerFallback { .. } => "broker_fallback",
+            Self::DailyLossLimit { .. } => "daily_loss_limit",
+            Self::Login { .. } => "login",
+            Self::Refresh => "refresh",
+            Self::TokenErrorRecovered { .. } => "token_error_recovered",
+            Self::StreamGap { .. } => "stream_gap",
+            Self::StreamReconnect { .. } => "stream_reconnect",
+            Self::EngineStart { .. } => "engine_start",
+            Self::EngineStop { .. } => "engine_stop",
+        }
+    }
+}
+
+/// A trade as the journal knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trade {
+    pub id: TradeId,
+    pub deal_reference: DealReference,
+    pub epic: Epic,
+    pub direction: Direction,
+    pub size: Size,
+    pub order_type: OrderType,
+    pub stop_level: Option<Price>,
+    pub limit_level: Option<Price>,
+    pub paper: bool,
+    /// True when reconciliation adopted a position the journal did not know.
+    pub adopted: bool,
+    pub strategy: Option<String>,
+    pub state: DealState,
+    pub deal_id: Option<DealId>,
+    pub open_level: Option<Price>,
+    pub close_level: Option<Price>,
+    /// `None` until closed, and for an external close whose P&L is still pending.
+    pub pnl: Option<Money>,
+    pub fees: Money,
+    pub created_at: Timestamp,
+    pub opened_at: Option<Timestamp>,
+    pub closed_at: Option<Timestamp>,
+    /// Rejection reason, or close reason.
+    pub reason: Option<String>,
+}
+
+impl Trade {
+    /// P&L after fees, when known.
+    pub fn net_pnl(&self) -> Option<Money> {
+        self.pnl.map(|p| p - self.fees)
+    }
+}
+
+impl fmt::Display for Trade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let opt = |p: Option<Price>| p.map_or_else(|| "-".to_string(), |p| p.to_string());
+        write!(
+            f,
+            "#{:<5} {} {:<20} {:<4} {:>8} {:<9} open {:>10} close {:>10} pnl {:>10}{}{}",
+            self.id,
+            self.created_at,
+            self.epic,
+            self.direction,
+            self.size.to_string(),
+            format!("{:?}", self.state).to_lowercase(),
+            opt(self.open_level),
+            opt(self.close_level),
+            self.pnl.map_or_else(|| "-".to_string(), |p| p.to_string()),
+            if self.paper { " [paper]" } else { "" },
+            if self.adopted { " [adopted]" } else { "" },
+        )
+    }
+}
+
+/// One journaled event (of a trade or of the system), with its JSON detail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub seq: i64,
+    pub ts: Timestamp,
+    pub kind: String,
+    pub trade_id: Option<TradeId>,
+    pub detail: serde_json::Value,
+}
+
+impl fmt::Display for EventRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {:<22} {}", self.ts, self.kind, self.detail)
+    }
+}
+
+/// A trade with its full event history (`scalper journal show <id>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TradeDetail {
+    pub trade: Trade,
+    pub events: Vec<EventRecord>,
+}
+
+impl fmt::Display for TradeDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.trade)?;
+        writeln!(f, "  deal reference {}", self.trade.deal_reference)?;
+        if let Some(id) = &self.trade.deal_id {
+            writeln!(f, "  deal id        {id}")?;
+        }
+        if let Some(r) = &self.trade.reason {
+            writeln!(f, "  reason         {r}")?;
+        }
+        for e in &self.events {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Which trades to list. `Default` lists everything, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TradeFilter {
+    /// Trades created at or after.
+    pub from: Option<Timestamp>,
+    /// Trades created before.
+    pub to: Option<Timestamp>,
+    pub epic: Option<Epic>,
+    pub state: Option<DealState>,
+    /// Most recent N (still returned oldest first).
+    pub limit: Option<u32>,
+}
+
+/// Realised results and counts in one trading day (or any window), for risk limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayStats {
+    /// Sum of P&L of trades closed in the window (before fees).
+    pub realised_pnl: Money,
+    pub fees: Money,
+    /// Entries sent in the window (every intent that was not rejected).
+    pub trades_opened: u32,
+    pub trades_closed: u32,
+    pub wins: u32,
+    pub losses: u32,
+    /// Closed trades whose P&L is not yet known (closed externally, pending).
+    pub pnl_pending: u32,
+}
+
+impl DayStats {
+    /// `realised_pnl - fees`.
+    pub fn net_pnl(&self) -> Money {
+        self.realised_pnl - self.fees
+    }
+}

@@ -1,0 +1,94 @@
+//! Sustained REST throughput of the sandbox on loopback and its memory (RSS), measured with a
+//! pool of concurrent reqwest clients over keep-alive connections. Prints numbers; asserts none.
+//!
+//! Run: `cargo bench -p scalper-sandbox --bench rest_throughput`
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use scalper_sandbox::{MarketSchedule, Sandbox, SandboxConfig};
+
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn run(
+    path: &'static str,
+    workers: usize,
+    secs: u64,
+    sb: &scalper_sandbox::SandboxHandle,
+    tokens: &(String, String),
+) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let http = reqwest::Client::new();
+        let url = format!("{}{path}", sb.rest_url());
+        let (cst, xst) = tokens.clone();
+        let done = done.clone();
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < stop {
+                let r = http
+                    .get(&url)
+                    .header("X-IG-API-KEY", "sandbox-api-key")
+                    .header("Version", "3")
+                    .header("CST", &cst)
+                    .header("X-SECURITY-TOKEN", &xst)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(r.status().is_success());
+                r.bytes().await.unwrap();
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let started = Instant::now();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let before = rss_kib();
+        let sb = Sandbox::start(SandboxConfig { schedule: MarketSchedule::AlwaysOpen, speed: 10.0, ..SandboxConfig::default() })
+            .await
+            .unwrap();
+        let started = rss_kib();
+        let http = reqwest::Client::new();
+        let r = http
+            .post(format!("{}/session", sb.rest_url()))
+            .header("X-IG-API-KEY", "sandbox-api-key")
+            .header("Version", "2")
+            .json(&serde_json::json!({"identifier": "sandbox", "password": "sandbox-pass"}))
+            .send()
+            .await
+            .unwrap();
+        let tokens = (
+            r.headers()["CST"].to_str().unwrap().to_string(),
+            r.headers()["X-SECURITY-TOKEN"].to_str().unwrap().to_string(),
+        );
+        for (path, workers) in [("/accounts", 16), ("/markets/CS.D.EURUSD.CFD.IP", 16), ("/positions", 64)] {
+            let rps = run(path, workers, 3, &sb, &tokens).await;
+            println!("GET {path:<32} {workers:>3} connections: {rps:>9.0} req/s");
+        }
+        let after = rss_kib();
+        println!(
+            "RSS (KiB, whole process incl. load generator): before start {before:?}, after start (30 min warm-up, 10 epics) {started:?}, after load {after:?}"
+        );
+        println!("{:?}", sb.state().requests);
+        sb.shutdown().await;
+    });
+}

@@ -1,0 +1,218 @@
+//! Sandbox configuration: network, seed and speed, credentials, token lifetimes, accounts,
+//! market schedule, rate limits, faults and optional quote replay. `Default` is what
+//! `scalper sandbox` runs with no flags.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{Datelike, Timelike};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use scalper_model::{Epic, Timestamp};
+use secrecy::SecretString;
+
+use crate::faults::{FaultSpec, FaultSpecError};
+
+/// Login credentials the sandbox accepts. `Debug` redacts the secrets.
+#[derive(Clone)]
+pub struct Credentials {
+    pub username: String,
+    pub password: SecretString,
+    pub api_key: SecretString,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Self {
+            username: "sandbox".into(),
+            password: SecretString::from("sandbox-pass"),
+            api_key: SecretString::from("sandbox-api-key"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .field("api_key", &"[redacted]")
+            .finish()
+    }
+}
+
+/// When markets are open (evaluated on simulated time, UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MarketSchedule {
+    /// Always TRADEABLE (for demos and tests on any day).
+    AlwaysOpen,
+    /// FX hours: closed from Friday 22:00 to Sunday 22:00 UTC.
+    #[default]
+    WeekdaysFx,
+}
+
+impl MarketSchedule {
+    /// Whether the market is open at `ts`.
+    pub fn is_open(self, ts: Timestamp) -> bool {
+        match self {
+            Self::AlwaysOpen => true,
+            Self::WeekdaysFx => {
+                let Some(dt) = ts.to_datetime() else {
+                    return true;
+                };
+                let h = dt.hour();
+                match dt.weekday() {
+                    chrono::Weekday::Sat => false,
+                    chrono::Weekday::Fri => h < 22,
+                    chrono::Weekday::Sun => h >= 22,
+                    _ => true,
+                }
+            }
+        }
+    }
+}
+
+/// IG's default allowances (per minute unless stated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub app_non_trading_per_min: u32,
+    pub account_trading_per_min: u32,
+    pub account_non_trading_per_min: u32,
+    pub historical_points_per_week: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            app_non_trading_per_min: 60,
+            account_trading_per_min: 100,
+            account_non_trading_per_min: 30,
+            historical_points_per_week: 10_000,
+        }
+    }
+}
+
+/// Replays a quote CSV (`ts_ms,bid,ask`, optional header) for one epic instead of simulating it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replay {
+    pub epic: Epic,
+    pub path: PathBuf,
+}
+
+/// Everything `Sandbox::start` needs. Build with `..Default::default()`.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Address to bind; loopback by default.
+    pub bind: IpAddr,
+    /// Port; 0 picks a free one.
+    pub port: u16,
+    /// Seed of every random process (prices, tick times, generated ids).
+    pub seed: u64,
+    /// Simulated seconds per real second; 0 pauses the simulator (step it through the admin API).
+    pub speed: f64,
+    /// Simulated start time; `None` = wall-clock now.
+    pub start_time: Option<Timestamp>,
+    /// v1/v2 CST/X-SECURITY-TOKEN idle lifetime (extended by each use).
+    pub token_idle_ttl: Duration,
+    /// v1/v2 token maximum age whatever the use.
+    pub token_max_age: Duration,
+    /// v3 access token lifetime (`expires_in`).
+    pub oauth_expires_in: Duration,
+    /// v3 refresh token lifetime.
+    pub oauth_refresh_ttl: Duration,
+    pub credentials: Credentials,
+    /// Account currency (GBP by default).
+    pub currency: String,
+    /// Opening balance of each account.
+    pub starting_balance: Decimal,
+    /// `None` = no allowances enforced (the default for local runs).
+    pub rate_limits: Option<RateLimits>,
+    /// Faults active from the start.
+    pub faults: FaultSpec,
+    pub schedule: MarketSchedule,
+    pub replay: Option<Replay>,
+    /// How long `/confirms/{dealReference}` stays available.
+    pub confirm_ttl: Duration,
+    /// Consecutive failed logins before `too-many-failed-attempts`.
+    pub lockout_after: u32,
+    /// How long the lockout lasts.
+    pub lockout_duration: Duration,
+    /// How long a `timeout` fault holds a request before answering 504.
+    pub timeout_hold: Duration,
+    /// Lightstreamer keep-alive (PROBE) interval.
+    pub stream_keepalive: Duration,
+    /// Simulated history generated before the start (for `/prices`).
+    pub warmup: Duration,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            seed: 42,
+            speed: 1.0,
+            start_time: None,
+            token_idle_ttl: Duration::from_secs(6 * 3600),
+            token_max_age: Duration::from_secs(72 * 3600),
+            oauth_expires_in: Duration::from_secs(60),
+            oauth_refresh_ttl: Duration::from_secs(600),
+            credentials: Credentials::default(),
+            currency: "GBP".into(),
+            starting_balance: dec!(10000),
+            rate_limits: None,
+            faults: FaultSpec::default(),
+            schedule: MarketSchedule::default(),
+            replay: None,
+            confirm_ttl: Duration::from_secs(60),
+            lockout_after: 5,
+            lockout_duration: Duration::from_secs(60),
+            timeout_hold: Duration::from_secs(30),
+            stream_keepalive: Duration::from_secs(5),
+            warmup: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// Parses a `--faults` spec (grammar in [`crate::faults`]).
+    pub fn parse_faults(spec: &str) -> Result<FaultSpec, FaultSpecError> {
+        FaultSpec::parse(spec)
+    }
+
+    /// A configuration for tests: paused simulator, always open, no warm-up, fixed start.
+    pub fn for_tests() -> Self {
+        Self {
+            speed: 0.0,
+            schedule: MarketSchedule::AlwaysOpen,
+            start_time: Some(Timestamp::from_millis(1_767_225_600_000)),
+            warmup: Duration::from_secs(300),
+            ..Self::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weekend_is_closed_by_default_schedule() {
+        // 2026-11-28 is a Saturday; 2026-11-26 a Thursday.
+        let sat = Timestamp::from_millis(1_764_331_200_000 + 365 * 86_400_000);
+        let s = MarketSchedule::WeekdaysFx;
+        let dt = sat.to_datetime().unwrap();
+        assert_eq!(dt.weekday(), chrono::Weekday::Sat, "{dt}");
+        assert!(!s.is_open(sat));
+        assert!(s.is_open(Timestamp::from_millis(sat.millis() - 2 * 86_400_000)));
+        assert!(MarketSchedule::AlwaysOpen.is_open(sat));
+    }
+
+    #[test]
+    fn debug_redacts_credentials() {
+        let d = format!("{:?}", SandboxConfig::default());
+        assert!(!d.contains("sandbox-pass"));
+        assert!(!d.contains("sandbox-api-key"));
+    }
+}

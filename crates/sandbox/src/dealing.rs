@@ -1,0 +1,341 @@
+//! The dealing engine: open/close/amend positions and create/amend/delete working orders with
+//! IG's validation and reject reasons, P&L and margin in the account currency, confirms, history
+//! and TRADE/ACCOUNT bus events. Rejections are confirms (`dealStatus: REJECTED`), not HTTP errors;
+//! only malformed requests are HTTP 400/404.
+
+use rust_decimal::Decimal;
+use scalper_ig::wire::confirms::DealConfirmation;
+use scalper_ig::wire::history::{Activity, ActivityAction, ActivityDetails, Transaction};
+use scalper_model::{AccountId, Direction, Quote};
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::bus::{BusEvent, TradeKind};
+use crate::catalog::{self, CatalogEntry, ProductKind};
+use crate::clock;
+use crate::config::SandboxConfig;
+use crate::error::ApiError;
+use crate::faults::FaultKind;
+use crate::state::{Position, State, StoredConfirm, WorkingOrder};
+
+/// The dealing engine's view of the world for one operation.
+#[derive(Debug)]
+pub struct World<'a> {
+    pub st: &'a mut State,
+    pub cfg: &'a SandboxConfig,
+    pub out: &'a mut Vec<BusEvent>,
+    pub now: Instant,
+}
+
+/// Parses IG's direction.
+pub fn direction(s: &str) -> Result<Direction, ApiError> {
+    match s.trim().to_ascii_uppercase().as_str() {
+        "BUY" => Ok(Direction::Buy),
+        "SELL" => Ok(Direction::Sell),
+        _ => Err(ApiError::bad_request(
+            "validation.pattern.invalid.direction",
+        )),
+    }
+}
+
+/// Price a position of `dir` is opened at (offer for buys) or closed at (bid for buys).
+pub fn open_price(q: &Quote, dir: Direction) -> Decimal {
+    match dir {
+        Direction::Buy => q.offer.value(),
+        Direction::Sell => q.bid.value(),
+    }
+}
+
+pub fn close_price(q: &Quote, dir: Direction) -> Decimal {
+    open_price(q, dir.opposite())
+}
+
+/// A confirm skeleton.
+pub fn confirm(reference: &str, ts: scalper_model::Timestamp) -> DealConfirmation {
+    DealConfirmation {
+        date: Some(clock::utc_s(ts) + ".000"),
+        deal_reference: Some(reference.to_string()),
+        affected_deals: Some(Vec::new()),
+        guaranteed_stop: Some(false),
+        trailing_stop: Some(false),
+        ..DealConfirmation::default()
+    }
+}
+
+pub fn rejected(mut c: DealConfirmation, reason: &str) -> DealConfirmation {
+    c.deal_status = Some("REJECTED".into());
+    c.reason = Some(reason.into());
+    c
+}
+
+impl World<'_> {
+    pub fn entry(&self, epic: &str) -> Option<&CatalogEntry> {
+        self.st.markets.get(epic).map(|m| &m.entry)
+    }
+
+    pub fn quote(&self, epic: &str) -> Option<Quote> {
+        self.st.markets.get(epic).map(|m| m.last.clone())
+    }
+
+    pub fn tradeable(&self, epic: &str) -> Option<&'static str> {
+        let m = self.st.markets.get(epic)?;
+        let status = m.status(self.cfg.schedule.is_open(self.st.sim_now));
+        match status.as_ig() {
+            "TRADEABLE" => None,
+            "OFFLINE" => Some("MARKET_OFFLINE"),
+            "CLOSINGS_ONLY" => Some("CLOSING_ONLY_TRADES_ACCEPTED_ON_THIS_MARKET"),
+            _ => Some("MARKET_CLOSED"),
+        }
+    }
+
+    pub fn account_kind(&self, account: &str) -> ProductKind {
+        self.st
+            .accounts
+            .get(account)
+            .map_or(ProductKind::Cfd, |a| a.kind)
+    }
+
+    /// Money in instrument currency converted to the account currency, rounded to cents.
+    pub fn to_account(&self, amount: Decimal, currency: &str) -> Decimal {
+        catalog::convert(amount, currency, &self.cfg.currency)
+            .unwrap_or(amount)
+            .round_dp(2)
+    }
+
+    /// Unrealised P&L of a position at the current price, in account currency.
+    pub fn upl(&self, p: &Position) -> Decimal {
+        let (Some(q), Some(e)) = (self.quote(&p.epic), self.entry(&p.epic)) else {
+            return Decimal::ZERO;
+        };
+        let exit = close_price(&q, p.direction);
+        let pnl = (exit - p.level) * p.direction.sign() * p.size * e.value_per_point;
+        self.to_account(pnl, e.currency)
+    }
+
+    /// Margin of a position (or prospective deal), in account currency.
+    pub fn margin(&self, epic: &str, size: Decimal, level: Decimal) -> Decimal {
+        let Some(e) = self.entry(epic) else {
+            return Decimal::ZERO;
+        };
+        let notional = level * size * e.value_per_point;
+        self.to_account(
+            notional * e.margin_factor_pct / Decimal::ONE_HUNDRED,
+            e.currency,
+        )
+    }
+
+    /// Balance, P&L, margin and available funds of an account.
+    pub fn funds(&self, account: &str) -> (Decimal, Decimal, Decimal, Decimal) {
+        let Some(acc) = self.st.accounts.get(account) else {
+            return Default::default();
+        };
+        let pnl: Decimal = acc.positions.iter().map(|p| self.upl(p)).sum();
+        let margin: Decimal = acc
+            .positions
+            .iter()
+            .map(|p| self.margin(&p.epic, p.size, p.level))
+            .sum();
+        let available = acc.balance + pnl - margin;
+        (acc.balance, pnl, margin, available)
+    }
+
+    /// Publishes an ACCOUNT item update.
+    pub fn publish_account(&mut self, account: &str) {
+        let (balance, pnl, margin, available) = self.funds(account);
+        let Ok(id) = AccountId::new(account) else {
+            return;
+        };
+        let f = |d: Decimal| d.round_dp(2).to_string();
+        self.out.push(BusEvent::Account {
+            account: id,
+            fields: vec![
+                ("PNL", f(pnl)),
+                ("DEPOSIT", f(margin)),
+                ("AVAILABLE_CASH", f(balance - margin)),
+                ("FUNDS", f(balance)),
+                ("MARGIN", f(margin)),
+                ("AVAILABLE_TO_DEAL", f(available)),
+                ("EQUITY", f(balance + pnl)),
+                ("EQUITY_USED", f(margin)),
+            ],
+        });
+    }
+
+    pub fn publish_trade(&mut self, account: &str, kind: TradeKind, json: String) {
+        if let Ok(id) = AccountId::new(account) {
+            self.out.push(BusEvent::Trade {
+                account: id,
+                kind,
+                json,
+            });
+        }
+    }
+
+    /// Stores a confirm (unless a `lose-confirm` fault fires) and publishes TRADE CONFIRMS.
+    pub fn finish(&mut self, account: &str, reference: &str, c: DealConfirmation) {
+        let json = serde_json::to_string(&c).unwrap_or_default();
+        tracing::info!(
+            account,
+            deal_ref = reference,
+            status = c.deal_status.as_deref().unwrap_or("-"),
+            reason = c.reason.as_deref().unwrap_or("-"),
+            "deal confirmed"
+        );
+        let lose = self.st.faults.take(&FaultKind::LoseConfirm);
+        if lose {
+            tracing::warn!(
+                deal_ref = reference,
+                fault = "lose-confirm",
+                "injected fault: confirm lost"
+            );
+        } else {
+            let delay = self.st.faults.confirm_delay.unwrap_or_default();
+            self.st.confirms.insert(
+                reference.to_string(),
+                StoredConfirm {
+                    account: account.to_string(),
+                    confirm: c,
+                    visible_from: self.now + delay,
+                    expires: self.now + delay + self.cfg.confirm_ttl,
+                },
+            );
+        }
+        self.publish_trade(account, TradeKind::Confirms, json);
+        self.publish_account(account);
+    }
+
+    pub fn opu(&mut self, account: &str, p: &Position, status: &str) {
+        let expiry = self.entry(&p.epic).map_or("-", |e| e.expiry);
+        let json = json!({
+            "dealReference": p.deal_reference, "dealId": p.deal_id, "dealIdOrigin": p.deal_id,
+            "direction": p.direction.as_str(), "epic": p.epic, "expiry": expiry,
+            "level": p.level, "size": p.size, "stopLevel": p.stop_level, "limitLevel": p.limit_level,
+            "status": status, "dealStatus": "ACCEPTED", "currency": p.currency,
+            "timestamp": clock::utc_s(self.st.sim_now) + ".000", "channel": "PUBLIC_WEB_API",
+            "guaranteedStop": false, "trailingStopDistance": null, "trailingStep": null,
+        });
+        self.publish_trade(account, TradeKind::Opu, json.to_string());
+    }
+
+    pub fn wou(&mut self, account: &str, o: &WorkingOrder, status: &str) {
+        let expiry = self.entry(&o.epic).map_or("-", |e| e.expiry);
+        let json = json!({
+            "dealReference": o.deal_reference, "dealId": o.deal_id, "direction": o.direction.as_str(),
+            "epic": o.epic, "expiry": expiry, "level": o.level, "size": o.size,
+            "status": status, "dealStatus": "ACCEPTED", "orderType": o.order_type,
+            "timeInForce": o.time_in_force,
+            "goodTillDate": o.good_till.map(clock::local_s),
+            "stopDistance": o.stop_distance, "limitDistance": o.limit_distance,
+            "currency": o.currency, "timestamp": clock::utc_s(self.st.sim_now) + ".000",
+            "channel": "PUBLIC_WEB_API", "guaranteedStop": false,
+        });
+        self.publish_trade(account, TradeKind::Wou, json.to_string());
+    }
+
+    /// Records an activity line.
+    #[allow(clippy::too_many_arguments)]
+    pub fn activity(
+        &mut self,
+        account: &str,
+        kind: &str,
+        status: &str,
+        deal_id: &str,
+        reference: &str,
+        epic: &str,
+        description: String,
+        details: ActivityDetails,
+        action: &str,
+    ) {
+        let ts = self.st.sim_now;
+        let period = self.entry(epic).map(|e| e.expiry.to_string());
+        let market_name = self.entry(epic).map(|e| e.name.clone());
+        if let Some(acc) = self.st.accounts.get_mut(account) {
+            acc.activities.push(Activity {
+                date: Some(clock::utc_s(ts)),
+                epic: Some(epic.to_string()),
+                period,
+                deal_id: Some(deal_id.to_string()),
+                channel: Some("PUBLIC_WEB_API".into()),
+                activity_type: Some(kind.into()),
+                status: Some(status.into()),
+                description: Some(description),
+                details: Some(ActivityDetails {
+                    deal_reference: Some(reference.to_string()),
+                    actions: Some(vec![ActivityAction {
+                        action_type: Some(action.into()),
+                        affected_deal_id: Some(deal_id.to_string()),
+                    }]),
+                    market_name,
+                    currency: Some(self.cfg.currency.clone()),
+                    ..details
+                }),
+            });
+        }
+    }
+
+    /// Closes `size` of a position at `level`: realises P&L, posts the ledger and history.
+    /// Returns (realised P&L in account currency, remaining size).
+    pub fn realise(
+        &mut self,
+        account: &str,
+        deal_id: &str,
+        size: Decimal,
+        level: Decimal,
+        why: &str,
+    ) -> Option<(Decimal, Decimal)> {
+        let acc = self.st.accounts.get(account)?;
+        let idx = acc.positions.iter().position(|p| p.deal_id == deal_id)?;
+        let p = acc.positions[idx].clone();
+        let e = self.entry(&p.epic)?.clone();
+        let size = size.min(p.size);
+        let pnl_instr = (level - p.level) * p.direction.sign() * size * e.value_per_point;
+        let pnl = self.to_account(pnl_instr, e.currency);
+        let remaining = p.size - size;
+        let ts = self.st.sim_now;
+        if let Some(acc) = self.st.accounts.get_mut(account) {
+            if remaining.is_zero() {
+                acc.positions.remove(idx);
+            } else {
+                acc.positions[idx].size = remaining;
+            }
+            let sym = catalog::currency_symbol(&self.cfg.currency);
+            acc.transactions.push(Transaction {
+                date: Some(clock::local_s(ts)),
+                date_utc: Some(clock::utc_s(ts)),
+                open_date_utc: Some(clock::utc_s(p.created)),
+                instrument_name: Some(e.name.clone()),
+                period: Some(e.expiry.to_string()),
+                profit_and_loss: Some(format!("{sym}{}", pnl.round_dp(2))),
+                transaction_type: Some("DEAL".into()),
+                reference: Some(p.deal_id.clone()),
+                open_level: Some(p.level.to_string()),
+                close_level: Some(level.to_string()),
+                size: Some(format!(
+                    "{}{}",
+                    if p.direction == Direction::Buy {
+                        "+"
+                    } else {
+                        "-"
+                    },
+                    size
+                )),
+                currency: Some(sym.to_string()),
+                cash_transaction: Some(false),
+            });
+        }
+        self.st.post_ledger(
+            account,
+            &p.deal_id,
+            &format!("{why} {} {}", e.name, p.deal_id),
+            pnl,
+        );
+        let mut after = p.clone();
+        after.size = remaining;
+        if remaining.is_zero() {
+            self.opu(account, &after, "DELETED");
+        } else {
+            self.opu(account, &after, "UPDATED");
+        }
+        Some((pnl, remaining))
+    }
+}

@@ -1,0 +1,323 @@
+//! One epic at runtime: its quote source (simulator or CSV replay), market status, and the
+//! second/minute bid-ask bars kept for `/prices`.
+
+use std::collections::VecDeque;
+use std::path::Path;
+
+use rust_decimal::Decimal;
+use scalper_model::{MarketStatus, Price, Quote, Timestamp};
+
+use crate::catalog::CatalogEntry;
+use crate::sim::MarketSim;
+
+/// One bid/ask OHLC bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bar {
+    pub start: i64,
+    pub open: (Decimal, Decimal),
+    pub high: (Decimal, Decimal),
+    pub low: (Decimal, Decimal),
+    pub close: (Decimal, Decimal),
+    pub ticks: u64,
+}
+
+impl Bar {
+    fn new(start: i64, q: &Quote) -> Self {
+        let p = (q.bid.value(), q.offer.value());
+        Self {
+            start,
+            open: p,
+            high: p,
+            low: p,
+            close: p,
+            ticks: 1,
+        }
+    }
+
+    fn update(&mut self, q: &Quote) {
+        let (b, a) = (q.bid.value(), q.offer.value());
+        self.high = (self.high.0.max(b), self.high.1.max(a));
+        self.low = (self.low.0.min(b), self.low.1.min(a));
+        self.close = (b, a);
+        self.ticks += 1;
+    }
+
+    /// Merges a later bar into this one.
+    pub fn merge(&mut self, o: &Bar) {
+        self.high = (self.high.0.max(o.high.0), self.high.1.max(o.high.1));
+        self.low = (self.low.0.min(o.low.0), self.low.1.min(o.low.1));
+        self.close = o.close;
+        self.ticks += o.ticks;
+    }
+}
+
+const MAX_SECOND_BARS: usize = 3_600;
+const MAX_MINUTE_BARS: usize = 7 * 24 * 60;
+
+/// Where quotes come from.
+#[derive(Debug)]
+pub enum Source {
+    Sim(Box<MarketSim>),
+    /// Recorded quotes shifted to start at the simulator's start; loops at the end.
+    Replay {
+        quotes: Vec<(i64, Decimal, Decimal)>,
+        idx: usize,
+        offset: i64,
+        period: i64,
+    },
+}
+
+/// Runtime state of one epic.
+#[derive(Debug)]
+pub struct MarketRt {
+    pub entry: CatalogEntry,
+    pub source: Source,
+    pub last: Quote,
+    /// Forced status (admin), overriding the schedule.
+    pub status_override: Option<MarketStatus>,
+    pub day_open: Decimal,
+    pub high: Decimal,
+    pub low: Decimal,
+    pub seconds: VecDeque<Bar>,
+    pub minutes: VecDeque<Bar>,
+}
+
+/// Why a replay file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("cannot read replay file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("replay file {path} line {line}: {reason} (expected ts_ms,bid,ask)")]
+    Line {
+        path: String,
+        line: usize,
+        reason: String,
+    },
+    #[error("replay file {path} has no quotes")]
+    Empty { path: String },
+}
+
+/// Loads `ts_ms,bid,ask` rows (a non-numeric first line is a header).
+pub fn load_replay(path: &Path) -> Result<Vec<(i64, Decimal, Decimal)>, ReplayError> {
+    let p = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ReplayError::Read {
+        path: p.clone(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split(',').map(str::trim).collect();
+        let bad = |reason: String| ReplayError::Line {
+            path: p.clone(),
+            line: i + 1,
+            reason,
+        };
+        if cols.len() < 3 {
+            return Err(bad(format!("{} columns", cols.len())));
+        }
+        let Ok(ts) = cols[0].parse::<i64>() else {
+            if i == 0 {
+                continue;
+            }
+            return Err(bad(format!("bad timestamp {:?}", cols[0])));
+        };
+        let bid: Decimal = cols[1]
+            .parse()
+            .map_err(|_| bad(format!("bad bid {:?}", cols[1])))?;
+        let ask: Decimal = cols[2]
+            .parse()
+            .map_err(|_| bad(format!("bad ask {:?}", cols[2])))?;
+        if ask < bid {
+            return Err(bad("ask below bid".into()));
+        }
+        if out.last().is_some_and(|(prev, _, _)| ts < *prev) {
+            return Err(bad("timestamps go backwards".into()));
+        }
+        out.push((ts, bid, ask));
+    }
+    if out.is_empty() {
+        return Err(ReplayError::Empty { path: p });
+    }
+    Ok(out)
+}
+
+impl MarketRt {
+    pub fn new(entry: CatalogEntry, source: Source, start: Timestamp) -> Self {
+        let last = match &source {
+            Source::Sim(s) => s.last().clone(),
+            Source::Replay { quotes, .. } => {
+                let (_, b, a) = quotes[0];
+                Quote {
+                    epic: entry.epic.clone(),
+                    bid: Price::new(b),
+                    offer: Price::new(a),
+                    ts: start,
+                }
+            }
+        };
+        let mid = last.mid().value();
+        Self {
+            entry,
+            source,
+            last,
+            status_override: None,
+            day_open: mid,
+            high: mid,
+            low: mid,
+            seconds: VecDeque::new(),
+            minutes: VecDeque::new(),
+        }
+    }
+
+    /// The next quote due at or before `until`, if any (recorded into bars).
+    pub fn next_before(&mut self, until: Timestamp) -> Option<Quote> {
+        let q = match &mut self.source {
+            Source::Sim(s) => s.next_before(until)?,
+            Source::Replay {
+                quotes,
+                idx,
+                offset,
+                period,
+            } => {
+                let (ts, b, a) = quotes[*idx];
+                let at = ts + *offset;
+                if at > until.millis() {
+                    return None;
+                }
+                *idx += 1;
+                if *idx == quotes.len() {
+                    *idx = 0;
+                    *offset += *period;
+                }
+                Quote {
+                    epic: self.entry.epic.clone(),
+                    bid: Price::new(b),
+                    offer: Price::new(a),
+                    ts: Timestamp::from_millis(at.max(self.last.ts.millis())),
+                }
+            }
+        };
+        self.record(&q);
+        Some(q)
+    }
+
+    /// The next quote whatever its time (for stepping a paused simulator).
+    pub fn step(&mut self) -> Quote {
+        let until = match &self.source {
+            Source::Sim(s) => s.next_at(),
+            Source::Replay {
+                quotes,
+                idx,
+                offset,
+                ..
+            } => Timestamp::from_millis(quotes[*idx].0 + offset),
+        };
+        self.next_before(until).unwrap_or_else(|| self.last.clone())
+    }
+
+    /// Forces a price (admin/test).
+    pub fn set_quote(&mut self, bid: Price, offer: Price, ts: Timestamp) -> Quote {
+        if let Source::Sim(s) = &mut self.source {
+            s.set_quote(bid, offer, ts);
+        }
+        let q = Quote {
+            epic: self.entry.epic.clone(),
+            bid,
+            offer,
+            ts,
+        };
+        self.record(&q);
+        q
+    }
+
+    fn record(&mut self, q: &Quote) {
+        self.last = q.clone();
+        let mid = q.mid().value();
+        self.high = self.high.max(mid);
+        self.low = self.low.min(mid);
+        let ms = q.ts.millis();
+        push_bar(
+            &mut self.seconds,
+            ms - ms.rem_euclid(1_000),
+            q,
+            MAX_SECOND_BARS,
+        );
+        push_bar(
+            &mut self.minutes,
+            ms - ms.rem_euclid(60_000),
+            q,
+            MAX_MINUTE_BARS,
+        );
+    }
+
+    /// Current status: admin override, else the schedule's open/closed.
+    pub fn status(&self, open: bool) -> MarketStatus {
+        match &self.status_override {
+            Some(s) => s.clone(),
+            None if open => MarketStatus::Tradeable,
+            None => MarketStatus::Closed,
+        }
+    }
+}
+
+fn push_bar(bars: &mut VecDeque<Bar>, start: i64, q: &Quote, cap: usize) {
+    match bars.back_mut() {
+        Some(b) if b.start == start => b.update(q),
+        _ => {
+            bars.push_back(Bar::new(start, q));
+            if bars.len() > cap {
+                bars.pop_front();
+            }
+        }
+    }
+}
+
+/// IG resolution name to milliseconds.
+pub fn resolution_ms(res: &str) -> Option<i64> {
+    Some(match res {
+        "SECOND" => 1_000,
+        "MINUTE" => 60_000,
+        "MINUTE_2" => 120_000,
+        "MINUTE_3" => 180_000,
+        "MINUTE_5" => 300_000,
+        "MINUTE_10" => 600_000,
+        "MINUTE_15" => 900_000,
+        "MINUTE_30" => 1_800_000,
+        "HOUR" => 3_600_000,
+        "HOUR_2" => 7_200_000,
+        "HOUR_3" => 10_800_000,
+        "HOUR_4" => 14_400_000,
+        "DAY" => 86_400_000,
+        "WEEK" => 604_800_000,
+        _ => return None,
+    })
+}
+
+/// Bars of `period_ms` built from the stored second or minute bars, oldest first.
+pub fn aggregate(m: &MarketRt, period_ms: i64) -> Vec<Bar> {
+    let src = if period_ms < 60_000 {
+        &m.seconds
+    } else {
+        &m.minutes
+    };
+    let mut out: Vec<Bar> = Vec::new();
+    for b in src {
+        let start = b.start - b.start.rem_euclid(period_ms);
+        match out.last_mut() {
+            Some(last) if last.start == start => last.merge(b),
+            _ => {
+                let mut nb = b.clone();
+                nb.start = start;
+                out.push(nb);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,745 @@
+//! Dealing requests: open (`POST /positions/otc`), close (`_method: DELETE`), amend, and
+//! working orders. Each returns the deal reference (HTTP 200) and leaves a confirm; malformed
+//! requests are `ApiError`s (HTTP 400/404) and leave none.
+
+use rust_decimal::Decimal;
+use scalper_ig::wire::confirms::AffectedDeal;
+use scalper_ig::wire::history::ActivityDetails;
+use scalper_ig::wire::positions::{
+    AmendPositionRequest, ClosePositionRequest, OpenPositionRequest,
+};
+use scalper_ig::wire::working_orders::{AmendWorkingOrderRequest, CreateWorkingOrderRequest};
+
+use crate::catalog::ProductKind;
+use crate::clock;
+use crate::dealing::{close_price, confirm, direction, open_price, rejected, World};
+use crate::error::ApiError;
+use crate::state::{Position, WorkingOrder};
+
+fn valid_reference(r: &str) -> bool {
+    (1..=30).contains(&r.len())
+        && r.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+impl World<'_> {
+    /// Takes the client's reference or generates one; `Err` for a malformed one.
+    fn reference(&mut self, given: Option<&String>) -> Result<(String, bool), ApiError> {
+        match given {
+            Some(r) if !valid_reference(r) => Err(ApiError::bad_request(
+                "validation.pattern.invalid.request.dealReference",
+            )),
+            Some(r) => Ok((r.clone(), self.st.used_refs.contains(r))),
+            None => Ok((self.st.deal_reference(), false)),
+        }
+    }
+
+    /// Account/product mismatch and market-state rejections shared by every deal.
+    fn common_reject(&mut self, account: &str, epic: &str, expiry: &str) -> Option<String> {
+        let kind = self.account_kind(account);
+        let entry_kind = self.entry(epic).map(|e| e.kind);
+        let sb = expiry != "-" || entry_kind == Some(ProductKind::SpreadBet);
+        if kind == ProductKind::SpreadBet && !sb {
+            return Some("REJECT_CFD_ORDER_ON_SPREADBET_ACCOUNT".into());
+        }
+        if kind == ProductKind::Cfd && sb {
+            return Some("REJECT_SPREADBET_ORDER_ON_CFD_ACCOUNT".into());
+        }
+        if let Some(r) = self.tradeable(epic) {
+            return Some(r.into());
+        }
+        self.injected_reject(epic)
+    }
+
+    fn injected_reject(&mut self, epic: &str) -> Option<String> {
+        self.st.faults.take_reject().inspect(|r| {
+            tracing::warn!(epic, reason = %r, fault = "reject", "injected fault: deal rejected");
+        })
+    }
+
+    /// `POST /positions/otc` v2.
+    pub fn open_position(
+        &mut self,
+        account: &str,
+        req: &OpenPositionRequest,
+    ) -> Result<String, ApiError> {
+        let dir = direction(&req.direction)?;
+        let size = req
+            .size
+            .ok_or_else(|| ApiError::bad_request("validation.null-not-allowed.request.size"))?;
+        if req.currency_code.len() != 3 {
+            return Err(ApiError::bad_request(
+                "validation.pattern.invalid.request.currencyCode",
+            ));
+        }
+        if req.expiry.is_empty() {
+            return Err(ApiError::bad_request(
+                "validation.null-not-allowed.request.expiry",
+            ));
+        }
+        if req.stop_level.is_some() && req.stop_distance.is_some()
+            || req.limit_level.is_some() && req.limit_distance.is_some()
+        {
+            return Err(ApiError::bad_request(
+                "invalid.request.stopOrLimit.level-and-distance",
+            ));
+        }
+        let has_attached = req.stop_level.is_some()
+            || req.stop_distance.is_some()
+            || req.limit_level.is_some()
+            || req.limit_distance.is_some();
+        if has_attached && !req.force_open {
+            return Err(ApiError::bad_request("invalid.request.forceOpen"));
+        }
+        let order_type = req.order_type.to_ascii_uppercase();
+        match order_type.as_str() {
+            "MARKET" if req.level.is_some() => {
+                return Err(ApiError::bad_request("invalid.request.level"))
+            }
+            "LIMIT" if req.level.is_none() => {
+                return Err(ApiError::bad_request(
+                    "validation.null-not-allowed.request.level",
+                ))
+            }
+            "MARKET" | "LIMIT" => {}
+            "QUOTE" => {
+                return Err(ApiError::bad_request(
+                    "error.trading.otc.quote-orders.not-supported",
+                ))
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "validation.pattern.invalid.request.orderType",
+                ))
+            }
+        }
+        let entry = self
+            .entry(&req.epic)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found("error.trading.otc.instrument-not-found"))?;
+        let (reference, duplicate) = self.reference(req.deal_reference.as_ref())?;
+        if duplicate {
+            tracing::warn!(deal_ref = %reference, "duplicate dealReference: not executed again");
+            return Ok(reference);
+        }
+        self.st.used_refs.insert(reference.clone());
+        let quote = self
+            .quote(&req.epic)
+            .ok_or_else(|| ApiError::not_found("error.trading.otc.instrument-not-found"))?;
+        let mut c = confirm(&reference, self.st.sim_now);
+        c.epic = Some(req.epic.clone());
+        c.expiry = Some(req.expiry.clone());
+        c.direction = Some(dir.as_str().into());
+        c.size = Some(size);
+        let fill = open_price(&quote, dir);
+        let reason = self
+            .common_reject(account, &req.epic, &req.expiry)
+            .or_else(|| {
+                if size < entry.min_deal_size {
+                    return Some("MINIMUM_ORDER_SIZE_ERROR".into());
+                }
+                if !(size % entry.size_step).is_zero() {
+                    return Some("SIZE_INCREMENT".into());
+                }
+                if order_type == "LIMIT"
+                    && req
+                        .level
+                        .is_some_and(|l| l * dir.sign() < fill * dir.sign())
+                {
+                    return Some("LEVEL_TOLERANCE_ERROR".into());
+                }
+                None
+            });
+        if let Some(r) = reason {
+            return Ok(self.reject_open(account, &reference, c, &r));
+        }
+        // Attached stop/limit levels and their distances from the fill.
+        let stop = req
+            .stop_level
+            .or(req.stop_distance.map(|d| fill - d * dir.sign()));
+        let limit = req
+            .limit_level
+            .or(req.limit_distance.map(|d| fill + d * dir.sign()));
+        let bad_stop = stop.is_some_and(|s| {
+            let dist = (fill - s) * dir.sign();
+            dist < entry.min_stop_distance || dist > entry.max_stop_distance
+        });
+        let bad_limit = limit.is_some_and(|l| (l - fill) * dir.sign() <= Decimal::ZERO);
+        if bad_stop || bad_limit {
+            return Ok(self.reject_open(account, &reference, c, "ATTACHED_ORDER_LEVEL_ERROR"));
+        }
+        // Netting: without forceOpen an opposite position is closed first.
+        let mut remaining = size;
+        let mut affected = Vec::new();
+        let mut profit = Decimal::ZERO;
+        if !req.force_open {
+            let opposite: Vec<(String, Decimal)> = self
+                .st
+                .accounts
+                .get(account)
+                .map(|a| {
+                    a.positions
+                        .iter()
+                        .filter(|p| p.epic == req.epic && p.direction != dir)
+                        .map(|p| (p.deal_id.clone(), p.size))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for (id, psize) in opposite {
+                if remaining.is_zero() {
+                    break;
+                }
+                let take = remaining.min(psize);
+                if let Some((pnl, left)) = self.realise(account, &id, take, fill, "Closed") {
+                    profit += pnl;
+                    remaining -= take;
+                    affected.push(AffectedDeal {
+                        deal_id: Some(id.clone()),
+                        status: Some(
+                            if left.is_zero() {
+                                "FULLY_CLOSED"
+                            } else {
+                                "PARTIALLY_CLOSED"
+                            }
+                            .into(),
+                        ),
+                    });
+                }
+            }
+        }
+        if !remaining.is_zero() {
+            let (_, _, _, available) = self.funds(account);
+            if self.margin(&req.epic, remaining, fill) > available {
+                return Ok(self.reject_open(account, &reference, c, "INSUFFICIENT_FUNDS"));
+            }
+        }
+        let deal_id = self.st.deal_id();
+        c.deal_id = Some(deal_id.clone());
+        c.level = Some(fill);
+        c.deal_status = Some("ACCEPTED".into());
+        c.reason = Some("SUCCESS".into());
+        if remaining.is_zero() {
+            c.status = Some("CLOSED".into());
+            c.profit = Some(profit);
+            c.profit_currency = Some(self.cfg.currency.clone());
+        } else {
+            let p = Position {
+                deal_id: deal_id.clone(),
+                deal_reference: reference.clone(),
+                epic: req.epic.clone(),
+                direction: dir,
+                size: remaining,
+                level: fill,
+                stop_level: stop,
+                limit_level: limit,
+                currency: req.currency_code.clone(),
+                created: self.st.sim_now,
+            };
+            c.status = Some("OPEN".into());
+            c.stop_level = stop;
+            c.limit_level = limit;
+            c.size = Some(remaining);
+            affected.push(AffectedDeal {
+                deal_id: Some(deal_id.clone()),
+                status: Some("OPENED".into()),
+            });
+            if let Some(acc) = self.st.accounts.get_mut(account) {
+                acc.positions.push(p.clone());
+            }
+            self.opu(account, &p, "OPEN");
+        }
+        c.affected_deals = Some(affected);
+        let details = ActivityDetails {
+            size: Some(size),
+            direction: Some(dir.as_str().into()),
+            level: Some(fill),
+            stop_level: stop,
+            limit_level: limit,
+            ..Default::default()
+        };
+        self.activity(
+            account,
+            "POSITION",
+            "ACCEPTED",
+            &deal_id,
+            &reference,
+            &req.epic,
+            format!("Position opened: {deal_id}"),
+            details,
+            "POSITION_OPENED",
+        );
+        self.finish(account, &reference, c);
+        Ok(reference)
+    }
+
+    fn reject_open(
+        &mut self,
+        account: &str,
+        reference: &str,
+        c: scalper_ig::wire::confirms::DealConfirmation,
+        reason: &str,
+    ) -> String {
+        let epic = c.epic.clone().unwrap_or_default();
+        self.activity(
+            account,
+            "POSITION",
+            "REJECTED",
+            "",
+            reference,
+            &epic,
+            format!("Rejected: {reason}"),
+            ActivityDetails::default(),
+            "UNKNOWN",
+        );
+        self.finish(account, reference, rejected(c, reason));
+        reference.to_string()
+    }
+
+    /// `DELETE /positions/otc` v1 (POST + `_method: DELETE`).
+    pub fn close_position(
+        &mut self,
+        account: &str,
+        req: &ClosePositionRequest,
+    ) -> Result<String, ApiError> {
+        let dir = direction(&req.direction)?;
+        let size = req
+            .size
+            .ok_or_else(|| ApiError::bad_request("validation.null-not-allowed.request.size"))?;
+        if req.deal_id.is_some() == req.epic.is_some() {
+            return Err(ApiError::bad_request("invalid.request.dealId-or-epic"));
+        }
+        if req.epic.is_some() && req.expiry.is_none() {
+            return Err(ApiError::bad_request(
+                "validation.null-not-allowed.request.expiry",
+            ));
+        }
+        let (reference, duplicate) = self.reference(req.deal_reference.as_ref())?;
+        if duplicate {
+            return Ok(reference);
+        }
+        self.st.used_refs.insert(reference.clone());
+        let positions: Vec<Position> = self
+            .st
+            .accounts
+            .get(account)
+            .map(|a| a.positions.clone())
+            .unwrap_or_default();
+        let targets: Vec<Position> = positions
+            .into_iter()
+            .filter(|p| match (&req.deal_id, &req.epic) {
+                (Some(id), _) => &p.deal_id == id,
+                (None, Some(epic)) => &p.epic == epic && p.direction == dir.opposite(),
+                _ => false,
+            })
+            .collect();
+        let mut c = confirm(&reference, self.st.sim_now);
+        c.direction = Some(dir.as_str().into());
+        c.size = Some(size);
+        let Some(first) = targets.first().cloned() else {
+            c.deal_id.clone_from(&req.deal_id);
+            c.epic.clone_from(&req.epic);
+            self.finish(account, &reference, rejected(c, "POSITION_NOT_FOUND"));
+            return Ok(reference);
+        };
+        c.epic = Some(first.epic.clone());
+        c.deal_id = Some(first.deal_id.clone());
+        c.expiry = self.entry(&first.epic).map(|e| e.expiry.to_string());
+        let total: Decimal = targets.iter().map(|p| p.size).sum();
+        let reason = if first.direction == dir {
+            Some("POSITION_NOT_AVAILABLE_TO_CLOSE".to_string())
+        } else if size > total {
+            Some("ORDER_SIZE_CANNOT_BE_FILLED".to_string())
+        } else {
+            match self.tradeable(&first.epic) {
+                Some(r) => Some(r.to_string()),
+                None => self.injected_reject(&first.epic),
+            }
+        };
+        if let Some(r) = reason {
+            self.finish(account, &reference, rejected(c, &r));
+            return Ok(reference);
+        }
+        let Some(q) = self.quote(&first.epic) else {
+            return Err(ApiError::not_found(
+                "error.trading.otc.instrument-not-found",
+            ));
+        };
+        let level = close_price(&q, first.direction);
+        let mut left = size;
+        let mut profit = Decimal::ZERO;
+        let mut affected = Vec::new();
+        let mut status = "CLOSED";
+        for p in targets {
+            if left.is_zero() {
+                break;
+            }
+            let take = left.min(p.size);
+            if let Some((pnl, rem)) = self.realise(account, &p.deal_id, take, level, "Closed") {
+                profit += pnl;
+                left -= take;
+                if !rem.is_zero() {
+                    status = "PARTIALLY_CLOSED";
+                }
+                affected.push(AffectedDeal {
+                    deal_id: Some(p.deal_id.clone()),
+                    status: Some(
+                        if rem.is_zero() {
+                            "FULLY_CLOSED"
+                        } else {
+                            "PARTIALLY_CLOSED"
+                        }
+                        .into(),
+                    ),
+                });
+                let details = ActivityDetails {
+                    size: Some(take),
+                    direction: Some(dir.as_str().into()),
+                    level: Some(level),
+                    ..Default::default()
+                };
+                self.activity(
+                    account,
+                    "POSITION",
+                    "ACCEPTED",
+                    &p.deal_id,
+                    &reference,
+                    &p.epic,
+                    format!(
+                        "Position {} closed: {}",
+                        if rem.is_zero() { "fully" } else { "partially" },
+                        p.deal_id
+                    ),
+                    details,
+                    if rem.is_zero() {
+                        "POSITION_CLOSED"
+                    } else {
+                        "POSITION_PARTIALLY_CLOSED"
+                    },
+                );
+            }
+        }
+        c.level = Some(level);
+        c.deal_status = Some("ACCEPTED".into());
+        c.reason = Some("SUCCESS".into());
+        c.status = Some(status.into());
+        c.profit = Some(profit);
+        c.profit_currency = Some(self.cfg.currency.clone());
+        c.affected_deals = Some(affected);
+        self.finish(account, &reference, c);
+        Ok(reference)
+    }
+
+    /// `PUT /positions/otc/{dealId}` v2.
+    pub fn amend_position(
+        &mut self,
+        account: &str,
+        deal_id: &str,
+        req: &AmendPositionRequest,
+    ) -> Result<String, ApiError> {
+        let reference = self.st.deal_reference();
+        let pos = self
+            .st
+            .accounts
+            .get(account)
+            .and_then(|a| a.positions.iter().find(|p| p.deal_id == deal_id).cloned());
+        let mut c = confirm(&reference, self.st.sim_now);
+        c.deal_id = Some(deal_id.to_string());
+        let Some(p) = pos else {
+            self.finish(account, &reference, rejected(c, "POSITION_NOT_FOUND"));
+            return Ok(reference);
+        };
+        c.epic = Some(p.epic.clone());
+        c.direction = Some(p.direction.as_str().into());
+        c.size = Some(p.size);
+        c.level = Some(p.level);
+        let (Some(q), Some(e)) = (self.quote(&p.epic), self.entry(&p.epic).cloned()) else {
+            return Err(ApiError::not_found(
+                "error.trading.otc.instrument-not-found",
+            ));
+        };
+        let mark = close_price(&q, p.direction);
+        let sign = p.direction.sign();
+        let bad_stop = req
+            .stop_level
+            .is_some_and(|s| (mark - s) * sign < e.min_stop_distance);
+        let bad_limit = req
+            .limit_level
+            .is_some_and(|l| (l - mark) * sign <= Decimal::ZERO);
+        if let Some(r) = self
+            .tradeable(&p.epic)
+            .or((bad_stop || bad_limit).then_some("ATTACHED_ORDER_LEVEL_ERROR"))
+        {
+            self.finish(account, &reference, rejected(c, r));
+            return Ok(reference);
+        }
+        let mut updated = p.clone();
+        updated.stop_level = req.stop_level;
+        updated.limit_level = req.limit_level;
+        if let Some(acc) = self.st.accounts.get_mut(account) {
+            if let Some(slot) = acc.positions.iter_mut().find(|x| x.deal_id == deal_id) {
+                *slot = updated.clone();
+            }
+        }
+        c.stop_level = updated.stop_level;
+        c.limit_level = updated.limit_level;
+        c.deal_status = Some("ACCEPTED".into());
+        c.reason = Some("SUCCESS".into());
+        c.status = Some("AMENDED".into());
+        c.affected_deals = Some(vec![AffectedDeal {
+            deal_id: Some(deal_id.to_string()),
+            status: Some("AMENDED".into()),
+        }]);
+        self.opu(account, &updated, "UPDATED");
+        let details = ActivityDetails {
+            stop_level: updated.stop_level,
+            limit_level: updated.limit_level,
+            ..Default::default()
+        };
+        self.activity(
+            account,
+            "EDIT_STOP_AND_LIMIT",
+            "ACCEPTED",
+            deal_id,
+            &reference,
+            &p.epic,
+            format!("Position edited: {deal_id}"),
+            details,
+            "STOP_LIMIT_AMENDED",
+        );
+        self.finish(account, &reference, c);
+        Ok(reference)
+    }
+
+    /// `POST /workingorders/otc` v2.
+    pub fn create_working_order(
+        &mut self,
+        account: &str,
+        req: &CreateWorkingOrderRequest,
+    ) -> Result<String, ApiError> {
+        let dir = direction(&req.direction)?;
+        let size = req
+            .size
+            .ok_or_else(|| ApiError::bad_request("validation.null-not-allowed.request.size"))?;
+        let level = req
+            .level
+            .ok_or_else(|| ApiError::bad_request("validation.null-not-allowed.request.level"))?;
+        let order_type = req.order_type.to_ascii_uppercase();
+        if order_type != "LIMIT" && order_type != "STOP" {
+            return Err(ApiError::bad_request(
+                "validation.pattern.invalid.request.type",
+            ));
+        }
+        let tif = req.time_in_force.to_ascii_uppercase();
+        let good_till = match (tif.as_str(), &req.good_till_date) {
+            ("GOOD_TILL_CANCELLED", _) => None,
+            ("GOOD_TILL_DATE", Some(d)) => Some(
+                clock::parse_time(d)
+                    .ok_or_else(|| ApiError::bad_request("error.malformed.date"))?,
+            ),
+            ("GOOD_TILL_DATE", None) => {
+                return Err(ApiError::bad_request(
+                    "validation.null-not-allowed.request.goodTillDate",
+                ))
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "validation.pattern.invalid.request.timeInForce",
+                ))
+            }
+        };
+        let entry = self
+            .entry(&req.epic)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found("error.trading.otc.instrument-not-found"))?;
+        let (reference, duplicate) = self.reference(req.deal_reference.as_ref())?;
+        if duplicate {
+            return Ok(reference);
+        }
+        self.st.used_refs.insert(reference.clone());
+        let q = self
+            .quote(&req.epic)
+            .ok_or_else(|| ApiError::not_found("error.trading.otc.instrument-not-found"))?;
+        let mut c = confirm(&reference, self.st.sim_now);
+        c.epic = Some(req.epic.clone());
+        c.expiry = Some(req.expiry.clone());
+        c.direction = Some(dir.as_str().into());
+        c.size = Some(size);
+        c.level = Some(level);
+        let market = open_price(&q, dir);
+        let above = (level - market) * dir.sign() > Decimal::ZERO;
+        let now = self.st.sim_now;
+        let reason = self
+            .common_reject(account, &req.epic, &req.expiry)
+            .or_else(|| {
+                if size < entry.min_deal_size {
+                    Some("MINIMUM_ORDER_SIZE_ERROR".into())
+                } else if order_type == "LIMIT" && above {
+                    Some("LIMIT_ORDER_WRONG_SIDE_OF_MARKET".into())
+                } else if order_type == "STOP" && !above {
+                    Some("WRONG_SIDE_OF_MARKET".into())
+                } else if good_till.is_some_and(|t| t <= now) {
+                    Some("GOOD_TILL_DATE_IN_THE_PAST".into())
+                } else {
+                    None
+                }
+            });
+        if let Some(r) = reason {
+            self.finish(account, &reference, rejected(c, &r));
+            return Ok(reference);
+        }
+        let deal_id = self.st.deal_id();
+        let o = WorkingOrder {
+            deal_id: deal_id.clone(),
+            deal_reference: reference.clone(),
+            epic: req.epic.clone(),
+            direction: dir,
+            size,
+            level,
+            order_type,
+            time_in_force: tif,
+            good_till,
+            stop_distance: req
+                .stop_distance
+                .or(req.stop_level.map(|s| ((level - s) * dir.sign()).abs())),
+            limit_distance: req
+                .limit_distance
+                .or(req.limit_level.map(|l| ((l - level) * dir.sign()).abs())),
+            currency: req.currency_code.clone(),
+            created: self.st.sim_now,
+        };
+        if let Some(acc) = self.st.accounts.get_mut(account) {
+            acc.orders.push(o.clone());
+        }
+        c.deal_id = Some(deal_id.clone());
+        c.deal_status = Some("ACCEPTED".into());
+        c.reason = Some("SUCCESS".into());
+        c.status = Some("OPEN".into());
+        c.affected_deals = Some(vec![AffectedDeal {
+            deal_id: Some(deal_id.clone()),
+            status: Some("OPENED".into()),
+        }]);
+        self.wou(account, &o, "OPEN");
+        let details = ActivityDetails {
+            size: Some(size),
+            direction: Some(dir.as_str().into()),
+            level: Some(level),
+            ..Default::default()
+        };
+        self.activity(
+            account,
+            "WORKING_ORDER",
+            "ACCEPTED",
+            &deal_id,
+            &reference,
+            &req.epic,
+            format!("Working order created: {deal_id}"),
+            details,
+            "WORKING_ORDER_CREATED",
+        );
+        self.finish(account, &reference, c);
+        Ok(reference)
+    }
+
+    /// `PUT /workingorders/otc/{dealId}` v2.
+    pub fn amend_working_order(
+        &mut self,
+        account: &str,
+        deal_id: &str,
+        req: &AmendWorkingOrderRequest,
+    ) -> Result<String, ApiError> {
+        if req
+            .order_type
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case("LIMIT") && !t.eq_ignore_ascii_case("STOP"))
+        {
+            return Err(ApiError::bad_request(
+                "validation.pattern.invalid.request.type",
+            ));
+        }
+        let reference = self.st.deal_reference();
+        let mut c = confirm(&reference, self.st.sim_now);
+        c.deal_id = Some(deal_id.to_string());
+        let found = self
+            .st
+            .accounts
+            .get_mut(account)
+            .and_then(|a| a.orders.iter_mut().find(|o| o.deal_id == deal_id))
+            .map(|o| {
+                if let Some(l) = req.level {
+                    o.level = l;
+                }
+                if let Some(t) = &req.order_type {
+                    o.order_type = t.to_ascii_uppercase();
+                }
+                if let Some(t) = &req.time_in_force {
+                    o.time_in_force = t.to_ascii_uppercase();
+                }
+                if let Some(d) = req.good_till_date.as_deref().and_then(clock::parse_time) {
+                    o.good_till = Some(d);
+                }
+                if req.stop_distance.is_some() {
+                    o.stop_distance = req.stop_distance;
+                }
+                if req.limit_distance.is_some() {
+                    o.limit_distance = req.limit_distance;
+                }
+                o.clone()
+            });
+        let Some(o) = found else {
+            self.finish(account, &reference, rejected(c, "ORDER_NOT_FOUND"));
+            return Ok(reference);
+        };
+        c.epic = Some(o.epic.clone());
+        c.level = Some(o.level);
+        c.size = Some(o.size);
+        c.direction = Some(o.direction.as_str().into());
+        c.deal_status = Some("ACCEPTED".into());
+        c.reason = Some("SUCCESS".into());
+        c.status = Some("AMENDED".into());
+        c.affected_deals = Some(vec![AffectedDeal {
+            deal_id: Some(deal_id.to_string()),
+            status: Some("AMENDED".into()),
+        }]);
+        self.wou(account, &o, "UPDATED");
+        self.finish(account, &reference, c);
+        Ok(reference)
+    }
+
+    /// `DELETE /workingorders/otc/{dealId}` v2.
+    pub fn delete_working_order(&mut self, account: &str, deal_id: &str) -> String {
+        let reference = self.st.deal_reference();
+        let mut c = confirm(&reference, self.st.sim_now);
+        c.deal_id = Some(deal_id.to_string());
+        let removed = self.st.accounts.get_mut(account).and_then(|a| {
+            let idx = a.orders.iter().position(|o| o.deal_id == deal_id)?;
+            Some(a.orders.remove(idx))
+        });
+        match removed {
+            Some(o) => {
+                c.epic = Some(o.epic.clone());
+                c.deal_status = Some("ACCEPTED".into());
+                c.reason = Some("SUCCESS".into());
+                c.status = Some("DELETED".into());
+                c.affected_deals = Some(vec![AffectedDeal {
+                    deal_id: Some(deal_id.to_string()),
+                    status: Some("DELETED".into()),
+                }]);
+                self.wou(account, &o, "DELETED");
+                self.activity(
+                    account,
+                    "WORKING_ORDER",
+                    "ACCEPTED",
+                    deal_id,
+                    &reference,
+                    &o.epic,
+                    format!("Working order deleted: {deal_id}"),
+                    ActivityDetails::default(),
+                    "WORKING_ORDER_DELETED",
+                );
+                self.finish(account, &reference, c);
+            }
+            None => self.finish(account, &reference, rejected(c, "ORDER_NOT_FOUND")),
+        }
+        reference
+    }
+}

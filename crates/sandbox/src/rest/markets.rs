@@ -1,0 +1,304 @@
+//! Market data: `/markets/{epic}` v3, `/markets?epics=` v2 (and `?searchTerm=` v1) and
+//! `/prices/{epic}` v3 candles from the simulator's history with allowance metadata.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use rust_decimal::Decimal;
+use scalper_ig::wire::markets::{
+    DealingRulesDetails, InstrumentCurrency, InstrumentDetails, MarketDetails, MarketSnapshot,
+    MarketTime, MarketsResponse, OpeningHours, UnitValue,
+};
+use scalper_ig::wire::prices::{
+    BidAsk, PageData, PriceAllowance, PriceMetadata, PricePoint, PricesResponse,
+};
+use scalper_model::Timestamp;
+use serde_json::json;
+
+use super::{authenticate, ok_json, Shared};
+use crate::catalog;
+use crate::clock;
+use crate::dealing::World;
+use crate::error::ApiError;
+use crate::market::{aggregate, resolution_ms};
+
+#[allow(clippy::unnecessary_wraps)] // every wire field is an Option
+fn uv(unit: &str, value: Decimal) -> Option<UnitValue> {
+    Some(UnitValue {
+        unit: Some(unit.into()),
+        value: Some(value),
+    })
+}
+
+/// The v3 market details of one epic.
+pub(crate) fn details(w: &World<'_>, epic: &str) -> Option<MarketDetails> {
+    let m = w.st.markets.get(epic)?;
+    let e = &m.entry;
+    let open = w.cfg.schedule.is_open(w.st.sim_now);
+    let mid = m.last.mid().value();
+    let net = (mid - m.day_open).round_dp(e.decimals);
+    let pct = if m.day_open.is_zero() {
+        Decimal::ZERO
+    } else {
+        (net / m.day_open * Decimal::ONE_HUNDRED).round_dp(2)
+    };
+    let symbol = catalog::currency_symbol(e.currency);
+    let hours = match w.cfg.schedule {
+        crate::config::MarketSchedule::AlwaysOpen => vec![MarketTime {
+            open_time: Some("00:00".into()),
+            close_time: Some("23:59".into()),
+        }],
+        crate::config::MarketSchedule::WeekdaysFx => vec![MarketTime {
+            open_time: Some("22:00".into()),
+            close_time: Some("22:00".into()),
+        }],
+    };
+    Some(MarketDetails {
+        instrument: Some(InstrumentDetails {
+            epic: e.epic.as_str().into(),
+            expiry: Some(e.expiry.into()),
+            name: Some(e.name.clone()),
+            force_open_allowed: Some(true),
+            stops_limits_allowed: Some(true),
+            lot_size: Some(Decimal::ONE),
+            unit: Some(
+                if e.kind == catalog::ProductKind::Cfd {
+                    "CONTRACTS"
+                } else {
+                    "AMOUNT"
+                }
+                .into(),
+            ),
+            instrument_type: Some("CURRENCIES".into()),
+            controlled_risk_allowed: Some(true),
+            streaming_prices_available: Some(true),
+            market_id: Some(format!("{}{}", e.base, e.quote)),
+            currencies: Some(vec![InstrumentCurrency {
+                code: e.currency.into(),
+                symbol: Some(symbol.into()),
+                base_exchange_rate: Some(Decimal::ONE),
+                exchange_rate: catalog::gbp_rate(e.currency),
+                is_default: Some(true),
+            }]),
+            margin_factor: Some(e.margin_factor_pct),
+            margin_factor_unit: Some("PERCENTAGE".into()),
+            slippage_factor: uv("pct", Decimal::new(50, 0)),
+            limited_risk_premium: uv("POINTS", Decimal::new(5, 1)),
+            opening_hours: Some(OpeningHours {
+                market_times: Some(hours),
+            }),
+            news_code: Some(format!("{}=", e.base)),
+            chart_code: Some(format!("{}{}", e.base, e.quote)),
+            country: None,
+            value_of_one_pip: Some(e.value_per_point.normalize().to_string()),
+            one_pip_means: Some(format!("{} {}/{}", e.one_pip, e.quote, e.base)),
+            contract_size: Some(e.contract_size.normalize().to_string()),
+            special_info: Some(vec!["DEFAULT KNOCK OUT LEVEL DISTANCE".into()]),
+            ..InstrumentDetails::default()
+        }),
+        dealing_rules: Some(DealingRulesDetails {
+            min_step_distance: uv("POINTS", Decimal::new(1, 1)),
+            min_deal_size: uv("POINTS", e.min_deal_size),
+            min_controlled_risk_stop_distance: uv("POINTS", e.min_stop_distance * Decimal::TWO),
+            min_normal_stop_or_limit_distance: uv("POINTS", e.min_stop_distance),
+            max_stop_or_limit_distance: uv("POINTS", e.max_stop_distance),
+            controlled_risk_spacing: uv("POINTS", Decimal::new(10, 0)),
+            market_order_preference: Some("AVAILABLE_DEFAULT_ON".into()),
+            trailing_stops_preference: Some("AVAILABLE".into()),
+        }),
+        snapshot: Some(MarketSnapshot {
+            market_status: Some(m.status(open).as_ig().into()),
+            net_change: Some(net),
+            percentage_change: Some(pct),
+            update_time: Some(clock::time_of_day(m.last.ts)),
+            delay_time: Some(Decimal::ZERO),
+            bid: Some(m.last.bid.value()),
+            offer: Some(m.last.offer.value()),
+            high: Some(m.high.round_dp(e.decimals)),
+            low: Some(m.low.round_dp(e.decimals)),
+            binary_odds: None,
+            decimal_places_factor: Some(e.decimals),
+            scaling_factor: Some(e.scaling_factor),
+            controlled_risk_extra_spread: Some(Decimal::ONE),
+        }),
+    })
+}
+
+/// `GET /markets/{epic}` v1-v3 (v3 shape).
+pub(super) async fn market(
+    State(inner): State<Shared>,
+    h: HeaderMap,
+    Path(epic): Path<String>,
+) -> Result<Response, ApiError> {
+    authenticate(&inner, &h)?;
+    let d = inner.with(|w| details(w, &epic));
+    d.map(|d| ok_json(&d))
+        .ok_or_else(|| ApiError::not_found("error.public-api.epic-not-found"))
+}
+
+/// `GET /markets?epics=a,b` v2 (or `?searchTerm=` v1).
+pub(super) async fn markets(
+    State(inner): State<Shared>,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    authenticate(&inner, &h)?;
+    if let Some(term) = q.get("searchTerm") {
+        let term = term.to_ascii_uppercase().replace('/', "");
+        let found: Vec<serde_json::Value> = inner.with(|w| {
+            w.st.markets.values().filter(|m| {
+                m.entry.name.to_ascii_uppercase().replace('/', "").contains(&term) || m.entry.epic.as_str().contains(&term)
+            }).map(|m| json!({
+                "epic": m.entry.epic.as_str(), "instrumentName": m.entry.name, "instrumentType": "CURRENCIES",
+                "expiry": m.entry.expiry, "bid": m.last.bid.value(), "offer": m.last.offer.value(),
+                "marketStatus": m.status(w.cfg.schedule.is_open(w.st.sim_now)).as_ig(),
+                "scalingFactor": m.entry.scaling_factor, "streamingPricesAvailable": true,
+            })).collect()
+        });
+        return Ok(ok_json(&json!({ "markets": found })));
+    }
+    let list: Vec<String> = q
+        .get("epics")
+        .map(|s| {
+            s.split(',')
+                .map(|e| e.trim().to_string())
+                .filter(|e| !e.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if list.is_empty() {
+        return Err(ApiError::bad_request("validation.null-not-allowed.epics"));
+    }
+    if list.len() > 50 {
+        return Err(ApiError::bad_request("error.public-api.too-many-epics"));
+    }
+    let market_details = inner.with(|w| list.iter().filter_map(|e| details(w, e)).collect());
+    Ok(ok_json(&MarketsResponse { market_details }))
+}
+
+fn parse_u64(q: &HashMap<String, String>, key: &str, default: u64) -> Result<u64, ApiError> {
+    match q.get(key) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| {
+            ApiError::bad_request(format!("Unable to convert value={v} to type= Integer int"))
+        }),
+    }
+}
+
+/// `GET /prices/{epic}` v3.
+pub(super) async fn prices(
+    State(inner): State<Shared>,
+    h: HeaderMap,
+    Path(epic): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    authenticate(&inner, &h)?;
+    let res = q.get("resolution").map_or("MINUTE", String::as_str);
+    let period = resolution_ms(res).ok_or_else(|| {
+        ApiError::bad_request(format!("Unable to convert value={res} to type= Resolution"))
+    })?;
+    let parse = |k: &str| -> Result<Option<Timestamp>, ApiError> {
+        q.get(k)
+            .map(|v| {
+                clock::parse_time(v).ok_or_else(|| ApiError::bad_request("error.malformed.date"))
+            })
+            .transpose()
+    };
+    let (from, to) = (parse("from")?, parse("to")?);
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Err(ApiError::bad_request("error.invalid.daterange"));
+        }
+    }
+    let max = parse_u64(&q, "max", 10)? as usize;
+    let page_size = parse_u64(&q, "pageSize", 20)? as usize;
+    let page_number = parse_u64(&q, "pageNumber", 1)?.max(1) as usize;
+    let total_allowance = inner
+        .cfg
+        .rate_limits
+        .map_or(10_000, |r| r.historical_points_per_week);
+    inner.with(|w| {
+        let m =
+            w.st.markets
+                .get(&epic)
+                .ok_or_else(|| ApiError::bad_request("error.unsupported.epic"))?;
+        let bars = aggregate(m, period);
+        let selected: Vec<_> = if from.is_some() || to.is_some() {
+            bars.into_iter()
+                .filter(|b| {
+                    from.is_none_or(|f| b.start >= f.millis())
+                        && to.is_none_or(|t| b.start <= t.millis())
+                })
+                .collect()
+        } else {
+            let skip = bars.len().saturating_sub(max);
+            bars.into_iter().skip(skip).collect()
+        };
+        let total_pages = if page_size == 0 {
+            1
+        } else {
+            selected.len().div_ceil(page_size).max(1)
+        };
+        let page: Vec<_> = if page_size == 0 {
+            selected
+        } else {
+            selected
+                .into_iter()
+                .skip((page_number - 1) * page_size)
+                .take(page_size)
+                .collect()
+        };
+        let n = page.len() as u32;
+        if w.cfg.rate_limits.is_some() && w.st.historical_used + n > total_allowance {
+            return Err(ApiError::forbidden(
+                "error.public-api.exceeded-account-historical-data-allowance",
+            ));
+        }
+        w.st.historical_used += n;
+        let ba = |p: (Decimal, Decimal)| {
+            Some(BidAsk {
+                bid: Some(p.0),
+                ask: Some(p.1),
+                last_traded: None,
+            })
+        };
+        let prices = page
+            .iter()
+            .map(|b| {
+                let ts = Timestamp::from_millis(b.start);
+                PricePoint {
+                    snapshot_time: Some(clock::local_s(ts)),
+                    snapshot_time_utc: Some(clock::utc_s(ts)),
+                    open_price: ba(b.open),
+                    close_price: ba(b.close),
+                    high_price: ba(b.high),
+                    low_price: ba(b.low),
+                    last_traded_volume: Some(Decimal::from(b.ticks)),
+                }
+            })
+            .collect::<Vec<_>>();
+        let size = prices.len() as u64;
+        Ok(ok_json(&PricesResponse {
+            prices,
+            instrument_type: Some("CURRENCIES".into()),
+            metadata: Some(PriceMetadata {
+                allowance: Some(PriceAllowance {
+                    remaining_allowance: Some(i64::from(
+                        total_allowance.saturating_sub(w.st.historical_used),
+                    )),
+                    total_allowance: Some(i64::from(total_allowance)),
+                    allowance_expiry: Some(604_800),
+                }),
+                size: Some(size),
+                page_data: Some(PageData {
+                    page_size: Some(page_size as u64),
+                    page_number: Some(page_number as u64),
+                    total_pages: Some(total_pages as u64),
+                }),
+            }),
+            allowance: None,
+        }))
+    })
+}

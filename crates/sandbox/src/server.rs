@@ -1,0 +1,496 @@
+//! Starting and stopping the sandbox: [`Sandbox::start`] binds, builds the axum app (REST +
+//! admin + streaming), runs the simulator ticker, and returns a [`SandboxHandle`] with the
+//! URLs, the credentials, admin controls and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use scalper_ig::wire::history::Activity;
+use scalper_model::{Epic, MarketStatus, Price, Quote, Timestamp};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::bus::{self, BusEvent, StreamFault};
+use crate::catalog::{self, ProductKind};
+use crate::config::{Credentials, SandboxConfig};
+use crate::dealing::World;
+use crate::error::{ApiError, SandboxError};
+use crate::faults::{FaultSpec, FaultSpecError};
+use crate::market::{self, MarketRt, Source};
+use crate::sim::MarketSim;
+use crate::state::{Account, AccountSnapshot, State, StateSnapshot};
+use crate::stream::{self, StreamAuthorizer, StreamContext};
+
+/// Shared server internals.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub cfg: SandboxConfig,
+    st: Mutex<State>,
+    pub bus: broadcast::Sender<BusEvent>,
+    pub req_seq: AtomicU64,
+    /// Real instant and simulated time the simulator clock is anchored at.
+    anchor: (Instant, Timestamp),
+    pub stream_url: String,
+}
+
+impl Inner {
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.st.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the dealing world under the lock, then publishes its bus events.
+    pub fn with<R>(&self, f: impl FnOnce(&mut World<'_>) -> R) -> R {
+        let mut out = Vec::new();
+        let r = {
+            let mut st = self.lock();
+            let mut w = World {
+                st: &mut st,
+                cfg: &self.cfg,
+                out: &mut out,
+                now: Instant::now(),
+            };
+            f(&mut w)
+        };
+        for ev in out {
+            let _ = self.bus.send(ev);
+        }
+        r
+    }
+
+    /// The simulated time the ticker should have reached now.
+    fn sim_target(&self) -> Timestamp {
+        let real = self.anchor.0.elapsed().as_secs_f64() * self.cfg.speed;
+        self.anchor.1.plus_millis((real * 1000.0) as i64)
+    }
+
+    /// Advances every market to `until` (at most `cap` quotes each), running triggers.
+    fn advance(&self, until: Timestamp, cap: usize) {
+        self.with(|w| {
+            let epics: Vec<String> = w.st.markets.keys().cloned().collect();
+            for epic in epics {
+                for _ in 0..cap {
+                    let Some(q) =
+                        w.st.markets
+                            .get_mut(&epic)
+                            .and_then(|m| m.next_before(until))
+                    else {
+                        break;
+                    };
+                    publish_quote(w, &q);
+                }
+            }
+            if until > w.st.sim_now {
+                w.st.sim_now = until;
+            }
+            let now = w.now;
+            w.st.confirms.retain(|_, c| c.expires > now);
+        });
+    }
+
+    pub fn snapshot(&self) -> StateSnapshot {
+        self.with(|w| {
+            let accounts =
+                w.st.accounts
+                    .values()
+                    .map(|a| AccountSnapshot {
+                        account_id: a.id.clone(),
+                        account_type: a.kind.as_ig().into(),
+                        balance: a.balance,
+                        profit_loss: a.positions.iter().map(|p| w.upl(p)).sum(),
+                        positions: a.positions.clone(),
+                        working_orders: a.orders.clone(),
+                        ledger: a.ledger.clone(),
+                    })
+                    .collect();
+            StateSnapshot {
+                sessions: w.st.sessions.len(),
+                oauth_tokens: w.st.oauth.len(),
+                logins: w.st.logins.clone(),
+                requests: w.st.requests.clone(),
+                accounts,
+                faults_fired: w.st.faults.fired.clone(),
+                faults_armed: w.st.faults.rules().len(),
+                sim_time: w.st.sim_now,
+            }
+        })
+    }
+
+    pub fn step(&self, epic: Option<&str>, ticks: u32) -> Result<Vec<Quote>, ApiError> {
+        self.with(|w| {
+            let epics: Vec<String> = match epic {
+                Some(e) if w.st.markets.contains_key(e) => vec![e.to_string()],
+                Some(_) => return Err(ApiError::not_found("error.public-api.epic-not-found")),
+                None => w.st.markets.keys().cloned().collect(),
+            };
+            let mut last = Vec::new();
+            for e in epics {
+                for _ in 0..ticks {
+                    let Some(m) = w.st.markets.get_mut(&e) else {
+                        break;
+                    };
+                    let q = m.step();
+                    if q.ts > w.st.sim_now {
+                        w.st.sim_now = q.ts;
+                    }
+                    publish_quote(w, &q);
+                    last.push(q);
+                }
+            }
+            Ok(last)
+        })
+    }
+
+    pub fn set_price(&self, epic: &str, bid: Price, offer: Price) -> Result<Quote, ApiError> {
+        if offer < bid {
+            return Err(ApiError::bad_request("invalid.request.offer-below-bid"));
+        }
+        self.with(|w| {
+            let ts = w.st.sim_now.plus_millis(1);
+            w.st.sim_now = ts;
+            let m =
+                w.st.markets
+                    .get_mut(epic)
+                    .ok_or_else(|| ApiError::not_found("error.public-api.epic-not-found"))?;
+            let q = m.set_quote(bid, offer, ts);
+            tracing::info!(epic, %bid, %offer, "admin: price set");
+            publish_quote(w, &q);
+            Ok(q)
+        })
+    }
+
+    pub fn set_market_status(
+        &self,
+        epic: &str,
+        status: Option<MarketStatus>,
+    ) -> Result<(), ApiError> {
+        self.with(|w| {
+            let m =
+                w.st.markets
+                    .get_mut(epic)
+                    .ok_or_else(|| ApiError::not_found("error.public-api.epic-not-found"))?;
+            tracing::warn!(epic, status = ?status, "admin: market status override");
+            m.status_override = status;
+            let q = m.last.clone();
+            publish_quote(w, &q);
+            Ok(())
+        })
+    }
+
+    pub fn inject(&self, spec: FaultSpec) {
+        tracing::warn!(?spec, "fault injection armed");
+        self.lock().faults.add(spec);
+    }
+
+    pub fn invalidate_tokens(&self) -> usize {
+        let n = self.lock().invalidate_tokens();
+        tracing::warn!(
+            tokens = n,
+            fault = "invalidate-tokens",
+            "injected fault: all tokens invalidated"
+        );
+        n
+    }
+
+    pub fn stream_fault(&self, fault: StreamFault) {
+        tracing::warn!(?fault, "injected stream fault");
+        let _ = self.bus.send(BusEvent::StreamFault(fault));
+    }
+
+    /// Whether a CST/XST pair is live for `account` (streaming login).
+    fn stream_login_ok(&self, user: &str, password: &str) -> bool {
+        let Some(rest) = password.strip_prefix("CST-") else {
+            return false;
+        };
+        let Some((cst, xst)) = rest.split_once("|XST-") else {
+            return false;
+        };
+        let st = self.lock();
+        st.sessions.get(cst).is_some_and(|s| {
+            s.xst == xst
+                && s.account == user
+                && crate::rest::session_alive(&self.cfg, s, Instant::now())
+        })
+    }
+}
+
+/// Publishes a price (with the market's status) and runs its triggers.
+fn publish_quote(w: &mut World<'_>, q: &Quote) {
+    let open = w.cfg.schedule.is_open(w.st.sim_now);
+    let status =
+        w.st.markets
+            .get(q.epic.as_str())
+            .map_or(MarketStatus::Tradeable, |m| m.status(open));
+    w.out.push(BusEvent::Price {
+        epic: q.epic.clone(),
+        bid: q.bid,
+        offer: q.offer,
+        ts: q.ts,
+        status,
+    });
+    w.on_quote(q);
+}
+
+#[derive(Debug)]
+struct StreamAuth(std::sync::Weak<Inner>);
+
+impl StreamAuthorizer for StreamAuth {
+    fn check(&self, user: &str, password: &str) -> bool {
+        self.0
+            .upgrade()
+            .is_some_and(|i| i.stream_login_ok(user, password))
+    }
+}
+
+/// The sandbox server.
+#[derive(Debug)]
+pub struct Sandbox;
+
+impl Sandbox {
+    /// Binds, starts the REST/streaming server and the simulator, and returns its handle.
+    pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
+        if !(config.speed >= 0.0 && config.speed.is_finite()) {
+            return Err(SandboxError::Config(format!(
+                "speed must be >= 0, got {}",
+                config.speed
+            )));
+        }
+        if catalog::gbp_rate(&config.currency).is_none() {
+            return Err(SandboxError::Config(format!(
+                "unsupported account currency {:?} (use GBP, USD, EUR, JPY, AUD or CHF)",
+                config.currency
+            )));
+        }
+        let addr = SocketAddr::new(config.bind, config.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| SandboxError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| SandboxError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        if !config.bind.is_loopback() {
+            tracing::warn!(%local, "sandbox bound to a NON-loopback address: anyone on the network can reach it");
+        }
+        let start = config.start_time.unwrap_or_else(crate::clock::wall_now);
+        let st = build_state(&config, start)?;
+        let stream_url = format!("http://{local}");
+        let inner = Arc::new(Inner {
+            st: Mutex::new(st),
+            bus: bus::channel(),
+            req_seq: AtomicU64::new(0),
+            anchor: (Instant::now(), start),
+            stream_url: stream_url.clone(),
+            cfg: config,
+        });
+        inner.inject(inner.cfg.faults.clone());
+        let stream_ctx = StreamContext {
+            bus: inner.bus.clone(),
+            auth: Arc::new(StreamAuth(Arc::downgrade(&inner))),
+            keepalive: inner.cfg.stream_keepalive,
+        };
+        let app = crate::rest::router(inner.clone()).merge(stream::router(stream_ctx));
+        let (stop_tx, mut stop_rx) = watch::channel(false);
+        let mut server_stop = stop_tx.subscribe();
+        let server = tokio::spawn(async move {
+            let r = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = server_stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "sandbox server stopped with an error");
+            }
+        });
+        let ticker_inner = inner.clone();
+        let ticker = tokio::spawn(async move {
+            let mut iv = tokio::time::interval(Duration::from_millis(25));
+            iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = iv.tick() => {}
+                    _ = stop_rx.wait_for(|s| *s) => break,
+                }
+                if ticker_inner.cfg.speed > 0.0 {
+                    ticker_inner.advance(ticker_inner.sim_target(), 10_000);
+                } else {
+                    let now = Instant::now();
+                    ticker_inner.lock().confirms.retain(|_, c| c.expires > now);
+                }
+            }
+        });
+        tracing::info!(rest = %format!("{stream_url}/gateway/deal"), "sandbox listening");
+        Ok(SandboxHandle {
+            inner,
+            addr: local,
+            stop: stop_tx,
+            tasks: Mutex::new(vec![server, ticker]),
+        })
+    }
+}
+
+fn build_state(cfg: &SandboxConfig, start: Timestamp) -> Result<State, SandboxError> {
+    let mut st = State::new(cfg.seed, start);
+    let replay = match &cfg.replay {
+        Some(r) => Some((r.epic.clone(), market::load_replay(&r.path)?)),
+        None => None,
+    };
+    let warm_start = start.plus_millis(-(cfg.warmup.as_millis() as i64));
+    for (i, entry) in catalog::catalogue().into_iter().enumerate() {
+        let source = match &replay {
+            Some((epic, quotes)) if *epic == entry.epic => {
+                let first = quotes[0].0;
+                let last = quotes[quotes.len() - 1].0;
+                Source::Replay {
+                    quotes: quotes.clone(),
+                    idx: 0,
+                    offset: start.millis() - first,
+                    period: (last - first).max(1) + 1,
+                }
+            }
+            _ => Source::Sim(Box::new(MarketSim::new(
+                entry.sim_params(),
+                cfg.seed.wrapping_mul(1_000_003).wrapping_add(i as u64),
+                warm_start,
+            ))),
+        };
+        let mut m = MarketRt::new(entry, source, warm_start);
+        while m.next_before(start).is_some() {}
+        st.markets.insert(m.entry.epic.as_str().to_string(), m);
+    }
+    for (id, name, kind) in [
+        ("SANDBOX-CFD", "CFD", ProductKind::Cfd),
+        ("SANDBOX-SB", "Spread bet", ProductKind::SpreadBet),
+    ] {
+        st.accounts.insert(
+            id.into(),
+            Account {
+                id: id.into(),
+                name: name.into(),
+                kind,
+                balance: cfg.starting_balance,
+                positions: Vec::new(),
+                orders: Vec::new(),
+                ledger: Vec::new(),
+                activities: Vec::<Activity>::new(),
+                transactions: Vec::new(),
+            },
+        );
+    }
+    st.preferred = "SANDBOX-CFD".into();
+    Ok(st)
+}
+
+/// A running sandbox.
+#[derive(Debug)]
+pub struct SandboxHandle {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl SandboxHandle {
+    /// `http://127.0.0.1:PORT/gateway/deal`
+    pub fn rest_url(&self) -> String {
+        format!("http://{}/gateway/deal", self.addr)
+    }
+    /// `http://127.0.0.1:PORT` (the `lightstreamerEndpoint`).
+    pub fn stream_url(&self) -> String {
+        self.inner.stream_url.clone()
+    }
+    /// `http://127.0.0.1:PORT/sandbox` (admin API).
+    pub fn admin_url(&self) -> String {
+        format!("http://{}/sandbox", self.addr)
+    }
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    pub fn credentials(&self) -> &Credentials {
+        &self.inner.cfg.credentials
+    }
+    pub fn config(&self) -> &SandboxConfig {
+        &self.inner.cfg
+    }
+    /// The default (CFD) and spread-bet account ids.
+    pub fn account_ids(&self) -> (&'static str, &'static str) {
+        ("SANDBOX-CFD", "SANDBOX-SB")
+    }
+    /// A subscription to the internal event bus (prices, trades, account updates).
+    pub fn subscribe(&self) -> broadcast::Receiver<BusEvent> {
+        self.inner.bus.subscribe()
+    }
+    /// Sessions, logins, requests per endpoint, positions, ledger and balances.
+    pub fn state(&self) -> StateSnapshot {
+        self.inner.snapshot()
+    }
+    /// Arms faults written in the `--faults` grammar.
+    pub fn inject_faults(&self, spec: &str) -> Result<(), FaultSpecError> {
+        self.inner.inject(FaultSpec::parse(spec)?);
+        Ok(())
+    }
+    /// Disarms every fault.
+    pub fn clear_faults(&self) {
+        self.inner.lock().faults.clear();
+    }
+    /// Invalidates every token now (IG's weekend maintenance); returns how many.
+    pub fn invalidate_tokens(&self) -> usize {
+        self.inner.invalidate_tokens()
+    }
+    /// Sends a streaming fault to the Lightstreamer side.
+    pub fn stream_fault(&self, fault: StreamFault) {
+        self.inner.stream_fault(fault);
+    }
+    /// Forces a price now (runs stops, limits and working orders).
+    pub fn set_price(&self, epic: &Epic, bid: Decimal, offer: Decimal) -> Result<Quote, ApiError> {
+        self.inner
+            .set_price(epic.as_str(), Price::new(bid), Price::new(offer))
+    }
+    /// Produces the next `ticks` simulated quotes of one epic (or all), whatever the speed.
+    pub fn step(&self, epic: Option<&Epic>, ticks: u32) -> Result<Vec<Quote>, ApiError> {
+        self.inner.step(epic.map(Epic::as_str), ticks)
+    }
+    /// The latest quote of an epic.
+    pub fn quote(&self, epic: &Epic) -> Option<Quote> {
+        self.inner
+            .lock()
+            .markets
+            .get(epic.as_str())
+            .map(|m| m.last.clone())
+    }
+    /// Overrides a market's status (`None` returns it to the schedule).
+    pub fn set_market_status(
+        &self,
+        epic: &Epic,
+        status: Option<MarketStatus>,
+    ) -> Result<(), ApiError> {
+        self.inner.set_market_status(epic.as_str(), status)
+    }
+    /// Stops the server gracefully and waits for its tasks.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        for mut t in tasks {
+            // Long-lived streaming connections must not hold shutdown forever.
+            if tokio::time::timeout(Duration::from_secs(2), &mut t)
+                .await
+                .is_err()
+            {
+                t.abort();
+            }
+        }
+    }
+    /// Runs until Ctrl-C, then shuts down gracefully.
+    pub async fn run_until_ctrl_c(self) -> std::io::Result<()> {
+        let r = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C: sandbox shutting down");
+        self.shutdown().await;
+        r
+    }
+}

@@ -1,0 +1,268 @@
+//! The sandbox's mutable world behind one lock: sessions, accounts (positions, working orders,
+//! ledger, history), markets, confirms, counters and faults; plus the JSON state snapshot.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rust_decimal::Decimal;
+use scalper_ig::wire::confirms::DealConfirmation;
+use scalper_ig::wire::history::{Activity, Transaction};
+use scalper_model::{Direction, Timestamp};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::catalog::ProductKind;
+use crate::faults::FaultState;
+use crate::market::MarketRt;
+
+/// A v1/v2 session (CST + X-SECURITY-TOKEN).
+#[derive(Debug, Clone)]
+pub struct V2Session {
+    pub xst: String,
+    pub account: String,
+    pub created: Instant,
+    pub last_used: Instant,
+}
+
+/// A v3 access token.
+#[derive(Debug, Clone)]
+pub struct OAuthAccess {
+    pub expires: Instant,
+}
+
+/// An open position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Position {
+    pub deal_id: String,
+    pub deal_reference: String,
+    pub epic: String,
+    pub direction: Direction,
+    pub size: Decimal,
+    pub level: Decimal,
+    pub stop_level: Option<Decimal>,
+    pub limit_level: Option<Decimal>,
+    pub currency: String,
+    pub created: Timestamp,
+}
+
+/// A resting LIMIT/STOP order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkingOrder {
+    pub deal_id: String,
+    pub deal_reference: String,
+    pub epic: String,
+    pub direction: Direction,
+    pub size: Decimal,
+    pub level: Decimal,
+    /// "LIMIT" or "STOP".
+    pub order_type: String,
+    pub time_in_force: String,
+    pub good_till: Option<Timestamp>,
+    pub stop_distance: Option<Decimal>,
+    pub limit_distance: Option<Decimal>,
+    pub currency: String,
+    pub created: Timestamp,
+}
+
+/// One cash movement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntry {
+    pub ts: Timestamp,
+    pub deal_id: String,
+    pub description: String,
+    pub amount: Decimal,
+    pub balance: Decimal,
+}
+
+/// A trading account.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub kind: ProductKind,
+    pub balance: Decimal,
+    pub positions: Vec<Position>,
+    pub orders: Vec<WorkingOrder>,
+    pub ledger: Vec<LedgerEntry>,
+    pub activities: Vec<Activity>,
+    pub transactions: Vec<Transaction>,
+}
+
+/// A stored confirm.
+#[derive(Debug, Clone)]
+pub struct StoredConfirm {
+    pub account: String,
+    pub confirm: DealConfirmation,
+    pub visible_from: Instant,
+    pub expires: Instant,
+}
+
+/// Fixed one-minute windows for the allowances.
+#[derive(Debug, Default)]
+pub struct RateWindow {
+    pub window_start: Option<Instant>,
+    pub counts: HashMap<String, u32>,
+}
+
+/// Everything mutable.
+#[derive(Debug)]
+pub struct State {
+    pub sessions: HashMap<String, V2Session>,
+    pub oauth: HashMap<String, OAuthAccess>,
+    pub refresh: HashMap<String, Instant>,
+    pub failed_logins: u32,
+    pub locked_until: Option<Instant>,
+    pub logins: BTreeMap<String, u64>,
+    pub requests: BTreeMap<String, u64>,
+    pub accounts: BTreeMap<String, Account>,
+    pub preferred: String,
+    pub markets: BTreeMap<String, MarketRt>,
+    pub confirms: HashMap<String, StoredConfirm>,
+    pub used_refs: HashSet<String>,
+    pub sim_now: Timestamp,
+    pub faults: FaultState,
+    pub rates: RateWindow,
+    pub historical_used: u32,
+    pub encryption_ts: i64,
+    seq: u64,
+    rng: ChaCha8Rng,
+}
+
+impl State {
+    pub fn new(seed: u64, sim_now: Timestamp) -> Self {
+        Self {
+            sessions: HashMap::new(),
+            oauth: HashMap::new(),
+            refresh: HashMap::new(),
+            failed_logins: 0,
+            locked_until: None,
+            logins: BTreeMap::new(),
+            requests: BTreeMap::new(),
+            accounts: BTreeMap::new(),
+            preferred: String::new(),
+            markets: BTreeMap::new(),
+            confirms: HashMap::new(),
+            used_refs: HashSet::new(),
+            sim_now,
+            faults: FaultState::new(seed),
+            rates: RateWindow::default(),
+            historical_used: 0,
+            encryption_ts: sim_now.millis(),
+            seq: 0,
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x05ee_d1d5),
+        }
+    }
+
+    /// A fresh random token (hex).
+    pub fn token(&mut self) -> String {
+        let a: u128 = self.rng.gen();
+        format!("{a:032x}")
+    }
+
+    /// A new IG-looking deal id (`DIAAAA...`).
+    pub fn deal_id(&mut self) -> String {
+        self.seq += 1;
+        let r: u32 = self.rng.gen();
+        format!("DIAAAA{:05X}{:04X}", self.seq, r & 0xffff)
+    }
+
+    /// A generated IG-looking deal reference (15 upper-case alphanumerics).
+    pub fn deal_reference(&mut self) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        (0..15)
+            .map(|_| char::from(ALPHABET[self.rng.gen_range(0..ALPHABET.len())]))
+            .collect()
+    }
+
+    /// Invalidates every v2 session and v3 token (IG's weekend maintenance).
+    pub fn invalidate_tokens(&mut self) -> usize {
+        let n = self.sessions.len() + self.oauth.len() + self.refresh.len();
+        self.sessions.clear();
+        self.oauth.clear();
+        self.refresh.clear();
+        n
+    }
+
+    /// Adds `amount` to an account's balance with a ledger line.
+    pub fn post_ledger(
+        &mut self,
+        account: &str,
+        deal_id: &str,
+        description: &str,
+        amount: Decimal,
+    ) {
+        let ts = self.sim_now;
+        if let Some(acc) = self.accounts.get_mut(account) {
+            acc.balance += amount;
+            acc.ledger.push(LedgerEntry {
+                ts,
+                deal_id: deal_id.to_string(),
+                description: description.to_string(),
+                amount,
+                balance: acc.balance,
+            });
+        }
+    }
+}
+
+/// Account figures for the state report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountSnapshot {
+    pub account_id: String,
+    pub account_type: String,
+    pub balance: Decimal,
+    pub profit_loss: Decimal,
+    pub positions: Vec<Position>,
+    pub working_orders: Vec<WorkingOrder>,
+    pub ledger: Vec<LedgerEntry>,
+}
+
+/// What `GET /sandbox/state` and `SandboxHandle::state` report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateSnapshot {
+    /// Live v1/v2 sessions.
+    pub sessions: usize,
+    /// Live v3 access tokens.
+    pub oauth_tokens: usize,
+    /// Successful logins by kind (`v1`, `v2`, `v2-encrypted`, `v3`, `refresh`, `fetch-tokens`,
+    /// `switch`) and failures (`failed`, `locked`).
+    pub logins: BTreeMap<String, u64>,
+    /// Requests per endpoint (`METHOD /path/template`).
+    pub requests: BTreeMap<String, u64>,
+    pub accounts: Vec<AccountSnapshot>,
+    /// Faults fired so far, by kind.
+    pub faults_fired: BTreeMap<String, u64>,
+    /// Number of fault rules still armed.
+    pub faults_armed: usize,
+    pub sim_time: Timestamp,
+}
+
+impl StateSnapshot {
+    /// The account with this id.
+    pub fn account(&self, id: &str) -> Option<&AccountSnapshot> {
+        self.accounts.iter().find(|a| a.account_id == id)
+    }
+
+    /// Total requests whose key contains `needle` (e.g. `"POST /session"`).
+    pub fn requests_matching(&self, needle: &str) -> u64 {
+        self.requests
+            .iter()
+            .filter(|(k, _)| k.contains(needle))
+            .map(|(_, v)| *v)
+            .sum()
+    }
+
+    /// Successful logins of all kinds except refreshes and token fetches.
+    pub fn total_logins(&self) -> u64 {
+        ["v1", "v2", "v2-encrypted", "v3"]
+            .iter()
+            .filter_map(|k| self.logins.get(*k))
+            .sum()
+    }
+}

@@ -1,0 +1,297 @@
+//! The project's IG client (`scalper_ig::IgClient`) against the sandbox: every endpoint, and the
+//! session scenarios (token expiry, concurrent 401s, invalid credentials, v3 refresh, encrypted
+//! login, lost dealing response resolved through /confirms).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{start, start_with, EURUSD};
+use rust_decimal_macros::dec;
+use scalper_ig::wire::positions::AmendPositionRequest;
+use scalper_ig::wire::working_orders::AmendWorkingOrderRequest;
+use scalper_ig::{
+    ActivityQuery, CloseRequest, DealOutcome, Environment, IgClient, IgConfig, IgError,
+    OpenRequest, PriceQuery, Resolution, SessionVersion, TransactionQuery, WorkingOrderRequest,
+};
+use scalper_model::{AccountId, Direction, Epic, OrderType, Points, Price, Size};
+use scalper_sandbox::{SandboxConfig, SandboxHandle};
+use secrecy::SecretString;
+
+fn client(sb: &SandboxHandle, version: SessionVersion, password: &str) -> IgClient {
+    let cfg = IgConfig::new(
+        Environment::Demo,
+        "sandbox",
+        SecretString::from(password.to_string()),
+        SecretString::from("sandbox-api-key"),
+    )
+    .with_api_url(sb.rest_url())
+    .with_session_version(version)
+    .for_local_tests();
+    IgClient::new(cfg).unwrap()
+}
+
+fn epic() -> Epic {
+    Epic::new(EURUSD).unwrap()
+}
+
+fn accepted(o: &DealOutcome) -> (scalper_model::DealId, Price) {
+    match o {
+        DealOutcome::Accepted { deal_id, level, .. } => (deal_id.clone().unwrap(), level.unwrap()),
+        other => panic!("expected accepted, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn client_drives_every_endpoint() {
+    let sb = start().await;
+    let c = client(&sb, SessionVersion::V2, "sandbox-pass");
+    let info = c.login().await.unwrap();
+    assert_eq!(info.account_id.unwrap().as_str(), "SANDBOX-CFD");
+    assert_eq!(c.accounts().await.unwrap().accounts.len(), 2);
+    assert_eq!(
+        c.applications().await.unwrap()[0].concurrent_subscriptions_limit,
+        Some(40)
+    );
+    let m = c.market(&epic()).await.unwrap();
+    assert_eq!(m.instrument.point_size, dec!(1));
+    assert_eq!(m.instrument.value_per_point, dec!(10));
+    assert_eq!(m.instrument.rules.min_deal_size, Size::new(dec!(0.5)));
+    assert!(m.status.is_tradeable());
+    let both = c
+        .markets(&[epic(), Epic::new("CS.D.USDJPY.CFD.IP").unwrap()])
+        .await
+        .unwrap();
+    assert_eq!(both.len(), 2);
+    let prices = c
+        .prices(
+            &epic(),
+            &PriceQuery {
+                resolution: Some("MINUTE".into()),
+                max: Some(5),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(prices.prices.len(), 5);
+    sb.set_price(&epic(), dec!(10800.0), dec!(10800.6)).unwrap();
+    let mut open = OpenRequest::market(epic(), Direction::Buy, Size::new(dec!(1)), "USD");
+    open.force_open = true;
+    open.stop_distance = Some(Points::new(dec!(20)));
+    let out = c.open_position(&open).await.unwrap();
+    let (deal_id, level) = accepted(&out);
+    assert_eq!(level, Price::new(dec!(10800.6)));
+    assert_eq!(c.positions().await.unwrap().len(), 1);
+    let pos = c.position(&deal_id).await.unwrap();
+    assert_eq!(pos.stop_level, Some(Price::new(dec!(10780.6))));
+    let amend = AmendPositionRequest {
+        stop_level: Some(dec!(10790)),
+        limit_level: Some(dec!(10850)),
+        ..Default::default()
+    };
+    assert!(c
+        .amend_position(&deal_id, &amend)
+        .await
+        .unwrap()
+        .is_accepted());
+    assert_eq!(
+        c.position(&deal_id).await.unwrap().limit_level,
+        Some(Price::new(dec!(10850)))
+    );
+    let wo = WorkingOrderRequest {
+        epic: epic(),
+        direction: Direction::Sell,
+        size: Size::new(dec!(1)),
+        level: Price::new(dec!(10900)),
+        order_type: OrderType::Limit,
+        currency_code: "USD".into(),
+        expiry: "-".into(),
+        stop_distance: None,
+        limit_distance: None,
+        guaranteed_stop: false,
+        good_till_date: None,
+        deal_reference: None,
+    };
+    let (order_id, _) = match c.create_working_order(&wo).await.unwrap() {
+        DealOutcome::Accepted { deal_id, level, .. } => (deal_id.unwrap(), level),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(c.working_orders().await.unwrap().working_orders.len(), 1);
+    let amend = AmendWorkingOrderRequest {
+        level: Some(dec!(10950)),
+        order_type: Some("LIMIT".into()),
+        time_in_force: Some("GOOD_TILL_CANCELLED".into()),
+        ..Default::default()
+    };
+    assert!(c
+        .amend_working_order(&order_id, &amend)
+        .await
+        .unwrap()
+        .is_accepted());
+    assert!(c
+        .delete_working_order(&order_id)
+        .await
+        .unwrap()
+        .is_accepted());
+    assert!(c.working_orders().await.unwrap().working_orders.is_empty());
+    let close = CloseRequest {
+        deal_id: deal_id.clone(),
+        position_direction: Direction::Buy,
+        size: Size::new(dec!(1)),
+        time_in_force: None,
+        deal_reference: None,
+    };
+    assert!(c.close_position(&close).await.unwrap().is_accepted());
+    assert!(c.positions().await.unwrap().is_empty());
+    assert!(!c
+        .activity(&ActivityQuery::default())
+        .await
+        .unwrap()
+        .activities
+        .is_empty());
+    assert_eq!(
+        c.transactions(&TransactionQuery::default())
+            .await
+            .unwrap()
+            .transactions
+            .len(),
+        1
+    );
+    let details = c.read_session().await.unwrap();
+    assert_eq!(details.account_id.as_deref(), Some("SANDBOX-CFD"));
+    c.switch_account(&AccountId::new("SANDBOX-SB").unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.read_session().await.unwrap().account_id.as_deref(),
+        Some("SANDBOX-SB")
+    );
+    c.logout().await.unwrap();
+    assert_eq!(sb.state().sessions, 0);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn expired_tokens_and_concurrent_401s_cause_one_relogin() {
+    let sb = start().await;
+    let c = Arc::new(client(&sb, SessionVersion::V2, "sandbox-pass"));
+    c.login().await.unwrap();
+    sb.invalidate_tokens();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move { c.accounts().await.map(|_| ()) }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let st = sb.state();
+    assert_eq!(
+        st.total_logins(),
+        2,
+        "initial login + exactly one re-login: {:?}",
+        st.logins
+    );
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalid_credentials_are_not_retried() {
+    let sb = start().await;
+    let c = client(&sb, SessionVersion::V2, "wrong-pass");
+    let e = c.login().await.unwrap_err();
+    let invalid = matches!(&e, IgError::InvalidCredentials)
+        || matches!(&e, IgError::LoginFailed { last, .. } if matches!(**last, IgError::InvalidCredentials));
+    assert!(invalid, "{e:?}");
+    assert_eq!(
+        sb.state().logins["failed"],
+        1,
+        "no retry loop on invalid-details"
+    );
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn v3_refreshes_expired_access_token_and_fetches_stream_tokens() {
+    let sb = start_with(SandboxConfig {
+        oauth_expires_in: Duration::from_secs(1),
+        ..SandboxConfig::for_tests()
+    })
+    .await;
+    let c = client(&sb, SessionVersion::V3, "sandbox-pass");
+    c.login().await.unwrap();
+    let creds = c.stream_credentials().await.unwrap();
+    assert_eq!(creds.account_id.as_str(), "SANDBOX-CFD");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        c.accounts().await.unwrap();
+        let st = sb.state();
+        if st.logins.get("refresh").copied().unwrap_or(0) >= 1 {
+            assert_eq!(st.logins["v3"], 1, "refresh, not re-login");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never refreshed: {:?}",
+            st.logins
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(sb.state().logins["fetch-tokens"] >= 1);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn encrypted_password_login_through_the_client() {
+    let sb = start().await;
+    let cfg = IgConfig::new(
+        Environment::Demo,
+        "sandbox",
+        SecretString::from("sandbox-pass"),
+        SecretString::from("sandbox-api-key"),
+    )
+    .with_api_url(sb.rest_url())
+    .for_local_tests();
+    let cfg = IgConfig {
+        encrypt_password: true,
+        ..cfg
+    };
+    let c = IgClient::new(cfg).unwrap();
+    c.login().await.unwrap();
+    assert_eq!(sb.state().logins["v2-encrypted"], 1);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn lost_dealing_response_is_resolved_by_confirms_without_resending() {
+    let sb = start().await;
+    let c = client(&sb, SessionVersion::V2, "sandbox-pass");
+    c.login().await.unwrap();
+    sb.inject_faults("drop-deal-response:1").unwrap();
+    let out = c
+        .open_position(&OpenRequest::market(
+            epic(),
+            Direction::Sell,
+            Size::new(dec!(1)),
+            "USD",
+        ))
+        .await
+        .unwrap();
+    match out {
+        DealOutcome::Accepted { resolved_by, .. } => {
+            assert_eq!(resolved_by, Resolution::ConfirmedAfterLostResponse);
+        }
+        other => panic!("{other:?}"),
+    }
+    let st = sb.state();
+    assert_eq!(
+        st.requests["POST /gateway/deal/positions/otc"], 1,
+        "never resent"
+    );
+    assert_eq!(st.account("SANDBOX-CFD").unwrap().positions.len(), 1);
+    sb.shutdown().await;
+}
