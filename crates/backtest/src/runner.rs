@@ -243,7 +243,7 @@ pub fn run_on_source<S: RecordSource>(
         Some(t) if kind == DataKind::Quotes => Some(t),
         _ => None,
     };
-    let mut next_timer = i64::MAX;
+    let mut timers = timer.map(Timers::new);
     let mut seen = 0u64;
     while let Some(rec) = src.next() {
         let rec = rec?;
@@ -269,20 +269,13 @@ pub fn run_on_source<S: RecordSource>(
             book.sample(ts);
             next_sample = (ts.div_euclid(period) + 1) * period;
         }
-        if let Some(t) = timer {
-            if ts > next_timer {
-                // The last timer boundary before this record (one per gap).
-                let at = (ts - 1).div_euclid(t) * t;
-                step(
-                    &mut engine,
-                    &mut broker,
-                    EngineEvent::Timer(Timestamp::from_millis(at)),
-                    &mut actions,
-                );
-                next_timer = at + t;
-            } else if next_timer == i64::MAX {
-                next_timer = (ts.div_euclid(t) + 1) * t;
-            }
+        if let Some(at) = timers.as_mut().and_then(|t| t.before(ts)) {
+            step(
+                &mut engine,
+                &mut broker,
+                EngineEvent::Timer(Timestamp::from_millis(at)),
+                &mut actions,
+            );
         }
         if let Some(f) = &mut funding {
             let nights = f.crossed(ts);
@@ -362,6 +355,36 @@ pub fn run_on_source<S: RecordSource>(
     })
 }
 
+/// Timer events on event time: one per `every` ms boundary crossed, collapsed to the last
+/// boundary of a gap (the engine only looks at the latest time).
+#[derive(Debug, Clone, Copy)]
+struct Timers {
+    every: i64,
+    next: Option<i64>,
+}
+
+impl Timers {
+    fn new(every: i64) -> Self {
+        Self { every, next: None }
+    }
+
+    /// The timer to send before a record at `ts`, if a boundary lies strictly before it.
+    fn before(&mut self, ts: i64) -> Option<i64> {
+        match self.next {
+            None => {
+                self.next = Some((ts.div_euclid(self.every) + 1) * self.every);
+                None
+            }
+            Some(next) if ts > next => {
+                let at = (ts - 1).div_euclid(self.every) * self.every;
+                self.next = Some(at + self.every);
+                Some(at)
+            }
+            Some(_) => None,
+        }
+    }
+}
+
 /// End of data: close everything at the last quote and settle pending orders.
 fn finish(engine: &mut Engine, broker: &mut SimBroker, book: &mut Book<'_>, out: &mut Vec<Action>) {
     step(engine, broker, EngineEvent::Command(Command::CloseAll), out);
@@ -384,5 +407,23 @@ fn finish(engine: &mut Engine, broker: &mut SimBroker, book: &mut Book<'_>, out:
         }
         book.on_actions(out);
         out.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Timers;
+
+    #[test]
+    fn timers_follow_event_time_and_collapse_gaps() {
+        let mut t = Timers::new(1000);
+        assert_eq!(t.before(500), None); // first record: next boundary 1000
+        assert_eq!(t.before(1000), None); // a record on the boundary comes first
+        assert_eq!(t.before(1001), Some(1000));
+        assert_eq!(t.before(1500), None);
+        assert_eq!(t.before(2500), Some(2000));
+        // A 10-second gap sends one timer, at its last boundary.
+        assert_eq!(t.before(12_300), Some(12_000));
+        assert_eq!(t.before(12_900), None);
     }
 }

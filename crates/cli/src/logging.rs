@@ -31,6 +31,37 @@ const CRATES: [&str; 7] = [
     "scalper_backtest",
 ];
 
+/// HTTP, TLS and WebSocket libraries whose debug/trace output can include request headers
+/// (API key, CST, X-SECURITY-TOKEN): always capped at `info`, whatever the filter says.
+const WIRE_CRATES: [&str; 8] = [
+    "hyper",
+    "hyper_util",
+    "h2",
+    "reqwest",
+    "rustls",
+    "tungstenite",
+    "tokio_tungstenite",
+    "tower_http",
+];
+
+/// Removes directives for [`WIRE_CRATES`] from a filter and appends the `info` caps.
+pub fn harden(filter: &str) -> String {
+    let mut parts: Vec<String> = filter
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .filter(|d| {
+            let target = d.split(['=', '[']).next().unwrap_or("");
+            !WIRE_CRATES
+                .iter()
+                .any(|c| target == *c || target.starts_with(&format!("{c}::")))
+        })
+        .map(ToString::to_string)
+        .collect();
+    parts.extend(WIRE_CRATES.iter().map(|c| format!("{c}=info")));
+    parts.join(",")
+}
+
 /// Keeps the file writer alive; dropping it flushes the log.
 #[derive(Debug)]
 pub struct LogGuard {
@@ -71,7 +102,7 @@ pub fn init(global: &GlobalArgs) -> Result<LogGuard, String> {
             .map(|f| ("RUST_LOG", f)),
     };
     let parse = |what: &str, s: &str| {
-        EnvFilter::try_new(s).map_err(|e| format!("invalid {what} {s:?}: {e}"))
+        EnvFilter::try_new(harden(s)).map_err(|e| format!("invalid {what} {s:?}: {e}"))
     };
     let (console_filter, file_filter) = match &user {
         Some((what, f)) => (parse(what, f)?, parse(what, f)?),
@@ -208,6 +239,19 @@ mod tests {
         for d in [console_directives(0, 0), directives("debug", "info")] {
             assert!(EnvFilter::try_new(&d).is_ok(), "{d}");
         }
+    }
+
+    #[test]
+    fn wire_crates_are_capped_whatever_the_filter() {
+        let h = harden("trace,h2=trace,hyper::proto=trace,scalper_ig=trace");
+        assert!(
+            !h.contains("h2=trace") && !h.contains("hyper::proto"),
+            "{h}"
+        );
+        assert!(h.starts_with("trace,scalper_ig=trace,"), "{h}");
+        assert!(h.contains("h2=info") && h.contains("reqwest=info"), "{h}");
+        assert!(EnvFilter::try_new(&h).is_ok());
+        assert!(harden("").starts_with("hyper=info"));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! `scalper config check` and configuration precedence, through the real binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: panics are failures
+
 mod common;
 
 use common::{assert_no_secret, complete_env, Dir, API_KEY, PASSWORD};

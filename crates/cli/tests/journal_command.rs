@@ -1,5 +1,7 @@
 //! `scalper journal` and `scalper report` through the real binary on a small journal.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: panics are failures
+
 mod common;
 
 use common::Dir;

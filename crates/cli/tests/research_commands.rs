@@ -1,5 +1,7 @@
 //! `scalper synth`, `backtest` and `sweep` through the real binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: panics are failures
+
 mod common;
 
 use common::Dir;
@@ -8,7 +10,17 @@ use common::Dir;
 fn synth_then_backtest_is_deterministic_and_writes_outputs() {
     let d = Dir::new();
     let r = d.run(
-        &["synth", "--instrument", "EUR_USD", "--quotes", "3000", "--seed", "9", "--out", "q.csv"],
+        &[
+            "synth",
+            "--instrument",
+            "EUR_USD",
+            "--quotes",
+            "3000",
+            "--seed",
+            "9",
+            "--out",
+            "q.csv",
+        ],
         &[],
     );
     assert_eq!(r.code, 0, "{r:?}");
@@ -17,29 +29,68 @@ fn synth_then_backtest_is_deterministic_and_writes_outputs() {
     assert!(text.starts_with("ts_ms,bid,ask\n"));
     let first: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
     let bid: f64 = first[1].parse().unwrap();
-    assert!((0.5..2.0).contains(&bid), "EUR/USD as a market price: {bid}");
+    assert!(
+        (0.5..2.0).contains(&bid),
+        "EUR/USD as a market price: {bid}"
+    );
 
     // Same seed, same file.
-    let r = d.run(&["synth", "--quotes", "3000", "--seed", "9", "--out", "q2.csv"], &[]);
+    let r = d.run(
+        &[
+            "synth", "--quotes", "3000", "--seed", "9", "--out", "q2.csv",
+        ],
+        &[],
+    );
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(text, std::fs::read_to_string(d.path().join("q2.csv")).unwrap());
+    assert_eq!(
+        text,
+        std::fs::read_to_string(d.path().join("q2.csv")).unwrap()
+    );
 
     let args = [
-        "backtest", "--data", "q.csv", "--strategy", "ema-cross", "--set", "fast=5", "--set",
-        "slow=20", "--set", "size=1", "--json", "--no-cache",
+        "backtest",
+        "--data",
+        "q.csv",
+        "--strategy",
+        "ema-cross",
+        "--set",
+        "fast=5",
+        "--set",
+        "slow=20",
+        "--set",
+        "size=1",
+        "--json",
+        "--no-cache",
     ];
     let a = d.run(&args, &[]);
     assert_eq!(a.code, 0, "{a:?}");
     let b = d.run(&args, &[]);
     let (a, b) = (a.json(), b.json());
-    assert!(a["trades_hash"].as_str().is_some_and(|h| h.len() == 64), "{a}");
+    assert!(
+        a["trades_hash"].as_str().is_some_and(|h| h.len() == 64),
+        "{a}"
+    );
     assert_eq!(a["trades_hash"], b["trades_hash"], "identical runs");
-    assert!(a.get("equity_curve").is_none(), "the curve stays out of the JSON");
+    assert!(
+        a.get("equity_curve").is_none(),
+        "the curve stays out of the JSON"
+    );
 
     let r = d.run(
         &[
-            "backtest", "--data", "q.csv", "--strategy", "ema-cross", "--set", "fast=5", "--set",
-            "slow=20", "--trades", "t.csv", "--plot", "e.png",
+            "backtest",
+            "--data",
+            "q.csv",
+            "--strategy",
+            "ema-cross",
+            "--set",
+            "fast=5",
+            "--set",
+            "slow=20",
+            "--trades",
+            "t.csv",
+            "--plot",
+            "e.png",
         ],
         &[],
     );
@@ -52,8 +103,18 @@ fn synth_then_backtest_is_deterministic_and_writes_outputs() {
 
     let r = d.run(
         &[
-            "sweep", "--data", "q.csv", "--strategy", "ema-cross", "--grid", "fast=3,5", "--grid",
-            "slow=20", "--jobs", "1", "--json",
+            "sweep",
+            "--data",
+            "q.csv",
+            "--strategy",
+            "ema-cross",
+            "--grid",
+            "fast=3,5",
+            "--grid",
+            "slow=20",
+            "--jobs",
+            "1",
+            "--json",
         ],
         &[],
     );
@@ -67,13 +128,27 @@ fn bad_data_and_bad_options_have_distinct_exit_codes() {
     d.write("bad.csv", "ts_ms,bid,ask\n1000,1.1,1.2\n2000,1.3,1.2\n");
     let r = d.run(&["backtest", "--data", "bad.csv", "--no-cache"], &[]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stderr.contains("bad.csv") && r.stderr.contains('3'), "names file and line: {r:?}");
+    assert!(
+        r.stderr.contains("bad.csv") && r.stderr.contains('3'),
+        "names file and line: {r:?}"
+    );
 
     d.write("ok.csv", "ts_ms,bid,ask\n1000,1.1,1.2\n2000,1.1,1.2\n");
     let r = d.run(&["backtest", "--data", "ok.csv", "--set", "novalue"], &[]);
     assert_eq!(r.code, 2, "{r:?}");
     let r = d.run(&["backtest", "--data", "ok.csv", "--from", "someday"], &[]);
     assert_eq!(r.code, 2, "{r:?}");
-    let r = d.run(&["synth", "--instrument", "NOPE", "--quotes", "1", "--out", "x.csv"], &[]);
+    let r = d.run(
+        &[
+            "synth",
+            "--instrument",
+            "NOPE",
+            "--quotes",
+            "1",
+            "--out",
+            "x.csv",
+        ],
+        &[],
+    );
     assert_eq!(r.code, 2, "{r:?}");
 }

@@ -1,6 +1,7 @@
 //! `scalper sandbox` through the real binary: prints its URL and credentials, serves
 //! `scalper test`, and stops cleanly on Ctrl-C (SIGINT).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: panics are failures
 #![cfg(unix)]
 
 mod common;
@@ -44,7 +45,10 @@ fn sandbox_prints_url_serves_test_and_stops_on_sigint() {
             break u.trim().to_string();
         }
     };
-    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/gateway/deal"), "{url}");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/gateway/deal"),
+        "{url}"
+    );
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
         let done = line.starts_with("Press Ctrl-C");
         printed.push(line);
@@ -70,7 +74,11 @@ fn sandbox_prints_url_serves_test_and_stops_on_sigint() {
     assert_eq!(r.json()["epic"], "CS.D.GBPUSD.CFD.IP");
 
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {

@@ -1,5 +1,7 @@
 //! `scalper test` through the real binary against an in-process sandbox on 127.0.0.1.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: panics are failures
+
 mod common;
 
 use common::{assert_no_secret, Dir, Run, API_KEY, PASSWORD};
@@ -66,10 +68,18 @@ async fn test_json_reports_session_and_market_and_leaks_no_secret() {
     let bid: f64 = j["bid"].as_str().unwrap().parse().unwrap();
     let offer: f64 = j["offer"].as_str().unwrap().parse().unwrap();
     assert!(bid > 0.0 && offer > bid, "{j}");
-    assert!(j["min_deal_size"].is_string() && j["min_stop_distance"].is_string(), "{j}");
+    assert!(
+        j["min_deal_size"].is_string() && j["min_stop_distance"].is_string(),
+        "{j}"
+    );
 
     // Text mode, with a round-trip trade.
-    let r = run(&d, &["-vv", "test", "EUR_USD", "--trade"], env(&sb.rest_url(), PASSWORD)).await;
+    let r = run(
+        &d,
+        &["-vv", "test", "EUR_USD", "--trade"],
+        env(&sb.rest_url(), PASSWORD),
+    )
+    .await;
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("Environment:       DEMO"), "{r:?}");
     assert!(r.stdout.contains("Trade open         ACCEPTED"), "{r:?}");
@@ -78,10 +88,23 @@ async fn test_json_reports_session_and_market_and_leaks_no_secret() {
     let opens = state.requests_matching("POST /gateway/deal/positions/otc");
     let closes = state.requests_matching("DELETE /gateway/deal/positions/otc");
     assert_eq!((opens, closes), (1, 1), "{:?}", state.requests);
-    assert!(state.accounts.iter().all(|a| a.positions.is_empty()), "the test position is closed");
+    assert!(
+        state.accounts.iter().all(|a| a.positions.is_empty()),
+        "the test position is closed"
+    );
+
+    // Even a trace-everything filter must not put the API key or password in any output.
+    let mut e = env(&sb.rest_url(), PASSWORD);
+    e.push(("RUST_LOG".into(), "trace".into()));
+    let r = run(&d, &["test", "EUR_USD"], e).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_no_secret(&r.all());
 
     assert_no_secret(&d.logs());
-    assert!(d.logs().contains("connectivity test"), "the log file is written");
+    assert!(
+        d.logs().contains("connectivity test"),
+        "the log file is written"
+    );
     sb.shutdown().await;
 }
 
@@ -94,7 +117,12 @@ async fn wrong_password_exits_3_after_exactly_one_login_attempt() {
     assert_eq!(r.code, 3, "{r:?}");
     assert!(r.stderr.contains("invalid-details"), "{r:?}");
     let state = sb.state();
-    assert_eq!(state.requests_matching("POST /gateway/deal/session"), 1, "{:?}", state.requests);
+    assert_eq!(
+        state.requests_matching("POST /gateway/deal/session"),
+        1,
+        "{:?}",
+        state.requests
+    );
     assert!(!r.all().contains(wrong) && !d.logs().contains(wrong));
     assert_no_secret(&r.all());
     sb.shutdown().await;
@@ -118,10 +146,16 @@ fn unknown_instrument_and_missing_credentials_exit_2() {
     let d = Dir::new();
     let r = d.run(&["test", "NOPE"], &[]);
     assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.contains("unknown instrument") && r.stderr.contains("EUR_USD"), "{r:?}");
+    assert!(
+        r.stderr.contains("unknown instrument") && r.stderr.contains("EUR_USD"),
+        "{r:?}"
+    );
     let r = d.run(&["test", "EUR_USD"], &[("IG_USERNAME", "x")]);
     assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.contains("Missing: IG_PASSWORD, IG_API_KEY"), "{r:?}");
+    assert!(
+        r.stderr.contains("Missing: IG_PASSWORD, IG_API_KEY"),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -144,4 +178,50 @@ fn unreachable_broker_exits_4() {
     );
     assert_eq!(r.code, 4, "{r:?}");
     assert_no_secret(&r.all());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prices_downloads_bars_and_resumes_without_duplicates() {
+    let sb = sandbox().await;
+    let d = std::sync::Arc::new(Dir::new());
+    let base = [
+        "prices",
+        "EUR_USD",
+        "--resolution",
+        "SECOND",
+        "--from",
+        "2025-12-31T23:56:00Z",
+    ];
+    let mut first = base.to_vec();
+    first.extend(["--to", "2025-12-31T23:58:00Z", "--out", "p.csv"]);
+    let r = run(&d, &first, env(&sb.rest_url(), PASSWORD)).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    let read = || std::fs::read_to_string(d.path().join("p.csv")).unwrap();
+    let n1 = read().lines().count() - 1;
+    assert!(n1 > 10, "{}", read());
+
+    let mut second = base.to_vec();
+    second.extend(["--to", "2026-01-01T00:00:00Z", "--out", "p.csv"]);
+    let r = run(&d, &second, env(&sb.rest_url(), PASSWORD)).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("resuming"), "{r:?}");
+    let text = read();
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("ts_ms")).count(),
+        1,
+        "one header"
+    );
+    let ts: Vec<i64> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(ts.len() > n1, "the second run appended bars");
+    assert!(
+        ts.windows(2).all(|w| w[0] < w[1]),
+        "strictly increasing, no duplicates"
+    );
+    assert!(*ts.last().unwrap() < 1_767_225_600_000, "before --to");
+    assert_no_secret(&r.all());
+    sb.shutdown().await;
 }

@@ -220,6 +220,35 @@ async fn close(client: &IgClient, clock: &dyn Clock, c: CloseOrder) -> Vec<Broke
                 }],
             }
         }
+        // The position is already gone: its stop or limit fired (or it was closed on the
+        // platform) while our close was in flight. Report it closed at the market's closing
+        // side rather than retrying a close that can never succeed.
+        DealOutcome::Rejected {
+            deal_reference,
+            reason,
+            ..
+        } if reason == "POSITION_NOT_FOUND" => {
+            let level = client.market(&c.epic).await.ok().and_then(|m| match c.direction {
+                Direction::Sell => m.bid,
+                Direction::Buy => m.offer,
+            });
+            match level {
+                Some(level) => {
+                    tracing::warn!(deal_id = %c.deal_id, %level, "close refused with POSITION_NOT_FOUND: the broker already closed the position; valued at the market");
+                    vec![BrokerEvent::PositionClosed {
+                        deal_id: c.deal_id,
+                        level,
+                        pnl: None,
+                        cause: CloseCause::Manual,
+                        at: clock.now(),
+                    }]
+                }
+                None => vec![BrokerEvent::Rejected {
+                    deal_ref: deal_reference,
+                    reason,
+                }],
+            }
+        }
         DealOutcome::Rejected {
             deal_reference,
             reason,

@@ -78,23 +78,21 @@ impl DealState {
         use DealState as S;
         let next = match (self, event) {
             (S::Intent, E::Submit) => S::Submitted,
-            // A refusal before sending (e.g. validation by the broker adapter).
-            (S::Intent, E::Reject) => S::Rejected,
             (S::Submitted | S::Unknown, E::Accept) => S::Accepted,
-            (S::Submitted | S::Unknown, E::Reject) => S::Rejected,
+            // A refusal before sending (validation by the broker adapter), a confirm with
+            // `REJECTED`, or a resolution that proved no deal exists.
+            (S::Intent | S::Submitted | S::Unknown, E::Reject) => S::Rejected,
             (S::Submitted, E::OutcomeUnknown) => S::Unknown,
-            // Odd but real: the stream's position update can arrive before the confirm,
-            // and resolving an unknown outcome may find the position directly.
-            (S::Submitted | S::Unknown | S::Accepted, E::PositionSeen) => S::Open,
-            // Repeated sightings of an open position are harmless.
-            (S::Open, E::PositionSeen) => S::Open,
-            (S::Open, E::SubmitClose) => S::Closing,
-            (S::Closing, E::CloseRejected) => S::Open,
+            // Odd but real: the stream's position update can arrive before the confirm, and
+            // resolving an unknown outcome may find the position directly. Repeated sightings
+            // of an open position are harmless, and a refused close leaves it open.
+            (S::Submitted | S::Unknown | S::Accepted | S::Open, E::PositionSeen)
+            | (S::Closing, E::CloseRejected) => S::Open,
+            // A close whose outcome is unknown stays closing until resolved.
+            (S::Open, E::SubmitClose) | (S::Closing, E::OutcomeUnknown) => S::Closing,
             // A stop or limit may close the position while our close request is in flight,
             // or before we ever asked; an accepted-but-unseen position can be stopped out too.
             (S::Open | S::Closing | S::Accepted, E::Closed) => S::Closed,
-            // A close whose outcome is unknown stays closing until resolved.
-            (S::Closing, E::OutcomeUnknown) => S::Closing,
             (state, event) => return Err(TransitionError { state, event }),
         };
         Ok(next)

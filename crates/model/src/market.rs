@@ -183,7 +183,7 @@ pub fn resolve_instrument(input: &str) -> Option<Epic> {
         .trim()
         .to_ascii_uppercase()
         .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
+        .filter(char::is_ascii_alphanumeric)
         .collect();
     for (name, epic) in FRIENDLY_EPICS {
         let n: String = name.chars().filter(char::is_ascii_alphanumeric).collect();

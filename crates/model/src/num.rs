@@ -138,6 +138,7 @@ impl Sub for Size {
 
 impl Money {
     /// Rounds to cents (two decimal places, banker's rounding avoided: half away from zero).
+    #[must_use]
     pub fn round_cents(self) -> Money {
         Money(
             self.0
@@ -155,6 +156,7 @@ impl Points {
 
 impl Size {
     /// Rounds down to a multiple of `step` (a step of zero leaves the size as is).
+    #[must_use]
     pub fn floor_to_step(self, step: Decimal) -> Size {
         if step <= Decimal::ZERO {
             return self;

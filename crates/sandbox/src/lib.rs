@@ -21,6 +21,7 @@ pub mod sim;
 pub mod state;
 pub mod stream;
 mod triggers;
+mod working_orders;
 
 pub use config::{Credentials, MarketSchedule, RateLimits, Replay, SandboxConfig};
 pub use error::{ApiError, SandboxError};

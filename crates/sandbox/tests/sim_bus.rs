@@ -16,14 +16,28 @@ use serde_json::json;
 
 #[tokio::test]
 async fn running_simulator_publishes_prices_on_the_bus() {
-    let sb = start_with(SandboxConfig { speed: 50.0, ..SandboxConfig::for_tests() }).await;
+    let sb = start_with(SandboxConfig {
+        speed: 50.0,
+        ..SandboxConfig::for_tests()
+    })
+    .await;
     let mut rx = sb.subscribe();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut seen = 0;
     let mut last_ts = Timestamp::from_millis(0);
     while seen < 5 {
-        let ev = tokio::time::timeout_at(deadline, rx.recv()).await.expect("prices flow").unwrap();
-        if let BusEvent::Price { epic, bid, offer, ts, status } = ev {
+        let ev = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("prices flow")
+            .unwrap();
+        if let BusEvent::Price {
+            epic,
+            bid,
+            offer,
+            ts,
+            status,
+        } = ev
+        {
             if epic.as_str() == EURUSD {
                 assert!(offer > bid);
                 assert!(ts >= last_ts);
@@ -43,38 +57,64 @@ async fn deals_publish_confirms_and_position_updates() {
     let mut c = Raw::new(&sb);
     c.login().await;
     let mut rx = sb.subscribe();
-    let r = c.open(EURUSD, "BUY", "1", json!({"dealReference": "BUS-1"})).await;
+    let r = c
+        .open(EURUSD, "BUY", "1", json!({"dealReference": "BUS-1"}))
+        .await;
     let mut kinds = Vec::new();
     while let Ok(ev) = rx.try_recv() {
-        if let BusEvent::Trade { account, kind, json } = ev {
+        if let BusEvent::Trade {
+            account,
+            kind,
+            json,
+        } = ev
+        {
             assert_eq!(account.as_str(), "SANDBOX-CFD");
             let v: serde_json::Value = serde_json::from_str(&json).unwrap();
             assert_eq!(v["dealReference"], r);
             kinds.push(kind);
         }
     }
-    assert!(kinds.contains(&TradeKind::Opu) && kinds.contains(&TradeKind::Confirms), "{kinds:?}");
+    assert!(
+        kinds.contains(&TradeKind::Opu) && kinds.contains(&TradeKind::Confirms),
+        "{kinds:?}"
+    );
     sb.shutdown().await;
 }
 
 #[tokio::test]
 async fn replays_a_quote_csv() {
     let path = std::env::temp_dir().join(format!("sandbox-replay-{}.csv", std::process::id()));
-    std::fs::write(&path, "ts_ms,bid,ask\n1000,10800.1,10800.7\n1250,10801.0,10801.5\n1900,10799.9,10800.4\n").unwrap();
+    std::fs::write(
+        &path,
+        "ts_ms,bid,ask\n1000,10800.1,10800.7\n1250,10801.0,10801.5\n1900,10799.9,10800.4\n",
+    )
+    .unwrap();
     let epic = Epic::new(EURUSD).unwrap();
     let cfg = SandboxConfig {
-        replay: Some(Replay { epic: epic.clone(), path: path.clone() }),
+        replay: Some(Replay {
+            epic: epic.clone(),
+            path: path.clone(),
+        }),
         ..SandboxConfig::for_tests()
     };
     let sb = start_with(cfg).await;
     let q = sb.step(Some(&epic), 2).unwrap();
-    assert_eq!((q[0].bid.value(), q[0].offer.value()), (dec!(10801.0), dec!(10801.5)));
-    assert_eq!((q[1].bid.value(), q[1].offer.value()), (dec!(10799.9), dec!(10800.4)));
+    assert_eq!(
+        (q[0].bid.value(), q[0].offer.value()),
+        (dec!(10801.0), dec!(10801.5))
+    );
+    assert_eq!(
+        (q[1].bid.value(), q[1].offer.value()),
+        (dec!(10799.9), dec!(10800.4))
+    );
     assert_eq!(q[1].ts.since(q[0].ts), 650, "recorded spacing is kept");
     sb.shutdown().await;
     std::fs::write(&path, "ts_ms,bid,ask\n1000,abc,1\n").unwrap();
     let bad = Sandbox::start(SandboxConfig {
-        replay: Some(Replay { epic, path: path.clone() }),
+        replay: Some(Replay {
+            epic,
+            path: path.clone(),
+        }),
         ..SandboxConfig::for_tests()
     })
     .await
@@ -104,8 +144,16 @@ async fn weekend_schedule_closes_markets() {
 
 #[tokio::test]
 async fn bad_config_is_refused_with_a_clear_error() {
-    let e = Sandbox::start(SandboxConfig { currency: "XYZ".into(), ..SandboxConfig::for_tests() }).await.unwrap_err();
-    assert!(e.to_string().contains("unsupported account currency"), "{e}");
+    let e = Sandbox::start(SandboxConfig {
+        currency: "XYZ".into(),
+        ..SandboxConfig::for_tests()
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("unsupported account currency"),
+        "{e}"
+    );
     let e = SandboxConfig::parse_faults("http500:two").unwrap_err();
     assert!(e.to_string().contains("http500:two"), "{e}");
 }

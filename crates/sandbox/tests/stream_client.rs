@@ -314,3 +314,37 @@ async fn runtime_subscribe_with_go_style_bind_after_create() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_fatally_refused_relogin_is_never_repeated() {
+    let h = server(KEEPALIVE).await;
+    *h.creds.tokens.lock().unwrap() = ("expired".into(), "expired".into());
+    h.creds.refuse_relogin.store(true, Ordering::SeqCst);
+    let (client, mut rx) = h.start(vec![Subscription::Trade]);
+    let ev = wait_event(&mut rx, "credentials unavailable", |e| {
+        matches!(
+            e,
+            StreamEvent::Status(StreamStatus::CredentialsUnavailable { .. })
+        )
+    })
+    .await;
+    assert!(
+        matches!(
+            ev,
+            StreamEvent::Status(StreamStatus::CredentialsUnavailable { fatal: true, .. })
+        ),
+        "{ev:?}"
+    );
+    // The stream keeps trying (CONERR 1 again and again) but never logs in again.
+    for _ in 0..3 {
+        wait_event(&mut rx, "CONERR 1", |e| {
+            matches!(
+                e,
+                StreamEvent::Status(StreamStatus::SessionRefused { code: 1, .. })
+            )
+        })
+        .await;
+    }
+    assert_eq!(h.creds.relogins.load(Ordering::SeqCst), 1);
+    client.shutdown().await;
+}

@@ -17,6 +17,8 @@ use crate::Context;
 
 /// Instruments the demo trades.
 const DEMO_INSTRUMENTS: [&str; 3] = ["EUR_USD", "GBP_USD", "USD_JPY"];
+/// The demo's own journal (replaced by every demo run).
+const DEMO_JOURNAL: &str = "data/demo-journal.sqlite";
 /// Simulated seconds per wall second unless `--speed` says otherwise.
 const DEFAULT_SPEED: f64 = 30.0;
 /// v3 access-token lifetime in the demo: short, so refreshes happen during the run.
@@ -32,6 +34,16 @@ pub async fn run(args: &DemoArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         token_idle_ttl: Duration::from_secs(30),
         ..SandboxConfig::default()
     };
+    // The demo's sandbox is new every run, so an earlier demo journal describes positions that
+    // no longer exist: start a fresh one (only the demo's own file is replaced).
+    let journal_path = std::path::PathBuf::from(DEMO_JOURNAL);
+    for suffix in ["", "-wal", "-shm"] {
+        let p = std::path::PathBuf::from(format!("{DEMO_JOURNAL}{suffix}"));
+        if p.exists() {
+            std::fs::remove_file(&p)
+                .with_context(|| format!("removing the previous demo journal {}", p.display()))?;
+        }
+    }
     let sandbox = Sandbox::start(sandbox_cfg)
         .await
         .context("starting the built-in sandbox")?;
@@ -64,6 +76,8 @@ pub async fn run(args: &DemoArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         close_at_end: true,
         stream: scalper_ig::stream::StreamConfig::default(),
         equity: Money::new(rust_decimal::Decimal::from(10_000)),
+        journal: Some(journal_path.clone()),
+        durable_journal: false,
     };
     let result = runtime::run(client, engine_cfg, epics, opts).await;
     let state = sandbox.state();
@@ -76,6 +90,7 @@ pub async fn run(args: &DemoArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     let report = result?;
     runtime::summary::print(&report, args.json);
     if !args.json {
+        println!("journal: {DEMO_JOURNAL} (try `scalper journal list --journal {DEMO_JOURNAL}`)");
         for a in &state.accounts {
             if !a.ledger.is_empty() {
                 println!(

@@ -20,12 +20,12 @@ const FAR_FUTURE_MS: i64 = 32_503_680_000_000;
 
 /// `--journal`, else `[journal] path` in the config file, else `data/journal.sqlite`.
 pub fn journal_path(flag: Option<&PathBuf>, ctx: &Context) -> Result<PathBuf, ConfigError> {
-    if let Some(p) = flag {
-        return Ok(p.clone());
-    }
     #[derive(serde::Deserialize)]
     struct Section {
         path: Option<PathBuf>,
+    }
+    if let Some(p) = flag {
+        return Ok(p.clone());
     }
     let section: Option<Section> = ctx.toml().section("journal").map_err(ConfigError::Usage)?;
     Ok(section
@@ -42,8 +42,9 @@ fn open(flag: Option<&PathBuf>, ctx: &Context) -> anyhow::Result<Journal> {
 fn time(flag: &str, v: Option<&String>, default: i64) -> Result<Timestamp, ConfigError> {
     match v {
         None => Ok(Timestamp::from_millis(default)),
-        Some(t) => scalper_backtest::parse_time(t)
-            .map_err(|e| ConfigError::Usage(format!("{flag}: {e}"))),
+        Some(t) => {
+            scalper_backtest::parse_time(t).map_err(|e| ConfigError::Usage(format!("{flag}: {e}")))
+        }
     }
 }
 
@@ -64,13 +65,15 @@ pub fn run(cmd: &JournalCommand, ctx: &Context) -> anyhow::Result<ExitCode> {
         }
         JournalCommand::Show { id, json, journal } => {
             let j = open(journal.journal.as_ref(), ctx)?;
-            let trade_id = match id.trim().parse::<i64>() {
-                Ok(n) => Some(TradeId(n)),
-                Err(_) => {
-                    let r = DealReference::new(id.trim())
-                        .map_err(|e| ConfigError::Usage(format!("{id:?} is neither a trade id nor a deal reference: {e}")))?;
-                    j.trade_by_reference(&r)?.map(|t| t.id)
-                }
+            let trade_id = if let Ok(n) = id.trim().parse::<i64>() {
+                Some(TradeId(n))
+            } else {
+                let r = DealReference::new(id.trim()).map_err(|e| {
+                    ConfigError::Usage(format!(
+                        "{id:?} is neither a trade id nor a deal reference: {e}"
+                    ))
+                })?;
+                j.trade_by_reference(&r)?.map(|t| t.id)
             };
             let detail = match trade_id {
                 Some(t) => j.detail(t)?,
@@ -95,7 +98,8 @@ pub fn run(cmd: &JournalCommand, ctx: &Context) -> anyhow::Result<ExitCode> {
             let trades = j.trades(&TradeFilter::default())?;
             let mut sink: Box<dyn Write> = match out {
                 Some(p) => Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+                    std::fs::File::create(p)
+                        .with_context(|| format!("creating {}", p.display()))?,
                 )),
                 None => Box::new(std::io::stdout().lock()),
             };

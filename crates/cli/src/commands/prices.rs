@@ -1,11 +1,213 @@
-//! `scalper prices`: IG price history to CSV.
+//! `scalper prices <INSTRUMENT> --resolution R --from T --to T --out F.csv`: IG price history
+//! (`/prices/{epic}` v3) to a bar CSV, in windows appended as they arrive, so an interrupted or
+//! allowance-limited download resumes where it stopped when the same command is run again.
 
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
+use scalper_ig::{IgClient, PriceQuery};
+use scalper_model::{Candle, Epic, Timestamp};
+
 use crate::args::PricesArgs;
+use crate::config::ConfigError;
+use crate::exit::SUCCESS;
 use crate::Context;
 
-#[allow(clippy::unused_async)] // placeholder
-pub async fn run(_args: &PricesArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`scalper prices` is not available yet")
+/// Header written by `scalper_backtest::write_bars_csv`.
+const HEADER: &str = "ts_ms,open,high,low,close,spread,volume";
+/// Bars per request window (IG allows large pages; small windows make resuming cheap).
+const WINDOW_BARS: i64 = 1000;
+
+/// Bar length of an IG resolution.
+pub fn resolution_ms(r: &str) -> Result<i64, ConfigError> {
+    let ms = match r.trim().to_ascii_uppercase().as_str() {
+        "SECOND" => 1_000,
+        "MINUTE" => 60_000,
+        "MINUTE_2" => 120_000,
+        "MINUTE_3" => 180_000,
+        "MINUTE_5" => 300_000,
+        "MINUTE_10" => 600_000,
+        "MINUTE_15" => 900_000,
+        "MINUTE_30" => 1_800_000,
+        "HOUR" => 3_600_000,
+        "HOUR_2" => 7_200_000,
+        "HOUR_3" => 10_800_000,
+        "HOUR_4" => 14_400_000,
+        "DAY" => 86_400_000,
+        "WEEK" => 604_800_000,
+        _ => {
+            return Err(ConfigError::Usage(format!(
+                "--resolution {r:?}: use SECOND, MINUTE, MINUTE_2, MINUTE_3, MINUTE_5, MINUTE_10, \
+                 MINUTE_15, MINUTE_30, HOUR, HOUR_2, HOUR_3, HOUR_4, DAY or WEEK"
+            )))
+        }
+    };
+    Ok(ms)
+}
+
+fn ig_time(ts: Timestamp) -> Result<String, ConfigError> {
+    ts.to_datetime()
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%S").to_string())
+        .ok_or_else(|| ConfigError::Usage(format!("time {ts} is out of range")))
+}
+
+/// The last bar start already in `out` (`None` for a new file). Refuses foreign files.
+fn resume_point(out: &Path) -> anyhow::Result<Option<i64>> {
+    let text = match std::fs::read_to_string(out) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", out.display())),
+    };
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    if lines.next().map(str::trim) != Some(HEADER) {
+        return Err(ConfigError::Usage(format!(
+            "{} exists and is not a scalper bar CSV (header {HEADER}): choose another --out",
+            out.display()
+        ))
+        .into());
+    }
+    match lines.next_back() {
+        None => Ok(None),
+        Some(l) => l
+            .split(',')
+            .next()
+            .and_then(|t| t.trim().parse::<i64>().ok())
+            .map(Some)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: cannot read the last bar's time to resume",
+                    out.display()
+                )
+            }),
+    }
+}
+
+fn append(out: &Path, bars: Vec<Candle>, new_file: bool) -> anyhow::Result<()> {
+    let mut buf = Vec::new();
+    scalper_backtest::write_bars_csv(&mut buf, bars).context("formatting bars")?;
+    let body = if new_file {
+        &buf[..]
+    } else {
+        let skip = buf.iter().position(|b| *b == b'\n').map_or(0, |p| p + 1);
+        &buf[skip..]
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out)
+        .with_context(|| format!("opening {}", out.display()))?;
+    f.write_all(body)
+        .and_then(|()| f.sync_data())
+        .with_context(|| format!("writing {}", out.display()))
+}
+
+pub async fn run(args: &PricesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let epic: Epic = ctx.resolve_epic(&args.instrument)?;
+    let period = resolution_ms(&args.resolution)?;
+    let parse = |flag: &str, v: &str| {
+        scalper_backtest::parse_time(v).map_err(|e| ConfigError::Usage(format!("{flag}: {e}")))
+    };
+    let (from, to) = (parse("--from", &args.from)?, parse("--to", &args.to)?);
+    if from >= to {
+        return Err(ConfigError::Usage("--from must be before --to".into()).into());
+    }
+    let last = resume_point(&args.out)?;
+    let mut written = last;
+    let mut start = last.map_or(from.millis(), |l| (l + period).max(from.millis()));
+    if let Some(l) = last {
+        outln!(
+            "resuming {} after {}",
+            args.out.display(),
+            Timestamp::from_millis(l)
+        );
+    }
+    let client = IgClient::new(ctx.ig_config()?)?;
+    let mut total = 0usize;
+    let mut allowance = None;
+    while start < to.millis() {
+        let end = (start + WINDOW_BARS * period).min(to.millis());
+        let mut page = 1u32;
+        loop {
+            let q = PriceQuery {
+                resolution: Some(args.resolution.trim().to_ascii_uppercase()),
+                from: Some(ig_time(Timestamp::from_millis(start))?),
+                to: Some(ig_time(Timestamp::from_millis(end))?),
+                page_size: Some(u32::try_from(WINDOW_BARS).unwrap_or(1000)),
+                page_number: Some(page),
+                ..PriceQuery::default()
+            };
+            let resp = client.prices(&epic, &q).await.with_context(|| {
+                format!(
+                    "downloading {epic} from {}: rerun the same command to resume",
+                    Timestamp::from_millis(start)
+                )
+            })?;
+            let meta = resp.metadata.clone().unwrap_or_default();
+            if let Some(a) = meta.allowance.clone().or_else(|| resp.allowance.clone()) {
+                tracing::info!(
+                    remaining = ?a.remaining_allowance,
+                    total = ?a.total_allowance,
+                    resets_in_s = ?a.allowance_expiry,
+                    "historical data allowance"
+                );
+                allowance = Some(a);
+            }
+            let bars: Vec<Candle> = resp
+                .to_candles(&epic, period)
+                .into_iter()
+                .filter(|c| {
+                    let t = c.start.millis();
+                    t >= start && t < end && written.is_none_or(|w| t > w)
+                })
+                .collect();
+            if let Some(b) = bars.last() {
+                written = Some(b.start.millis());
+                total += bars.len();
+                let new_file = !args.out.exists();
+                append(&args.out, bars, new_file)?;
+            }
+            let pages = meta.page_data.and_then(|p| p.total_pages).unwrap_or(1);
+            if u64::from(page) >= pages {
+                break;
+            }
+            page += 1;
+        }
+        if allowance
+            .as_ref()
+            .and_then(|a| a.remaining_allowance)
+            .is_some_and(|r| r <= 0)
+            && end < to.millis()
+        {
+            let resets = allowance.as_ref().and_then(|a| a.allowance_expiry);
+            anyhow::bail!(
+                "IG's historical-data allowance is used up (resets in {} s); {total} bars written to {}: \
+                 run the same command again after the reset to resume",
+                resets.map_or_else(|| "?".to_string(), |s| s.to_string()),
+                args.out.display()
+            );
+        }
+        start = end;
+    }
+    if let Err(e) = client.logout().await {
+        tracing::warn!(error = %e, "logout failed");
+    }
+    outln!(
+        "{total} {} bars of {epic} written to {}",
+        args.resolution,
+        args.out.display()
+    );
+    if let Some(a) = allowance {
+        outln!(
+            "historical-data allowance: {} of {} points left (resets in {} s)",
+            a.remaining_allowance
+                .map_or_else(|| "?".into(), |v| v.to_string()),
+            a.total_allowance
+                .map_or_else(|| "?".into(), |v| v.to_string()),
+            a.allowance_expiry
+                .map_or_else(|| "?".into(), |v| v.to_string()),
+        );
+    }
+    Ok(ExitCode::from(SUCCESS))
 }

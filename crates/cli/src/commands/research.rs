@@ -32,10 +32,7 @@ struct Common<'a> {
 }
 
 fn options(c: &Common<'_>, ctx: &Context) -> anyhow::Result<BacktestOptions> {
-    let config: Option<EngineConfig> = ctx
-        .toml()
-        .section("engine")
-        .map_err(ConfigError::Usage)?;
+    let config: Option<EngineConfig> = ctx.toml().section("engine").map_err(ConfigError::Usage)?;
     let time = |flag: &str, v: Option<&str>| -> anyhow::Result<_> {
         v.map(|t| parse_time(t).map_err(|e| ConfigError::Usage(format!("{flag}: {e}"))))
             .transpose()
@@ -49,9 +46,7 @@ fn options(c: &Common<'_>, ctx: &Context) -> anyhow::Result<BacktestOptions> {
         config,
         from: time("--from", c.from)?,
         to: time("--to", c.to)?,
-        latency_ms: c
-            .latency
-            .map(|l| i64::try_from(l).unwrap_or(i64::MAX)),
+        latency_ms: c.latency.map(|l| i64::try_from(l).unwrap_or(i64::MAX)),
         ..BacktestOptions::default()
     };
     if c.no_cache {

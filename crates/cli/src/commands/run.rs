@@ -51,6 +51,8 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         close_at_end: false,
         stream: scalper_ig::stream::StreamConfig::default(),
         equity: Money::new(rust_decimal::Decimal::from(10_000)),
+        journal: Some(std::path::PathBuf::from(scalper_journal::DEFAULT_PATH)),
+        durable_journal: true,
     };
     let report = runtime::run(client, engine_cfg, epics, opts).await?;
     runtime::summary::print(&report, args.json);

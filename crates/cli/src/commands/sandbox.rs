@@ -112,8 +112,20 @@ mod tests {
     #[test]
     fn flags_map_onto_the_sandbox_config() {
         let a = args(&[
-            "--port", "0", "--seed", "7", "--speed", "10", "--token-ttl", "30s", "--oauth-ttl",
-            "5s", "--username", "u", "--password", "p",
+            "--port",
+            "0",
+            "--seed",
+            "7",
+            "--speed",
+            "10",
+            "--token-ttl",
+            "30s",
+            "--oauth-ttl",
+            "5s",
+            "--username",
+            "u",
+            "--password",
+            "p",
         ]);
         assert!(a.is_loopback());
         let c = sandbox_config(&a).unwrap();

@@ -204,3 +204,6 @@ pub enum ConfigError {
     #[error("{0}")]
     Usage(String),
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,29 +3,33 @@
 //! a one-line status on the console and a summary at the end.
 
 mod brokers;
-mod ig_broker;
+mod clock;
+mod journaling;
 mod status;
 pub mod summary;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use scalper_engine::{
-    Action, BrokerEvent, CloseCause, Command, Engine, EngineConfig, EngineEvent, EngineInit,
-    EngineSummary, HaltReason, LogLevel, SimBroker, SimConfig,
+    Action, BrokerCommand, BrokerEvent, CloseCause, Command, Engine, EngineConfig, EngineEvent, EngineInit,
+    EngineSummary, LogLevel, SimBroker, SimConfig,
 };
 use scalper_ig::stream::{
     PositionUpdate, StreamClient, StreamConfig, StreamEvent, StreamStatus, Subscription,
     UpdateStatus,
 };
-use scalper_ig::IgClient;
+use scalper_engine::Clock as _;
+use scalper_ig::{IgBroker, IgClient};
 use scalper_model::{DealState, Direction, Epic, Instrument, Money, Quote, Timestamp};
 use serde::Serialize;
 
 pub use brokers::ActiveBroker;
-pub use ig_broker::IgBroker;
+pub use clock::QuoteClock;
+pub use journaling::JournalSink;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -42,6 +46,10 @@ pub struct RunOptions {
     pub stream: StreamConfig,
     /// Account equity for sizing when the broker does not report one.
     pub equity: Money,
+    /// The trade journal (`None`: no journal, e.g. tests of the runner alone).
+    pub journal: Option<PathBuf>,
+    /// fsync every journal record (live); `false` is enough against a process crash (demo).
+    pub durable_journal: bool,
 }
 
 /// What a run did: the engine's totals plus the session and stream counters.
@@ -102,19 +110,50 @@ pub async fn run(
             min_stop = %market.instrument.rules.min_stop_distance, "market loaded");
         instruments.push(market.instrument);
     }
-    let init = EngineInit {
+    let wall_now = wall_clock_now();
+    let clock = QuoteClock::default();
+    clock.observe(wall_now);
+    let mut journal = match &opts.journal {
+        Some(path) => Some(JournalSink::open(path, opts.durable_journal, opts.paper)?),
+        None => None,
+    };
+    let mut init = EngineInit {
         equity: opts.equity,
         paper: opts.paper,
         ..EngineInit::default()
     };
+    if let Some(j) = journal.as_mut() {
+        let report = j.reconcile(&client, wall_now).await?;
+        if report.is_clean() {
+            tracing::info!("reconciliation with the broker: journal and broker agree");
+        } else {
+            eprintln!("reconciliation with the broker:\n{report}");
+            tracing::warn!(report = %report, "reconciliation found differences");
+        }
+        if report.blocks_trading() {
+            anyhow::bail!(
+                "reconciliation found a difference that needs an operator (see the report above); no trading until it is resolved"
+            );
+        }
+        let (pnl, trades) = j.day_stats(wall_now)?;
+        init.day_realised_pnl = pnl;
+        init.day_trades = trades;
+        j.event(
+            wall_now,
+            &scalper_journal::SystemEvent::EngineStart {
+                mode: if opts.paper { "paper" } else { "live" }.into(),
+            },
+        );
+    }
     let mut engine = Engine::new(engine_cfg.clone(), instruments.clone(), init)
         .context("building the engine")?;
+    let mut last_quotes: HashMap<Epic, Quote> = HashMap::new();
     let paper_broker = || SimBroker::new(SimConfig::default(), instruments.clone());
     let mut broker = if opts.paper {
         tracing::warn!("PAPER trading: fills are simulated from live quotes");
         ActiveBroker::Paper(paper_broker())
     } else {
-        ActiveBroker::Ig(IgBroker::new(client.clone()))
+        ActiveBroker::Ig(IgBroker::new(client.clone(), Arc::new(clock.clone())))
     };
 
     let mut subs: Vec<Subscription> = epics.iter().cloned().map(Subscription::Price).collect();
@@ -159,7 +198,7 @@ pub async fn run(
                     queue.push_back(e);
                 }
                 if let StreamEvent::Position(p) = &ev {
-                    if let Some(e) = broker_side_close(&engine, &broker, p) {
+                    if let Some(e) = broker_side_close(&engine, &broker, &last_quotes, &clock, p) {
                         queue.push_back(EngineEvent::Broker(e));
                     }
                 }
@@ -169,6 +208,8 @@ pub async fn run(
                 quotes += 1;
                 status.quote();
                 last_quote_ts = last_quote_ts.max(q.ts);
+                clock.observe(q.ts);
+                last_quotes.insert(q.epic.clone(), q.clone());
                 last_quote_wall = Instant::now();
                 for e in broker.on_quote(&q) {
                     queue.push_back(EngineEvent::Broker(e));
@@ -183,7 +224,7 @@ pub async fn run(
                 status.print(&engine.summary(), &client.stats(), &broker);
             }
         }
-        if let Some(stop) = drain(&mut engine, &mut broker, &mut queue, &paper_broker).await {
+        if let Some(stop) = drain(&mut engine, &mut broker, &mut queue, &paper_broker, &mut journal, &clock).await {
             break stop;
         }
         if interrupted && engine.summary().open_positions == 0 && engine.trades().is_empty() {
@@ -197,7 +238,7 @@ pub async fn run(
         exit_code = 4;
     }
     if matches!(stop, Stop::Deadline | Stop::Interrupted) && opts.close_at_end {
-        close_everything(&mut engine, &mut broker, &mut rx, &paper_broker).await;
+        close_everything(&mut engine, &mut broker, &mut rx, &paper_broker, &mut journal, &clock).await;
     }
     if stop == Stop::StreamClosed {
         tracing::error!("the price stream stopped");
@@ -208,6 +249,14 @@ pub async fn run(
         .is_err()
     {
         tracing::warn!("the stream did not stop within 5 s; abandoning it");
+    }
+    if let Some(j) = journal.as_mut() {
+        j.event(
+            clock.now().max(wall_now),
+            &scalper_journal::SystemEvent::EngineStop {
+                reason: format!("{stop:?}"),
+            },
+        );
     }
     let stats = client.stats();
     let s: EngineSummary = engine.summary();
@@ -234,17 +283,44 @@ pub async fn run(
 }
 
 /// Processes queued events until the queue is empty, executing broker commands as they come.
+/// Every opening request is journaled before it is sent; a journal failure halts new entries
+/// (the command is not sent) rather than trading without a record.
 async fn drain(
     engine: &mut Engine,
     broker: &mut ActiveBroker,
     queue: &mut VecDeque<EngineEvent>,
     paper_broker: &impl Fn() -> SimBroker,
+    journal: &mut Option<JournalSink>,
+    clock: &QuoteClock,
 ) -> Option<Stop> {
     let mut stop = None;
     while let Some(event) = queue.pop_front() {
+        if let (Some(j), EngineEvent::Broker(ev)) = (journal.as_mut(), &event) {
+            if let Err(e) = j.on_broker_event(ev, engine, clock.now()) {
+                journal_failed(&e, queue);
+            }
+        }
         for action in engine.process(event) {
+            if let Some(j) = journal.as_mut() {
+                if let Err(e) = j.on_action(&action, clock.now()) {
+                    journal_failed(&e, queue);
+                }
+            }
             match action {
                 Action::Broker(cmd) => {
+                    if let Some(j) = journal.as_mut() {
+                        if let Err(e) = j.before_command(&cmd, engine, clock.now()) {
+                            tracing::error!(error = %format!("{e:#}"), ?cmd, "NOT SENT: the request could not be journaled first");
+                            journal_failed(&e, queue);
+                            if let BrokerCommand::Open(o) = &cmd {
+                                queue.push_back(EngineEvent::Broker(BrokerEvent::Rejected {
+                                    deal_ref: o.deal_ref.clone(),
+                                    reason: "not sent: journal write failed".into(),
+                                }));
+                            }
+                            continue;
+                        }
+                    }
                     tracing::debug!(?cmd, "broker command");
                     for e in broker.execute(cmd).await {
                         queue.push_back(EngineEvent::Broker(e));
@@ -255,10 +331,7 @@ async fn drain(
                     *broker = ActiveBroker::Paper(paper_broker());
                 }
                 Action::NothingLeftToManage { reason } => {
-                    tracing::error!(
-                        ?reason,
-                        "broker failure and nothing left to manage: stopping"
-                    );
+                    tracing::error!(%reason, "broker failure and nothing left to manage: stopping");
                     stop = Some(Stop::NothingLeft);
                 }
                 other => log_action(&other),
@@ -268,15 +341,30 @@ async fn drain(
     stop
 }
 
+/// A journal write failed: stop new entries (positions keep their stops).
+fn journal_failed(e: &anyhow::Error, queue: &mut VecDeque<EngineEvent>) {
+    tracing::error!(error = %format!("{e:#}"), "JOURNAL WRITE FAILED: halting new entries");
+    queue.push_back(EngineEvent::Command(Command::Halt {
+        close_positions: Some(false),
+    }));
+}
+
+#[allow(clippy::disallowed_methods)] // journal timestamps before the first quote arrives
+fn wall_clock_now() -> Timestamp {
+    Timestamp::from_datetime(chrono::Utc::now())
+}
+
 /// Asks the engine to close everything, then waits (bounded) for the closes to be confirmed.
 async fn close_everything(
     engine: &mut Engine,
     broker: &mut ActiveBroker,
     rx: &mut scalper_ig::stream::StreamReceivers,
     paper_broker: &impl Fn() -> SimBroker,
+    journal: &mut Option<JournalSink>,
+    clock: &QuoteClock,
 ) {
     let mut queue = VecDeque::from([EngineEvent::Command(Command::CloseAll)]);
-    drain(engine, broker, &mut queue, paper_broker).await;
+    drain(engine, broker, &mut queue, paper_broker, journal, clock).await;
     let until = tokio::time::Instant::now() + Duration::from_secs(15);
     while !engine.trades().is_empty() {
         let q = tokio::select! {
@@ -288,7 +376,7 @@ async fn close_everything(
             queue.push_back(EngineEvent::Broker(e));
         }
         queue.push_back(EngineEvent::Quote(q));
-        drain(engine, broker, &mut queue, paper_broker).await;
+        drain(engine, broker, &mut queue, paper_broker, journal, clock).await;
     }
     if !engine.trades().is_empty() {
         tracing::warn!(
@@ -304,19 +392,18 @@ async fn close_everything(
 fn broker_side_close(
     engine: &Engine,
     broker: &ActiveBroker,
+    last_quotes: &HashMap<Epic, Quote>,
+    clock: &QuoteClock,
     p: &PositionUpdate,
 ) -> Option<BrokerEvent> {
-    if p.status != UpdateStatus::Deleted {
+    if p.status != UpdateStatus::Deleted || broker.is_paper() {
         return None;
     }
-    let ActiveBroker::Ig(ig) = broker else {
-        return None;
-    };
     let trade = engine
         .trades()
         .iter()
         .find(|t| t.deal_id.as_ref() == Some(&p.deal_id) && t.state == DealState::Open)?;
-    let quote: Option<&Quote> = ig.last_quote(&trade.epic);
+    let quote: Option<&Quote> = last_quotes.get(&trade.epic);
     let exit_side = quote.map(|q| match trade.direction {
         Direction::Buy => q.bid,
         Direction::Sell => q.offer,
@@ -344,7 +431,7 @@ fn broker_side_close(
         level,
         pnl: None,
         cause,
-        at: ig.now(),
+        at: scalper_engine::Clock::now(clock),
     })
 }
 
@@ -399,12 +486,8 @@ fn log_action(action: &Action) {
                 LogLevel::Info => tracing::info!(epic = %epic, "{message}"),
             }
         }
-        Action::Halted { reason } => log_halt(reason),
+        Action::Halted { reason } => tracing::warn!(reason = %reason, "new entries halted"),
         Action::Resumed { reason } => tracing::info!(reason = %reason, "trading resumed"),
         Action::Broker(_) | Action::PaperFallback { .. } | Action::NothingLeftToManage { .. } => {}
     }
-}
-
-fn log_halt(reason: &HaltReason) {
-    tracing::warn!(?reason, "new entries halted");
 }

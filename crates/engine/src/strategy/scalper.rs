@@ -64,7 +64,7 @@ impl Default for ScalperConfig {
             target_atr: 3.0,
             trailing_atr: None,
             max_hold_ms: 60_000,
-            exit_on_reverse: true,
+            exit_on_reverse: false,
             size: None,
         }
     }

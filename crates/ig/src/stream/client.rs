@@ -32,6 +32,8 @@ pub struct StreamConfig {
     pub bind_after_create: bool,
     /// Capacity of the lossless event channel.
     pub event_capacity: usize,
+    /// Minimum time between two forced REST re-logins triggered by `CONERR,1`.
+    pub min_relogin_interval: Duration,
 }
 
 impl Default for StreamConfig {
@@ -45,6 +47,7 @@ impl Default for StreamConfig {
             connect_timeout: Duration::from_secs(10),
             bind_after_create: false,
             event_capacity: 4096,
+            min_relogin_interval: Duration::from_secs(60),
         }
     }
 }

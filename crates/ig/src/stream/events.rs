@@ -46,6 +46,10 @@ pub enum StreamStatus {
     /// The server refused the session (`CONERR`). Code 1 = expired CST/XST (a REST re-login
     /// is triggered), 65 = unsupported TLCP version (check `StreamConfig::protocol_version`).
     SessionRefused { code: i32, message: String },
+    /// The credential source failed (no REST session, or a forced re-login failed). With
+    /// `fatal` (credentials, lockout, API key) the stream will not force another re-login;
+    /// fix the credentials and restart. Connection attempts continue with backoff.
+    CredentialsUnavailable { message: String, fatal: bool },
     /// The client stopped (shutdown requested).
     Stopped,
 }

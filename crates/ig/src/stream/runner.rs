@@ -40,6 +40,12 @@ enum Next {
     Shutdown(Option<oneshot::Sender<()>>),
 }
 
+/// Delay before reconnect attempt `attempt` (1-based): `initial * 2^(attempt-1)`, capped.
+fn backoff_delay(initial: Duration, max: Duration, attempt: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+    initial.saturating_mul(factor).min(max)
+}
+
 #[derive(Debug, Clone)]
 struct Session {
     id: String,
@@ -68,6 +74,9 @@ pub(crate) struct Runner<C> {
     next_req_id: u64,
     /// A gap has been reported since the last successful bind.
     gap_reported: bool,
+    /// Set when a forced re-login was refused fatally (bad credentials, lockout, API key).
+    relogin_blocked: Option<String>,
+    last_relogin: Option<Instant>,
 }
 
 impl<C> std::fmt::Debug for Runner<C> {
@@ -108,6 +117,8 @@ impl<C: StreamCredentialSource> Runner<C> {
             next_sub_id: 1,
             next_req_id: 1,
             gap_reported: true,
+            relogin_blocked: None,
+            last_relogin: None,
         }
     }
 
@@ -129,11 +140,7 @@ impl<C: StreamCredentialSource> Runner<C> {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
-        self.cfg
-            .initial_backoff
-            .saturating_mul(factor)
-            .min(self.cfg.max_backoff)
+        backoff_delay(self.cfg.initial_backoff, self.cfg.max_backoff, attempt)
     }
 
     fn reset_session(&mut self) {
@@ -143,6 +150,37 @@ impl<C: StreamCredentialSource> Runner<C> {
         self.pending.clear();
         self.refused.clear();
         self.next_sub_id = 1;
+    }
+
+    /// A forced REST re-login after `CONERR 1`, guarded: never again after a fatal refusal
+    /// (repeating a refused login risks an IG account lock) and at most once per
+    /// `min_relogin_interval` (otherwise the next attempt reuses the current tokens).
+    async fn relogin(&mut self) {
+        if let Some(fatal) = &self.relogin_blocked {
+            warn!(error = %fatal, "stream needs a REST re-login, but the last one was refused: not retrying it");
+            return;
+        }
+        if self
+            .last_relogin
+            .is_some_and(|t| t.elapsed() < self.cfg.min_relogin_interval)
+        {
+            info!("stream credentials refused again soon after a re-login: retrying with the current tokens");
+            return;
+        }
+        self.last_relogin = Some(Instant::now());
+        info!("stream credentials refused: forcing a REST re-login");
+        if let Err(e) = self.source.force_relogin().await {
+            warn!(error = %e, "REST re-login for the stream failed");
+            let fatal = e.is_fatal();
+            if fatal {
+                self.relogin_blocked = Some(e.to_string());
+            }
+            self.emit(StreamEvent::Status(StreamStatus::CredentialsUnavailable {
+                message: e.to_string(),
+                fatal,
+            }))
+            .await;
+        }
     }
 
     pub(crate) async fn run(mut self) {
@@ -176,10 +214,7 @@ impl<C: StreamCredentialSource> Runner<C> {
                 Next::Relogin(reason) => {
                     self.reset_session();
                     attempt = attempt.saturating_add(1);
-                    info!("stream credentials refused: forcing a REST re-login");
-                    if let Err(e) = self.source.force_relogin().await {
-                        warn!(error = %e, "REST re-login for the stream failed");
-                    }
+                    self.relogin().await;
                     (self.backoff(attempt), reason)
                 }
             };
@@ -231,7 +266,14 @@ impl<C: StreamCredentialSource> Runner<C> {
             Some(s) => s.creds.clone(),
             None => match self.source.credentials().await {
                 Ok(c) => c,
-                Err(e) => return Next::Retry(format!("no stream credentials: {e}")),
+                Err(e) => {
+                    self.emit(StreamEvent::Status(StreamStatus::CredentialsUnavailable {
+                        message: e.to_string(),
+                        fatal: e.is_fatal(),
+                    }))
+                    .await;
+                    return Next::Retry(format!("no stream credentials: {e}"));
+                }
             },
         };
         let control_link = self.session.as_ref().map(|s| s.control_link.clone());
@@ -327,6 +369,7 @@ impl<C: StreamCredentialSource> Runner<C> {
         }
         *attempt = 0;
         self.gap_reported = false;
+        self.relogin_blocked = None;
         info!(session = %session_id, rebound = !fresh, keepalive_ms, "stream connected");
         self.emit(StreamEvent::Status(StreamStatus::Connected {
             session_id,
@@ -576,5 +619,23 @@ impl<C: StreamCredentialSource> Runner<C> {
                 Output::Event(ev) => self.emit(*ev).await,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let ms = Duration::from_millis;
+        let delays: Vec<Duration> = (1..=8)
+            .map(|a| backoff_delay(ms(250), ms(10_000), a))
+            .collect();
+        assert_eq!(
+            delays,
+            [250, 500, 1000, 2000, 4000, 8000, 10_000, 10_000].map(ms)
+        );
+        assert_eq!(backoff_delay(ms(250), ms(10_000), u32::MAX), ms(10_000));
     }
 }

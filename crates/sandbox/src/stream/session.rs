@@ -73,6 +73,8 @@ pub(crate) struct SessionTask {
     silent: Option<(u64, Instant)>,
     last_sent: Instant,
     unbound_since: Option<Instant>,
+    /// The control request being handled asked for no REQOK (`LS_ack=false`).
+    ack_suppressed: bool,
 }
 
 impl SessionTask {
@@ -93,6 +95,7 @@ impl SessionTask {
             silent: None,
             last_sent: Instant::now(),
             unbound_since: Some(Instant::now()),
+            ack_suppressed: false,
         }
     }
 
@@ -212,6 +215,9 @@ impl SessionTask {
     }
 
     fn reply(&mut self, reply: Option<oneshot::Sender<String>>, line: String) {
+        if self.ack_suppressed && line.starts_with("REQOK") {
+            return;
+        }
         match reply {
             Some(tx) => {
                 let _ = tx.send(line);
@@ -222,6 +228,10 @@ impl SessionTask {
 
     fn control(&mut self, form: &Form, reply: Option<oneshot::Sender<String>>) -> bool {
         let req_id = form.get("LS_reqId").unwrap_or("").to_string();
+        // `LS_ack=false` (official clients on WebSocket): no REQOK on the stream. A refusal is
+        // still answered with REQERR.
+        let silent_ok = reply.is_none() && form.get("LS_ack") == Some("false");
+        self.ack_suppressed = silent_ok;
         match form.get("LS_op").unwrap_or("") {
             "add" => self.add(form, &req_id, reply),
             "delete" => {

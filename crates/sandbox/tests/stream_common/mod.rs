@@ -4,7 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,6 +43,8 @@ pub struct Creds {
     pub tokens: Mutex<(String, String)>,
     pub auth: Arc<Auth>,
     pub relogins: AtomicU32,
+    /// Make `force_relogin` fail as IG does for a wrong password.
+    pub refuse_relogin: AtomicBool,
 }
 
 impl StreamCredentialSource for Creds {
@@ -57,6 +59,9 @@ impl StreamCredentialSource for Creds {
     }
     async fn force_relogin(&self) -> Result<(), IgError> {
         self.relogins.fetch_add(1, Ordering::SeqCst);
+        if self.refuse_relogin.load(Ordering::SeqCst) {
+            return Err(IgError::InvalidCredentials);
+        }
         let valid = self.auth.valid.lock().unwrap().clone();
         *self.tokens.lock().unwrap() = valid;
         Ok(())
@@ -92,6 +97,7 @@ pub async fn server(keepalive: Duration) -> Harness {
         tokens: Mutex::new(("cst1".into(), "xst1".into())),
         auth,
         relogins: AtomicU32::new(0),
+        refuse_relogin: AtomicBool::new(false),
     });
     Harness {
         bus,
