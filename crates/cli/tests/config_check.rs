@@ -318,3 +318,20 @@ fn usage_errors_exit_2_and_help_exits_0() {
     let r = d.run(&["--log-filter", "[[[", "config", "check"], &[]);
     assert_eq!(r.code, 2, "{r:?}");
 }
+
+#[test]
+fn errors_go_to_the_log_file_in_log_dir_and_once_to_the_console() {
+    let d = Dir::new();
+    let r = d.run(&["--log-dir", "my/logs", "test", "NOPE"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(r.stderr.matches("unknown instrument").count(), 1, "{r:?}");
+    let log = std::fs::read_to_string(d.path().join("my/logs/scalping_engine.log")).unwrap();
+    assert!(
+        log.contains("unknown instrument") && log.contains("exit_code=2"),
+        "{log}"
+    );
+    assert!(
+        !d.path().join("logs").exists(),
+        "the default directory is not used"
+    );
+}

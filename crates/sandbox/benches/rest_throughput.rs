@@ -57,6 +57,19 @@ async fn run(
 }
 
 fn main() {
+    let epic = scalper_model::Epic::new("CS.D.EURUSD.CFD.IP").unwrap();
+    let mut sim =
+        scalper_sandbox::catalog::simulator(&epic, 1, scalper_model::Timestamp::from_millis(0))
+            .unwrap();
+    let t = Instant::now();
+    let n = 1_000_000;
+    for _ in 0..n {
+        std::hint::black_box(sim.next_quote());
+    }
+    println!(
+        "MarketSim::next_quote: {:.0} quotes/s",
+        f64::from(n) / t.elapsed().as_secs_f64()
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

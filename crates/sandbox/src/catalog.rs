@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use scalper_model::{Epic, Instrument, Points, Size};
 
-use crate::sim::SimParams;
+use crate::sim::{MarketSim, SimParams};
 
 /// Whether an epic is dealt on a CFD or a spread-bet account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,6 +202,13 @@ pub fn catalogue() -> Vec<CatalogEntry> {
     out
 }
 
+/// A standalone simulator for a catalogue epic (CFD or spread bet), e.g. for `scalper synth`.
+/// `None` for an epic outside the catalogue.
+pub fn simulator(epic: &Epic, seed: u64, start: scalper_model::Timestamp) -> Option<MarketSim> {
+    let e = catalogue().into_iter().find(|e| &e.epic == epic)?;
+    Some(MarketSim::new(e.sim_params(), seed, start))
+}
+
 /// Units of GBP per unit of `currency` (fixed, illustrative rates).
 pub fn gbp_rate(currency: &str) -> Option<Decimal> {
     Some(match currency {
@@ -259,6 +266,16 @@ mod tests {
             .find(|e| e.epic.as_str() == "CS.D.USDJPY.CFD.IP")
             .unwrap();
         assert_eq!(jpy.value_per_point, dec!(1000));
+    }
+
+    #[test]
+    fn standalone_simulator_for_catalogue_epics() {
+        let epic = Epic::new("CS.D.USDJPY.TODAY.IP").unwrap();
+        let mut sim = simulator(&epic, 1, scalper_model::Timestamp::from_millis(0)).unwrap();
+        let q = sim.next_quote();
+        assert_eq!(q.epic, epic);
+        assert!((q.mid().value() - dec!(15110)).abs() < dec!(50));
+        assert!(simulator(&Epic::new("IX.D.FTSE.DAILY.IP").unwrap(), 1, q.ts).is_none());
     }
 
     #[test]

@@ -16,8 +16,8 @@ use crate::catalog::ProductKind;
 use crate::faults::FaultState;
 use crate::market::MarketRt;
 
-/// A v1/v2 session (CST + X-SECURITY-TOKEN).
-#[derive(Debug, Clone)]
+/// A v1/v2 session (CST + X-SECURITY-TOKEN). `Debug` redacts the token.
+#[derive(Clone)]
 pub struct V2Session {
     pub xst: String,
     pub account: String,
@@ -108,8 +108,7 @@ pub struct RateWindow {
     pub counts: HashMap<String, u32>,
 }
 
-/// Everything mutable.
-#[derive(Debug)]
+/// Everything mutable. `Debug` shows counts only: session tokens are secrets.
 pub struct State {
     pub sessions: HashMap<String, V2Session>,
     pub oauth: HashMap<String, OAuthAccess>,
@@ -130,6 +129,28 @@ pub struct State {
     pub encryption_ts: i64,
     seq: u64,
     rng: ChaCha8Rng,
+}
+
+impl std::fmt::Debug for V2Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("V2Session")
+            .field("xst", &"[redacted]")
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("sessions", &self.sessions.len())
+            .field("oauth_tokens", &self.oauth.len())
+            .field("accounts", &self.accounts.len())
+            .field("markets", &self.markets.len())
+            .field("confirms", &self.confirms.len())
+            .field("sim_now", &self.sim_now)
+            .finish_non_exhaustive()
+    }
 }
 
 impl State {

@@ -305,3 +305,86 @@ async fn ig_reject_reasons_and_validation_errors() {
     assert_eq!(c.confirm(&r).await["dealStatus"], "ACCEPTED");
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn netting_spread_bet_pnl_v1_shape_and_good_till_date_expiry() {
+    let sb = start().await;
+    let mut c = Raw::new(&sb);
+    c.login().await;
+    let r = c
+        .call(
+            Method::PUT,
+            "/session",
+            1,
+            Some(json!({"accountId": "SANDBOX-SB"})),
+            &[],
+        )
+        .await;
+    c.xst = Some(r.headers["X-SECURITY-TOKEN"].to_str().unwrap().into());
+    let sbet = "CS.D.EURUSD.TODAY.IP";
+    let epic = Epic::new(sbet).unwrap();
+    sb.set_price(&epic, dec!(10800.0), dec!(10800.6)).unwrap();
+    let gbp = json!({"expiry": "DFB", "currencyCode": "GBP"});
+    let r = c.open(sbet, "BUY", "2", gbp.clone()).await;
+    assert_eq!(c.confirm(&r).await["status"], "OPEN");
+    let r = c.get("/positions", 1).await;
+    let p = &r.body["positions"][0]["position"];
+    assert_eq!(
+        (d(&p["dealSize"]), d(&p["openLevel"])),
+        (dec!(2), dec!(10800.6))
+    );
+    assert!(
+        p.get("size").is_none() && p.get("dealReference").is_none(),
+        "v1 shape"
+    );
+    // An opposite order without forceOpen nets the position: +5.4 points * £2 = £10.80.
+    sb.set_price(&epic, dec!(10806.0), dec!(10806.6)).unwrap();
+    let r = c
+        .open(
+            sbet,
+            "SELL",
+            "2",
+            json!({"expiry": "DFB", "currencyCode": "GBP", "forceOpen": false}),
+        )
+        .await;
+    let conf = c.confirm(&r).await;
+    assert_eq!(conf["status"], "CLOSED");
+    assert_eq!(d(&conf["profit"]), dec!(10.80));
+    let st = sb.state();
+    assert_eq!(st.account("SANDBOX-SB").unwrap().balance, dec!(10010.80));
+    assert!(st.account("SANDBOX-SB").unwrap().positions.is_empty());
+    // A good-till-date order expires as simulated time passes.
+    let r = c.post("/workingorders/otc", 2, json!({
+        "epic": sbet, "expiry": "DFB", "direction": "BUY", "size": "1", "level": "9000", "type": "LIMIT",
+        "currencyCode": "GBP", "timeInForce": "GOOD_TILL_DATE", "goodTillDate": "2026/01/01 00:00:02", "guaranteedStop": false,
+    })).await;
+    assert_eq!(
+        c.confirm(r.body["dealReference"].as_str().unwrap()).await["dealStatus"],
+        "ACCEPTED"
+    );
+    assert_eq!(
+        sb.state()
+            .account("SANDBOX-SB")
+            .unwrap()
+            .working_orders
+            .len(),
+        1
+    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !sb
+        .state()
+        .account("SANDBOX-SB")
+        .unwrap()
+        .working_orders
+        .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "order never expired"
+        );
+        sb.step(Some(&epic), 10).unwrap();
+    }
+    let r = c.get("/markets?searchTerm=EUR/USD", 1).await;
+    assert_eq!(r.body["markets"].as_array().unwrap().len(), 2);
+    sb.shutdown().await;
+}

@@ -56,6 +56,11 @@ async fn v2_login_returns_tokens_and_account_details() {
     let r = c.get("/accounts", 1).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["accounts"][1]["accountType"], "SPREADBET");
+    let debug = format!("{sb:?}");
+    assert!(
+        !debug.contains(c.cst.as_deref().unwrap()) && !debug.contains(c.xst.as_deref().unwrap())
+    );
+    assert!(!debug.contains("sandbox-pass") && !debug.contains("sandbox-api-key"));
     let st = sb.state();
     assert_eq!(st.logins["v2"], 1);
     assert_eq!(st.sessions, 1);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use scalper_engine::EngineConfig;
+use scalper_engine::{EngineConfig, RiskPerTrade};
 use scalper_ig::{Environment, IgClient, IgConfig, SessionVersion};
 use scalper_model::{Epic, Money};
 use scalper_sandbox::{MarketSchedule, Sandbox, SandboxConfig};
@@ -17,6 +17,8 @@ use crate::Context;
 
 /// Instruments the demo trades.
 const DEMO_INSTRUMENTS: [&str; 3] = ["EUR_USD", "GBP_USD", "USD_JPY"];
+/// Risk per trade in the demo, in account currency.
+const DEMO_RISK_PER_TRADE: i64 = 15;
 /// The demo's own journal (replaced by every demo run).
 const DEMO_JOURNAL: &str = "data/demo-journal.sqlite";
 /// Simulated seconds per wall second unless `--speed` says otherwise.
@@ -65,10 +67,13 @@ pub async fn run(args: &DemoArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         .iter()
         .filter_map(|n| scalper_model::market::resolve_instrument(n))
         .collect::<Vec<Epic>>();
-    let engine_cfg = EngineConfig {
+    let mut engine_cfg = EngineConfig {
         seed: args.seed.unwrap_or(42),
         ..EngineConfig::default()
     };
+    // A fixed risk per trade keeps each demo position's margin small enough for the sandbox
+    // account to hold one position per instrument at once.
+    engine_cfg.risk.risk_per_trade = RiskPerTrade::Amount(rust_decimal::Decimal::from(DEMO_RISK_PER_TRADE));
     let opts = RunOptions {
         duration: Some(args.duration),
         paper: false,

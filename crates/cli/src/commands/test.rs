@@ -36,11 +36,14 @@ pub async fn run(args: &TestArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     let api_url = cfg.api_url.clone();
     let client = IgClient::new(cfg)?;
     let outcome = check(args, &client, &epic).await;
-    if let Err(e) = client.logout().await {
-        tracing::warn!(error = %e, "logout failed");
+    // Counters and state as the check left them (before the logout below).
+    let stats = client.stats();
+    if stats.state == scalper_ig::SessionState::Active {
+        if let Err(e) = client.logout().await {
+            tracing::warn!(error = %e, "logout failed");
+        }
     }
     let (info, market, trade) = outcome?;
-    let stats = client.stats();
     let account = info
         .account_id
         .map(|a| a.to_string())

@@ -117,8 +117,12 @@ pub async fn run(
         Some(path) => Some(JournalSink::open(path, opts.durable_journal, opts.paper)?),
         None => None,
     };
+    let equity = account_equity(&client, info.account_id.as_ref().map(ToString::to_string))
+        .await
+        .unwrap_or(opts.equity);
+    tracing::info!(%equity, "equity for sizing");
     let mut init = EngineInit {
-        equity: opts.equity,
+        equity,
         paper: opts.paper,
         ..EngineInit::default()
     };
@@ -347,6 +351,22 @@ fn journal_failed(e: &anyhow::Error, queue: &mut VecDeque<EngineEvent>) {
     queue.push_back(EngineEvent::Command(Command::Halt {
         close_positions: Some(false),
     }));
+}
+
+/// The account's balance (`GET /accounts`), when IG reports one for the session's account.
+async fn account_equity(client: &IgClient, account: Option<String>) -> Option<Money> {
+    let accounts = match client.accounts().await {
+        Ok(a) => a.accounts,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the account balance; sizing from the configured equity");
+            return None;
+        }
+    };
+    let acc = accounts
+        .iter()
+        .find(|a| Some(&a.account_id) == account.as_ref())
+        .or_else(|| accounts.iter().find(|a| a.preferred == Some(true)))?;
+    acc.balance.as_ref()?.balance.map(Money::new)
 }
 
 #[allow(clippy::disallowed_methods)] // journal timestamps before the first quote arrives
