@@ -228,10 +228,14 @@ async fn close(client: &IgClient, clock: &dyn Clock, c: CloseOrder) -> Vec<Broke
             reason,
             ..
         } if reason == "POSITION_NOT_FOUND" => {
-            let level = client.market(&c.epic).await.ok().and_then(|m| match c.direction {
-                Direction::Sell => m.bid,
-                Direction::Buy => m.offer,
-            });
+            let level = client
+                .market(&c.epic)
+                .await
+                .ok()
+                .and_then(|m| match c.direction {
+                    Direction::Sell => m.bid,
+                    Direction::Buy => m.offer,
+                });
             match level {
                 Some(level) => {
                     tracing::warn!(deal_id = %c.deal_id, %level, "close refused with POSITION_NOT_FOUND: the broker already closed the position; valued at the market");

@@ -108,7 +108,13 @@ mod tests {
     #[test]
     fn happy_path() {
         let mut s = S::Intent;
-        for e in [E::Submit, E::Accept, E::PositionSeen, E::SubmitClose, E::Closed] {
+        for e in [
+            E::Submit,
+            E::Accept,
+            E::PositionSeen,
+            E::SubmitClose,
+            E::Closed,
+        ] {
             s = s.apply(e).unwrap();
         }
         assert_eq!(s, S::Closed);

@@ -178,8 +178,14 @@ mod tests {
             p.money(Size::new(dec!(2)), dec!(10)),
             Money::new(dec!(250.0))
         );
-        assert_eq!(Money::new(dec!(1.005)).round_cents(), Money::new(dec!(1.01)));
-        assert_eq!(Money::new(dec!(-1.005)).round_cents(), Money::new(dec!(-1.01)));
+        assert_eq!(
+            Money::new(dec!(1.005)).round_cents(),
+            Money::new(dec!(1.01))
+        );
+        assert_eq!(
+            Money::new(dec!(-1.005)).round_cents(),
+            Money::new(dec!(-1.01))
+        );
     }
 
     #[test]

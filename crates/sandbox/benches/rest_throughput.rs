@@ -97,6 +97,55 @@ fn main() {
             let rps = run(path, workers, 3, &sb, &tokens).await;
             println!("GET {path:<32} {workers:>3} connections: {rps:>9.0} req/s");
         }
+        let t = Instant::now();
+        let r = http
+            .get(format!("{}/session/encryptionKey", sb.rest_url()))
+            .header("X-IG-API-KEY", "sandbox-api-key")
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        println!("first GET /session/encryptionKey (1024-bit RSA keygen): {:?}", t.elapsed());
+        // Dealing: alternate BUY/SELL without forceOpen so positions net out (stays at <= 1).
+        let done = Arc::new(AtomicU64::new(0));
+        let stop = Instant::now() + Duration::from_secs(3);
+        let mut tasks = Vec::new();
+        for w in 0..4 {
+            let http = reqwest::Client::new();
+            let url = format!("{}/positions/otc", sb.rest_url());
+            let (cst, xst) = tokens.clone();
+            let done = done.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut i = w;
+                while Instant::now() < stop {
+                    let dir = if i % 2 == 0 { "BUY" } else { "SELL" };
+                    i += 1;
+                    let r = http
+                        .post(&url)
+                        .header("X-IG-API-KEY", "sandbox-api-key")
+                        .header("Version", "2")
+                        .header("CST", &cst)
+                        .header("X-SECURITY-TOKEN", &xst)
+                        .json(&serde_json::json!({"epic": "CS.D.EURUSD.CFD.IP", "expiry": "-",
+                            "direction": dir, "size": "1", "orderType": "MARKET", "currencyCode": "USD",
+                            "forceOpen": false, "guaranteedStop": false}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(r.status().is_success());
+                    r.bytes().await.unwrap();
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
+        let t = Instant::now();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        println!(
+            "POST /positions/otc (market deals, 4 connections): {:.0} deals/s",
+            done.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64()
+        );
         let after = rss_kib();
         println!(
             "RSS (KiB, whole process incl. load generator): before start {before:?}, after start (30 min warm-up, 10 epics) {started:?}, after load {after:?}"

@@ -27,6 +27,24 @@ pub struct World<'a> {
     pub now: Instant,
 }
 
+/// Largest size, level or distance the sandbox accepts (keeps decimal arithmetic far from
+/// overflow whatever a client sends).
+const MAX_NUMBER: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+
+/// Checks that every given number is positive and sane; 400 `validation.invalid.request.<field>`.
+pub fn check_numbers(fields: &[(&str, Option<Decimal>)]) -> Result<(), ApiError> {
+    for (name, v) in fields {
+        if let Some(v) = v {
+            if *v <= Decimal::ZERO || *v > MAX_NUMBER {
+                return Err(ApiError::bad_request(format!(
+                    "validation.invalid.request.{name}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Parses IG's direction.
 pub fn direction(s: &str) -> Result<Direction, ApiError> {
     match s.trim().to_ascii_uppercase().as_str() {
@@ -190,6 +208,14 @@ impl World<'_> {
             );
         } else {
             let delay = self.st.faults.confirm_delay.unwrap_or_default();
+            if !delay.is_zero() {
+                tracing::warn!(
+                    deal_ref = reference,
+                    delay_ms = delay.as_millis() as u64,
+                    fault = "confirm-delay",
+                    "injected fault: confirm delayed"
+                );
+            }
             self.st.confirms.insert(
                 reference.to_string(),
                 StoredConfirm {
@@ -250,6 +276,7 @@ impl World<'_> {
         let period = self.entry(epic).map(|e| e.expiry.to_string());
         let market_name = self.entry(epic).map(|e| e.name.clone());
         if let Some(acc) = self.st.accounts.get_mut(account) {
+            crate::state::cap(&mut acc.activities);
             acc.activities.push(Activity {
                 date: Some(clock::utc_s(ts)),
                 epic: Some(epic.to_string()),
@@ -299,6 +326,7 @@ impl World<'_> {
                 acc.positions[idx].size = remaining;
             }
             let sym = catalog::currency_symbol(&self.cfg.currency);
+            crate::state::cap(&mut acc.transactions);
             acc.transactions.push(Transaction {
                 date: Some(clock::local_s(ts)),
                 date_utc: Some(clock::utc_s(ts)),

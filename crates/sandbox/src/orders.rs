@@ -10,7 +10,7 @@ use scalper_ig::wire::positions::{
 };
 
 use crate::catalog::ProductKind;
-use crate::dealing::{close_price, confirm, direction, open_price, rejected, World};
+use crate::dealing::{check_numbers, close_price, confirm, direction, open_price, rejected, World};
 use crate::error::ApiError;
 use crate::state::Position;
 
@@ -70,6 +70,14 @@ impl World<'_> {
         let size = req
             .size
             .ok_or_else(|| ApiError::bad_request("validation.null-not-allowed.request.size"))?;
+        check_numbers(&[
+            ("size", Some(size)),
+            ("level", req.level),
+            ("stopLevel", req.stop_level),
+            ("stopDistance", req.stop_distance),
+            ("limitLevel", req.limit_level),
+            ("limitDistance", req.limit_distance),
+        ])?;
         if req.currency_code.len() != 3 {
             return Err(ApiError::bad_request(
                 "validation.pattern.invalid.request.currencyCode",
@@ -125,7 +133,7 @@ impl World<'_> {
             tracing::warn!(deal_ref = %reference, "duplicate dealReference: not executed again");
             return Ok(reference);
         }
-        self.st.used_refs.insert(reference.clone());
+        self.st.remember_ref(&reference);
         let quote = self
             .quote(&req.epic)
             .ok_or_else(|| ApiError::not_found("error.trading.otc.instrument-not-found"))?;
@@ -308,6 +316,7 @@ impl World<'_> {
         let size = req
             .size
             .ok_or_else(|| ApiError::bad_request("validation.null-not-allowed.request.size"))?;
+        check_numbers(&[("size", Some(size)), ("level", req.level)])?;
         if req.deal_id.is_some() == req.epic.is_some() {
             return Err(ApiError::bad_request("invalid.request.dealId-or-epic"));
         }
@@ -320,7 +329,7 @@ impl World<'_> {
         if duplicate {
             return Ok(reference);
         }
-        self.st.used_refs.insert(reference.clone());
+        self.st.remember_ref(&reference);
         let positions: Vec<Position> = self
             .st
             .accounts
@@ -439,6 +448,10 @@ impl World<'_> {
         deal_id: &str,
         req: &AmendPositionRequest,
     ) -> Result<String, ApiError> {
+        check_numbers(&[
+            ("stopLevel", req.stop_level),
+            ("limitLevel", req.limit_level),
+        ])?;
         let reference = self.st.deal_reference();
         let pos = self
             .st

@@ -148,6 +148,10 @@ impl Inner {
         if offer < bid {
             return Err(ApiError::bad_request("invalid.request.offer-below-bid"));
         }
+        crate::dealing::check_numbers(&[
+            ("bid", Some(bid.value())),
+            ("offer", Some(offer.value())),
+        ])?;
         self.with(|w| {
             let ts = w.st.sim_now.plus_millis(1);
             w.st.sim_now = ts;

@@ -1,7 +1,7 @@
 //! The sandbox's mutable world behind one lock: sessions, accounts (positions, working orders,
 //! ledger, history), markets, confirms, counters and faults; plus the JSON state snapshot.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -122,6 +122,7 @@ pub struct State {
     pub markets: BTreeMap<String, MarketRt>,
     pub confirms: HashMap<String, StoredConfirm>,
     pub used_refs: HashSet<String>,
+    used_order: VecDeque<String>,
     pub sim_now: Timestamp,
     pub faults: FaultState,
     pub rates: RateWindow,
@@ -168,6 +169,7 @@ impl State {
             markets: BTreeMap::new(),
             confirms: HashMap::new(),
             used_refs: HashSet::new(),
+            used_order: VecDeque::new(),
             sim_now,
             faults: FaultState::new(seed),
             rates: RateWindow::default(),
@@ -199,6 +201,18 @@ impl State {
             .collect()
     }
 
+    /// Remembers a deal reference for duplicate detection (the oldest are forgotten).
+    pub fn remember_ref(&mut self, reference: &str) {
+        if self.used_refs.insert(reference.to_string()) {
+            self.used_order.push_back(reference.to_string());
+            if self.used_order.len() > MAX_REMEMBERED_REFS {
+                if let Some(old) = self.used_order.pop_front() {
+                    self.used_refs.remove(&old);
+                }
+            }
+        }
+    }
+
     /// Invalidates every v2 session and v3 token (IG's weekend maintenance).
     pub fn invalidate_tokens(&mut self) -> usize {
         let n = self.sessions.len() + self.oauth.len() + self.refresh.len();
@@ -219,6 +233,7 @@ impl State {
         let ts = self.sim_now;
         if let Some(acc) = self.accounts.get_mut(account) {
             acc.balance += amount;
+            cap(&mut acc.ledger);
             acc.ledger.push(LedgerEntry {
                 ts,
                 deal_id: deal_id.to_string(),
@@ -227,6 +242,18 @@ impl State {
                 balance: acc.balance,
             });
         }
+    }
+}
+
+/// Deal references remembered for duplicate detection.
+const MAX_REMEMBERED_REFS: usize = 200_000;
+/// History lines (ledger, activity, transactions) kept per account; older ones are dropped.
+pub const MAX_HISTORY: usize = 100_000;
+
+/// Keeps a history vector within [`MAX_HISTORY`] (amortised: trims 10% at a time).
+pub fn cap<T>(v: &mut Vec<T>) {
+    if v.len() >= MAX_HISTORY + MAX_HISTORY / 10 {
+        v.drain(..v.len() - MAX_HISTORY);
     }
 }
 
@@ -285,5 +312,44 @@ impl StateSnapshot {
             .iter()
             .filter_map(|k| self.logins.get(*k))
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_is_capped() {
+        let mut v: Vec<u32> =
+            (0..u32::try_from(MAX_HISTORY + MAX_HISTORY / 10).unwrap() - 1).collect();
+        cap(&mut v);
+        assert_eq!(
+            v.len(),
+            MAX_HISTORY + MAX_HISTORY / 10 - 1,
+            "below the trim threshold"
+        );
+        v.push(0);
+        cap(&mut v);
+        assert_eq!(v.len(), MAX_HISTORY);
+        assert_eq!(
+            v[0],
+            u32::try_from(MAX_HISTORY / 10).unwrap(),
+            "the oldest lines go"
+        );
+    }
+
+    #[test]
+    fn generated_ids_look_like_ig_and_refs_are_remembered() {
+        let mut st = State::new(1, Timestamp::from_millis(0));
+        let r = st.deal_reference();
+        assert_eq!(r.len(), 15);
+        assert!(scalper_model::DealReference::new(r.clone()).is_ok());
+        assert!(st.deal_id().starts_with("DIAAAA"));
+        st.remember_ref(&r);
+        st.remember_ref(&r);
+        assert!(st.used_refs.contains(&r));
+        assert_eq!(st.used_order.len(), 1);
+        assert_ne!(st.token(), st.token());
     }
 }

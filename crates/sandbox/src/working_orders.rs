@@ -8,7 +8,7 @@ use scalper_ig::wire::history::ActivityDetails;
 use scalper_ig::wire::working_orders::{AmendWorkingOrderRequest, CreateWorkingOrderRequest};
 
 use crate::clock;
-use crate::dealing::{confirm, direction, open_price, rejected, World};
+use crate::dealing::{check_numbers, confirm, direction, open_price, rejected, World};
 use crate::error::ApiError;
 use crate::state::WorkingOrder;
 
@@ -26,6 +26,14 @@ impl World<'_> {
         let level = req
             .level
             .ok_or_else(|| ApiError::bad_request("validation.null-not-allowed.request.level"))?;
+        check_numbers(&[
+            ("size", Some(size)),
+            ("level", Some(level)),
+            ("stopLevel", req.stop_level),
+            ("stopDistance", req.stop_distance),
+            ("limitLevel", req.limit_level),
+            ("limitDistance", req.limit_distance),
+        ])?;
         let order_type = req.order_type.to_ascii_uppercase();
         if order_type != "LIMIT" && order_type != "STOP" {
             return Err(ApiError::bad_request(
@@ -58,7 +66,7 @@ impl World<'_> {
         if duplicate {
             return Ok(reference);
         }
-        self.st.used_refs.insert(reference.clone());
+        self.st.remember_ref(&reference);
         let q = self
             .quote(&req.epic)
             .ok_or_else(|| ApiError::not_found("error.trading.otc.instrument-not-found"))?;
@@ -159,6 +167,11 @@ impl World<'_> {
                 "validation.pattern.invalid.request.type",
             ));
         }
+        check_numbers(&[
+            ("level", req.level),
+            ("stopDistance", req.stop_distance),
+            ("limitDistance", req.limit_distance),
+        ])?;
         let reference = self.st.deal_reference();
         let mut c = confirm(&reference, self.st.sim_now);
         c.deal_id = Some(deal_id.to_string());

@@ -278,6 +278,21 @@ async fn ig_reject_reasons_and_validation_errors() {
     );
     let r = c.call(Method::POST, "/positions/otc", 2, None, &[]).await;
     assert_eq!(r.code(), "invalid.input");
+    for (field, value) in [
+        ("size", "79228162514264337593543950335"),
+        ("size", "-1"),
+        ("stopDistance", "1e30"),
+    ] {
+        let mut body = json!({"epic": EURUSD, "expiry": "-", "direction": "BUY", "size": "1", "orderType": "MARKET", "currencyCode": "USD", "forceOpen": true, "guaranteedStop": false});
+        body[field] = json!(value);
+        let r = c.post("/positions/otc", 2, body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "{field}={value}: {:?}",
+            r.body
+        );
+    }
     // A CFD order on the spread-bet account.
     let r = c
         .call(

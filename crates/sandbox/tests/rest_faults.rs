@@ -260,3 +260,25 @@ async fn allowances_are_enforced_when_enabled() {
     );
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn timeout_fault_holds_then_answers_504_and_latency_still_serves() {
+    let cfg = SandboxConfig {
+        timeout_hold: Duration::from_millis(100),
+        ..SandboxConfig::for_tests()
+    };
+    let sb = start_with(cfg).await;
+    let mut c = Raw::new(&sb);
+    c.login().await;
+    sb.inject_faults("timeout:1,latency:5ms").unwrap();
+    let r = c.get("/accounts", 1).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::GATEWAY_TIMEOUT, "system.error")
+    );
+    assert_eq!(c.get("/accounts", 1).await.status, StatusCode::OK);
+    assert_eq!(sb.state().faults_fired["timeout"], 1);
+    sb.clear_faults();
+    assert_eq!(sb.state().faults_armed, 0);
+    sb.shutdown().await;
+}

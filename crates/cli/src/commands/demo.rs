@@ -73,7 +73,8 @@ pub async fn run(args: &DemoArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     };
     // A fixed risk per trade keeps each demo position's margin small enough for the sandbox
     // account to hold one position per instrument at once.
-    engine_cfg.risk.risk_per_trade = RiskPerTrade::Amount(rust_decimal::Decimal::from(DEMO_RISK_PER_TRADE));
+    engine_cfg.risk.risk_per_trade =
+        RiskPerTrade::Amount(rust_decimal::Decimal::from(DEMO_RISK_PER_TRADE));
     let opts = RunOptions {
         duration: Some(args.duration),
         paper: false,
@@ -95,10 +96,10 @@ pub async fn run(args: &DemoArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     let report = result?;
     runtime::summary::print(&report, args.json);
     if !args.json {
-        println!("journal: {DEMO_JOURNAL} (try `scalper journal list --journal {DEMO_JOURNAL}`)");
+        outln!("journal: {DEMO_JOURNAL} (try `scalper journal list --journal {DEMO_JOURNAL}`)");
         for a in &state.accounts {
             if !a.ledger.is_empty() {
-                println!(
+                outln!(
                     "sandbox account {}: balance {} ({} ledger entries, {} open positions)",
                     a.account_id,
                     a.balance,

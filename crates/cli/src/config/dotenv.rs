@@ -204,4 +204,28 @@ mod tests {
         let v = parse("IG_PASSWORD=hunter2hunter2").unwrap();
         assert!(!format!("{v:?}").contains("hunter2"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_text(text in "\\PC*(\n\\PC*){0,5}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn simple_assignments_round_trip(
+            key in "[A-Z_][A-Z0-9_]{0,20}",
+            value in "[A-Za-z0-9@%+=:/.,!-]{0,40}",
+            quote in 0usize..3,
+        ) {
+            let line = match quote {
+                0 => format!("{key}={value}"),
+                1 => format!("export {key}='{value}'"),
+                _ => format!("{key}=\"{value}\" # note"),
+            };
+            let v = parse(&line).unwrap();
+            proptest::prop_assert_eq!(v.len(), 1);
+            proptest::prop_assert_eq!(&v[0].key, &key);
+            proptest::prop_assert_eq!(v[0].value.expose_secret(), value.as_str());
+        }
+    }
 }

@@ -173,10 +173,9 @@ impl JournalSink {
         now: Timestamp,
     ) -> anyhow::Result<()> {
         let opening = |r: &scalper_model::DealReference| {
-            engine
-                .trades()
-                .iter()
-                .any(|t| &t.open_ref == r && !matches!(t.state, DealState::Open | DealState::Closing))
+            engine.trades().iter().any(|t| {
+                &t.open_ref == r && !matches!(t.state, DealState::Open | DealState::Closing)
+            })
         };
         match ev {
             BrokerEvent::Accepted {

@@ -14,15 +14,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use scalper_engine::Clock as _;
 use scalper_engine::{
-    Action, BrokerCommand, BrokerEvent, CloseCause, Command, Engine, EngineConfig, EngineEvent, EngineInit,
-    EngineSummary, LogLevel, SimBroker, SimConfig,
+    Action, BrokerCommand, BrokerEvent, CloseCause, Command, Engine, EngineConfig, EngineEvent,
+    EngineInit, EngineSummary, LogLevel, SimBroker, SimConfig,
 };
 use scalper_ig::stream::{
     PositionUpdate, StreamClient, StreamConfig, StreamEvent, StreamStatus, Subscription,
     UpdateStatus,
 };
-use scalper_engine::Clock as _;
 use scalper_ig::{IgBroker, IgClient};
 use scalper_model::{DealState, Direction, Epic, Instrument, Money, Quote, Timestamp};
 use serde::Serialize;
@@ -228,7 +228,16 @@ pub async fn run(
                 status.print(&engine.summary(), &client.stats(), &broker);
             }
         }
-        if let Some(stop) = drain(&mut engine, &mut broker, &mut queue, &paper_broker, &mut journal, &clock).await {
+        if let Some(stop) = drain(
+            &mut engine,
+            &mut broker,
+            &mut queue,
+            &paper_broker,
+            &mut journal,
+            &clock,
+        )
+        .await
+        {
             break stop;
         }
         if interrupted && engine.summary().open_positions == 0 && engine.trades().is_empty() {
@@ -242,7 +251,15 @@ pub async fn run(
         exit_code = 4;
     }
     if matches!(stop, Stop::Deadline | Stop::Interrupted) && opts.close_at_end {
-        close_everything(&mut engine, &mut broker, &mut rx, &paper_broker, &mut journal, &clock).await;
+        close_everything(
+            &mut engine,
+            &mut broker,
+            &mut rx,
+            &paper_broker,
+            &mut journal,
+            &clock,
+        )
+        .await;
     }
     if stop == Stop::StreamClosed {
         tracing::error!("the price stream stopped");

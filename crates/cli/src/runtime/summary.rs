@@ -6,7 +6,7 @@ use super::RunReport;
 pub fn print(report: &RunReport, json: bool) {
     if json {
         match serde_json::to_string(report) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => outln!("{s}"),
             Err(e) => eprintln!("error: cannot encode the summary: {e}"),
         }
         return;
@@ -16,18 +16,21 @@ pub fn print(report: &RunReport, json: bool) {
     } else {
         format!("{:.1}%", report.wins as f64 * 100.0 / report.trades as f64)
     };
-    println!("== summary");
-    println!(
+    outln!("== summary");
+    outln!(
         "trades {}  wins {}  losses {}  win rate {}",
-        report.trades, report.wins, report.losses, win_rate
+        report.trades,
+        report.wins,
+        report.losses,
+        win_rate
     );
-    println!(
+    outln!(
         "P&L {}  max drawdown {}  open positions {}",
         report.pnl.round_cents(),
         report.max_drawdown.round_cents(),
         report.open_positions
     );
-    println!(
+    outln!(
         "logins {}  refreshes {}  token errors recovered {}  stream reconnects {}  unknown outcomes resolved {}",
         report.logins,
         report.refreshes,
@@ -35,16 +38,18 @@ pub fn print(report: &RunReport, json: bool) {
         report.stream_reconnects,
         report.unknown_outcomes_resolved
     );
-    println!(
+    outln!(
         "quotes {}  risk refusals {}  duration {:.1}s",
-        report.quotes, report.refusals, report.duration_s
+        report.quotes,
+        report.refusals,
+        report.duration_s
     );
     if report.paper_fallback {
-        println!("PAPER FALLBACK: the broker failed and trading continued on paper as configured; later trades are simulated");
+        outln!("PAPER FALLBACK: the broker failed and trading continued on paper as configured; later trades are simulated");
     } else if report.paper {
-        println!("mode: PAPER (simulated fills)");
+        outln!("mode: PAPER (simulated fills)");
     }
     if let Some(h) = &report.halted {
-        println!("halted: {h}");
+        outln!("halted: {h}");
     }
 }

@@ -135,7 +135,7 @@ async fn middleware(State(inner): State<Shared>, req: Request, next: Next) -> Re
         )
     };
     if let Some(l) = latency {
-        tracing::debug!(
+        tracing::info!(
             latency_ms = l.as_millis() as u64,
             fault = "latency",
             "injected latency"

@@ -1,0 +1,251 @@
+//! The live runner against the sandbox: token expiry and injected token errors do not stop
+//! trading (and never switch to paper); wrong credentials exit 3 and open nothing; the paper
+//! broker and the IG broker make the same decisions on the same quotes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use scalper_cli::runtime::{self, QuoteClock, RunOptions};
+use scalper_engine::{
+    sim, Action, Broker, BrokerCommand, BrokerEvent, CloseCause, Engine, EngineConfig, EngineEvent,
+    EngineInit, RiskPerTrade, SimBroker, SimConfig,
+};
+use scalper_ig::{Environment, IgBroker, IgClient, IgConfig, SessionVersion};
+use scalper_model::{DealState, Direction, Epic, Money, Quote};
+use scalper_sandbox::{MarketSchedule, Sandbox, SandboxConfig};
+
+fn eurusd() -> Epic {
+    Epic::new("CS.D.EURUSD.CFD.IP").unwrap()
+}
+
+fn client_for(sandbox: &scalper_sandbox::SandboxHandle, version: SessionVersion) -> IgClient {
+    let c = sandbox.credentials();
+    let cfg = IgConfig::new(
+        Environment::Demo,
+        c.username.clone(),
+        c.password.clone(),
+        c.api_key.clone(),
+    )
+    .with_api_url(sandbox.rest_url())
+    .with_session_version(version);
+    IgClient::new(cfg).unwrap()
+}
+
+fn engine_config() -> EngineConfig {
+    let mut cfg = EngineConfig {
+        seed: 7,
+        ..EngineConfig::default()
+    };
+    cfg.risk.risk_per_trade = RiskPerTrade::Amount(Decimal::from(15));
+    cfg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_tokens_and_injected_token_errors_keep_trading_without_paper() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        seed: 11,
+        speed: 30.0,
+        schedule: MarketSchedule::AlwaysOpen,
+        oauth_expires_in: Duration::from_secs(5),
+        token_idle_ttl: Duration::from_secs(5),
+        token_max_age: Duration::from_secs(5),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    // Token errors on the next REST requests (IG's mid-session expiry), on top of tokens that
+    // expire every 5 seconds.
+    sandbox.inject_faults("token-invalid:3").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        duration: Some(Duration::from_secs(14)),
+        paper: false,
+        status_line: false,
+        close_at_end: true,
+        stream: scalper_ig::stream::StreamConfig::default(),
+        equity: Money::new(Decimal::from(10_000)),
+        journal: Some(dir.path().join("journal.sqlite")),
+        durable_journal: false,
+    };
+    let client = client_for(&sandbox, SessionVersion::V3);
+    let report = runtime::run(client, engine_config(), vec![eurusd()], opts)
+        .await
+        .unwrap();
+    let state = sandbox.state();
+    sandbox.shutdown().await;
+
+    assert!(!report.paper_fallback, "{report:?}");
+    assert!(!report.paper);
+    assert!(report.refreshes > 0, "no refresh in {report:?}");
+    assert!(
+        report.token_errors_recovered > 0,
+        "no recovered token error: {report:?}"
+    );
+    assert!(report.trades > 0, "no trade in {report:?}");
+    assert_eq!(report.exit_code, 0);
+    // Every trade the engine counts was really made at the sandbox and closed there.
+    let account = state.account("SANDBOX-CFD").unwrap();
+    assert!(account.positions.is_empty(), "positions left: {account:?}");
+    assert_eq!(account.ledger.len() as u64, report.trades, "{account:?}");
+}
+
+#[test]
+fn wrong_credentials_exit_3_and_open_nothing() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = rt
+        .block_on(Sandbox::start(SandboxConfig {
+            schedule: MarketSchedule::AlwaysOpen,
+            ..SandboxConfig::default()
+        }))
+        .unwrap();
+    let dir = common::Dir::new();
+    let url = sandbox.rest_url();
+    for paper in [false, true] {
+        let mut args = vec!["run", "--duration", "5s", "--json"];
+        if paper {
+            args.push("--paper");
+        }
+        let run = dir.run(
+            &args,
+            &[
+                ("IG_USERNAME", "sandbox"),
+                ("IG_PASSWORD", "not-the-password"),
+                ("IG_API_KEY", "sandbox-api-key"),
+                ("IG_API_URL", url.as_str()),
+            ],
+        );
+        assert_eq!(run.code, 3, "paper={paper}: {run:?}");
+    }
+    let state = sandbox.state();
+    assert_eq!(
+        state.requests_matching("POST /gateway/deal/session"),
+        2,
+        "{state:?}"
+    );
+    assert_eq!(state.requests_matching("/positions/otc"), 0, "{state:?}");
+    assert!(state.accounts.iter().all(|a| a.positions.is_empty()));
+    rt.block_on(sandbox.shutdown());
+}
+
+/// The same quotes through the engine with the paper broker and with the IG broker on the
+/// sandbox (whose prices are set to those quotes) give the same orders and the same fills.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paper_and_ig_brokers_make_the_same_decisions() {
+    let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
+    let epic = eurusd();
+    // A fixed quote path from the sandbox's own simulator.
+    let quotes: Vec<Quote> = sandbox.step(Some(&epic), 600).unwrap();
+    assert!(quotes.len() >= 600);
+
+    let client = client_for(&sandbox, SessionVersion::V2);
+    let market = client.market(&epic).await.unwrap();
+    let instruments = vec![market.instrument.clone()];
+    let mut cfg = engine_config();
+    cfg.risk.stale_quote_ms = i64::MAX / 4;
+    let init = EngineInit::default();
+
+    // Paper: fills on the triggering quote, like a market order at the sandbox.
+    let mut paper_engine = Engine::new(cfg.clone(), instruments.clone(), init).unwrap();
+    let mut paper = SimBroker::new(
+        SimConfig {
+            latency_ms: Some(0),
+            ..SimConfig::default()
+        },
+        instruments.clone(),
+    );
+    let mut paper_orders = Vec::new();
+    let mut actions = Vec::new();
+    for q in &quotes {
+        actions.clear();
+        sim::step(
+            &mut paper_engine,
+            &mut paper,
+            EngineEvent::Quote(q.clone()),
+            &mut actions,
+        );
+        paper_orders.extend(actions.iter().filter_map(order_of));
+    }
+
+    // IG: the sandbox's price is set to each quote before the engine sees it.
+    let clock = QuoteClock::default();
+    let mut ig = IgBroker::new(client.clone(), Arc::new(clock.clone()));
+    let mut ig_engine = Engine::new(cfg, instruments, init).unwrap();
+    let mut ig_orders = Vec::new();
+    for q in &quotes {
+        sandbox
+            .set_price(&epic, q.bid.value(), q.offer.value())
+            .unwrap();
+        clock.observe(q.ts);
+        let mut queue = std::collections::VecDeque::new();
+        // A stop or limit the sandbox triggered on this price: what the stream's OPU DELETED
+        // tells the live runner.
+        let held: Vec<String> = sandbox
+            .state()
+            .account("SANDBOX-CFD")
+            .map(|a| a.positions.iter().map(|p| p.deal_id.clone()).collect())
+            .unwrap_or_default();
+        for t in ig_engine.trades() {
+            if let (DealState::Open, Some(id)) = (t.state, &t.deal_id) {
+                if !held.iter().any(|h| h == id.as_str()) {
+                    let level = match t.direction {
+                        Direction::Buy => q.bid,
+                        Direction::Sell => q.offer,
+                    };
+                    queue.push_back(EngineEvent::Broker(BrokerEvent::PositionClosed {
+                        deal_id: id.clone(),
+                        level,
+                        pnl: None,
+                        cause: CloseCause::Stop,
+                        at: q.ts,
+                    }));
+                }
+            }
+        }
+        queue.push_back(EngineEvent::Quote(q.clone()));
+        while let Some(ev) = queue.pop_front() {
+            for a in ig_engine.process(ev) {
+                if let Some(o) = order_of(&a) {
+                    ig_orders.push(o);
+                }
+                if let Action::Broker(cmd) = a {
+                    for e in ig.execute(cmd).await {
+                        queue.push_back(EngineEvent::Broker(e));
+                    }
+                }
+            }
+        }
+    }
+    sandbox.shutdown().await;
+
+    assert!(!paper_orders.is_empty(), "the strategy made no order");
+    assert_eq!(paper_orders, ig_orders);
+    let paper_trades: Vec<_> = paper_engine
+        .closed_trades()
+        .iter()
+        .map(|t| (t.direction, t.size, t.entry_price))
+        .collect();
+    let ig_trades: Vec<_> = ig_engine
+        .closed_trades()
+        .iter()
+        .map(|t| (t.direction, t.size, t.entry_price))
+        .collect();
+    assert_eq!(paper_trades, ig_trades);
+}
+
+/// What an order decides: open (epic, direction, size) or close (direction, size).
+fn order_of(a: &Action) -> Option<String> {
+    match a {
+        Action::Broker(BrokerCommand::Open(o)) => {
+            Some(format!("open {} {} {}", o.epic, o.direction, o.size))
+        }
+        Action::Broker(BrokerCommand::Close(c)) => {
+            Some(format!("close {} {}", c.direction, c.size))
+        }
+        _ => None,
+    }
+}
