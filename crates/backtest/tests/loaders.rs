@@ -112,17 +112,14 @@ fn bar_csvs_pandas_mid_and_bid_ask() {
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/ig-fixtures/tests/data")
+        .join("../ig/tests/fixtures")
         .join(name)
 }
 
 #[test]
 fn ig_price_json_fixtures() {
     let p = fixture("historic_prices.json");
-    if !p.exists() {
-        eprintln!("fixture {} missing; skipped", p.display());
-        return;
-    }
+    assert!(p.exists(), "fixture {} missing", p.display());
     let bars = read_all(&p).unwrap();
     assert_eq!(bars.len(), 10);
     let Record::Bar(b) = bars[0] else { panic!() };
