@@ -152,25 +152,7 @@ fn open_events(
             deal_ref: deal_reference,
             detail: "accepted but IG gave no deal id or level".to_string(),
         }],
-        DealOutcome::Rejected {
-            deal_reference,
-            reason,
-            ..
-        } => vec![BrokerEvent::Rejected {
-            deal_ref: deal_reference,
-            reason,
-        }],
-        DealOutcome::Unknown {
-            deal_reference,
-            detail,
-        }
-        | DealOutcome::NotFound {
-            deal_reference,
-            detail,
-        } => vec![BrokerEvent::OutcomeUnknown {
-            deal_ref: deal_reference,
-            detail,
-        }],
+        other => not_accepted(other),
     }
 }
 
@@ -253,6 +235,14 @@ async fn close(client: &IgClient, clock: &dyn Clock, c: CloseOrder) -> Vec<Broke
                 }],
             }
         }
+        other => not_accepted(other),
+    }
+}
+
+/// A refusal is `Rejected`; an outcome neither confirms nor positions could establish is
+/// `OutcomeUnknown` (never a resend).
+fn not_accepted(out: DealOutcome) -> Vec<BrokerEvent> {
+    match out {
         DealOutcome::Rejected {
             deal_reference,
             reason,
@@ -271,6 +261,11 @@ async fn close(client: &IgClient, clock: &dyn Clock, c: CloseOrder) -> Vec<Broke
         } => vec![BrokerEvent::OutcomeUnknown {
             deal_ref: deal_reference,
             detail,
+        }],
+        // Callers handle acceptance themselves; one reaching here lacked what they need.
+        DealOutcome::Accepted { deal_reference, .. } => vec![BrokerEvent::OutcomeUnknown {
+            deal_ref: deal_reference,
+            detail: "accepted without the details needed to track the position".into(),
         }],
     }
 }
