@@ -205,19 +205,21 @@ impl Inner {
     }
 
     /// Whether a CST/XST pair is live for `account` (streaming login).
-    fn stream_login_ok(&self, user: &str, password: &str) -> bool {
-        let Some(rest) = password.strip_prefix("CST-") else {
-            return false;
-        };
-        let Some((cst, xst)) = rest.split_once("|XST-") else {
-            return false;
-        };
+    /// The account of a live CST/XST pair in `password` (`CST-…|XST-…`), if `user` is empty
+    /// or names that account.
+    fn stream_login_account(&self, user: &str, password: &str) -> Option<String> {
+        let (cst, xst) = password.strip_prefix("CST-")?.split_once("|XST-")?;
         let st = self.lock();
-        st.sessions.get(cst).is_some_and(|s| {
-            s.xst == xst
-                && s.account == user
-                && crate::rest::session_alive(&self.cfg, s, Instant::now())
-        })
+        st.sessions
+            .get(cst)
+            .filter(|s| {
+                // IG identifies the account by the tokens; clients such as trading_ig's stream
+                // service send no LS_user at all.
+                s.xst == xst
+                    && (user.is_empty() || s.account == user)
+                    && crate::rest::session_alive(&self.cfg, s, Instant::now())
+            })
+            .map(|s| s.account.clone())
     }
 }
 
@@ -243,9 +245,13 @@ struct StreamAuth(std::sync::Weak<Inner>);
 
 impl StreamAuthorizer for StreamAuth {
     fn check(&self, user: &str, password: &str) -> bool {
+        self.account(user, password).is_some()
+    }
+
+    fn account(&self, user: &str, password: &str) -> Option<String> {
         self.0
             .upgrade()
-            .is_some_and(|i| i.stream_login_ok(user, password))
+            .and_then(|i| i.stream_login_account(user, password))
     }
 }
 

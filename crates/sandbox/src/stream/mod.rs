@@ -25,6 +25,13 @@ use session::{Out, SessionCmd, SessionTask};
 pub trait StreamAuthorizer: Send + Sync + 'static {
     /// True when `password` carries a live CST/XST pair for account `user`.
     fn check(&self, user: &str, password: &str) -> bool;
+
+    /// The account the login belongs to, when it is valid. IG identifies the account by the
+    /// tokens, so an empty `user` (trading_ig's stream service sends none) is resolved from
+    /// them by implementations that can; the default requires `user`.
+    fn account(&self, user: &str, password: &str) -> Option<String> {
+        self.check(user, password).then(|| user.to_string())
+    }
 }
 
 /// Everything the streaming server needs from the rest of the sandbox.
@@ -188,19 +195,14 @@ impl Registry {
         self.start_listener();
         let user = form.get("LS_user").unwrap_or("");
         let password = form.get("LS_password").unwrap_or("");
-        if !self.ctx.auth.check(user, password) {
+        let Some(account) = self.ctx.auth.account(user, password) else {
             tracing::info!(user, "stream login refused (CONERR 1)");
             return Err("CONERR,1,User%2Fpassword check failed".into());
-        }
+        };
         let n = self.next_id.fetch_add(1, Ordering::SeqCst);
         let id = format!("S{n:x}T{:x}", rand::random::<u32>());
         let (tx, rx) = mpsc::channel(256);
-        let task = SessionTask::new(
-            id.clone(),
-            user.to_string(),
-            self.ctx.keepalive,
-            self.clone(),
-        );
+        let task = SessionTask::new(id.clone(), account, self.ctx.keepalive, self.clone());
         lock(&self.sessions).insert(id.clone(), tx.clone());
         tokio::spawn(task.run(rx, self.ctx.bus.subscribe()));
         tx.send(SessionCmd::Bind {
