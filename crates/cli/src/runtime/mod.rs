@@ -173,6 +173,11 @@ pub async fn run(
     let mut quotes = 0u64;
     let mut reconnects = 0u64;
     let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    // A second Ctrl-C ends the run at once (positions keep their stops at the broker).
+    let mut second_ctrl_c = Box::pin(async {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = tokio::signal::ctrl_c().await;
+    });
     let mut interrupted = false;
 
     let stop = loop {
@@ -190,6 +195,10 @@ pub async fn run(
                 interrupted = true;
                 tracing::warn!("kill switch: Ctrl-C received, no new entries");
                 queue.push_back(EngineEvent::Command(Command::Halt { close_positions: None }));
+            }
+            () = &mut second_ctrl_c => {
+                tracing::warn!("second Ctrl-C: stopping now; open positions keep their stops");
+                break Stop::Interrupted;
             }
             () = tokio::time::sleep_until(sleep_until), if deadline.is_some() => break Stop::Deadline,
             ev = rx.events.recv() => {
