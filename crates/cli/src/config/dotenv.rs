@@ -201,7 +201,7 @@ mod tests {
 
     #[test]
     fn debug_redacts_values() {
-        let v = parse("IG_PASSWORD=hunter2hunter2").unwrap();
+        let v = parse("IG_PASSWORD=fake-pass-hunter2").unwrap();
         assert!(!format!("{v:?}").contains("hunter2"));
     }
 
