@@ -92,6 +92,12 @@ async fn short_tokens_and_injected_token_errors_keep_trading_without_paper() {
     let account = state.account("SANDBOX-CFD").unwrap();
     assert!(account.positions.is_empty(), "positions left: {account:?}");
     assert_eq!(account.ledger.len() as u64, report.trades, "{account:?}");
+    // The summary reports the broker's own realised P&L (balance change) exactly.
+    assert_eq!(
+        report.broker_balance_change.map(Money::value),
+        Some(account.balance - Decimal::from(10_000)),
+        "{report:?}"
+    );
 }
 
 #[test]

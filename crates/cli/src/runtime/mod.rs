@@ -71,6 +71,10 @@ pub struct RunReport {
     pub refusals: u64,
     pub quotes: u64,
     pub halted: Option<String>,
+    /// Change of the broker's account balance over the run (the broker's own realised P&L, in
+    /// account currency), when the broker reports balances. `pnl` above is the engine's view,
+    /// in each instrument's currency.
+    pub broker_balance_change: Option<Money>,
     pub duration_s: f64,
     /// Non-zero when the run ended because nothing was left to manage after a broker failure.
     #[serde(skip)]
@@ -117,9 +121,9 @@ pub async fn run(
         Some(path) => Some(JournalSink::open(path, opts.durable_journal, opts.paper)?),
         None => None,
     };
-    let equity = account_equity(&client, info.account_id.as_ref().map(ToString::to_string))
-        .await
-        .unwrap_or(opts.equity);
+    let account = info.account_id.as_ref().map(ToString::to_string);
+    let start_balance = account_equity(&client, account.clone()).await;
+    let equity = start_balance.unwrap_or(opts.equity);
     tracing::info!(%equity, "equity for sizing");
     let mut init = EngineInit {
         equity,
@@ -288,6 +292,10 @@ pub async fn run(
             },
         );
     }
+    let broker_balance_change = match (start_balance, account_equity(&client, account).await) {
+        (Some(start), Some(end)) => Some(end - start),
+        _ => None,
+    };
     let stats = client.stats();
     let s: EngineSummary = engine.summary();
     Ok(RunReport {
@@ -307,6 +315,7 @@ pub async fn run(
         refusals: s.refusals,
         quotes,
         halted: s.halted.map(|h| h.to_string()),
+        broker_balance_change,
         duration_s: started.elapsed().as_secs_f64(),
         exit_code,
     })

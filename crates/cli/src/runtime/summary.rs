@@ -38,6 +38,12 @@ pub fn print(report: &RunReport, json: bool) {
         report.stream_reconnects,
         report.unknown_outcomes_resolved
     );
+    if let Some(change) = report.broker_balance_change {
+        outln!(
+            "broker account balance change {} (the broker's realised P&L in account currency; the P&L above is the engine's, in instrument currency)",
+            change.round_cents()
+        );
+    }
     outln!(
         "quotes {}  risk refusals {}  duration {:.1}s",
         report.quotes,
