@@ -78,21 +78,55 @@ impl fmt::Display for HaltReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum Refusal {
-    Halted { reason: HaltReason },
-    MarketNotTradeable { status: String },
+    Halted {
+        reason: HaltReason,
+    },
+    MarketNotTradeable {
+        status: String,
+    },
     OutsideTradingHours,
     NoQuote,
     StreamGap,
-    StaleQuote { age_ms: i64, max_ms: i64 },
-    SpreadTooWide { spread: Decimal, max: Decimal },
-    MaxOpenPositions { open: u32, max: u32 },
-    MaxOpenPerInstrument { open: u32, max: u32 },
-    MaxTradesPerDay { trades: u32, max: u32 },
-    Cooldown { losses: u32, until: Timestamp },
-    OutcomeUnknownPending { deal_ref: DealReference },
+    StaleQuote {
+        age_ms: i64,
+        max_ms: i64,
+    },
+    SpreadTooWide {
+        spread: Decimal,
+        max: Decimal,
+    },
+    MaxOpenPositions {
+        open: u32,
+        max: u32,
+    },
+    MaxOpenPerInstrument {
+        open: u32,
+        max: u32,
+    },
+    MaxTradesPerDay {
+        trades: u32,
+        max: u32,
+    },
+    Cooldown {
+        losses: u32,
+        until: Timestamp,
+    },
+    /// The broker rejected an entry on this instrument recently.
+    RecentlyRejected {
+        until: Timestamp,
+    },
+    OutcomeUnknownPending {
+        deal_ref: DealReference,
+    },
     NoStopToSizeFrom,
-    SizeBelowMinimum { size: Size, min: Size },
-    StopTooFar { distance: Decimal, max: Decimal },
+    SizeBelowMinimum {
+        size: Size,
+        min: Size,
+    },
+    StopTooFar {
+        distance: Decimal,
+        max: Decimal,
+    },
     NothingToClose,
 }
 
@@ -121,6 +155,9 @@ impl fmt::Display for Refusal {
             }
             Self::MaxTradesPerDay { trades, max } => {
                 write!(f, "{trades} trades today (max {max})")
+            }
+            Self::RecentlyRejected { until } => {
+                write!(f, "the broker rejected an entry; no entries until {until}")
             }
             Self::Cooldown { losses, until } => {
                 write!(

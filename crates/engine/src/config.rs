@@ -126,6 +126,9 @@ pub struct RiskConfig {
     pub cooldown_ms: i64,
     /// No entries when the last quote is older than this (ms). Default 5000.
     pub stale_quote_ms: i64,
+    /// No entries on an instrument for this long after the broker rejected an entry there
+    /// (ms), so a refused order is not resent on every quote. Default 10000; 0 disables.
+    pub reject_cooldown_ms: i64,
     /// Daily loss limit in account currency (realised plus open P&L): when reached, close
     /// everything and lock trading until the next session day. Default 500. `None`: off.
     pub daily_loss_limit: Option<Decimal>,
@@ -148,6 +151,7 @@ impl Default for RiskConfig {
             cooldown_after_losses: 3,
             cooldown_ms: 300_000,
             stale_quote_ms: 5_000,
+            reject_cooldown_ms: 10_000,
             daily_loss_limit: Some(dec!(500)),
             session_timezone: "UTC".to_string(),
             session_start: HhMm(NaiveTime::MIN),
@@ -295,6 +299,9 @@ impl RiskConfig {
         }
         if self.max_open_per_instrument == 0 {
             return Err(invalid("risk.max_open_per_instrument", "must be >= 1"));
+        }
+        if self.reject_cooldown_ms < 0 {
+            return Err(invalid("risk.reject_cooldown_ms", "must be >= 0"));
         }
         if self.cooldown_ms < 0 {
             return Err(invalid("risk.cooldown_ms", "must be >= 0"));

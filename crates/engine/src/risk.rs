@@ -47,6 +47,8 @@ pub struct RiskInput<'a> {
     pub trades_today: u32,
     pub consecutive_losses: u32,
     pub cooldown_until: Option<Timestamp>,
+    /// End of the pause after a broker rejection of an entry.
+    pub rejected_until: Option<Timestamp>,
     pub equity: Money,
     /// Per-instrument override of `max_spread_points`.
     pub max_spread_points: Option<Decimal>,
@@ -208,6 +210,11 @@ impl RiskManager {
                 trades: i.trades_today,
                 max: c.max_trades_per_day,
             });
+        }
+        if let Some(until) = i.rejected_until {
+            if i.now < until {
+                return Some(Refusal::RecentlyRejected { until });
+            }
         }
         if let Some(until) = i.cooldown_until {
             if i.now < until {

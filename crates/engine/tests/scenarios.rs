@@ -1388,3 +1388,59 @@ fn flip_while_the_entry_is_in_flight() {
     assert!(matches!(a[0], Action::TradeOpened(_)));
     assert_eq!(a[1..], [close_order(3, 1, Direction::Sell, dec!(0.5))]);
 }
+
+#[test]
+fn rejected_entry_pauses_the_instrument() {
+    let mut cfg = test_config();
+    cfg.risk.reject_cooldown_ms = 1000;
+    let mut h = Harness::new(cfg);
+    h.quote_with(
+        0,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    let a = h.send(EngineEvent::Broker(BrokerEvent::Rejected {
+        deal_ref: r(1),
+        reason: "INSUFFICIENT_FUNDS".into(),
+    }));
+    assert_eq!(
+        a,
+        vec![warn(&format!(
+            "entry {} rejected: INSUFFICIENT_FUNDS",
+            r(1)
+        ))]
+    );
+    // The next signal inside the pause is refused with its reason, not resent.
+    let a = h.quote_with(
+        500,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    assert_eq!(
+        a,
+        vec![Action::Refused {
+            epic: epic(),
+            direction: Some(Direction::Buy),
+            reason: Refusal::RecentlyRejected { until: ts(1000) },
+        }]
+    );
+    // After the pause the same signal is sent.
+    let a = h.quote_with(
+        1000,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    assert_eq!(
+        a,
+        vec![open_order(
+            2,
+            Direction::Buy,
+            dec!(0.5),
+            Some(dec!(10)),
+            None
+        )]
+    );
+}

@@ -32,6 +32,7 @@ struct Market {
     stream_gap: bool,
     consecutive_losses: u32,
     cooldown_until: Option<Timestamp>,
+    rejected_until: Option<Timestamp>,
     max_spread_points: Option<Decimal>,
 }
 
@@ -128,6 +129,7 @@ impl Engine {
                 stream_gap: false,
                 consecutive_losses: 0,
                 cooldown_until: None,
+                rejected_until: None,
             });
         }
         let markets = list;

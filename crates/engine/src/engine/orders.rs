@@ -88,6 +88,7 @@ impl Engine {
             trades_today: self.day_trades + pending,
             consecutive_losses: self.cfg.risk.cooldown_after_losses,
             cooldown_until: m.cooldown_until,
+            rejected_until: m.rejected_until,
             equity: self.equity_start + self.realised,
             max_spread_points: m.max_spread_points,
         };

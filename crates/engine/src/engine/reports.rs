@@ -226,6 +226,15 @@ impl Engine {
             }
             let epic = t.epic.clone();
             self.trades.remove(i);
+            // A refused order is not resent on every quote: pause entries on this instrument.
+            // (A resolution that found no deal is not a refusal.)
+            let pause = self.cfg.risk.reject_cooldown_ms;
+            if !was_unknown && pause > 0 {
+                let until = self.now.plus_millis(pause);
+                if let Some(m) = self.markets.iter_mut().find(|m| m.instrument.epic == epic) {
+                    m.rejected_until = Some(until);
+                }
+            }
             if was_unknown {
                 self.unknown_resolved += 1;
                 out.push(log(
