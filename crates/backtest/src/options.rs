@@ -84,6 +84,8 @@ impl InstrumentSpec {
             point_size,
             value_per_point: self.value_per_point.unwrap_or(dec!(10)),
             currency,
+            // The engine reports in the instrument's currency; `AccountConversion` converts after.
+            account_rate: Decimal::ONE,
             expiry: "-".to_string(),
             rules,
         })

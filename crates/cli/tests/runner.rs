@@ -19,6 +19,25 @@ use scalper_ig::{Environment, IgBroker, IgClient, IgConfig, SessionVersion};
 use scalper_model::{DealState, Direction, Epic, Money, Quote};
 use scalper_sandbox::{MarketSchedule, Sandbox, SandboxConfig};
 
+/// Polls the sandbox's state until `cond` holds (10 s deadline).
+async fn wait_for(
+    sandbox: &scalper_sandbox::SandboxHandle,
+    what: &str,
+    cond: impl Fn(&scalper_sandbox::StateSnapshot) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if cond(&sandbox.state()) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn eurusd() -> Epic {
     Epic::new("CS.D.EURUSD.CFD.IP").unwrap()
 }
@@ -58,9 +77,6 @@ async fn short_tokens_and_injected_token_errors_keep_trading_without_paper() {
     })
     .await
     .unwrap();
-    // Token errors on the next REST requests (IG's mid-session expiry), on top of tokens that
-    // expire every 5 seconds.
-    sandbox.inject_faults("token-invalid:3").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let opts = RunOptions {
         duration: Some(Duration::from_secs(14)),
@@ -73,9 +89,36 @@ async fn short_tokens_and_injected_token_errors_keep_trading_without_paper() {
         durable_journal: false,
     };
     let client = client_for(&sandbox, SessionVersion::V3);
-    let report = runtime::run(client, engine_config(), vec![eurusd()], opts)
-        .await
-        .unwrap();
+    // Token errors while the engine trades (IG's mid-session expiry), on top of tokens that
+    // expire every 5 seconds: one at a time, each after the previous one was recovered.
+    let inject = async {
+        wait_for(&sandbox, "the first position", |s| {
+            s.account("SANDBOX-CFD")
+                .is_some_and(|a| !a.positions.is_empty() || !a.ledger.is_empty())
+        })
+        .await;
+        for n in 1..=3u64 {
+            sandbox.inject_faults("token-invalid:1").unwrap();
+            wait_for(&sandbox, "the token error", |s| {
+                s.faults_fired.get("token-invalid").copied().unwrap_or(0) >= n
+            })
+            .await;
+            // The refresh and the resent request pass before the next error is armed.
+            let seen = sandbox.state().requests.values().sum::<u64>();
+            wait_for(&sandbox, "the recovery", |s| {
+                s.requests.values().sum::<u64>() >= seen + 2
+            })
+            .await;
+        }
+    };
+    let run = runtime::run(client, engine_config(), vec![eurusd()], opts);
+    tokio::pin!(run);
+    // The run ends on its own (14 s); the injector stops with it.
+    let report = tokio::select! {
+        r = &mut run => r,
+        () = inject => run.await,
+    }
+    .unwrap();
     let state = sandbox.state();
     sandbox.shutdown().await;
 

@@ -26,6 +26,7 @@ fn instrument() -> Instrument {
         point_size: dec!(0.0001),
         value_per_point: dec!(10),
         currency: "USD".into(),
+        account_rate: Decimal::ONE,
         expiry: "-".into(),
         rules: default_fx_rules(),
     }

@@ -251,7 +251,7 @@ impl RiskManager {
                     RiskPerTrade::Percent(p) => i.equity.value() * p / Decimal::ONE_HUNDRED,
                     RiskPerTrade::Amount(a) => a,
                 };
-                let per_unit = s.value() * i.instrument.value_per_point;
+                let per_unit = s.value() * i.instrument.account_value_per_point();
                 if per_unit <= Decimal::ZERO || budget <= Decimal::ZERO {
                     Size::ZERO
                 } else {

@@ -270,7 +270,8 @@ impl SimBroker {
         if self.cfg.commission_pct.is_zero() || inst.point_size.is_zero() {
             return Money::ZERO;
         }
-        let notional = level.value() / inst.point_size * inst.value_per_point * size.value();
+        let notional =
+            level.value() / inst.point_size * inst.account_value_per_point() * size.value();
         Money::new(notional * self.cfg.commission_pct / Decimal::ONE_HUNDRED).round_cents()
     }
 

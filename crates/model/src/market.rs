@@ -138,6 +138,11 @@ pub struct Instrument {
     pub value_per_point: Decimal,
     /// Currency of P&L (the instrument's quote/settlement currency).
     pub currency: String,
+    /// Account currency per unit of `currency` (IG's `instrument.currencies[].exchangeRate`);
+    /// 1 when `currency` is the account currency, or when no rate is known (backtests report
+    /// in the instrument's currency).
+    #[serde(default = "one")]
+    pub account_rate: Decimal,
     /// Expiry to send with deals: `-` for CFDs, `DFB` for daily funded spread bets.
     pub expiry: String,
     pub rules: DealingRules,
@@ -155,11 +160,20 @@ impl Instrument {
     pub fn from_points(&self, points: Points) -> Decimal {
         points.value() * self.point_size
     }
-    /// P&L in `currency` of a position opened at `entry` and valued at `exit`.
+    /// Money per point per unit of size, in account currency.
+    pub fn account_value_per_point(&self) -> Decimal {
+        self.value_per_point * self.account_rate
+    }
+    /// P&L in account currency of a position opened at `entry` and valued at `exit`.
     pub fn pnl(&self, direction: Direction, size: Size, entry: Price, exit: Price) -> crate::Money {
         let diff = (exit - entry) * direction.sign();
-        self.to_points(diff).money(size, self.value_per_point)
+        self.to_points(diff)
+            .money(size, self.account_value_per_point())
     }
+}
+
+fn one() -> Decimal {
+    Decimal::ONE
 }
 
 /// A friendly instrument name (`EUR_USD`) and the IG CFD epic it maps to by default.
@@ -255,6 +269,7 @@ mod tests {
             point_size: dec!(0.0001),
             value_per_point: dec!(10),
             currency: "USD".into(),
+            account_rate: Decimal::ONE,
             expiry: "-".into(),
             rules: default_fx_rules(),
         };
@@ -265,5 +280,17 @@ mod tests {
             Price::new(dec!(1.08100)),
         );
         assert_eq!(pnl.value(), dec!(100));
+        // In a GBP account at 0.79 GBP per USD.
+        let gbp = Instrument {
+            account_rate: dec!(0.79),
+            ..inst
+        };
+        let pnl = gbp.pnl(
+            Direction::Sell,
+            Size::new(dec!(2)),
+            Price::new(dec!(1.08150)),
+            Price::new(dec!(1.08100)),
+        );
+        assert_eq!(pnl.value(), dec!(79));
     }
 }

@@ -64,6 +64,8 @@ impl CatalogEntry {
             point_size: Decimal::ONE,
             value_per_point: self.value_per_point,
             currency: self.currency.to_string(),
+            // What `/markets/{epic}` serves as `exchangeRate` for a GBP account.
+            account_rate: gbp_rate(self.currency).unwrap_or(Decimal::ONE),
             expiry: self.expiry.to_string(),
             rules: scalper_model::DealingRules {
                 min_deal_size: Size::new(self.min_deal_size),

@@ -40,7 +40,7 @@ pub fn print(report: &RunReport, json: bool) {
     );
     if let Some(change) = report.broker_balance_change {
         outln!(
-            "broker account balance change {} (the broker's realised P&L in account currency; the P&L above is the engine's, in instrument currency)",
+            "broker account balance change {} (the broker's realised P&L; the P&L above is the engine's valuation, with stops and limits the broker filled valued at the last quote seen)",
             change.round_cents()
         );
     }

@@ -34,6 +34,7 @@ pub fn instrument_for(epic: Epic) -> Instrument {
         point_size: dec!(0.0001),
         value_per_point: dec!(10),
         currency: "USD".into(),
+        account_rate: Decimal::ONE,
         expiry: "-".into(),
         rules: DealingRules {
             min_deal_size: Size::new(dec!(0.5)),

@@ -113,18 +113,26 @@ impl MarketDetails {
             })
             .unwrap_or(Decimal::ONE);
         let currencies = inst.currencies.clone().unwrap_or_default();
-        let currency = currencies
+        let default_currency = currencies
             .iter()
             .find(|c| c.is_default == Some(true))
-            .or_else(|| currencies.first())
-            .map(|c| c.code.clone())
-            .unwrap_or_default();
+            .or_else(|| currencies.first());
+        let currency = default_currency.map(|c| c.code.clone()).unwrap_or_default();
+        // IG's `exchangeRate`: account currency per unit of this currency.
+        let account_rate = match default_currency.and_then(|c| c.exchange_rate) {
+            Some(r) if r > Decimal::ZERO => r,
+            _ => {
+                tracing::warn!(%epic, currency = %currency, "no exchange rate to the account currency in the market details; P&L and sizing for this market assume 1");
+                Decimal::ONE
+            }
+        };
         let instrument = Instrument {
             epic,
             name: inst.name.clone().unwrap_or_default(),
             point_size: point,
             value_per_point,
             currency,
+            account_rate,
             expiry: inst.expiry.clone().unwrap_or_else(|| "-".to_string()),
             rules: DealingRules {
                 min_deal_size: Size::new(min_deal),
