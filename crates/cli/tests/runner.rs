@@ -135,7 +135,13 @@ async fn short_tokens_and_injected_token_errors_keep_trading_without_paper() {
     let account = state.account("SANDBOX-CFD").unwrap();
     assert!(account.positions.is_empty(), "positions left: {account:?}");
     assert_eq!(account.ledger.len() as u64, report.trades, "{account:?}");
-    // The summary reports the broker's own realised P&L (balance change) exactly.
+    // The engine's P&L (stops and limits the broker filled included) is the ledger's, to the
+    // cent, and the summary reports the broker's own balance change too.
+    assert_eq!(
+        Some(report.pnl.value()),
+        report.broker_balance_change.map(Money::value),
+        "{report:?}"
+    );
     assert_eq!(
         report.broker_balance_change.map(Money::value),
         Some(account.balance - Decimal::from(10_000)),

@@ -23,7 +23,7 @@ use scalper_ig::stream::{
     PositionUpdate, StreamClient, StreamConfig, StreamEvent, StreamStatus, Subscription,
     UpdateStatus,
 };
-use scalper_ig::{IgBroker, IgClient};
+use scalper_ig::{ActivityQuery, IgBroker, IgClient};
 use scalper_model::{DealState, Direction, Epic, Instrument, Money, Quote, Timestamp};
 use serde::Serialize;
 
@@ -215,7 +215,8 @@ pub async fn run(
                     queue.push_back(e);
                 }
                 if let StreamEvent::Position(p) = &ev {
-                    if let Some(e) = broker_side_close(&engine, &broker, &last_quotes, &clock, p) {
+                    if let Some(mut e) = broker_side_close(&engine, &broker, &last_quotes, &clock, p) {
+                        exact_close_level(&client, &engine, &mut e).await;
                         queue.push_back(EngineEvent::Broker(e));
                     }
                 }
@@ -488,6 +489,44 @@ fn broker_side_close(
         cause,
         at: scalper_engine::Clock::now(clock),
     })
+}
+
+/// Replaces the estimated exit level of a broker-side close with the level IG recorded for
+/// the closing deal (`/history/activity?dealId=`), so the engine's P&L is the broker's. Keeps
+/// the estimate when the history does not say.
+async fn exact_close_level(client: &IgClient, engine: &Engine, ev: &mut BrokerEvent) {
+    let BrokerEvent::PositionClosed { deal_id, level, .. } = ev else {
+        return;
+    };
+    let Some(trade) = engine
+        .trades()
+        .iter()
+        .find(|t| t.deal_id.as_ref() == Some(deal_id))
+    else {
+        return;
+    };
+    let closing = trade.direction.opposite().as_str();
+    let query = ActivityQuery {
+        deal_id: Some(deal_id.clone()),
+        detailed: Some(true),
+        ..ActivityQuery::default()
+    };
+    match client.activity(&query).await {
+        Ok(history) => {
+            let found = history
+                .activities
+                .iter()
+                .filter_map(|a| a.details.as_ref())
+                .filter(|d| d.direction.as_deref() == Some(closing))
+                .find_map(|d| d.level);
+            if let Some(exact) = found {
+                *level = scalper_model::Price::new(exact);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(deal_id = %deal_id, error = %e, "cannot read the close level from the activity history; using the last quote");
+        }
+    }
 }
 
 fn log_stream_event(ev: &StreamEvent) {

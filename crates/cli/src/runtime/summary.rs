@@ -40,7 +40,7 @@ pub fn print(report: &RunReport, json: bool) {
     );
     if let Some(change) = report.broker_balance_change {
         outln!(
-            "broker account balance change {} (the broker's realised P&L; the P&L above is the engine's valuation, with stops and limits the broker filled valued at the last quote seen)",
+            "broker account balance change {} (the broker's own realised P&L; a difference from the engine's P&L above needs a look)",
             change.round_cents()
         );
     }

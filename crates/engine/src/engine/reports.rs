@@ -354,7 +354,10 @@ impl Engine {
         };
         let inst = &self.markets[idx].instrument;
         let entry = t.entry_level.unwrap_or(level);
-        let pnl = pnl.unwrap_or_else(|| inst.pnl(t.direction, t.size, entry, level));
+        // Realised P&L is booked in cents, as brokers book it, so totals match the ledger.
+        let pnl = pnl
+            .unwrap_or_else(|| inst.pnl(t.direction, t.size, entry, level))
+            .round_cents();
         let closed = ClosedTrade {
             trade_id: t.trade_id,
             deal_ref: t.open_ref.clone(),
