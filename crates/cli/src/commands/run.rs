@@ -51,7 +51,7 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         close_at_end: false,
         stream: scalper_ig::stream::StreamConfig::default(),
         equity: Money::new(rust_decimal::Decimal::from(10_000)),
-        journal: Some(std::path::PathBuf::from(scalper_journal::DEFAULT_PATH)),
+        journal: Some(crate::commands::journal::journal_path(None, ctx)?),
         durable_journal: true,
     };
     let report = runtime::run(client, engine_cfg, epics, opts).await?;
