@@ -133,6 +133,15 @@ async fn short_tokens_and_injected_token_errors_keep_trading_without_paper() {
     assert_eq!(report.exit_code, 0);
     // Every trade the engine counts was really made at the sandbox and closed there.
     let account = state.account("SANDBOX-CFD").unwrap();
+    // Deal confirms came from the TRADE stream: REST /confirms was at most a fallback.
+    let dealing = state.requests_matching("/positions/otc");
+    let rest_confirms = state.requests_matching("/confirms");
+    assert!(dealing > 0);
+    assert!(
+        rest_confirms < dealing,
+        "{rest_confirms} REST confirms for {dealing} dealing requests: {:?}",
+        state.requests
+    );
     assert!(account.positions.is_empty(), "positions left: {account:?}");
     assert_eq!(account.ledger.len() as u64, report.trades, "{account:?}");
     // The engine's P&L (stops and limits the broker filled included) is the ledger's, to the
@@ -303,4 +312,39 @@ fn order_of(a: &Action) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// Without a streamed confirm, a dealing call falls back to REST `/confirms` after the wait.
+#[tokio::test]
+async fn streamed_confirm_missing_falls_back_to_rest() {
+    let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
+    let client = client_for(&sandbox, SessionVersion::V2);
+    let hub = scalper_ig::ConfirmHub::default();
+    assert!(client.use_stream_confirms(hub.clone(), Duration::from_millis(50)));
+    let req = scalper_ig::OpenRequest::market(
+        eurusd(),
+        Direction::Buy,
+        scalper_model::Size::new(Decimal::ONE),
+        "USD",
+    );
+    let out = client.open_position(&req).await.unwrap();
+    assert!(out.is_accepted(), "{out:?}");
+    assert_eq!(sandbox.state().requests_matching("/confirms"), 1);
+    // With the confirm delivered (as the stream reader does), no REST confirm is needed.
+    let mut req2 = req.clone();
+    let r2 = scalper_model::DealReference::new("HUB-TEST-2").unwrap();
+    req2.deal_reference = Some(r2.clone());
+    let c = client.confirm(&out.deal_reference().clone()).await.unwrap();
+    hub.deliver(scalper_ig::Confirmation {
+        deal_reference: r2,
+        ..c
+    });
+    let out2 = client.open_position(&req2).await.unwrap();
+    assert!(out2.is_accepted(), "{out2:?}");
+    assert_eq!(
+        sandbox.state().requests_matching("/confirms"),
+        2,
+        "only the explicit lookup"
+    );
+    sandbox.shutdown().await;
 }

@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     /// again by itself: repeating a refused login risks an account lock. `force_relogin`
     /// clears it.
     pub(crate) fatal: RwLock<Option<IgError>>,
+    /// Streamed confirms (see [`IgClient::use_stream_confirms`]) and how long to wait for one.
+    pub(crate) stream_confirms: std::sync::OnceLock<(crate::ConfirmHub, std::time::Duration)>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -109,12 +111,19 @@ impl IgClient {
                 maintenance_started: AtomicBool::new(false),
                 allowances_fetched: AtomicBool::new(false),
                 fatal: RwLock::new(None),
+                stream_confirms: std::sync::OnceLock::new(),
                 cfg,
             }),
         })
     }
 
     /// The configuration this client was built with.
+    /// Takes deal confirms from `hub` (fed from the TRADE stream), waiting up to `wait` for each
+    /// before polling `/confirms` over REST. Returns false if a hub was already attached.
+    pub fn use_stream_confirms(&self, hub: crate::ConfirmHub, wait: std::time::Duration) -> bool {
+        self.inner.stream_confirms.set((hub, wait)).is_ok()
+    }
+
     pub fn config(&self) -> &IgConfig {
         &self.inner.cfg
     }

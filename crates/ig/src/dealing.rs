@@ -262,6 +262,13 @@ impl IgClient {
         check: PositionCheck,
         how: Resolution,
     ) -> DealOutcome {
+        if let Some((hub, wait)) = self.inner.stream_confirms.get() {
+            if let Some(c) = hub.wait(&reference, *wait).await {
+                tracing::debug!(deal_ref = %reference, "confirm from the stream");
+                return outcome_from(reference, c, how);
+            }
+            tracing::info!(deal_ref = %reference, "no streamed confirm; polling /confirms");
+        }
         let cfg = self.config();
         let deadline = tokio::time::Instant::now() + cfg.confirm_timeout;
         let mut last;

@@ -8,6 +8,7 @@
 pub mod broker;
 pub mod client;
 pub mod config;
+pub mod confirms;
 pub mod dealing;
 pub mod endpoints;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod wire;
 pub use broker::IgBroker;
 pub use client::{IgClient, StreamCredentials};
 pub use config::{Environment, IgConfig, RetryPolicy, SessionVersion};
+pub use confirms::ConfirmHub;
 pub use dealing::{
     CloseRequest, DealOutcome, OpenRequest, Resolution, TimeInForce, WorkingOrderRequest,
 };

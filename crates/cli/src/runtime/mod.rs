@@ -23,13 +23,16 @@ use scalper_ig::stream::{
     PositionUpdate, StreamClient, StreamConfig, StreamEvent, StreamStatus, Subscription,
     UpdateStatus,
 };
-use scalper_ig::{ActivityQuery, IgBroker, IgClient};
+use scalper_ig::{ActivityQuery, ConfirmHub, IgBroker, IgClient};
 use scalper_model::{DealState, Direction, Epic, Instrument, Money, Quote, Timestamp};
 use serde::Serialize;
 
 pub use brokers::ActiveBroker;
 pub use clock::QuoteClock;
 pub use journaling::JournalSink;
+
+/// How long a dealing call waits for its streamed confirm before polling `/confirms`.
+const STREAM_CONFIRM_WAIT: Duration = Duration::from_secs(2);
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -167,6 +170,24 @@ pub async fn run(
     let mut subs: Vec<Subscription> = epics.iter().cloned().map(Subscription::Price).collect();
     subs.push(Subscription::Trade);
     let (stream, mut rx) = StreamClient::start(opts.stream.clone(), Arc::new(client.clone()), subs);
+    // Deal confirms come from the TRADE stream first (REST `/confirms` is the fallback). A task
+    // reads the stream's events so that confirms arrive while the loop below waits for a deal.
+    let hub = ConfirmHub::default();
+    client.use_stream_confirms(hub.clone(), STREAM_CONFIRM_WAIT);
+    let (events_tx, mut events) = tokio::sync::mpsc::channel::<StreamEvent>(4096);
+    let mut stream_events = std::mem::replace(&mut rx.events, tokio::sync::mpsc::channel(1).1);
+    let forwarder = tokio::spawn(async move {
+        while let Some(ev) = stream_events.recv().await {
+            if let StreamEvent::Confirm(c) = &ev {
+                if let Some(c) = c.to_confirmation() {
+                    hub.deliver(c);
+                }
+            }
+            if events_tx.send(ev).await.is_err() {
+                break;
+            }
+        }
+    });
 
     let deadline = opts.duration.map(|d| started + d);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
@@ -205,7 +226,7 @@ pub async fn run(
                 break Stop::Interrupted;
             }
             () = tokio::time::sleep_until(sleep_until), if deadline.is_some() => break Stop::Deadline,
-            ev = rx.events.recv() => {
+            ev = events.recv() => {
                 let Some(ev) = ev else { break Stop::StreamClosed };
                 if let StreamEvent::Status(StreamStatus::Gap { .. }) = &ev {
                     reconnects += 1;
@@ -279,6 +300,7 @@ pub async fn run(
         tracing::error!("the price stream stopped");
         exit_code = 4;
     }
+    forwarder.abort();
     if tokio::time::timeout(Duration::from_secs(5), stream.shutdown())
         .await
         .is_err()

@@ -69,6 +69,33 @@ pub struct TradeConfirm {
     pub date: Option<String>,
 }
 
+impl TradeConfirm {
+    /// The same confirm as `/confirms/{dealReference}` would give it (`None` without a deal
+    /// reference, which no dealing call could be waiting for).
+    pub fn to_confirmation(&self) -> Option<crate::Confirmation> {
+        Some(crate::Confirmation {
+            deal_reference: self.deal_reference.clone()?,
+            deal_id: self.deal_id.clone(),
+            status: self.deal_status.clone(),
+            reason: self.reason.clone(),
+            position_status: self.status.clone(),
+            epic: self.epic.clone(),
+            direction: self.direction,
+            level: self.level,
+            size: self.size,
+            stop_level: self.stop_level,
+            limit_level: self.limit_level,
+            profit: self.profit.map(Money::value),
+            profit_currency: self.profit_currency.clone(),
+            affected_deals: self
+                .affected_deals
+                .iter()
+                .map(|a| (a.deal_id.clone(), a.status.clone()))
+                .collect(),
+        })
+    }
+}
+
 /// An `OPU` update: an open position was opened, changed or deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PositionUpdate {
