@@ -348,3 +348,61 @@ async fn streamed_confirm_missing_falls_back_to_rest() {
     );
     sandbox.shutdown().await;
 }
+
+/// The daily loss limit holds across a restart: the second run reads the day's losses back from
+/// the journal and makes no entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_loss_limit_survives_a_restart() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        seed: 5,
+        speed: 30.0,
+        schedule: MarketSchedule::AlwaysOpen,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = engine_config();
+    cfg.risk.daily_loss_limit = Some(Decimal::ONE);
+    let opts = |secs| RunOptions {
+        duration: Some(Duration::from_secs(secs)),
+        paper: false,
+        status_line: false,
+        close_at_end: true,
+        stream: scalper_ig::stream::StreamConfig::default(),
+        equity: Money::new(Decimal::from(10_000)),
+        journal: Some(dir.path().join("journal.sqlite")),
+        durable_journal: false,
+    };
+    let first = runtime::run(
+        client_for(&sandbox, SessionVersion::V2),
+        cfg.clone(),
+        vec![eurusd()],
+        opts(10),
+    )
+    .await
+    .unwrap();
+    assert!(first.pnl.value() < -Decimal::ONE, "{first:?}");
+    assert_eq!(first.halted.as_deref(), Some("daily loss limit reached"));
+    let deals_before = sandbox
+        .state()
+        .requests_matching("POST /gateway/deal/positions/otc");
+
+    let second = runtime::run(
+        client_for(&sandbox, SessionVersion::V2),
+        cfg,
+        vec![eurusd()],
+        opts(4),
+    )
+    .await
+    .unwrap();
+    let deals_after = sandbox
+        .state()
+        .requests_matching("POST /gateway/deal/positions/otc");
+    sandbox.shutdown().await;
+    assert_eq!(second.trades, 0, "{second:?}");
+    assert_eq!(second.halted.as_deref(), Some("daily loss limit reached"));
+    assert!(second.quotes > 0, "the second run saw no quote: {second:?}");
+    // No opening request reached the broker (POSTs are opens; closes are sent as DELETE).
+    assert_eq!(deals_after, deals_before);
+}

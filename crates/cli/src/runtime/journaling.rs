@@ -45,14 +45,29 @@ impl JournalSink {
         })
     }
 
-    /// The day's realised P&L and entries from the journal (UTC day of `now`), so the daily loss
-    /// limit and the trade cap survive restarts.
-    pub fn day_stats(&self, now: Timestamp) -> anyhow::Result<(Money, u32)> {
+    /// The realised P&L and entries of the trading session containing `now` (the engine's
+    /// session day: `risk.session_timezone` and `risk.session_start`), so the daily loss limit
+    /// and the trade cap survive restarts.
+    pub fn day_stats(
+        &self,
+        risk: &scalper_engine::RiskManager,
+        now: Timestamp,
+    ) -> anyhow::Result<(Money, u32)> {
         const DAY: i64 = 86_400_000;
-        let start = Timestamp::from_millis(now.millis().div_euclid(DAY) * DAY);
+        let end = risk.next_session_start(now);
+        // The last session boundary at or before `now`: walk forward from two days back (a DST
+        // day is 23 or 25 hours, so fixed arithmetic would miss it).
+        let mut start = risk.next_session_start(now.plus_millis(-2 * DAY));
+        loop {
+            let next = risk.next_session_start(start);
+            if next > now || next <= start {
+                break;
+            }
+            start = next;
+        }
         let stats = self
             .journal
-            .day_stats(start, start.plus_millis(DAY))
+            .day_stats(start, end)
             .context("reading today's totals from the journal")?;
         Ok((stats.realised_pnl - stats.fees, stats.trades_opened))
     }

@@ -146,9 +146,12 @@ pub async fn run(
                 "reconciliation found a difference that needs an operator (see the report above); no trading until it is resolved"
             );
         }
-        let (pnl, trades) = j.day_stats(wall_now)?;
+        let risk = scalper_engine::RiskManager::new(engine_cfg.risk.clone())
+            .context("checking the [engine.risk] settings")?;
+        let (pnl, trades) = j.day_stats(&risk, wall_now)?;
         init.day_realised_pnl = pnl;
         init.day_trades = trades;
+        init.day = Some(risk.session_day(wall_now));
         j.event(
             wall_now,
             &scalper_journal::SystemEvent::EngineStart {
