@@ -208,12 +208,13 @@ pub async fn run(
     });
     let mut interrupted = false;
 
+    // Reused every iteration (drained to empty each time): no allocation per quote.
+    let mut queue: VecDeque<EngineEvent> = VecDeque::with_capacity(16);
     let stop = loop {
         let sleep_until = deadline.map_or_else(
             || tokio::time::Instant::now() + Duration::from_secs(3600),
             tokio::time::Instant::from_std,
         );
-        let mut queue: VecDeque<EngineEvent> = VecDeque::new();
         tokio::select! {
             biased;
             r = &mut ctrl_c, if !interrupted => {
@@ -251,7 +252,12 @@ pub async fn run(
                 status.quote();
                 last_quote_ts = last_quote_ts.max(q.ts);
                 clock.observe(q.ts);
-                last_quotes.insert(q.epic.clone(), q.clone());
+                match last_quotes.get_mut(&q.epic) {
+                    Some(slot) => slot.clone_from(&q),
+                    None => {
+                        last_quotes.insert(q.epic.clone(), q.clone());
+                    }
+                }
                 last_quote_wall = Instant::now();
                 for e in broker.on_quote(&q) {
                     queue.push_back(EngineEvent::Broker(e));
