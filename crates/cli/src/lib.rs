@@ -24,6 +24,7 @@ pub mod context;
 pub mod exit;
 pub mod logging;
 pub mod runtime;
+pub mod soak;
 
 pub use context::Context;
 pub use exit::main_entry;

@@ -214,7 +214,7 @@ async fn paper_and_ig_brokers_make_the_same_decisions() {
     let init = EngineInit::default();
 
     // Paper: fills on the triggering quote, like a market order at the sandbox.
-    let mut paper_engine = Engine::new(cfg.clone(), instruments.clone(), init).unwrap();
+    let mut paper_engine = Engine::new(cfg.clone(), instruments.clone(), init.clone()).unwrap();
     let mut paper = SimBroker::new(
         SimConfig {
             latency_ms: Some(0),

@@ -37,6 +37,8 @@ pub enum EngineError {
     NoInstruments,
     #[error("instrument {epic} listed twice")]
     DuplicateInstrument { epic: String },
+    #[error("position {deal_id} on {epic} cannot be managed: {epic} is not among the instruments of this run")]
+    PositionOnUnknownInstrument { epic: String, deal_id: String },
 }
 
 impl EngineError {

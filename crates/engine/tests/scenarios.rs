@@ -878,7 +878,7 @@ fn daily_loss_limit_holds_after_restart() {
         day: NaiveDate::from_ymd_opt(2024, 1, 2),
         ..EngineInit::default()
     };
-    let mut h = Harness::build(cfg.clone(), init, false);
+    let mut h = Harness::build(cfg.clone(), init.clone(), false);
     let a = h.quote_with(
         0,
         dec!(1.1000),
@@ -900,7 +900,7 @@ fn daily_loss_limit_holds_after_restart() {
     // Values restored for another day are discarded.
     let stale = EngineInit {
         day: NaiveDate::from_ymd_opt(2024, 1, 1),
-        ..init
+        ..init.clone()
     };
     let mut h = Harness::build(cfg.clone(), stale, false);
     let a = h.quote_with(

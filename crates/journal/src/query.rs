@@ -174,6 +174,15 @@ impl Journal {
         )
     }
 
+    /// Trades that reconciliation marked closed at the broker while the engine was not
+    /// running, whose P&L is still to be read from the broker's history, oldest first.
+    pub fn pending_external_closes(&self) -> Result<Vec<Trade>, JournalError> {
+        self.query_trades(
+            "WHERE state = 'closed' AND pnl IS NULL AND reason = 'closed_externally' ORDER BY id",
+            &[],
+        )
+    }
+
     /// Trades matching `filter`, oldest first.
     pub fn trades(&self, filter: &TradeFilter) -> Result<Vec<Trade>, JournalError> {
         let from = filter.from.map_or(i64::MIN, Timestamp::millis);

@@ -6,13 +6,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::Context as _;
-use scalper_engine::{Action, BrokerCommand, BrokerEvent, Engine, HaltReason};
+use scalper_engine::{Action, BrokerCommand, BrokerEvent, Engine, HaltReason, RestoredPosition};
 use scalper_ig::{DealStatus, IgClient};
 use scalper_journal::{
     BrokerPosition, BrokerView, Close, ConfirmLookup, ConfirmOutcome, Durability, Fill, Intent,
     Journal, OpenOptions, ReconciliationReport, SystemEvent,
 };
-use scalper_model::{DealState, Epic, Money, OrderType, Timestamp};
+use scalper_model::{
+    DealId, DealState, Direction, Epic, Instrument, Money, OrderType, Price, Timestamp,
+};
 
 /// The runner's journal.
 #[derive(Debug)]
@@ -135,6 +137,134 @@ impl JournalSink {
             .apply_reconciliation(now, &report)
             .context("journaling the reconciliation report")?;
         Ok(report)
+    }
+
+    /// Completes the P&L of trades that closed at the broker while the engine was not running
+    /// (reconciliation marks them closed externally, P&L pending): the close level comes from
+    /// the broker's activity history for the deal, the P&L from the instrument, booked in
+    /// cents like the engine's own closes. Returns (completed, still pending); a trade whose
+    /// history says nothing stays pending and is tried again at the next start.
+    pub async fn complete_external_closes(
+        &mut self,
+        client: &IgClient,
+        instruments: &[Instrument],
+        now: Timestamp,
+    ) -> anyhow::Result<(usize, usize)> {
+        let pending = self
+            .journal
+            .pending_external_closes()
+            .context("reading trades closed at the broker while the engine was down")?;
+        let mut loaded: Vec<Instrument> = Vec::new();
+        let (mut done, mut left) = (0, 0);
+        for t in pending {
+            let (Some(deal_id), Some(entry)) = (t.deal_id.as_ref(), t.open_level) else {
+                left += 1;
+                continue;
+            };
+            let inst = match instruments
+                .iter()
+                .chain(loaded.iter())
+                .find(|i| i.epic == t.epic)
+            {
+                Some(i) => i.clone(),
+                None => match client.market(&t.epic).await {
+                    Ok(m) => {
+                        loaded.push(m.instrument.clone());
+                        m.instrument
+                    }
+                    Err(e) => {
+                        tracing::warn!(epic = %t.epic, error = %e, "cannot load the instrument to value an external close");
+                        left += 1;
+                        continue;
+                    }
+                },
+            };
+            let Some((level, at)) = broker_close(client, deal_id, t.direction).await else {
+                tracing::warn!(deal_id = %deal_id, reference = %t.deal_reference,
+                    "closed at the broker while the engine was down; its close is not in the activity history yet (P&L pending)");
+                left += 1;
+                continue;
+            };
+            let pnl = inst.pnl(t.direction, t.size, entry, level).round_cents();
+            self.journal
+                .record_close(
+                    &t.deal_reference,
+                    &Close {
+                        ts: at.unwrap_or(now),
+                        level,
+                        pnl,
+                        fees: Money::ZERO,
+                        reason: "closed at the broker while the engine was down".into(),
+                    },
+                )
+                .with_context(|| {
+                    format!("journaling the external close of {}", t.deal_reference)
+                })?;
+            tracing::info!(deal_id = %deal_id, reference = %t.deal_reference, %level, %pnl,
+                "external close valued from the broker's history");
+            done += 1;
+        }
+        Ok((done, left))
+    }
+
+    /// The journal's open positions (after reconciliation), for the engine to manage from its
+    /// first event. A trade left `closing` by a crash whose position the broker still holds is
+    /// reopened (its close never took effect). Positions on instruments this run does not trade
+    /// are left with their broker stops and listed in the second vector.
+    pub fn positions_to_manage(
+        &mut self,
+        instruments: &[Instrument],
+        now: Timestamp,
+    ) -> anyhow::Result<(Vec<RestoredPosition>, Vec<String>)> {
+        let mut out = Vec::new();
+        let mut unmanaged = Vec::new();
+        if self.paper {
+            return Ok((out, unmanaged));
+        }
+        let open = self
+            .journal
+            .open_trades()
+            .context("reading open positions from the journal")?;
+        for t in open {
+            let (Some(deal_id), Some(level)) = (t.deal_id.clone(), t.open_level) else {
+                continue;
+            };
+            if t.paper || !matches!(t.state, DealState::Open | DealState::Closing) {
+                continue;
+            }
+            if !instruments.iter().any(|i| i.epic == t.epic) {
+                unmanaged.push(format!(
+                    "{} {} {} {}",
+                    deal_id,
+                    t.epic,
+                    t.direction.as_str(),
+                    t.size
+                ));
+                continue;
+            }
+            if t.state == DealState::Closing {
+                self.journal
+                    .record_close_rejected(
+                        &t.deal_reference,
+                        now,
+                        "the broker still holds the position after a restart",
+                    )
+                    .with_context(|| format!("reopening {} in the journal", t.deal_reference))?;
+            }
+            out.push(RestoredPosition {
+                epic: t.epic,
+                direction: t.direction,
+                size: t.size,
+                deal_reference: t.deal_reference,
+                deal_id,
+                level,
+                opened_at: t.opened_at,
+                stop_level: t.stop_level,
+                limit_level: t.limit_level,
+                adopted: t.adopted,
+            });
+        }
+        Ok((out, unmanaged))
     }
 
     /// Journals what must be durable BEFORE a command is sent. An error means the command must
@@ -327,4 +457,45 @@ impl JournalSink {
             tracing::error!(error = %e, "cannot journal a system event");
         }
     }
+}
+
+/// The level (and time, when known) of the deal that closed position `deal_id`, from the
+/// broker's activity history (`/history/activity?dealId=`): the activity in the closing
+/// direction. `None` when the history cannot be read or does not show it.
+pub async fn broker_close(
+    client: &IgClient,
+    deal_id: &DealId,
+    direction: Direction,
+) -> Option<(Price, Option<Timestamp>)> {
+    let closing = direction.opposite().as_str();
+    let query = scalper_ig::ActivityQuery {
+        deal_id: Some(deal_id.clone()),
+        detailed: Some(true),
+        ..scalper_ig::ActivityQuery::default()
+    };
+    match client.activity(&query).await {
+        Ok(history) => history.activities.iter().find_map(|a| {
+            let d = a.details.as_ref()?;
+            if d.direction.as_deref() != Some(closing) {
+                return None;
+            }
+            let level = Price::new(d.level?);
+            let at = a.date.as_deref().and_then(parse_activity_time);
+            Some((level, at))
+        }),
+        Err(e) => {
+            tracing::warn!(deal_id = %deal_id, error = %e, "cannot read the activity history");
+            None
+        }
+    }
+}
+
+/// IG activity dates: `2024-01-02T10:00:00` (UTC, v3) with optional fraction or offset.
+fn parse_activity_time(s: &str) -> Option<Timestamp> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(Timestamp::from_millis(t.timestamp_millis()));
+    }
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|t| Timestamp::from_millis(t.and_utc().timestamp_millis()))
 }

@@ -23,7 +23,7 @@ use scalper_ig::stream::{
     PositionUpdate, StreamClient, StreamConfig, StreamEvent, StreamStatus, Subscription,
     UpdateStatus,
 };
-use scalper_ig::{ActivityQuery, ConfirmHub, IgBroker, IgClient};
+use scalper_ig::{ConfirmHub, IgBroker, IgClient};
 use scalper_model::{DealState, Direction, Epic, Instrument, Money, Quote, Timestamp};
 use serde::Serialize;
 
@@ -152,6 +152,46 @@ pub async fn run(
         init.day_realised_pnl = pnl;
         init.day_trades = trades;
         init.day = Some(risk.session_day(wall_now));
+        let (valued, pending) = j
+            .complete_external_closes(&client, &instruments, wall_now)
+            .await?;
+        if valued + pending > 0 {
+            eprintln!("closed at the broker while scalper was not running: {valued} valued from the broker's history, {pending} still pending");
+        }
+        if valued > 0 {
+            // The day's totals include the P&L just read from the broker.
+            let (pnl, trades) = j.day_stats(&risk, wall_now)?;
+            init.day_realised_pnl = pnl;
+            init.day_trades = trades;
+        }
+        let (positions, unmanaged) = j.positions_to_manage(&instruments, wall_now)?;
+        for p in &positions {
+            tracing::info!(deal_id = %p.deal_id, epic = %p.epic, direction = %p.direction.as_str(), size = %p.size,
+                adopted = p.adopted, "open position taken over at start");
+        }
+        if !positions.is_empty() {
+            eprintln!(
+                "managing {} position(s) open at the broker: {}",
+                positions.len(),
+                positions
+                    .iter()
+                    .map(|p| format!(
+                        "{} {} {} {}{}",
+                        p.deal_id,
+                        p.epic,
+                        p.direction.as_str(),
+                        p.size,
+                        if p.adopted { " (adopted)" } else { "" }
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        for u in &unmanaged {
+            eprintln!("warning: position {u} is on an instrument this run does not trade: it keeps its broker stop and is not managed (add the instrument to manage it)");
+            tracing::warn!(position = %u, "open position on an instrument this run does not trade: not managed");
+        }
+        init.positions = positions;
         j.event(
             wall_now,
             &scalper_journal::SystemEvent::EngineStart {
@@ -536,27 +576,10 @@ async fn exact_close_level(client: &IgClient, engine: &Engine, ev: &mut BrokerEv
     else {
         return;
     };
-    let closing = trade.direction.opposite().as_str();
-    let query = ActivityQuery {
-        deal_id: Some(deal_id.clone()),
-        detailed: Some(true),
-        ..ActivityQuery::default()
-    };
-    match client.activity(&query).await {
-        Ok(history) => {
-            let found = history
-                .activities
-                .iter()
-                .filter_map(|a| a.details.as_ref())
-                .filter(|d| d.direction.as_deref() == Some(closing))
-                .find_map(|d| d.level);
-            if let Some(exact) = found {
-                *level = scalper_model::Price::new(exact);
-            }
-        }
-        Err(e) => {
-            tracing::warn!(deal_id = %deal_id, error = %e, "cannot read the close level from the activity history; using the last quote");
-        }
+    if let Some((exact, _)) = journaling::broker_close(client, deal_id, trade.direction).await {
+        *level = exact;
+    } else {
+        tracing::warn!(deal_id = %deal_id, "the close level is not in the activity history; using the last quote");
     }
 }
 

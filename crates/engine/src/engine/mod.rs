@@ -20,7 +20,7 @@ use crate::event::{Command, EngineEvent};
 use crate::risk::RiskManager;
 use crate::strategy::{Strategy, StrategyContext};
 
-pub use state::{EngineInit, EngineSummary, MarketView, Trade};
+pub use state::{EngineInit, EngineSummary, MarketView, RestoredPosition, Trade};
 
 /// Per-instrument state.
 #[derive(Debug)]
@@ -133,14 +133,15 @@ impl Engine {
             });
         }
         let markets = list;
+        let trades = restored_trades(&markets, init.positions, init.paper)?;
         Ok(Self {
             cfg,
             risk,
             refs,
             markets,
-            trades: Vec::new(),
+            next_trade_id: trades.len() as u64 + 1,
+            trades,
             closed: Vec::new(),
-            next_trade_id: 1,
             now: Timestamp::from_millis(i64::MIN),
             started: false,
             halts: Halts::default(),
@@ -411,6 +412,59 @@ impl Engine {
         }
         total
     }
+}
+
+/// The engine's trades for the positions open at start, in `Open` state with the broker's stop
+/// and limit. A position on an instrument the engine does not trade is an error: the caller
+/// must subscribe to it (or say why it leaves it alone) before building the engine.
+fn restored_trades(
+    markets: &[Market],
+    positions: Vec<state::RestoredPosition>,
+    paper: bool,
+) -> Result<Vec<Trade>, EngineError> {
+    let mut trades = Vec::with_capacity(positions.len());
+    for (n, p) in positions.into_iter().enumerate() {
+        if !markets.iter().any(|m| m.instrument.epic == p.epic) {
+            return Err(EngineError::PositionOnUnknownInstrument {
+                epic: p.epic.to_string(),
+                deal_id: p.deal_id.to_string(),
+            });
+        }
+        trades.push(Trade {
+            trade_id: n as u64 + 1,
+            epic: p.epic,
+            direction: p.direction,
+            size: p.size,
+            state: DealState::Open,
+            open_ref: p.deal_reference,
+            close_ref: None,
+            deal_id: Some(p.deal_id),
+            entry_level: Some(p.level),
+            entry_time: p.opened_at,
+            stop_distance: None,
+            limit_distance: None,
+            stop_level: p.stop_level,
+            limit_level: p.limit_level,
+            trailing_distance: None,
+            best_price: None,
+            max_hold_ms: None,
+            submitted_at: p.opened_at.unwrap_or(Timestamp::from_millis(0)),
+            paper,
+            reason: if p.adopted {
+                "adopted from the broker at start".to_string()
+            } else {
+                "restored from the journal at start".to_string()
+            },
+            close_reason: None,
+            close_when_open: None,
+            close_retry_at: None,
+            unknown_ref: None,
+            last_resolve_at: None,
+            prev_stop_level: None,
+            adopted: p.adopted,
+        });
+    }
+    Ok(trades)
 }
 
 /// Trades that count toward position limits and the strategy's view of its position: open or

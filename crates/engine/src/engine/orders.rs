@@ -19,7 +19,9 @@ impl Engine {
     ) {
         for intent in intents {
             match intent {
-                Intent::Exit { direction, reason } => self.exit(idx, direction, &reason, out),
+                Intent::Exit { direction, reason } => {
+                    self.exit(idx, direction, &reason, false, out);
+                }
                 Intent::Enter(entry) => self.enter(idx, entry, out),
             }
         }
@@ -30,12 +32,16 @@ impl Engine {
         idx: usize,
         direction: Option<Direction>,
         reason: &str,
+        include_adopted: bool,
         out: &mut Vec<Action>,
     ) {
         let epic = self.markets[idx].instrument.epic.clone();
         for i in 0..self.trades.len() {
             let t = &mut self.trades[i];
-            if t.epic != epic || direction.is_some_and(|d| d != t.direction) {
+            if t.epic != epic
+                || direction.is_some_and(|d| d != t.direction)
+                || (t.adopted && !include_adopted)
+            {
                 continue;
             }
             match t.state {
@@ -50,7 +56,7 @@ impl Engine {
 
     pub(super) fn close_all(&mut self, reason: &str, out: &mut Vec<Action>) {
         for idx in 0..self.markets.len() {
-            self.exit(idx, None, reason, out);
+            self.exit(idx, None, reason, true, out);
         }
     }
 
@@ -136,6 +142,7 @@ impl Engine {
             unknown_ref: None,
             last_resolve_at: None,
             prev_stop_level: None,
+            adopted: false,
         };
         let order = OpenOrder {
             deal_ref,

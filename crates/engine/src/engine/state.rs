@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::{counts_as_open, Engine};
 use crate::action::{ClosedTrade, HaltReason};
 
-/// Initial state: account equity, and what the journal knows about today (so that the daily
-/// loss limit and the trade count survive a restart).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Initial state: account equity, what the journal knows about today (so that the daily loss
+/// limit and the trade count survive a restart), and the positions open at the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineInit {
     /// Equity for percent-of-equity sizing (the account balance). Default 10000.
     pub equity: Money,
@@ -27,6 +27,28 @@ pub struct EngineInit {
     pub day: Option<NaiveDate>,
     /// The broker is a paper broker: every trade is marked paper.
     pub paper: bool,
+    /// Positions open at the broker when the engine starts (the journal's open trades after
+    /// reconciliation): managed from the first event on, counted in every position limit.
+    pub positions: Vec<RestoredPosition>,
+}
+
+/// A position open at the broker that the engine takes over at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoredPosition {
+    pub epic: Epic,
+    pub direction: Direction,
+    pub size: Size,
+    /// The journal's reference for it (ours, or `ADOPT-...` for an adopted position).
+    pub deal_reference: DealReference,
+    pub deal_id: DealId,
+    pub level: Price,
+    pub opened_at: Option<Timestamp>,
+    pub stop_level: Option<Price>,
+    pub limit_level: Option<Price>,
+    /// Found at the broker without an order of ours (adopted by reconciliation). It counts in
+    /// the limits and the daily loss, and the kill switch and the loss limit close it; strategy
+    /// exits never do: it may be the trader's own.
+    pub adopted: bool,
 }
 
 impl Default for EngineInit {
@@ -37,6 +59,7 @@ impl Default for EngineInit {
             day_trades: 0,
             day: None,
             paper: false,
+            positions: Vec::new(),
         }
     }
 }
@@ -76,6 +99,10 @@ pub struct Trade {
     pub last_resolve_at: Option<Timestamp>,
     /// Stop level before the last amendment, restored if the amendment is refused.
     pub prev_stop_level: Option<Price>,
+    /// Taken over from the broker at start without an order of ours (see
+    /// [`RestoredPosition::adopted`]): strategy exits leave it alone.
+    #[serde(default)]
+    pub adopted: bool,
 }
 
 /// Run totals for the status line and the summary.
