@@ -25,6 +25,8 @@ const ENGINE_TOML: &str = r"
 [engine.risk]
 risk_per_trade = { amount = 15 }
 max_open_per_instrument = 1
+max_trades_per_day = 100000
+daily_loss_limit = 100000
 
 [engine.kill_switch]
 close_positions = true
@@ -105,15 +107,11 @@ async fn sigkill_at_random_moments_loses_nothing_and_doubles_nothing() {
         );
     }
 
-    // A last, clean run: it reconciles and trades, then Ctrl-C closes everything.
-    let before = harness::dealing_requests(&sandbox.state());
+    // A last, clean run: it reconciles, takes over what is open, then Ctrl-C closes everything.
     let mut last = h.spawn(None).unwrap();
     let run = last.run;
-    let traded = harness::wait_until(&sandbox, Duration::from_secs(30), |s| {
-        harness::dealing_requests(s) > before
-    })
-    .await;
-    assert!(traded, "the last run never traded\n{}", h.output_of(run));
+    let ready = h.wait_ready(&mut last, Duration::from_secs(30)).await;
+    assert!(ready, "the last run never got ready\n{}", h.output_of(run));
     last.interrupt().unwrap();
     let status = last
         .wait_exit(Duration::from_secs(30))
@@ -142,6 +140,23 @@ async fn sigkill_at_random_moments_loses_nothing_and_doubles_nothing() {
     assert!(
         state.account(ACCOUNT).unwrap().positions.is_empty(),
         "Ctrl-C with close_positions must leave nothing open"
+    );
+    // Recovery time: process start to ready-to-trade (login, markets, reconciliation), per run.
+    let mut ready: Vec<u64> = (1..=run)
+        .filter_map(|n| {
+            let err = std::fs::read_to_string(tmp.path().join(format!("run-{n}.err"))).ok()?;
+            let rest = err.split("ready to trade after ").nth(1)?;
+            rest.split(' ').next()?.parse().ok()
+        })
+        .collect();
+    ready.sort_unstable();
+    assert!(!ready.is_empty(), "no run reported being ready");
+    eprintln!(
+        "recovery after a kill (start to ready, ms): min {} median {} max {} over {} runs",
+        ready[0],
+        ready[ready.len() / 2],
+        ready[ready.len() - 1],
+        ready.len()
     );
     eprintln!(
         "crash test: {cycles} kills ({hits:?}), {} broker positions, {} journal closed, journal P&L {} == ledger {}",

@@ -9,7 +9,7 @@ use scalper_engine::event::{
     AmendOrder, BrokerCommand, BrokerEvent, CloseCause, CloseOrder, FailureKind, OpenOrder,
 };
 use scalper_engine::{Broker, Clock};
-use scalper_model::{DealReference, Direction, Money, Quote};
+use scalper_model::{DealReference, Direction, Money, Price, Quote};
 
 use crate::dealing::{CloseRequest, DealOutcome, OpenRequest};
 use crate::error::IgError;
@@ -177,16 +177,9 @@ async fn close(client: &IgClient, clock: &dyn Clock, c: CloseOrder) -> Vec<Broke
         } => {
             let level = match level {
                 Some(l) => Some(l),
-                // Resolved through /positions: no fill level known; use the closing side of
-                // the current market as the best estimate (P&L is then recomputed).
-                None => client
-                    .market(&c.epic)
-                    .await
-                    .ok()
-                    .and_then(|m| match c.direction {
-                        Direction::Sell => m.bid,
-                        Direction::Buy => m.offer,
-                    }),
+                // Resolved through /positions: no fill level in hand; take the closing deal's
+                // level from the activity history, else the closing side of the market.
+                None => recorded_or_market_close(client, &c).await,
             };
             match level {
                 Some(level) => vec![BrokerEvent::PositionClosed {
@@ -210,17 +203,10 @@ async fn close(client: &IgClient, clock: &dyn Clock, c: CloseOrder) -> Vec<Broke
             reason,
             ..
         } if reason == "POSITION_NOT_FOUND" => {
-            let level = client
-                .market(&c.epic)
-                .await
-                .ok()
-                .and_then(|m| match c.direction {
-                    Direction::Sell => m.bid,
-                    Direction::Buy => m.offer,
-                });
+            let level = recorded_or_market_close(client, &c).await;
             match level {
                 Some(level) => {
-                    tracing::warn!(deal_id = %c.deal_id, %level, "close refused with POSITION_NOT_FOUND: the broker already closed the position; valued at the market");
+                    tracing::warn!(deal_id = %c.deal_id, %level, "close refused with POSITION_NOT_FOUND: the broker already closed the position");
                     vec![BrokerEvent::PositionClosed {
                         deal_id: c.deal_id,
                         level,
@@ -315,4 +301,27 @@ async fn amend(client: &IgClient, a: AmendOrder) -> Vec<BrokerEvent> {
             ev
         }
     }
+}
+
+/// The level at which the broker closed the position of close order `c` without our order
+/// (its stop or limit, or the platform): the closing deal in the activity history when it is
+/// there, else the closing side of the current market (an estimate, logged as such).
+async fn recorded_or_market_close(client: &IgClient, c: &CloseOrder) -> Option<Price> {
+    match client.close_level(&c.deal_id, c.direction).await {
+        Ok(Some((level, _))) => return Some(level),
+        Ok(None) => {
+            tracing::warn!(deal_id = %c.deal_id, "the close is not in the activity history; valuing it at the market");
+        }
+        Err(e) => {
+            tracing::warn!(deal_id = %c.deal_id, error = %e, "cannot read the activity history; valuing the close at the market");
+        }
+    }
+    client
+        .market(&c.epic)
+        .await
+        .ok()
+        .and_then(|m| match c.direction {
+            Direction::Sell => m.bid,
+            Direction::Buy => m.offer,
+        })
 }

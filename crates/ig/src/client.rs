@@ -472,11 +472,13 @@ impl Inner {
     }
 
     /// The full pipeline: budget, session, send; on a token error recover once and resend the
-    /// same request; on an allowance error back off and retry reads (never orders).
+    /// same request; on an allowance error, or a transient failure of a read (5xx, timeout,
+    /// connection error), back off and retry it (reads only, never orders).
     pub(crate) async fn call(self: &Arc<Self>, call: &Call) -> Result<Reply, IgError> {
         self.limiter.acquire(call.budget).await;
         let mut token_retried = false;
         let mut allowance_attempt = 1;
+        let mut transient_attempt = 1;
         loop {
             let auth = if call.auth {
                 Some(self.ensure_session().await?)
@@ -509,6 +511,17 @@ impl Inner {
                     tokio::time::sleep(delay).await;
                     allowance_attempt += 1;
                 }
+                Err(e)
+                    if call.retry_allowance
+                        && call.method == reqwest::Method::GET
+                        && is_transient(&e)
+                        && transient_attempt < self.cfg.read_retry.max_attempts =>
+                {
+                    let delay = self.cfg.read_retry.delay(transient_attempt);
+                    tracing::warn!(error = %e, attempt = transient_attempt, delay_ms = delay.as_millis() as u64, context = call.context, "IG read failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    transient_attempt += 1;
+                }
                 Err(e) => {
                     if matches!(e, IgError::TokenInvalid { .. }) {
                         self.stats.token_errors.inc();
@@ -539,6 +552,16 @@ impl Inner {
         std::time::Duration::from_millis(
             now.saturating_sub(self.last_used_ms.load(Ordering::Relaxed)),
         )
+    }
+}
+
+/// A failure that a later identical read may not meet: a server error, a timeout, a broken
+/// connection.
+fn is_transient(e: &IgError) -> bool {
+    match e {
+        IgError::Transport { .. } | IgError::Timeout { .. } => true,
+        IgError::Api { status, .. } => *status >= 500,
+        _ => false,
     }
 }
 

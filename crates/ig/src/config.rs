@@ -110,7 +110,12 @@ pub struct IgConfig {
     pub login_retry: RetryPolicy,
     /// Backoff for reads answered with an allowance-exceeded error (orders are never retried).
     pub allowance_retry: RetryPolicy,
-    /// How long to poll `/confirms/{dealReference}` when a dealing outcome is unknown.
+    /// Backoff between attempts of a read that failed transiently (5xx, timeout, connection).
+    pub read_retry: RetryPolicy,
+    /// How long to poll `/confirms/{dealReference}` when a dealing outcome is unknown, before
+    /// checking `/positions`. The engine waits meanwhile, so it is kept short: IG publishes a
+    /// confirm within moments of executing, and a reference still unknown after this is
+    /// checked again by the engine's periodic resolution (it is never resent).
     pub confirm_timeout: Duration,
     pub confirm_poll_interval: Duration,
     /// Client-side rate limiting with separate trading and non-trading budgets.
@@ -160,7 +165,13 @@ impl IgConfig {
                 max_delay: Duration::from_secs(30),
                 jitter: true,
             },
-            confirm_timeout: Duration::from_secs(60),
+            read_retry: RetryPolicy {
+                max_attempts: 4,
+                base_delay: Duration::from_millis(250),
+                max_delay: Duration::from_secs(5),
+                jitter: true,
+            },
+            confirm_timeout: Duration::from_secs(8),
             confirm_poll_interval: Duration::from_millis(500),
             rate_limit: true,
             allowances: Allowances::default(),
@@ -201,6 +212,7 @@ impl IgConfig {
         };
         self.login_retry = quick;
         self.allowance_retry = quick;
+        self.read_retry = quick;
         self.connect_timeout = Duration::from_secs(2);
         self.request_timeout = Duration::from_secs(2);
         self.confirm_timeout = Duration::from_secs(2);

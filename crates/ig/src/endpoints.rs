@@ -1,7 +1,7 @@
 //! Read endpoints of `IgClient`: accounts, application, markets, prices, positions, confirms,
 //! working orders and history. Each sends the documented `Version`.
 
-use scalper_model::{DealId, DealReference, Epic};
+use scalper_model::{DealId, DealReference, Direction, Epic, Price};
 
 use crate::client::IgClient;
 use crate::error::IgError;
@@ -203,6 +203,29 @@ impl IgClient {
         call = opt(call, "filter", q.filter.as_ref());
         call = opt(call, "pageSize", q.page_size);
         self.inner.call(&call).await?.json("activity history")
+    }
+
+    /// The level (and IG's date text) of the deal that closed position `deal_id`: its activity
+    /// in the `closing` direction, from `/history/activity?dealId=&detailed=true` v3. `Ok(None)`
+    /// when the history does not show it (yet).
+    pub async fn close_level(
+        &self,
+        deal_id: &DealId,
+        closing: Direction,
+    ) -> Result<Option<(Price, Option<String>)>, IgError> {
+        let query = ActivityQuery {
+            deal_id: Some(deal_id.clone()),
+            detailed: Some(true),
+            ..ActivityQuery::default()
+        };
+        let history = self.activity(&query).await?;
+        Ok(history.activities.iter().find_map(|a| {
+            let d = a.details.as_ref()?;
+            if d.direction.as_deref() != Some(closing.as_str()) {
+                return None;
+            }
+            Some((Price::new(d.level?), a.date.clone()))
+        }))
     }
 
     /// `GET /history/transactions` v2.

@@ -2,6 +2,7 @@
 //! subcommand tree. Parsing only; the commands live in `crate::commands`.
 
 mod research;
+mod soak;
 mod trading;
 
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 pub use research::{
     BacktestArgs, JournalArgs, JournalCommand, PricesArgs, ReportArgs, SweepArgs, SynthArgs,
 };
+pub use soak::SoakArgs;
 pub use trading::{DemoArgs, RunArgs, SandboxArgs, TestArgs};
 
 /// A fast, safe scalping engine for IG Markets.
@@ -93,6 +95,9 @@ pub enum Command {
     Journal(JournalCommand),
     /// Per-day and per-instrument performance report from the journal.
     Report(ReportArgs),
+    /// Fault soak: the engine against the sandbox in accelerated time under a seeded schedule
+    /// of IG failures and SIGKILLs, then checks that nothing was lost or doubled.
+    Soak(SoakArgs),
 }
 
 /// `scalper config ...`

@@ -8,6 +8,7 @@ pub mod prices;
 pub mod research;
 pub mod run;
 pub mod sandbox;
+pub mod soak;
 pub mod test;
 
 use std::process::ExitCode;
@@ -29,6 +30,7 @@ pub async fn dispatch(command: &Command, ctx: &Context) -> anyhow::Result<ExitCo
         Command::Prices(args) => prices::run(args, ctx).await,
         Command::Journal(cmd) => journal::run(cmd, ctx),
         Command::Report(args) => journal::report(args, ctx),
+        Command::Soak(args) => soak::run(args).await,
     }
 }
 

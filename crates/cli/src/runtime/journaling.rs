@@ -467,22 +467,10 @@ pub async fn broker_close(
     deal_id: &DealId,
     direction: Direction,
 ) -> Option<(Price, Option<Timestamp>)> {
-    let closing = direction.opposite().as_str();
-    let query = scalper_ig::ActivityQuery {
-        deal_id: Some(deal_id.clone()),
-        detailed: Some(true),
-        ..scalper_ig::ActivityQuery::default()
-    };
-    match client.activity(&query).await {
-        Ok(history) => history.activities.iter().find_map(|a| {
-            let d = a.details.as_ref()?;
-            if d.direction.as_deref() != Some(closing) {
-                return None;
-            }
-            let level = Price::new(d.level?);
-            let at = a.date.as_deref().and_then(parse_activity_time);
-            Some((level, at))
-        }),
+    match client.close_level(deal_id, direction.opposite()).await {
+        Ok(found) => {
+            found.map(|(level, date)| (level, date.as_deref().and_then(parse_activity_time)))
+        }
         Err(e) => {
             tracing::warn!(deal_id = %deal_id, error = %e, "cannot read the activity history");
             None

@@ -4,6 +4,7 @@
 
 mod brokers;
 mod clock;
+mod interrupts;
 mod journaling;
 mod status;
 pub mod summary;
@@ -29,6 +30,7 @@ use serde::Serialize;
 
 pub use brokers::ActiveBroker;
 pub use clock::QuoteClock;
+pub use interrupts::Interrupts;
 pub use journaling::JournalSink;
 
 /// How long a dealing call waits for its streamed confirm before polling `/confirms`.
@@ -102,17 +104,26 @@ pub async fn run(
     opts: RunOptions,
 ) -> anyhow::Result<RunReport> {
     let started = Instant::now();
-    let info = client.login().await.map_err(anyhow::Error::new)?;
+    let mut intr = Interrupts::install().context("listening for Ctrl-C")?;
+    let info = intr
+        .or_interrupt("logging in", async {
+            client.login().await.map_err(anyhow::Error::new)
+        })
+        .await?;
     tracing::info!(
         account = ?info.account_id.as_ref().map(ToString::to_string),
         "logged in"
     );
     let mut instruments: Vec<Instrument> = Vec::with_capacity(epics.len());
     for epic in &epics {
-        let market = client
-            .market(epic)
-            .await
-            .with_context(|| format!("loading market details of {epic}"))?;
+        let market = intr
+            .or_interrupt("loading market details", async {
+                client
+                    .market(epic)
+                    .await
+                    .with_context(|| format!("loading market details of {epic}"))
+            })
+            .await?;
         tracing::info!(epic = %epic, status = %market.status, min_size = %market.instrument.rules.min_deal_size,
             min_stop = %market.instrument.rules.min_stop_distance, "market loaded");
         instruments.push(market.instrument);
@@ -125,7 +136,11 @@ pub async fn run(
         None => None,
     };
     let account = info.account_id.as_ref().map(ToString::to_string);
-    let start_balance = account_equity(&client, account.clone()).await;
+    let start_balance = intr
+        .or_interrupt("reading the balance", async {
+            Ok(account_equity(&client, account.clone()).await)
+        })
+        .await?;
     let equity = start_balance.unwrap_or(opts.equity);
     tracing::info!(%equity, "equity for sizing");
     let mut init = EngineInit {
@@ -134,7 +149,12 @@ pub async fn run(
         ..EngineInit::default()
     };
     if let Some(j) = journal.as_mut() {
-        let report = j.reconcile(&client, wall_now).await?;
+        let report = intr
+            .or_interrupt(
+                "reconciling with the broker",
+                j.reconcile(&client, wall_now),
+            )
+            .await?;
         if report.is_clean() {
             tracing::info!("reconciliation with the broker: journal and broker agree");
         } else {
@@ -152,8 +172,11 @@ pub async fn run(
         init.day_realised_pnl = pnl;
         init.day_trades = trades;
         init.day = Some(risk.session_day(wall_now));
-        let (valued, pending) = j
-            .complete_external_closes(&client, &instruments, wall_now)
+        let (valued, pending) = intr
+            .or_interrupt(
+                "valuing external closes",
+                j.complete_external_closes(&client, &instruments, wall_now),
+            )
             .await?;
         if valued + pending > 0 {
             eprintln!("closed at the broker while scalper was not running: {valued} valued from the broker's history, {pending} still pending");
@@ -199,8 +222,16 @@ pub async fn run(
             },
         );
     }
+    let restored = init.positions.len();
     let mut engine = Engine::new(engine_cfg.clone(), instruments.clone(), init)
         .context("building the engine")?;
+    let ready_ms = started.elapsed().as_millis();
+    tracing::info!(
+        ready_ms,
+        positions = restored,
+        "ready to trade: logged in, markets loaded, journal reconciled"
+    );
+    eprintln!("ready to trade after {ready_ms} ms (login, markets, reconciliation; {restored} open position(s) taken over)");
     let mut last_quotes: HashMap<Epic, Quote> = HashMap::new();
     let paper_broker = || SimBroker::new(SimConfig::default(), instruments.clone());
     let mut broker = if opts.paper {
@@ -240,12 +271,6 @@ pub async fn run(
     let mut last_quote_wall = Instant::now();
     let mut quotes = 0u64;
     let mut reconnects = 0u64;
-    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
-    // A second Ctrl-C ends the run at once (positions keep their stops at the broker).
-    let mut second_ctrl_c = Box::pin(async {
-        let _ = tokio::signal::ctrl_c().await;
-        let _ = tokio::signal::ctrl_c().await;
-    });
     let mut interrupted = false;
 
     // Reused every iteration (drained to empty each time): no allocation per quote.
@@ -257,17 +282,15 @@ pub async fn run(
         );
         tokio::select! {
             biased;
-            r = &mut ctrl_c, if !interrupted => {
-                if let Err(e) = r {
-                    tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            n = intr.next() => {
+                if n >= 2 || interrupted {
+                    // A second Ctrl-C ends the run at once (positions keep their broker stops).
+                    tracing::warn!("second Ctrl-C: stopping now; open positions keep their stops");
+                    break Stop::Interrupted;
                 }
                 interrupted = true;
                 tracing::warn!("kill switch: Ctrl-C received, no new entries");
                 queue.push_back(EngineEvent::Command(Command::Halt { close_positions: None }));
-            }
-            () = &mut second_ctrl_c => {
-                tracing::warn!("second Ctrl-C: stopping now; open positions keep their stops");
-                break Stop::Interrupted;
             }
             () = tokio::time::sleep_until(sleep_until), if deadline.is_some() => break Stop::Deadline,
             ev = events.recv() => {

@@ -140,6 +140,24 @@ impl Harness {
         )
     }
 
+    /// Waits until run `proc` says it is ready to trade (logged in, reconciled), up to `limit`.
+    pub async fn wait_ready(&self, proc: &mut EngineProcess, limit: Duration) -> bool {
+        let file = self.setup.dir.join(format!("run-{}.err", proc.run));
+        let deadline = Instant::now() + limit;
+        loop {
+            if std::fs::read_to_string(&file)
+                .unwrap_or_default()
+                .contains("ready to trade after")
+            {
+                return true;
+            }
+            if Instant::now() >= deadline || matches!(proc.try_wait(), Ok(Some(_))) {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Appends a line to `harness.log` in the working directory (what was done when).
     pub fn note(&self, line: &str) {
         use std::io::Write as _;
@@ -172,6 +190,11 @@ impl EngineProcess {
             .context("running kill -INT")?;
         anyhow::ensure!(status.success(), "kill -INT failed: {status}");
         Ok(())
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn try_wait(&mut self) -> anyhow::Result<Option<ExitStatus>> {
@@ -263,6 +286,8 @@ pub struct Invariants {
     pub adopted: usize,
     /// Trades marked paper (no paper fallback is configured: must be 0).
     pub paper: usize,
+    /// Deals whose journaled P&L differs from the sandbox ledger's line for them.
+    pub pnl_mismatches: Vec<String>,
     /// Sum of the journal's realised P&L net of fees.
     pub journal_pnl: Decimal,
     /// The sandbox account's balance change (its ledger).
@@ -285,6 +310,7 @@ impl Invariants {
         list("unresolved", &self.unresolved, &mut v);
         list("P&L pending", &self.pnl_pending, &mut v);
         list("open-position mismatch", &self.open_mismatch, &mut v);
+        list("P&L per deal", &self.pnl_mismatches, &mut v);
         if self.adopted > 0 {
             v.push(format!("{} adopted position(s)", self.adopted));
         }
@@ -412,6 +438,29 @@ pub fn check(
         .cloned()
         .collect();
     inv.ledger_pnl = account.balance - start_balance;
+    let mut ledger: BTreeMap<&str, Decimal> = BTreeMap::new();
+    for l in &account.ledger {
+        *ledger.entry(l.deal_id.as_str()).or_default() += l.amount;
+    }
+    for t in &trades {
+        let (Some(id), Some(pnl)) = (&t.deal_id, t.net_pnl()) else {
+            continue;
+        };
+        let booked = ledger.get(id.as_str()).copied().unwrap_or_default();
+        if booked != pnl.value() {
+            inv.pnl_mismatches.push(format!(
+                "#{} {} {id} {} {} @ {} -> {}: journal {} ledger {booked} ({})",
+                t.id.0,
+                t.deal_reference,
+                t.direction.as_str(),
+                t.size,
+                t.open_level.map_or_else(|| "?".into(), |l| l.to_string()),
+                t.close_level.map_or_else(|| "?".into(), |l| l.to_string()),
+                pnl,
+                t.reason.as_deref().unwrap_or("-")
+            ));
+        }
+    }
     Ok(inv)
 }
 

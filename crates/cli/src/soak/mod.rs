@@ -2,3 +2,6 @@
 //! an in-process sandbox) and the invariants checked after it.
 
 pub mod harness;
+pub mod run;
+
+pub use run::{soak, SoakOptions, SoakReport};

@@ -1,0 +1,35 @@
+//! `scalper soak` arguments.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// `scalper soak [--hours H] [--seed N] [--speed X] [--kills K] [--json]`
+#[derive(Debug, Clone, Args)]
+pub struct SoakArgs {
+    /// Simulated hours to run.
+    #[arg(long, default_value_t = 24.0, value_parser = super::parse_speed)]
+    pub hours: f64,
+    /// Seed of the market and of the fault schedule.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Simulated seconds per wall second (24 h at 600 take 2.4 minutes).
+    #[arg(long, default_value_t = 600.0, value_parser = super::parse_speed)]
+    pub speed: f64,
+    /// SIGKILL-and-restart cycles spread over the run (at least 1).
+    #[arg(long, default_value_t = 3)]
+    pub kills: u32,
+    /// Instruments the engine trades.
+    #[arg(long, default_value = "EUR_USD,GBP_USD")]
+    pub instruments: String,
+    /// Working directory for the journal, logs and run outputs (default: a new temporary
+    /// directory, removed when the soak passes).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Peak resident memory allowed for the engine, in MiB.
+    #[arg(long, default_value_t = 256)]
+    pub max_rss_mib: u64,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
