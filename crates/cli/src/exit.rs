@@ -52,7 +52,13 @@ pub fn main_entry() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(USAGE));
         }
     };
-    let guard = match logging::init(&cli.global) {
+    // The soak's in-process sandbox logs every fault it injects: those go to the log file;
+    // the console shows the soak's progress and report unless -v asks for more.
+    let mut global = cli.global.clone();
+    if matches!(cli.command, crate::args::Command::Soak(_)) && global.verbose == 0 {
+        global.quiet = global.quiet.max(2);
+    }
+    let guard = match logging::init(&global) {
         Ok(g) => g,
         Err(e) => {
             eprintln!("error: {e}");
