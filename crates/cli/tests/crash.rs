@@ -141,6 +141,29 @@ async fn sigkill_at_random_moments_loses_nothing_and_doubles_nothing() {
         state.account(ACCOUNT).unwrap().positions.is_empty(),
         "Ctrl-C with close_positions must leave nothing open"
     );
+    // Session events are journaled too: one login per engine start at least, and every
+    // start's reconciliation.
+    let journal = scalper_journal::Journal::open(
+        h.journal_path(),
+        &scalper_journal::OpenOptions::read_only(),
+    )
+    .unwrap();
+    let all = journal
+        .events(
+            scalper_model::Timestamp::from_millis(i64::MIN),
+            scalper_model::Timestamp::from_millis(i64::MAX),
+            None,
+        )
+        .unwrap();
+    let count = |kind: &str| all.iter().filter(|e| e.kind == kind).count();
+    assert!(
+        count("login") >= run as usize,
+        "logins journaled: {} for {run} runs",
+        count("login")
+    );
+    assert!(count("engine_start") >= run as usize);
+    drop(journal);
+
     // Recovery time: process start to ready-to-trade (login, markets, reconciliation), per run.
     let mut ready: Vec<u64> = (1..=run)
         .filter_map(|n| {

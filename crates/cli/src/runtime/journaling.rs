@@ -9,8 +9,8 @@ use anyhow::Context as _;
 use scalper_engine::{Action, BrokerCommand, BrokerEvent, Engine, HaltReason, RestoredPosition};
 use scalper_ig::{DealStatus, IgClient};
 use scalper_journal::{
-    BrokerPosition, BrokerView, Close, ConfirmLookup, ConfirmOutcome, Durability, Fill, Intent,
-    Journal, OpenOptions, ReconciliationReport, SystemEvent,
+    Amendment, BrokerPosition, BrokerView, Close, ConfirmLookup, ConfirmOutcome, Durability, Fill,
+    Intent, Journal, OpenOptions, ReconciliationReport, SystemEvent,
 };
 use scalper_model::{
     DealId, DealState, Direction, Epic, Instrument, Money, OrderType, Price, Timestamp,
@@ -24,6 +24,12 @@ pub struct JournalSink {
     /// Last refusal reason per epic: a refusal is journaled when it differs from the last one,
     /// so a strategy asking every quote does not fsync every quote.
     last_refusal: HashMap<Epic, String>,
+    /// Session counters already journaled (logins, refreshes, recovered token errors).
+    seen_session: (u64, u64, u64),
+    /// The engine's P&L at the last update and the configured daily loss limit, for the
+    /// daily-loss record.
+    day_pnl_hint: Money,
+    daily_loss_limit: Money,
 }
 
 impl JournalSink {
@@ -44,6 +50,9 @@ impl JournalSink {
             journal,
             paper,
             last_refusal: HashMap::new(),
+            seen_session: (0, 0, 0),
+            day_pnl_hint: Money::ZERO,
+            daily_loss_limit: Money::ZERO,
         })
     }
 
@@ -365,6 +374,26 @@ impl JournalSink {
                     },
                 )?;
             }
+            BrokerEvent::Amended {
+                deal_id,
+                stop_level,
+                limit_level,
+            } => {
+                if let Some(t) = engine
+                    .trades()
+                    .iter()
+                    .find(|t| t.deal_id.as_ref() == Some(deal_id))
+                {
+                    self.journal.record_amendment(
+                        &t.open_ref,
+                        &Amendment {
+                            ts: now,
+                            stop_level: *stop_level,
+                            limit_level: *limit_level,
+                        },
+                    )?;
+                }
+            }
             BrokerEvent::Failure { kind, detail } => {
                 self.journal.record_event(
                     now,
@@ -430,6 +459,10 @@ impl JournalSink {
                         reason: "kill switch".into(),
                         close_positions: true,
                     },
+                    HaltReason::DailyLossLimit => SystemEvent::DailyLossLimit {
+                        realised: self.day_pnl_hint,
+                        limit: self.daily_loss_limit,
+                    },
                     other => SystemEvent::BrokerFallback {
                         policy: "halt".into(),
                         reason: other.to_string(),
@@ -449,6 +482,59 @@ impl JournalSink {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Journals what changed in the IG session since the last call (logins, token refreshes,
+    /// recovered token errors), from the client's counters.
+    pub fn session_events(&mut self, stats: &scalper_ig::SessionStats, now: Timestamp) {
+        let (logins, refreshes, recovered) =
+            (stats.logins, stats.refreshes, stats.token_errors_recovered);
+        for _ in self.seen_session.0..logins {
+            self.event(now, &SystemEvent::Login { account: None });
+        }
+        for _ in self.seen_session.1..refreshes {
+            self.event(now, &SystemEvent::Refresh);
+        }
+        for _ in self.seen_session.2..recovered {
+            self.event(
+                now,
+                &SystemEvent::TokenErrorRecovered {
+                    detail: "token invalid: session recovered, request resent once".into(),
+                },
+            );
+        }
+        self.seen_session = (
+            logins.max(self.seen_session.0),
+            refreshes.max(self.seen_session.1),
+            recovered.max(self.seen_session.2),
+        );
+    }
+
+    /// Journals a stream status change that matters afterwards: gaps and reconnections.
+    pub fn stream_status(
+        &mut self,
+        status: &scalper_ig::stream::StreamStatus,
+        gap_ms: i64,
+        now: Timestamp,
+    ) {
+        use scalper_ig::stream::StreamStatus;
+        match status {
+            StreamStatus::Gap { .. } => self.event(now, &SystemEvent::StreamGap { gap_ms }),
+            StreamStatus::Reconnecting { attempt, .. } => {
+                self.event(now, &SystemEvent::StreamReconnect { attempt: *attempt });
+            }
+            _ => {}
+        }
+    }
+
+    /// The configured daily loss limit, for the daily-loss record.
+    pub fn set_daily_loss_limit(&mut self, limit: Option<rust_decimal::Decimal>) {
+        self.daily_loss_limit = limit.map_or(Money::ZERO, Money::new);
+    }
+
+    /// The engine's P&L for the day, for the daily-loss record.
+    pub fn set_day_pnl(&mut self, day_pnl: Money) {
+        self.day_pnl_hint = day_pnl;
     }
 
     /// Journals a system event (errors are logged, not fatal: these are not dealing records).

@@ -221,6 +221,8 @@ pub async fn run(
                 mode: if opts.paper { "paper" } else { "live" }.into(),
             },
         );
+        j.set_daily_loss_limit(engine_cfg.risk.daily_loss_limit);
+        j.session_events(&client.stats(), wall_now);
     }
     let restored = init.positions.len();
     let mut engine = Engine::new(engine_cfg.clone(), instruments.clone(), init)
@@ -298,6 +300,10 @@ pub async fn run(
                 if let StreamEvent::Status(StreamStatus::Gap { .. }) = &ev {
                     reconnects += 1;
                 }
+                if let (StreamEvent::Status(st), Some(j)) = (&ev, journal.as_mut()) {
+                    let gap_ms = i64::try_from(last_quote_wall.elapsed().as_millis()).unwrap_or(i64::MAX);
+                    j.stream_status(st, gap_ms, clock.now());
+                }
                 log_stream_event(&ev);
                 if let Some(e) = ev.engine_event() {
                     queue.push_back(e);
@@ -332,7 +338,11 @@ pub async fn run(
                 if last_quote_ts.millis() > 0 {
                     queue.push_back(EngineEvent::Timer(last_quote_ts.plus_millis(elapsed)));
                 }
-                status.print(&engine.summary(), &client.stats(), &broker);
+                let stats = client.stats();
+                if let Some(j) = journal.as_mut() {
+                    j.session_events(&stats, clock.now());
+                }
+                status.print(&engine.summary(), &stats, &broker);
             }
         }
         if let Some(stop) = drain(
@@ -436,6 +446,9 @@ async fn drain(
         }
         for action in engine.process(event) {
             if let Some(j) = journal.as_mut() {
+                if matches!(action, Action::Halted { .. }) {
+                    j.set_day_pnl(engine.summary().day_pnl);
+                }
                 if let Err(e) = j.on_action(&action, clock.now()) {
                     journal_failed(&e, queue);
                 }
