@@ -163,7 +163,11 @@ impl CacheReader {
             BAR_SIZE
         };
         let len = file.metadata().map_err(|e| DataError::io(path, &e))?.len();
-        if len != HEADER as u64 + count * size as u64 {
+        // Checked: the count comes from the file and may be anything.
+        let expected = count
+            .checked_mul(size as u64)
+            .and_then(|b| b.checked_add(HEADER as u64));
+        if expected != Some(len) {
             return Err(bad("truncated or padded"));
         }
         Ok(Self {

@@ -224,29 +224,170 @@ fn exposure(trades: &[TradeRecord], span_ms: i64) -> f64 {
 /// ms), identical across runs, platforms and data formats for the same trades.
 pub fn trades_hash(trades: &[TradeRecord]) -> String {
     let mut h = Sha256::new();
+    // One line per trade, `{id},{direction},{size},{entry ms},{entry price},{exit ms},
+    // {exit price},{pnl}\n` with the amounts as their `Display` writes them, built in a
+    // reused buffer without the formatter.
+    let mut line = String::with_capacity(160);
     for t in trades {
-        h.update(
-            format!(
-                "{},{},{},{},{},{},{},{}\n",
-                t.id,
-                t.direction,
-                t.size,
-                t.entry_time.millis(),
-                t.entry_price,
-                t.exit_time.millis(),
-                t.exit_price,
-                t.pnl
-            )
-            .as_bytes(),
-        );
+        line.clear();
+        push_int(&mut line, i128::from(t.id));
+        line.push(',');
+        line.push_str(t.direction.as_str());
+        line.push(',');
+        push_decimal(&mut line, t.size.value());
+        line.push(',');
+        push_int(&mut line, i128::from(t.entry_time.millis()));
+        line.push(',');
+        push_decimal(&mut line, t.entry_price.value());
+        line.push(',');
+        push_int(&mut line, i128::from(t.exit_time.millis()));
+        line.push(',');
+        push_decimal(&mut line, t.exit_price.value());
+        line.push(',');
+        push_decimal(&mut line, t.pnl.value());
+        line.push('\n');
+        h.update(line.as_bytes());
     }
     hex::encode(h.finalize())
+}
+
+/// Appends `v` in decimal (`{v}`).
+fn push_int(out: &mut String, v: i128) {
+    if v < 0 {
+        out.push('-');
+    }
+    push_digits(out, v.unsigned_abs(), 0);
+}
+
+/// Appends the digits of `v`, zero-padded to at least `width`.
+fn push_digits(out: &mut String, v: u128, width: usize) {
+    const E19: u128 = 10_000_000_000_000_000_000;
+    let mut buf = [b'0'; 40];
+    let mut i = buf.len();
+    // 128-bit division is a library call: only the digits above 64 bits use it.
+    let (mut high, mut low) = match u64::try_from(v) {
+        Ok(low) => (0, low),
+        Err(_) => (v / E19, (v % E19) as u64),
+    };
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (low % 10) as u8;
+        low /= 10;
+        if low == 0 {
+            break;
+        }
+    }
+    if high > 0 {
+        i = buf.len() - 19; // the low part fills 19 digits, zero-padded
+        while high > 0 {
+            i -= 1;
+            buf[i] = b'0' + (high % 10) as u8;
+            high /= 10;
+        }
+    }
+    i = i.min(buf.len().saturating_sub(width));
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
+/// Appends `d` as the model's amounts display it (`Display` of the normalized decimal).
+fn push_decimal(out: &mut String, d: Decimal) {
+    let n = d.normalize();
+    let u = n.unpack();
+    let m = (u128::from(u.hi) << 64) | (u128::from(u.mid) << 32) | u128::from(u.lo);
+    if m == 0 {
+        out.push('0');
+        return;
+    }
+    if u.negative {
+        out.push('-');
+    }
+    let scale = u.scale;
+    if scale == 0 {
+        push_digits(out, m, 0);
+        return;
+    }
+    let unit = 10u128.pow(scale);
+    push_digits(out, m / unit, 0);
+    out.push('.');
+    push_digits(out, m % unit, scale as usize);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn decimals_are_written_as_displayed() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut values = vec![
+            Decimal::ZERO,
+            -Decimal::ZERO,
+            Decimal::new(-0, 5),
+            Decimal::MAX,
+            Decimal::MIN,
+            dec!(100),
+            dec!(1.50),
+            dec!(-0.000000001),
+            dec!(1e-28),
+        ];
+        for _ in 0..50_000 {
+            let m: i64 = rng.gen();
+            values.push(Decimal::new(
+                m >> rng.gen_range(0..63),
+                rng.gen_range(0..=28),
+            ));
+        }
+        for d in values {
+            let mut s = String::new();
+            push_decimal(&mut s, d);
+            assert_eq!(s, Money::new(d).to_string(), "{d:?}");
+            let mut s = String::new();
+            push_int(&mut s, i128::from(d.mantissa() as i64));
+            assert_eq!(s, (d.mantissa() as i64).to_string());
+        }
+    }
+
+    #[test]
+    fn trades_hash_is_the_hash_of_the_formatted_lines() {
+        let trades: Vec<TradeRecord> = (0..50i64)
+            .map(|i| {
+                let mut t = trade(
+                    i.unsigned_abs(),
+                    Decimal::new(i * 37 - 900, 2),
+                    1000,
+                    2000 + i,
+                );
+                t.direction = if i % 2 == 0 {
+                    Direction::Buy
+                } else {
+                    Direction::Sell
+                };
+                t.size = Size::new(Decimal::new(i + 1, 1));
+                t.entry_price = Price::new(Decimal::new(108_123 + i, 5));
+                t
+            })
+            .collect();
+        let mut h = Sha256::new();
+        for t in &trades {
+            h.update(
+                format!(
+                    "{},{},{},{},{},{},{},{}\n",
+                    t.id,
+                    t.direction,
+                    t.size,
+                    t.entry_time.millis(),
+                    t.entry_price,
+                    t.exit_time.millis(),
+                    t.exit_price,
+                    t.pnl
+                )
+                .as_bytes(),
+            );
+        }
+        assert_eq!(trades_hash(&trades), hex::encode(h.finalize()));
+    }
 
     fn trade(id: u64, pnl: Decimal, entry: i64, exit: i64) -> TradeRecord {
         TradeRecord {

@@ -29,6 +29,9 @@ use crate::broker::Broker;
 use crate::engine::Engine;
 use crate::event::{BrokerCommand, BrokerEvent, CloseCause, CloseOrder, EngineEvent, OpenOrder};
 
+/// How many recent outcomes the sim broker keeps for `Resolve` requests.
+pub const OUTCOMES_KEPT: usize = 4096;
+
 /// Fill model of the paper/sim broker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -98,8 +101,10 @@ pub struct SimBroker {
     markets: Vec<SimMarket>,
     pending: VecDeque<Pending>,
     positions: Vec<SimPosition>,
-    /// Outcomes by deal reference, for `Resolve`.
-    outcomes: Vec<(DealReference, BrokerEvent)>,
+    /// Outcomes by deal reference, for `Resolve`: the most recent [`OUTCOMES_KEPT`] (the
+    /// engine only asks about references it is still working on; an unbounded list would
+    /// grow with every trade of a long backtest).
+    outcomes: VecDeque<(DealReference, BrokerEvent)>,
     next_deal: u64,
     bar_mode: bool,
 }
@@ -119,7 +124,7 @@ impl SimBroker {
                 .collect(),
             pending: VecDeque::new(),
             positions: Vec::new(),
-            outcomes: Vec::new(),
+            outcomes: VecDeque::new(),
             next_deal: 0,
             bar_mode: false,
         }
@@ -145,6 +150,13 @@ impl SimBroker {
 
     fn market(&self, epic: &Epic) -> Option<usize> {
         self.markets.iter().position(|m| m.instrument.epic == *epic)
+    }
+
+    fn remember(&mut self, deal_ref: DealReference, ev: BrokerEvent) {
+        if self.outcomes.len() >= OUTCOMES_KEPT {
+            self.outcomes.pop_front();
+        }
+        self.outcomes.push_back((deal_ref, ev));
     }
 
     /// Carries out a command synchronously.
@@ -191,7 +203,7 @@ impl SimBroker {
             deal_ref: deal_ref.clone(),
             reason: reason.to_string(),
         };
-        self.outcomes.push((deal_ref, ev.clone()));
+        self.remember(deal_ref, ev.clone());
         out.push(ev);
     }
 
@@ -280,8 +292,8 @@ impl SimBroker {
         let Some(idx) = self.market(&q.epic) else {
             return;
         };
-        let inst = self.markets[idx].instrument.clone();
-        let slip = self.slip(&inst, q);
+        let inst = &self.markets[idx].instrument;
+        let slip = self.slip(inst, q);
         let price = |dir: Direction| match dir {
             Direction::Buy => q.offer + slip,
             Direction::Sell => q.bid - slip,
@@ -292,11 +304,10 @@ impl SimBroker {
                 let sign = o.direction.sign();
                 let stop_level = o.stop_distance.map(|d| level - sign * inst.from_points(d));
                 let limit_level = o.limit_distance.map(|d| level + sign * inst.from_points(d));
+                let commission = self.commission(inst, level, o.size);
                 self.next_deal += 1;
-                let deal_id =
-                    DealId::new(format!("{}{:08}", self.cfg.deal_id_prefix, self.next_deal))
-                        .unwrap_or_else(|_| fallback_deal_id(self.next_deal));
-                let commission = self.commission(&inst, level, o.size);
+                let deal_id = DealId::numbered(&self.cfg.deal_id_prefix, self.next_deal)
+                    .unwrap_or_else(|_| fallback_deal_id(self.next_deal));
                 self.positions.push(SimPosition {
                     deal_id: deal_id.clone(),
                     deal_ref: o.deal_ref.clone(),
@@ -317,13 +328,13 @@ impl SimBroker {
                     limit_level,
                     at: q.ts,
                 };
-                self.outcomes.push((o.deal_ref, ev.clone()));
+                self.remember(o.deal_ref, ev.clone());
                 out.push(ev);
             }
             BrokerCommand::Close(c) => {
                 let level = price(c.direction);
                 if let Some(ev) = self.close_position(&c.deal_id, level, CloseCause::Engine, q.ts) {
-                    self.outcomes.push((c.deal_ref, ev.clone()));
+                    self.remember(c.deal_ref, ev.clone());
                     out.push(ev);
                 } else {
                     self.reject(c.deal_ref, "POSITION_NOT_FOUND", out);
@@ -412,12 +423,8 @@ impl SimBroker {
             }
             None => m.last = Some(q.clone()),
         }
-        let has_position = self.positions.iter().any(|p| p.epic == q.epic);
-        let slip = if has_position {
-            self.slip(&self.markets[idx].instrument, q)
-        } else {
-            Decimal::ZERO
-        };
+        // Slippage applies to stop fills only: computed when a stop triggers.
+        let slip = |b: &Self| b.slip(&b.markets[idx].instrument, q);
         let mut i = 0;
         while i < self.positions.len() {
             let p = &self.positions[i];
@@ -428,7 +435,7 @@ impl SimBroker {
             let hit = match p.direction {
                 Direction::Buy => {
                     if p.stop_level.is_some_and(|s| q.bid <= s) {
-                        Some((q.bid - slip, CloseCause::Stop))
+                        Some((q.bid - slip(self), CloseCause::Stop))
                     } else if p.limit_level.is_some_and(|l| q.bid >= l) {
                         p.limit_level.map(|l| (l, CloseCause::Limit))
                     } else {
@@ -437,7 +444,7 @@ impl SimBroker {
                 }
                 Direction::Sell => {
                     if p.stop_level.is_some_and(|s| q.offer >= s) {
-                        Some((q.offer + slip, CloseCause::Stop))
+                        Some((q.offer + slip(self), CloseCause::Stop))
                     } else if p.limit_level.is_some_and(|l| q.offer <= l) {
                         p.limit_level.map(|l| (l, CloseCause::Limit))
                     } else {
@@ -459,18 +466,20 @@ impl SimBroker {
             return out;
         }
         let latency = self.cfg.latency_ms.unwrap_or(0);
-        let mut keep = VecDeque::with_capacity(self.pending.len());
-        while let Some(p) = self.pending.pop_front() {
+        // One pass in place: due orders are filled, the others go back in the same order.
+        for _ in 0..self.pending.len() {
+            let Some(p) = self.pending.pop_front() else {
+                break;
+            };
             let due = cmd_epic(&p.cmd) == &q.epic
                 && p.submitted_seq < seq
                 && q.ts.since(p.submitted_at) >= latency;
             if due {
                 self.fill_pending(p.cmd, q, &mut out);
             } else {
-                keep.push_back(p);
+                self.pending.push_back(p);
             }
         }
-        self.pending = keep;
         out
     }
 
@@ -569,14 +578,21 @@ pub fn step(
         }
         _ => Vec::new(),
     };
-    // The queue allocates only when the broker has something to report.
-    let mut queue: VecDeque<EngineEvent> = VecDeque::new();
-    if first.is_empty() {
-        run_one(engine, broker, event, out, &mut queue);
+    let mut queue: VecDeque<EngineEvent> = if first.is_empty() {
+        // The common case: nothing from the broker, and usually nothing for it (no queue).
+        let start = out.len();
+        engine.process_into(event, out);
+        if !out[start..].iter().any(|a| matches!(a, Action::Broker(_))) {
+            return;
+        }
+        let mut queue = VecDeque::new();
+        submit_commands(broker, &out[start..], &mut queue);
+        queue
     } else {
-        queue.extend(first.into_iter().map(EngineEvent::Broker));
+        let mut queue: VecDeque<EngineEvent> = first.into_iter().map(EngineEvent::Broker).collect();
         queue.push_back(event);
-    }
+        queue
+    };
     while let Some(ev) = queue.pop_front() {
         run_one(engine, broker, ev, out, &mut queue);
     }
@@ -591,7 +607,12 @@ fn run_one(
 ) {
     let start = out.len();
     engine.process_into(event, out);
-    for a in &out[start..] {
+    submit_commands(broker, &out[start..], queue);
+}
+
+/// Submits each `Action::Broker` of `actions`, queueing the broker's reports.
+fn submit_commands(broker: &mut SimBroker, actions: &[Action], queue: &mut VecDeque<EngineEvent>) {
+    for a in actions {
         if let Action::Broker(cmd) = a {
             queue.extend(
                 broker

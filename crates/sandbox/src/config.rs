@@ -103,8 +103,12 @@ pub struct Replay {
 /// Everything `Sandbox::start` needs. Build with `..Default::default()`.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
-    /// Address to bind; loopback by default.
+    /// Address to bind; loopback by default. Anything else is refused unless `allow_remote`.
     pub bind: IpAddr,
+    /// Permit a non-loopback `bind` (the sandbox accepts its well-known credentials from anyone
+    /// who can reach it). Off by default: [`crate::Sandbox::start`] then refuses such an
+    /// address with [`crate::SandboxError::NonLoopbackBind`].
+    pub allow_remote: bool,
     /// Port; 0 picks a free one.
     pub port: u16,
     /// Seed of every random process (prices, tick times, generated ids).
@@ -150,6 +154,7 @@ impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            allow_remote: false,
             port: 0,
             seed: 42,
             speed: 1.0,

@@ -54,4 +54,11 @@ pub enum SandboxError {
     Replay(#[from] crate::market::ReplayError),
     #[error("invalid sandbox configuration: {0}")]
     Config(String),
+    /// A non-loopback bind address without `allow_remote`: refused before anything is bound.
+    #[error(
+        "refusing to bind the sandbox to non-loopback address {addr}: anyone who can reach it could \
+         log in with the sandbox's credentials; bind 127.0.0.1 (or ::1), or set allow_remote to \
+         expose it on purpose"
+    )]
+    NonLoopbackBind { addr: std::net::IpAddr },
 }

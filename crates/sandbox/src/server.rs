@@ -274,6 +274,9 @@ impl Sandbox {
                 config.currency
             )));
         }
+        if !config.bind.is_loopback() && !config.allow_remote {
+            return Err(SandboxError::NonLoopbackBind { addr: config.bind });
+        }
         let addr = SocketAddr::new(config.bind, config.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -289,13 +292,16 @@ impl Sandbox {
             tracing::warn!(%local, "sandbox bound to a NON-loopback address: anyone on the network can reach it");
         }
         let start = config.start_time.unwrap_or_else(crate::clock::wall_now);
+        // Anchored at the moment `start` is read: the warm-up history below takes a while, and
+        // the simulated clock must not lag wall time by it.
+        let anchored = Instant::now();
         let st = build_state(&config, start)?;
         let stream_url = format!("http://{local}");
         let inner = Arc::new(Inner {
             st: Mutex::new(st),
             bus: bus::channel(),
             req_seq: AtomicU64::new(0),
-            anchor: (Instant::now(), start),
+            anchor: (anchored, start),
             stream_url: stream_url.clone(),
             cfg: config,
         });

@@ -250,7 +250,12 @@ impl Converter<'_> {
             high: mid(high.0, high.1),
             low: mid(low.0, low.1),
             close: mid(close.0, close.1),
-            spread: Some(open.1 - open.0),
+            // Checked: prices at the ends of the fixed-point range are an error, not a panic.
+            spread: Some(open.1.checked_sub(open.0).ok_or_else(|| {
+                err(DataErrorKind::BadBar {
+                    detail: "spread out of range".to_string(),
+                })
+            })?),
             volume: p.last_traded_volume.and_then(fixed_from_f64),
         };
         check_bar(&bar).map_err(err)?;
@@ -327,6 +332,14 @@ impl Iterator for IgJsonSource {
             }
             Some(Err(_)) | None => {
                 self.done = true;
+                // The parser thread hung up: a panic there must not pass for the end of data.
+                if self.worker.take().is_some_and(|w| w.join().is_err()) {
+                    return Some(Err(DataError::new(
+                        &self.path,
+                        Location::Entry(self.entry),
+                        DataErrorKind::Json("the JSON parser stopped unexpectedly".to_string()),
+                    )));
+                }
                 None
             }
         }

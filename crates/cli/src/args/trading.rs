@@ -26,9 +26,13 @@ pub struct TestArgs {
 /// `scalper sandbox ...`
 #[derive(Debug, Clone, Args)]
 pub struct SandboxArgs {
-    /// Address to listen on. Anything but loopback exposes a fake broker to the network.
+    /// Address to listen on. Anything but loopback exposes a fake broker to the network and is
+    /// refused unless --allow-remote is given too.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
+    /// Permit a non-loopback --bind (anyone who can reach the port can log in).
+    #[arg(long)]
+    pub allow_remote: bool,
     /// Port to listen on (0 picks a free port).
     #[arg(long, default_value_t = 8080)]
     pub port: u16,

@@ -1,5 +1,6 @@
 //! `scalper sandbox`: the IG-compatible sandbox broker on loopback until Ctrl-C. Prints its
-//! REST URL and credentials; warns loudly when bound to anything but loopback.
+//! REST URL and credentials. A non-loopback `--bind` is refused (exit 2) unless
+//! `--allow-remote` is given too, and then warned about loudly.
 
 use std::process::ExitCode;
 
@@ -14,8 +15,18 @@ use crate::Context;
 
 /// The sandbox configuration the flags describe.
 pub fn sandbox_config(args: &SandboxArgs) -> Result<SandboxConfig, ConfigError> {
+    if !args.is_loopback() && !args.allow_remote {
+        return Err(ConfigError::Usage(format!(
+            "refusing --bind {}: it is not a loopback address, so anyone who can reach this \
+             machine's port {} could log in to the sandbox with its credentials and use its admin \
+             API (which has no authentication). Use --bind 127.0.0.1 (the default), or add \
+             --allow-remote to expose it on purpose.",
+            args.bind, args.port
+        )));
+    }
     let mut cfg = SandboxConfig {
         bind: args.bind,
+        allow_remote: args.allow_remote,
         port: args.port,
         ..SandboxConfig::default()
     };
@@ -56,9 +67,11 @@ pub fn sandbox_config(args: &SandboxArgs) -> Result<SandboxConfig, ConfigError> 
 pub async fn run(args: &SandboxArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     let cfg = sandbox_config(args)?;
     if !args.is_loopback() {
+        // Only reachable with --allow-remote (sandbox_config refuses otherwise).
         let msg = format!(
-            "the sandbox is bound to {} and reachable from the network: anyone who can reach this \
-             port can log in with the credentials below. Use --bind 127.0.0.1 unless you mean it.",
+            "--allow-remote: the sandbox is bound to {} and reachable from the network: anyone who \
+             can reach this port can log in with the credentials below and drive its admin API. \
+             Use --bind 127.0.0.1 unless you mean it.",
             args.bind
         );
         eprintln!("\n!!! WARNING !!! {msg}\n");
@@ -137,6 +150,27 @@ mod tests {
         assert_eq!(c.credentials.password.expose_secret(), "p");
         assert_eq!(c.credentials.api_key.expose_secret(), "sandbox-api-key");
         assert!(!args(&["--bind", "0.0.0.0"]).is_loopback());
+        assert!(!c.allow_remote);
+    }
+
+    #[test]
+    fn non_loopback_bind_needs_allow_remote() {
+        for bind in ["0.0.0.0", "::", "192.0.2.1"] {
+            let e = sandbox_config(&args(&["--bind", bind])).unwrap_err();
+            assert!(matches!(e, ConfigError::Usage(_)), "{e}");
+            let msg = e.to_string();
+            assert!(
+                msg.contains(bind) && msg.contains("--allow-remote") && msg.contains("loopback"),
+                "{msg}"
+            );
+            let c = sandbox_config(&args(&["--bind", bind, "--allow-remote"])).unwrap();
+            assert!(c.allow_remote);
+            assert_eq!(c.bind.to_string(), bind);
+        }
+        for bind in ["127.0.0.1", "::1", "127.0.0.5"] {
+            let c = sandbox_config(&args(&["--bind", bind])).unwrap();
+            assert!(!c.allow_remote, "{bind}");
+        }
     }
 
     #[test]

@@ -57,10 +57,13 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, ParseError> {
         };
         let key = key.trim_end();
         if !is_valid_key(key) {
-            return Err(err(format!(
-                "invalid variable name {:?}: use letters, digits and `_`, not starting with a digit",
-                truncate(key)
-            )));
+            // Not echoed: on a malformed line (`IG_PASSWORD s3cr=t`, a missing `=` before a
+            // value holding one) the text before `=` may hold the secret.
+            return Err(err(
+                "invalid variable name before `=` (not shown, it may hold a value): use letters, \
+                 digits and `_`, not starting with a digit"
+                    .into(),
+            ));
         }
         let value = parse_value(rest.trim_start()).map_err(|m| err(format!("{key}: {m}")))?;
         out.retain(|e| e.key != key);
@@ -77,10 +80,6 @@ fn is_valid_key(key: &str) -> bool {
     let mut chars = key.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(40).collect()
 }
 
 fn parse_value(rest: &str) -> Result<String, String> {

@@ -196,12 +196,16 @@ fn read_env_file(
     info.mode = file_mode(path);
     if let Some(mode) = info.mode {
         if mode & 0o044 != 0 {
-            warnings.push(format!(
+            let warning = format!(
                 "{} is readable by group or others (mode {:o}): it holds credentials, run `chmod 600 {}`",
                 path.display(),
                 mode & 0o777,
                 path.display()
-            ));
+            );
+            // Every command that reads the env files loads them here: the warning reaches the
+            // console (stderr) and the log file whichever command it is, not only `config check`.
+            tracing::warn!("{warning}");
+            warnings.push(warning);
         }
     }
     let Ok(text) = String::from_utf8(text) else {

@@ -463,7 +463,7 @@ impl JournalSink {
                         realised: self.day_pnl_hint,
                         limit: self.daily_loss_limit,
                     },
-                    other => SystemEvent::BrokerFallback {
+                    other @ HaltReason::BrokerFailure => SystemEvent::BrokerFallback {
                         policy: "halt".into(),
                         reason: other.to_string(),
                     },

@@ -205,7 +205,8 @@ impl Engine {
             let Some(q) = &m.last_quote else { return };
             (q.bid, q.offer, m.instrument.point_size)
         };
-        let step = self.cfg.trailing_step_points * point;
+        // Only trailing stops need the step: computed on first use.
+        let mut step = None;
         let mut any_open = false;
         for i in 0..self.trades.len() {
             if self.trades[i].epic != self.markets[idx].instrument.epic
@@ -234,6 +235,7 @@ impl Engine {
                 }
             };
             t.best_price = Some(best);
+            let step = *step.get_or_insert_with(|| self.cfg.trailing_step_points * point);
             let improves = match (t.direction, t.stop_level) {
                 (_, None) => true,
                 (Direction::Buy, Some(s)) => candidate >= s + step && candidate > s,

@@ -109,7 +109,15 @@ impl Strategy for EmaCross {
             limit_distance: None,
             trailing_distance: None,
             max_hold_ms: None,
-            reason: format!("ema-cross: fast {fast:.6} vs slow {slow:.6}"),
+            // "ema-cross: fast {fast:.6} vs slow {slow:.6}", built without the formatter.
+            reason: {
+                let mut r = String::with_capacity(48);
+                r.push_str("ema-cross: fast ");
+                super::push_fixed(&mut r, fast, 6);
+                r.push_str(" vs slow ");
+                super::push_fixed(&mut r, slow, 6);
+                r
+            },
         }));
         out
     }

@@ -195,6 +195,14 @@ pub(crate) fn to_f64(d: Decimal) -> f64 {
     ];
     let scale = d.scale() as usize;
     if let Some(p) = POW10.get(scale) {
+        // A mantissa within 64 bits converts without the i128 -> f64 libcall; same
+        // rounding (to nearest), and zero stays +0.0 as `mantissa() as f64` gives it.
+        let u = d.unpack();
+        if u.hi == 0 {
+            let m = (u64::from(u.mid) << 32) | u64::from(u.lo);
+            let f = m as f64;
+            return if u.negative && m != 0 { -f } else { f } / p;
+        }
         d.mantissa() as f64 / p
     } else {
         use rust_decimal::prelude::ToPrimitive;
@@ -202,19 +210,173 @@ pub(crate) fn to_f64(d: Decimal) -> f64 {
     }
 }
 
-/// Converts an f64 number of points (indicator output) into decimal points, rounded to 0.1.
+/// Converts an f64 number of points (indicator output) into decimal points, rounded to 0.1
+/// (half to even) from the decimal nearest the f64 (`Decimal::try_from`).
 pub(crate) fn points_from_f64(p: f64) -> Option<Points> {
     if !p.is_finite() || p <= 0.0 {
         return None;
     }
+    // Fast path, same result: away from a midpoint, the rounding of `10p` in f64 is the
+    // rounding of the exact value (the f64 error is below 1e-9 here, the margin 1e-6).
+    // Integers keep the slow path (their decimal has scale 0, not 1).
+    if p < 1e6 {
+        let t = p * 10.0;
+        let r = t.round();
+        if (t - r).abs() < 0.5 - 1e-6 && r % 10.0 != 0.0 {
+            return Some(Points::new(Decimal::new(r as i64, 1)));
+        }
+    }
     let d = Decimal::try_from(p).ok()?;
     Some(Points::new(d.round_dp(1)))
+}
+
+/// Appends `x` with `dp` decimals (`dp` <= 9), exactly as `format!("{x:.dp$}")` would,
+/// without the formatting machinery on the common path (strategies build a reason for
+/// every entry they propose, and most are refused by risk).
+pub(crate) fn push_fixed(out: &mut String, value: f64, dp: usize) {
+    const POW10: [f64; 10] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+    use std::fmt::Write;
+    let Some(&scale) = POW10.get(dp) else {
+        let _ = write!(out, "{value:.dp$}");
+        return;
+    };
+    let scaled = value.abs() * scale;
+    let rounded = scaled.round();
+    // Near a midpoint, beyond 1e11 (f64 error of `scaled` above 1e-5), non-finite (NaN
+    // fails `is_finite`), or a negative value that rounds to zero ("-0.00"): the formatter
+    // decides.
+    let plain = scaled.is_finite()
+        && scaled < 1e11
+        && (scaled - rounded).abs() < 0.5 - 1e-3
+        && !(rounded == 0.0 && value.is_sign_negative());
+    if !plain {
+        let _ = write!(out, "{value:.dp$}");
+        return;
+    }
+    let digits = rounded as u64;
+    let unit = 10u64.pow(dp as u32);
+    let mut buf = [0u8; 32];
+    let mut at = buf.len();
+    let mut frac = digits % unit;
+    for _ in 0..dp {
+        at -= 1;
+        buf[at] = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    if dp > 0 {
+        at -= 1;
+        buf[at] = b'.';
+    }
+    let mut int = digits / unit;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (int % 10) as u8;
+        int /= 10;
+        if int == 0 {
+            break;
+        }
+    }
+    if value.is_sign_negative() {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn to_f64_is_the_mantissa_conversion() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut values = vec![Decimal::ZERO, -Decimal::ZERO, Decimal::MAX, Decimal::MIN];
+        // Scales up to 15: 10^scale is exact both here and in `to_f64`.
+        for _ in 0..100_000 {
+            let m: i64 = rng.gen();
+            values.push(Decimal::new(m, rng.gen_range(0..=15)));
+            values.push(Decimal::from_i128_with_scale(
+                i128::from(m) << rng.gen_range(0..30),
+                rng.gen_range(0..=15),
+            ));
+        }
+        for d in values {
+            let want = d.mantissa() as f64 / 10f64.powi(i32::try_from(d.scale()).unwrap_or(0));
+            assert_eq!(to_f64(d).to_bits(), want.to_bits(), "{d}");
+        }
+    }
+
+    #[test]
+    fn fast_paths_match_the_slow_ones() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let slow_points = |p: f64| {
+            Decimal::try_from(p)
+                .ok()
+                .map(|d| Points::new(d.round_dp(1)))
+        };
+        let mut values: Vec<f64> = vec![
+            0.05,
+            0.15,
+            0.25,
+            0.35,
+            0.45,
+            0.5,
+            0.75,
+            1.0,
+            1.05,
+            2.25,
+            2.35,
+            9.95,
+            10.0,
+            12.5,
+            0.125,
+            0.375,
+            1e-9,
+            0.049_999_999,
+            99.95,
+            1e6,
+            123_456.75,
+            0.0,
+            -0.0,
+            -0.001,
+            -0.005,
+            -1.005,
+            1.005,
+            2.675,
+            f64::NAN,
+            f64::INFINITY,
+            -1.5,
+            1e12,
+            1e11 - 0.5,
+        ];
+        for _ in 0..200_000 {
+            let scale = [1e-3, 1.0, 10.0, 1000.0, 1e7][rng.gen_range(0..5)];
+            values.push(rng.gen_range(-1.0..1.0) * scale);
+            // Decimals with few digits hit the midpoints.
+            values.push(f64::from(rng.gen_range(-100_000..100_000)) / 1000.0);
+        }
+        for &p in &values {
+            let slow = if p.is_finite() && p > 0.0 {
+                slow_points(p)
+            } else {
+                None
+            };
+            let fast = points_from_f64(p);
+            assert_eq!(fast, slow, "{p:?}");
+            assert_eq!(
+                fast.map(|f| f.value().scale()),
+                slow.map(|f| f.value().scale()),
+                "{p:?}"
+            );
+            for dp in [0, 1, 2, 6] {
+                let mut s = String::from("x");
+                push_fixed(&mut s, p, dp);
+                assert_eq!(s, format!("x{p:.dp$}"), "{p:?} dp {dp}");
+            }
+        }
+    }
 
     #[test]
     fn to_f64_matches_the_decimal() {
@@ -224,6 +386,7 @@ mod tests {
             (dec!(0), 0.0),
             (dec!(150.25), 150.25),
             (dec!(12345678901234567890), 12_345_678_901_234_567_890.0),
+            (dec!(-0.000000001), -0.000_000_001),
         ] {
             assert!(
                 (to_f64(d) - f).abs() <= f.abs() * 1e-15,

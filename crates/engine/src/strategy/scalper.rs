@@ -12,7 +12,10 @@ use rust_decimal::Decimal;
 use scalper_model::{Direction, Instrument, Quote, Size};
 use serde::{Deserialize, Serialize};
 
-use super::{invalid, points_from_f64, to_f64, Atr, Ema, Entry, Intent, Strategy, StrategyContext};
+use super::{
+    invalid, points_from_f64, push_fixed, to_f64, Atr, Ema, Entry, Intent, Strategy,
+    StrategyContext,
+};
 use crate::error::ConfigError;
 
 /// Parameters of the built-in `scalper` strategy. Defaults trade on simulated FX quotes.
@@ -261,9 +264,21 @@ impl Strategy for Scalper {
             limit_distance: points_from_f64(self.cfg.target_atr * atr),
             trailing_distance: self.cfg.trailing_atr.and_then(|t| points_from_f64(t * atr)),
             max_hold_ms: (self.cfg.max_hold_ms > 0).then_some(self.cfg.max_hold_ms),
-            reason: format!(
-                "momentum {momentum:.2} pts vs threshold {threshold:.2} (ATR {atr:.2} pts, spread {spread_points:.2} pts)"
-            ),
+            // "momentum {momentum:.2} pts vs threshold {threshold:.2} (ATR {atr:.2} pts,
+            // spread {spread_points:.2} pts)", built without the formatter.
+            reason: {
+                let mut r = String::with_capacity(80);
+                r.push_str("momentum ");
+                push_fixed(&mut r, momentum, 2);
+                r.push_str(" pts vs threshold ");
+                push_fixed(&mut r, threshold, 2);
+                r.push_str(" (ATR ");
+                push_fixed(&mut r, atr, 2);
+                r.push_str(" pts, spread ");
+                push_fixed(&mut r, spread_points, 2);
+                r.push_str(" pts)");
+                r
+            },
         })]
     }
 }

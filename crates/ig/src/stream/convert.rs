@@ -140,7 +140,10 @@ impl ItemState {
             Subscription::Chart(epic, scale) => {
                 debug_assert_eq!(CANDLE_FIELDS[0], "UTM");
                 let mid = |b: usize, o: usize| -> Option<Price> {
-                    Some(Price::new((self.dec(b)? + self.dec(o)?) / Decimal::TWO))
+                    // Checked: values beyond Decimal's range drop the candle, never panic.
+                    Some(Price::new(
+                        self.dec(b)?.checked_add(self.dec(o)?)? / Decimal::TWO,
+                    ))
                 };
                 let candle = (|| {
                     Some(Candle {
@@ -151,7 +154,7 @@ impl ItemState {
                         high: mid(2, 6)?,
                         low: mid(3, 7)?,
                         close: mid(4, 8)?,
-                        spread: Some(self.dec(5)? - self.dec(1)?),
+                        spread: Some(self.dec(5)?.checked_sub(self.dec(1)?)?),
                         volume: self.dec(11),
                     })
                 })();

@@ -49,7 +49,10 @@ pub fn point_size(one_pip_means: Option<&str>, scaling_factor: Option<Decimal>) 
         .filter(|s| *s > Decimal::ZERO)
         .unwrap_or(Decimal::ONE);
     match one_pip_means.and_then(leading_decimal) {
-        Some(pip) if pip > Decimal::ZERO => (pip * scaling).normalize(),
+        // Checked: absurd values (beyond Decimal's range) fall back like garbage does.
+        Some(pip) if pip > Decimal::ZERO => pip
+            .checked_mul(scaling)
+            .map_or(Decimal::ONE, |p| p.normalize()),
         _ => Decimal::ONE,
     }
 }
@@ -68,9 +71,11 @@ fn distance_points(
             if point.is_zero() {
                 return None;
             }
-            Some(Points::new(
-                (value / Decimal::ONE_HUNDRED * mid / point).round_dp(2),
-            ))
+            // Checked: an out-of-range product is no usable rule rather than a panic.
+            let points = (value / Decimal::ONE_HUNDRED)
+                .checked_mul(mid)?
+                .checked_div(point)?;
+            Some(Points::new(points.round_dp(2)))
         }
         _ => Some(Points::new(value)),
     }
@@ -94,7 +99,7 @@ impl MarketDetails {
         let rules = self.dealing_rules.clone().unwrap_or_default();
         let point = point_size(inst.one_pip_means.as_deref(), snap.scaling_factor);
         let mid = match (snap.bid, snap.offer) {
-            (Some(b), Some(o)) => Some((b + o) / Decimal::TWO),
+            (Some(b), Some(o)) => b.checked_add(o).map(|s| s / Decimal::TWO),
             _ => None,
         };
         let min_deal = rules
@@ -109,7 +114,7 @@ impl MarketDetails {
             .or_else(|| {
                 let contract = inst.contract_size.as_deref().and_then(leading_decimal)?;
                 let pip = inst.one_pip_means.as_deref().and_then(leading_decimal)?;
-                Some(contract * pip)
+                contract.checked_mul(pip)
             })
             .unwrap_or(Decimal::ONE);
         let currencies = inst.currencies.clone().unwrap_or_default();
@@ -286,7 +291,7 @@ impl PricesResponse {
         let mid = |ba: Option<&super::prices::BidAsk>| -> Option<(Decimal, Decimal)> {
             let ba = ba?;
             let (b, a) = (ba.bid?, ba.ask?);
-            Some(((b + a) / Decimal::TWO, a - b))
+            Some((b.checked_add(a)? / Decimal::TWO, a.checked_sub(b)?))
         };
         self.prices
             .iter()
