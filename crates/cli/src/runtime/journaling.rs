@@ -26,10 +26,6 @@ pub struct JournalSink {
     last_refusal: HashMap<Epic, String>,
     /// Session counters already journaled (logins, refreshes, recovered token errors).
     seen_session: (u64, u64, u64),
-    /// The engine's P&L at the last update and the configured daily loss limit, for the
-    /// daily-loss record.
-    day_pnl_hint: Money,
-    daily_loss_limit: Money,
 }
 
 impl JournalSink {
@@ -51,8 +47,6 @@ impl JournalSink {
             paper,
             last_refusal: HashMap::new(),
             seen_session: (0, 0, 0),
-            day_pnl_hint: Money::ZERO,
-            daily_loss_limit: Money::ZERO,
         })
     }
 
@@ -235,15 +229,23 @@ impl JournalSink {
             .open_trades()
             .context("reading open positions from the journal")?;
         for t in open {
-            let (Some(deal_id), Some(level)) = (t.deal_id.clone(), t.open_level) else {
-                continue;
-            };
             if t.paper || !matches!(t.state, DealState::Open | DealState::Closing) {
                 continue;
             }
+            let (Some(deal_id), Some(level)) = (t.deal_id.clone(), t.open_level) else {
+                // Not expected after reconciliation (it sets both); never dropped silently.
+                unmanaged.push(format!(
+                    "{} {} {} {} (its deal id or open level is not in the journal)",
+                    t.deal_reference,
+                    t.epic,
+                    t.direction.as_str(),
+                    t.size
+                ));
+                continue;
+            };
             if !instruments.iter().any(|i| i.epic == t.epic) {
                 unmanaged.push(format!(
-                    "{} {} {} {}",
+                    "{} {} {} {} (an instrument this run does not trade: add it to manage the position)",
                     deal_id,
                     t.epic,
                     t.direction.as_str(),
@@ -409,7 +411,12 @@ impl JournalSink {
     }
 
     /// Journals an engine action that is not a broker command.
-    pub fn on_action(&mut self, action: &Action, now: Timestamp) -> anyhow::Result<()> {
+    pub fn on_action(
+        &mut self,
+        action: &Action,
+        engine: &Engine,
+        now: Timestamp,
+    ) -> anyhow::Result<()> {
         match action {
             Action::TradeOpened(t) => {
                 self.journal.record_fill(
@@ -460,8 +467,12 @@ impl JournalSink {
                         close_positions: true,
                     },
                     HaltReason::DailyLossLimit => SystemEvent::DailyLossLimit {
-                        realised: self.day_pnl_hint,
-                        limit: self.daily_loss_limit,
+                        realised: engine.summary().day_pnl,
+                        limit: engine
+                            .risk()
+                            .config()
+                            .daily_loss_limit
+                            .map_or(Money::ZERO, Money::new),
                     },
                     other @ HaltReason::BrokerFailure => SystemEvent::BrokerFallback {
                         policy: "halt".into(),
@@ -525,16 +536,6 @@ impl JournalSink {
             }
             _ => {}
         }
-    }
-
-    /// The configured daily loss limit, for the daily-loss record.
-    pub fn set_daily_loss_limit(&mut self, limit: Option<rust_decimal::Decimal>) {
-        self.daily_loss_limit = limit.map_or(Money::ZERO, Money::new);
-    }
-
-    /// The engine's P&L for the day, for the daily-loss record.
-    pub fn set_day_pnl(&mut self, day_pnl: Money) {
-        self.day_pnl_hint = day_pnl;
     }
 
     /// Journals a system event (errors are logged, not fatal: these are not dealing records).

@@ -211,8 +211,8 @@ pub async fn run(
             );
         }
         for u in &unmanaged {
-            eprintln!("warning: position {u} is on an instrument this run does not trade: it keeps its broker stop and is not managed (add the instrument to manage it)");
-            tracing::warn!(position = %u, "open position on an instrument this run does not trade: not managed");
+            eprintln!("warning: not managed by this run, left with its broker stop: {u}");
+            tracing::warn!(position = %u, "open position not managed by this run; it keeps its broker stop");
         }
         init.positions = positions;
         j.event(
@@ -221,7 +221,6 @@ pub async fn run(
                 mode: if opts.paper { "paper" } else { "live" }.into(),
             },
         );
-        j.set_daily_loss_limit(engine_cfg.risk.daily_loss_limit);
         j.session_events(&client.stats(), wall_now);
     }
     let restored = init.positions.len();
@@ -446,10 +445,7 @@ async fn drain(
         }
         for action in engine.process(event) {
             if let Some(j) = journal.as_mut() {
-                if matches!(action, Action::Halted { .. }) {
-                    j.set_day_pnl(engine.summary().day_pnl);
-                }
-                if let Err(e) = j.on_action(&action, clock.now()) {
+                if let Err(e) = j.on_action(&action, engine, clock.now()) {
                     journal_failed(&e, queue);
                 }
             }
