@@ -3,7 +3,7 @@
 //! to the state the broker proves, outside the normal lifecycle table (the broker is the truth).
 
 use rusqlite::params;
-use scalper_model::{DealReference, Timestamp};
+use scalper_model::{DealId, DealReference, Timestamp};
 
 use crate::query::{dec_text, state_str};
 use crate::reconcile::{ReconAction, ReconItem};
@@ -66,11 +66,19 @@ impl Journal {
                     .map_err(JournalError::sqlite("applying reconciliation"))?;
                     out.updated.push(id);
                 }
-                (ReconAction::MarkClosedExternally, Some(id)) => {
+                (ReconAction::MarkClosedExternally { deal_id, level }, Some(id)) => {
                     set_state(id, DealState::Closed).map_err(err)?;
                     tx.execute(
-                        "UPDATE trades SET closed_at = ?2, reason = ?3, pnl = NULL WHERE id = ?1",
-                        params![id.0, ts.millis(), closed_externally()],
+                        "UPDATE trades SET closed_at = ?2, reason = ?3, pnl = NULL,
+                            deal_id = COALESCE(deal_id, ?4), open_level = COALESCE(open_level, ?5)
+                            WHERE id = ?1",
+                        params![
+                            id.0,
+                            ts.millis(),
+                            closed_externally(),
+                            deal_id.as_ref().map(DealId::as_str),
+                            opt_dec(*level)
+                        ],
                     )
                     .map_err(JournalError::sqlite("applying reconciliation"))?;
                     out.updated.push(id);

@@ -102,8 +102,15 @@ pub enum ReconAction {
     MarkOpen { deal_id: DealId, level: Price },
     /// Journal: record the broker position as an adopted trade; engine: manage it under risk.
     Adopt,
-    /// Journal: mark closed externally, P&L pending from the broker's history.
-    MarkClosedExternally,
+    /// Journal: mark closed externally, P&L pending from the broker's history. When the
+    /// journal had not seen the fill (an unresolved reference whose confirm says accepted),
+    /// the confirm's deal id and level are recorded too, so the close can be valued.
+    MarkClosedExternally {
+        #[serde(default)]
+        deal_id: Option<DealId>,
+        #[serde(default)]
+        level: Option<Price>,
+    },
     /// Journal: take the broker's size; flagged for the operator.
     AdoptBrokerSize { size: Size },
     /// Engine: do not trade until an operator resolves it.
@@ -222,7 +229,7 @@ fn action_name(a: &ReconAction) -> String {
         ReconAction::None => "none".into(),
         ReconAction::MarkOpen { .. } => "mark-open".into(),
         ReconAction::Adopt => "adopt".into(),
-        ReconAction::MarkClosedExternally => "mark-closed-externally".into(),
+        ReconAction::MarkClosedExternally { .. } => "mark-closed-externally".into(),
         ReconAction::AdoptBrokerSize { size } => format!("adopt-broker-size {size}"),
         ReconAction::BlockTrading => "block-trading".into(),
         ReconAction::MarkRejected { .. } => "mark-rejected".into(),
@@ -334,7 +341,10 @@ pub fn reconcile(journal: &[Trade], broker: &BrokerView) -> ReconciliationReport
             let note = format!("journal {:?} but no broker position", t.state).to_lowercase();
             items.push(item(
                 ReconClass::JournalOnly,
-                ReconAction::MarkClosedExternally,
+                ReconAction::MarkClosedExternally {
+                    deal_id: None,
+                    level: None,
+                },
                 t,
                 None,
                 note,
@@ -348,8 +358,11 @@ pub fn reconcile(journal: &[Trade], broker: &BrokerView) -> ReconciliationReport
                 },
                 format!("confirm rejected: {reason}"),
             ),
-            Some(ConfirmLookup::Accepted { deal_id, .. }) => (
-                ReconAction::MarkClosedExternally,
+            Some(ConfirmLookup::Accepted { deal_id, level }) => (
+                ReconAction::MarkClosedExternally {
+                    deal_id: Some(deal_id.clone()),
+                    level: *level,
+                },
                 format!("accepted as {deal_id} but no longer open"),
             ),
             Some(ConfirmLookup::NotFound) => (

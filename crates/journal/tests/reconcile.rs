@@ -111,7 +111,13 @@ fn journal_only_is_marked_closed_externally() {
     let t = trade(1, "R1", DealState::Open, Some("D1"), Direction::Buy, "1");
     let rep = reconcile(&[t], &view(vec![]));
     assert_eq!(rep.items[0].class, ReconClass::JournalOnly);
-    assert_eq!(rep.items[0].action, ReconAction::MarkClosedExternally);
+    assert_eq!(
+        rep.items[0].action,
+        ReconAction::MarkClosedExternally {
+            deal_id: None,
+            level: None
+        }
+    );
 }
 
 #[test]
@@ -173,7 +179,10 @@ fn unresolved_outcomes_follow_the_confirm_lookup() {
             &ReconAction::MarkRejected {
                 reason: "INSUFFICIENT_FUNDS".into()
             },
-            &ReconAction::MarkClosedExternally,
+            &ReconAction::MarkClosedExternally {
+                deal_id: Some(DealId::new("D2").unwrap()),
+                level: None
+            },
             &ReconAction::MarkNotExecuted,
             &ReconAction::BlockInstrument,
         ]
@@ -238,6 +247,10 @@ fn applying_a_report_updates_the_journal_and_journals_the_report() {
         .unwrap();
     j.record_intent(&intent("UNK", Direction::Buy, "1", 0))
         .unwrap();
+    // Killed after the broker executed it and before the confirm was journaled; its stop fired
+    // before the restart.
+    j.record_intent(&intent("FILLED", Direction::Buy, "1", 0))
+        .unwrap();
     j.record_confirm(
         &dref("UNK"),
         ts(2),
@@ -256,6 +269,13 @@ fn applying_a_report_updates_the_journal_and_journals_the_report() {
     broker
         .confirms
         .insert(dref("LOST"), ConfirmLookup::NotFound);
+    broker.confirms.insert(
+        dref("FILLED"),
+        ConfirmLookup::Accepted {
+            deal_id: DealId::new("D5").unwrap(),
+            level: Some(Price::new(d("1.08100"))),
+        },
+    );
     let rep = reconcile(&j.trades_to_reconcile().unwrap(), &broker);
     let applied = j.apply_reconciliation(ts(100), &rep).unwrap();
     assert_eq!(applied.adopted.len(), 1);
@@ -267,6 +287,27 @@ fn applying_a_report_updates_the_journal_and_journals_the_report() {
         (DealState::Closed, None, Some("closed_externally"))
     );
     assert_eq!(get(&j, "SIZE").size, Size::new(d("1.5")));
+    // The confirm's deal id and level are kept, so its close can be valued from the history.
+    let filled = get(&j, "FILLED");
+    assert_eq!(
+        (
+            filled.state,
+            filled.deal_id.as_ref().map(DealId::as_str),
+            filled.open_level
+        ),
+        (
+            DealState::Closed,
+            Some("D5"),
+            Some(Price::new(d("1.08100")))
+        )
+    );
+    let pending: Vec<String> = j
+        .pending_external_closes()
+        .unwrap()
+        .iter()
+        .map(|t| t.deal_reference.to_string())
+        .collect();
+    assert_eq!(pending, ["GONE", "FILLED"]);
     assert_eq!(get(&j, "LOST").state, DealState::Rejected);
     let unk = get(&j, "UNK");
     assert_eq!(
