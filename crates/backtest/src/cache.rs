@@ -187,6 +187,7 @@ impl CacheReader {
         self.count
     }
 
+    #[inline(never)]
     fn fill(&mut self) -> Result<bool, DataError> {
         let size = self.record_size();
         // Keep a partial record at the end of the buffer.
@@ -218,7 +219,8 @@ impl CacheReader {
 impl Iterator for CacheReader {
     type Item = Result<Record, DataError>;
 
-    #[inline]
+    #[allow(clippy::inline_always)] // see `MultiSource::next`
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         if self.read >= self.count {
             return None;

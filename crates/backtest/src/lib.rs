@@ -1,7 +1,10 @@
 //! scalper-backtest: the live engine, strategies and risk rules run on history with a
 //! simulated clock and the engine's sim broker. Streaming data loaders (quote/bar CSV, IG
 //! price JSON) with a binary cache, deterministic runs with a trade-list hash, report metrics,
-//! trades CSV and equity PNG, and parallel parameter sweeps with walk-forward folds.
+//! trades CSV and equity PNG, and parallel parameter sweeps with walk-forward folds. Memory is
+//! flat in the data's size: metrics, hash and a bounded equity curve are built as trades
+//! close, and trades are kept (`keep_trades`) or streamed to a CSV (`trades_csv`) only when
+//! asked.
 //!
 //! ```no_run
 //! use scalper_backtest::{run_backtest, BacktestOptions, InstrumentSpec};
@@ -11,17 +14,19 @@
 //!     instrument: InstrumentSpec::named("EUR_USD"),
 //!     strategy: Some("ema-cross".into()),
 //!     set: vec!["fast=10".into(), "slow=30".into()],
+//!     trades_csv: Some("trades.csv".into()), // written as trades close
 //!     ..BacktestOptions::default()
 //! })?;
 //! println!("{report}"); // summary with the trade-list hash
-//! scalper_backtest::write_trades_file("trades.csv".as_ref(), &report.trades)?;
 //! # Ok::<(), scalper_backtest::BacktestError>(())
 //! ```
 
 pub mod cache;
+pub mod curve;
 pub mod data;
 pub mod error;
 pub mod funding;
+pub mod hash;
 pub mod metrics;
 pub mod options;
 pub mod output;
@@ -30,16 +35,19 @@ pub mod summary;
 pub mod sweep;
 
 pub use cache::CacheMode;
+pub use curve::{CurveEnvelope, MAX_CURVE_POINTS};
 pub use data::{open_data, DataKind, DataOptions, RawBar, RawQuote, Record, RecordSource};
 pub use error::{BacktestError, DataError, DataErrorKind, Location};
 pub use funding::FundingOptions;
-pub use metrics::{EquityPoint, Metrics, MetricsOptions, TradeRecord};
+pub use hash::{trades_hash, TradesHasher};
+pub use metrics::{EquityPoint, Metrics, MetricsAccumulator, MetricsOptions, TradeRecord};
 pub use options::{
     load_engine_config, parse_set, parse_time, research_config, AccountConversion, BacktestOptions,
     InstrumentSpec,
 };
 pub use output::{
     write_bars_csv, write_equity_png, write_quotes_csv, write_trades_csv, write_trades_file,
+    TradesCsv, TradesFile,
 };
 pub use runner::{
     run_backtest, run_backtest_with_progress, run_on_source, BacktestReport, Progress,

@@ -1,14 +1,15 @@
-//! Report metrics from the trade list and the equity curve: win rate, profit factor,
-//! expectancy, total return, maximum drawdown, Sharpe and Sortino (from equity sampled every
-//! `period_ms`, annualised with `periods_per_year`), exposure and average holding time.
-//! Money stays decimal; ratios are f64.
+//! Report metrics: win rate, profit factor, expectancy, total return, maximum drawdown,
+//! Sharpe and Sortino (from equity sampled every `period_ms`, annualised with
+//! `periods_per_year`), exposure and average holding time, built online by
+//! [`MetricsAccumulator`] as trades close. Money stays decimal; ratios are f64.
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use scalper_engine::CloseCause;
 use scalper_model::{Direction, Money, Price, Size, Timestamp};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+
+pub use crate::hash::{trades_hash, TradesHasher};
 
 /// How returns are sampled for Sharpe and Sortino.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -89,8 +90,9 @@ fn f(d: Decimal) -> f64 {
     d.to_f64().unwrap_or(0.0)
 }
 
-/// Computes the metrics. `samples` are the periodic equity samples (for Sharpe/Sortino),
-/// `curve` every equity point (for drawdown), `span_ms` the data's time span.
+/// Computes the metrics of whole lists (a convenience over [`MetricsAccumulator`]):
+/// `samples` are the periodic equity samples (for Sharpe/Sortino), `curve` every equity point
+/// (for drawdown), `span_ms` the data's time span.
 pub fn compute(
     trades: &[TradeRecord],
     curve: &[EquityPoint],
@@ -99,85 +101,157 @@ pub fn compute(
     span_ms: i64,
     opts: &MetricsOptions,
 ) -> Metrics {
-    let n = trades.len() as u64;
-    let mut gp = Money::ZERO;
-    let mut gl = Money::ZERO;
-    let (mut wins, mut losses) = (0, 0);
-    let mut commission = Money::ZERO;
-    let mut funding = Money::ZERO;
+    let mut acc = MetricsAccumulator::new(initial_equity, opts);
     for t in trades {
-        if t.pnl > Money::ZERO {
-            wins += 1;
-            gp += t.pnl;
-        } else if t.pnl < Money::ZERO {
-            losses += 1;
-            gl -= t.pnl;
-        }
-        commission += t.commission;
-        funding += t.funding;
+        acc.add_trade(t);
     }
-    let net = gp - gl;
-    let (max_dd, max_dd_pct) = drawdown(initial_equity, curve);
-    let returns: Vec<f64> = samples
-        .windows(2)
-        .filter_map(|w| {
-            let prev = f(w[0].equity.value());
-            (prev > 0.0).then(|| f(w[1].equity.value()) / prev - 1.0)
-        })
-        .collect();
-    let (sharpe, sortino) = ratios(&returns, opts.periods_per_year);
-    Metrics {
-        trades: n,
-        wins,
-        losses,
-        win_rate: (n > 0).then(|| wins as f64 / n as f64),
-        gross_profit: gp,
-        gross_loss: gl,
-        net_pnl: net,
-        profit_factor: (gl > Money::ZERO).then(|| f(gp.value()) / f(gl.value())),
-        expectancy: (n > 0).then(|| Money::new(net.value() / Decimal::from(n)).round_cents()),
-        total_return_pct: if initial_equity.is_zero() {
-            0.0
-        } else {
-            f(net.value()) / f(initial_equity.value()) * 100.0
-        },
-        max_drawdown: max_dd,
-        max_drawdown_pct: max_dd_pct,
-        sharpe,
-        sortino,
-        exposure_pct: exposure(trades, span_ms),
-        avg_holding_ms: (n > 0).then(|| {
-            trades
-                .iter()
-                .map(|t| t.exit_time.since(t.entry_time) as f64)
-                .sum::<f64>()
-                / n as f64
-        }),
-        commission,
-        funding,
+    for p in curve {
+        acc.add_equity(*p);
     }
+    for p in samples {
+        acc.add_sample(*p);
+    }
+    acc.finish(span_ms)
 }
 
-fn drawdown(start: Money, curve: &[EquityPoint]) -> (Money, f64) {
-    let mut peak = start;
-    let mut max = Money::ZERO;
-    let mut max_pct = 0.0;
-    for p in curve {
-        if p.equity > peak {
-            peak = p.equity;
+/// [`Metrics`] built online, one closed trade and one equity point at a time, so a run's
+/// memory does not grow with its trades: only the periodic returns (one per `period_ms`) and
+/// the holding intervals that a still-open position may overlap are kept. Fed the same
+/// trades and points in the same order, it gives exactly what [`compute`] gives.
+#[derive(Debug, Clone)]
+pub struct MetricsAccumulator {
+    initial_equity: Money,
+    periods_per_year: f64,
+    trades: u64,
+    wins: u64,
+    losses: u64,
+    gross_profit: Money,
+    gross_loss: Money,
+    commission: Money,
+    funding: Money,
+    holding_ms: f64,
+    peak: Money,
+    max_drawdown: Money,
+    max_drawdown_pct: f64,
+    exposure: Exposure,
+    last_sample: Option<f64>,
+    returns: Vec<f64>,
+}
+
+impl MetricsAccumulator {
+    pub fn new(initial_equity: Money, opts: &MetricsOptions) -> Self {
+        Self {
+            initial_equity,
+            periods_per_year: opts.periods_per_year,
+            trades: 0,
+            wins: 0,
+            losses: 0,
+            gross_profit: Money::ZERO,
+            gross_loss: Money::ZERO,
+            commission: Money::ZERO,
+            funding: Money::ZERO,
+            holding_ms: 0.0,
+            peak: initial_equity,
+            max_drawdown: Money::ZERO,
+            max_drawdown_pct: 0.0,
+            exposure: Exposure::default(),
+            last_sample: None,
+            returns: Vec::new(),
         }
-        let dd = peak - p.equity;
-        if dd > max {
-            max = dd;
+    }
+
+    /// Counts a closed trade (any order; see [`Self::settle`] for what keeps exposure small).
+    pub fn add_trade(&mut self, t: &TradeRecord) {
+        self.trades += 1;
+        if t.pnl > Money::ZERO {
+            self.wins += 1;
+            self.gross_profit += t.pnl;
+        } else if t.pnl < Money::ZERO {
+            self.losses += 1;
+            self.gross_loss -= t.pnl;
         }
-        if peak > Money::ZERO {
-            let pct = f(dd.value()) / f(peak.value()) * 100.0;
-            if pct > max_pct {
-                max_pct = pct;
+        self.commission += t.commission;
+        self.funding += t.funding;
+        self.holding_ms += t.exit_time.since(t.entry_time) as f64;
+        self.exposure
+            .add(t.entry_time.millis(), t.exit_time.millis());
+    }
+
+    /// A point of the equity curve, in time order: drawdown is measured over every point.
+    pub fn add_equity(&mut self, p: EquityPoint) {
+        if p.equity > self.peak {
+            self.peak = p.equity;
+        }
+        let dd = self.peak - p.equity;
+        if dd > self.max_drawdown {
+            self.max_drawdown = dd;
+        }
+        if self.peak > Money::ZERO {
+            let pct = f(dd.value()) / f(self.peak.value()) * 100.0;
+            if pct > self.max_drawdown_pct {
+                self.max_drawdown_pct = pct;
             }
         }
     }
-    (max, max_pct)
+
+    /// A periodic equity sample, in time order, for Sharpe and Sortino. It is not an equity
+    /// point by itself: add it with [`Self::add_equity`] too when it is on the curve.
+    pub fn add_sample(&mut self, p: EquityPoint) {
+        let e = f(p.equity.value());
+        if let Some(prev) = self.last_sample {
+            if prev > 0.0 {
+                self.returns.push(e / prev - 1.0);
+            }
+        }
+        self.last_sample = Some(e);
+    }
+
+    /// Lets exposure drop what no later trade can change, keeping a few intervals however
+    /// many trades close. The caller promises that every trade added from now on enters at or
+    /// after `open_since` (the earliest entry of the positions still open, `None` when flat)
+    /// or `now`, whichever is earlier, and that a position open since `open_since` will be
+    /// added with an exit at or after `now`. Without calls, every interval is kept.
+    pub fn settle(&mut self, open_since: Option<Timestamp>, now: Timestamp) {
+        self.exposure
+            .settle(open_since.map(Timestamp::millis), now.millis());
+    }
+
+    /// The metrics of everything added so far; `span_ms` is the data's time span.
+    pub fn finish(&self, span_ms: i64) -> Metrics {
+        let n = self.trades;
+        let (gp, gl) = (self.gross_profit, self.gross_loss);
+        let net = gp - gl;
+        let (sharpe, sortino) = ratios(&self.returns, self.periods_per_year);
+        let initial = self.initial_equity;
+        Metrics {
+            trades: n,
+            wins: self.wins,
+            losses: self.losses,
+            win_rate: (n > 0).then(|| self.wins as f64 / n as f64),
+            gross_profit: gp,
+            gross_loss: gl,
+            net_pnl: net,
+            profit_factor: (gl > Money::ZERO).then(|| f(gp.value()) / f(gl.value())),
+            expectancy: (n > 0).then(|| Money::new(net.value() / Decimal::from(n)).round_cents()),
+            total_return_pct: if initial.is_zero() {
+                0.0
+            } else {
+                f(net.value()) / f(initial.value()) * 100.0
+            },
+            max_drawdown: self.max_drawdown,
+            max_drawdown_pct: self.max_drawdown_pct,
+            sharpe,
+            sortino,
+            exposure_pct: if span_ms <= 0 || n == 0 {
+                0.0
+            } else {
+                (self.exposure.total() as f64 / span_ms as f64 * 100.0).min(100.0)
+            },
+            avg_holding_ms: (n > 0).then(|| self.holding_ms / n as f64),
+            commission: self.commission,
+            funding: self.funding,
+        }
+    }
 }
 
 /// Annualised Sharpe (mean / sample std) and Sortino (mean / downside deviation, target 0).
@@ -195,275 +269,57 @@ fn ratios(r: &[f64], per_year: f64) -> (Option<f64>, Option<f64>) {
     (sharpe, sortino)
 }
 
-/// Time with at least one position open (union of holding intervals) over the span.
-fn exposure(trades: &[TradeRecord], span_ms: i64) -> f64 {
-    if span_ms <= 0 || trades.is_empty() {
-        return 0.0;
+/// Time with at least one position open: the union of the holding intervals, in ms.
+/// `pending` holds disjoint intervals sorted by time that a later trade may still overlap;
+/// [`Exposure::settle`] moves those that no later trade can reach into `settled`.
+#[derive(Debug, Clone, Default)]
+struct Exposure {
+    settled: i64,
+    pending: Vec<(i64, i64)>,
+}
+
+impl Exposure {
+    fn add(&mut self, start: i64, end: i64) {
+        let (mut s, mut e) = (start, end.max(start));
+        // Pending intervals that overlap or touch [s, e] are i..j.
+        let i = self.pending.partition_point(|&(_, pe)| pe < s);
+        let j = self.pending.partition_point(|&(ps, _)| ps <= e);
+        if i < j {
+            s = s.min(self.pending[i].0);
+            e = e.max(self.pending[j - 1].1);
+        }
+        self.pending.splice(i..j, [(s, e)]);
     }
-    let mut iv: Vec<(i64, i64)> = trades
-        .iter()
-        .map(|t| (t.entry_time.millis(), t.exit_time.millis()))
-        .collect();
-    iv.sort_unstable();
-    let mut total = 0i64;
-    let (mut s, mut e) = iv[0];
-    for &(a, b) in &iv[1..] {
-        if a > e {
-            total += e - s;
-            s = a;
-            e = b;
-        } else {
-            e = e.max(b);
+
+    /// See [`MetricsAccumulator::settle`].
+    fn settle(&mut self, open_since: Option<i64>, now: i64) {
+        let bound = open_since.map_or(now, |o| o.min(now));
+        // No later interval starts before `bound`: those ending by then are final.
+        let k = self.pending.partition_point(|&(_, e)| e <= bound);
+        if k > 0 {
+            self.settled += self.pending.drain(..k).map(|(s, e)| e - s).sum::<i64>();
+        }
+        // The open position will cover [open_since, now]: the gaps between the remaining
+        // intervals (all ending after open_since) that lie before `now` will be filled.
+        if open_since.is_some_and(|o| o <= now) {
+            let mut out = 0;
+            for i in 0..self.pending.len() {
+                let (s, e) = self.pending[i];
+                if out > 0 && s <= now {
+                    self.pending[out - 1].1 = e;
+                } else {
+                    self.pending[out] = (s, e);
+                    out += 1;
+                }
+            }
+            self.pending.truncate(out);
         }
     }
-    total += e - s;
-    (total as f64 / span_ms as f64 * 100.0).min(100.0)
-}
 
-/// SHA-256 (hex) of the trade list in a canonical text form (normalised decimals, epoch
-/// ms), identical across runs, platforms and data formats for the same trades.
-pub fn trades_hash(trades: &[TradeRecord]) -> String {
-    let mut h = Sha256::new();
-    // One line per trade, `{id},{direction},{size},{entry ms},{entry price},{exit ms},
-    // {exit price},{pnl}\n` with the amounts as their `Display` writes them, built in a
-    // reused buffer without the formatter.
-    let mut line = String::with_capacity(160);
-    for t in trades {
-        line.clear();
-        push_int(&mut line, i128::from(t.id));
-        line.push(',');
-        line.push_str(t.direction.as_str());
-        line.push(',');
-        push_decimal(&mut line, t.size.value());
-        line.push(',');
-        push_int(&mut line, i128::from(t.entry_time.millis()));
-        line.push(',');
-        push_decimal(&mut line, t.entry_price.value());
-        line.push(',');
-        push_int(&mut line, i128::from(t.exit_time.millis()));
-        line.push(',');
-        push_decimal(&mut line, t.exit_price.value());
-        line.push(',');
-        push_decimal(&mut line, t.pnl.value());
-        line.push('\n');
-        h.update(line.as_bytes());
+    fn total(&self) -> i64 {
+        self.settled + self.pending.iter().map(|(s, e)| e - s).sum::<i64>()
     }
-    hex::encode(h.finalize())
-}
-
-/// Appends `v` in decimal (`{v}`).
-fn push_int(out: &mut String, v: i128) {
-    if v < 0 {
-        out.push('-');
-    }
-    push_digits(out, v.unsigned_abs(), 0);
-}
-
-/// Appends the digits of `v`, zero-padded to at least `width`.
-fn push_digits(out: &mut String, v: u128, width: usize) {
-    const E19: u128 = 10_000_000_000_000_000_000;
-    let mut buf = [b'0'; 40];
-    let mut i = buf.len();
-    // 128-bit division is a library call: only the digits above 64 bits use it.
-    let (mut high, mut low) = match u64::try_from(v) {
-        Ok(low) => (0, low),
-        Err(_) => (v / E19, (v % E19) as u64),
-    };
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (low % 10) as u8;
-        low /= 10;
-        if low == 0 {
-            break;
-        }
-    }
-    if high > 0 {
-        i = buf.len() - 19; // the low part fills 19 digits, zero-padded
-        while high > 0 {
-            i -= 1;
-            buf[i] = b'0' + (high % 10) as u8;
-            high /= 10;
-        }
-    }
-    i = i.min(buf.len().saturating_sub(width));
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
-}
-
-/// Appends `d` as the model's amounts display it (`Display` of the normalized decimal).
-fn push_decimal(out: &mut String, d: Decimal) {
-    let n = d.normalize();
-    let u = n.unpack();
-    let m = (u128::from(u.hi) << 64) | (u128::from(u.mid) << 32) | u128::from(u.lo);
-    if m == 0 {
-        out.push('0');
-        return;
-    }
-    if u.negative {
-        out.push('-');
-    }
-    let scale = u.scale;
-    if scale == 0 {
-        push_digits(out, m, 0);
-        return;
-    }
-    let unit = 10u128.pow(scale);
-    push_digits(out, m / unit, 0);
-    out.push('.');
-    push_digits(out, m % unit, scale as usize);
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rust_decimal_macros::dec;
-
-    #[test]
-    fn decimals_are_written_as_displayed() {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-        let mut values = vec![
-            Decimal::ZERO,
-            -Decimal::ZERO,
-            Decimal::new(-0, 5),
-            Decimal::MAX,
-            Decimal::MIN,
-            dec!(100),
-            dec!(1.50),
-            dec!(-0.000000001),
-            dec!(1e-28),
-        ];
-        for _ in 0..50_000 {
-            let m: i64 = rng.gen();
-            values.push(Decimal::new(
-                m >> rng.gen_range(0..63),
-                rng.gen_range(0..=28),
-            ));
-        }
-        for d in values {
-            let mut s = String::new();
-            push_decimal(&mut s, d);
-            assert_eq!(s, Money::new(d).to_string(), "{d:?}");
-            let mut s = String::new();
-            push_int(&mut s, i128::from(d.mantissa() as i64));
-            assert_eq!(s, (d.mantissa() as i64).to_string());
-        }
-    }
-
-    #[test]
-    fn trades_hash_is_the_hash_of_the_formatted_lines() {
-        let trades: Vec<TradeRecord> = (0..50i64)
-            .map(|i| {
-                let mut t = trade(
-                    i.unsigned_abs(),
-                    Decimal::new(i * 37 - 900, 2),
-                    1000,
-                    2000 + i,
-                );
-                t.direction = if i % 2 == 0 {
-                    Direction::Buy
-                } else {
-                    Direction::Sell
-                };
-                t.size = Size::new(Decimal::new(i + 1, 1));
-                t.entry_price = Price::new(Decimal::new(108_123 + i, 5));
-                t
-            })
-            .collect();
-        let mut h = Sha256::new();
-        for t in &trades {
-            h.update(
-                format!(
-                    "{},{},{},{},{},{},{},{}\n",
-                    t.id,
-                    t.direction,
-                    t.size,
-                    t.entry_time.millis(),
-                    t.entry_price,
-                    t.exit_time.millis(),
-                    t.exit_price,
-                    t.pnl
-                )
-                .as_bytes(),
-            );
-        }
-        assert_eq!(trades_hash(&trades), hex::encode(h.finalize()));
-    }
-
-    fn trade(id: u64, pnl: Decimal, entry: i64, exit: i64) -> TradeRecord {
-        TradeRecord {
-            id,
-            direction: Direction::Buy,
-            size: Size::new(dec!(1)),
-            entry_time: Timestamp::from_millis(entry),
-            entry_price: Price::new(dec!(1)),
-            exit_time: Timestamp::from_millis(exit),
-            exit_price: Price::new(dec!(1)),
-            pnl: Money::new(pnl),
-            commission: Money::ZERO,
-            funding: Money::ZERO,
-            cause: CloseCause::Engine,
-            reason: String::new(),
-        }
-    }
-
-    #[test]
-    fn hand_computed_metrics() {
-        let trades = [
-            trade(1, dec!(30), 0, 10),
-            trade(2, dec!(-10), 5, 20),
-            trade(3, dec!(-20), 50, 60),
-        ];
-        let pt = |ts: i64, e: Decimal| EquityPoint {
-            ts: Timestamp::from_millis(ts),
-            equity: Money::new(e),
-        };
-        let curve = [pt(10, dec!(130)), pt(20, dec!(120)), pt(60, dec!(100))];
-        let m = compute(
-            &trades,
-            &curve,
-            &[],
-            Money::new(dec!(100)),
-            100,
-            &MetricsOptions::default(),
-        );
-        assert_eq!((m.trades, m.wins, m.losses), (3, 1, 2));
-        assert_eq!(m.net_pnl, Money::new(dec!(0)));
-        assert!((m.profit_factor.unwrap() - 1.0).abs() < 1e-12);
-        assert!((m.win_rate.unwrap() - 1.0 / 3.0).abs() < 1e-12);
-        assert_eq!(m.max_drawdown, Money::new(dec!(30)));
-        assert!((m.max_drawdown_pct - 30.0 / 130.0 * 100.0).abs() < 1e-9);
-        // Holding: [0,20] ∪ [50,60] = 30 of 100 ms.
-        assert!((m.exposure_pct - 30.0).abs() < 1e-9);
-        assert!((m.avg_holding_ms.unwrap() - 35.0 / 3.0).abs() < 1e-9);
-        assert_eq!(m.sharpe, None);
-    }
-
-    #[test]
-    fn sharpe_and_sortino() {
-        // Returns +10%, -5%, +10%: mean 0.05, sample std 0.0866.., downside sqrt(0.0025/3).
-        let e = [dec!(100), dec!(110), dec!(104.5), dec!(114.95)];
-        let s: Vec<EquityPoint> = e
-            .iter()
-            .enumerate()
-            .map(|(i, v)| EquityPoint {
-                ts: Timestamp::from_millis(i64::try_from(i).unwrap()),
-                equity: Money::new(*v),
-            })
-            .collect();
-        let m = compute(
-            &[],
-            &[],
-            &s,
-            Money::new(dec!(100)),
-            1,
-            &MetricsOptions {
-                period_ms: 1,
-                periods_per_year: 1.0,
-            },
-        );
-        let std = 0.0075f64.sqrt();
-        assert!((m.sharpe.unwrap() - 0.05 / std).abs() < 1e-9);
-        let dd = (0.0025f64 / 3.0).sqrt();
-        assert!((m.sortino.unwrap() - 0.05 / dd).abs() < 1e-9);
-    }
-}
+mod tests;

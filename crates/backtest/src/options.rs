@@ -138,6 +138,13 @@ pub struct BacktestOptions {
     pub timer_ms: Option<i64>,
     pub data_options: DataOptions,
     pub metrics: MetricsOptions,
+    /// Keep every closed trade in [`BacktestReport::trades`](crate::BacktestReport::trades).
+    /// Default `false`: a run then holds no trades, so its memory stays flat however many it
+    /// makes; the metrics, the trade-list hash and `trades_csv` do not need the list.
+    pub keep_trades: bool,
+    /// Write the trades CSV (see [`TradesCsv`](crate::output::TradesCsv)) to this file as
+    /// trades close, without keeping them. The file is removed when the run fails.
+    pub trades_csv: Option<PathBuf>,
 }
 
 impl Default for BacktestOptions {
@@ -160,6 +167,8 @@ impl Default for BacktestOptions {
             timer_ms: Some(1000),
             data_options: DataOptions::default(),
             metrics: MetricsOptions::default(),
+            keep_trades: false,
+            trades_csv: None,
         }
     }
 }

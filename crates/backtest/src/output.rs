@@ -1,64 +1,155 @@
-//! Outputs: the trades CSV (one row per closed trade), the equity-curve PNG (plotters'
-//! bitmap backend; no text is drawn, so no font or system library is needed), and quote/bar
-//! CSV writers (for `synth` and `prices`) whose files the loaders read back unchanged.
+//! Outputs: the trades CSV (one row per closed trade, streamed as trades close), the
+//! equity-curve PNG (plotters' bitmap backend; no text is drawn, so no font or system library
+//! is needed), and quote/bar CSV writers (for `synth` and `prices`) whose files the loaders
+//! read back unchanged.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 use rust_decimal::prelude::ToPrimitive;
 
+use scalper_engine::CloseCause;
 use scalper_model::{Candle, Quote};
 
 use crate::error::BacktestError;
 use crate::metrics::{EquityPoint, TradeRecord};
 
-/// Writes the trades as CSV: `id,direction,size,entry_time,entry_price,exit_time,
-/// exit_price,pnl,commission,funding,cause,reason` (times ISO-8601 UTC).
-pub fn write_trades_csv<W: Write>(out: W, trades: &[TradeRecord]) -> Result<(), csv::Error> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record([
-        "id",
-        "direction",
-        "size",
-        "entry_time",
-        "entry_price",
-        "exit_time",
-        "exit_price",
-        "pnl",
-        "commission",
-        "funding",
-        "cause",
-        "reason",
-    ])?;
-    for t in trades {
-        let cause = serde_json::to_value(t.cause)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        w.write_record([
-            t.id.to_string(),
-            t.direction.to_string(),
-            t.size.to_string(),
-            t.entry_time.to_string(),
-            t.entry_price.to_string(),
-            t.exit_time.to_string(),
-            t.exit_price.to_string(),
-            t.pnl.to_string(),
-            t.commission.to_string(),
-            t.funding.to_string(),
-            cause,
-            t.reason.clone(),
-        ])?;
+/// Header of the trades CSV.
+const TRADES_HEADER: [&str; 12] = [
+    "id",
+    "direction",
+    "size",
+    "entry_time",
+    "entry_price",
+    "exit_time",
+    "exit_price",
+    "pnl",
+    "commission",
+    "funding",
+    "cause",
+    "reason",
+];
+
+/// The trades CSV written one row at a time: `id,direction,size,entry_time,entry_price,
+/// exit_time,exit_price,pnl,commission,funding,cause,reason` (times ISO-8601 UTC). Fields are
+/// formatted into a reused buffer, so a row costs no allocation.
+#[derive(Debug)]
+pub struct TradesCsv<W: Write> {
+    out: csv::Writer<W>,
+    field: String,
+}
+
+impl<W: Write> TradesCsv<W> {
+    /// Starts the CSV with its header.
+    pub fn new(out: W) -> Result<Self, csv::Error> {
+        let mut out = csv::Writer::from_writer(out);
+        out.write_record(TRADES_HEADER)?;
+        Ok(Self {
+            out,
+            field: String::with_capacity(64),
+        })
     }
-    w.flush()?;
-    Ok(())
+
+    /// Writes one trade's row.
+    pub fn write(&mut self, t: &TradeRecord) -> Result<(), csv::Error> {
+        self.put(t.id)?;
+        self.put(t.direction)?;
+        self.put(t.size)?;
+        self.put(t.entry_time)?;
+        self.put(t.entry_price)?;
+        self.put(t.exit_time)?;
+        self.put(t.exit_price)?;
+        self.put(t.pnl)?;
+        self.put(t.commission)?;
+        self.put(t.funding)?;
+        self.out.write_field(cause_name(t.cause))?;
+        self.out.write_field(&t.reason)?;
+        self.out.write_record(None::<&[u8]>)
+    }
+
+    fn put(&mut self, v: impl std::fmt::Display) -> Result<(), csv::Error> {
+        use std::fmt::Write as _;
+        self.field.clear();
+        // Writing to a String cannot fail.
+        let _ = write!(self.field, "{v}");
+        self.out.write_field(&self.field)
+    }
+
+    /// Flushes the rows written so far and returns the writer.
+    pub fn finish(self) -> Result<W, csv::Error> {
+        self.out
+            .into_inner()
+            .map_err(|e| csv::Error::from(e.into_error()))
+    }
+}
+
+/// The cause as the trades CSV and the JSON report spell it.
+fn cause_name(c: CloseCause) -> &'static str {
+    match c {
+        CloseCause::Stop => "stop",
+        CloseCause::Limit => "limit",
+        CloseCause::Manual => "manual",
+        CloseCause::Engine => "engine",
+    }
+}
+
+/// Writes the trades as CSV (see [`TradesCsv`]).
+pub fn write_trades_csv<W: Write>(out: W, trades: &[TradeRecord]) -> Result<(), csv::Error> {
+    let mut w = TradesCsv::new(out)?;
+    for t in trades {
+        w.write(t)?;
+    }
+    w.finish().map(drop)
+}
+
+/// The trades CSV of a file, written as trades close (see [`TradesCsv`]); errors name the
+/// file.
+#[derive(Debug)]
+pub struct TradesFile {
+    path: PathBuf,
+    csv: TradesCsv<std::fs::File>,
+}
+
+impl TradesFile {
+    /// Creates (or truncates) the file and writes the header.
+    pub fn create(path: &Path) -> Result<Self, BacktestError> {
+        let err = |e: &dyn std::fmt::Display| BacktestError::output(path, e);
+        let f = std::fs::File::create(path).map_err(|e| err(&e))?;
+        let csv = TradesCsv::new(f).map_err(|e| err(&e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            csv,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one trade's row.
+    pub fn write(&mut self, t: &TradeRecord) -> Result<(), BacktestError> {
+        self.csv
+            .write(t)
+            .map_err(|e| BacktestError::output(&self.path, e))
+    }
+
+    /// Flushes everything to the file.
+    pub fn finish(self) -> Result<(), BacktestError> {
+        self.csv
+            .finish()
+            .map(drop)
+            .map_err(|e| BacktestError::output(&self.path, e))
+    }
 }
 
 /// Writes the trades CSV to a file.
 pub fn write_trades_file(path: &Path, trades: &[TradeRecord]) -> Result<(), BacktestError> {
-    let f = std::fs::File::create(path).map_err(|e| BacktestError::output(path, e))?;
-    write_trades_csv(std::io::BufWriter::new(f), trades).map_err(|e| BacktestError::output(path, e))
+    let mut f = TradesFile::create(path)?;
+    for t in trades {
+        f.write(t)?;
+    }
+    f.finish()
 }
 
 /// Draws the equity curve (blue) over the starting level (grey) as a PNG of
@@ -148,4 +239,24 @@ pub fn write_bars_csv<W: Write>(
         )?;
     }
     w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cause_names_are_the_serde_names() {
+        for c in [
+            CloseCause::Stop,
+            CloseCause::Limit,
+            CloseCause::Manual,
+            CloseCause::Engine,
+        ] {
+            assert_eq!(
+                serde_json::to_value(c).unwrap(),
+                serde_json::Value::from(cause_name(c))
+            );
+        }
+    }
 }

@@ -3,19 +3,23 @@
 //! the [`BacktestReport`]. Same data, options and seed give bit-identical trades.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use rust_decimal::Decimal;
 use scalper_engine::{
-    step, Action, Command, Engine, EngineEvent, EngineInit, OpenedTrade, SimBroker,
+    step, Action, ClosedTrade, Command, Engine, EngineEvent, EngineInit, OpenedTrade, SimBroker,
 };
 use scalper_model::{Direction, Instrument, Money, Price, Size, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use crate::curve::CurveEnvelope;
 use crate::data::{self, parse::to_decimal, DataKind, Record, RecordSource};
 use crate::error::BacktestError;
 use crate::funding::Funding;
-use crate::metrics::{self, EquityPoint, Metrics, TradeRecord};
+use crate::hash::TradesHasher;
+use crate::metrics::{EquityPoint, Metrics, MetricsAccumulator, TradeRecord};
 use crate::options::{engine_setup, sim_config, BacktestOptions};
+use crate::output::TradesFile;
 
 /// Progress of a run, reported every 65,536 records and once at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,11 +50,18 @@ pub struct BacktestReport {
     pub initial_equity: Money,
     pub final_equity: Money,
     pub metrics: Metrics,
-    /// SHA-256 of the trade list (see [`metrics::trades_hash`]).
+    /// SHA-256 of the trade list (see [`trades_hash`](crate::metrics::trades_hash)), built as
+    /// trades close: the same with or without `keep_trades`.
     pub trades_hash: String,
     /// Entries refused by risk.
     pub refusals: u64,
+    /// Every closed trade in close order with [`BacktestOptions::keep_trades`]; empty
+    /// otherwise (the count is `metrics.trades`).
     pub trades: Vec<TradeRecord>,
+    /// The equity curve for plotting, bounded: at most
+    /// [`MAX_CURVE_POINTS`](crate::curve::MAX_CURVE_POINTS) (4,098) points in time order, the
+    /// first and the last and, in each of up to 2,048 equal time buckets, the lowest and the
+    /// highest (see [`CurveEnvelope`]). Drawdown is measured on every point, not on these.
     pub equity_curve: Vec<EquityPoint>,
 }
 
@@ -60,9 +71,13 @@ struct OpenPos {
     size: Size,
     level: Price,
     funding: Money,
+    /// Entry time, epoch ms.
+    entry: i64,
 }
 
-/// Collects trades and equity from the engine's actions.
+/// Follows trades and equity through the engine's actions. Each closed trade updates the
+/// metrics, the trade-list hash and the bounded curve, and is kept or written only when the
+/// options ask, so a run's memory does not grow with its trades.
 struct Book<'a> {
     inst: &'a Instrument,
     commission_pct: Decimal,
@@ -70,11 +85,16 @@ struct Book<'a> {
     start: Money,
     realised: Money,
     open: BTreeMap<u64, OpenPos>,
-    trades: Vec<TradeRecord>,
-    curve: Vec<EquityPoint>,
-    samples: Vec<EquityPoint>,
     last_bid: i64,
     last_ask: i64,
+    metrics: MetricsAccumulator,
+    hash: TradesHasher,
+    curve: CurveEnvelope,
+    /// Every trade, with `keep_trades`.
+    trades: Option<Vec<TradeRecord>>,
+    sink: Option<TradesFile>,
+    /// The reason buffer of a trade written but not kept, reused from trade to trade.
+    reason: String,
 }
 
 impl Book<'_> {
@@ -88,10 +108,16 @@ impl Book<'_> {
     }
 
     fn conv(&self, m: Money) -> Money {
+        if self.rate == Decimal::ONE {
+            // The usual case (P&L already in the report currency): no decimal product.
+            return m;
+        }
         Money::new(m.value() * self.rate)
     }
 
-    fn on_actions(&mut self, actions: &[Action]) {
+    /// Takes the actions of an event at `now` (epoch ms).
+    fn on_actions(&mut self, actions: &[Action], now: i64) -> Result<(), BacktestError> {
+        let mut closed = false;
         for a in actions {
             match a {
                 Action::TradeOpened(OpenedTrade {
@@ -99,6 +125,7 @@ impl Book<'_> {
                     direction,
                     size,
                     level,
+                    at,
                     ..
                 }) => {
                     self.open.insert(
@@ -108,41 +135,72 @@ impl Book<'_> {
                             size: *size,
                             level: *level,
                             funding: Money::ZERO,
+                            entry: at.millis(),
                         },
                     );
                 }
                 Action::TradeClosed(c) => {
-                    let funding = self
-                        .open
-                        .remove(&c.trade_id)
-                        .map_or(Money::ZERO, |p| p.funding);
-                    let commission = self.commission(c.entry_price, c.size)
-                        + self.commission(c.exit_price, c.size);
-                    let pnl = self.conv(c.pnl) + funding;
-                    self.realised += pnl;
-                    self.trades.push(TradeRecord {
-                        id: c.trade_id,
-                        direction: c.direction,
-                        size: Size::new(c.size.value().normalize()),
-                        entry_time: c.entry_time,
-                        entry_price: Price::new(c.entry_price.value().normalize()),
-                        exit_time: c.exit_time,
-                        exit_price: Price::new(c.exit_price.value().normalize()),
-                        pnl: Money::new(pnl.value().normalize()),
-                        commission: self.conv(commission),
-                        funding,
-                        cause: c.cause,
-                        reason: c.reason.clone(),
-                    });
-                    let eq = self.equity();
-                    self.curve.push(EquityPoint {
-                        ts: c.exit_time,
-                        equity: eq,
-                    });
+                    self.close(c)?;
+                    closed = true;
                 }
                 _ => {}
             }
         }
+        if closed {
+            // Later trades enter no earlier than now or the oldest open position, which
+            // the end of the run closes at the latest.
+            let open_since = self.open.values().map(|p| p.entry).min();
+            self.metrics.settle(
+                open_since.map(Timestamp::from_millis),
+                Timestamp::from_millis(now),
+            );
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, c: &ClosedTrade) -> Result<(), BacktestError> {
+        let funding = self
+            .open
+            .remove(&c.trade_id)
+            .map_or(Money::ZERO, |p| p.funding);
+        let commission =
+            self.commission(c.entry_price, c.size) + self.commission(c.exit_price, c.size);
+        let pnl = self.conv(c.pnl) + funding;
+        self.realised += pnl;
+        // Neither the metrics nor the hash read the reason: copy it only for the list or file.
+        let mut reason = std::mem::take(&mut self.reason);
+        if self.trades.is_some() || self.sink.is_some() {
+            reason.clone_from(&c.reason);
+        }
+        let t = TradeRecord {
+            id: c.trade_id,
+            direction: c.direction,
+            size: Size::new(c.size.value().normalize()),
+            entry_time: c.entry_time,
+            entry_price: Price::new(c.entry_price.value().normalize()),
+            exit_time: c.exit_time,
+            exit_price: Price::new(c.exit_price.value().normalize()),
+            pnl: Money::new(pnl.value().normalize()),
+            commission: self.conv(commission),
+            funding,
+            cause: c.cause,
+            reason,
+        };
+        self.metrics.add_trade(&t);
+        self.hash.push(&t);
+        if let Some(sink) = &mut self.sink {
+            sink.write(&t)?;
+        }
+        match &mut self.trades {
+            Some(list) => list.push(t),
+            None => self.reason = t.reason,
+        }
+        let eq = self.equity();
+        self.point(EquityPoint {
+            ts: c.exit_time,
+            equity: eq,
+        });
+        Ok(())
     }
 
     /// Mark-to-market equity at the last bid (longs) / ask (shorts).
@@ -161,13 +219,39 @@ impl Book<'_> {
         Money::new(e.value().normalize())
     }
 
+    /// A point of the equity curve.
+    fn point(&mut self, p: EquityPoint) {
+        self.metrics.add_equity(p);
+        self.curve.push(p);
+    }
+
+    /// A periodic sample (for Sharpe and Sortino), also a point of the curve.
     fn sample(&mut self, ts: i64) {
         let p = EquityPoint {
             ts: Timestamp::from_millis(ts),
             equity: self.equity(),
         };
-        self.samples.push(p);
-        self.curve.push(p);
+        self.metrics.add_sample(p);
+        self.point(p);
+    }
+}
+
+/// Removes a partly written trades CSV when the run fails before it is finished.
+struct PartialFile<'a>(Option<&'a Path>);
+
+impl PartialFile<'_> {
+    /// The file is complete: keep it.
+    fn keep(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for PartialFile<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            // Best effort: the run's own error is what gets reported.
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
@@ -217,32 +301,42 @@ pub fn run_on_source<S: RecordSource>(
         Some(a) => a.rate,
         None => Decimal::ONE,
     };
-    let mut book = Book {
-        inst: &inst,
-        commission_pct: opts.commission_pct,
-        rate,
-        start: Money::new(opts.initial_equity),
-        realised: Money::ZERO,
-        open: BTreeMap::new(),
-        trades: Vec::new(),
-        curve: Vec::new(),
-        samples: Vec::new(),
-        last_bid: 0,
-        last_ask: 0,
-    };
-    let from = opts.from.map_or(i64::MIN, Timestamp::millis);
-    let to = opts.to.map_or(i64::MAX, Timestamp::millis);
-    let period = opts.metrics.period_ms;
-    let epic = inst.epic.clone();
     let kind = src.kind();
-    let mut actions: Vec<Action> = Vec::with_capacity(16);
-    let (mut records, mut first, mut last) = (0u64, None, None);
-    let mut next_sample = i64::MIN;
     let timer = match opts.timer_ms {
         Some(t) if t <= 0 => return Err(BacktestError::option("timer_ms", "must be > 0")),
         Some(t) if kind == DataKind::Quotes => Some(t),
         _ => None,
     };
+    let sink = opts
+        .trades_csv
+        .as_deref()
+        .map(TradesFile::create)
+        .transpose()?;
+    let mut partial = PartialFile(opts.trades_csv.as_deref());
+    let start = Money::new(opts.initial_equity);
+    let mut book = Book {
+        inst: &inst,
+        commission_pct: opts.commission_pct,
+        rate,
+        start,
+        realised: Money::ZERO,
+        open: BTreeMap::new(),
+        last_bid: 0,
+        last_ask: 0,
+        metrics: MetricsAccumulator::new(start, &opts.metrics),
+        hash: TradesHasher::new(),
+        curve: CurveEnvelope::default(),
+        trades: opts.keep_trades.then(Vec::new),
+        sink,
+        reason: String::new(),
+    };
+    let from = opts.from.map_or(i64::MIN, Timestamp::millis);
+    let to = opts.to.map_or(i64::MAX, Timestamp::millis);
+    let period = opts.metrics.period_ms;
+    let epic = inst.epic.clone();
+    let mut actions: Vec<Action> = Vec::with_capacity(16);
+    let (mut records, mut first, mut last) = (0u64, None, None);
+    let mut next_sample = i64::MIN;
     let mut timers = timer.map(Timers::new);
     let mut seen = 0u64;
     while let Some(rec) = src.next() {
@@ -303,7 +397,7 @@ pub fn run_on_source<S: RecordSource>(
         };
         step(&mut engine, &mut broker, event, &mut actions);
         if !actions.is_empty() {
-            book.on_actions(&actions);
+            book.on_actions(&actions, ts)?;
             actions.clear();
         }
     }
@@ -316,21 +410,16 @@ pub fn run_on_source<S: RecordSource>(
     if records == 0 {
         return Err(BacktestError::EmptyRange);
     }
-    finish(&mut engine, &mut broker, &mut book, &mut actions);
-    if let Some(ts) = last {
-        book.sample(ts);
-    }
-    let span = last.unwrap_or(0) - first.unwrap_or(0);
-    let start = Money::new(opts.initial_equity);
-    let metrics = metrics::compute(
-        &book.trades,
-        &book.curve,
-        &book.samples,
-        start,
-        span,
-        &opts.metrics,
-    );
+    let end = last.unwrap_or(0);
+    finish(&mut engine, &mut broker, &mut book, &mut actions, end)?;
+    book.sample(end);
+    let span = end - first.unwrap_or(0);
+    let metrics = book.metrics.finish(span);
     let final_equity = book.equity();
+    if let Some(sink) = book.sink.take() {
+        sink.finish()?;
+    }
+    partial.keep();
     Ok(BacktestReport {
         instrument: inst.name.clone(),
         epic: inst.epic.to_string(),
@@ -347,11 +436,11 @@ pub fn run_on_source<S: RecordSource>(
             .map_or_else(|| inst.currency.clone(), |a| a.currency.clone()),
         initial_equity: start,
         final_equity,
-        trades_hash: metrics::trades_hash(&book.trades),
+        trades_hash: book.hash.finish(),
         refusals: engine.summary().refusals,
         metrics,
-        trades: book.trades,
-        equity_curve: book.curve,
+        trades: book.trades.unwrap_or_default(),
+        equity_curve: book.curve.points(),
     })
 }
 
@@ -386,9 +475,15 @@ impl Timers {
 }
 
 /// End of data: close everything at the last quote and settle pending orders.
-fn finish(engine: &mut Engine, broker: &mut SimBroker, book: &mut Book<'_>, out: &mut Vec<Action>) {
+fn finish(
+    engine: &mut Engine,
+    broker: &mut SimBroker,
+    book: &mut Book<'_>,
+    out: &mut Vec<Action>,
+    now: i64,
+) -> Result<(), BacktestError> {
     step(engine, broker, EngineEvent::Command(Command::CloseAll), out);
-    book.on_actions(out);
+    book.on_actions(out, now)?;
     out.clear();
     // Pending orders fill at the last quote; their reports may ask for more (bounded).
     for _ in 0..8 {
@@ -405,9 +500,10 @@ fn finish(engine: &mut Engine, broker: &mut SimBroker, book: &mut Book<'_>, out:
                 }
             }
         }
-        book.on_actions(out);
+        book.on_actions(out, now)?;
         out.clear();
     }
+    Ok(())
 }
 
 #[cfg(test)]

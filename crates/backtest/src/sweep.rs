@@ -249,9 +249,13 @@ pub fn run_sweep(opts: &SweepOptions) -> Result<SweepReport, BacktestError> {
     })
 }
 
+/// One grid point's options. Sweeps need only metrics and hashes: trades are neither kept
+/// nor written (parallel runs would share the file).
 fn with_params(base: &BacktestOptions, params: &[(String, String)]) -> BacktestOptions {
     let mut o = base.clone();
     o.set.extend(params.iter().map(|(k, v)| format!("{k}={v}")));
+    o.keep_trades = false;
+    o.trades_csv = None;
     o
 }
 

@@ -38,6 +38,7 @@ fn opts(data: PathBuf, strategy: &str, set: &[&str]) -> BacktestOptions {
             cache: CacheMode::Off,
             bar_period_ms: None,
         },
+        keep_trades: true,
         ..BacktestOptions::default()
     }
 }

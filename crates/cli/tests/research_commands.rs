@@ -152,3 +152,59 @@ fn bad_data_and_bad_options_have_distinct_exit_codes() {
     );
     assert_eq!(r.code, 2, "{r:?}");
 }
+
+#[test]
+fn trades_csv_is_streamed_and_matches_the_json_list() {
+    let d = Dir::new();
+    let r = d.run(
+        &["synth", "--quotes", "4000", "--seed", "3", "--out", "q.csv"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "backtest",
+            "--data",
+            "q.csv",
+            "--strategy",
+            "ema-cross",
+            "--set",
+            "fast=3",
+            "--set",
+            "slow=8",
+            "--latency",
+            "0",
+        ];
+        args.extend_from_slice(extra);
+        d.run(&args, &[])
+    };
+    let text = run(&["--trades", "text.csv"]);
+    assert_eq!(text.code, 0, "{text:?}");
+    assert!(text.stdout.contains("trades written to"), "{text:?}");
+    let json = run(&["--trades", "json.csv", "--json"]);
+    assert_eq!(json.code, 0, "{json:?}");
+    let read = |name: &str| std::fs::read_to_string(d.path().join(name)).unwrap();
+    let csv = read("text.csv");
+    assert_eq!(csv, read("json.csv"), "same rows with and without --json");
+    let report = json.json();
+    let trades = report["trades"].as_array().unwrap();
+    assert!(trades.len() > 10, "{report}");
+    assert_eq!(
+        csv.lines().count(),
+        trades.len() + 1,
+        "header + one row per trade"
+    );
+    assert_eq!(report["metrics"]["trades"], trades.len());
+    let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(row[0], trades[0]["id"].to_string());
+    assert_eq!(row[7], trades[0]["pnl"].as_str().unwrap());
+    assert!(
+        text.stdout
+            .contains(report["trades_hash"].as_str().unwrap()),
+        "same hash in text mode: {text:?}"
+    );
+
+    let bad = run(&["--trades", "missing-dir/t.csv"]);
+    assert_eq!(bad.code, 1, "{bad:?}");
+    assert!(bad.stderr.contains("missing-dir/t.csv"), "{bad:?}");
+}

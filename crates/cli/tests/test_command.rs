@@ -223,5 +223,35 @@ async fn prices_downloads_bars_and_resumes_without_duplicates() {
     );
     assert!(*ts.last().unwrap() < 1_767_225_600_000, "before --to");
     assert_no_secret(&r.all());
+
+    // Market prices (1.08123), the unit `backtest --instrument EUR_USD` expects; IG's scaled
+    // levels (10812.3) only when asked for.
+    let closes = |text: &str| -> Vec<f64> {
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(4).unwrap().parse().unwrap())
+            .collect()
+    };
+    assert!(
+        closes(&text).iter().all(|c| (0.5..2.0).contains(c)),
+        "{text}"
+    );
+    let mut scaled = base.to_vec();
+    scaled.extend([
+        "--to",
+        "2025-12-31T23:57:00Z",
+        "--out",
+        "scaled.csv",
+        "--ig-scaled",
+    ]);
+    let r = run(&d, &scaled, env(&sb.rest_url(), PASSWORD)).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    let text = std::fs::read_to_string(d.path().join("scaled.csv")).unwrap();
+    assert!(
+        closes(&text)
+            .iter()
+            .all(|c| (5_000.0..20_000.0).contains(c)),
+        "{text}"
+    );
     sb.shutdown().await;
 }

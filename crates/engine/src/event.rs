@@ -5,6 +5,8 @@ use scalper_model::{
     Candle, DealId, DealReference, Direction, Epic, MarketStatus, Money, Points, Price, Quote,
     Size, Timestamp,
 };
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// One input to [`crate::Engine::process`]. The engine's notion of "now" is the latest
@@ -79,9 +81,9 @@ pub struct OpenOrder {
     /// Limit (take-profit) distance from the fill level, in points.
     pub limit_distance: Option<Points>,
     /// Currency code for the deal (the instrument's currency).
-    pub currency: String,
+    pub currency: Arc<str>,
     /// `-` for CFDs, `DFB` for daily funded bets.
-    pub expiry: String,
+    pub expiry: Arc<str>,
 }
 
 /// A market order that closes a position by deal id. `direction` is the closing side (the
@@ -93,7 +95,7 @@ pub struct CloseOrder {
     pub epic: Epic,
     pub direction: Direction,
     pub size: Size,
-    pub expiry: String,
+    pub expiry: Arc<str>,
 }
 
 /// New protective levels for an open position.

@@ -40,7 +40,9 @@ pub use config::{
     BrokerFailurePolicy, EngineConfig, InstrumentConfig, KillSwitchConfig, RiskConfig,
     RiskPerTrade, TradingWindow,
 };
-pub use engine::{Engine, EngineInit, EngineSummary, MarketView, RestoredPosition, Trade};
+pub use engine::{
+    Engine, EngineInit, EngineSummary, MarketView, RestoredPosition, Trade, CLOSED_KEPT,
+};
 pub use error::{ConfigError, EngineError};
 pub use event::{
     AmendOrder, BrokerCommand, BrokerEvent, CloseCause, CloseOrder, Command, EngineEvent,

@@ -29,8 +29,9 @@ use crate::broker::Broker;
 use crate::engine::Engine;
 use crate::event::{BrokerCommand, BrokerEvent, CloseCause, CloseOrder, EngineEvent, OpenOrder};
 
-/// How many recent outcomes the sim broker keeps for `Resolve` requests.
-pub const OUTCOMES_KEPT: usize = 4096;
+/// How many recent outcomes the sim broker keeps for `Resolve` requests (the engine resolves
+/// only references of trades still in flight; a short list stays in cache).
+pub const OUTCOMES_KEPT: usize = 512;
 
 /// Fill model of the paper/sim broker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,8 +105,14 @@ pub struct SimBroker {
     /// Outcomes by deal reference, for `Resolve`: the most recent [`OUTCOMES_KEPT`] (the
     /// engine only asks about references it is still working on; an unbounded list would
     /// grow with every trade of a long backtest).
-    outcomes: VecDeque<(DealReference, BrokerEvent)>,
+    outcomes: Vec<(DealReference, BrokerEvent)>,
+    /// Count of outcomes remembered (the slot to overwrite next, modulo the capacity).
+    outcomes_next: usize,
     next_deal: u64,
+    /// Reused by [`step`]: broker reports waiting for the engine.
+    scratch: VecDeque<EngineEvent>,
+    /// Reused by [`step`]: one command's reports.
+    reports: Vec<BrokerEvent>,
     bar_mode: bool,
 }
 
@@ -124,8 +131,11 @@ impl SimBroker {
                 .collect(),
             pending: VecDeque::new(),
             positions: Vec::new(),
-            outcomes: VecDeque::new(),
+            outcomes: Vec::new(),
+            outcomes_next: 0,
             next_deal: 0,
+            scratch: VecDeque::new(),
+            reports: Vec::new(),
             bar_mode: false,
         }
     }
@@ -152,50 +162,63 @@ impl SimBroker {
         self.markets.iter().position(|m| m.instrument.epic == *epic)
     }
 
+    /// Keeps an outcome for `Resolve`, overwriting the oldest once [`OUTCOMES_KEPT`] are held
+    /// (references are unique, so the order of the list does not matter).
     fn remember(&mut self, deal_ref: DealReference, ev: BrokerEvent) {
-        if self.outcomes.len() >= OUTCOMES_KEPT {
-            self.outcomes.pop_front();
+        if self.outcomes.len() < OUTCOMES_KEPT {
+            self.outcomes.push((deal_ref, ev));
+        } else {
+            let slot = self.outcomes_next % OUTCOMES_KEPT;
+            self.outcomes[slot] = (deal_ref, ev);
         }
-        self.outcomes.push_back((deal_ref, ev));
+        self.outcomes_next = self.outcomes_next.wrapping_add(1);
     }
 
-    /// Carries out a command synchronously.
+    /// Carries out a command synchronously (owned, like [`Broker::execute`]; see
+    /// [`SimBroker::submit_into`] to lend it).
+    #[allow(clippy::needless_pass_by_value)] // the owned form matches `Broker::execute`
     pub fn submit(&mut self, cmd: BrokerCommand) -> Vec<BrokerEvent> {
         let mut out = Vec::new();
+        self.submit_into(&cmd, &mut out);
+        out
+    }
+
+    /// Like [`SimBroker::submit`], by reference, appending the reports to `out` (the command
+    /// is copied only when it has to wait for a price).
+    pub fn submit_into(&mut self, cmd: &BrokerCommand, out: &mut Vec<BrokerEvent>) {
         match cmd {
             BrokerCommand::Open(o) => {
-                if let Some(reason) = self.validate_open(&o) {
-                    self.reject(o.deal_ref, reason, &mut out);
+                if let Some(reason) = self.validate_open(o) {
+                    self.reject(o.deal_ref.clone(), reason, out);
                 } else {
-                    self.enqueue_or_fill(BrokerCommand::Open(o), &mut out);
+                    self.enqueue_or_fill(cmd, out);
                 }
             }
             BrokerCommand::Close(c) => {
-                if let Some(reason) = self.validate_close(&c) {
-                    self.reject(c.deal_ref, reason, &mut out);
+                if let Some(reason) = self.validate_close(c) {
+                    self.reject(c.deal_ref.clone(), reason, out);
                 } else {
-                    self.enqueue_or_fill(BrokerCommand::Close(c), &mut out);
+                    self.enqueue_or_fill(cmd, out);
                 }
             }
-            BrokerCommand::Amend(a) => out.push(self.amend(&a)),
+            BrokerCommand::Amend(a) => out.push(self.amend(a)),
             BrokerCommand::Resolve { deal_ref, .. } => {
-                let known = self.outcomes.iter().rev().find(|(r, _)| *r == deal_ref);
+                let known = self.outcomes.iter().find(|(r, _)| r == deal_ref);
                 out.push(match known {
                     Some((_, ev)) => ev.clone(),
-                    None if self.pending.iter().any(|p| cmd_ref(&p.cmd) == &deal_ref) => {
+                    None if self.pending.iter().any(|p| cmd_ref(&p.cmd) == deal_ref) => {
                         BrokerEvent::OutcomeUnknown {
-                            deal_ref,
+                            deal_ref: deal_ref.clone(),
                             detail: "order still pending".to_string(),
                         }
                     }
                     None => BrokerEvent::Rejected {
-                        deal_ref,
+                        deal_ref: deal_ref.clone(),
                         reason: "no deal found for this reference".to_string(),
                     },
                 });
             }
         }
-        out
     }
 
     fn reject(&mut self, deal_ref: DealReference, reason: &str, out: &mut Vec<BrokerEvent>) {
@@ -255,26 +278,31 @@ impl SimBroker {
         None
     }
 
-    fn enqueue_or_fill(&mut self, cmd: BrokerCommand, out: &mut Vec<BrokerEvent>) {
-        let Some(idx) = self.market(cmd_epic(&cmd)) else {
+    fn enqueue_or_fill(&mut self, cmd: &BrokerCommand, out: &mut Vec<BrokerEvent>) {
+        let Some(idx) = self.market(cmd_epic(cmd)) else {
             return;
         };
-        let m = &self.markets[idx];
         if self.cfg.latency_ms == Some(0) && !self.bar_mode {
-            if let Some(q) = m.last.clone() {
+            // Borrowed out and put back: `fill` does not look at the market's last quote.
+            if let Some(q) = self.markets[idx].last.take() {
                 self.fill(cmd, &q, out);
+                self.markets[idx].last = Some(q);
                 return;
             }
         }
+        let m = &self.markets[idx];
         let submitted_at = m.last.as_ref().map_or(Timestamp::from_millis(0), |q| q.ts);
         self.pending.push_back(Pending {
-            cmd,
+            cmd: cmd.clone(),
             submitted_at,
             submitted_seq: m.seq,
         });
     }
 
     fn slip(&self, inst: &Instrument, q: &Quote) -> Decimal {
+        if self.cfg.slippage_points.is_zero() && self.cfg.slippage_spread_fraction.is_zero() {
+            return Decimal::ZERO;
+        }
         self.cfg.slippage_points * inst.point_size + self.cfg.slippage_spread_fraction * q.spread()
     }
 
@@ -288,7 +316,7 @@ impl SimBroker {
     }
 
     /// Fills a market order at `q` (offer for buys, bid for sells, slippage against us).
-    fn fill(&mut self, cmd: BrokerCommand, q: &Quote, out: &mut Vec<BrokerEvent>) {
+    fn fill(&mut self, cmd: &BrokerCommand, q: &Quote, out: &mut Vec<BrokerEvent>) {
         let Some(idx) = self.market(&q.epic) else {
             return;
         };
@@ -328,16 +356,16 @@ impl SimBroker {
                     limit_level,
                     at: q.ts,
                 };
-                self.remember(o.deal_ref, ev.clone());
+                self.remember(o.deal_ref.clone(), ev.clone());
                 out.push(ev);
             }
             BrokerCommand::Close(c) => {
                 let level = price(c.direction);
                 if let Some(ev) = self.close_position(&c.deal_id, level, CloseCause::Engine, q.ts) {
-                    self.remember(c.deal_ref, ev.clone());
+                    self.remember(c.deal_ref.clone(), ev.clone());
                     out.push(ev);
                 } else {
-                    self.reject(c.deal_ref, "POSITION_NOT_FOUND", out);
+                    self.reject(c.deal_ref.clone(), "POSITION_NOT_FOUND", out);
                 }
             }
             BrokerCommand::Amend(_) | BrokerCommand::Resolve { .. } => {}
@@ -475,7 +503,7 @@ impl SimBroker {
                 && p.submitted_seq < seq
                 && q.ts.since(p.submitted_at) >= latency;
             if due {
-                self.fill_pending(p.cmd, q, &mut out);
+                self.fill_pending(&p.cmd, q, &mut out);
             } else {
                 self.pending.push_back(p);
             }
@@ -485,8 +513,8 @@ impl SimBroker {
 
     /// Fills a pending order, re-checking it against the current state (a close whose
     /// position was stopped out meanwhile is rejected).
-    fn fill_pending(&mut self, cmd: BrokerCommand, q: &Quote, out: &mut Vec<BrokerEvent>) {
-        if let BrokerCommand::Close(c) = &cmd {
+    fn fill_pending(&mut self, cmd: &BrokerCommand, q: &Quote, out: &mut Vec<BrokerEvent>) {
+        if let BrokerCommand::Close(c) = cmd {
             if let Some(reason) = self.validate_close(c) {
                 self.reject(c.deal_ref.clone(), reason, out);
                 return;
@@ -503,7 +531,7 @@ impl SimBroker {
                 .market(cmd_epic(&p.cmd))
                 .and_then(|i| self.markets[i].last.clone());
             match last {
-                Some(q) => self.fill_pending(p.cmd, &q, &mut out),
+                Some(q) => self.fill_pending(&p.cmd, &q, &mut out),
                 None => self.reject(cmd_ref(&p.cmd).clone(), "MARKET_OFFLINE", &mut out),
             }
         }
@@ -578,24 +606,29 @@ pub fn step(
         }
         _ => Vec::new(),
     };
-    let mut queue: VecDeque<EngineEvent> = if first.is_empty() {
-        // The common case: nothing from the broker, and usually nothing for it (no queue).
+    // Reports waiting for the engine go through a queue the broker keeps between steps.
+    let mut queue = if first.is_empty() {
+        // The common case: nothing from the broker, and usually nothing for it.
         let start = out.len();
         engine.process_into(event, out);
         if !out[start..].iter().any(|a| matches!(a, Action::Broker(_))) {
             return;
         }
-        let mut queue = VecDeque::new();
+        let mut queue = std::mem::take(&mut broker.scratch);
+        queue.clear();
         submit_commands(broker, &out[start..], &mut queue);
         queue
     } else {
-        let mut queue: VecDeque<EngineEvent> = first.into_iter().map(EngineEvent::Broker).collect();
+        let mut queue = std::mem::take(&mut broker.scratch);
+        queue.clear();
+        queue.extend(first.into_iter().map(EngineEvent::Broker));
         queue.push_back(event);
         queue
     };
     while let Some(ev) = queue.pop_front() {
         run_one(engine, broker, ev, out, &mut queue);
     }
+    broker.scratch = queue;
 }
 
 fn run_one(
@@ -612,14 +645,12 @@ fn run_one(
 
 /// Submits each `Action::Broker` of `actions`, queueing the broker's reports.
 fn submit_commands(broker: &mut SimBroker, actions: &[Action], queue: &mut VecDeque<EngineEvent>) {
+    let mut reports = std::mem::take(&mut broker.reports);
     for a in actions {
         if let Action::Broker(cmd) = a {
-            queue.extend(
-                broker
-                    .submit(cmd.clone())
-                    .into_iter()
-                    .map(EngineEvent::Broker),
-            );
+            broker.submit_into(cmd, &mut reports);
+            queue.extend(reports.drain(..).map(EngineEvent::Broker));
         }
     }
+    broker.reports = reports;
 }

@@ -492,3 +492,59 @@ fn intrabar_rules() {
     let calm = bar(0, dec!(1.1000), dec!(1.1005), dec!(1.0995), dec!(1.1000));
     assert_eq!(intrabar_exit(Direction::Buy, s, l, &calm, dec!(0)), None);
 }
+
+#[test]
+fn resolution_remembers_the_most_recent_outcomes_only() {
+    use scalper_engine::sim::OUTCOMES_KEPT;
+    let mut b = sim(SimConfig {
+        latency_ms: Some(0),
+        ..SimConfig::default()
+    });
+    b.on_quote(&q(0, dec!(1.1000), dec!(1.1001)));
+    let total = OUTCOMES_KEPT as u64 + 100;
+    // `r(n)` counts up from 1 each time: generate the references once.
+    let mut gen = scalper_engine::DealRefGen::new("T", 0).unwrap();
+    let refs: Vec<_> = (0..=total + 1).map(|_| gen.next_ref()).collect();
+    let r = |n: u64| refs[usize::try_from(n - 1).unwrap()].clone();
+    assert_eq!(r(3), common::r(3));
+    let open = |n: u64, sz| match open(1, Direction::Buy, sz, None, None) {
+        BrokerCommand::Open(o) => BrokerCommand::Open(OpenOrder {
+            deal_ref: r(n),
+            ..o
+        }),
+        other => other,
+    };
+    for n in 1..=total {
+        // Below the minimum size: a rejection, remembered like a fill.
+        assert_eq!(
+            b.submit(open(n, dec!(0.1))),
+            vec![BrokerEvent::Rejected {
+                deal_ref: r(n),
+                reason: "MINIMUM_ORDER_SIZE_ERROR".into()
+            }]
+        );
+    }
+    let resolve = |b: &mut SimBroker, n: u64| {
+        b.submit(BrokerCommand::Resolve {
+            deal_ref: r(n),
+            epic: epic(),
+        })
+    };
+    // The oldest 100 are forgotten; every later one is still known.
+    for n in [1, 50, 100] {
+        assert!(
+            matches!(&resolve(&mut b, n)[..], [BrokerEvent::Rejected { reason, .. }] if reason == "no deal found for this reference"),
+            "{n}"
+        );
+    }
+    for n in [101, total / 2, total] {
+        assert!(
+            matches!(&resolve(&mut b, n)[..], [BrokerEvent::Rejected { reason, .. }] if reason == "MINIMUM_ORDER_SIZE_ERROR"),
+            "{n}"
+        );
+    }
+    // A fill is resolved to its confirm.
+    let fill = b.submit(open(total + 1, dec!(1)));
+    assert!(matches!(&fill[..], [BrokerEvent::Accepted { .. }]));
+    assert_eq!(resolve(&mut b, total + 1), fill);
+}

@@ -385,3 +385,52 @@ fn per_instrument_strategy_and_construction_errors() {
         "instrument CS.D.EURUSD.CFD.IP listed twice"
     );
 }
+
+#[test]
+fn closed_trade_history_is_bounded_and_the_totals_still_count_every_trade() {
+    use scalper_engine::CLOSED_KEPT;
+    let quotes = random_walk(11, 400_000, 100);
+    let cfg = permissive(StrategyConfig::EmaCross(EmaCrossConfig {
+        fast: 3,
+        slow: 6,
+        size: dec!(1),
+    }));
+    let sim_cfg = SimConfig {
+        latency_ms: Some(0),
+        ..SimConfig::default()
+    };
+    let (engine, actions) = run(&cfg, sim_cfg, &quotes);
+    let reported: Vec<_> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::TradeClosed(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let s = engine.summary();
+    assert!(
+        reported.len() > 2 * CLOSED_KEPT,
+        "need more than {} trades, got {}",
+        2 * CLOSED_KEPT,
+        reported.len()
+    );
+    // The totals count every trade; the history keeps only the most recent ones.
+    assert_eq!(s.trades, reported.len() as u64);
+    assert_eq!(
+        s.pnl,
+        reported
+            .iter()
+            .fold(scalper_model::Money::ZERO, |a, t| a + t.pnl)
+    );
+    let kept = engine.closed_trades();
+    assert!(
+        (CLOSED_KEPT..2 * CLOSED_KEPT).contains(&kept.len()),
+        "{}",
+        kept.len()
+    );
+    let tail: Vec<_> = reported[reported.len() - kept.len()..]
+        .iter()
+        .map(|c| (*c).clone())
+        .collect();
+    assert_eq!(kept, tail.as_slice(), "the most recent trades, in order");
+}

@@ -110,9 +110,9 @@ async fn open(client: &IgClient, clock: &dyn Clock, o: OpenOrder) -> Vec<BrokerE
     let req = OpenRequest {
         stop_distance: o.stop_distance,
         limit_distance: o.limit_distance,
-        expiry: o.expiry.clone(),
+        expiry: o.expiry.to_string(),
         deal_reference: Some(o.deal_ref.clone()),
-        ..OpenRequest::market(o.epic.clone(), o.direction, o.size, o.currency.clone())
+        ..OpenRequest::market(o.epic.clone(), o.direction, o.size, o.currency.to_string())
     };
     match client.open_position(&req).await {
         Ok(out) => open_events(clock, out, Some(o.size)),

@@ -18,6 +18,9 @@ pub struct Market {
     pub update_time: Option<String>,
     /// Whether IG streams prices for this market.
     pub streaming_prices_available: bool,
+    /// IG's `scalingFactor`: how many IG level units make one unit of the market price
+    /// (10000 for FX CFDs quoted as 10812.3 for 1.08123; 1 when IG sends none).
+    pub scaling_factor: Decimal,
 }
 
 impl Market {

@@ -116,6 +116,14 @@ fn market_fixture_converts_to_instrument() {
     assert_eq!(market.status, MarketStatus::Offline);
     assert_eq!(market.bid.unwrap().value(), dec!(8933));
     assert_eq!(market.spread_points(), Some(dec!(6)));
+    assert_eq!(market.scaling_factor, dec!(1));
+    // An FX CFD quoted in scaled points: 10000 level units per unit of the market price.
+    let mut fx: MarketDetails = parse("markets_epic.json");
+    fx.snapshot.as_mut().unwrap().scaling_factor = Some(dec!(10000));
+    assert_eq!(fx.to_market().unwrap().scaling_factor, dec!(10000));
+    // Zero or negative is no scaling, not a division by zero later.
+    fx.snapshot.as_mut().unwrap().scaling_factor = Some(dec!(0));
+    assert_eq!(fx.to_market().unwrap().scaling_factor, dec!(1));
 }
 
 #[test]

@@ -23,8 +23,14 @@ fn check(
     allowed: fn(char) -> bool,
     rule: &'static str,
 ) -> Result<(), IdError> {
-    let len = value.chars().count();
-    if len < min || len > max || !value.chars().all(allowed) {
+    // The usual case, ASCII text, counts and checks bytes (each one a character).
+    let ok = if value.is_ascii() {
+        (min..=max).contains(&value.len()) && value.bytes().all(|b| allowed(char::from(b)))
+    } else {
+        let len = value.chars().count();
+        (min..=max).contains(&len) && value.chars().all(allowed)
+    };
+    if !ok {
         return Err(IdError {
             kind,
             value: value.chars().take(64).collect(),
@@ -139,7 +145,13 @@ impl DealReference {
         b.push(&hex);
         b.push(b"-");
         b.push_padded(seq, 6);
+        // The parts after the prefix are hex digits, dashes and decimal digits: only the
+        // prefix and the length need checking (one per order, so not the full scan).
+        let prefix_ok = prefix
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
         match b.as_str() {
+            Some(s) if prefix_ok && s.len() <= 30 => Ok(Self(Arc::from(s))),
             Some(s) => Self::from_text(s),
             None => Self::new(format!("{prefix}-{random:08x}-{seq:06}")),
         }
@@ -251,6 +263,19 @@ mod tests {
             DealId::numbered(&long, 7).unwrap_err(),
             DealId::new(format!("{long}00000007")).unwrap_err()
         );
+        // The shortcut (prefix check only) agrees with full validation for any prefix.
+        for prefix in [
+            "",
+            "A",
+            "a_b-C",
+            "has space",
+            "é",
+            "x.y",
+            "P-P-P-P-P-P-P-P-P-P",
+        ] {
+            let full = DealReference::new(format!("{prefix}-0000000a-000003"));
+            assert_eq!(DealReference::compose(prefix, 10, 3), full, "{prefix:?}");
+        }
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(json, "\"SCALP-deadbeef-000042\"");
         let back: DealReference = serde_json::from_str(&json).unwrap();

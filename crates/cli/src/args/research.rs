@@ -32,10 +32,12 @@ pub struct BacktestArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
-    /// Write one row per closed trade to this CSV.
+    /// Write one row per closed trade to this CSV, as trades close (trades are not kept in
+    /// memory; only --json lists them).
     #[arg(long, value_name = "OUT.csv")]
     pub trades: Option<PathBuf>,
-    /// Write an equity-curve PNG.
+    /// Write an equity-curve PNG (the curve's envelope: each time bucket's low and high,
+    /// at most 4,098 points).
     #[arg(long, value_name = "OUT.png")]
     pub plot: Option<PathBuf>,
     /// Do not read or write the binary data cache.
@@ -104,6 +106,10 @@ pub struct PricesArgs {
     pub to: String,
     #[arg(long, value_name = "F.csv")]
     pub out: PathBuf,
+    /// Keep IG's scaled levels (10812.3) instead of market prices (1.08123), the unit
+    /// `scalper backtest --instrument EUR_USD` expects.
+    #[arg(long)]
+    pub ig_scaled: bool,
 }
 
 /// `scalper journal list|show|export`

@@ -103,6 +103,17 @@ fn append(out: &Path, bars: Vec<Candle>, new_file: bool) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", out.display()))
 }
 
+/// A bar in IG levels divided by the market's scaling factor (`s > 1`).
+fn unscale(mut c: Candle, s: rust_decimal::Decimal) -> Candle {
+    let div = |p: scalper_model::Price| scalper_model::Price::new((p.value() / s).normalize());
+    c.open = div(c.open);
+    c.high = div(c.high);
+    c.low = div(c.low);
+    c.close = div(c.close);
+    c.spread = c.spread.map(|v| (v / s).normalize());
+    c
+}
+
 pub async fn run(args: &PricesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     let epic: Epic = ctx.resolve_epic(&args.instrument)?;
     let period = resolution_ms(&args.resolution)?;
@@ -124,6 +135,26 @@ pub async fn run(args: &PricesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         );
     }
     let client = IgClient::new(ctx.ig_config()?)?;
+    // IG quotes FX CFDs in scaled levels (10812.3 for 1.08123); backtests take market prices.
+    let market = client
+        .market(&epic)
+        .await
+        .with_context(|| format!("reading the market details of {epic} (for its price scaling)"))?;
+    let scale = if args.ig_scaled || market.scaling_factor <= rust_decimal::Decimal::ONE {
+        None
+    } else {
+        Some(market.scaling_factor)
+    };
+    match scale {
+        Some(s) => outln!(
+            "{epic}: IG levels divided by its scaling factor {s} (market prices; --ig-scaled keeps IG's levels)"
+        ),
+        None if args.ig_scaled => outln!(
+            "{epic}: IG's levels kept (scaling factor {})",
+            market.scaling_factor
+        ),
+        None => {}
+    }
     let mut total = 0usize;
     let mut allowance = None;
     while start < to.millis() {
@@ -160,6 +191,10 @@ pub async fn run(args: &PricesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
                 .filter(|c| {
                     let t = c.start.millis();
                     t >= start && t < end && written.is_none_or(|w| t > w)
+                })
+                .map(|c| match scale {
+                    Some(s) => unscale(c, s),
+                    None => c,
                 })
                 .collect();
             if let Some(b) = bars.last() {

@@ -7,9 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use rust_decimal::prelude::ToPrimitive;
 use scalper_backtest::{
-    parse_grid, parse_time, run_backtest_with_progress, run_sweep, write_equity_png,
-    write_trades_file, BacktestError, BacktestOptions, CacheMode, InstrumentSpec, RankMetric,
-    SweepOptions,
+    parse_grid, parse_time, run_backtest_with_progress, run_sweep, write_equity_png, BacktestError,
+    BacktestOptions, CacheMode, InstrumentSpec, RankMetric, SweepOptions,
 };
 use scalper_engine::EngineConfig;
 
@@ -68,7 +67,7 @@ pub fn is_usage_error(e: &BacktestError) -> bool {
 }
 
 pub fn backtest(args: &BacktestArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let opts = options(
+    let mut opts = options(
         &Common {
             data: &args.data,
             instrument: &args.instrument,
@@ -81,6 +80,9 @@ pub fn backtest(args: &BacktestArgs, ctx: &Context) -> anyhow::Result<ExitCode> 
         },
         ctx,
     )?;
+    // Only the JSON report lists the trades; `--trades` streams them to the file as they close.
+    opts.keep_trades = args.json;
+    opts.trades_csv.clone_from(&args.trades);
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
@@ -102,9 +104,6 @@ pub fn backtest(args: &BacktestArgs, ctx: &Context) -> anyhow::Result<ExitCode> 
         b.finish_and_clear();
     }
     let report = report?;
-    if let Some(path) = &args.trades {
-        write_trades_file(path, &report.trades)?;
-    }
     if let Some(path) = &args.plot {
         let initial = report.initial_equity.value().to_f64().unwrap_or(0.0);
         write_equity_png(path, &report.equity_curve, initial, (1200, 600))?;

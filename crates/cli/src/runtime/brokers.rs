@@ -10,7 +10,7 @@ use super::IgBroker;
 #[derive(Debug)]
 pub enum ActiveBroker {
     Ig(IgBroker),
-    Paper(SimBroker),
+    Paper(Box<SimBroker>),
 }
 
 impl ActiveBroker {

@@ -237,7 +237,7 @@ pub async fn run(
     let paper_broker = || SimBroker::new(SimConfig::default(), instruments.clone());
     let mut broker = if opts.paper {
         tracing::warn!("PAPER trading: fills are simulated from live quotes");
-        ActiveBroker::Paper(paper_broker())
+        ActiveBroker::Paper(Box::new(paper_broker()))
     } else {
         ActiveBroker::Ig(IgBroker::new(client.clone(), Arc::new(clock.clone())))
     };
@@ -471,7 +471,7 @@ async fn drain(
                 }
                 Action::PaperFallback { detail } => {
                     tracing::error!(detail = %detail, "BROKER FAILED: switching to PAPER trading as configured (on_broker_failure = \"paper\"); every further trade is simulated");
-                    *broker = ActiveBroker::Paper(paper_broker());
+                    *broker = ActiveBroker::Paper(Box::new(paper_broker()));
                 }
                 Action::NothingLeftToManage { reason } => {
                     tracing::error!(%reason, "broker failure and nothing left to manage: stopping");

@@ -22,10 +22,19 @@ use crate::strategy::{Strategy, StrategyContext};
 
 pub use state::{EngineInit, EngineSummary, MarketView, RestoredPosition, Trade};
 
+/// How many closed round trips [`Engine::closed_trades`] keeps at least (the most recent).
+pub const CLOSED_KEPT: usize = 256;
+
 /// Per-instrument state.
 #[derive(Debug)]
 struct Market {
     instrument: Instrument,
+    /// The instrument's currency and expiry, shared by every order (no copy per order).
+    currency: std::sync::Arc<str>,
+    expiry: std::sync::Arc<str>,
+    /// Account money per unit of price per unit of size, as f64 (value per point × rate /
+    /// point size): the daily-loss pre-check's estimate only, never booked.
+    money_per_price_unit: f64,
     strategy: Box<dyn Strategy>,
     last_quote: Option<Quote>,
     status: MarketStatus,
@@ -54,7 +63,9 @@ pub struct Engine {
     refs: DealRefGen,
     markets: Vec<Market>,
     trades: Vec<Trade>,
+    /// The most recent closed round trips (between `CLOSED_KEPT` and twice that).
     closed: Vec<ClosedTrade>,
+    closed_total: u64,
     next_trade_id: u64,
     now: Timestamp,
     started: bool,
@@ -120,6 +131,18 @@ impl Engine {
                 });
             }
             list.push(Market {
+                money_per_price_unit: {
+                    use crate::strategy::to_f64;
+                    let per_point = to_f64(instrument.account_value_per_point());
+                    let point = to_f64(instrument.point_size);
+                    if point == 0.0 {
+                        per_point
+                    } else {
+                        per_point / point
+                    }
+                },
+                currency: instrument.currency.as_str().into(),
+                expiry: instrument.expiry.as_str().into(),
                 strategy,
                 max_spread_points: override_for(&cfg, &instrument.epic)
                     .and_then(|c| c.max_spread_points),
@@ -142,6 +165,7 @@ impl Engine {
             next_trade_id: trades.len() as u64 + 1,
             trades,
             closed: Vec::new(),
+            closed_total: 0,
             now: Timestamp::from_millis(i64::MIN),
             started: false,
             halts: Halts::default(),

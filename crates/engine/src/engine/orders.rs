@@ -151,8 +151,8 @@ impl Engine {
             size: approved.size,
             stop_distance: approved.stop_distance,
             limit_distance: approved.limit_distance,
-            currency: inst.currency.clone(),
-            expiry: inst.expiry.clone(),
+            currency: m.currency.clone(),
+            expiry: m.expiry.clone(),
         };
         match trade.state.apply(DealEvent::Submit) {
             Ok(s) => trade.state = s,
@@ -187,7 +187,7 @@ impl Engine {
             .markets
             .iter()
             .find(|m| m.instrument.epic == t.epic)
-            .map_or_else(|| "-".to_string(), |m| m.instrument.expiry.clone());
+            .map_or_else(|| "-".into(), |m| m.expiry.clone());
         out.push(Action::Broker(BrokerCommand::Close(CloseOrder {
             deal_ref,
             deal_id,
@@ -220,7 +220,11 @@ impl Engine {
                 continue;
             }
             let t = &mut self.trades[i];
-            let (Some(dist), Some(deal_id)) = (t.trailing_distance, t.deal_id.clone()) else {
+            // Only trailing stops go on (the deal id is copied only for them).
+            let Some(dist) = t.trailing_distance else {
+                continue;
+            };
+            let Some(deal_id) = t.deal_id.clone() else {
                 continue;
             };
             let dist = dist.value() * point;
@@ -252,10 +256,49 @@ impl Engine {
                 })));
             }
         }
-        if any_open && self.cfg.risk.daily_loss_limit.is_some() && !self.halts.daily_loss {
-            let unrealised = self.unrealised();
-            self.check_daily_loss(unrealised, out);
+        if any_open && !self.halts.daily_loss {
+            if let Some(limit) = self.cfg.risk.daily_loss_limit {
+                // The exact decimal valuation (a division per position) only when an f64
+                // estimate says the limit may be near: same decisions, far less work.
+                if self.daily_loss_may_be_reached(limit) {
+                    let unrealised = self.unrealised();
+                    self.check_daily_loss(unrealised, out);
+                }
+            }
         }
+    }
+
+    /// False only when the day's P&L plus the open P&L (estimated in f64, with a margin far
+    /// above its rounding error) is clearly above `-limit`.
+    fn daily_loss_may_be_reached(&self, limit: rust_decimal::Decimal) -> bool {
+        use crate::strategy::to_f64;
+        let mut total = to_f64(self.day_pnl.value());
+        let mut magnitude = total.abs() + to_f64(limit).abs();
+        for t in &self.trades {
+            let (Some(entry), DealState::Open | DealState::Closing) = (t.entry_level, t.state)
+            else {
+                continue;
+            };
+            let Some(m) = self.markets.iter().find(|m| m.instrument.epic == t.epic) else {
+                continue;
+            };
+            let Some(q) = &m.last_quote else { continue };
+            let (exit, sign) = match t.direction {
+                Direction::Buy => (to_f64(q.bid.value()), 1.0),
+                Direction::Sell => (to_f64(q.offer.value()), -1.0),
+            };
+            let entry = to_f64(entry.value());
+            let per_unit = to_f64(t.size.value()) * m.money_per_price_unit;
+            let pnl = (exit - entry) * sign * per_unit;
+            if !pnl.is_finite() {
+                return true;
+            }
+            total += pnl;
+            // The subtraction's rounding scales with the price level, not with the move.
+            magnitude += pnl.abs() + (exit.abs() + entry.abs()) * per_unit.abs();
+        }
+        let margin = magnitude * 1e-9 + 1e-6;
+        total - margin <= -to_f64(limit)
     }
 
     fn max_hold_due(&self, i: usize) -> bool {

@@ -4,7 +4,7 @@
 
 use scalper_model::{DealEvent, DealState, Money, Points, Price, Timestamp};
 
-use super::{log, placeholder_id, Engine};
+use super::{log, placeholder_id, Engine, CLOSED_KEPT};
 use crate::action::{Action, ClosedTrade, HaltReason, LogLevel, OpenedTrade};
 use crate::config::BrokerFailurePolicy;
 use crate::event::{BrokerCommand, BrokerEvent, CloseCause};
@@ -386,6 +386,12 @@ impl Engine {
         let dd = self.peak - self.realised;
         if dd > self.max_drawdown {
             self.max_drawdown = dd;
+        }
+        self.closed_total += 1;
+        if self.closed.len() >= 2 * CLOSED_KEPT {
+            // Keep the most recent `CLOSED_KEPT`: a long run must not grow with every trade
+            // (the runner and the journal receive each one as `Action::TradeClosed`).
+            self.closed.drain(..self.closed.len() - CLOSED_KEPT);
         }
         self.closed.push(closed.clone());
         out.push(Action::TradeClosed(closed));

@@ -143,7 +143,7 @@ impl Engine {
     /// Totals so far.
     pub fn summary(&self) -> EngineSummary {
         EngineSummary {
-            trades: self.closed.len() as u64,
+            trades: self.closed_total,
             wins: self.wins,
             losses: self.losses,
             pnl: self.realised,
@@ -164,7 +164,9 @@ impl Engine {
         &self.trades
     }
 
-    /// Every closed round trip, in closing order.
+    /// The most recent closed round trips, in closing order: every one of a run's first
+    /// [`super::CLOSED_KEPT`], then at least the last `CLOSED_KEPT` (the engine's memory must
+    /// not grow with a long run; every close is also reported as `Action::TradeClosed`).
     pub fn closed_trades(&self) -> &[ClosedTrade] {
         &self.closed
     }

@@ -57,7 +57,7 @@ pub(super) fn on_bar(b: &mut SimBroker, bar: &Candle) -> Vec<BrokerEvent> {
     let pending = std::mem::take(&mut b.pending);
     for p in pending {
         if super::cmd_epic(&p.cmd) == &bar.epic {
-            b.fill_pending(p.cmd, &open_quote, &mut out);
+            b.fill_pending(&p.cmd, &open_quote, &mut out);
         } else {
             b.pending.push_back(p);
         }

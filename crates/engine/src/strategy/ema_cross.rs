@@ -109,14 +109,11 @@ impl Strategy for EmaCross {
             limit_distance: None,
             trailing_distance: None,
             max_hold_ms: None,
-            // "ema-cross: fast {fast:.6} vs slow {slow:.6}", built without the formatter.
-            reason: {
-                let mut r = String::with_capacity(48);
-                r.push_str("ema-cross: fast ");
-                super::push_fixed(&mut r, fast, 6);
-                r.push_str(" vs slow ");
-                super::push_fixed(&mut r, slow, 6);
-                r
+            // Static text: a flip every few dozen quotes must not pay for float formatting
+            // (the levels are in the trade's entry price and the EMAs are reproducible).
+            reason: match dir {
+                Direction::Buy => "ema-cross: fast EMA above slow".to_string(),
+                Direction::Sell => "ema-cross: fast EMA below slow".to_string(),
             },
         }));
         out

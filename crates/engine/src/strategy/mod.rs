@@ -182,17 +182,31 @@ pub(crate) fn invalid(field: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Powers of ten as f64 (exact up to 1e22).
+const POW10: [f64; 29] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28,
+];
+
 /// Mid price of a quote as f64 for indicators (avoids a decimal division per quote).
+///
+/// Prices of one feed share a scale: then the mid is the exact integer sum of the mantissas
+/// over `2 × 10^scale`, one division and one rounding (the f64 nearest the true mid).
 pub(crate) fn mid_f64(q: &Quote) -> f64 {
+    let (b, o) = (q.bid.value().unpack(), q.offer.value().unpack());
+    if b.scale == o.scale && b.scale <= 22 && b.hi == 0 && o.hi == 0 && !b.negative && !o.negative {
+        let mb = (u64::from(b.mid) << 32) | u64::from(b.lo);
+        let mo = (u64::from(o.mid) << 32) | u64::from(o.lo);
+        // Below 2^53 the sum converts exactly; 2 × 10^scale is exact for scale <= 22.
+        if let Some(sum) = mb.checked_add(mo).filter(|s| *s < 1 << 53) {
+            return sum as f64 / (2.0 * POW10[b.scale as usize]);
+        }
+    }
     (to_f64(q.bid.value()) + to_f64(q.offer.value())) * 0.5
 }
 
 /// Decimal to f64 for indicators: mantissa / 10^scale (one rounding, no 128-bit division).
 pub(crate) fn to_f64(d: Decimal) -> f64 {
-    const POW10: [f64; 29] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-        1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28,
-    ];
     let scale = d.scale() as usize;
     if let Some(p) = POW10.get(scale) {
         // A mantissa within 64 bits converts without the i128 -> f64 libcall; same
@@ -376,6 +390,35 @@ mod tests {
                 assert_eq!(s, format!("x{p:.dp$}"), "{p:?} dp {dp}");
             }
         }
+    }
+
+    #[test]
+    fn mid_f64_is_the_nearest_f64_to_the_exact_mid() {
+        use rand::{Rng, SeedableRng};
+        use scalper_model::{Epic, Price, Quote, Timestamp};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let epic = Epic::new("CS.D.EURUSD.CFD.IP").unwrap();
+        let quote = |bid: Decimal, offer: Decimal| Quote {
+            epic: epic.clone(),
+            bid: Price::new(bid),
+            offer: Price::new(offer),
+            ts: Timestamp::from_millis(0),
+        };
+        for _ in 0..100_000 {
+            let scale = rng.gen_range(0..=12);
+            let bid: i64 = rng.gen_range(0..1_000_000_000_000);
+            let offer = bid + rng.gen_range(0..1_000_000);
+            let (b, o) = (Decimal::new(bid, scale), Decimal::new(offer, scale));
+            // The exact mid as a decimal, then its nearest f64 (rust_decimal's conversion
+            // of a decimal with up to 28 digits).
+            let exact: f64 = ((b + o) / Decimal::TWO).to_string().parse().unwrap();
+            assert_eq!(mid_f64(&quote(b, o)).to_bits(), exact.to_bits(), "{b} {o}");
+        }
+        // Mixed scales and negative prices take the general path.
+        let m = mid_f64(&quote(dec!(1.1), dec!(1.30)));
+        assert!((m - 1.2).abs() < 1e-15);
+        let m = mid_f64(&quote(dec!(-2), dec!(-1)));
+        assert!((m + 1.5).abs() < 1e-15);
     }
 
     #[test]

@@ -165,6 +165,10 @@ impl MarketDetails {
             offer: snap.offer.map(Price::new),
             update_time: snap.update_time.clone(),
             streaming_prices_available: inst.streaming_prices_available.unwrap_or(false),
+            scaling_factor: snap
+                .scaling_factor
+                .filter(|s| *s > Decimal::ZERO)
+                .unwrap_or(Decimal::ONE),
         })
     }
 }
