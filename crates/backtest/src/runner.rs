@@ -7,7 +7,8 @@ use std::path::Path;
 
 use rust_decimal::Decimal;
 use scalper_engine::{
-    step, Action, ClosedTrade, Command, Engine, EngineEvent, EngineInit, OpenedTrade, SimBroker,
+    step, step_quote, Action, ClosedTrade, Command, Engine, EngineEvent, EngineInit, OpenedTrade,
+    SimBroker,
 };
 use scalper_model::{Direction, Instrument, Money, Price, Size, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -287,6 +288,8 @@ pub fn run_on_source<S: RecordSource>(
     };
     let mut engine =
         Engine::with_strategies(cfg, vec![(inst.clone(), strategy.build(&inst))], init)?;
+    // The book follows every close: the engine's own history would be a copy per trade.
+    engine.set_closed_history(0);
     if opts.initial_equity <= Decimal::ZERO {
         return Err(BacktestError::option("initial_equity", "must be > 0"));
     }
@@ -334,6 +337,12 @@ pub fn run_on_source<S: RecordSource>(
     let to = opts.to.map_or(i64::MAX, Timestamp::millis);
     let period = opts.metrics.period_ms;
     let epic = inst.epic.clone();
+    let mut quote = scalper_model::Quote {
+        epic: epic.clone(),
+        bid: Price::new(Decimal::ZERO),
+        offer: Price::new(Decimal::ZERO),
+        ts: Timestamp::from_millis(0),
+    };
     let mut actions: Vec<Action> = Vec::with_capacity(16);
     let (mut records, mut first, mut last) = (0u64, None, None);
     let mut next_sample = i64::MIN;
@@ -382,20 +391,24 @@ pub fn run_on_source<S: RecordSource>(
                 }
             }
         }
-        let event = match rec {
+        match rec {
             Record::Quote(q) => {
                 book.last_bid = q.bid;
                 book.last_ask = q.ask;
-                EngineEvent::Quote(q.to_quote(&epic))
+                // One quote for every record: no copy of the epic per quote.
+                quote.bid = Price::new(to_decimal(q.bid));
+                quote.offer = Price::new(to_decimal(q.ask));
+                quote.ts = Timestamp::from_millis(q.ts);
+                step_quote(&mut engine, &mut broker, &quote, &mut actions);
             }
             Record::Bar(b) => {
                 let half = b.spread.unwrap_or(0) / 2;
                 book.last_bid = b.close - half;
                 book.last_ask = b.close + (b.spread.unwrap_or(0) - half);
-                EngineEvent::Candle(b.to_candle(&epic))
+                let event = EngineEvent::Candle(b.to_candle(&epic));
+                step(&mut engine, &mut broker, event, &mut actions);
             }
-        };
-        step(&mut engine, &mut broker, event, &mut actions);
+        }
         if !actions.is_empty() {
             book.on_actions(&actions, ts)?;
             actions.clear();

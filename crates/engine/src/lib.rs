@@ -49,5 +49,5 @@ pub use event::{
     FailureKind, OpenOrder,
 };
 pub use risk::{Approved, Decision, RiskInput, RiskManager};
-pub use sim::{step, SimBroker, SimConfig, SimPosition};
+pub use sim::{step, step_quote, SimBroker, SimConfig, SimPosition};
 pub use strategy::{Entry, Fill, Intent, Strategy, StrategyConfig, StrategyContext};

@@ -631,6 +631,43 @@ pub fn step(
     broker.scratch = queue;
 }
 
+/// [`step`] for a quote the caller keeps (a backtest reuses one quote for every record):
+/// the same actions in the same order as `step(engine, broker, EngineEvent::Quote(q.clone()),
+/// out)`, without copying the quote.
+pub fn step_quote(engine: &mut Engine, broker: &mut SimBroker, q: &Quote, out: &mut Vec<Action>) {
+    let first = broker.on_quote(q);
+    let mut queue = if first.is_empty() {
+        let start = out.len();
+        engine.process_quote_into(q, out);
+        if !out[start..].iter().any(|a| matches!(a, Action::Broker(_))) {
+            return;
+        }
+        let mut queue = std::mem::take(&mut broker.scratch);
+        queue.clear();
+        submit_commands(broker, &out[start..], &mut queue);
+        queue
+    } else {
+        // The broker's reports come first, then the quote, then whatever they lead to.
+        let mut queue = std::mem::take(&mut broker.scratch);
+        queue.clear();
+        let n = first.len();
+        queue.extend(first.into_iter().map(EngineEvent::Broker));
+        for _ in 0..n {
+            if let Some(ev) = queue.pop_front() {
+                run_one(engine, broker, ev, out, &mut queue);
+            }
+        }
+        let start = out.len();
+        engine.process_quote_into(q, out);
+        submit_commands(broker, &out[start..], &mut queue);
+        queue
+    };
+    while let Some(ev) = queue.pop_front() {
+        run_one(engine, broker, ev, out, &mut queue);
+    }
+    broker.scratch = queue;
+}
+
 fn run_one(
     engine: &mut Engine,
     broker: &mut SimBroker,

@@ -434,3 +434,88 @@ fn closed_trade_history_is_bounded_and_the_totals_still_count_every_trade() {
         .collect();
     assert_eq!(kept, tail.as_slice(), "the most recent trades, in order");
 }
+
+#[test]
+fn step_quote_acts_exactly_like_step_with_an_owned_quote() {
+    use scalper_engine::step_quote;
+    let quotes = random_walk(5, 30_000, 250);
+    // The scalper with a trailing stop: fills on the next quote, stops and limits triggered by
+    // the broker before the engine sees the quote, amendments; and ema-cross flips.
+    let mut scalper = ScalperConfig::default();
+    scalper.trailing_atr = Some(1.0);
+    let configs = [
+        permissive(StrategyConfig::Scalper(scalper)),
+        permissive(StrategyConfig::EmaCross(EmaCrossConfig::default())),
+    ];
+    for cfg in configs {
+        for latency in [None, Some(0), Some(500)] {
+            let sim_cfg = SimConfig {
+                latency_ms: latency,
+                ..SimConfig::default()
+            };
+            let (_, owned) = run(&cfg, sim_cfg.clone(), &quotes);
+            let mut engine =
+                Engine::new(cfg.clone(), vec![instrument()], EngineInit::default()).unwrap();
+            let mut broker = SimBroker::new(sim_cfg, vec![instrument()]);
+            let mut borrowed = Vec::new();
+            for q in &quotes {
+                step_quote(&mut engine, &mut broker, q, &mut borrowed);
+            }
+            step(
+                &mut engine,
+                &mut broker,
+                EngineEvent::Command(Command::CloseAll),
+                &mut borrowed,
+            );
+            for ev in broker.finish() {
+                step(
+                    &mut engine,
+                    &mut broker,
+                    EngineEvent::Broker(ev),
+                    &mut borrowed,
+                );
+            }
+            let trades = owned
+                .iter()
+                .filter(|a| matches!(a, Action::TradeClosed(_)))
+                .count();
+            assert!(trades > 5, "{latency:?}: only {trades} trades");
+            assert_eq!(owned, borrowed, "{latency:?}");
+        }
+    }
+}
+
+#[test]
+fn closed_history_can_be_turned_off_without_losing_the_totals() {
+    let quotes = random_walk(3, 5_000, 250);
+    let cfg = permissive(StrategyConfig::EmaCross(EmaCrossConfig::default()));
+    let sim_cfg = SimConfig {
+        latency_ms: Some(0),
+        ..SimConfig::default()
+    };
+    let (kept, actions) = run(&cfg, sim_cfg.clone(), &quotes);
+    let mut engine = Engine::new(cfg, vec![instrument()], EngineInit::default()).unwrap();
+    engine.set_closed_history(0);
+    let mut broker = SimBroker::new(sim_cfg, vec![instrument()]);
+    let mut out = Vec::new();
+    for q in &quotes {
+        step(
+            &mut engine,
+            &mut broker,
+            EngineEvent::Quote(q.clone()),
+            &mut out,
+        );
+    }
+    step(
+        &mut engine,
+        &mut broker,
+        EngineEvent::Command(Command::CloseAll),
+        &mut out,
+    );
+    assert!(kept.closed_trades().len() > 10);
+    assert!(engine.closed_trades().is_empty());
+    // The same trades, reported the same way; only the engine's copy is gone.
+    assert_eq!(out, actions);
+    assert_eq!(engine.summary().trades, kept.summary().trades);
+    assert_eq!(engine.summary().pnl, kept.summary().pnl);
+}

@@ -63,8 +63,9 @@ pub struct Engine {
     refs: DealRefGen,
     markets: Vec<Market>,
     trades: Vec<Trade>,
-    /// The most recent closed round trips (between `CLOSED_KEPT` and twice that).
+    /// The most recent closed round trips (between `closed_kept` and twice that).
     closed: Vec<ClosedTrade>,
+    closed_kept: usize,
     closed_total: u64,
     next_trade_id: u64,
     now: Timestamp,
@@ -165,6 +166,7 @@ impl Engine {
             next_trade_id: trades.len() as u64 + 1,
             trades,
             closed: Vec::new(),
+            closed_kept: CLOSED_KEPT,
             closed_total: 0,
             now: Timestamp::from_millis(i64::MIN),
             started: false,
@@ -201,7 +203,7 @@ impl Engine {
             self.advance_time(t, out);
         }
         match event {
-            EngineEvent::Quote(q) => self.on_quote(q, out),
+            EngineEvent::Quote(q) => self.on_quote(&q, out),
             EngineEvent::Candle(c) => self.on_candle(&c, out),
             EngineEvent::Timer(_) => self.on_timer(out),
             EngineEvent::Broker(ev) => self.on_broker_event(ev, out),
@@ -231,6 +233,15 @@ impl Engine {
                 }
             }
         }
+        self.check_nothing_left(out);
+    }
+
+    /// [`Engine::process_into`] for a quote the caller keeps: the same actions as
+    /// `process_into(EngineEvent::Quote(q.clone()), out)`, without copying it (backtests feed
+    /// every record through one reused quote).
+    pub fn process_quote_into(&mut self, q: &Quote, out: &mut Vec<Action>) {
+        self.advance_time(q.ts, out);
+        self.on_quote(q, out);
         self.check_nothing_left(out);
     }
 
@@ -266,13 +277,21 @@ impl Engine {
         self.markets.iter().position(|m| m.instrument.epic == *epic)
     }
 
-    fn on_quote(&mut self, q: Quote, out: &mut Vec<Action>) {
+    fn on_quote(&mut self, q: &Quote, out: &mut Vec<Action>) {
         let Some(idx) = self.market_index(&q.epic) else {
             return;
         };
         let m = &mut self.markets[idx];
         m.stream_gap = false;
-        m.last_quote = Some(q);
+        match &mut m.last_quote {
+            // Updated in place: the epic is shared, not copied, on every quote.
+            Some(last) => {
+                last.bid = q.bid;
+                last.offer = q.offer;
+                last.ts = q.ts;
+            }
+            None => m.last_quote = Some(q.clone()),
+        }
         self.manage_positions(idx, out);
         let (position, open_trades) = self.position_of(idx);
         let m = &mut self.markets[idx];

@@ -256,16 +256,23 @@ impl Engine {
                 })));
             }
         }
-        if any_open && !self.halts.daily_loss {
-            if let Some(limit) = self.cfg.risk.daily_loss_limit {
-                // The exact decimal valuation (a division per position) only when an f64
-                // estimate says the limit may be near: same decisions, far less work.
-                if self.daily_loss_may_be_reached(limit) {
-                    let unrealised = self.unrealised();
-                    self.check_daily_loss(unrealised, out);
-                }
-            }
+        if any_open {
+            self.check_daily_loss_now(out);
         }
+    }
+
+    /// [`Self::check_daily_loss`] with the open P&L at the latest prices. The exact decimal
+    /// valuation (a division per position) runs only when an f64 estimate says the limit may
+    /// be near: the same decisions for far less work on every quote.
+    pub(super) fn check_daily_loss_now(&mut self, out: &mut Vec<Action>) {
+        let Some(limit) = self.cfg.risk.daily_loss_limit else {
+            return;
+        };
+        if self.halts.daily_loss || !self.daily_loss_may_be_reached(limit) {
+            return;
+        }
+        let unrealised = self.unrealised();
+        self.check_daily_loss(unrealised, out);
     }
 
     /// False only when the day's P&L plus the open P&L (estimated in f64, with a margin far

@@ -4,7 +4,7 @@
 
 use scalper_model::{DealEvent, DealState, Money, Points, Price, Timestamp};
 
-use super::{log, placeholder_id, Engine, CLOSED_KEPT};
+use super::{log, placeholder_id, Engine};
 use crate::action::{Action, ClosedTrade, HaltReason, LogLevel, OpenedTrade};
 use crate::config::BrokerFailurePolicy;
 use crate::event::{BrokerCommand, BrokerEvent, CloseCause};
@@ -388,12 +388,14 @@ impl Engine {
             self.max_drawdown = dd;
         }
         self.closed_total += 1;
-        if self.closed.len() >= 2 * CLOSED_KEPT {
-            // Keep the most recent `CLOSED_KEPT`: a long run must not grow with every trade
-            // (the runner and the journal receive each one as `Action::TradeClosed`).
-            self.closed.drain(..self.closed.len() - CLOSED_KEPT);
+        if self.closed_kept > 0 {
+            if self.closed.len() >= 2 * self.closed_kept {
+                // Keep the most recent ones: a long run must not grow with every trade (the
+                // runner and the journal receive each one as `Action::TradeClosed`).
+                self.closed.drain(..self.closed.len() - self.closed_kept);
+            }
+            self.closed.push(closed.clone());
         }
-        self.closed.push(closed.clone());
         out.push(Action::TradeClosed(closed));
         let m = &mut self.markets[idx];
         if pnl > Money::ZERO {
@@ -430,8 +432,7 @@ impl Engine {
             open_trades,
         };
         m.strategy.on_fill(&fill, &ctx);
-        let unrealised = self.unrealised();
-        self.check_daily_loss(unrealised, out);
+        self.check_daily_loss_now(out);
     }
 
     fn notify_fill(&mut self, i: usize, fill: &Fill) {

@@ -171,6 +171,16 @@ impl Engine {
         &self.closed
     }
 
+    /// How many recent closed round trips [`Engine::closed_trades`] keeps (default
+    /// [`super::CLOSED_KEPT`]); 0 keeps none, for callers that follow `Action::TradeClosed`
+    /// themselves (a backtest's report). [`Engine::summary`] counts every trade either way.
+    pub fn set_closed_history(&mut self, kept: usize) {
+        self.closed_kept = kept;
+        if kept == 0 {
+            self.closed = Vec::new();
+        }
+    }
+
     /// Trades that may hold a position at the broker (submitted, unknown, open, closing).
     pub fn open_positions(&self) -> u32 {
         self.trades
