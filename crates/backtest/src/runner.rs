@@ -337,19 +337,31 @@ pub fn run_on_source<S: RecordSource>(
     let to = opts.to.map_or(i64::MAX, Timestamp::millis);
     let period = opts.metrics.period_ms;
     let epic = inst.epic.clone();
-    let mut quote = scalper_model::Quote {
+    // Two quotes, alternating: each record's quote is written while the one before it is
+    // processed, so the broker and the engine never read a quote just written (a wide read of
+    // freshly written narrow fields stalls the CPU), and no epic is copied per record.
+    let blank = scalper_model::Quote {
         epic: epic.clone(),
         bid: Price::new(Decimal::ZERO),
         offer: Price::new(Decimal::ZERO),
         ts: Timestamp::from_millis(0),
     };
+    let mut quotes = [blank.clone(), blank];
+    let mut slot = 0;
     let mut actions: Vec<Action> = Vec::with_capacity(16);
     let (mut records, mut first, mut last) = (0u64, None, None);
     let mut next_sample = i64::MIN;
     let mut timers = timer.map(Timers::new);
     let mut seen = 0u64;
-    while let Some(rec) = src.next() {
+    let mut ahead = src.next();
+    fill_quote(&mut quotes[slot], ahead.as_ref());
+    while let Some(rec) = ahead.take() {
         let rec = rec?;
+        let this = slot;
+        slot ^= 1;
+        // The next record is read now (its error, if any, comes after this one is done).
+        ahead = src.next();
+        fill_quote(&mut quotes[slot], ahead.as_ref());
         seen += 1;
         if seen.trailing_zeros() >= 16 {
             let (bytes_done, bytes_total) = src.progress();
@@ -395,11 +407,7 @@ pub fn run_on_source<S: RecordSource>(
             Record::Quote(q) => {
                 book.last_bid = q.bid;
                 book.last_ask = q.ask;
-                // One quote for every record: no copy of the epic per quote.
-                quote.bid = Price::new(to_decimal(q.bid));
-                quote.offer = Price::new(to_decimal(q.ask));
-                quote.ts = Timestamp::from_millis(q.ts);
-                step_quote(&mut engine, &mut broker, &quote, &mut actions);
+                step_quote(&mut engine, &mut broker, &quotes[this], &mut actions);
             }
             Record::Bar(b) => {
                 let half = b.spread.unwrap_or(0) / 2;
@@ -455,6 +463,18 @@ pub fn run_on_source<S: RecordSource>(
         trades: book.trades.unwrap_or_default(),
         equity_curve: book.curve.points(),
     })
+}
+
+/// Writes a quote record into `quote` (other records and errors leave it alone).
+fn fill_quote(
+    quote: &mut scalper_model::Quote,
+    rec: Option<&Result<Record, crate::error::DataError>>,
+) {
+    if let Some(Ok(Record::Quote(q))) = rec {
+        quote.bid = Price::new(to_decimal(q.bid));
+        quote.offer = Price::new(to_decimal(q.ask));
+        quote.ts = Timestamp::from_millis(q.ts);
+    }
 }
 
 /// Timer events on event time: one per `every` ms boundary crossed, collapsed to the last
