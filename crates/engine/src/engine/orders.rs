@@ -278,7 +278,8 @@ impl Engine {
     /// False only when the day's P&L plus the open P&L (estimated in f64, with a margin far
     /// above its rounding error) is clearly above `-limit`.
     fn daily_loss_may_be_reached(&self, limit: rust_decimal::Decimal) -> bool {
-        use crate::strategy::to_f64;
+        // An estimate: each conversion is within a few ulps, far inside the margin below.
+        use crate::strategy::approx_f64 as to_f64;
         let mut total = to_f64(self.day_pnl.value());
         let mut magnitude = total.abs() + to_f64(limit).abs();
         for t in &self.trades {

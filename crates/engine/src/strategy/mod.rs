@@ -205,6 +205,33 @@ pub(crate) fn mid_f64(q: &Quote) -> f64 {
     (to_f64(q.bid.value()) + to_f64(q.offer.value())) * 0.5
 }
 
+/// Decimal to f64 within a few ulps: mantissa × 10^-scale (a product, not a division), for
+/// estimates with a margin (the daily-loss pre-check), never for indicators or money.
+pub(crate) fn approx_f64(d: Decimal) -> f64 {
+    const NEG_POW10: [f64; 29] = [
+        1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13,
+        1e-14, 1e-15, 1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22, 1e-23, 1e-24, 1e-25, 1e-26,
+        1e-27, 1e-28,
+    ];
+    let parts = d.unpack();
+    let Some(unit) = NEG_POW10.get(parts.scale as usize) else {
+        return to_f64(d);
+    };
+    let mantissa =
+        (u128::from(parts.hi) << 64) | (u128::from(parts.mid) << 32) | u128::from(parts.lo);
+    let magnitude = if parts.hi == 0 {
+        // Below 2^64: one conversion, no 128-bit library call.
+        (mantissa as u64) as f64
+    } else {
+        mantissa as f64
+    } * unit;
+    if parts.negative {
+        -magnitude
+    } else {
+        magnitude
+    }
+}
+
 /// Decimal to f64 for indicators: mantissa / 10^scale (one rounding, no 128-bit division).
 pub(crate) fn to_f64(d: Decimal) -> f64 {
     let scale = d.scale() as usize;
@@ -419,6 +446,24 @@ mod tests {
         assert!((m - 1.2).abs() < 1e-15);
         let m = mid_f64(&quote(dec!(-2), dec!(-1)));
         assert!((m + 1.5).abs() < 1e-15);
+    }
+
+    #[test]
+    fn approx_f64_is_within_a_few_ulps() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        for _ in 0..100_000 {
+            let m: i64 = rng.gen();
+            let d = Decimal::new(m >> rng.gen_range(0..63), rng.gen_range(0..=28));
+            let (exact, approx) = (to_f64(d), approx_f64(d));
+            assert!(
+                (exact - approx).abs() <= exact.abs() * 1e-15,
+                "{d}: {exact} vs {approx}"
+            );
+        }
+        for d in [Decimal::MAX, Decimal::MIN] {
+            assert!((approx_f64(d) - to_f64(d)).abs() <= to_f64(d).abs() * 1e-15);
+        }
     }
 
     #[test]
