@@ -433,10 +433,10 @@ impl SimBroker {
 
     /// Sees a quote: triggers stops and limits of positions opened before it, then fills
     /// pending orders that are due.
+    #[inline]
     pub fn on_quote(&mut self, q: &Quote) -> Vec<BrokerEvent> {
-        let mut out = Vec::new();
         let Some(idx) = self.market(&q.epic) else {
-            return out;
+            return Vec::new();
         };
         self.bar_mode = false;
         let m = &mut self.markets[idx];
@@ -451,6 +451,22 @@ impl SimBroker {
             }
             None => m.last = Some(q.clone()),
         }
+        // Nothing to trigger and nothing waiting: the usual quote ends here.
+        if self.pending.is_empty()
+            && !self
+                .positions
+                .iter()
+                .any(|p| p.epic == q.epic && (p.stop_level.is_some() || p.limit_level.is_some()))
+        {
+            return Vec::new();
+        }
+        self.trigger_and_fill(idx, seq, q)
+    }
+
+    /// Stops and limits touched by `q`, then pending orders due at `q`.
+    #[inline(never)]
+    fn trigger_and_fill(&mut self, idx: usize, seq: u64, q: &Quote) -> Vec<BrokerEvent> {
+        let mut out = Vec::new();
         // Slippage applies to stop fills only: computed when a stop triggers.
         let slip = |b: &Self| b.slip(&b.markets[idx].instrument, q);
         let mut i = 0;
