@@ -622,29 +622,9 @@ pub fn step(
         }
         _ => Vec::new(),
     };
-    // Reports waiting for the engine go through a queue the broker keeps between steps.
-    let mut queue = if first.is_empty() {
-        // The common case: nothing from the broker, and usually nothing for it.
-        let start = out.len();
+    drive(engine, broker, first, out, |engine, out| {
         engine.process_into(event, out);
-        if !out[start..].iter().any(|a| matches!(a, Action::Broker(_))) {
-            return;
-        }
-        let mut queue = std::mem::take(&mut broker.scratch);
-        queue.clear();
-        submit_commands(broker, &out[start..], &mut queue);
-        queue
-    } else {
-        let mut queue = std::mem::take(&mut broker.scratch);
-        queue.clear();
-        queue.extend(first.into_iter().map(EngineEvent::Broker));
-        queue.push_back(event);
-        queue
-    };
-    while let Some(ev) = queue.pop_front() {
-        run_one(engine, broker, ev, out, &mut queue);
-    }
-    broker.scratch = queue;
+    });
 }
 
 /// [`step`] for a quote the caller keeps (a backtest reuses one quote for every record):
@@ -652,9 +632,25 @@ pub fn step(
 /// out)`, without copying the quote.
 pub fn step_quote(engine: &mut Engine, broker: &mut SimBroker, q: &Quote, out: &mut Vec<Action>) {
     let first = broker.on_quote(q);
-    let mut queue = if first.is_empty() {
-        let start = out.len();
+    drive(engine, broker, first, out, |engine, out| {
         engine.process_quote_into(q, out);
+    });
+}
+
+/// The broker's reports to `first`, then the event (`deliver`), then whatever they lead to,
+/// each `Action::Broker` submitted at once. Reports wait in a queue the broker keeps between
+/// steps.
+fn drive(
+    engine: &mut Engine,
+    broker: &mut SimBroker,
+    first: Vec<BrokerEvent>,
+    out: &mut Vec<Action>,
+    deliver: impl FnOnce(&mut Engine, &mut Vec<Action>),
+) {
+    let mut queue = if first.is_empty() {
+        // The common case: nothing from the broker, and usually nothing for it.
+        let start = out.len();
+        deliver(engine, out);
         if !out[start..].iter().any(|a| matches!(a, Action::Broker(_))) {
             return;
         }
@@ -663,7 +659,6 @@ pub fn step_quote(engine: &mut Engine, broker: &mut SimBroker, q: &Quote, out: &
         submit_commands(broker, &out[start..], &mut queue);
         queue
     } else {
-        // The broker's reports come first, then the quote, then whatever they lead to.
         let mut queue = std::mem::take(&mut broker.scratch);
         queue.clear();
         let n = first.len();
@@ -674,7 +669,7 @@ pub fn step_quote(engine: &mut Engine, broker: &mut SimBroker, q: &Quote, out: &
             }
         }
         let start = out.len();
-        engine.process_quote_into(q, out);
+        deliver(engine, out);
         submit_commands(broker, &out[start..], &mut queue);
         queue
     };
