@@ -216,7 +216,13 @@ impl DealId {
         let mut b = Text::new();
         b.push(prefix.as_bytes());
         b.push_padded(n, 8);
+        // Digits are always allowed: an ASCII prefix without control characters and the
+        // length are all there is to check (one per simulated fill).
+        let prefix_ok = prefix
+            .bytes()
+            .all(|c| c.is_ascii() && !c.is_ascii_control());
         match b.as_str() {
+            Some(s) if prefix_ok && s.len() <= 30 => Ok(Self(Arc::from(s))),
             Some(s) => Self::from_text(s),
             None => Self::new(format!("{prefix}{n:08}")),
         }
@@ -263,7 +269,7 @@ mod tests {
             DealId::numbered(&long, 7).unwrap_err(),
             DealId::new(format!("{long}00000007")).unwrap_err()
         );
-        // The shortcut (prefix check only) agrees with full validation for any prefix.
+        // The shortcuts (prefix check only) agree with full validation for any prefix.
         for prefix in [
             "",
             "A",
@@ -271,10 +277,14 @@ mod tests {
             "has space",
             "é",
             "x.y",
+            "tab\there",
             "P-P-P-P-P-P-P-P-P-P",
+            "SIMULATEDDEALSPREFIX-22",
         ] {
             let full = DealReference::new(format!("{prefix}-0000000a-000003"));
             assert_eq!(DealReference::compose(prefix, 10, 3), full, "{prefix:?}");
+            let full = DealId::new(format!("{prefix}{:08}", 42));
+            assert_eq!(DealId::numbered(prefix, 42), full, "{prefix:?}");
         }
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(json, "\"SCALP-deadbeef-000042\"");

@@ -334,7 +334,7 @@ impl Engine {
         at: Timestamp,
         out: &mut Vec<Action>,
     ) {
-        let t = self.trades.remove(i);
+        let mut t = self.trades.remove(i);
         if t.state == DealState::Closing && t.unknown_ref.is_some() {
             self.unknown_resolved += 1;
         }
@@ -371,8 +371,9 @@ impl Engine {
             exit_price: level,
             pnl,
             cause,
+            // The trade is done with: its close reason moves into the report.
             reason: if cause == CloseCause::Engine {
-                t.close_reason.clone().unwrap_or_default()
+                t.close_reason.take().unwrap_or_default()
             } else {
                 String::new()
             },
