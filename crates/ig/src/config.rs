@@ -106,8 +106,13 @@ pub struct IgConfig {
     pub idle_revalidate_after: Duration,
     /// How often the background task checks session age and v3 expiry.
     pub maintenance_interval: Duration,
-    /// Login retries for retryable failures (never for refused credentials or API key).
+    /// Login retries for retryable failures (never for refused credentials or API key), for
+    /// the first login of a client: a wrong URL or a dead network is reported within seconds.
     pub login_retry: RetryPolicy,
+    /// The same for logging in again once a session had been established (token errors,
+    /// expiry): longer, so a run rides out a maintenance window of IG answering 503 instead of
+    /// giving up after a few seconds. Refused credentials still end it at once.
+    pub relogin_retry: RetryPolicy,
     /// Backoff for reads answered with an allowance-exceeded error (orders are never retried).
     pub allowance_retry: RetryPolicy,
     /// Backoff between attempts of a read that failed transiently (5xx, timeout, connection).
@@ -157,6 +162,13 @@ impl IgConfig {
                 max_attempts: 3,
                 base_delay: Duration::from_secs(1),
                 max_delay: Duration::from_secs(20),
+                jitter: true,
+            },
+            // 1, 2, 4, 8, 16, 30, 30 s (plus jitter): about 1.5 to 2 minutes in all.
+            relogin_retry: RetryPolicy {
+                max_attempts: 8,
+                base_delay: Duration::from_secs(1),
+                max_delay: Duration::from_secs(30),
                 jitter: true,
             },
             allowance_retry: RetryPolicy {
@@ -211,6 +223,10 @@ impl IgConfig {
             jitter: false,
         };
         self.login_retry = quick;
+        self.relogin_retry = RetryPolicy {
+            max_attempts: 6,
+            ..quick
+        };
         self.allowance_retry = quick;
         self.read_retry = quick;
         self.connect_timeout = Duration::from_secs(2);

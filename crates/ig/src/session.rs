@@ -103,10 +103,15 @@ pub(crate) fn encrypt_password(
 }
 
 impl Inner {
-    /// Logs in with retries: at most `login_retry.max_attempts` attempts, exponential backoff
-    /// with jitter, and no retry at all for fatal refusals.
+    /// Logs in with retries: at most `login_retry.max_attempts` attempts (`relogin_retry` once
+    /// a login has succeeded before), exponential backoff with jitter, and no retry at all for
+    /// fatal refusals.
     pub(crate) async fn login_with_retry(&self, reason: &str) -> Result<AuthState, IgError> {
-        let policy = self.cfg.login_retry;
+        let policy = if self.stats.logins.get() > 0 {
+            self.cfg.relogin_retry
+        } else {
+            self.cfg.login_retry
+        };
         let max = policy.max_attempts.max(1);
         let mut attempt = 1;
         loop {

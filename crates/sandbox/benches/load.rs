@@ -275,6 +275,7 @@ fn client(sb: &SandboxHandle, version: SessionVersion) -> IgClient {
     .with_session_version(version);
     // Every failure must surface: no client-side retries, no client-side rate limiting.
     cfg.login_retry = once;
+    cfg.relogin_retry = once;
     cfg.read_retry = once;
     cfg.allowance_retry = once;
     cfg.rate_limit = false;

@@ -295,3 +295,29 @@ async fn lost_dealing_response_is_resolved_by_confirms_without_resending() {
     assert_eq!(st.account("SANDBOX-CFD").unwrap().positions.len(), 1);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_relogin_rides_out_a_503_burst_that_ends_a_first_login() {
+    // Four 503s in a row: more than a first login tries (3), fewer than a re-login (6).
+    let sb = start().await;
+    let fresh = client(&sb, SessionVersion::V2, "sandbox-pass");
+    sb.inject_faults("http503:4").unwrap();
+    let err = fresh.login().await.unwrap_err();
+    assert!(
+        matches!(err, IgError::LoginFailed { attempts: 3, .. }),
+        "{err}"
+    );
+    sb.shutdown().await;
+
+    let sb = start().await;
+    let running = client(&sb, SessionVersion::V2, "sandbox-pass");
+    running.login().await.unwrap();
+    sb.inject_faults("http503:4").unwrap();
+    running.force_relogin().await.unwrap();
+    let state = sb.state();
+    assert_eq!(state.faults_fired.get("http503").copied(), Some(4));
+    assert!(running.stats().logins >= 2, "{:?}", running.stats());
+    // And the session works.
+    running.positions().await.unwrap();
+    sb.shutdown().await;
+}
