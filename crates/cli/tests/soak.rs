@@ -29,9 +29,10 @@ fn a_short_soak_keeps_every_invariant() {
     assert_eq!(
         report["passed"],
         true,
-        "violations: {}\nharness log:\n{}",
+        "violations: {}\nharness log:\n{}\n{}",
         report["violations"],
-        std::fs::read_to_string(dir.join("harness.log")).unwrap_or_default()
+        std::fs::read_to_string(dir.join("harness.log")).unwrap_or_default(),
+        engine_log_tails(&dir)
     );
     assert!(out.status.success());
     assert!(report["simulated_hours"].as_f64().unwrap() >= 2.0);
@@ -65,4 +66,26 @@ fn a_short_soak_keeps_every_invariant() {
             .any(|k| k.starts_with("sandbox:http5") || k == "sandbox:timeout"),
         "no server error fired: {fired:?}"
     );
+}
+
+/// The last lines of each engine run's stderr, so a failure in CI says what the engine did.
+fn engine_log_tails(dir: &std::path::Path) -> String {
+    let mut runs: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    runs.retain(|p| p.extension().is_some_and(|e| e == "err"));
+    runs.sort();
+    let mut out = String::new();
+    for p in runs {
+        let text = std::fs::read_to_string(&p).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        out.push_str("--- ");
+        out.push_str(&p.display().to_string());
+        out.push_str(" (last 25 lines)\n");
+        for l in &lines[lines.len().saturating_sub(25)..] {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
 }
