@@ -282,6 +282,9 @@ pub fn run_on_source<S: RecordSource>(
     let inst = opts.instrument.resolve()?;
     let (cfg, strategy) = engine_setup(opts, &inst)?;
     let mut broker = SimBroker::new(sim_config(opts)?, vec![inst.clone()]);
+    // The sim broker never reports an unknown outcome here, so the engine never asks it to
+    // resolve one: it need not remember outcomes.
+    broker.keep_outcomes(0);
     let init = EngineInit {
         equity: Money::new(opts.initial_equity),
         ..EngineInit::default()

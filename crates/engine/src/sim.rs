@@ -108,6 +108,7 @@ pub struct SimBroker {
     outcomes: Vec<(DealReference, BrokerEvent)>,
     /// Count of outcomes remembered (the slot to overwrite next, modulo the capacity).
     outcomes_next: usize,
+    outcomes_kept: usize,
     next_deal: u64,
     /// Reused by [`step`]: broker reports waiting for the engine.
     scratch: VecDeque<EngineEvent>,
@@ -133,6 +134,7 @@ impl SimBroker {
             positions: Vec::new(),
             outcomes: Vec::new(),
             outcomes_next: 0,
+            outcomes_kept: OUTCOMES_KEPT,
             next_deal: 0,
             scratch: VecDeque::new(),
             reports: Vec::new(),
@@ -164,14 +166,26 @@ impl SimBroker {
 
     /// Keeps an outcome for `Resolve`, overwriting the oldest once [`OUTCOMES_KEPT`] are held
     /// (references are unique, so the order of the list does not matter).
-    fn remember(&mut self, deal_ref: DealReference, ev: BrokerEvent) {
-        if self.outcomes.len() < OUTCOMES_KEPT {
-            self.outcomes.push((deal_ref, ev));
+    fn remember(&mut self, deal_ref: &DealReference, ev: &BrokerEvent) {
+        if self.outcomes_kept == 0 {
+            return;
+        }
+        let entry = (deal_ref.clone(), ev.clone());
+        if self.outcomes.len() < self.outcomes_kept {
+            self.outcomes.push(entry);
         } else {
-            let slot = self.outcomes_next % OUTCOMES_KEPT;
-            self.outcomes[slot] = (deal_ref, ev);
+            let slot = self.outcomes_next % self.outcomes_kept;
+            self.outcomes[slot] = entry;
         }
         self.outcomes_next = self.outcomes_next.wrapping_add(1);
+    }
+
+    /// How many recent outcomes `Resolve` can find (default [`OUTCOMES_KEPT`]). A backtest,
+    /// where the sim never reports an unknown outcome and so is never asked, keeps none.
+    pub fn keep_outcomes(&mut self, kept: usize) {
+        self.outcomes_kept = kept;
+        self.outcomes.clear();
+        self.outcomes_next = 0;
     }
 
     /// Carries out a command synchronously (owned, like [`Broker::execute`]; see
@@ -223,10 +237,12 @@ impl SimBroker {
 
     fn reject(&mut self, deal_ref: DealReference, reason: &str, out: &mut Vec<BrokerEvent>) {
         let ev = BrokerEvent::Rejected {
-            deal_ref: deal_ref.clone(),
+            deal_ref,
             reason: reason.to_string(),
         };
-        self.remember(deal_ref, ev.clone());
+        if let BrokerEvent::Rejected { deal_ref, .. } = &ev {
+            self.remember(deal_ref, &ev);
+        }
         out.push(ev);
     }
 
@@ -356,13 +372,13 @@ impl SimBroker {
                     limit_level,
                     at: q.ts,
                 };
-                self.remember(o.deal_ref.clone(), ev.clone());
+                self.remember(&o.deal_ref, &ev);
                 out.push(ev);
             }
             BrokerCommand::Close(c) => {
                 let level = price(c.direction);
                 if let Some(ev) = self.close_position(&c.deal_id, level, CloseCause::Engine, q.ts) {
-                    self.remember(c.deal_ref.clone(), ev.clone());
+                    self.remember(&c.deal_ref, &ev);
                     out.push(ev);
                 } else {
                     self.reject(c.deal_ref.clone(), "POSITION_NOT_FOUND", out);

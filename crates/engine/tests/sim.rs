@@ -548,3 +548,27 @@ fn resolution_remembers_the_most_recent_outcomes_only() {
     assert!(matches!(&fill[..], [BrokerEvent::Accepted { .. }]));
     assert_eq!(resolve(&mut b, total + 1), fill);
 }
+
+#[test]
+fn outcomes_can_be_forgotten_when_nothing_will_ask() {
+    let mut b = sim(SimConfig {
+        latency_ms: Some(0),
+        ..SimConfig::default()
+    });
+    b.keep_outcomes(0);
+    b.on_quote(&q(0, dec!(1.1000), dec!(1.1001)));
+    let fill = b.submit(open(1, Direction::Buy, dec!(1), None, None));
+    assert!(matches!(&fill[..], [BrokerEvent::Accepted { .. }]));
+    assert_eq!(
+        b.submit(BrokerCommand::Resolve {
+            deal_ref: r(1),
+            epic: epic(),
+        }),
+        vec![BrokerEvent::Rejected {
+            deal_ref: r(1),
+            reason: "no deal found for this reference".into()
+        }]
+    );
+    // Dealing itself is unchanged.
+    assert_eq!(b.positions().len(), 1);
+}
