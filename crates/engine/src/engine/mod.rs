@@ -435,22 +435,28 @@ impl Engine {
         (side, n)
     }
 
-    /// Unrealised P&L of open trades, at the bid (long) or offer (short).
-    fn unrealised(&self) -> Money {
-        let mut total = Money::ZERO;
-        for t in &self.trades {
+    /// Open positions with a price to value them at: each trade, its market, its entry level
+    /// and its exit price now (the bid for a long, the offer for a short).
+    fn valued_positions(&self) -> impl Iterator<Item = (&Trade, &Market, Price, Price)> {
+        self.trades.iter().filter_map(|t| {
             let (Some(entry), DealState::Open | DealState::Closing) = (t.entry_level, t.state)
             else {
-                continue;
+                return None;
             };
-            let Some(m) = self.markets.iter().find(|m| m.instrument.epic == t.epic) else {
-                continue;
-            };
-            let Some(q) = &m.last_quote else { continue };
-            let exit: Price = match t.direction {
+            let m = self.markets.iter().find(|m| m.instrument.epic == t.epic)?;
+            let q = m.last_quote.as_ref()?;
+            let exit = match t.direction {
                 scalper_model::Direction::Buy => q.bid,
                 scalper_model::Direction::Sell => q.offer,
             };
+            Some((t, m, entry, exit))
+        })
+    }
+
+    /// Unrealised P&L of open trades, at the bid (long) or offer (short).
+    fn unrealised(&self) -> Money {
+        let mut total = Money::ZERO;
+        for (t, m, entry, exit) in self.valued_positions() {
             total += m.instrument.pnl(t.direction, t.size, entry, exit);
         }
         total

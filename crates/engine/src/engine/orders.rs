@@ -282,20 +282,12 @@ impl Engine {
         use crate::strategy::approx_f64 as to_f64;
         let mut total = to_f64(self.day_pnl.value());
         let mut magnitude = total.abs() + to_f64(limit).abs();
-        for t in &self.trades {
-            let (Some(entry), DealState::Open | DealState::Closing) = (t.entry_level, t.state)
-            else {
-                continue;
+        for (t, m, entry, exit) in self.valued_positions() {
+            let sign = match t.direction {
+                Direction::Buy => 1.0,
+                Direction::Sell => -1.0,
             };
-            let Some(m) = self.markets.iter().find(|m| m.instrument.epic == t.epic) else {
-                continue;
-            };
-            let Some(q) = &m.last_quote else { continue };
-            let (exit, sign) = match t.direction {
-                Direction::Buy => (to_f64(q.bid.value()), 1.0),
-                Direction::Sell => (to_f64(q.offer.value()), -1.0),
-            };
-            let entry = to_f64(entry.value());
+            let (exit, entry) = (to_f64(exit.value()), to_f64(entry.value()));
             let per_unit = to_f64(t.size.value()) * m.money_per_price_unit;
             let pnl = (exit - entry) * sign * per_unit;
             if !pnl.is_finite() {
