@@ -141,9 +141,9 @@ fn push_decimal(out: &mut Vec<u8>, d: Decimal) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::tests::trade;
     use rust_decimal_macros::dec;
-    use scalper_engine::CloseCause;
-    use scalper_model::{Direction, Money, Price, Size, Timestamp};
+    use scalper_model::{Direction, Money, Price, Size};
 
     #[test]
     fn decimals_are_written_as_displayed() {
@@ -215,22 +215,5 @@ mod tests {
             );
         }
         assert_eq!(trades_hash(&trades), hex::encode(h.finalize()));
-    }
-
-    fn trade(id: u64, pnl: Decimal, entry: i64, exit: i64) -> TradeRecord {
-        TradeRecord {
-            id,
-            direction: Direction::Buy,
-            size: Size::new(dec!(1)),
-            entry_time: Timestamp::from_millis(entry),
-            entry_price: Price::new(dec!(1)),
-            exit_time: Timestamp::from_millis(exit),
-            exit_price: Price::new(dec!(1)),
-            pnl: Money::new(pnl),
-            commission: Money::ZERO,
-            funding: Money::ZERO,
-            cause: CloseCause::Engine,
-            reason: String::new(),
-        }
     }
 }

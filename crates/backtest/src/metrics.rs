@@ -322,4 +322,4 @@ impl Exposure {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

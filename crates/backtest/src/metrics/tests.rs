@@ -4,7 +4,8 @@
 use super::*;
 use rust_decimal_macros::dec;
 
-fn trade(id: u64, pnl: Decimal, entry: i64, exit: i64) -> TradeRecord {
+/// A one-lot BUY at 1 closing at 1 with this P&L (shared by the hash tests).
+pub(crate) fn trade(id: u64, pnl: Decimal, entry: i64, exit: i64) -> TradeRecord {
     TradeRecord {
         id,
         direction: Direction::Buy,
