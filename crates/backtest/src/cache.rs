@@ -239,29 +239,106 @@ impl Iterator for CacheReader {
                 Err(e) => return Some(Err(e)),
             }
         }
-        let b = &self.buf[self.pos..self.pos + size];
+        let rec = decode(self.kind, &self.buf[self.pos..self.pos + size]);
         self.pos += size;
         self.read += 1;
-        Some(Ok(match self.kind {
-            DataKind::Quotes => Record::Quote(RawQuote {
-                ts: rd(b, 0),
-                bid: rd(b, 8),
-                ask: rd(b, 16),
-            }),
-            DataKind::Bars => {
-                let opt = |v: i64| (v != NONE).then_some(v);
-                Record::Bar(RawBar {
-                    ts: rd(b, 0),
-                    period_ms: rd(b, 8),
-                    open: rd(b, 16),
-                    high: rd(b, 24),
-                    low: rd(b, 32),
-                    close: rd(b, 40),
-                    spread: opt(rd(b, 48)),
-                    volume: opt(rd(b, 56)),
-                })
+        Some(Ok(rec))
+    }
+}
+
+/// Why [`CacheReader::read_batch`] stopped.
+#[derive(Debug)]
+pub(crate) enum BatchEnd {
+    /// It read as many records as it was asked for.
+    Room,
+    /// The cache has no more records.
+    Ended,
+    /// A record's time is not after the one before it (the record counts as read, so
+    /// [`RecordSource::location`] names it).
+    Unordered { prev: i64, ts: i64 },
+    /// The file could not be read.
+    Error(DataError),
+}
+
+impl CacheReader {
+    /// Decodes up to `max` records into `out`, each checked to come after `last_ts` (which
+    /// follows the records read).
+    pub(crate) fn read_batch(
+        &mut self,
+        out: &mut Vec<Record>,
+        max: usize,
+        last_ts: &mut Option<i64>,
+    ) -> BatchEnd {
+        let size = self.record_size();
+        let mut left = max;
+        while left > 0 {
+            if self.read >= self.count {
+                return BatchEnd::Ended;
             }
-        }))
+            if self.len - self.pos < size {
+                match self.fill() {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return BatchEnd::Error(DataError::new(
+                            &self.path,
+                            Location::File,
+                            DataErrorKind::Cache("ends early".into()),
+                        ))
+                    }
+                    Err(e) => return BatchEnd::Error(e),
+                }
+            }
+            let in_buf = (self.len - self.pos) / size;
+            let in_file = usize::try_from(self.count - self.read).unwrap_or(usize::MAX);
+            let n = left.min(in_buf).min(in_file);
+            let bytes = &self.buf[self.pos..self.pos + n * size];
+            out.reserve(n);
+            let mut taken = 0;
+            let mut unordered = None;
+            for b in bytes.chunks_exact(size) {
+                let rec = decode(self.kind, b);
+                let ts = rec.ts();
+                taken += 1;
+                if let Some(prev) = last_ts.filter(|p| ts <= *p) {
+                    unordered = Some(BatchEnd::Unordered { prev, ts });
+                    break;
+                }
+                *last_ts = Some(ts);
+                out.push(rec);
+            }
+            self.pos += taken * size;
+            self.read += taken as u64;
+            left -= taken;
+            if let Some(end) = unordered {
+                return end;
+            }
+        }
+        BatchEnd::Room
+    }
+}
+
+/// One record from its bytes (`b` is exactly one record of `kind`).
+#[inline]
+fn decode(kind: DataKind, b: &[u8]) -> Record {
+    match kind {
+        DataKind::Quotes => Record::Quote(RawQuote {
+            ts: rd(b, 0),
+            bid: rd(b, 8),
+            ask: rd(b, 16),
+        }),
+        DataKind::Bars => {
+            let opt = |v: i64| (v != NONE).then_some(v);
+            Record::Bar(RawBar {
+                ts: rd(b, 0),
+                period_ms: rd(b, 8),
+                open: rd(b, 16),
+                high: rd(b, 24),
+                low: rd(b, 32),
+                close: rd(b, 40),
+                spread: opt(rd(b, 48)),
+                volume: opt(rd(b, 56)),
+            })
+        }
     }
 }
 

@@ -22,6 +22,9 @@ use crate::metrics::{EquityPoint, Metrics, MetricsAccumulator, TradeRecord};
 use crate::options::{engine_setup, sim_config, BacktestOptions};
 use crate::output::TradesFile;
 
+/// Records read at a time.
+const BATCH: usize = 1024;
+
 /// Progress of a run, reported every 65,536 records and once at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
@@ -340,9 +343,10 @@ pub fn run_on_source<S: RecordSource>(
     let to = opts.to.map_or(i64::MAX, Timestamp::millis);
     let period = opts.metrics.period_ms;
     let epic = inst.epic.clone();
-    // Two quotes, alternating: each record's quote is written while the one before it is
-    // processed, so the broker and the engine never read a quote just written (a wide read of
-    // freshly written narrow fields stalls the CPU), and no epic is copied per record.
+    // Records are read in batches (a cached run is decoded straight into `batch`). Two
+    // quotes alternate: each record's quote is written while the one before it is processed,
+    // so the broker and the engine never read a quote just written (a wide read of freshly
+    // written narrow fields stalls the CPU), and no epic is copied per record.
     let blank = scalper_model::Quote {
         epic: epic.clone(),
         bid: Price::new(Decimal::ZERO),
@@ -356,74 +360,79 @@ pub fn run_on_source<S: RecordSource>(
     let mut next_sample = i64::MIN;
     let mut timers = timer.map(Timers::new);
     let mut seen = 0u64;
-    let mut ahead = src.next();
-    fill_quote(&mut quotes[slot], ahead.as_ref());
-    while let Some(rec) = ahead.take() {
-        let rec = rec?;
-        let this = slot;
-        slot ^= 1;
-        // The next record is read now (its error, if any, comes after this one is done).
-        ahead = src.next();
-        fill_quote(&mut quotes[slot], ahead.as_ref());
-        seen += 1;
-        if seen.trailing_zeros() >= 16 {
-            let (bytes_done, bytes_total) = src.progress();
-            progress(Progress {
-                records: seen,
-                bytes_done,
-                bytes_total,
-            });
-        }
-        let ts = rec.ts();
-        if ts < from || ts >= to {
-            continue;
-        }
-        records += 1;
-        first.get_or_insert(ts);
-        last = Some(ts);
-        if ts >= next_sample {
-            // The first record samples the starting equity; later ones the equity at each
-            // period boundary (before the record is processed).
-            book.sample(ts);
-            next_sample = (ts.div_euclid(period) + 1) * period;
-        }
-        if let Some(at) = timers.as_mut().and_then(|t| t.before(ts)) {
-            step(
-                &mut engine,
-                &mut broker,
-                EngineEvent::Timer(Timestamp::from_millis(at)),
-                &mut actions,
-            );
-        }
-        if let Some(f) = &mut funding {
-            let nights = f.crossed(ts);
-            if nights > 0 && !book.open.is_empty() {
-                let mid = Price::new(to_decimal(data::mid(book.last_bid, book.last_ask)));
-                for p in book.open.values_mut() {
-                    p.funding += Money::new(
-                        f.charge(&inst, p.direction, p.size, mid, nights).value() * rate,
-                    );
+    let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
+    let mut more = true;
+    while more {
+        batch.clear();
+        // An error comes after the records before it, which are processed first.
+        let read = src.next_batch(&mut batch, BATCH);
+        more = *read.as_ref().unwrap_or(&false);
+        fill_quote(&mut quotes[slot], batch.first());
+        for (i, rec) in batch.iter().enumerate() {
+            let this = slot;
+            slot ^= 1;
+            fill_quote(&mut quotes[slot], batch.get(i + 1));
+            seen += 1;
+            if seen.trailing_zeros() >= 16 {
+                let (bytes_done, bytes_total) = src.progress();
+                progress(Progress {
+                    records: seen,
+                    bytes_done,
+                    bytes_total,
+                });
+            }
+            let ts = rec.ts();
+            if ts < from || ts >= to {
+                continue;
+            }
+            records += 1;
+            first.get_or_insert(ts);
+            last = Some(ts);
+            if ts >= next_sample {
+                // The first record samples the starting equity; later ones the equity at
+                // each period boundary (before the record is processed).
+                book.sample(ts);
+                next_sample = (ts.div_euclid(period) + 1) * period;
+            }
+            if let Some(at) = timers.as_mut().and_then(|t| t.before(ts)) {
+                step(
+                    &mut engine,
+                    &mut broker,
+                    EngineEvent::Timer(Timestamp::from_millis(at)),
+                    &mut actions,
+                );
+            }
+            if let Some(f) = &mut funding {
+                let nights = f.crossed(ts);
+                if nights > 0 && !book.open.is_empty() {
+                    let mid = Price::new(to_decimal(data::mid(book.last_bid, book.last_ask)));
+                    for p in book.open.values_mut() {
+                        p.funding += Money::new(
+                            f.charge(&inst, p.direction, p.size, mid, nights).value() * rate,
+                        );
+                    }
                 }
             }
-        }
-        match rec {
-            Record::Quote(q) => {
-                book.last_bid = q.bid;
-                book.last_ask = q.ask;
-                step_quote(&mut engine, &mut broker, &quotes[this], &mut actions);
+            match rec {
+                Record::Quote(q) => {
+                    book.last_bid = q.bid;
+                    book.last_ask = q.ask;
+                    step_quote(&mut engine, &mut broker, &quotes[this], &mut actions);
+                }
+                Record::Bar(b) => {
+                    let half = b.spread.unwrap_or(0) / 2;
+                    book.last_bid = b.close - half;
+                    book.last_ask = b.close + (b.spread.unwrap_or(0) - half);
+                    let event = EngineEvent::Candle(b.to_candle(&epic));
+                    step(&mut engine, &mut broker, event, &mut actions);
+                }
             }
-            Record::Bar(b) => {
-                let half = b.spread.unwrap_or(0) / 2;
-                book.last_bid = b.close - half;
-                book.last_ask = b.close + (b.spread.unwrap_or(0) - half);
-                let event = EngineEvent::Candle(b.to_candle(&epic));
-                step(&mut engine, &mut broker, event, &mut actions);
+            if !actions.is_empty() {
+                book.on_actions(&actions, ts)?;
+                actions.clear();
             }
         }
-        if !actions.is_empty() {
-            book.on_actions(&actions, ts)?;
-            actions.clear();
-        }
+        read?;
     }
     let (bytes_done, bytes_total) = src.progress();
     progress(Progress {
@@ -468,12 +477,9 @@ pub fn run_on_source<S: RecordSource>(
     })
 }
 
-/// Writes a quote record into `quote` (other records and errors leave it alone).
-fn fill_quote(
-    quote: &mut scalper_model::Quote,
-    rec: Option<&Result<Record, crate::error::DataError>>,
-) {
-    if let Some(Ok(Record::Quote(q))) = rec {
+/// Writes a quote record into `quote` (bars and `None` leave it alone).
+fn fill_quote(quote: &mut scalper_model::Quote, rec: Option<&Record>) {
+    if let Some(Record::Quote(q)) = rec {
         quote.bid = Price::new(to_decimal(q.bid));
         quote.offer = Price::new(to_decimal(q.ask));
         quote.ts = Timestamp::from_millis(q.ts);

@@ -12,7 +12,7 @@ use std::sync::Once;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
-use scalper_backtest::{open_data, CacheMode, DataOptions, Record};
+use scalper_backtest::{open_data, CacheMode, DataOptions, Record, RecordSource};
 use scalper_model::Epic;
 
 fn cases(default: u32) -> u32 {
@@ -85,13 +85,38 @@ fn load(path: &Path, cache: CacheMode) -> Result<Vec<Record>, String> {
         "a loader thread panicked on {}",
         path.display()
     );
-    match res {
+    let one_by_one = match res {
         Ok(()) => Ok(out),
         Err(e) => {
             let msg = e.to_string();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
             assert!(msg.contains(&name), "error does not name the file: {msg}");
             Err(msg)
+        }
+    };
+    // Batched reads (the backtest's way) give the same records and the same error, at the
+    // same place, whatever the batch size.
+    for size in [1, 3, 1024] {
+        assert_eq!(
+            load_batched(path, &opts, size),
+            one_by_one,
+            "batches of {size} differ on {}",
+            path.display()
+        );
+    }
+    one_by_one
+}
+
+/// Reads `path` through [`RecordSource::next_batch`] in batches of `size`.
+fn load_batched(path: &Path, opts: &DataOptions, size: usize) -> Result<Vec<Record>, String> {
+    let mut src = open_data(&[path.to_path_buf()], opts).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    loop {
+        let before = out.len();
+        let more = src.next_batch(&mut out, size).map_err(|e| e.to_string())?;
+        assert!(out.len() - before <= size, "a batch overfilled");
+        if !more {
+            return Ok(out);
         }
     }
 }

@@ -117,6 +117,21 @@ pub trait RecordSource: Iterator<Item = Result<Record, DataError>> + Send {
     fn progress(&self) -> (u64, u64);
     /// True when every record came from the binary cache.
     fn all_cached(&self) -> bool;
+
+    /// Appends up to `max` records to `out` (which it does not clear): `Ok(false)` once the
+    /// data has ended, `Ok(true)` when there may be more. An error comes after the records
+    /// before it, which are in `out`. Sources that can read a run of records at once (the
+    /// binary cache) override this; the default reads them one by one.
+    fn next_batch(&mut self, out: &mut Vec<Record>, max: usize) -> Result<bool, DataError> {
+        for _ in 0..max {
+            match self.next() {
+                Some(Ok(r)) => out.push(r),
+                Some(Err(e)) => return Err(e),
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
 }
 
 /// How to open data files.
@@ -334,6 +349,43 @@ impl RecordSource for MultiSource {
     }
     fn all_cached(&self) -> bool {
         self.all_cached && self.current.get().all_cached()
+    }
+
+    /// Runs of cached records are decoded straight into `out`, checking the time order on
+    /// the way; other sources go record by record through [`Iterator::next`].
+    fn next_batch(&mut self, out: &mut Vec<Record>, max: usize) -> Result<bool, DataError> {
+        let mut room = max;
+        while room > 0 {
+            let Source::Cache(c) = &mut self.current else {
+                match self.next() {
+                    Some(Ok(r)) => out.push(r),
+                    Some(Err(e)) => return Err(e),
+                    None => return Ok(false),
+                }
+                room -= 1;
+                continue;
+            };
+            let before = out.len();
+            let read = c.read_batch(out, room, &mut self.last_ts);
+            room -= out.len() - before;
+            match read {
+                cache::BatchEnd::Room => {}
+                cache::BatchEnd::Error(e) => return Err(e),
+                cache::BatchEnd::Unordered { prev, ts } => {
+                    return Err(self.order_error(prev, ts));
+                }
+                cache::BatchEnd::Ended => match self.next_file() {
+                    NextFile::Return(None) => return Ok(false),
+                    NextFile::Return(Some(Err(e))) => return Err(e),
+                    NextFile::Return(Some(Ok(r))) => {
+                        out.push(r);
+                        room -= 1;
+                    }
+                    NextFile::ReadOn => {}
+                },
+            }
+        }
+        Ok(true)
     }
 }
 
