@@ -306,6 +306,18 @@ impl Engine {
         matches!((t.entry_time, t.max_hold_ms), (Some(at), Some(h)) if self.now.since(at) >= h)
     }
 
+    /// True when a timer event could do more than move the clock: a strategy that uses
+    /// timers, or a trade with a timed duty (a max hold time, a close to retry, an unknown
+    /// outcome to resolve; see [`Self::manage_timers`]). Otherwise a timer event changes
+    /// nothing the next event would not: that event moves the clock (and rolls the session
+    /// day) before anything else, so a backtest may skip the timer.
+    pub fn timer_has_work(&self) -> bool {
+        self.markets.iter().any(|m| m.strategy.uses_timer())
+            || self.trades.iter().any(|t| {
+                t.max_hold_ms.is_some() || t.close_retry_at.is_some() || t.unknown_ref.is_some()
+            })
+    }
+
     /// Timer duties for market `idx`: max hold, close retries, resolution retries.
     pub(super) fn manage_timers(&mut self, idx: usize, out: &mut Vec<Action>) {
         let retry = self.cfg.resolve_retry_ms;

@@ -74,6 +74,10 @@ impl Strategy for EmaCross {
         "ema-cross"
     }
 
+    fn uses_timer(&self) -> bool {
+        false
+    }
+
     fn on_quote(&mut self, quote: &Quote, _ctx: &StrategyContext<'_>) -> Vec<Intent> {
         let mid = super::mid_f64(quote);
         let fast = self.fast.update(mid);

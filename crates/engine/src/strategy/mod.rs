@@ -90,6 +90,12 @@ pub trait Strategy: Send + std::fmt::Debug {
     fn on_timer(&mut self, _now: Timestamp, _ctx: &StrategyContext<'_>) -> Vec<Intent> {
         Vec::new()
     }
+    /// False when [`Strategy::on_timer`] never does anything, so that a backtest may skip
+    /// timer events nothing else needs (see [`Engine::timer_has_work`](crate::Engine::timer_has_work)).
+    /// Default: true (a strategy that overrides `on_timer` needs no more).
+    fn uses_timer(&self) -> bool {
+        true
+    }
 }
 
 /// Strategy choice and parameters, as written in TOML:

@@ -199,6 +199,10 @@ impl Strategy for Scalper {
         "scalper"
     }
 
+    fn uses_timer(&self) -> bool {
+        false
+    }
+
     fn on_quote(&mut self, quote: &Quote, ctx: &StrategyContext<'_>) -> Vec<Intent> {
         let mid = super::mid_f64(quote);
         if let Some((high, low, close)) = self.bars.update(quote.ts.millis(), mid) {

@@ -117,6 +117,10 @@ impl Strategy for SmaCross {
         "sma-cross"
     }
 
+    fn uses_timer(&self) -> bool {
+        false
+    }
+
     fn on_quote(&mut self, quote: &Quote, ctx: &StrategyContext<'_>) -> Vec<Intent> {
         match self.bars.update(quote) {
             Some(bar) => self.on_close(to_f64(bar.close.value()), ctx),
