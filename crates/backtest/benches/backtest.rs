@@ -63,10 +63,16 @@ fn scan(paths: &[PathBuf], cache: CacheMode) -> String {
         },
     )
     .unwrap();
+    // In batches, as a backtest reads.
+    let mut batch = Vec::with_capacity(1024);
     let mut n = 0u64;
-    for r in &mut src {
-        r.unwrap();
-        n += 1;
+    loop {
+        batch.clear();
+        let more = src.next_batch(&mut batch, 1024).unwrap();
+        n += batch.len() as u64;
+        if !more {
+            break;
+        }
     }
     format!("{n} records, from cache: {}", src.all_cached())
 }

@@ -183,6 +183,88 @@ fn cache_is_built_reused_and_rebuilt_when_stale() {
 }
 
 #[test]
+fn caches_hold_every_kind_of_block_and_older_formats_are_rebuilt() {
+    use std::fmt::Write as _;
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("mixed.csv");
+    // 10,000 quotes (three blocks): five-decimal prices, then from the 5,000th a gap of over
+    // a minute between quotes, then from the 9,000th prices with nine decimals that jump by
+    // more than the compact forms hold.
+    let mut text = String::from("ts_ms,bid,ask\n");
+    let mut ts = 1_704_182_400_000i64;
+    for i in 0..10_000i64 {
+        ts += if (5_000..9_000).contains(&i) {
+            70_001
+        } else {
+            100 + i % 7
+        };
+        let (bid, ask) = if i < 9_000 {
+            let b = 110_000 + (i * 37) % 400;
+            (format!("1.{b:06}"), format!("1.{:06}", b + 12))
+        } else {
+            let b = 1_000_000_000 + (i % 2) * 3_000_000_000 + i;
+            let bid = format!("{}.{:09}", 100 + b / 1_000_000_000, b % 1_000_000_000);
+            (bid, "110.5".to_string())
+        };
+        writeln!(text, "{ts},{bid},{ask}").unwrap();
+    }
+    std::fs::write(&p, text).unwrap();
+    let cache_dir = d.path().join("cache");
+    let opts = DataOptions {
+        cache: CacheMode::Dir(cache_dir.clone()),
+        bar_period_ms: None,
+    };
+    let plain = DataOptions {
+        cache: CacheMode::Off,
+        bar_period_ms: None,
+    };
+    let parsed: Vec<Record> = open_file(&p, &plain)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(parsed.len(), 10_000);
+    let _ = open_file(&p, &opts).unwrap().count();
+    let cached = open_file(&p, &opts).unwrap();
+    assert!(cached.all_cached());
+    let back: Vec<Record> = cached.collect::<Result<_, _>>().unwrap();
+    assert_eq!(back, parsed, "records read back from the cache differ");
+    let cache_file = std::fs::read_dir(&cache_dir)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    // The three blocks take the three forms (header 96 bytes, block headers 32): six bytes
+    // a quote, twelve (the gaps), and 24 (the jumps).
+    let bytes = std::fs::read(&cache_file).unwrap();
+    let second = 96 + 32 + 4096 * 6;
+    let third = second + 32 + 4096 * 12;
+    assert_eq!(
+        [bytes[96 + 4], bytes[second + 4], bytes[third + 4]],
+        [1, 2, 0]
+    );
+    assert_eq!(bytes.len(), third + 32 + (10_000 - 8192) * 24);
+    // A cache of an older format beside its source is ignored and rebuilt...
+    let mut bytes = bytes;
+    bytes[7] = b'2';
+    std::fs::write(&cache_file, &bytes).unwrap();
+    assert!(!open_file(&p, &opts).unwrap().all_cached());
+    let _ = open_file(&p, &opts).unwrap().count();
+    assert!(open_file(&p, &opts).unwrap().all_cached());
+    // ... and named as such when given on its own.
+    let old = d.path().join("old.sbc");
+    std::fs::write(&old, &bytes).unwrap();
+    let e = match open_file(&old, &plain) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("an older cache format was read"),
+    };
+    assert!(
+        e.contains("another scalper version") && e.contains("old.sbc"),
+        "{e}"
+    );
+}
+
+#[test]
 fn malformed_data_errors_name_file_and_line() {
     type Check = fn(&DataErrorKind) -> bool;
     let d = tempfile::tempdir().unwrap();

@@ -1,9 +1,10 @@
 //! The binary data cache: a 96-byte header (magic, kind, price scale, the source file's size,
 //! modification time and SHA-256 of its first and last 64 KiB, record count, first/last
-//! time) followed by fixed-width
-//! little-endian records (quotes: ts, bid, ask = 24 bytes; bars: 64 bytes). A cache whose
-//! fingerprint no longer matches its source is ignored and rebuilt. Written to a temporary
-//! file and renamed only once the whole source parsed cleanly; read in 192 KiB chunks.
+//! time) followed by the records in blocks of up to 4,096 (see [`block`]: quotes take 6 or
+//! 12 bytes where the data allows, 24 otherwise; bars 64). A cache whose fingerprint no
+//! longer matches its source, or of an older format, is ignored and rebuilt. Written to a
+//! temporary file and renamed only once the whole source parsed cleanly; read in 512 KiB
+//! chunks.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -14,15 +15,15 @@ use std::time::UNIX_EPOCH;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::data::{DataKind, RawBar, RawQuote, Record, RecordSource, PRICE_SCALE};
+use crate::data::{DataKind, Record, RecordSource, PRICE_SCALE};
 use crate::error::{DataError, DataErrorKind, Location};
 
-const MAGIC: &[u8; 8] = b"SCLPBTC2";
+mod block;
+use block::Block;
+
+const MAGIC: &[u8; 8] = b"SCLPBTC3";
 const HEADER: usize = 96;
 const SAMPLE: u64 = 64 * 1024;
-const QUOTE_SIZE: usize = 24;
-const BAR_SIZE: usize = 64;
-const NONE: i64 = i64::MIN;
 static NEXT_TMP: AtomicU64 = AtomicU64::new(0);
 /// Extension of cache files.
 pub const CACHE_EXT: &str = "sbc";
@@ -113,7 +114,7 @@ fn rd(b: &[u8], at: usize) -> i64 {
     i64::from_le_bytes(a)
 }
 
-/// Reads a cache file in chunks.
+/// Reads a cache file block by block (see [`block`]), in 512 KiB reads.
 #[derive(Debug)]
 pub struct CacheReader {
     path: PathBuf,
@@ -121,10 +122,21 @@ pub struct CacheReader {
     kind: DataKind,
     count: u64,
     read: u64,
+    /// The file's size, and the bytes of it taken so far (header and whole blocks).
+    file_len: u64,
+    taken: u64,
     buf: Vec<u8>,
     pos: usize,
     len: usize,
+    /// The block being read (its records are in `buf`).
+    block: Block,
+    /// An error was returned: nothing more is read.
+    failed: bool,
 }
+
+/// Bytes read from the file at a time (at least the largest block).
+const READ_CHUNK: usize = 512 * 1024;
+const _: () = assert!(READ_CHUNK >= block::BLOCK_BYTES_MAX);
 
 impl CacheReader {
     /// Opens a cache; with `source`, checks that it was built from that file as it is now.
@@ -134,6 +146,11 @@ impl CacheReader {
         let mut h = [0u8; HEADER];
         file.read_exact(&mut h)
             .map_err(|_| bad("shorter than its header"))?;
+        if h[0..7] == MAGIC[0..7] && h[7] != MAGIC[7] {
+            return Err(bad(
+                "a cache of another scalper version: run on its source file to rebuild it",
+            ));
+        }
         if &h[0..8] != MAGIC {
             return Err(bad("not a scalper cache (bad magic)"));
         }
@@ -157,17 +174,11 @@ impl CacheReader {
                 return Err(bad("stale: the source file changed"));
             }
         }
-        let size = if kind == DataKind::Quotes {
-            QUOTE_SIZE
-        } else {
-            BAR_SIZE
-        };
-        let len = file.metadata().map_err(|e| DataError::io(path, &e))?.len();
-        // Checked: the count comes from the file and may be anything.
-        let expected = count
-            .checked_mul(size as u64)
-            .and_then(|b| b.checked_add(HEADER as u64));
-        if expected != Some(len) {
+        let file_len = file.metadata().map_err(|e| DataError::io(path, &e))?.len();
+        // Checked: the count comes from the file and may be anything. The exact size is
+        // known only once every block is read (their encodings differ).
+        let least = block::min_bytes(kind, count).and_then(|b| b.checked_add(HEADER as u64));
+        if least.is_none_or(|least| least > file_len) {
             return Err(bad("truncated or padded"));
         }
         Ok(Self {
@@ -176,9 +187,13 @@ impl CacheReader {
             kind,
             count,
             read: 0,
-            buf: vec![0; size * 8192],
+            file_len,
+            taken: HEADER as u64,
+            buf: vec![0; READ_CHUNK],
             pos: 0,
             len: 0,
+            block: Block::empty(kind),
+            failed: false,
         })
     }
 
@@ -187,14 +202,21 @@ impl CacheReader {
         self.count
     }
 
+    fn error(&self, message: &str) -> DataError {
+        DataError::new(
+            &self.path,
+            Location::File,
+            DataErrorKind::Cache(message.into()),
+        )
+    }
+
+    /// Makes at least `need` bytes available from `pos`; false at the end of the file.
     #[inline(never)]
-    fn fill(&mut self) -> Result<bool, DataError> {
-        let size = self.record_size();
-        // Keep a partial record at the end of the buffer.
+    fn fill(&mut self, need: usize) -> Result<bool, DataError> {
         self.buf.copy_within(self.pos..self.len, 0);
         self.len -= self.pos;
         self.pos = 0;
-        while self.len < size {
+        while self.len < need {
             let n = self
                 .file
                 .read(&mut self.buf[self.len..])
@@ -207,12 +229,51 @@ impl CacheReader {
         Ok(true)
     }
 
-    fn record_size(&self) -> usize {
-        if self.kind == DataKind::Quotes {
-            QUOTE_SIZE
-        } else {
-            BAR_SIZE
+    /// Loads the next block once the current one is read: `Ok(false)` after the last
+    /// record (when the file ends exactly there).
+    #[cold]
+    #[inline(never)]
+    fn next_block(&mut self) -> Result<bool, DataError> {
+        if self.failed {
+            return Ok(false);
         }
+        if self.read >= self.count {
+            if self.taken != self.file_len || self.len > self.pos {
+                return Err(self.error("truncated or padded"));
+            }
+            return Ok(false);
+        }
+        if self.len - self.pos < block::BLOCK_HEADER && !self.fill(block::BLOCK_HEADER)? {
+            return Err(self.error("ends early"));
+        }
+        let remaining = self.count - self.read;
+        let (mut blk, size) =
+            Block::parse(&self.buf[self.pos..], self.kind, remaining).map_err(|m| self.error(m))?;
+        if self.len - self.pos < size && !self.fill(size)? {
+            return Err(self.error("ends early"));
+        }
+        blk.starts_at(self.pos);
+        self.block = blk;
+        self.pos += size;
+        self.taken += size as u64;
+        Ok(true)
+    }
+
+    /// The next record of the current block (call while `block.left > 0`).
+    #[inline]
+    fn decode(&mut self) -> Result<Record, DataError> {
+        self.read += 1;
+        self.block
+            .next(&self.buf)
+            .map_err(|m| self.fail(self.error(m)))
+    }
+
+    /// `e` ends the reading: nothing comes after it.
+    #[cold]
+    fn fail(&mut self, e: DataError) -> DataError {
+        self.failed = true;
+        self.block.left = 0;
+        e
     }
 }
 
@@ -222,27 +283,14 @@ impl Iterator for CacheReader {
     #[allow(clippy::inline_always)] // see `MultiSource::next`
     #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.read >= self.count {
-            return None;
-        }
-        let size = self.record_size();
-        if self.len - self.pos < size {
-            match self.fill() {
+        if self.block.left == 0 {
+            match self.next_block() {
                 Ok(true) => {}
-                Ok(false) => {
-                    return Some(Err(DataError::new(
-                        &self.path,
-                        Location::File,
-                        DataErrorKind::Cache("ends early".into()),
-                    )))
-                }
-                Err(e) => return Some(Err(e)),
+                Ok(false) => return None,
+                Err(e) => return Some(Err(self.fail(e))),
             }
         }
-        let rec = decode(self.kind, &self.buf[self.pos..self.pos + size]);
-        self.pos += size;
-        self.read += 1;
-        Some(Ok(rec))
+        Some(self.decode())
     }
 }
 
@@ -256,7 +304,7 @@ pub(crate) enum BatchEnd {
     /// A record's time is not after the one before it (the record counts as read, so
     /// [`RecordSource::location`] names it).
     Unordered { prev: i64, ts: i64 },
-    /// The file could not be read.
+    /// The file could not be read, or is damaged.
     Error(DataError),
 }
 
@@ -269,76 +317,32 @@ impl CacheReader {
         max: usize,
         last_ts: &mut Option<i64>,
     ) -> BatchEnd {
-        let size = self.record_size();
         let mut left = max;
         while left > 0 {
-            if self.read >= self.count {
-                return BatchEnd::Ended;
-            }
-            if self.len - self.pos < size {
-                match self.fill() {
+            if self.block.left == 0 {
+                match self.next_block() {
                     Ok(true) => {}
-                    Ok(false) => {
-                        return BatchEnd::Error(DataError::new(
-                            &self.path,
-                            Location::File,
-                            DataErrorKind::Cache("ends early".into()),
-                        ))
+                    Ok(false) => return BatchEnd::Ended,
+                    Err(e) => return BatchEnd::Error(self.fail(e)),
+                }
+            }
+            match self.block.decode_run(&self.buf, left, out, last_ts) {
+                Ok(block::Run { taken, unordered }) => {
+                    self.read += taken as u64;
+                    left -= taken;
+                    if let Some((prev, ts)) = unordered {
+                        return BatchEnd::Unordered { prev, ts };
                     }
-                    Err(e) => return BatchEnd::Error(e),
                 }
-            }
-            let in_buf = (self.len - self.pos) / size;
-            let in_file = usize::try_from(self.count - self.read).unwrap_or(usize::MAX);
-            let n = left.min(in_buf).min(in_file);
-            let bytes = &self.buf[self.pos..self.pos + n * size];
-            out.reserve(n);
-            let mut taken = 0;
-            let mut unordered = None;
-            for b in bytes.chunks_exact(size) {
-                let rec = decode(self.kind, b);
-                let ts = rec.ts();
-                taken += 1;
-                if let Some(prev) = last_ts.filter(|p| ts <= *p) {
-                    unordered = Some(BatchEnd::Unordered { prev, ts });
-                    break;
+                Err(m) => {
+                    // The damaged record counts as read.
+                    self.read += 1;
+                    let e = self.error(m);
+                    return BatchEnd::Error(self.fail(e));
                 }
-                *last_ts = Some(ts);
-                out.push(rec);
-            }
-            self.pos += taken * size;
-            self.read += taken as u64;
-            left -= taken;
-            if let Some(end) = unordered {
-                return end;
             }
         }
         BatchEnd::Room
-    }
-}
-
-/// One record from its bytes (`b` is exactly one record of `kind`).
-#[inline]
-fn decode(kind: DataKind, b: &[u8]) -> Record {
-    match kind {
-        DataKind::Quotes => Record::Quote(RawQuote {
-            ts: rd(b, 0),
-            bid: rd(b, 8),
-            ask: rd(b, 16),
-        }),
-        DataKind::Bars => {
-            let opt = |v: i64| (v != NONE).then_some(v);
-            Record::Bar(RawBar {
-                ts: rd(b, 0),
-                period_ms: rd(b, 8),
-                open: rd(b, 16),
-                high: rd(b, 24),
-                low: rd(b, 32),
-                close: rd(b, 40),
-                spread: opt(rd(b, 48)),
-                volume: opt(rd(b, 56)),
-            })
-        }
     }
 }
 
@@ -353,8 +357,7 @@ impl RecordSource for CacheReader {
         Location::Entry(self.read.saturating_sub(1))
     }
     fn progress(&self) -> (u64, u64) {
-        let size = self.record_size() as u64;
-        (self.read * size, self.count * size)
+        (self.taken, self.file_len)
     }
     fn all_cached(&self) -> bool {
         true
@@ -372,6 +375,9 @@ pub struct CacheWriter {
     count: u64,
     first: i64,
     last: i64,
+    /// Records of the block being filled, and its encoding.
+    block: Vec<Record>,
+    bytes: Vec<u8>,
 }
 
 impl CacheWriter {
@@ -400,9 +406,12 @@ impl CacheWriter {
             count: 0,
             first: 0,
             last: 0,
+            block: Vec::with_capacity(block::BLOCK_MAX),
+            bytes: Vec::new(),
         })
     }
 
+    /// Adds a record (written with the rest of its block).
     #[inline]
     pub fn write(&mut self, r: &Record) -> std::io::Result<()> {
         if self.count == 0 {
@@ -410,36 +419,26 @@ impl CacheWriter {
         }
         self.last = r.ts();
         self.count += 1;
-        match r {
-            Record::Quote(q) => {
-                let mut b = [0u8; QUOTE_SIZE];
-                b[0..8].copy_from_slice(&q.ts.to_le_bytes());
-                b[8..16].copy_from_slice(&q.bid.to_le_bytes());
-                b[16..24].copy_from_slice(&q.ask.to_le_bytes());
-                self.out.write_all(&b)
-            }
-            Record::Bar(x) => {
-                let mut b = [0u8; BAR_SIZE];
-                let vals = [
-                    x.ts,
-                    x.period_ms,
-                    x.open,
-                    x.high,
-                    x.low,
-                    x.close,
-                    x.spread.unwrap_or(NONE),
-                    x.volume.unwrap_or(NONE),
-                ];
-                for (i, v) in vals.iter().enumerate() {
-                    b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
-                }
-                self.out.write_all(&b)
-            }
+        self.block.push(*r);
+        if self.block.len() == block::BLOCK_MAX {
+            self.flush_block()?;
         }
+        Ok(())
+    }
+
+    fn flush_block(&mut self) -> std::io::Result<()> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        self.bytes.clear();
+        block::encode(&self.block, &mut self.bytes);
+        self.block.clear();
+        self.out.write_all(&self.bytes)
     }
 
     /// Writes the header and moves the file into place.
     pub fn finish(mut self) -> std::io::Result<()> {
+        self.flush_block()?;
         let mut h = [0u8; HEADER];
         h[0..8].copy_from_slice(MAGIC);
         h[8] = if self.kind == DataKind::Quotes { 1 } else { 2 };
