@@ -245,10 +245,22 @@ impl Engine {
         self.check_nothing_left(out);
     }
 
+    #[inline]
     fn advance_time(&mut self, t: Timestamp, out: &mut Vec<Action>) {
         if t > self.now {
             self.now = t;
         }
+        // The usual event: same session day, already started.
+        if self.started && self.now < self.next_day_at {
+            return;
+        }
+        self.new_day_or_start(out);
+    }
+
+    /// The first event, or the first of a new session day.
+    #[cold]
+    #[inline(never)]
+    fn new_day_or_start(&mut self, out: &mut Vec<Action>) {
         if !self.started {
             self.started = true;
             let day = self.risk.session_day(self.now);

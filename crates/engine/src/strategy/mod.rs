@@ -198,6 +198,7 @@ const POW10: [f64; 29] = [
 ///
 /// Prices of one feed share a scale: then the mid is the exact integer sum of the mantissas
 /// over `2 × 10^scale`, one division and one rounding (the f64 nearest the true mid).
+#[inline]
 pub(crate) fn mid_f64(q: &Quote) -> f64 {
     let (b, o) = (q.bid.value().unpack(), q.offer.value().unpack());
     if b.scale == o.scale && b.scale <= 22 && b.hi == 0 && o.hi == 0 && !b.negative && !o.negative {
