@@ -317,7 +317,10 @@ impl Engine {
             open_trades,
         };
         let intents = m.strategy.on_quote(q, &ctx);
-        self.handle_intents(idx, intents, out);
+        // Most quotes ask for nothing.
+        if !intents.is_empty() {
+            self.handle_intents(idx, intents, out);
+        }
     }
 
     fn on_candle(&mut self, c: &Candle, out: &mut Vec<Action>) {

@@ -200,12 +200,10 @@ impl Engine {
 
     /// Max hold, trailing stop and the daily loss limit, on a new price for market `idx`.
     pub(super) fn manage_positions(&mut self, idx: usize, out: &mut Vec<Action>) {
-        let (bid, offer, point) = {
-            let m = &self.markets[idx];
-            let Some(q) = &m.last_quote else { return };
-            (q.bid, q.offer, m.instrument.point_size)
-        };
-        // Only trailing stops need the step: computed on first use.
+        if self.trades.is_empty() || self.markets[idx].last_quote.is_none() {
+            return;
+        }
+        // Only trailing stops need the prices and the step: read on first use.
         let mut step = None;
         let mut any_open = false;
         for i in 0..self.trades.len() {
@@ -227,6 +225,9 @@ impl Engine {
             let Some(deal_id) = t.deal_id.clone() else {
                 continue;
             };
+            let m = &self.markets[idx];
+            let Some(q) = &m.last_quote else { return };
+            let (bid, offer, point) = (q.bid, q.offer, m.instrument.point_size);
             let dist = dist.value() * point;
             let (best, candidate) = match t.direction {
                 Direction::Buy => {

@@ -198,7 +198,8 @@ const POW10: [f64; 29] = [
 ///
 /// Prices of one feed share a scale: then the mid is the exact integer sum of the mantissas
 /// over `2 × 10^scale`, one division and one rounding (the f64 nearest the true mid).
-#[inline]
+#[allow(clippy::inline_always)] // measured: once per quote, a call costs a fifth of it
+#[inline(always)]
 pub(crate) fn mid_f64(q: &Quote) -> f64 {
     let (b, o) = (q.bid.value().unpack(), q.offer.value().unpack());
     if b.scale == o.scale && b.scale <= 22 && b.hi == 0 && o.hi == 0 && !b.negative && !o.negative {
@@ -209,6 +210,13 @@ pub(crate) fn mid_f64(q: &Quote) -> f64 {
             return sum as f64 / (2.0 * POW10[b.scale as usize]);
         }
     }
+    mid_f64_general(q)
+}
+
+/// [`mid_f64`] for mixed scales, negative or very large prices.
+#[cold]
+#[inline(never)]
+fn mid_f64_general(q: &Quote) -> f64 {
     (to_f64(q.bid.value()) + to_f64(q.offer.value())) * 0.5
 }
 
