@@ -111,7 +111,7 @@ fn push_digits(out: &mut Vec<u8>, v: u128, width: usize) {
 
 /// Appends `d` as the model's amounts display it (`Display` of the normalized decimal).
 fn push_decimal(out: &mut Vec<u8>, d: Decimal) {
-    let n = d.normalize();
+    let n = scalper_model::normalized(d);
     let u = n.unpack();
     let m = (u128::from(u.hi) << 64) | (u128::from(u.mid) << 32) | u128::from(u.lo);
     if m == 0 {

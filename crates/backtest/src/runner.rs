@@ -10,7 +10,7 @@ use scalper_engine::{
     step, step_quote, Action, ClosedTrade, Command, Engine, EngineEvent, EngineInit, OpenedTrade,
     SimBroker,
 };
-use scalper_model::{Direction, Instrument, Money, Price, Size, Timestamp};
+use scalper_model::{normalized, Direction, Instrument, Money, Price, Size, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::curve::CurveEnvelope;
@@ -179,12 +179,12 @@ impl Book<'_> {
         let t = TradeRecord {
             id: c.trade_id,
             direction: c.direction,
-            size: Size::new(c.size.value().normalize()),
+            size: Size::new(normalized(c.size.value())),
             entry_time: c.entry_time,
-            entry_price: Price::new(c.entry_price.value().normalize()),
+            entry_price: Price::new(normalized(c.entry_price.value())),
             exit_time: c.exit_time,
-            exit_price: Price::new(c.exit_price.value().normalize()),
-            pnl: Money::new(pnl.value().normalize()),
+            exit_price: Price::new(normalized(c.exit_price.value())),
+            pnl: Money::new(normalized(pnl.value())),
             commission: self.conv(commission),
             funding,
             cause: c.cause,
@@ -220,7 +220,7 @@ impl Book<'_> {
                 .pnl(p.direction, p.size, p.level, Price::new(to_decimal(exit)));
             e += self.conv(pnl) + p.funding;
         }
-        Money::new(e.value().normalize())
+        Money::new(normalized(e.value()))
     }
 
     /// A point of the equity curve.

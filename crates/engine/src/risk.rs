@@ -273,7 +273,7 @@ impl RiskManager {
             });
         }
         Decision::Approve(Approved {
-            size: Size::new(size.value().normalize()),
+            size: Size::new(scalper_model::normalized(size.value())),
             stop_distance: stop,
             limit_distance: limit,
         })

@@ -11,6 +11,6 @@ pub mod time;
 pub use deal::{DealEvent, DealState, TransitionError};
 pub use ids::{AccountId, DealId, DealReference, Epic, IdError};
 pub use market::{DealingRules, Direction, Instrument, MarketStatus, OrderType};
-pub use num::{Money, Points, Price, Size};
+pub use num::{normalized, Money, Points, Price, Size};
 pub use quote::{Candle, Quote};
 pub use time::Timestamp;

@@ -10,6 +10,29 @@ use std::ops::{Add, AddAssign, Neg, Sub, SubAssign};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+/// `d.normalize()` (trailing zeros stripped, `-0` made `0`), for mantissas within 64 bits
+/// by multiplication-based division by 10 instead of rust_decimal's 96-bit long division
+/// (a hardware division per word per digit): prices and amounts are normalised for every
+/// trade report, hash line and displayed amount.
+#[inline]
+pub fn normalized(d: Decimal) -> Decimal {
+    let u = d.unpack();
+    if u.hi != 0 {
+        return d.normalize();
+    }
+    let mut m = (u64::from(u.mid) << 32) | u64::from(u.lo);
+    if m == 0 {
+        return Decimal::ZERO;
+    }
+    let mut scale = u.scale;
+    while scale > 0 && m % 10 == 0 {
+        m /= 10;
+        scale -= 1;
+    }
+    // `m` only shrank: it still fits the two low words.
+    Decimal::from_parts(m as u32, (m >> 32) as u32, 0, u.negative, scale)
+}
+
 macro_rules! decimal_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -32,7 +55,7 @@ macro_rules! decimal_newtype {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0.normalize(), f)
+                fmt::Display::fmt(&normalized(self.0), f)
             }
         }
 
@@ -197,7 +220,45 @@ mod tests {
         assert_eq!(Size::new(dec!(0.5)).floor_to_step(dec!(1)), Size::ZERO);
     }
 
+    #[test]
+    fn normalized_strips_zeros_and_signs_of_zero() {
+        for (d, want) in [
+            (dec!(1.099920000), "1.09992"),
+            (dec!(-2.50), "-2.5"),
+            (dec!(100), "100"),
+            (dec!(-0.000), "0"),
+            (dec!(0), "0"),
+            (Decimal::MAX, "79228162514264337593543950335"),
+        ] {
+            let n = normalized(d);
+            assert_eq!(n.to_string(), want);
+            assert_eq!(n.unpack(), d.normalize().unpack(), "{d}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn normalized_is_rust_decimals_normalize(
+            lo in any::<u32>(),
+            mid in any::<u32>(),
+            hi in prop_oneof![Just(0u32), any::<u32>()],
+            negative in any::<bool>(),
+            scale in 0u32..=28,
+            zeros in 0u32..12,
+        ) {
+            // Trailing zeros are the interesting case: multiply some in where they fit.
+            let mut d = Decimal::from_parts(lo, mid, hi, negative, scale);
+            for _ in 0..zeros {
+                match (d.checked_mul(Decimal::TEN), d.scale() < 28) {
+                    (Some(x), true) => d = x,
+                    _ => break,
+                }
+                d.set_scale((d.scale() + 1).min(28)).unwrap();
+            }
+            let (fast, slow) = (normalized(d), d.normalize());
+            prop_assert_eq!(fast.unpack(), slow.unpack(), "{}", d);
+        }
+
         #[test]
         fn money_add_sub_roundtrip(a in -1_000_000_000i64..1_000_000_000, b in -1_000_000_000i64..1_000_000_000) {
             let x = Money::new(Decimal::new(a, 2));
