@@ -50,7 +50,7 @@ pub use output::{
     TradesCsv, TradesFile,
 };
 pub use runner::{
-    run_backtest, run_backtest_with_progress, run_on_source, BacktestReport, Progress,
+    run_backtest, run_backtest_with_progress, run_on_source, BacktestReport, Progress, RefusalStat,
 };
 pub use sweep::{
     expand_grid, parse_grid, run_sweep, FoldReport, GridAxis, RankMetric, SweepOptions,

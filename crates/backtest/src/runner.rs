@@ -59,6 +59,10 @@ pub struct BacktestReport {
     pub trades_hash: String,
     /// Entries refused by risk.
     pub refusals: u64,
+    /// The refusals by rule (`size_below_minimum`, `halted`, ...), each with its count and
+    /// its first occurrence: why a run stopped trading.
+    #[serde(default)]
+    pub refusals_by_rule: BTreeMap<String, RefusalStat>,
     /// Every closed trade in close order with [`BacktestOptions::keep_trades`]; empty
     /// otherwise (the count is `metrics.trades`).
     pub trades: Vec<TradeRecord>,
@@ -67,6 +71,15 @@ pub struct BacktestReport {
     /// first and the last and, in each of up to 2,048 equal time buckets, the lowest and the
     /// highest (see [`CurveEnvelope`]). Drawdown is measured on every point, not on these.
     pub equity_curve: Vec<EquityPoint>,
+}
+
+/// How often a risk rule refused an entry, and the first time it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalStat {
+    pub count: u64,
+    pub first_at: Timestamp,
+    /// The first refusal, as the log says it.
+    pub first: String,
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +112,7 @@ struct Book<'a> {
     sink: Option<TradesFile>,
     /// The reason buffer of a trade written but not kept, reused from trade to trade.
     reason: String,
+    refused: BTreeMap<&'static str, RefusalStat>,
 }
 
 impl Book<'_> {
@@ -146,6 +160,16 @@ impl Book<'_> {
                 Action::TradeClosed(c) => {
                     self.close(c)?;
                     closed = true;
+                }
+                Action::Refused { reason, .. } => {
+                    self.refused
+                        .entry(reason.rule())
+                        .or_insert_with(|| RefusalStat {
+                            count: 0,
+                            first_at: Timestamp::from_millis(now),
+                            first: reason.to_string(),
+                        })
+                        .count += 1;
                 }
                 _ => {}
             }
@@ -338,6 +362,7 @@ pub fn run_on_source<S: RecordSource>(
         trades: opts.keep_trades.then(Vec::new),
         sink,
         reason: String::new(),
+        refused: BTreeMap::new(),
     };
     let from = opts.from.map_or(i64::MIN, Timestamp::millis);
     let to = opts.to.map_or(i64::MAX, Timestamp::millis);
@@ -473,6 +498,11 @@ pub fn run_on_source<S: RecordSource>(
         final_equity,
         trades_hash: book.hash.finish(),
         refusals: engine.summary().refusals,
+        refusals_by_rule: book
+            .refused
+            .iter()
+            .map(|(rule, stat)| ((*rule).to_string(), stat.clone()))
+            .collect(),
         metrics,
         trades: book.trades.unwrap_or_default(),
         equity_curve: book.curve.points(),

@@ -77,6 +77,16 @@ impl fmt::Display for BacktestReport {
             money(m.funding),
             self.refusals
         )?;
+        // Why entries were refused, most frequent first, with the first of each.
+        let mut refused: Vec<_> = self.refusals_by_rule.iter().collect();
+        refused.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+        for (rule, stat) in refused {
+            writeln!(
+                f,
+                "refused {:>8} × {rule}, first at {}: {}",
+                stat.count, stat.first_at, stat.first
+            )?;
+        }
         writeln!(f, "trade list sha256 {}", self.trades_hash)
     }
 }

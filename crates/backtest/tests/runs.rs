@@ -108,6 +108,33 @@ fn ema_cross_fills_on_next_quote_by_hand() {
 }
 
 #[test]
+fn refusals_are_counted_by_rule_with_the_first_of_each() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "q.csv", QUOTES);
+    // Below EUR/USD's minimum deal size (0.5): both signals (q1 long, q3 short) refused.
+    let r = run_backtest(&opts(p, "ema-cross", &["fast=1", "slow=2", "size=0.3"])).unwrap();
+    assert_eq!((r.metrics.trades, r.refusals), (0, 2));
+    let rules: Vec<&str> = r.refusals_by_rule.keys().map(String::as_str).collect();
+    assert_eq!(rules, ["size_below_minimum"]);
+    let stat = &r.refusals_by_rule["size_below_minimum"];
+    assert_eq!(stat.count, 2);
+    assert_eq!(stat.first_at, Timestamp::from_millis(T0 + 1000));
+    assert!(
+        stat.first.contains("below the minimum deal size 0.5"),
+        "{}",
+        stat.first
+    );
+    let text = r.to_string();
+    assert!(
+        text.contains("refused        2 × size_below_minimum, first at 2024-01-02T08:00:01"),
+        "{text}"
+    );
+    // In the JSON report too.
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["refusals_by_rule"]["size_below_minimum"]["count"], 2);
+}
+
+#[test]
 fn ema_cross_latency_zero_fills_on_triggering_quote_with_commission() {
     let d = tempfile::tempdir().unwrap();
     let p = write(d.path(), "q.csv", QUOTES);

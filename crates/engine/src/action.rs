@@ -130,6 +130,31 @@ pub enum Refusal {
     NothingToClose,
 }
 
+impl Refusal {
+    /// The rule's name, as serialised in `rule` (`size_below_minimum`, ...).
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Self::Halted { .. } => "halted",
+            Self::MarketNotTradeable { .. } => "market_not_tradeable",
+            Self::OutsideTradingHours => "outside_trading_hours",
+            Self::NoQuote => "no_quote",
+            Self::StreamGap => "stream_gap",
+            Self::StaleQuote { .. } => "stale_quote",
+            Self::SpreadTooWide { .. } => "spread_too_wide",
+            Self::MaxOpenPositions { .. } => "max_open_positions",
+            Self::MaxOpenPerInstrument { .. } => "max_open_per_instrument",
+            Self::MaxTradesPerDay { .. } => "max_trades_per_day",
+            Self::Cooldown { .. } => "cooldown",
+            Self::RecentlyRejected { .. } => "recently_rejected",
+            Self::OutcomeUnknownPending { .. } => "outcome_unknown_pending",
+            Self::NoStopToSizeFrom => "no_stop_to_size_from",
+            Self::SizeBelowMinimum { .. } => "size_below_minimum",
+            Self::StopTooFar { .. } => "stop_too_far",
+            Self::NothingToClose => "nothing_to_close",
+        }
+    }
+}
+
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -234,5 +259,59 @@ impl ClosedTrade {
     }
     pub fn is_win(&self) -> bool {
         self.pnl > Money::ZERO
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_names_its_rule_as_serialised() {
+        let t = Timestamp::from_millis(0);
+        let all = [
+            Refusal::Halted {
+                reason: HaltReason::KillSwitch,
+            },
+            Refusal::MarketNotTradeable {
+                status: "CLOSED".into(),
+            },
+            Refusal::OutsideTradingHours,
+            Refusal::NoQuote,
+            Refusal::StreamGap,
+            Refusal::StaleQuote {
+                age_ms: 1,
+                max_ms: 0,
+            },
+            Refusal::SpreadTooWide {
+                spread: Decimal::ONE,
+                max: Decimal::ZERO,
+            },
+            Refusal::MaxOpenPositions { open: 1, max: 1 },
+            Refusal::MaxOpenPerInstrument { open: 1, max: 1 },
+            Refusal::MaxTradesPerDay { trades: 1, max: 1 },
+            Refusal::Cooldown {
+                losses: 3,
+                until: t,
+            },
+            Refusal::RecentlyRejected { until: t },
+            Refusal::OutcomeUnknownPending {
+                deal_ref: DealReference::new("R-1").unwrap(),
+            },
+            Refusal::NoStopToSizeFrom,
+            Refusal::SizeBelowMinimum {
+                size: Size::ZERO,
+                min: Size::new(Decimal::ONE),
+            },
+            Refusal::StopTooFar {
+                distance: Decimal::TEN,
+                max: Decimal::ONE,
+            },
+            Refusal::NothingToClose,
+        ];
+        for r in all {
+            let v = serde_json::to_value(&r).unwrap();
+            assert_eq!(v["rule"], r.rule(), "{r:?}");
+        }
     }
 }
