@@ -162,6 +162,47 @@ fn encode_compact(quotes: &[RawQuote], enc: u8, quantum: i64, out: &mut Vec<u8>)
     }
 }
 
+/// A 6-byte quote: time step, bid change and spread (u16, i16, u16).
+#[inline]
+fn narrow(b: &[u8]) -> (i64, i64, i64) {
+    (
+        i64::from(u16::from_le_bytes([b[0], b[1]])),
+        i64::from(i16::from_le_bytes([b[2], b[3]])),
+        i64::from(u16::from_le_bytes([b[4], b[5]])),
+    )
+}
+
+/// A 12-byte quote: time step, bid change and spread (u32, i32, u32).
+#[inline]
+fn medium(b: &[u8]) -> (i64, i64, i64) {
+    (
+        i64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        i64::from(i32::from_le_bytes([b[4], b[5], b[6], b[7]])),
+        i64::from(u32::from_le_bytes([b[8], b[9], b[10], b[11]])),
+    )
+}
+
+/// The quote after one at `ts` with `bid`: (time, bid, ask), every step checked.
+#[inline]
+fn advance(
+    ts: i64,
+    bid: i64,
+    quantum: i64,
+    (dt, db, sp): (i64, i64, i64),
+) -> Result<(i64, i64, i64), &'static str> {
+    const BAD: &str = "a compact record overflows";
+    let ts = ts.checked_add(dt).ok_or(BAD)?;
+    let bid = db
+        .checked_mul(quantum)
+        .and_then(|d| bid.checked_add(d))
+        .ok_or(BAD)?;
+    let ask = sp
+        .checked_mul(quantum)
+        .and_then(|s| bid.checked_add(s))
+        .ok_or(BAD)?;
+    Ok((ts, bid, ask))
+}
+
 /// What [`Block::decode_run`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Run {
@@ -248,25 +289,15 @@ impl Block {
     pub(super) fn next(&mut self, buf: &[u8]) -> Result<Record, &'static str> {
         self.left -= 1;
         let at = self.off;
-        match self.enc {
-            NARROW => {
-                let b = &buf[at..at + 6];
-                self.off += 6;
-                let dt = i64::from(u16::from_le_bytes([b[0], b[1]]));
-                let db = i64::from(i16::from_le_bytes([b[2], b[3]]));
-                let sp = i64::from(u16::from_le_bytes([b[4], b[5]]));
-                self.step(dt, db, sp)
-            }
-            MEDIUM => {
-                let b = &buf[at..at + 12];
-                self.off += 12;
-                let dt = i64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                let db = i64::from(i32::from_le_bytes([b[4], b[5], b[6], b[7]]));
-                let sp = i64::from(u32::from_le_bytes([b[8], b[9], b[10], b[11]]));
-                self.step(dt, db, sp)
-            }
-            _ => Ok(self.raw(buf)),
-        }
+        let fields = match self.enc {
+            NARROW => narrow(&buf[at..at + 6]),
+            MEDIUM => medium(&buf[at..at + 12]),
+            _ => return Ok(self.raw(buf)),
+        };
+        self.off += if self.enc == NARROW { 6 } else { 12 };
+        let (ts, bid, ask) = advance(self.ts, self.bid, self.quantum, fields)?;
+        (self.ts, self.bid) = (ts, bid);
+        Ok(Record::Quote(RawQuote { ts, bid, ask }))
     }
 
     /// Decodes up to `max` records of this block (from `buf`, the buffer it was parsed in)
@@ -312,17 +343,9 @@ impl Block {
         let mut prev = *last_ts;
         let mut taken = 0;
         let mut unordered = None;
-        let mut run = |dt: i64, db: i64, sp: i64| -> Result<bool, &'static str> {
-            const BAD: &str = "a compact record overflows";
-            ts = ts.checked_add(dt).ok_or(BAD)?;
-            bid = db
-                .checked_mul(quantum)
-                .and_then(|d| bid.checked_add(d))
-                .ok_or(BAD)?;
-            let ask = sp
-                .checked_mul(quantum)
-                .and_then(|s| bid.checked_add(s))
-                .ok_or(BAD)?;
+        let mut run = |fields| -> Result<bool, &'static str> {
+            let ask;
+            (ts, bid, ask) = advance(ts, bid, quantum, fields)?;
             taken += 1;
             if let Some(p) = prev.filter(|p| ts <= *p) {
                 unordered = Some((p, ts));
@@ -334,19 +357,13 @@ impl Block {
         };
         if enc == NARROW {
             for b in bytes.chunks_exact(6) {
-                let dt = i64::from(u16::from_le_bytes([b[0], b[1]]));
-                let db = i64::from(i16::from_le_bytes([b[2], b[3]]));
-                let sp = i64::from(u16::from_le_bytes([b[4], b[5]]));
-                if !run(dt, db, sp)? {
+                if !run(narrow(b))? {
                     break;
                 }
             }
         } else {
             for b in bytes.chunks_exact(12) {
-                let dt = i64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                let db = i64::from(i32::from_le_bytes([b[4], b[5], b[6], b[7]]));
-                let sp = i64::from(u32::from_le_bytes([b[8], b[9], b[10], b[11]]));
-                if !run(dt, db, sp)? {
+                if !run(medium(b))? {
                     break;
                 }
             }
@@ -356,23 +373,6 @@ impl Block {
         (self.ts, self.bid) = (ts, bid);
         *last_ts = prev;
         Ok(Run { taken, unordered })
-    }
-
-    #[inline]
-    fn step(&mut self, dt: i64, db: i64, sp: i64) -> Result<Record, &'static str> {
-        const BAD: &str = "a compact record overflows";
-        let ts = self.ts.checked_add(dt).ok_or(BAD)?;
-        let bid = db
-            .checked_mul(self.quantum)
-            .and_then(|d| self.bid.checked_add(d))
-            .ok_or(BAD)?;
-        let ask = sp
-            .checked_mul(self.quantum)
-            .and_then(|s| bid.checked_add(s))
-            .ok_or(BAD)?;
-        self.ts = ts;
-        self.bid = bid;
-        Ok(Record::Quote(RawQuote { ts, bid, ask }))
     }
 
     fn raw(&mut self, buf: &[u8]) -> Record {
