@@ -85,7 +85,9 @@ fn sharpe_and_sortino() {
 
 /// The whole-list computation that [`MetricsAccumulator`] replaced, kept as the reference.
 mod reference {
-    use super::super::{f, EquityPoint, Metrics, MetricsOptions, TradeRecord};
+    // The Sharpe/Sortino formula is shared: the reference checks how the accumulator
+    // collects returns, trades and intervals, not the formula itself.
+    use super::super::{f, ratios, EquityPoint, Metrics, MetricsOptions, TradeRecord};
     use rust_decimal::Decimal;
     use scalper_model::Money;
 
@@ -176,20 +178,6 @@ mod reference {
             }
         }
         (max, max_pct)
-    }
-
-    fn ratios(r: &[f64], per_year: f64) -> (Option<f64>, Option<f64>) {
-        if r.len() < 2 {
-            return (None, None);
-        }
-        let n = r.len() as f64;
-        let mean = r.iter().sum::<f64>() / n;
-        let var = r.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-        let down = r.iter().map(|x| x.min(0.0).powi(2)).sum::<f64>() / n;
-        let ann = per_year.sqrt();
-        let sharpe = (var > 0.0).then(|| mean / var.sqrt() * ann);
-        let sortino = (down > 0.0).then(|| mean / down.sqrt() * ann);
-        (sharpe, sortino)
     }
 
     fn exposure(trades: &[TradeRecord], span_ms: i64) -> f64 {
