@@ -54,7 +54,7 @@ pub struct BacktestReport {
     pub initial_equity: Money,
     pub final_equity: Money,
     pub metrics: Metrics,
-    /// SHA-256 of the trade list (see [`trades_hash`](crate::metrics::trades_hash)), built as
+    /// SHA-256 of the trade list (see [`trades_hash`](crate::hash::trades_hash)), built as
     /// trades close: the same with or without `keep_trades`.
     pub trades_hash: String,
     /// Entries refused by risk.
