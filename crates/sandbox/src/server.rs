@@ -10,6 +10,7 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 use scalper_ig::wire::history::Activity;
 use scalper_model::{Epic, MarketStatus, Price, Quote, Timestamp};
+use axum::serve::ListenerExt as _;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -329,6 +330,12 @@ impl Sandbox {
         let (stop_tx, mut stop_rx) = watch::channel(false);
         let mut server_stop = stop_tx.subscribe();
         let server = tokio::spawn(async move {
+            // Nagle off: a streamed quote must not wait for the client's delayed ACK.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::warn!(error = %e, "cannot turn Nagle's algorithm off");
+                }
+            });
             let r = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     let _ = server_stop.wait_for(|s| *s).await;

@@ -81,7 +81,9 @@ impl Conn {
         let proto = HeaderValue::from_str(&format!("{protocol}.lightstreamer.com"))
             .map_err(|e| ConnError::Connect(e.to_string()))?;
         req.headers_mut().insert("Sec-WebSocket-Protocol", proto);
-        let (ws, _resp) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(req))
+        // Nagle off: an update or a control message must not wait for the peer's delayed ACK.
+        let connect = tokio_tungstenite::connect_async_with_config(req, None, true);
+        let (ws, _resp) = tokio::time::timeout(timeout, connect)
             .await
             .map_err(|_| ConnError::Timeout("opening the stream WebSocket"))?
             .map_err(|e| ConnError::Connect(e.to_string()))?;
