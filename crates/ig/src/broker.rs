@@ -13,8 +13,8 @@ use scalper_model::{DealReference, Direction, Money, Price, Quote};
 
 use crate::dealing::{CloseRequest, DealOutcome, OpenRequest};
 use crate::error::IgError;
-use crate::wire::positions::AmendPositionRequest;
 use crate::IgClient;
+use scalper_ig_wire::positions::AmendPositionRequest;
 
 /// The live IG broker.
 #[derive(Clone)]

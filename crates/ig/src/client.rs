@@ -16,7 +16,7 @@ use crate::http::{self, Call, Reply};
 use crate::rate::RateLimiter;
 use crate::session::{AuthState, Tokens};
 use crate::stats::{SessionState, SessionStats, StatsCounters};
-use crate::wire::session::SessionDetails;
+use scalper_ig_wire::session::SessionDetails;
 use scalper_model::AccountId;
 
 /// Credentials for the Lightstreamer connection (`CST-…|XST-…` password).

@@ -16,8 +16,10 @@ use crate::types::{Confirmation, DealStatus};
 pub use crate::orders::{
     CloseRequest, DealOutcome, OpenRequest, Resolution, TimeInForce, WorkingOrderRequest,
 };
-use crate::wire::positions::{AmendPositionRequest, ClosePositionRequest, DealReferenceResponse};
-use crate::wire::working_orders::{AmendWorkingOrderRequest, CreateWorkingOrderRequest};
+use scalper_ig_wire::positions::{
+    AmendPositionRequest, ClosePositionRequest, DealReferenceResponse,
+};
+use scalper_ig_wire::working_orders::{AmendWorkingOrderRequest, CreateWorkingOrderRequest};
 
 /// How to check `/positions` when `/confirms` stays silent.
 #[derive(Debug, Clone)]

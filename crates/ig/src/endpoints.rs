@@ -4,17 +4,18 @@
 use scalper_model::{DealId, DealReference, Direction, Epic, Price};
 
 use crate::client::IgClient;
+use crate::convert;
 use crate::error::IgError;
 use crate::http::Call;
 use crate::types::{Confirmation, Market, OpenPosition};
-use crate::wire::accounts::AccountsResponse;
-use crate::wire::application::Application;
-use crate::wire::confirms::DealConfirmation;
-use crate::wire::history::{ActivityResponse, TransactionsResponse};
-use crate::wire::markets::{MarketDetails, MarketsResponse};
-use crate::wire::positions::{PositionEntry, PositionsResponse};
-use crate::wire::prices::PricesResponse;
-use crate::wire::working_orders::WorkingOrdersResponse;
+use scalper_ig_wire::accounts::AccountsResponse;
+use scalper_ig_wire::application::Application;
+use scalper_ig_wire::confirms::DealConfirmation;
+use scalper_ig_wire::history::{ActivityResponse, TransactionsResponse};
+use scalper_ig_wire::markets::{MarketDetails, MarketsResponse};
+use scalper_ig_wire::positions::{PositionEntry, PositionsResponse};
+use scalper_ig_wire::prices::PricesResponse;
+use scalper_ig_wire::working_orders::WorkingOrdersResponse;
 
 /// Query of `GET /prices/{epic}` v3. Dates are `yyyy-MM-ddTHH:mm:ss`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -107,7 +108,7 @@ impl IgClient {
 
     /// `GET /markets/{epic}` v3 converted: instrument, dealing rules, status, bid/offer.
     pub async fn market(&self, epic: &Epic) -> Result<Market, IgError> {
-        self.market_details(epic).await?.to_market()
+        convert::market(&self.market_details(epic).await?)
     }
 
     /// `GET /markets?epics=a,b` v2 (at most 50 epics per IG).
@@ -118,10 +119,7 @@ impl IgClient {
         let list = epics.iter().map(Epic::as_str).collect::<Vec<_>>().join(",");
         let call = Call::get("/markets", 2, "markets").query("epics", list);
         let resp: MarketsResponse = self.inner.call(&call).await?.json("markets")?;
-        resp.market_details
-            .iter()
-            .map(MarketDetails::to_market)
-            .collect()
+        resp.market_details.iter().map(convert::market).collect()
     }
 
     /// `GET /prices/{epic}` v3.
@@ -150,7 +148,7 @@ impl IgClient {
             .await?
             .positions
             .iter()
-            .map(PositionEntry::to_position)
+            .map(convert::position)
             .collect()
     }
 
@@ -162,7 +160,7 @@ impl IgClient {
             "position",
         );
         let entry: PositionEntry = self.inner.call(&call).await?.json("position")?;
-        entry.to_position()
+        convert::position(&entry)
     }
 
     /// `GET /confirms/{dealReference}` v1 as IG sends it.
@@ -180,9 +178,7 @@ impl IgClient {
 
     /// `GET /confirms/{dealReference}` v1 converted.
     pub async fn confirm(&self, reference: &DealReference) -> Result<Confirmation, IgError> {
-        self.confirm_raw(reference)
-            .await?
-            .to_confirmation(reference)
+        convert::confirmation(&self.confirm_raw(reference).await?, reference)
     }
 
     /// `GET /workingorders` v2.

@@ -1,5 +1,6 @@
-//! IG Markets client: REST wire models, typed errors, session manager, rate limiting, dealing,
-//! and the Lightstreamer (TLCP) streaming client.
+//! IG Markets client: typed errors, session manager, rate limiting, dealing, conversion of IG's
+//! wire models (`scalper_ig_wire`) into domain types, and the Lightstreamer (TLCP) streaming
+//! client.
 //!
 //! Start with [`IgConfig::new`] and [`IgClient::new`]; every request goes through the session
 //! manager (single-flight login, v3 refresh, token-error recovery). Dealing calls return a
@@ -9,6 +10,7 @@ pub mod broker;
 pub mod client;
 pub mod config;
 pub mod confirms;
+pub mod convert;
 pub mod dealing;
 pub mod endpoints;
 pub mod error;
@@ -20,7 +22,6 @@ mod session;
 pub mod stats;
 pub mod stream;
 pub mod types;
-pub mod wire;
 
 pub use broker::IgBroker;
 pub use client::{IgClient, StreamCredentials};

@@ -9,7 +9,7 @@ use secrecy::ExposeSecret;
 use crate::client::{needs_refresh, Inner};
 use crate::http::Call;
 use crate::session::Tokens;
-use crate::wire::application::Application;
+use scalper_ig_wire::application::Application;
 
 pub(crate) fn spawn(weak: Weak<Inner>) {
     let Some(inner) = weak.upgrade() else { return };
@@ -75,7 +75,7 @@ impl Inner {
                     .find(|a| a.api_key.as_deref() == Some(key))
                     .or_else(|| if apps.len() == 1 { apps.first() } else { None });
                 if let Some(app) = chosen {
-                    let a = app.allowances();
+                    let a = crate::convert::allowances(app);
                     tracing::info!(
                         trading_per_minute = a.trading_per_minute,
                         non_trading_per_minute = a.non_trading_per_minute,

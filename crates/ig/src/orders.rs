@@ -5,7 +5,7 @@ use scalper_model::{DealId, DealReference, Direction, Epic, OrderType, Points, P
 
 use crate::error::IgError;
 use crate::types::Confirmation;
-use crate::wire::positions::OpenPositionRequest;
+use scalper_ig_wire::positions::OpenPositionRequest;
 
 /// `timeInForce` of a position order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

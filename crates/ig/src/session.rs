@@ -15,7 +15,7 @@ use crate::client::Inner;
 use crate::config::SessionVersion;
 use crate::error::IgError;
 use crate::http::{Call, Reply};
-use crate::wire::session::{
+use scalper_ig_wire::session::{
     EncryptionKeyResponse, LoginRequest, LoginV2Response, LoginV3Response, OAuthToken,
     RefreshTokenRequest, SwitchAccountRequest,
 };

@@ -377,8 +377,7 @@ async fn force_relogin_logout_and_reads() {
         1
     );
     assert_eq!(
-        client.applications().await.unwrap()[0]
-            .allowances()
+        scalper_ig::convert::allowances(&client.applications().await.unwrap()[0])
             .trading_per_minute,
         100
     );
@@ -487,7 +486,7 @@ async fn amend_with_unknown_outcome_is_not_resent() {
     let fake = FakeIg::start().await;
     fake.state.fail_amend.store(true, Ordering::SeqCst);
     let client = IgClient::new(fake.config(SessionVersion::V2)).unwrap();
-    let body = scalper_ig::wire::positions::AmendPositionRequest {
+    let body = scalper_ig_wire::positions::AmendPositionRequest {
         stop_level: Some(dec!(1.07)),
         ..Default::default()
     };

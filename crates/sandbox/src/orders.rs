@@ -3,11 +3,9 @@
 //! (HTTP 200) and leaves a confirm; malformed requests are `ApiError`s (HTTP 400/404).
 
 use rust_decimal::Decimal;
-use scalper_ig::wire::confirms::AffectedDeal;
-use scalper_ig::wire::history::ActivityDetails;
-use scalper_ig::wire::positions::{
-    AmendPositionRequest, ClosePositionRequest, OpenPositionRequest,
-};
+use scalper_ig_wire::confirms::AffectedDeal;
+use scalper_ig_wire::history::ActivityDetails;
+use scalper_ig_wire::positions::{AmendPositionRequest, ClosePositionRequest, OpenPositionRequest};
 
 use crate::catalog::ProductKind;
 use crate::dealing::{check_numbers, close_price, confirm, direction, open_price, rejected, World};
@@ -287,7 +285,7 @@ impl World<'_> {
         &mut self,
         account: &str,
         reference: &str,
-        c: scalper_ig::wire::confirms::DealConfirmation,
+        c: scalper_ig_wire::confirms::DealConfirmation,
         reason: &str,
     ) -> String {
         let epic = c.epic.clone().unwrap_or_default();

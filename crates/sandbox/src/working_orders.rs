@@ -3,14 +3,14 @@
 //! below minimum and past good-till dates are rejected with IG's reasons.
 
 use rust_decimal::Decimal;
-use scalper_ig::wire::confirms::AffectedDeal;
-use scalper_ig::wire::history::ActivityDetails;
-use scalper_ig::wire::working_orders::{AmendWorkingOrderRequest, CreateWorkingOrderRequest};
+use scalper_ig_wire::confirms::AffectedDeal;
+use scalper_ig_wire::history::ActivityDetails;
+use scalper_ig_wire::working_orders::{AmendWorkingOrderRequest, CreateWorkingOrderRequest};
 
-use crate::clock;
 use crate::dealing::{check_numbers, confirm, direction, open_price, rejected, World};
 use crate::error::ApiError;
 use crate::state::WorkingOrder;
+use scalper_ig_wire::time as ig_time;
 
 impl World<'_> {
     /// `POST /workingorders/otc` v2.
@@ -44,7 +44,7 @@ impl World<'_> {
         let good_till = match (tif.as_str(), &req.good_till_date) {
             ("GOOD_TILL_CANCELLED", _) => None,
             ("GOOD_TILL_DATE", Some(d)) => Some(
-                clock::parse_time(d)
+                ig_time::parse_time(d)
                     .ok_or_else(|| ApiError::bad_request("error.malformed.date"))?,
             ),
             ("GOOD_TILL_DATE", None) => {
@@ -190,7 +190,7 @@ impl World<'_> {
                 if let Some(t) = &req.time_in_force {
                     o.time_in_force = t.to_ascii_uppercase();
                 }
-                if let Some(d) = req.good_till_date.as_deref().and_then(clock::parse_time) {
+                if let Some(d) = req.good_till_date.as_deref().and_then(ig_time::parse_time) {
                     o.good_till = Some(d);
                 }
                 if req.stop_distance.is_some() {

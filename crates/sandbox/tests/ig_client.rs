@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use common::{start, start_with, EURUSD};
 use rust_decimal_macros::dec;
-use scalper_ig::wire::positions::AmendPositionRequest;
-use scalper_ig::wire::working_orders::AmendWorkingOrderRequest;
 use scalper_ig::{
     ActivityQuery, CloseRequest, DealOutcome, Environment, IgClient, IgConfig, IgError,
     OpenRequest, PriceQuery, Resolution, SessionVersion, TransactionQuery, WorkingOrderRequest,
 };
+use scalper_ig_wire::positions::AmendPositionRequest;
+use scalper_ig_wire::working_orders::AmendWorkingOrderRequest;
 use scalper_model::{AccountId, Direction, Epic, OrderType, Points, Price, Size};
 use scalper_sandbox::{SandboxConfig, SandboxHandle};
 use secrecy::SecretString;

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use rust_decimal_macros::dec;
 use scalper_ig::stream::{StreamClient, StreamEvent, StreamStatus, Subscription, UpdateStatus};
-use scalper_ig::wire::positions::AmendPositionRequest;
 use scalper_ig::{
     DealOutcome, DealStatus, Environment, IgClient, IgConfig, OpenRequest, SessionVersion,
 };
+use scalper_ig_wire::positions::AmendPositionRequest;
 use scalper_model::{Direction, Epic, Points, Price, Size};
 use scalper_sandbox::bus::StreamFault;
 use scalper_sandbox::{Sandbox, SandboxConfig};

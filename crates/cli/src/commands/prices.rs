@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use scalper_ig::{IgClient, PriceQuery};
+use scalper_ig_wire::Resolution;
 use scalper_model::{Candle, Epic, Timestamp};
 
 use crate::args::PricesArgs;
@@ -20,36 +21,15 @@ const HEADER: &str = "ts_ms,open,high,low,close,spread,volume";
 /// Bars per request window (IG allows large pages; small windows make resuming cheap).
 const WINDOW_BARS: i64 = 1000;
 
-/// Bar length of an IG resolution.
-pub fn resolution_ms(r: &str) -> Result<i64, ConfigError> {
-    let ms = match r.trim().to_ascii_uppercase().as_str() {
-        "SECOND" => 1_000,
-        "MINUTE" => 60_000,
-        "MINUTE_2" => 120_000,
-        "MINUTE_3" => 180_000,
-        "MINUTE_5" => 300_000,
-        "MINUTE_10" => 600_000,
-        "MINUTE_15" => 900_000,
-        "MINUTE_30" => 1_800_000,
-        "HOUR" => 3_600_000,
-        "HOUR_2" => 7_200_000,
-        "HOUR_3" => 10_800_000,
-        "HOUR_4" => 14_400_000,
-        "DAY" => 86_400_000,
-        "WEEK" => 604_800_000,
-        _ => {
-            return Err(ConfigError::Usage(format!(
-                "--resolution {r:?}: use SECOND, MINUTE, MINUTE_2, MINUTE_3, MINUTE_5, MINUTE_10, \
-                 MINUTE_15, MINUTE_30, HOUR, HOUR_2, HOUR_3, HOUR_4, DAY or WEEK"
-            )))
-        }
-    };
-    Ok(ms)
+/// The IG resolution named on the command line (any case).
+fn resolution(r: &str) -> Result<Resolution, ConfigError> {
+    r.parse()
+        .map_err(|e| ConfigError::Usage(format!("--resolution {e}")))
 }
 
 fn ig_time(ts: Timestamp) -> Result<String, ConfigError> {
     ts.to_datetime()
-        .map(|d| d.format("%Y-%m-%dT%H:%M:%S").to_string())
+        .map(|_| scalper_ig_wire::time::utc_s(ts))
         .ok_or_else(|| ConfigError::Usage(format!("time {ts} is out of range")))
 }
 
@@ -116,7 +96,8 @@ fn unscale(mut c: Candle, s: rust_decimal::Decimal) -> Candle {
 
 pub async fn run(args: &PricesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     let epic: Epic = ctx.resolve_epic(&args.instrument)?;
-    let period = resolution_ms(&args.resolution)?;
+    let resolution = resolution(&args.resolution)?;
+    let period = resolution.millis();
     let parse = |flag: &str, v: &str| {
         scalper_backtest::parse_time(v).map_err(|e| ConfigError::Usage(format!("{flag}: {e}")))
     };
@@ -162,7 +143,7 @@ pub async fn run(args: &PricesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         let mut page = 1u32;
         loop {
             let q = PriceQuery {
-                resolution: Some(args.resolution.trim().to_ascii_uppercase()),
+                resolution: Some(resolution.as_ig().to_string()),
                 from: Some(ig_time(Timestamp::from_millis(start))?),
                 to: Some(ig_time(Timestamp::from_millis(end))?),
                 page_size: Some(u32::try_from(WINDOW_BARS).unwrap_or(1000)),
@@ -185,8 +166,7 @@ pub async fn run(args: &PricesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
                 );
                 allowance = Some(a);
             }
-            let bars: Vec<Candle> = resp
-                .to_candles(&epic, period)
+            let bars: Vec<Candle> = scalper_ig::convert::candles(&resp, &epic, period)
                 .into_iter()
                 .filter(|c| {
                     let t = c.start.millis();
