@@ -16,6 +16,7 @@ pub mod markets;
 pub mod num;
 pub mod positions;
 pub mod prices;
+pub mod reject;
 pub mod resolution;
 pub mod session;
 pub mod time;

@@ -9,7 +9,7 @@ use scalper_engine::event::{
     AmendOrder, BrokerCommand, BrokerEvent, CloseCause, CloseOrder, FailureKind, OpenOrder,
 };
 use scalper_engine::{Broker, Clock};
-use scalper_model::{DealReference, Direction, Money, Price, Quote};
+use scalper_model::{DealReference, Direction, Money, Price, Quote, RejectReason};
 
 use crate::dealing::{CloseRequest, DealOutcome, OpenRequest};
 use crate::error::IgError;
@@ -200,9 +200,9 @@ async fn close(client: &IgClient, clock: &dyn Clock, c: CloseOrder) -> Vec<Broke
         // side rather than retrying a close that can never succeed.
         DealOutcome::Rejected {
             deal_reference,
-            reason,
+            reason: RejectReason::PositionNotFound,
             ..
-        } if reason == "POSITION_NOT_FOUND" => {
+        } => {
             let level = recorded_or_market_close(client, &c).await;
             match level {
                 Some(level) => {
@@ -217,7 +217,7 @@ async fn close(client: &IgClient, clock: &dyn Clock, c: CloseOrder) -> Vec<Broke
                 }
                 None => vec![BrokerEvent::Rejected {
                     deal_ref: deal_reference,
-                    reason,
+                    reason: RejectReason::PositionNotFound.to_string(),
                 }],
             }
         }
@@ -235,7 +235,7 @@ fn not_accepted(out: DealOutcome) -> Vec<BrokerEvent> {
             ..
         } => vec![BrokerEvent::Rejected {
             deal_ref: deal_reference,
-            reason,
+            reason: reason.to_string(),
         }],
         DealOutcome::Unknown {
             deal_reference,
@@ -271,7 +271,7 @@ async fn amend(client: &IgClient, a: AmendOrder) -> Vec<BrokerEvent> {
         }],
         Ok(DealOutcome::Rejected { reason, .. }) => vec![BrokerEvent::AmendRejected {
             deal_id: a.deal_id,
-            reason,
+            reason: reason.to_string(),
         }],
         Ok(DealOutcome::Unknown { detail, .. } | DealOutcome::NotFound { detail, .. }) => {
             match client.position(&a.deal_id).await {

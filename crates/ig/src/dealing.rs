@@ -5,7 +5,8 @@
 //! and then `/positions` — the request is NEVER sent again. Allowance errors are never retried.
 
 use reqwest::Method;
-use scalper_model::{DealId, DealReference, OrderType, Points};
+use scalper_ig_wire::reject;
+use scalper_model::{DealId, DealReference, OrderType, Points, RejectReason};
 
 use crate::client::IgClient;
 use crate::endpoints::seg;
@@ -347,7 +348,8 @@ fn outcome_from(reference: DealReference, c: Confirmation, how: Resolution) -> D
         },
         DealStatus::Rejected => DealOutcome::Rejected {
             deal_reference: reference,
-            reason: c.reason.clone().unwrap_or_else(|| "UNKNOWN".to_string()),
+            reason: reject::of_confirmation(c.reason.as_deref())
+                .unwrap_or_else(|| RejectReason::Other("UNKNOWN".to_string())),
             confirmation: c,
         },
         DealStatus::Other(s) => DealOutcome::Unknown {

@@ -1,7 +1,9 @@
 //! Dealing requests in domain terms (open, close, working order) and their typed outcome.
 //! `OpenRequest::to_wire` checks IG's documented constraints before anything is sent.
 
-use scalper_model::{DealId, DealReference, Direction, Epic, OrderType, Points, Price, Size};
+use scalper_model::{
+    DealId, DealReference, Direction, Epic, OrderType, Points, Price, RejectReason, Size,
+};
 
 use crate::error::IgError;
 use crate::types::Confirmation;
@@ -184,7 +186,7 @@ pub enum DealOutcome {
     },
     Rejected {
         deal_reference: DealReference,
-        reason: String,
+        reason: RejectReason,
         confirmation: Confirmation,
     },
     /// `/confirms` never answered and no open position carries the reference: IG most likely

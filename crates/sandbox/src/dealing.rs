@@ -6,7 +6,8 @@
 use rust_decimal::Decimal;
 use scalper_ig_wire::confirms::DealConfirmation;
 use scalper_ig_wire::history::{Activity, ActivityAction, ActivityDetails, Transaction};
-use scalper_model::{AccountId, Direction, Quote};
+use scalper_ig_wire::reject;
+use scalper_model::{AccountId, Direction, MarketStatus, Quote, RejectReason};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -80,9 +81,10 @@ pub fn confirm(reference: &str, ts: scalper_model::Timestamp) -> DealConfirmatio
     }
 }
 
-pub fn rejected(mut c: DealConfirmation, reason: &str) -> DealConfirmation {
+/// `c` as a rejection, with IG's code for `reason`.
+pub fn rejected(mut c: DealConfirmation, reason: &RejectReason) -> DealConfirmation {
     c.deal_status = Some("REJECTED".into());
-    c.reason = Some(reason.into());
+    c.reason = Some(reject::to_ig(reason).into_owned());
     c
 }
 
@@ -95,14 +97,14 @@ impl World<'_> {
         self.st.markets.get(epic).map(|m| m.last.clone())
     }
 
-    pub fn tradeable(&self, epic: &str) -> Option<&'static str> {
+    /// Why the market of `epic` refuses deals now (`None`: it is tradeable or unknown).
+    pub fn tradeable(&self, epic: &str) -> Option<RejectReason> {
         let m = self.st.markets.get(epic)?;
-        let status = m.status(self.cfg.schedule.is_open(self.st.sim_now));
-        match status.as_ig() {
-            "TRADEABLE" => None,
-            "OFFLINE" => Some("MARKET_OFFLINE"),
-            "CLOSINGS_ONLY" => Some("CLOSING_ONLY_TRADES_ACCEPTED_ON_THIS_MARKET"),
-            _ => Some("MARKET_CLOSED"),
+        match m.status(self.cfg.schedule.is_open(self.st.sim_now)) {
+            MarketStatus::Tradeable => None,
+            MarketStatus::Offline => Some(RejectReason::MarketOffline),
+            MarketStatus::ClosingsOnly => Some(RejectReason::ClosingsOnly),
+            _ => Some(RejectReason::MarketClosed),
         }
     }
 

@@ -25,6 +25,8 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use scalper_ig_wire::reject;
+use scalper_model::RejectReason;
 
 /// How often a fault fires.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,7 +47,8 @@ pub enum FaultKind {
     DropDealResponse,
     LoseConfirm,
     RateLimit,
-    Reject(String),
+    /// Reject deals with this reason (given as IG's code).
+    Reject(RejectReason),
 }
 
 /// One parsed fault.
@@ -146,7 +149,7 @@ impl FaultSpec {
                         ));
                     }
                     out.rules.push(FaultRule {
-                        kind: FaultKind::Reject(reason.to_string()),
+                        kind: FaultKind::Reject(reject::from_ig(reason)),
                         trigger: count,
                     });
                     continue;
@@ -219,7 +222,7 @@ impl FaultState {
     }
 
     /// Fires the first due `reject:` rule, returning its reason.
-    pub fn take_reject(&mut self) -> Option<String> {
+    pub fn take_reject(&mut self) -> Option<RejectReason> {
         let kind = self.take_where(|k| matches!(k, FaultKind::Reject(_)))?;
         *self.fired.entry("reject".into()).or_default() += 1;
         match kind {
@@ -260,7 +263,7 @@ pub fn kind_name(kind: &FaultKind) -> String {
         FaultKind::DropDealResponse => "drop-deal-response".into(),
         FaultKind::LoseConfirm => "lose-confirm".into(),
         FaultKind::RateLimit => "rate-limit".into(),
-        FaultKind::Reject(r) => format!("reject:{r}"),
+        FaultKind::Reject(r) => format!("reject:{}", reject::to_ig(r)),
     }
 }
 
@@ -280,7 +283,7 @@ mod tests {
         assert_eq!(
             r.rules[0],
             FaultRule {
-                kind: FaultKind::Reject("INSUFFICIENT_FUNDS".into()),
+                kind: FaultKind::Reject(RejectReason::InsufficientFunds),
                 trigger: Trigger::Count(2)
             }
         );
