@@ -6,10 +6,10 @@
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use scalper_ig_wire::tlcp::{parse_body_forms, Form, Message};

@@ -4,13 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+mod sandbox_common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{start, start_with, EURUSD};
 use rust_decimal_macros::dec;
+use sandbox_common::{start, start_with, EURUSD};
 use scalper_ig::{
     ActivityQuery, CloseRequest, DealOutcome, Environment, IgClient, IgConfig, IgError,
     OpenRequest, PriceQuery, Resolution, SessionVersion, TransactionQuery, WorkingOrderRequest,
