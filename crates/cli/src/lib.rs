@@ -23,7 +23,6 @@ pub mod config;
 pub mod context;
 pub mod exit;
 pub mod logging;
-pub mod runtime;
 pub mod soak;
 
 pub use context::Context;

@@ -4,28 +4,17 @@
 //! values; brokers sit behind the [`Broker`] trait; the paper/sim broker fills from quotes or
 //! bars with IG's dealing rules. No I/O, no async runtime, no clock reads.
 //!
-//! Runner contract (live, paper and backtest alike):
-//!
-//! ```text
-//! for each event (one bounded channel, single writer):
-//!     if Quote(q):  feed broker.on_quote(&q) to the engine first, as EngineEvent::Broker
-//!     for action in engine.process(event):
-//!         Broker(cmd)          -> journal it (write-ahead), then broker.execute(cmd).await,
-//!                                 and feed every returned BrokerEvent back to the engine
-//!         Refused / Log        -> log (level and reason included)
-//!         TradeOpened / Closed -> journal, status line
-//!         Halted / Resumed     -> status line
-//!         PaperFallback        -> route later commands to a paper broker
-//!         NothingLeftToManage  -> exit non-zero
-//! send EngineEvent::Timer(clock.now()) about once a second.
-//! ```
-//!
-//! Backtests use [`sim::step`], which does exactly this synchronously with a [`SimBroker`].
+//! Every runner (backtest, paper, sandbox, live) orders events through the one
+//! [`driver::Driver`]: broker reports caused by an event first, then the event, then what they
+//! lead to, with a write-ahead hook before every broker command. The backtest's venue is the
+//! [`SimBroker`] ([`sim::step`]); the live runtime's venue is its execution task (crate
+//! `scalper-live`).
 
 pub mod action;
 pub mod broker;
 pub mod clock;
 pub mod config;
+pub mod driver;
 pub mod engine;
 pub mod error;
 pub mod event;
@@ -40,6 +29,7 @@ pub use config::{
     BrokerFailurePolicy, EngineConfig, InstrumentConfig, KillSwitchConfig, RiskConfig,
     RiskPerTrade, TradingWindow,
 };
+pub use driver::{Driver, Venue};
 pub use engine::{
     Engine, EngineInit, EngineSummary, MarketView, RestoredPosition, Trade, CLOSED_KEPT,
 };

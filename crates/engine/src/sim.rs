@@ -26,6 +26,7 @@ pub use bars::intrabar_exit;
 
 use crate::action::Action;
 use crate::broker::Broker;
+use crate::driver::{Driver, Venue};
 use crate::engine::Engine;
 use crate::event::{BrokerCommand, BrokerEvent, CloseCause, CloseOrder, EngineEvent, OpenOrder};
 
@@ -110,8 +111,8 @@ pub struct SimBroker {
     outcomes_next: usize,
     outcomes_kept: usize,
     next_deal: u64,
-    /// Reused by [`step`]: broker reports waiting for the engine.
-    scratch: VecDeque<EngineEvent>,
+    /// The ordering driver's buffers, reused by [`step`].
+    driver: Driver,
     /// Reused by [`step`]: one command's reports.
     reports: Vec<BrokerEvent>,
     bar_mode: bool,
@@ -136,7 +137,7 @@ impl SimBroker {
             outcomes_next: 0,
             outcomes_kept: OUTCOMES_KEPT,
             next_deal: 0,
-            scratch: VecDeque::new(),
+            driver: Driver::new(),
             reports: Vec::new(),
             bar_mode: false,
         }
@@ -619,102 +620,62 @@ impl Broker for SimBroker {
     }
 }
 
-/// Drives one event through the sim broker and the engine in the right order, feeding broker
-/// reports back until nothing is left, and appends every engine action to `out`.
-/// Quotes and bars go to the broker first (fills and stop triggers they cause), then to the
-/// engine; each `Action::Broker` is submitted at once.
+/// Drives one event through the sim broker and the engine with the one ordering contract
+/// ([`crate::driver`]), feeding broker reports back until nothing is left, and appends every
+/// engine action to `out`. Quotes and bars go to the broker first (fills and stop triggers they
+/// cause), a market status change is applied to the simulated market first, then the engine
+/// sees the event; each `Action::Broker` is submitted at once.
 pub fn step(
     engine: &mut Engine,
     broker: &mut SimBroker,
     event: EngineEvent,
     out: &mut Vec<Action>,
 ) {
-    let first = match &event {
-        EngineEvent::Quote(q) => broker.on_quote(q),
-        EngineEvent::Candle(c) => broker.on_bar(c),
-        EngineEvent::MarketStatus { epic, status, .. } => {
-            broker.set_market_status(epic, status.clone());
-            Vec::new()
-        }
-        _ => Vec::new(),
-    };
-    drive(engine, broker, first, out, |engine, out| {
-        engine.process_into(event, out);
-    });
+    let mut driver = std::mem::take(&mut broker.driver);
+    driver.step(engine, broker, event, out);
+    broker.driver = driver;
 }
 
 /// [`step`] for a quote the caller keeps (a backtest reuses one quote for every record):
 /// the same actions in the same order as `step(engine, broker, EngineEvent::Quote(q.clone()),
 /// out)`, without copying the quote.
+#[inline]
 pub fn step_quote(engine: &mut Engine, broker: &mut SimBroker, q: &Quote, out: &mut Vec<Action>) {
-    let first = broker.on_quote(q);
-    drive(engine, broker, first, out, |engine, out| {
-        engine.process_quote_into(q, out);
-    });
+    let mut driver = std::mem::take(&mut broker.driver);
+    driver.step_quote(engine, broker, q, out);
+    broker.driver = driver;
 }
 
-/// The broker's reports to `first`, then the event (`deliver`), then whatever they lead to,
-/// each `Action::Broker` submitted at once. Reports wait in a queue the broker keeps between
-/// steps.
-fn drive(
-    engine: &mut Engine,
-    broker: &mut SimBroker,
-    first: Vec<BrokerEvent>,
-    out: &mut Vec<Action>,
-    deliver: impl FnOnce(&mut Engine, &mut Vec<Action>),
-) {
-    let mut queue = if first.is_empty() {
-        // The common case: nothing from the broker, and usually nothing for it.
-        let start = out.len();
-        deliver(engine, out);
-        if !out[start..].iter().any(|a| matches!(a, Action::Broker(_))) {
-            return;
-        }
-        let mut queue = std::mem::take(&mut broker.scratch);
-        queue.clear();
-        submit_commands(broker, &out[start..], &mut queue);
-        queue
-    } else {
-        let mut queue = std::mem::take(&mut broker.scratch);
-        queue.clear();
-        let n = first.len();
-        queue.extend(first.into_iter().map(EngineEvent::Broker));
-        for _ in 0..n {
-            if let Some(ev) = queue.pop_front() {
-                run_one(engine, broker, ev, out, &mut queue);
+impl Venue for SimBroker {
+    #[inline]
+    fn reports_before(&mut self, event: &EngineEvent, out: &mut Vec<BrokerEvent>) {
+        let reports = match event {
+            EngineEvent::Quote(q) => self.on_quote(q),
+            EngineEvent::Candle(c) => self.on_bar(c),
+            EngineEvent::MarketStatus { epic, status, .. } => {
+                self.set_market_status(epic, status.clone());
+                return;
             }
-        }
-        let start = out.len();
-        deliver(engine, out);
-        submit_commands(broker, &out[start..], &mut queue);
-        queue
-    };
-    while let Some(ev) = queue.pop_front() {
-        run_one(engine, broker, ev, out, &mut queue);
-    }
-    broker.scratch = queue;
-}
-
-fn run_one(
-    engine: &mut Engine,
-    broker: &mut SimBroker,
-    event: EngineEvent,
-    out: &mut Vec<Action>,
-    queue: &mut VecDeque<EngineEvent>,
-) {
-    let start = out.len();
-    engine.process_into(event, out);
-    submit_commands(broker, &out[start..], queue);
-}
-
-/// Submits each `Action::Broker` of `actions`, queueing the broker's reports.
-fn submit_commands(broker: &mut SimBroker, actions: &[Action], queue: &mut VecDeque<EngineEvent>) {
-    let mut reports = std::mem::take(&mut broker.reports);
-    for a in actions {
-        if let Action::Broker(cmd) = a {
-            broker.submit_into(cmd, &mut reports);
-            queue.extend(reports.drain(..).map(EngineEvent::Broker));
+            _ => return,
+        };
+        if !reports.is_empty() {
+            out.extend(reports);
         }
     }
-    broker.reports = reports;
+
+    #[inline]
+    fn reports_before_quote(&mut self, quote: &Quote, out: &mut Vec<BrokerEvent>) {
+        let reports = self.on_quote(quote);
+        if !reports.is_empty() {
+            out.extend(reports);
+        }
+    }
+
+    #[inline]
+    fn submit(&mut self, cmd: &BrokerCommand, queue: &mut VecDeque<EngineEvent>) {
+        let mut reports = std::mem::take(&mut self.reports);
+        self.submit_into(cmd, &mut reports);
+        queue.extend(reports.drain(..).map(EngineEvent::Broker));
+        self.reports = reports;
+    }
 }

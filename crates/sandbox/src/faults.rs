@@ -14,6 +14,8 @@
 //!          | "reject:" REASON [":" T]    reject deals with IG reason REASON (default T = 1)
 //!          | "latency:" DURATION         add this delay to every REST request
 //!          | "confirm-delay:" DURATION   /confirms answers deal-not-found until DURATION has passed
+//!          | "hold-deal:" DURATION [":" T] hold the next T dealing requests (default 1) for DURATION,
+//!                                        then execute the deal and answer as usual
 //! T       := N        an integer: the next N matching requests
 //!          | 0.P      a decimal strictly between 0 and 1 (with a '.'): that fraction of requests
 //! DURATION:= humantime, e.g. 50ms, 2s
@@ -49,6 +51,8 @@ pub enum FaultKind {
     RateLimit,
     /// Reject deals with this reason (given as IG's code).
     Reject(RejectReason),
+    /// Hold a dealing request this long, then execute it.
+    HoldDeal(Duration),
 }
 
 /// One parsed fault.
@@ -68,7 +72,7 @@ pub struct FaultSpec {
 
 /// Why a fault spec was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid fault {item:?}: {reason} (grammar: name:N | name:0.F | latency:50ms | reject:REASON[:N]; names: token-invalid, http500, http503, timeout, drop-deal-response, lose-confirm, rate-limit, reject, latency, confirm-delay)")]
+#[error("invalid fault {item:?}: {reason} (grammar: name:N | name:0.F | latency:50ms | reject:REASON[:N] | hold-deal:8s[:N]; names: token-invalid, http500, http503, timeout, drop-deal-response, lose-confirm, rate-limit, reject, latency, confirm-delay, hold-deal)")]
 pub struct FaultSpecError {
     pub item: String,
     pub reason: String,
@@ -154,6 +158,20 @@ impl FaultSpec {
                     });
                     continue;
                 }
+                "hold-deal" => {
+                    let (hold, count) = match arg.split_once(':') {
+                        Some((d, c)) => (parse_duration(item, d)?, parse_trigger(item, c)?),
+                        None => (parse_duration(item, arg)?, Trigger::Count(1)),
+                    };
+                    if hold.is_zero() {
+                        return Err(err(item, "a hold must be longer than zero"));
+                    }
+                    out.rules.push(FaultRule {
+                        kind: FaultKind::HoldDeal(hold),
+                        trigger: count,
+                    });
+                    continue;
+                }
                 "token-invalid" => FaultKind::TokenInvalid,
                 "http500" => FaultKind::Http500,
                 "http503" => FaultKind::Http503,
@@ -231,6 +249,16 @@ impl FaultState {
         }
     }
 
+    /// Fires the first due `hold-deal:` rule, returning how long to hold.
+    pub fn take_hold(&mut self) -> Option<Duration> {
+        let kind = self.take_where(|k| matches!(k, FaultKind::HoldDeal(_)))?;
+        *self.fired.entry("hold-deal".into()).or_default() += 1;
+        match kind {
+            FaultKind::HoldDeal(d) => Some(d),
+            _ => None,
+        }
+    }
+
     fn take_where(&mut self, pred: impl Fn(&FaultKind) -> bool) -> Option<FaultKind> {
         let idx = self.rules.iter().position(|r| pred(&r.kind))?;
         let fire = match &mut self.rules[idx].trigger {
@@ -264,6 +292,7 @@ pub fn kind_name(kind: &FaultKind) -> String {
         FaultKind::LoseConfirm => "lose-confirm".into(),
         FaultKind::RateLimit => "rate-limit".into(),
         FaultKind::Reject(r) => format!("reject:{}", reject::to_ig(r)),
+        FaultKind::HoldDeal(d) => format!("hold-deal:{}ms", d.as_millis()),
     }
 }
 
@@ -287,6 +316,20 @@ mod tests {
                 trigger: Trigger::Count(2)
             }
         );
+        let h = FaultSpec::parse("hold-deal:8s:1,hold-deal:250ms").unwrap();
+        assert_eq!(
+            h.rules,
+            vec![
+                FaultRule {
+                    kind: FaultKind::HoldDeal(Duration::from_secs(8)),
+                    trigger: Trigger::Count(1)
+                },
+                FaultRule {
+                    kind: FaultKind::HoldDeal(Duration::from_millis(250)),
+                    trigger: Trigger::Count(1)
+                }
+            ]
+        );
         assert_eq!(FaultSpec::parse("").unwrap(), FaultSpec::default());
         assert_eq!(FaultSpec::parse("none").unwrap(), FaultSpec::default());
     }
@@ -301,6 +344,9 @@ mod tests {
             "http500:x",
             "latency:fast",
             "reject:lower",
+            "hold-deal:soon",
+            "hold-deal:0s",
+            "hold-deal:2s:0",
         ] {
             let e = FaultSpec::parse(bad).unwrap_err();
             assert!(e.to_string().contains("invalid fault"), "{bad}: {e}");
@@ -316,5 +362,10 @@ mod tests {
         assert!(!st.take(&FaultKind::Http500));
         assert!(!st.take(&FaultKind::Http503));
         assert_eq!(st.fired["http500"], 2);
+        st.add(FaultSpec::parse("hold-deal:3s:2").unwrap());
+        assert_eq!(st.take_hold(), Some(Duration::from_secs(3)));
+        assert_eq!(st.take_hold(), Some(Duration::from_secs(3)));
+        assert_eq!(st.take_hold(), None);
+        assert_eq!(st.fired["hold-deal"], 2);
     }
 }

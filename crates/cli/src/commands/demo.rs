@@ -12,8 +12,8 @@ use scalper_model::{Epic, Money};
 use scalper_sandbox::{MarketSchedule, Sandbox, SandboxConfig};
 
 use crate::args::DemoArgs;
-use crate::runtime::{self, RunOptions};
 use crate::Context;
+use scalper_live::RunOptions;
 
 /// Instruments the demo trades.
 const DEMO_INSTRUMENTS: [&str; 3] = ["EUR_USD", "GBP_USD", "USD_JPY"];
@@ -84,8 +84,9 @@ pub async fn run(args: &DemoArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         equity: Money::new(rust_decimal::Decimal::from(10_000)),
         journal: Some(journal_path.clone()),
         durable_journal: false,
+        interrupts: None,
     };
-    let result = runtime::run(client, engine_cfg, epics, opts).await;
+    let result = scalper_live::run(client, engine_cfg, epics, opts).await;
     let state = sandbox.state();
     if tokio::time::timeout(Duration::from_secs(5), sandbox.shutdown())
         .await
@@ -94,7 +95,7 @@ pub async fn run(args: &DemoArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         tracing::warn!("the sandbox did not stop within 5 s; abandoning it");
     }
     let report = result?;
-    runtime::summary::print(&report, args.json);
+    crate::commands::summary::print(&report, args.json);
     if !args.json {
         outln!("journal: {DEMO_JOURNAL} (try `scalper journal list --journal {DEMO_JOURNAL}`)");
         for a in &state.accounts {

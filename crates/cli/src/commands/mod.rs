@@ -9,6 +9,7 @@ pub mod research;
 pub mod run;
 pub mod sandbox;
 pub mod soak;
+pub mod summary;
 pub mod test;
 
 use std::process::ExitCode;

@@ -10,8 +10,8 @@ use scalper_model::{Epic, Money};
 
 use crate::args::RunArgs;
 use crate::config::ConfigError;
-use crate::runtime::{self, RunOptions};
 use crate::Context;
+use scalper_live::RunOptions;
 
 pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     let cfg = ctx.ig_config()?;
@@ -53,9 +53,10 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         equity: Money::new(rust_decimal::Decimal::from(10_000)),
         journal: Some(crate::commands::journal::journal_path(None, ctx)?),
         durable_journal: true,
+        interrupts: None,
     };
-    let report = runtime::run(client, engine_cfg, epics, opts).await?;
-    runtime::summary::print(&report, args.json);
+    let report = scalper_live::run(client, engine_cfg, epics, opts).await?;
+    crate::commands::summary::print(&report, args.json);
     Ok(ExitCode::from(report.exit_code))
 }
 

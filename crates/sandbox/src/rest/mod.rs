@@ -128,9 +128,14 @@ async fn middleware(State(inner): State<Shared>, req: Request, next: Next) -> Re
             None
         };
         let limited = rate_limited(&inner.cfg, &mut st, dealing, login);
+        let deal_hold = if dealing && fault.is_none() && limited.is_none() {
+            st.faults.take_hold()
+        } else {
+            None
+        };
         (
             fault.map(Ok).or(limited.map(Err)),
-            latency,
+            latency.map(|l| l + deal_hold.unwrap_or_default()).or(deal_hold),
             inner.cfg.timeout_hold,
         )
     };
@@ -138,7 +143,9 @@ async fn middleware(State(inner): State<Shared>, req: Request, next: Next) -> Re
         tracing::info!(
             latency_ms = l.as_millis() as u64,
             fault = "latency",
-            "injected latency"
+            method = %shown,
+            path,
+            "injected latency (hold-deal included)"
         );
         tokio::time::sleep(l).await;
     }

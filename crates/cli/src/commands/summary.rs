@@ -1,6 +1,6 @@
 //! The end-of-run summary, as text or one JSON object.
 
-use super::RunReport;
+use scalper_live::RunReport;
 
 /// Prints the summary on stdout.
 pub fn print(report: &RunReport, json: bool) {

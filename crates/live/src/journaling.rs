@@ -5,12 +5,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use anyhow::Context as _;
+use crate::LiveError;
 use scalper_engine::{Action, BrokerCommand, BrokerEvent, Engine, HaltReason, RestoredPosition};
 use scalper_ig::{DealStatus, IgClient};
 use scalper_journal::{
     Amendment, BrokerPosition, BrokerView, Close, ConfirmLookup, ConfirmOutcome, Durability, Fill,
-    Intent, Journal, OpenOptions, ReconciliationReport, SystemEvent,
+    Intent, Journal, JournalError, OpenOptions, ReconciliationReport, SystemEvent,
 };
 use scalper_model::{
     DealId, DealState, Direction, Epic, Instrument, Money, OrderType, Price, Timestamp,
@@ -31,7 +31,7 @@ pub struct JournalSink {
 impl JournalSink {
     /// Opens (or creates) the journal; a corrupt, locked, newer or unwritable journal is an
     /// error and the file is left untouched.
-    pub fn open(path: &Path, durable: bool, paper: bool) -> anyhow::Result<Self> {
+    pub fn open(path: &Path, durable: bool, paper: bool) -> Result<Self, LiveError> {
         let opts = OpenOptions {
             durability: if durable {
                 Durability::Full
@@ -40,8 +40,10 @@ impl JournalSink {
             },
             ..OpenOptions::default()
         };
-        let journal = Journal::open(path, &opts)
-            .with_context(|| format!("opening the trade journal {}", path.display()))?;
+        let journal = Journal::open(path, &opts).map_err(LiveError::journal(format!(
+            "opening the trade journal {}",
+            path.display()
+        )))?;
         Ok(Self {
             journal,
             paper,
@@ -57,7 +59,7 @@ impl JournalSink {
         &self,
         risk: &scalper_engine::RiskManager,
         now: Timestamp,
-    ) -> anyhow::Result<(Money, u32)> {
+    ) -> Result<(Money, u32), LiveError> {
         const DAY: i64 = 86_400_000;
         let end = risk.next_session_start(now);
         // The last session boundary at or before `now`: walk forward from two days back (a DST
@@ -73,7 +75,9 @@ impl JournalSink {
         let stats = self
             .journal
             .day_stats(start, end)
-            .context("reading today's totals from the journal")?;
+            .map_err(LiveError::journal(
+                "reading today's totals from the journal",
+            ))?;
         Ok((stats.realised_pnl - stats.fees, stats.trades_opened))
     }
 
@@ -83,15 +87,14 @@ impl JournalSink {
         &mut self,
         client: &IgClient,
         now: Timestamp,
-    ) -> anyhow::Result<ReconciliationReport> {
+    ) -> Result<ReconciliationReport, LiveError> {
         let trades = self
             .journal
             .trades_to_reconcile()
-            .context("reading open trades from the journal")?;
-        let positions = client
-            .positions()
-            .await
-            .context("reading positions from the broker for reconciliation")?;
+            .map_err(LiveError::journal("reading open trades from the journal"))?;
+        let positions = client.positions().await.map_err(LiveError::broker(
+            "reading positions from the broker for reconciliation",
+        ))?;
         let mut confirms = BTreeMap::new();
         for t in trades.iter().filter(|t| {
             matches!(
@@ -138,7 +141,7 @@ impl JournalSink {
         let report = scalper_journal::reconcile(&trades, &view);
         self.journal
             .apply_reconciliation(now, &report)
-            .context("journaling the reconciliation report")?;
+            .map_err(LiveError::journal("journaling the reconciliation report"))?;
         Ok(report)
     }
 
@@ -152,11 +155,13 @@ impl JournalSink {
         client: &IgClient,
         instruments: &[Instrument],
         now: Timestamp,
-    ) -> anyhow::Result<(usize, usize)> {
+    ) -> Result<(usize, usize), LiveError> {
         let pending = self
             .journal
             .pending_external_closes()
-            .context("reading trades closed at the broker while the engine was down")?;
+            .map_err(LiveError::journal(
+                "reading trades closed at the broker while the engine was down",
+            ))?;
         let mut loaded: Vec<Instrument> = Vec::new();
         let (mut done, mut left) = (0, 0);
         for t in pending {
@@ -200,9 +205,10 @@ impl JournalSink {
                         reason: "closed at the broker while the engine was down".into(),
                     },
                 )
-                .with_context(|| {
-                    format!("journaling the external close of {}", t.deal_reference)
-                })?;
+                .map_err(LiveError::journal(format!(
+                    "journaling the external close of {}",
+                    t.deal_reference
+                )))?;
             tracing::info!(deal_id = %deal_id, reference = %t.deal_reference, %level, %pnl,
                 "external close valued from the broker's history");
             done += 1;
@@ -218,16 +224,15 @@ impl JournalSink {
         &mut self,
         instruments: &[Instrument],
         now: Timestamp,
-    ) -> anyhow::Result<(Vec<RestoredPosition>, Vec<String>)> {
+    ) -> Result<(Vec<RestoredPosition>, Vec<String>), LiveError> {
         let mut out = Vec::new();
         let mut unmanaged = Vec::new();
         if self.paper {
             return Ok((out, unmanaged));
         }
-        let open = self
-            .journal
-            .open_trades()
-            .context("reading open positions from the journal")?;
+        let open = self.journal.open_trades().map_err(LiveError::journal(
+            "reading open positions from the journal",
+        ))?;
         for t in open {
             if t.paper || !matches!(t.state, DealState::Open | DealState::Closing) {
                 continue;
@@ -260,7 +265,10 @@ impl JournalSink {
                         now,
                         "the broker still holds the position after a restart",
                     )
-                    .with_context(|| format!("reopening {} in the journal", t.deal_reference))?;
+                    .map_err(LiveError::journal(format!(
+                        "reopening {} in the journal",
+                        t.deal_reference
+                    )))?;
             }
             out.push(RestoredPosition {
                 epic: t.epic,
@@ -285,7 +293,7 @@ impl JournalSink {
         cmd: &BrokerCommand,
         engine: &Engine,
         now: Timestamp,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), LiveError> {
         match cmd {
             BrokerCommand::Open(o) => {
                 let trade = engine.trades().iter().find(|t| t.open_ref == o.deal_ref);
@@ -303,7 +311,10 @@ impl JournalSink {
                         paper: self.paper || trade.is_some_and(|t| t.paper),
                         strategy: engine.market(&o.epic).map(|m| m.strategy.to_string()),
                     })
-                    .with_context(|| format!("journaling the intent {}", o.deal_ref))?;
+                    .map_err(LiveError::journal(format!(
+                        "journaling the intent {}",
+                        o.deal_ref
+                    )))?;
             }
             BrokerCommand::Close(c) => {
                 if let Some(t) = engine
@@ -313,7 +324,10 @@ impl JournalSink {
                 {
                     self.journal
                         .record_close_submitted(&t.open_ref, now)
-                        .with_context(|| format!("journaling the close of {}", t.open_ref))?;
+                        .map_err(LiveError::journal(format!(
+                            "journaling the close of {}",
+                            t.open_ref
+                        )))?;
                 }
             }
             BrokerCommand::Amend(_) | BrokerCommand::Resolve { .. } => {}
@@ -327,7 +341,7 @@ impl JournalSink {
         ev: &BrokerEvent,
         engine: &Engine,
         now: Timestamp,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), JournalError> {
         let opening = |r: &scalper_model::DealReference| {
             engine.trades().iter().any(|t| {
                 &t.open_ref == r && !matches!(t.state, DealState::Open | DealState::Closing)
@@ -416,7 +430,7 @@ impl JournalSink {
         action: &Action,
         engine: &Engine,
         now: Timestamp,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), JournalError> {
         match action {
             Action::TradeOpened(t) => {
                 self.journal.record_fill(

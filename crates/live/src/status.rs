@@ -7,8 +7,6 @@ use std::time::Instant;
 use scalper_engine::EngineSummary;
 use scalper_ig::SessionStats;
 
-use super::ActiveBroker;
-
 /// Draws the status line; silent when disabled or when stderr is not a terminal.
 #[derive(Debug)]
 pub struct StatusLine {
@@ -35,7 +33,7 @@ impl StatusLine {
         self.window_quotes += 1;
     }
 
-    pub fn print(&mut self, s: &EngineSummary, stats: &SessionStats, broker: &ActiveBroker) {
+    pub fn print(&mut self, s: &EngineSummary, stats: &SessionStats, paper: bool) {
         let secs = self.window_start.elapsed().as_secs_f64().max(0.001);
         let qps = self.window_quotes as f64 / secs;
         self.window_start = Instant::now();
@@ -46,7 +44,7 @@ impl StatusLine {
         let token_age = stats
             .token_age
             .map_or_else(|| "-".to_string(), |d| format!("{}s", d.as_secs()));
-        let mode = if broker.is_paper() { " PAPER" } else { "" };
+        let mode = if paper { " PAPER" } else { "" };
         let halted = s
             .halted
             .map_or_else(String::new, |h| format!(" HALTED({h})"));

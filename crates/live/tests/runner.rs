@@ -1,21 +1,19 @@
 //! The live runner against the sandbox: token expiry and injected token errors do not stop
-//! trading (and never switch to paper); wrong credentials exit 3 and open nothing; the paper
+//! trading (and never switch to paper); the paper
 //! broker and the IG broker make the same decisions on the same quotes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
-use scalper_cli::runtime::{self, QuoteClock, RunOptions};
 use scalper_engine::{
     sim, Action, Broker, BrokerCommand, BrokerEvent, CloseCause, Engine, EngineConfig, EngineEvent,
     EngineInit, RiskPerTrade, SimBroker, SimConfig,
 };
 use scalper_ig::{Environment, IgBroker, IgClient, IgConfig, SessionVersion};
+use scalper_live::{QuoteClock, RunOptions};
 use scalper_model::{DealState, Direction, Epic, Money, Quote};
 use scalper_sandbox::{MarketSchedule, Sandbox, SandboxConfig};
 
@@ -87,6 +85,7 @@ async fn short_tokens_and_injected_token_errors_keep_trading_without_paper() {
         equity: Money::new(Decimal::from(10_000)),
         journal: Some(dir.path().join("journal.sqlite")),
         durable_journal: false,
+        ..RunOptions::default()
     };
     let client = client_for(&sandbox, SessionVersion::V3);
     // Token errors while the engine trades (IG's mid-session expiry), on top of tokens that
@@ -113,7 +112,7 @@ async fn short_tokens_and_injected_token_errors_keep_trading_without_paper() {
             .await;
         }
     };
-    let run = runtime::run(client, engine_config(), vec![eurusd()], opts);
+    let run = scalper_live::run(client, engine_config(), vec![eurusd()], opts);
     tokio::pin!(run);
     // The run ends on its own (14 s); the injector stops with it.
     let report = tokio::select! {
@@ -158,44 +157,6 @@ async fn short_tokens_and_injected_token_errors_keep_trading_without_paper() {
         Some(account.balance - Decimal::from(10_000)),
         "{report:?}"
     );
-}
-
-#[test]
-fn wrong_credentials_exit_3_and_open_nothing() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let sandbox = rt
-        .block_on(Sandbox::start(SandboxConfig {
-            schedule: MarketSchedule::AlwaysOpen,
-            ..SandboxConfig::default()
-        }))
-        .unwrap();
-    let dir = common::Dir::new();
-    let url = sandbox.rest_url();
-    for paper in [false, true] {
-        let mut args = vec!["run", "--duration", "5s", "--json"];
-        if paper {
-            args.push("--paper");
-        }
-        let run = dir.run(
-            &args,
-            &[
-                ("IG_USERNAME", "sandbox"),
-                ("IG_PASSWORD", "not-the-password"),
-                ("IG_API_KEY", "sandbox-api-key"),
-                ("IG_API_URL", url.as_str()),
-            ],
-        );
-        assert_eq!(run.code, 3, "paper={paper}: {run:?}");
-    }
-    let state = sandbox.state();
-    assert_eq!(
-        state.requests_matching("POST /gateway/deal/session"),
-        2,
-        "{state:?}"
-    );
-    assert_eq!(state.requests_matching("/positions/otc"), 0, "{state:?}");
-    assert!(state.accounts.iter().all(|a| a.positions.is_empty()));
-    rt.block_on(sandbox.shutdown());
 }
 
 /// The same quotes through the engine with the paper broker and with the IG broker on the
@@ -375,8 +336,9 @@ async fn daily_loss_limit_survives_a_restart() {
         equity: Money::new(Decimal::from(10_000)),
         journal: Some(dir.path().join("journal.sqlite")),
         durable_journal: false,
+        ..RunOptions::default()
     };
-    let first = runtime::run(
+    let first = scalper_live::run(
         client_for(&sandbox, SessionVersion::V2),
         cfg.clone(),
         vec![eurusd()],
@@ -390,7 +352,7 @@ async fn daily_loss_limit_survives_a_restart() {
         .state()
         .requests_matching("POST /gateway/deal/positions/otc");
 
-    let second = runtime::run(
+    let second = scalper_live::run(
         client_for(&sandbox, SessionVersion::V2),
         cfg,
         vec![eurusd()],

@@ -1,0 +1,204 @@
+//! scalper-live: the live runtime as a library, used by `scalper run` and `scalper demo`, tests,
+//! services and language bindings alike.
+//!
+//! A run goes through named stages: start-up ([`startup`]: login, market details, journal
+//! reconciliation, the engine's start state), trading ([`trading`]: one event loop over the IG
+//! stream, the timer, Ctrl-C and the execution task's replies, each event driven through the
+//! engine's one ordering driver), winding down (closing at the end when asked, waiting for
+//! requests in flight) and the report. Dealing requests never block the loop: they run in the
+//! [`execution`] task, with at most one opening request per instrument in flight and closes
+//! ahead of entries.
+
+pub mod clock;
+pub mod closes;
+pub mod error;
+pub mod execution;
+pub mod interrupts;
+pub mod journaling;
+pub mod startup;
+pub mod status;
+pub mod trading;
+pub mod venue;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use scalper_engine::EngineConfig;
+use scalper_ig::stream::StreamConfig;
+use scalper_ig::IgClient;
+use scalper_model::{Epic, Money, Timestamp};
+use serde::Serialize;
+
+pub use clock::QuoteClock;
+pub use error::LiveError;
+pub use execution::{Execution, Job, MAX_IN_FLIGHT};
+pub use interrupts::{Interrupts, KillSwitch};
+pub use journaling::JournalSink;
+pub use venue::LiveVenue;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Stop after this long (wall time); `None` runs until Ctrl-C.
+    pub duration: Option<Duration>,
+    /// Trade on paper from the start (fills simulated from the live quotes).
+    pub paper: bool,
+    /// Print the one-line status to stderr every second.
+    pub status_line: bool,
+    /// Close every position when the run ends (demo); otherwise positions keep their stops.
+    pub close_at_end: bool,
+    /// Stream settings (tests shorten the timings).
+    pub stream: StreamConfig,
+    /// Account equity for sizing when the broker does not report one.
+    pub equity: Money,
+    /// The trade journal (`None`: no journal, e.g. tests of the runner alone).
+    pub journal: Option<PathBuf>,
+    /// fsync every journal record (live); `false` is enough against a process crash (demo).
+    pub durable_journal: bool,
+    /// Where kill-switch presses come from: `None` listens for Ctrl-C (SIGINT); services and
+    /// tests pass [`Interrupts::manual`] and press its [`KillSwitch`].
+    pub interrupts: Option<Interrupts>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            duration: None,
+            paper: false,
+            status_line: false,
+            close_at_end: false,
+            stream: StreamConfig::default(),
+            equity: Money::new(rust_decimal::Decimal::from(10_000)),
+            journal: None,
+            durable_journal: true,
+            interrupts: None,
+        }
+    }
+}
+
+/// What a run did: the engine's totals plus the session and stream counters.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub trades: u64,
+    pub wins: u64,
+    pub losses: u64,
+    pub pnl: Money,
+    pub max_drawdown: Money,
+    pub open_positions: u32,
+    pub logins: u64,
+    pub refreshes: u64,
+    pub token_errors_recovered: u64,
+    pub stream_reconnects: u64,
+    pub unknown_outcomes_resolved: u64,
+    pub paper_fallback: bool,
+    pub paper: bool,
+    pub refusals: u64,
+    pub quotes: u64,
+    pub halted: Option<String>,
+    /// Change of the broker's account balance over the run (the broker's own realised P&L, in
+    /// account currency), when the broker reports balances. `pnl` above is the engine's view,
+    /// in each instrument's currency.
+    pub broker_balance_change: Option<Money>,
+    pub duration_s: f64,
+    /// Non-zero when the run ended because nothing was left to manage after a broker failure,
+    /// or because the price stream stopped.
+    #[serde(skip)]
+    pub exit_code: u8,
+}
+
+/// Why the event loop stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// `RunOptions::duration` has passed.
+    Deadline,
+    /// Ctrl-C (or the kill switch) and nothing left open, or a second press.
+    Interrupted,
+    /// A broker failure left nothing to manage.
+    NothingLeft,
+    /// The price stream ended.
+    StreamClosed,
+}
+
+/// Logs in, loads the instruments, reconciles the journal, and runs the engine until the
+/// deadline, Ctrl-C, or a broker failure leaves nothing to manage.
+pub async fn run(
+    client: IgClient,
+    engine_cfg: EngineConfig,
+    epics: Vec<Epic>,
+    mut opts: RunOptions,
+) -> Result<RunReport, LiveError> {
+    let started = Instant::now();
+    let mut intr = match opts.interrupts.take() {
+        Some(i) => i,
+        None => Interrupts::install()?,
+    };
+    let wall_now = wall_clock_now();
+    let start = startup::start(&client, &engine_cfg, &epics, &opts, &mut intr, wall_now).await?;
+    let start_balance = start.start_balance;
+    let account = start.account.clone();
+    let mut session = trading::Session::new(client.clone(), engine_cfg, start, &opts)?;
+    let ready_ms = started.elapsed().as_millis();
+    let restored = session.engine().trades().len();
+    tracing::info!(
+        ready_ms,
+        positions = restored,
+        "ready to trade: logged in, markets loaded, journal reconciled"
+    );
+    eprintln!("ready to trade after {ready_ms} ms (login, markets, reconciliation; {restored} open position(s) taken over)");
+    let stop = session.trade(&epics, &opts, &mut intr, started).await;
+    let counters = session.finish(stop, wall_now).await;
+    let broker_balance_change = match (
+        start_balance,
+        account_equity(&client, account.as_deref()).await,
+    ) {
+        (Some(start), Some(end)) => Some(end - start),
+        _ => None,
+    };
+    let stats = client.stats();
+    let s = session.engine().summary();
+    Ok(RunReport {
+        trades: s.trades,
+        wins: s.wins,
+        losses: s.losses,
+        pnl: s.pnl,
+        max_drawdown: s.max_drawdown,
+        open_positions: s.open_positions,
+        logins: stats.logins,
+        refreshes: stats.refreshes,
+        token_errors_recovered: stats.token_errors_recovered,
+        stream_reconnects: counters.reconnects,
+        unknown_outcomes_resolved: s.unknown_outcomes_resolved,
+        paper_fallback: s.paper_fallback,
+        paper: opts.paper || s.paper_fallback,
+        refusals: s.refusals,
+        quotes: counters.quotes,
+        halted: s.halted.map(|h| h.to_string()),
+        broker_balance_change,
+        duration_s: started.elapsed().as_secs_f64(),
+        exit_code: match stop {
+            Stop::NothingLeft | Stop::StreamClosed => 4,
+            Stop::Deadline | Stop::Interrupted => 0,
+        },
+    })
+}
+
+/// The account's balance (`GET /accounts`), when IG reports one for the session's account.
+pub async fn account_equity(client: &IgClient, account: Option<&str>) -> Option<Money> {
+    let accounts = match client.accounts().await {
+        Ok(a) => a.accounts,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the account balance; sizing from the configured equity");
+            return None;
+        }
+    };
+    let acc = accounts
+        .iter()
+        .find(|a| Some(a.account_id.as_str()) == account)
+        .or_else(|| accounts.iter().find(|a| a.preferred == Some(true)))?;
+    acc.balance.as_ref()?.balance.map(Money::new)
+}
+
+#[allow(clippy::disallowed_methods)] // journal timestamps before the first quote arrives
+fn wall_clock_now() -> Timestamp {
+    Timestamp::from_datetime(chrono::Utc::now())
+}

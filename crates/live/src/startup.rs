@@ -1,0 +1,192 @@
+//! Start-up: login, market details, the balance, the journal and the reconciliation with the
+//! broker, then the [`EngineInit`] the engine starts from. Every step can be interrupted by
+//! Ctrl-C before anything is sent.
+
+use scalper_engine::{EngineConfig, EngineInit, RiskManager};
+use scalper_ig::IgClient;
+use scalper_model::{Epic, Instrument, Money, Timestamp};
+
+use crate::interrupts::Interrupts;
+use crate::journaling::JournalSink;
+use crate::{LiveError, RunOptions};
+
+/// What start-up established.
+#[derive(Debug)]
+pub struct Started {
+    pub instruments: Vec<Instrument>,
+    pub journal: Option<JournalSink>,
+    pub init: EngineInit,
+    /// The account's balance at the start, when the broker reports one.
+    pub start_balance: Option<Money>,
+    /// The session's account id.
+    pub account: Option<String>,
+}
+
+/// Logs in, loads the instruments, opens and reconciles the journal, and builds the engine's
+/// start state.
+pub async fn start(
+    client: &IgClient,
+    engine_cfg: &EngineConfig,
+    epics: &[Epic],
+    opts: &RunOptions,
+    intr: &mut Interrupts,
+    wall_now: Timestamp,
+) -> Result<Started, LiveError> {
+    let info = intr
+        .or_interrupt("logging in", async {
+            client
+                .login()
+                .await
+                .map_err(LiveError::broker("logging in"))
+        })
+        .await?;
+    let account = info.account_id.as_ref().map(ToString::to_string);
+    tracing::info!(account = ?account, "logged in");
+    let instruments = load_instruments(client, epics, intr).await?;
+    let mut journal = match &opts.journal {
+        Some(path) => Some(JournalSink::open(path, opts.durable_journal, opts.paper)?),
+        None => None,
+    };
+    let start_balance = intr
+        .or_interrupt("reading the balance", async {
+            Ok(crate::account_equity(client, account.as_deref()).await)
+        })
+        .await?;
+    let equity = start_balance.unwrap_or(opts.equity);
+    tracing::info!(%equity, "equity for sizing");
+    let mut init = EngineInit {
+        equity,
+        paper: opts.paper,
+        ..EngineInit::default()
+    };
+    if let Some(j) = journal.as_mut() {
+        recover(
+            client,
+            engine_cfg,
+            &instruments,
+            j,
+            &mut init,
+            opts,
+            intr,
+            wall_now,
+        )
+        .await?;
+    }
+    Ok(Started {
+        instruments,
+        journal,
+        init,
+        start_balance,
+        account,
+    })
+}
+
+async fn load_instruments(
+    client: &IgClient,
+    epics: &[Epic],
+    intr: &mut Interrupts,
+) -> Result<Vec<Instrument>, LiveError> {
+    let mut instruments = Vec::with_capacity(epics.len());
+    for epic in epics {
+        let market = intr
+            .or_interrupt("loading market details", async {
+                client.market(epic).await.map_err(LiveError::broker(format!(
+                    "loading market details of {epic}"
+                )))
+            })
+            .await?;
+        tracing::info!(epic = %epic, status = %market.status, min_size = %market.instrument.rules.min_deal_size,
+            min_stop = %market.instrument.rules.min_stop_distance, "market loaded");
+        instruments.push(market.instrument);
+    }
+    Ok(instruments)
+}
+
+/// Reconciles the journal with the broker, values what closed while scalper was down, and
+/// fills in the day's totals and the positions to manage.
+#[allow(clippy::too_many_arguments)]
+async fn recover(
+    client: &IgClient,
+    engine_cfg: &EngineConfig,
+    instruments: &[Instrument],
+    j: &mut JournalSink,
+    init: &mut EngineInit,
+    opts: &RunOptions,
+    intr: &mut Interrupts,
+    wall_now: Timestamp,
+) -> Result<(), LiveError> {
+    let report = intr
+        .or_interrupt("reconciling with the broker", j.reconcile(client, wall_now))
+        .await?;
+    if report.is_clean() {
+        tracing::info!("reconciliation with the broker: journal and broker agree");
+    } else {
+        eprintln!("reconciliation with the broker:\n{report}");
+        tracing::warn!(report = %report, "reconciliation found differences");
+    }
+    if report.blocks_trading() {
+        return Err(LiveError::NeedsOperator);
+    }
+    let risk = RiskManager::new(engine_cfg.risk.clone()).map_err(|e| LiveError::Engine {
+        context: "checking the [engine.risk] settings".into(),
+        detail: e.to_string(),
+    })?;
+    (init.day_realised_pnl, init.day_trades) = j.day_stats(&risk, wall_now)?;
+    init.day = Some(risk.session_day(wall_now));
+    let (valued, pending) = intr
+        .or_interrupt(
+            "valuing external closes",
+            j.complete_external_closes(client, instruments, wall_now),
+        )
+        .await?;
+    if valued + pending > 0 {
+        eprintln!("closed at the broker while scalper was not running: {valued} valued from the broker's history, {pending} still pending");
+    }
+    if valued > 0 {
+        // The day's totals include the P&L just read from the broker.
+        (init.day_realised_pnl, init.day_trades) = j.day_stats(&risk, wall_now)?;
+    }
+    let (positions, unmanaged) = j.positions_to_manage(instruments, wall_now)?;
+    announce_positions(&positions);
+    for u in &unmanaged {
+        eprintln!("warning: not managed by this run, left with its broker stop: {u}");
+        tracing::warn!(position = %u, "open position not managed by this run; it keeps its broker stop");
+    }
+    init.positions = positions;
+    j.event(
+        wall_now,
+        &scalper_journal::SystemEvent::EngineStart {
+            mode: if opts.paper { "paper" } else { "live" }.into(),
+        },
+    );
+    j.session_events(&client.stats(), wall_now);
+    Ok(())
+}
+
+fn announce_positions(positions: &[scalper_engine::RestoredPosition]) {
+    for p in positions {
+        tracing::info!(deal_id = %p.deal_id, epic = %p.epic, direction = %p.direction.as_str(), size = %p.size,
+            adopted = p.adopted, "open position taken over at start");
+    }
+    if positions.is_empty() {
+        return;
+    }
+    let list = positions
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {} {} {}{}",
+                p.deal_id,
+                p.epic,
+                p.direction.as_str(),
+                p.size,
+                if p.adopted { " (adopted)" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    eprintln!(
+        "managing {} position(s) open at the broker: {list}",
+        positions.len()
+    );
+}

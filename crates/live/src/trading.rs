@@ -1,0 +1,413 @@
+//! The trading stage: one event loop over Ctrl-C, the deadline, the execution task's replies,
+//! the stream's events and quotes, and a one-second timer. Every event goes through the
+//! engine's ordering driver with the [`LiveVenue`]; nothing on the loop waits for a dealing
+//! request.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use scalper_engine::{
+    Action, Clock as _, Command, Driver, Engine, EngineConfig, EngineEvent, LogLevel, SimConfig,
+};
+use scalper_ig::stream::{StreamClient, StreamEvent, StreamReceivers, StreamStatus, Subscription};
+use scalper_ig::{ConfirmHub, IgBroker, IgClient};
+use scalper_model::{Epic, Quote, Timestamp};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::clock::QuoteClock;
+use crate::execution::Execution;
+use crate::interrupts::Interrupts;
+use crate::startup::Started;
+use crate::status::StatusLine;
+use crate::venue::{LiveVenue, VenueStop};
+use crate::{LiveError, RunOptions, Stop};
+
+/// How long a dealing call waits for its streamed confirm before polling `/confirms`.
+const STREAM_CONFIRM_WAIT: Duration = Duration::from_secs(2);
+/// How long the end of a run waits for closes and requests in flight.
+const WIND_DOWN: Duration = Duration::from_secs(15);
+
+/// Counters the report needs from the loop.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoopCounters {
+    pub quotes: u64,
+    pub reconnects: u64,
+}
+
+/// The stream's receivers while trading.
+struct Streams {
+    client: StreamClient,
+    rx: StreamReceivers,
+    events: mpsc::Receiver<StreamEvent>,
+    forwarder: JoinHandle<()>,
+}
+
+/// The engine, its venue and driver, and the loop's state.
+pub struct Session {
+    client: IgClient,
+    engine: Engine,
+    venue: LiveVenue,
+    driver: Driver,
+    actions: Vec<Action>,
+    clock: QuoteClock,
+    last_quotes: HashMap<Epic, Quote>,
+    counters: LoopCounters,
+    close_at_end: bool,
+    streams: Option<Streams>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("venue", &self.venue)
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Builds the engine from start-up's state and the venue (IG through the execution task,
+    /// or paper).
+    pub fn new(
+        client: IgClient,
+        engine_cfg: EngineConfig,
+        start: Started,
+        opts: &RunOptions,
+    ) -> Result<Self, LiveError> {
+        let clock = QuoteClock::default();
+        let engine =
+            Engine::new(engine_cfg, start.instruments.clone(), start.init).map_err(|e| {
+                LiveError::Engine {
+                    context: "building the engine".into(),
+                    detail: e.to_string(),
+                }
+            })?;
+        let venue = if opts.paper {
+            tracing::warn!("PAPER trading: fills are simulated from live quotes");
+            LiveVenue::paper(
+                SimConfig::default(),
+                start.journal,
+                clock.clone(),
+                start.instruments,
+            )
+        } else {
+            let broker = IgBroker::new(client.clone(), Arc::new(clock.clone()));
+            LiveVenue::ig(
+                Execution::start(broker),
+                start.journal,
+                clock.clone(),
+                start.instruments,
+            )
+        };
+        Ok(Self {
+            client,
+            engine,
+            venue,
+            driver: Driver::new(),
+            actions: Vec::with_capacity(16),
+            clock,
+            last_quotes: HashMap::new(),
+            counters: LoopCounters::default(),
+            close_at_end: opts.close_at_end,
+            streams: None,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Drives one event through the engine and logs what it did.
+    fn feed(&mut self, event: EngineEvent) {
+        self.driver
+            .step(&mut self.engine, &mut self.venue, event, &mut self.actions);
+        for a in self.actions.drain(..) {
+            log_action(&a);
+        }
+    }
+
+    /// Starts the stream and trades until a stop condition.
+    pub async fn trade(
+        &mut self,
+        epics: &[Epic],
+        opts: &RunOptions,
+        intr: &mut Interrupts,
+        started: Instant,
+    ) -> Stop {
+        self.clock.observe(crate::wall_clock_now());
+        let mut streams = self.start_stream(epics, opts);
+        let stop = self.event_loop(&mut streams, opts, intr, started).await;
+        self.streams = Some(streams);
+        stop
+    }
+
+    fn start_stream(&self, epics: &[Epic], opts: &RunOptions) -> Streams {
+        let mut subs: Vec<Subscription> = epics.iter().cloned().map(Subscription::Price).collect();
+        subs.push(Subscription::Trade);
+        let (client, mut rx) =
+            StreamClient::start(opts.stream.clone(), Arc::new(self.client.clone()), subs);
+        // Deal confirms come from the TRADE stream first (REST `/confirms` is the fallback): a
+        // task hands them to the dealing calls in flight as they arrive.
+        let hub = ConfirmHub::default();
+        self.client
+            .use_stream_confirms(hub.clone(), STREAM_CONFIRM_WAIT);
+        let (events_tx, events) = mpsc::channel::<StreamEvent>(4096);
+        let mut stream_events = std::mem::replace(&mut rx.events, mpsc::channel(1).1);
+        let forwarder = tokio::spawn(async move {
+            while let Some(ev) = stream_events.recv().await {
+                if let StreamEvent::Confirm(c) = &ev {
+                    if let Some(c) = c.to_confirmation() {
+                        hub.deliver(c);
+                    }
+                }
+                if events_tx.send(ev).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Streams {
+            client,
+            rx,
+            events,
+            forwarder,
+        }
+    }
+
+    async fn event_loop(
+        &mut self,
+        streams: &mut Streams,
+        opts: &RunOptions,
+        intr: &mut Interrupts,
+        started: Instant,
+    ) -> Stop {
+        let deadline = opts.duration.map(|d| started + d);
+        let mut ticker = tokio::time::interval(Duration::from_secs(1));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut status = StatusLine::new(opts.status_line);
+        let mut last_quote_ts = Timestamp::from_millis(0);
+        let mut last_quote_wall = Instant::now();
+        let mut interrupted = false;
+        let stop = loop {
+            let sleep_until = deadline.map_or_else(
+                || tokio::time::Instant::now() + Duration::from_secs(3600),
+                tokio::time::Instant::from_std,
+            );
+            tokio::select! {
+                biased;
+                n = intr.next() => {
+                    if n >= 2 || interrupted {
+                        // A second press ends the run at once (positions keep their broker stops).
+                        tracing::warn!("second Ctrl-C: stopping now; open positions keep their stops");
+                        break Stop::Interrupted;
+                    }
+                    interrupted = true;
+                    tracing::warn!("kill switch: Ctrl-C received, no new entries");
+                    self.feed(EngineEvent::Command(Command::Halt { close_positions: None }));
+                }
+                () = tokio::time::sleep_until(sleep_until), if deadline.is_some() => break Stop::Deadline,
+                done = self.venue.next_completed() => {
+                    for ev in done {
+                        self.feed(EngineEvent::Broker(ev));
+                    }
+                }
+                ev = streams.events.recv() => {
+                    let Some(ev) = ev else { break Stop::StreamClosed };
+                    self.on_stream_event(&ev, last_quote_wall);
+                }
+                q = streams.rx.quotes.recv() => {
+                    let Some(q) = q else { break Stop::StreamClosed };
+                    self.counters.quotes += 1;
+                    status.quote();
+                    last_quote_ts = last_quote_ts.max(q.ts);
+                    self.clock.observe(q.ts);
+                    match self.last_quotes.get_mut(&q.epic) {
+                        Some(slot) => slot.clone_from(&q),
+                        None => {
+                            self.last_quotes.insert(q.epic.clone(), q.clone());
+                        }
+                    }
+                    last_quote_wall = Instant::now();
+                    self.feed(EngineEvent::Quote(q));
+                }
+                _ = ticker.tick() => {
+                    let elapsed = i64::try_from(last_quote_wall.elapsed().as_millis()).unwrap_or(i64::MAX);
+                    if last_quote_ts.millis() > 0 {
+                        self.feed(EngineEvent::Timer(last_quote_ts.plus_millis(elapsed)));
+                    }
+                    let stats = self.client.stats();
+                    let now = self.clock.now();
+                    if let Some(j) = self.venue.journal_mut() {
+                        j.session_events(&stats, now);
+                    }
+                    status.print(&self.engine.summary(), &stats, self.venue.is_paper());
+                }
+            }
+            if self.venue.stop() == Some(VenueStop::NothingLeft) {
+                break Stop::NothingLeft;
+            }
+            if interrupted && self.engine.trades().is_empty() && self.venue.outstanding() == 0 {
+                break Stop::Interrupted;
+            }
+        };
+        status.finish();
+        stop
+    }
+
+    /// A stream event: journal gaps and reconnections, give the engine what it needs, and hand
+    /// a broker-side close to the execution task for valuation.
+    fn on_stream_event(&mut self, ev: &StreamEvent, last_quote_wall: Instant) {
+        if let StreamEvent::Status(StreamStatus::Gap { .. }) = ev {
+            self.counters.reconnects += 1;
+        }
+        let now = self.clock.now();
+        if let (StreamEvent::Status(st), Some(j)) = (ev, self.venue.journal_mut()) {
+            let gap_ms = i64::try_from(last_quote_wall.elapsed().as_millis()).unwrap_or(i64::MAX);
+            j.stream_status(st, gap_ms, now);
+        }
+        log_stream_event(ev);
+        if let Some(e) = ev.engine_event() {
+            self.feed(e);
+        }
+        if let StreamEvent::Position(p) = ev {
+            if self.venue.is_paper() {
+                return;
+            }
+            let quotes = &self.last_quotes;
+            let found =
+                crate::closes::broker_side_close(&self.engine, |e| quotes.get(e).cloned(), now, p);
+            if let Some((estimate, direction)) = found {
+                if let Some(e) = self.venue.value_close(estimate, direction) {
+                    self.feed(EngineEvent::Broker(e));
+                }
+            }
+        }
+    }
+
+    /// Winds the run down: closes everything when asked (demo), waits (bounded) for closes and
+    /// for requests in flight, stops the stream and journals the stop.
+    pub async fn finish(&mut self, stop: Stop, wall_start: Timestamp) -> LoopCounters {
+        let close = self.close_at_end && matches!(stop, Stop::Deadline | Stop::Interrupted);
+        if close {
+            self.feed(EngineEvent::Command(Command::CloseAll));
+        }
+        self.wait_for_outcomes(close).await;
+        if !self.engine.trades().is_empty() {
+            tracing::warn!(
+                open = self.engine.trades().len(),
+                "positions still open at the end; they keep their stops"
+            );
+        }
+        if stop == Stop::StreamClosed {
+            tracing::error!("the price stream stopped");
+        }
+        if let Some(s) = self.streams.take() {
+            s.forwarder.abort();
+            if tokio::time::timeout(Duration::from_secs(5), s.client.shutdown())
+                .await
+                .is_err()
+            {
+                tracing::warn!("the stream did not stop within 5 s; abandoning it");
+            }
+        }
+        let now = self.clock.now().max(wall_start);
+        if let Some(j) = self.venue.journal_mut() {
+            j.event(
+                now,
+                &scalper_journal::SystemEvent::EngineStop {
+                    reason: format!("{stop:?}"),
+                },
+            );
+        }
+        self.counters
+    }
+
+    /// Until every position is closed (when `closing`) and no request is in flight, or
+    /// [`WIND_DOWN`] has passed. Quotes keep flowing for paper fills.
+    async fn wait_for_outcomes(&mut self, closing: bool) {
+        let until = tokio::time::Instant::now() + WIND_DOWN;
+        let Some(mut streams) = self.streams.take() else {
+            return;
+        };
+        let mut quotes_open = true;
+        while (closing && !self.engine.trades().is_empty()) || self.venue.outstanding() > 0 {
+            tokio::select! {
+                done = self.venue.next_completed() => {
+                    for ev in done {
+                        self.feed(EngineEvent::Broker(ev));
+                    }
+                }
+                q = streams.rx.quotes.recv(), if quotes_open => match q {
+                    Some(q) => self.feed(EngineEvent::Quote(q)),
+                    None => quotes_open = false,
+                },
+                () = tokio::time::sleep_until(until) => {
+                    if self.venue.outstanding() > 0 {
+                        tracing::warn!(outstanding = self.venue.outstanding(),
+                            "requests still in flight at the end; their outcome is resolved at the next start");
+                    }
+                    break;
+                }
+            }
+        }
+        self.streams = Some(streams);
+    }
+}
+
+fn log_stream_event(ev: &StreamEvent) {
+    match ev {
+        StreamEvent::Status(StreamStatus::Gap { reason, .. }) => {
+            tracing::warn!(reason = %reason, "stream gap: quotes may be stale until fresh ones arrive");
+        }
+        StreamEvent::Status(StreamStatus::Connected { rebound, .. }) => {
+            tracing::info!(rebound, "stream connected");
+        }
+        StreamEvent::Status(StreamStatus::SessionRefused { code, message }) => {
+            tracing::warn!(code, message = %message, "stream session refused");
+        }
+        StreamEvent::SubscriptionRefused {
+            subscription,
+            code,
+            message,
+        } => {
+            tracing::error!(?subscription, code, message = %message, "subscription refused");
+        }
+        StreamEvent::Confirm(c) => {
+            tracing::debug!(deal_ref = ?c.deal_reference.as_ref().map(ToString::to_string), status = ?c.deal_status, "stream confirm");
+        }
+        StreamEvent::Position(p) => {
+            tracing::debug!(deal_id = %p.deal_id, status = ?p.status, "stream position update");
+        }
+        _ => {}
+    }
+}
+
+fn log_action(action: &Action) {
+    match action {
+        Action::Refused {
+            epic,
+            direction,
+            reason,
+        } => {
+            tracing::info!(epic = %epic, ?direction, reason = ?reason, "entry refused by risk");
+        }
+        Action::TradeOpened(t) => tracing::info!(trade = ?t, "trade opened"),
+        Action::TradeClosed(t) => tracing::info!(trade = ?t, "trade closed"),
+        Action::Log {
+            level,
+            epic,
+            message,
+        } => {
+            let epic = epic.as_ref().map(ToString::to_string).unwrap_or_default();
+            match level {
+                LogLevel::Error => tracing::error!(epic = %epic, "{message}"),
+                LogLevel::Warn => tracing::warn!(epic = %epic, "{message}"),
+                LogLevel::Info => tracing::info!(epic = %epic, "{message}"),
+            }
+        }
+        Action::Halted { reason } => tracing::warn!(reason = %reason, "new entries halted"),
+        Action::Resumed { reason } => tracing::info!(reason = %reason, "trading resumed"),
+        Action::Broker(_) | Action::PaperFallback { .. } | Action::NothingLeftToManage { .. } => {}
+    }
+}

@@ -1,0 +1,242 @@
+//! [`LiveVenue`]: the live runtime's side of the engine's ordering driver. Broker commands go
+//! to IG through the [`Execution`] task (never awaited on the event loop) or to the paper
+//! broker (synchronous, from the live quotes); the journal sees every broker report before the
+//! engine does and every opening request before it is sent (write-ahead).
+
+use std::collections::VecDeque;
+
+use scalper_engine::{
+    Action, BrokerCommand, BrokerEvent, Clock as _, Command, Engine, EngineEvent, SimBroker,
+    SimConfig, Venue,
+};
+use scalper_model::{Instrument, Quote};
+
+use crate::clock::QuoteClock;
+use crate::execution::{Execution, Job};
+use crate::journaling::JournalSink;
+
+/// Why the event loop must stop, as decided while driving the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VenueStop {
+    /// A broker failure left nothing to manage.
+    NothingLeft,
+}
+
+/// Where commands go now: IG (through the execution task) or paper.
+#[derive(Debug)]
+enum Route {
+    Ig,
+    Paper(Box<SimBroker>),
+}
+
+/// The live venue: routing, journaling hooks and the execution task's handle.
+#[derive(Debug)]
+pub struct LiveVenue {
+    route: Route,
+    /// The IG execution task (kept after a switch to paper, so in-flight replies still arrive).
+    exec: Option<Execution>,
+    journal: Option<JournalSink>,
+    clock: QuoteClock,
+    instruments: Vec<Instrument>,
+    paper_cfg: SimConfig,
+    stop: Option<VenueStop>,
+}
+
+impl LiveVenue {
+    /// Commands go to IG through `exec`.
+    pub fn ig(
+        exec: Execution,
+        journal: Option<JournalSink>,
+        clock: QuoteClock,
+        instruments: Vec<Instrument>,
+    ) -> Self {
+        Self {
+            route: Route::Ig,
+            exec: Some(exec),
+            journal,
+            clock,
+            instruments,
+            paper_cfg: SimConfig::default(),
+            stop: None,
+        }
+    }
+
+    /// Commands go to a paper broker filling from the live quotes.
+    pub fn paper(
+        paper_cfg: SimConfig,
+        journal: Option<JournalSink>,
+        clock: QuoteClock,
+        instruments: Vec<Instrument>,
+    ) -> Self {
+        let sim = SimBroker::new(paper_cfg.clone(), instruments.clone());
+        Self {
+            route: Route::Paper(Box::new(sim)),
+            exec: None,
+            journal,
+            clock,
+            instruments,
+            paper_cfg,
+            stop: None,
+        }
+    }
+
+    pub fn is_paper(&self) -> bool {
+        matches!(self.route, Route::Paper(_))
+    }
+
+    /// Set when driving the engine decided the run must end.
+    pub fn stop(&self) -> Option<VenueStop> {
+        self.stop
+    }
+
+    pub fn journal_mut(&mut self) -> Option<&mut JournalSink> {
+        self.journal.as_mut()
+    }
+
+    /// IG requests handed to the execution task and not yet answered.
+    pub fn outstanding(&self) -> usize {
+        self.exec.as_ref().map_or(0, Execution::outstanding)
+    }
+
+    /// The next answered IG request (pending forever when none is outstanding).
+    pub async fn next_completed(&mut self) -> Vec<BrokerEvent> {
+        match self.exec.as_mut() {
+            Some(e) => e.next().await.events,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Hands a broker-side close to the execution task for valuation at IG's recorded level;
+    /// returns the estimate to use at once when there is no task to take it.
+    pub fn value_close(
+        &mut self,
+        estimate: BrokerEvent,
+        direction: scalper_model::Direction,
+    ) -> Option<BrokerEvent> {
+        let Some(exec) = self.exec.as_mut() else {
+            return Some(estimate);
+        };
+        match exec.send(Job::ValueClose {
+            estimate,
+            direction,
+        }) {
+            Err(job) => match *job {
+                Job::ValueClose { estimate, .. } => Some(estimate),
+                Job::Command(_) => None,
+            },
+            Ok(()) => None,
+        }
+    }
+
+    fn switch_to_paper(&mut self) {
+        let sim = SimBroker::new(self.paper_cfg.clone(), self.instruments.clone());
+        self.route = Route::Paper(Box::new(sim));
+    }
+}
+
+impl Venue for LiveVenue {
+    fn reports_before(&mut self, event: &EngineEvent, out: &mut Vec<BrokerEvent>) {
+        if let Route::Paper(sim) = &mut self.route {
+            sim.reports_before(event, out);
+        }
+    }
+
+    fn reports_before_quote(&mut self, quote: &Quote, out: &mut Vec<BrokerEvent>) {
+        if let Route::Paper(sim) = &mut self.route {
+            sim.reports_before_quote(quote, out);
+        }
+    }
+
+    fn observe_event(
+        &mut self,
+        engine: &Engine,
+        event: &EngineEvent,
+        queue: &mut VecDeque<EngineEvent>,
+    ) {
+        if let (Some(j), EngineEvent::Broker(ev)) = (self.journal.as_mut(), event) {
+            if let Err(e) = j.on_broker_event(ev, engine, self.clock.now()) {
+                tracing::error!(error = %e, "JOURNAL WRITE FAILED for a broker report");
+                halt_for_journal(queue);
+            }
+        }
+    }
+
+    fn observe_action(
+        &mut self,
+        engine: &Engine,
+        action: &Action,
+        queue: &mut VecDeque<EngineEvent>,
+    ) {
+        if let Some(j) = self.journal.as_mut() {
+            if let Err(e) = j.on_action(action, engine, self.clock.now()) {
+                tracing::error!(error = %e, "JOURNAL WRITE FAILED");
+                halt_for_journal(queue);
+            }
+        }
+        match action {
+            Action::PaperFallback { detail } => {
+                tracing::error!(detail = %detail, "BROKER FAILED: switching to PAPER trading as configured (on_broker_failure = \"paper\"); every further trade is simulated");
+                self.switch_to_paper();
+            }
+            Action::NothingLeftToManage { reason } => {
+                tracing::error!(%reason, "broker failure and nothing left to manage: stopping");
+                self.stop = Some(VenueStop::NothingLeft);
+            }
+            _ => {}
+        }
+    }
+
+    fn write_ahead(
+        &mut self,
+        engine: &Engine,
+        cmd: &BrokerCommand,
+        queue: &mut VecDeque<EngineEvent>,
+    ) -> bool {
+        let Some(j) = self.journal.as_mut() else {
+            return true;
+        };
+        match j.before_command(cmd, engine, self.clock.now()) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, ?cmd, "NOT SENT: the request could not be journaled first");
+                halt_for_journal(queue);
+                if let BrokerCommand::Open(o) = cmd {
+                    queue.push_back(EngineEvent::Broker(BrokerEvent::Rejected {
+                        deal_ref: o.deal_ref.clone(),
+                        reason: "not sent: journal write failed".into(),
+                    }));
+                }
+                false
+            }
+        }
+    }
+
+    fn submit(&mut self, cmd: &BrokerCommand, queue: &mut VecDeque<EngineEvent>) {
+        tracing::debug!(?cmd, "broker command");
+        match &mut self.route {
+            Route::Paper(sim) => Venue::submit(sim.as_mut(), cmd, queue),
+            Route::Ig => {
+                let Some(exec) = self.exec.as_mut() else {
+                    return;
+                };
+                if let Err(job) = exec.send(Job::Command(cmd.clone())) {
+                    tracing::error!(?job, "NOT SENT: the execution task cannot take the request");
+                    if let BrokerCommand::Open(o) = cmd {
+                        queue.push_back(EngineEvent::Broker(BrokerEvent::Rejected {
+                            deal_ref: o.deal_ref.clone(),
+                            reason: "not sent: the execution task is gone".into(),
+                        }));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A journal write failed: stop new entries (positions keep their stops).
+fn halt_for_journal(queue: &mut VecDeque<EngineEvent>) {
+    tracing::error!("JOURNAL WRITE FAILED: halting new entries");
+    queue.push_back(EngineEvent::Command(Command::Halt {
+        close_positions: Some(false),
+    }));
+}
