@@ -41,8 +41,8 @@ pub fn parse_utc(s: &str) -> Option<Timestamp> {
 }
 
 /// Parses a time as IG's requests and histories spell it: `yyyy-MM-ddTHH:mm:ss` (with optional
-/// fraction, trailing `Z` or RFC 3339 offset), `yyyy/MM/dd HH:mm:ss`, `yyyy-MM-dd HH:mm:ss`,
-/// `yyyy/MM/dd HH:mm`, or epoch milliseconds.
+/// fraction, trailing `Z` or RFC 3339 offset), `yyyy-MM-ddTHH:mm`, `yyyy/MM/dd HH:mm:ss`
+/// (optionally `:SSS`), `yyyy-MM-dd HH:mm:ss`, `yyyy/MM/dd HH:mm`, or epoch milliseconds.
 pub fn parse_time(s: &str) -> Option<Timestamp> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
@@ -55,6 +55,8 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
     [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y/%m/%d %H:%M:%S:%3f",
         "%Y/%m/%d %H:%M:%S",
         "%Y-%m-%d %H:%M:%S",
         "%Y/%m/%d %H:%M",
@@ -88,6 +90,9 @@ mod tests {
             assert_eq!(parse_time(text), s, "{text}");
         }
         assert_eq!(parse_time("2026-01-01T00:00:00.123"), Some(ts));
+        assert_eq!(parse_time("2026/01/01 00:00:00:123"), Some(ts));
+        assert_eq!(parse_time("2026-01-01T00:00"), s);
+        assert_eq!(parse_time(&local_ms(ts)), Some(ts));
         assert_eq!(parse_time("nope"), None);
         assert_eq!(parse_utc("2026-01-01T00:00:00"), s);
         assert_eq!(parse_utc("2026-01-01T00:00:00.123"), Some(ts));

@@ -11,10 +11,9 @@ use scalper_engine::event::{
 use scalper_engine::{Broker, Clock};
 use scalper_model::{DealReference, Direction, Money, Price, Quote, RejectReason};
 
-use crate::dealing::{CloseRequest, DealOutcome, OpenRequest};
 use crate::error::IgError;
+use crate::orders::{CloseRequest, DealOutcome, OpenRequest, PositionAmend};
 use crate::IgClient;
-use scalper_ig_wire::positions::AmendPositionRequest;
 
 /// The live IG broker.
 #[derive(Clone)]
@@ -257,12 +256,11 @@ fn not_accepted(out: DealOutcome) -> Vec<BrokerEvent> {
 }
 
 async fn amend(client: &IgClient, a: AmendOrder) -> Vec<BrokerEvent> {
-    let body = AmendPositionRequest {
-        stop_level: a.stop_level.map(scalper_model::Price::value),
-        limit_level: a.limit_level.map(scalper_model::Price::value),
-        ..AmendPositionRequest::default()
+    let amend = PositionAmend {
+        stop_level: a.stop_level,
+        limit_level: a.limit_level,
     };
-    let out = client.amend_position(&a.deal_id, &body).await;
+    let out = client.amend_position(&a.deal_id, &amend).await;
     match out {
         Ok(DealOutcome::Accepted { .. }) => vec![BrokerEvent::Amended {
             deal_id: a.deal_id,
@@ -308,7 +306,7 @@ async fn amend(client: &IgClient, a: AmendOrder) -> Vec<BrokerEvent> {
 /// there, else the closing side of the current market (an estimate, logged as such).
 async fn recorded_or_market_close(client: &IgClient, c: &CloseOrder) -> Option<Price> {
     match client.close_level(&c.deal_id, c.direction).await {
-        Ok(Some((level, _))) => return Some(level),
+        Ok(Some(close)) => return Some(close.level),
         Ok(None) => {
             tracing::warn!(deal_id = %c.deal_id, "the close is not in the activity history; valuing it at the market");
         }

@@ -6,19 +6,27 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use scalper_model::{
-    Candle, DealId, DealReference, DealingRules, Direction, Epic, Instrument, MarketStatus, Points,
-    Price, Size,
+    AccountId, Candle, DealId, DealReference, DealingRules, Direction, Epic, Instrument,
+    MarketStatus, Money, OrderType, Points, Price, Size,
 };
 
+use scalper_ig_wire::accounts::Account as WireAccount;
 use scalper_ig_wire::application::Application;
 use scalper_ig_wire::confirms::DealConfirmation;
+use scalper_ig_wire::history::{Activity as WireActivity, Transaction as WireTransaction};
 use scalper_ig_wire::markets::{MarketDetails, UnitValue};
 use scalper_ig_wire::positions::PositionEntry;
 use scalper_ig_wire::prices::{BidAsk, PricesResponse};
-use scalper_ig_wire::time::parse_utc;
+use scalper_ig_wire::session::SessionDetails;
+use scalper_ig_wire::time::{parse_time, parse_utc};
+use scalper_ig_wire::working_orders::WorkingOrderEntry;
+use scalper_ig_wire::{reject, Resolution};
 
 use crate::error::IgError;
-use crate::types::{Allowances, Confirmation, DealStatus, Market, OpenPosition};
+use crate::types::{
+    Account, Activity, Allowances, Balance, Confirmation, DealStatus, HistoricalAllowance, Market,
+    OpenPosition, PositionStatus, PricePage, SessionInfo, Transaction, WorkingOrder,
+};
 
 fn bad(context: &str, detail: impl std::fmt::Display) -> IgError {
     IgError::unexpected(context, detail)
@@ -234,8 +242,8 @@ pub fn confirmation(
             .unwrap_or_else(|| reference.clone()),
         deal_id,
         status,
-        reason: c.reason.clone(),
-        position_status: c.status.clone(),
+        reject_reason: reject::of_confirmation(c.reason.as_deref()),
+        position_status: c.status.as_deref().map(position_status),
         epic: c.epic.as_deref().and_then(|e| Epic::new(e).ok()),
         direction: c.direction.as_deref().and_then(direction),
         level: c.level.map(Price::new),
@@ -251,7 +259,7 @@ pub fn confirmation(
             .filter_map(|a| {
                 Some((
                     DealId::new(a.deal_id.clone()?).ok()?,
-                    a.status.clone().unwrap_or_default(),
+                    position_status(a.status.as_deref().unwrap_or_default()),
                 ))
             })
             .collect(),
@@ -309,6 +317,157 @@ pub fn candles(prices: &PricesResponse, epic: &Epic, period_ms: i64) -> Vec<Cand
         .collect()
 }
 
+/// A page of price history: its candles (at `resolution`, IG's default `MINUTE` when none
+/// was asked for), the historical-data allowance and the page count.
+pub fn price_page(
+    prices: &PricesResponse,
+    epic: &Epic,
+    resolution: Option<Resolution>,
+) -> PricePage {
+    let period = resolution.unwrap_or(Resolution::Minute).millis();
+    let meta = prices.metadata.as_ref();
+    let allowance = meta
+        .and_then(|m| m.allowance.as_ref())
+        .or(prices.allowance.as_ref())
+        .map(|a| HistoricalAllowance {
+            remaining: a.remaining_allowance,
+            total: a.total_allowance,
+            resets_in_secs: a.allowance_expiry,
+        });
+    PricePage {
+        candles: candles(prices, epic, period),
+        allowance,
+        total_pages: meta
+            .and_then(|m| m.page_data.as_ref())
+            .and_then(|p| p.total_pages)
+            .unwrap_or(1),
+    }
+}
+
+/// IG's position and affected-deal statuses (`OPEN`/`OPENED`, `FULLY_CLOSED`...).
+pub fn position_status(s: &str) -> PositionStatus {
+    match s.trim().to_ascii_uppercase().as_str() {
+        "OPEN" | "OPENED" => PositionStatus::Opened,
+        "AMENDED" | "UPDATED" => PositionStatus::Amended,
+        "PARTIALLY_CLOSED" => PositionStatus::PartiallyClosed,
+        "CLOSED" | "FULLY_CLOSED" => PositionStatus::Closed,
+        "DELETED" => PositionStatus::Deleted,
+        _ => PositionStatus::Other(s.trim().to_string()),
+    }
+}
+
+/// `GET /session` v1 as [`SessionInfo`].
+pub fn session_info(d: &SessionDetails) -> SessionInfo {
+    SessionInfo {
+        account_id: d.account_id.as_deref().and_then(|a| AccountId::new(a).ok()),
+        client_id: d.client_id.clone(),
+        lightstreamer_endpoint: d.lightstreamer_endpoint.clone(),
+        currency: d.currency.clone(),
+    }
+}
+
+/// One account of `GET /accounts` v1.
+pub fn account(a: &WireAccount) -> Result<Account, IgError> {
+    Ok(Account {
+        account_id: AccountId::new(a.account_id.clone()).map_err(|e| bad("accounts", e))?,
+        name: a.account_name.clone(),
+        preferred: a.preferred == Some(true),
+        currency: a.currency.clone(),
+        balance: a.balance.as_ref().map(|b| Balance {
+            balance: b.balance.map(Money::new),
+            deposit: b.deposit.map(Money::new),
+            profit_loss: b.profit_loss.map(Money::new),
+            available: b.available.map(Money::new),
+        }),
+    })
+}
+
+/// One working order of `GET /workingorders` (v2 fields, v1 accepted).
+pub fn working_order(w: &WorkingOrderEntry) -> Result<WorkingOrder, IgError> {
+    let d = &w.working_order_data;
+    let order_type = d
+        .order_type
+        .as_deref()
+        .or(d.request_type.as_deref())
+        .map(|t| match t.trim().to_ascii_uppercase().as_str() {
+            "LIMIT" | "LIMIT_ORDER" => OrderType::Limit,
+            "STOP" | "STOP_ORDER" => OrderType::Stop,
+            _ => OrderType::Market,
+        });
+    Ok(WorkingOrder {
+        deal_id: DealId::new(d.deal_id.clone()).map_err(|e| bad("working order", e))?,
+        epic: d
+            .epic
+            .as_deref()
+            .or(w.market_data.epic.as_deref())
+            .and_then(|e| Epic::new(e).ok()),
+        direction: d.direction.as_deref().and_then(direction),
+        order_type,
+        size: d.order_size.or(d.size).map(Size::new),
+        level: d.order_level.or(d.level).map(Price::new),
+        stop_distance: d.stop_distance.map(Points::new),
+        limit_distance: d.limit_distance.map(Points::new),
+        currency: d.currency_code.clone(),
+        created: d
+            .created_date_utc
+            .as_deref()
+            .or(d.created_date.as_deref())
+            .and_then(parse_time),
+        good_till: d
+            .good_till_date_iso
+            .as_deref()
+            .or(d.good_till_date.as_deref())
+            .and_then(parse_time),
+    })
+}
+
+/// One activity of `GET /history/activity` v3.
+pub fn activity(a: &WireActivity) -> Activity {
+    let d = a.details.as_ref();
+    Activity {
+        at: a.date.as_deref().and_then(parse_time),
+        epic: a.epic.as_deref().and_then(|e| Epic::new(e).ok()),
+        deal_id: a.deal_id.as_deref().and_then(|d| DealId::new(d).ok()),
+        deal_reference: d
+            .and_then(|d| d.deal_reference.as_deref())
+            .and_then(|r| DealReference::new(r).ok()),
+        description: a.description.clone(),
+        direction: d.and_then(|d| d.direction.as_deref()).and_then(direction),
+        level: d.and_then(|d| d.level).map(Price::new),
+        size: d.and_then(|d| d.size).map(Size::new),
+    }
+}
+
+/// A number in IG's display text (`"£-12.50"`, `"+1"`, `"1,234.5"`): its sign, digits and
+/// point.
+fn display_decimal(s: &str) -> Option<Decimal> {
+    let kept: String = s
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+        .collect();
+    Decimal::from_str(&kept).ok()
+}
+
+/// One transaction of `GET /history/transactions` v2 (amounts are display strings on IG).
+pub fn transaction(t: &WireTransaction) -> Transaction {
+    let num = |v: &Option<String>| v.as_deref().and_then(display_decimal);
+    Transaction {
+        at: t
+            .date_utc
+            .as_deref()
+            .or(t.date.as_deref())
+            .and_then(parse_time),
+        instrument_name: t.instrument_name.clone(),
+        reference: t.reference.clone(),
+        open_level: num(&t.open_level).map(Price::new),
+        close_level: num(&t.close_level).map(Price::new),
+        size: num(&t.size),
+        profit_and_loss: num(&t.profit_and_loss).map(Money::new),
+        currency: t.currency.clone(),
+        cash: t.cash_transaction == Some(true),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,6 +483,17 @@ mod tests {
         assert_eq!(point_size(Some("0.01 JPY/USD"), Some(dec!(100))), dec!(1));
         assert_eq!(point_size(None, Some(dec!(1))), dec!(1));
         assert_eq!(point_size(Some("garbage"), None), dec!(1));
+    }
+
+    #[test]
+    fn display_numbers_and_statuses() {
+        assert_eq!(display_decimal("£-12.50"), Some(dec!(-12.50)));
+        assert_eq!(display_decimal("+1"), Some(dec!(1)));
+        assert_eq!(display_decimal("1,234.5"), Some(dec!(1234.5)));
+        assert_eq!(display_decimal("n/a"), None);
+        assert_eq!(position_status("FULLY_CLOSED"), PositionStatus::Closed);
+        assert_eq!(position_status("OPEN"), PositionStatus::Opened);
+        assert_eq!(position_status("NEW"), PositionStatus::Other("NEW".into()));
     }
 
     #[test]

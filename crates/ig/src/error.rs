@@ -237,6 +237,11 @@ impl IgError {
         }
     }
 
+    /// `/confirms` has no confirmation (yet, or any longer) for the deal reference.
+    pub fn is_deal_not_found(&self) -> bool {
+        matches!(self, Self::Api { error_code: Some(code), .. } if errors::classify(code) == ErrorClass::DealNotFound)
+    }
+
     /// IG's `errorCode`, if the error came from one.
     pub fn error_code(&self) -> Option<String> {
         match self {

@@ -2,7 +2,7 @@
 //! `OpenRequest::to_wire` checks IG's documented constraints before anything is sent.
 
 use scalper_model::{
-    DealId, DealReference, Direction, Epic, OrderType, Points, Price, RejectReason, Size,
+    DealId, DealReference, Direction, Epic, OrderType, Points, Price, RejectReason, Size, Timestamp,
 };
 
 use crate::error::IgError;
@@ -157,9 +157,29 @@ pub struct WorkingOrderRequest {
     pub stop_distance: Option<Points>,
     pub limit_distance: Option<Points>,
     pub guaranteed_stop: bool,
-    /// `None` = good till cancelled; else IG's `goodTillDate` (`yyyy/mm/dd hh:mm:ss` UTC).
-    pub good_till_date: Option<String>,
+    /// `None`: good till cancelled.
+    pub good_till_date: Option<Timestamp>,
     pub deal_reference: Option<DealReference>,
+}
+
+/// New stop and limit levels of an open position (`PUT /positions/otc/{dealId}`). IG sets
+/// both: `None` removes that level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PositionAmend {
+    pub stop_level: Option<Price>,
+    pub limit_level: Option<Price>,
+}
+
+/// A working order's new terms (`PUT /workingorders/otc/{dealId}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkingOrderAmend {
+    pub level: Price,
+    /// `Limit` or `Stop`.
+    pub order_type: OrderType,
+    /// `None`: good till cancelled.
+    pub good_till_date: Option<Timestamp>,
+    pub stop_distance: Option<Points>,
+    pub limit_distance: Option<Points>,
 }
 
 /// How an outcome was established.

@@ -27,9 +27,10 @@ fn resolution(r: &str) -> Result<Resolution, ConfigError> {
         .map_err(|e| ConfigError::Usage(format!("--resolution {e}")))
 }
 
-fn ig_time(ts: Timestamp) -> Result<String, ConfigError> {
+/// `ts`, if it is a date IG can be asked about.
+fn in_range(ts: Timestamp) -> Result<Timestamp, ConfigError> {
     ts.to_datetime()
-        .map(|_| scalper_ig_wire::time::utc_s(ts))
+        .map(|_| ts)
         .ok_or_else(|| ConfigError::Usage(format!("time {ts} is out of range")))
 }
 
@@ -143,30 +144,30 @@ pub async fn run(args: &PricesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         let mut page = 1u32;
         loop {
             let q = PriceQuery {
-                resolution: Some(resolution.as_ig().to_string()),
-                from: Some(ig_time(Timestamp::from_millis(start))?),
-                to: Some(ig_time(Timestamp::from_millis(end))?),
+                resolution: Some(resolution),
+                from: Some(in_range(Timestamp::from_millis(start))?),
+                to: Some(in_range(Timestamp::from_millis(end))?),
                 page_size: Some(u32::try_from(WINDOW_BARS).unwrap_or(1000)),
                 page_number: Some(page),
                 ..PriceQuery::default()
             };
-            let resp = client.prices(&epic, &q).await.with_context(|| {
+            let page_data = client.prices(&epic, &q).await.with_context(|| {
                 format!(
                     "downloading {epic} from {}: rerun the same command to resume",
                     Timestamp::from_millis(start)
                 )
             })?;
-            let meta = resp.metadata.clone().unwrap_or_default();
-            if let Some(a) = meta.allowance.clone().or_else(|| resp.allowance.clone()) {
+            if let Some(a) = page_data.allowance {
                 tracing::info!(
-                    remaining = ?a.remaining_allowance,
-                    total = ?a.total_allowance,
-                    resets_in_s = ?a.allowance_expiry,
+                    remaining = ?a.remaining,
+                    total = ?a.total,
+                    resets_in_s = ?a.resets_in_secs,
                     "historical data allowance"
                 );
                 allowance = Some(a);
             }
-            let bars: Vec<Candle> = scalper_ig::convert::candles(&resp, &epic, period)
+            let bars: Vec<Candle> = page_data
+                .candles
                 .into_iter()
                 .filter(|c| {
                     let t = c.start.millis();
@@ -183,19 +184,18 @@ pub async fn run(args: &PricesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
                 let new_file = !args.out.exists();
                 append(&args.out, bars, new_file)?;
             }
-            let pages = meta.page_data.and_then(|p| p.total_pages).unwrap_or(1);
-            if u64::from(page) >= pages {
+            if u64::from(page) >= page_data.total_pages {
                 break;
             }
             page += 1;
         }
         if allowance
             .as_ref()
-            .and_then(|a| a.remaining_allowance)
+            .and_then(|a| a.remaining)
             .is_some_and(|r| r <= 0)
             && end < to.millis()
         {
-            let resets = allowance.as_ref().and_then(|a| a.allowance_expiry);
+            let resets = allowance.as_ref().and_then(|a| a.resets_in_secs);
             anyhow::bail!(
                 "IG's historical-data allowance is used up (resets in {} s); {total} bars written to {}: \
                  run the same command again after the reset to resume",
@@ -216,11 +216,9 @@ pub async fn run(args: &PricesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     if let Some(a) = allowance {
         outln!(
             "historical-data allowance: {} of {} points left (resets in {} s)",
-            a.remaining_allowance
-                .map_or_else(|| "?".into(), |v| v.to_string()),
-            a.total_allowance
-                .map_or_else(|| "?".into(), |v| v.to_string()),
-            a.allowance_expiry
+            a.remaining.map_or_else(|| "?".into(), |v| v.to_string()),
+            a.total.map_or_else(|| "?".into(), |v| v.to_string()),
+            a.resets_in_secs
                 .map_or_else(|| "?".into(), |v| v.to_string()),
         );
     }
