@@ -139,13 +139,15 @@ async fn a_held_deal_blocks_neither_other_instruments_nor_the_kill_switch() {
 
     let observe = async {
         let fired = |s: &StateSnapshot| s.faults_fired.get("hold-deal").copied().unwrap_or(0);
-        wait_until("the held deal", Instant::now() + Duration::from_secs(20), || {
-            fired(&sandbox.state()) >= 1
-        })
+        wait_until(
+            "the held deal",
+            Instant::now() + Duration::from_secs(20),
+            || fired(&sandbox.state()) >= 1,
+        )
         .await;
         // The hold started at or before now: everything below must happen before it ends.
         let hold_seen = Instant::now();
-        let hold_ends = hold_seen + HOLD - Duration::from_millis(500);
+        let hold_ends = hold_seen + HOLD.saturating_sub(Duration::from_millis(500));
         wait_until(
             "deals on the four other instruments during the hold",
             hold_ends,
@@ -153,16 +155,24 @@ async fn a_held_deal_blocks_neither_other_instruments_nor_the_kill_switch() {
         )
         .await;
         let during = opened.epics();
-        assert_eq!(during.len(), 4, "the held instrument dealt early: {during:?}");
+        assert_eq!(
+            during.len(),
+            4,
+            "the held instrument dealt early: {during:?}"
+        );
         kill.press();
         let pressed = Instant::now();
         // The kill switch closes what is open at once, while the held request still waits.
-        wait_until("the kill switch's closes during the hold", hold_ends, || {
-            sandbox
-                .state()
-                .account(ACCOUNT)
-                .is_some_and(|a| a.positions.is_empty())
-        })
+        wait_until(
+            "the kill switch's closes during the hold",
+            hold_ends,
+            || {
+                sandbox
+                    .state()
+                    .account(ACCOUNT)
+                    .is_some_and(|a| a.positions.is_empty())
+            },
+        )
         .await;
         let closed_after = pressed.elapsed();
         (during, closed_after)
@@ -173,7 +183,9 @@ async fn a_held_deal_blocks_neither_other_instruments_nor_the_kill_switch() {
     };
     let state = sandbox.state();
     sandbox.shutdown().await;
-    eprintln!("kill switch closed every open position {closed_after:?} after the press, during the hold");
+    eprintln!(
+        "kill switch closed every open position {closed_after:?} after the press, during the hold"
+    );
 
     // The held deal was executed when the hold ended, then closed by the kill switch: the run
     // ended on its own with nothing open at the broker or in the engine.

@@ -101,7 +101,12 @@ fn paper_in_the_live_runtime_acts_exactly_like_the_backtest() {
     let mut backtest = Engine::new(config(), instruments.clone(), init.clone()).unwrap();
     let mut sim_broker = SimBroker::new(SimConfig::default(), instruments.clone());
     let mut live = Engine::new(config(), instruments.clone(), init).unwrap();
-    let mut venue = LiveVenue::paper(SimConfig::default(), None, QuoteClock::default(), instruments);
+    let mut venue = LiveVenue::paper(
+        SimConfig::default(),
+        None,
+        QuoteClock::default(),
+        instruments,
+    );
     let mut driver = Driver::new();
 
     let mut open_while_closed = None;
@@ -121,7 +126,11 @@ fn paper_in_the_live_runtime_acts_exactly_like_the_backtest() {
         }
     }
     // The close sent while the market was closed was refused in both: the position stayed open.
-    assert_eq!(open_while_closed, Some(1), "no position was open at the closed-market close");
+    assert_eq!(
+        open_while_closed,
+        Some(1),
+        "no position was open at the closed-market close"
+    );
     assert!(live.summary().trades > 1, "{:?}", live.summary());
     assert_eq!(live.summary(), backtest.summary());
 }

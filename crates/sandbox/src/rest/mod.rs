@@ -135,7 +135,9 @@ async fn middleware(State(inner): State<Shared>, req: Request, next: Next) -> Re
         };
         (
             fault.map(Ok).or(limited.map(Err)),
-            latency.map(|l| l + deal_hold.unwrap_or_default()).or(deal_hold),
+            latency
+                .map(|l| l + deal_hold.unwrap_or_default())
+                .or(deal_hold),
             inner.cfg.timeout_hold,
         )
     };
