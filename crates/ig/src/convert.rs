@@ -213,7 +213,11 @@ pub fn position(entry: &PositionEntry) -> Result<OpenPosition, IgError> {
         stop_level: p.stop_level.map(Price::new),
         limit_level: p.limit_level.map(Price::new),
         currency: p.currency.clone(),
-        created_utc: p.created_date_utc.clone(),
+        created: p
+            .created_date_utc
+            .as_deref()
+            .or(p.created_date.as_deref())
+            .and_then(parse_time),
         expiry: entry.market.expiry.clone(),
     })
 }

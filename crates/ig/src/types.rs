@@ -56,8 +56,8 @@ pub struct OpenPosition {
     pub stop_level: Option<Price>,
     pub limit_level: Option<Price>,
     pub currency: Option<String>,
-    /// IG's `createdDateUTC` as sent.
-    pub created_utc: Option<String>,
+    /// When the position was opened (IG's `createdDateUTC`, else `createdDate`).
+    pub created: Option<Timestamp>,
     pub expiry: Option<String>,
 }
 

@@ -79,6 +79,7 @@ fn positions_fixtures_convert() {
         assert_eq!(first.direction, Direction::Buy);
         assert_eq!(first.size.value(), dec!(10));
         assert_eq!(first.level.value(), dec!(17000));
+        assert!(first.created.is_some(), "{name}: created date");
     }
     let p: PositionsResponse = parse("positions_v2.json");
     assert_eq!(
