@@ -117,6 +117,20 @@ pub enum BacktestError {
 }
 
 impl BacktestError {
+    /// The caller asked for something impossible (no data, an unknown instrument, a bad
+    /// option, parameter or engine configuration), as opposed to bad data or a failed run.
+    /// The CLI exits 2 (usage) for these.
+    pub fn is_usage_error(&self) -> bool {
+        matches!(
+            self,
+            Self::NoData
+                | Self::UnknownInstrument(_)
+                | Self::InvalidOption { .. }
+                | Self::Parameter { .. }
+                | Self::Config(_)
+        )
+    }
+
     pub(crate) fn option(name: &str, message: impl Into<String>) -> Self {
         Self::InvalidOption {
             name: name.to_string(),

@@ -30,13 +30,15 @@ pub mod hash;
 pub mod metrics;
 pub mod options;
 pub mod output;
+pub mod parse;
+pub mod record;
 pub mod runner;
 pub mod summary;
 pub mod sweep;
 
 pub use cache::CacheMode;
 pub use curve::{CurveEnvelope, MAX_CURVE_POINTS};
-pub use data::{open_data, DataKind, DataOptions, RawBar, RawQuote, Record, RecordSource};
+pub use data::{open_data, DataOptions};
 pub use error::{BacktestError, DataError, DataErrorKind, Location};
 pub use funding::FundingOptions;
 pub use hash::{trades_hash, TradesHasher};
@@ -49,6 +51,7 @@ pub use output::{
     write_bars_csv, write_equity_png, write_quotes_csv, write_trades_csv, write_trades_file,
     TradesCsv, TradesFile,
 };
+pub use record::{DataKind, RawBar, RawQuote, Record, RecordSource};
 pub use runner::{
     run_backtest, run_backtest_with_progress, run_on_source, BacktestReport, Progress, RefusalStat,
 };

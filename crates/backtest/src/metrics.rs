@@ -9,8 +9,6 @@ use scalper_engine::CloseCause;
 use scalper_model::{Direction, Money, Price, Size, Timestamp};
 use serde::{Deserialize, Serialize};
 
-pub use crate::hash::{trades_hash, TradesHasher};
-
 /// How returns are sampled for Sharpe and Sortino.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

@@ -306,7 +306,7 @@ pub fn load_engine_config(path: &std::path::Path) -> Result<EngineConfig, Backte
 /// Parses a `--from`/`--to` time: epoch s/ms or ISO-8601 (`2024-01-02`,
 /// `2024-01-02T08:00:00Z`, `2024-01-02 09:00:00+01:00`); text without an offset is UTC.
 pub fn parse_time(text: &str) -> Result<Timestamp, BacktestError> {
-    crate::data::parse::parse_ts(text.as_bytes())
+    crate::parse::parse_ts(text.as_bytes())
         .map(Timestamp::from_millis)
         .ok_or_else(|| {
             BacktestError::option(

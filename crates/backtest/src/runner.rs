@@ -14,13 +14,15 @@ use scalper_model::{normalized, Direction, Instrument, Money, Price, Size, Times
 use serde::{Deserialize, Serialize};
 
 use crate::curve::CurveEnvelope;
-use crate::data::{self, parse::to_decimal, DataKind, Record, RecordSource};
+use crate::data;
 use crate::error::BacktestError;
 use crate::funding::Funding;
 use crate::hash::TradesHasher;
 use crate::metrics::{EquityPoint, Metrics, MetricsAccumulator, TradeRecord};
 use crate::options::{engine_setup, sim_config, BacktestOptions};
 use crate::output::TradesFile;
+use crate::parse::to_decimal;
+use crate::record::{self, DataKind, Record, RecordSource};
 
 /// Records read at a time.
 const BATCH: usize = 1024;
@@ -54,7 +56,7 @@ pub struct BacktestReport {
     pub initial_equity: Money,
     pub final_equity: Money,
     pub metrics: Metrics,
-    /// SHA-256 of the trade list (see [`trades_hash`](crate::metrics::trades_hash)), built as
+    /// SHA-256 of the trade list (see [`trades_hash`](crate::hash::trades_hash)), built as
     /// trades close: the same with or without `keep_trades`.
     pub trades_hash: String,
     /// Entries refused by risk.
@@ -432,7 +434,7 @@ pub fn run_on_source<S: RecordSource>(
             if let Some(f) = &mut funding {
                 let nights = f.crossed(ts);
                 if nights > 0 && !book.open.is_empty() {
-                    let mid = Price::new(to_decimal(data::mid(book.last_bid, book.last_ask)));
+                    let mid = Price::new(to_decimal(record::mid(book.last_bid, book.last_ask)));
                     for p in book.open.values_mut() {
                         p.funding += Money::new(
                             f.charge(&inst, p.direction, p.size, mid, nights).value() * rate,

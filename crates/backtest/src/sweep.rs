@@ -222,7 +222,7 @@ pub fn run_sweep(opts: &SweepOptions) -> Result<SweepReport, BacktestError> {
     }
     let points = expand_grid(&opts.grid);
     // Parse every file once (building caches) so parallel runs share them read-only.
-    crate::cache::prepare(&opts.base.data, &opts.base.data_options)?;
+    crate::data::prepare_caches(&opts.base.data, &opts.base.data_options)?;
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(j) = opts.jobs {
         pool = pool.num_threads(j);

@@ -12,7 +12,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use scalper_backtest::data::{open_file, parse::to_decimal};
+use scalper_backtest::data::open_file;
+use scalper_backtest::parse::to_decimal;
 use scalper_backtest::{
     open_data, CacheMode, DataErrorKind, DataKind, DataOptions, Location, RawBar, RawQuote, Record,
 };
@@ -35,7 +36,7 @@ fn read_all(p: &Path) -> Result<Vec<Record>, scalper_backtest::DataError> {
 }
 
 fn fx(s: &str) -> i64 {
-    scalper_backtest::data::parse::parse_fixed(s.as_bytes()).unwrap()
+    scalper_backtest::parse::parse_fixed(s.as_bytes()).unwrap()
 }
 
 #[test]

@@ -1,13 +1,8 @@
-//! Exit codes and the program's entry point: 0 success, 1 other failure, 2 configuration or
-//! usage error, 3 authentication refused, 4 broker or network unavailable after retries.
+//! Exit codes and the one mapping from errors to them: 0 success, 1 other failure, 2
+//! configuration or usage error, 3 authentication refused, 4 broker or network unavailable
+//! after retries. It knows the error types, not the commands that return them.
 
-use std::process::ExitCode;
-
-use clap::Parser;
-
-use crate::args::Cli;
 use crate::config::ConfigError;
-use crate::{commands, logging, Context};
 
 pub const SUCCESS: u8 = 0;
 pub const FAILURE: u8 = 1;
@@ -24,11 +19,7 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
             return USAGE;
         }
         if let Some(bt) = cause.downcast_ref::<scalper_backtest::BacktestError>() {
-            return if crate::commands::research::is_usage_error(bt) {
-                USAGE
-            } else {
-                FAILURE
-            };
+            return if bt.is_usage_error() { USAGE } else { FAILURE };
         }
         if let Some(ig) = cause.downcast_ref::<scalper_ig::IgError>() {
             return match ig.exit_code() {
@@ -42,61 +33,6 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
     FAILURE
 }
 
-/// Parses the command line, sets up logging, runs the command and maps its outcome.
-pub fn main_entry() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            // clap: 0 for --help/--version, 2 for usage errors.
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(USAGE));
-        }
-    };
-    // The soak's in-process sandbox logs every fault it injects: those go to the log file;
-    // the console shows the soak's progress and report unless -v asks for more.
-    let mut global = cli.global.clone();
-    if matches!(cli.command, crate::args::Command::Soak(_)) && global.verbose == 0 {
-        global.quiet = global.quiet.max(2);
-    }
-    let guard = match logging::init(&global) {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(USAGE);
-        }
-    };
-    let ctx = match Context::from_process(cli.global.clone()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(USAGE);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(FAILURE);
-        }
-    };
-    let outcome = runtime.block_on(commands::dispatch(&cli.command, &ctx));
-    let code = match outcome {
-        Ok(code) => code,
-        Err(e) => {
-            let code = exit_code_for(&e);
-            tracing::error!(target: logging::FILE_ONLY, exit_code = code, "{e:#}");
-            eprintln!("error: {e:#}");
-            ExitCode::from(code)
-        }
-    };
-    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-    drop(guard);
-    code
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +43,12 @@ mod tests {
         let cases: Vec<(anyhow::Error, u8)> = vec![
             (anyhow::anyhow!("boom"), FAILURE),
             (ConfigError::Usage("x".into()).into(), USAGE),
+            (scalper_backtest::BacktestError::NoData.into(), USAGE),
+            (
+                anyhow::Error::from(scalper_backtest::BacktestError::EmptyRange)
+                    .context("backtesting"),
+                FAILURE,
+            ),
             (IgError::InvalidCredentials.into(), AUTH_REFUSED),
             (
                 anyhow::Error::from(IgError::TooManyFailedAttempts).context("logging in"),

@@ -21,9 +21,10 @@ pub mod args;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod entry;
 pub mod exit;
 pub mod logging;
-pub mod soak;
+pub mod output;
 
 pub use context::Context;
-pub use exit::main_entry;
+pub use entry::main_entry;

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rand::{Rng as _, SeedableRng as _};
-use scalper_cli::soak::harness::{
-    self, kill_at, positions_per_epic, EngineSetup, Harness, KillMoment, ACCOUNT,
+use scalper_reliability::{
+    check, kill_at, positions_per_epic, EngineSetup, Harness, KillMoment, ACCOUNT,
 };
 use scalper_sandbox::{MarketSchedule, Sandbox, SandboxConfig};
 
@@ -88,7 +88,7 @@ async fn sigkill_at_random_moments_loses_nothing_and_doubles_nothing() {
             },
         )
         .await
-        .unwrap_or_else(|e| panic!("cycle {cycle}: {e:#}"));
+        .unwrap_or_else(|e| panic!("cycle {cycle}: {:#}", anyhow::Error::from(e)));
         if hit {
             *hits.entry(moment.name()).or_default() += 1;
         }
@@ -125,7 +125,7 @@ async fn sigkill_at_random_moments_loses_nothing_and_doubles_nothing() {
     );
 
     let state = sandbox.state();
-    let inv = harness::check(&state, &h.journal_path(), start_balance).unwrap();
+    let inv = check(&state, &h.journal_path(), start_balance).unwrap();
     let violations = inv.violations(1);
     assert!(
         violations.is_empty(),

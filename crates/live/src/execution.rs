@@ -4,7 +4,8 @@
 //! same ordering driver as everything else.
 //!
 //! What keeps dealing safe with many requests in flight:
-//! - at most one opening request in flight per instrument (later ones wait in order);
+//! - at most one opening request in flight per instrument (later ones wait in order), and none
+//!   while a close on that instrument is in flight (a reversal closes before it opens);
 //! - closes (the kill switch's included) and close valuations never wait behind anything: they
 //!   start at once and go first whenever the in-flight cap is reached;
 //! - one resolution per deal reference at a time (a repeat is answered empty), and one stop or
@@ -111,12 +112,149 @@ impl Drop for Execution {
 }
 
 /// Which lane a running job holds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Lane {
     Open(Epic),
+    Close(Epic),
     Amend(DealId),
     Resolve(DealReference),
     Free,
+}
+
+/// The execution task's rules, without I/O: queues by priority and the lanes that keep
+/// requests on one instrument, position or reference apart.
+#[derive(Debug, Default)]
+struct Scheduler {
+    /// Closes and close valuations.
+    urgent: VecDeque<Job>,
+    /// Amendments and resolutions.
+    normal: VecDeque<Job>,
+    /// Opening requests.
+    entries: VecDeque<Job>,
+    running: usize,
+    opening: HashSet<Epic>,
+    /// Closes in flight per instrument.
+    closing: HashMap<Epic, u32>,
+    amending: HashSet<DealId>,
+    resolving: HashSet<DealReference>,
+}
+
+impl Scheduler {
+    fn is_idle(&self) -> bool {
+        self.running == 0
+            && self.urgent.is_empty()
+            && self.normal.is_empty()
+            && self.entries.is_empty()
+    }
+
+    /// Queues a job by priority. Returns `false` for a job that needs no request (a repeated
+    /// resolution, or an amendment replacing a queued one of the same position): its
+    /// completion is empty.
+    fn enqueue(&mut self, job: Job) -> bool {
+        match &job {
+            Job::Command(BrokerCommand::Open(_)) => self.entries.push_back(job),
+            Job::Command(BrokerCommand::Close(_)) | Job::ValueClose { .. } => {
+                self.urgent.push_back(job);
+            }
+            Job::Command(BrokerCommand::Resolve { deal_ref, .. }) => {
+                let queued = self.normal.iter().any(|j| {
+                    matches!(j, Job::Command(BrokerCommand::Resolve { deal_ref: r, .. }) if r == deal_ref)
+                });
+                if queued || self.resolving.contains(deal_ref) {
+                    tracing::debug!(deal_ref = %deal_ref, "resolution already under way");
+                    return false;
+                }
+                self.normal.push_back(job);
+            }
+            Job::Command(BrokerCommand::Amend(a)) => {
+                let older = self.normal.iter_mut().find(|j| {
+                    matches!(j, Job::Command(BrokerCommand::Amend(AmendOrder { deal_id, .. })) if *deal_id == a.deal_id)
+                });
+                if let Some(older) = older {
+                    tracing::debug!(deal_id = %a.deal_id, "a newer amendment replaces a queued one");
+                    *older = job;
+                    return false;
+                }
+                self.normal.push_back(job);
+            }
+        }
+        true
+    }
+
+    /// The next job that may start now, most urgent first, taking its lane; `None` at the
+    /// in-flight cap or when every queued job waits for a lane.
+    fn next(&mut self) -> Option<(Job, Lane)> {
+        if self.running >= MAX_IN_FLIGHT {
+            return None;
+        }
+        let job = if let Some(j) = self.urgent.pop_front() {
+            j
+        } else if let Some(i) = self.normal.iter().position(|j| self.lane_free(j)) {
+            self.normal.remove(i)?
+        } else {
+            let i = self.entries.iter().position(|j| self.lane_free(j))?;
+            self.entries.remove(i)?
+        };
+        let lane = match &job {
+            Job::Command(BrokerCommand::Open(o)) => {
+                self.opening.insert(o.epic.clone());
+                Lane::Open(o.epic.clone())
+            }
+            Job::Command(BrokerCommand::Close(c)) => {
+                *self.closing.entry(c.epic.clone()).or_default() += 1;
+                Lane::Close(c.epic.clone())
+            }
+            Job::Command(BrokerCommand::Amend(a)) => {
+                self.amending.insert(a.deal_id.clone());
+                Lane::Amend(a.deal_id.clone())
+            }
+            Job::Command(BrokerCommand::Resolve { deal_ref, .. }) => {
+                self.resolving.insert(deal_ref.clone());
+                Lane::Resolve(deal_ref.clone())
+            }
+            Job::ValueClose { .. } => Lane::Free,
+        };
+        self.running += 1;
+        Some((job, lane))
+    }
+
+    fn lane_free(&self, job: &Job) -> bool {
+        match job {
+            Job::Command(BrokerCommand::Open(o)) => {
+                !self.opening.contains(&o.epic) && !self.closing.contains_key(&o.epic)
+            }
+            Job::Command(BrokerCommand::Amend(a)) => !self.amending.contains(&a.deal_id),
+            Job::Command(BrokerCommand::Resolve { deal_ref, .. }) => {
+                !self.resolving.contains(deal_ref)
+            }
+            _ => true,
+        }
+    }
+
+    /// A job holding `lane` finished.
+    fn release(&mut self, lane: &Lane) {
+        self.running = self.running.saturating_sub(1);
+        match lane {
+            Lane::Open(epic) => {
+                self.opening.remove(epic);
+            }
+            Lane::Close(epic) => {
+                if let Some(n) = self.closing.get_mut(epic) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.closing.remove(epic);
+                    }
+                }
+            }
+            Lane::Amend(deal_id) => {
+                self.amending.remove(deal_id);
+            }
+            Lane::Resolve(r) => {
+                self.resolving.remove(r);
+            }
+            Lane::Free => {}
+        }
+    }
 }
 
 struct Running {
@@ -131,17 +269,9 @@ struct Task {
     client: IgClient,
     jobs: mpsc::Receiver<Job>,
     done: mpsc::Sender<Completed>,
-    /// Closes and close valuations.
-    urgent: VecDeque<Job>,
-    /// Amendments and resolutions.
-    normal: VecDeque<Job>,
-    /// Opening requests.
-    entries: VecDeque<Job>,
+    sched: Scheduler,
     running: JoinSet<Vec<BrokerEvent>>,
     lanes: HashMap<tokio::task::Id, Running>,
-    busy_epics: HashSet<Epic>,
-    busy_deals: HashSet<DealId>,
-    busy_refs: HashSet<DealReference>,
 }
 
 impl Task {
@@ -156,32 +286,29 @@ impl Task {
             client,
             jobs,
             done,
-            urgent: VecDeque::new(),
-            normal: VecDeque::new(),
-            entries: VecDeque::new(),
+            sched: Scheduler::default(),
             running: JoinSet::new(),
             lanes: HashMap::new(),
-            busy_epics: HashSet::new(),
-            busy_deals: HashSet::new(),
-            busy_refs: HashSet::new(),
         }
     }
 
     async fn run(mut self) {
         let mut open = true;
         loop {
-            self.dispatch();
-            if !open && self.running.is_empty() && self.is_idle() {
+            while let Some((job, lane)) = self.sched.next() {
+                self.start(job, lane);
+            }
+            if !open && self.sched.is_idle() {
                 return;
             }
             tokio::select! {
                 biased;
                 job = self.jobs.recv(), if open => match job {
                     Some(job) => {
-                        if let Some(skip) = self.enqueue(job) {
-                            if self.done.send(skip).await.is_err() {
-                                return;
-                            }
+                        if !self.sched.enqueue(job)
+                            && self.done.send(Completed::default()).await.is_err()
+                        {
+                            return;
                         }
                     }
                     None => open = false,
@@ -196,97 +323,16 @@ impl Task {
         }
     }
 
-    fn is_idle(&self) -> bool {
-        self.urgent.is_empty() && self.normal.is_empty() && self.entries.is_empty()
-    }
-
-    /// Queues a job by priority. Returns an empty completion for a job that needs no request
-    /// (a repeated resolution, or the older of two queued amendments of one position).
-    fn enqueue(&mut self, job: Job) -> Option<Completed> {
-        match &job {
-            Job::Command(BrokerCommand::Open(_)) => self.entries.push_back(job),
-            Job::Command(BrokerCommand::Close(_)) | Job::ValueClose { .. } => {
-                self.urgent.push_back(job);
-            }
-            Job::Command(BrokerCommand::Resolve { deal_ref, .. }) => {
-                let queued = self.normal.iter().any(|j| {
-                    matches!(j, Job::Command(BrokerCommand::Resolve { deal_ref: r, .. }) if r == deal_ref)
-                });
-                if queued || self.busy_refs.contains(deal_ref) {
-                    tracing::debug!(deal_ref = %deal_ref, "resolution already under way");
-                    return Some(Completed::default());
-                }
-                self.normal.push_back(job);
-            }
-            Job::Command(BrokerCommand::Amend(a)) => {
-                let older = self.normal.iter_mut().find(|j| {
-                    matches!(j, Job::Command(BrokerCommand::Amend(AmendOrder { deal_id, .. })) if *deal_id == a.deal_id)
-                });
-                if let Some(older) = older {
-                    tracing::debug!(deal_id = %a.deal_id, "a newer amendment replaces a queued one");
-                    *older = job;
-                    return Some(Completed::default());
-                }
-                self.normal.push_back(job);
-            }
-        }
-        None
-    }
-
-    /// Starts what can start, most urgent first, up to [`MAX_IN_FLIGHT`].
-    fn dispatch(&mut self) {
-        while self.running.len() < MAX_IN_FLIGHT {
-            let Some(job) = self.take_startable() else {
-                break;
-            };
-            self.start(job);
-        }
-    }
-
-    fn take_startable(&mut self) -> Option<Job> {
-        if let Some(j) = self.urgent.pop_front() {
-            return Some(j);
-        }
-        if let Some(i) = self.normal.iter().position(|j| self.lane_free(j)) {
-            return self.normal.remove(i);
-        }
-        let i = self.entries.iter().position(|j| self.lane_free(j))?;
-        self.entries.remove(i)
-    }
-
-    fn lane_free(&self, job: &Job) -> bool {
-        match job {
-            Job::Command(BrokerCommand::Open(o)) => !self.busy_epics.contains(&o.epic),
-            Job::Command(BrokerCommand::Amend(a)) => !self.busy_deals.contains(&a.deal_id),
-            Job::Command(BrokerCommand::Resolve { deal_ref, .. }) => {
-                !self.busy_refs.contains(deal_ref)
-            }
-            _ => true,
-        }
-    }
-
-    fn start(&mut self, job: Job) {
-        let (lane, on_panic) = match &job {
-            Job::Command(BrokerCommand::Open(o)) => {
-                self.busy_epics.insert(o.epic.clone());
-                (Lane::Open(o.epic.clone()), unknown(&o.deal_ref))
-            }
-            Job::Command(BrokerCommand::Amend(a)) => {
-                self.busy_deals.insert(a.deal_id.clone());
-                (
-                    Lane::Amend(a.deal_id.clone()),
-                    vec![BrokerEvent::AmendRejected {
-                        deal_id: a.deal_id.clone(),
-                        reason: "the amendment's request task failed".into(),
-                    }],
-                )
-            }
-            Job::Command(BrokerCommand::Resolve { deal_ref, .. }) => {
-                self.busy_refs.insert(deal_ref.clone());
-                (Lane::Resolve(deal_ref.clone()), Vec::new())
-            }
-            Job::Command(BrokerCommand::Close(c)) => (Lane::Free, unknown(&c.deal_ref)),
-            Job::ValueClose { estimate, .. } => (Lane::Free, vec![estimate.clone()]),
+    fn start(&mut self, job: Job, lane: Lane) {
+        let on_panic = match &job {
+            Job::Command(BrokerCommand::Open(o)) => unknown(&o.deal_ref),
+            Job::Command(BrokerCommand::Close(c)) => unknown(&c.deal_ref),
+            Job::Command(BrokerCommand::Amend(a)) => vec![BrokerEvent::AmendRejected {
+                deal_id: a.deal_id.clone(),
+                reason: "the amendment's request task failed".into(),
+            }],
+            Job::Command(BrokerCommand::Resolve { .. }) => Vec::new(),
+            Job::ValueClose { estimate, .. } => vec![estimate.clone()],
         };
         let mut broker = self.broker.clone();
         let client = self.client.clone();
@@ -318,18 +364,7 @@ impl Task {
                 events: events.unwrap_or_default(),
             };
         };
-        match running.lane {
-            Lane::Open(epic) => {
-                self.busy_epics.remove(&epic);
-            }
-            Lane::Amend(deal_id) => {
-                self.busy_deals.remove(&deal_id);
-            }
-            Lane::Resolve(r) => {
-                self.busy_refs.remove(&r);
-            }
-            Lane::Free => {}
-        }
+        self.sched.release(&running.lane);
         Completed {
             events: events.unwrap_or(running.on_panic),
         }
@@ -341,4 +376,156 @@ fn unknown(deal_ref: &DealReference) -> Vec<BrokerEvent> {
         deal_ref: deal_ref.clone(),
         detail: "the request task failed before the outcome was known".into(),
     }]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rust_decimal::Decimal;
+    use scalper_engine::event::{CloseOrder, OpenOrder};
+    use scalper_model::{Price, Size};
+
+    use super::*;
+
+    fn epic(n: &str) -> Epic {
+        Epic::new(format!("CS.D.{n}.CFD.IP")).unwrap()
+    }
+
+    fn r(n: u32) -> DealReference {
+        DealReference::new(format!("T-{n}")).unwrap()
+    }
+
+    fn open(n: u32, e: &str) -> Job {
+        Job::Command(BrokerCommand::Open(OpenOrder {
+            deal_ref: r(n),
+            epic: epic(e),
+            direction: Direction::Buy,
+            size: Size::new(Decimal::ONE),
+            stop_distance: None,
+            limit_distance: None,
+            currency: Arc::from("USD"),
+            expiry: Arc::from("-"),
+        }))
+    }
+
+    fn close(n: u32, e: &str) -> Job {
+        Job::Command(BrokerCommand::Close(CloseOrder {
+            deal_ref: r(n),
+            deal_id: DealId::new(format!("D{n}")).unwrap(),
+            epic: epic(e),
+            direction: Direction::Sell,
+            size: Size::new(Decimal::ONE),
+            expiry: Arc::from("-"),
+        }))
+    }
+
+    fn amend(deal: u32, stop: i64) -> Job {
+        Job::Command(BrokerCommand::Amend(AmendOrder {
+            deal_id: DealId::new(format!("D{deal}")).unwrap(),
+            epic: epic("EURUSD"),
+            stop_level: Some(Price::new(Decimal::new(stop, 4))),
+            limit_level: None,
+        }))
+    }
+
+    fn resolve(n: u32) -> Job {
+        Job::Command(BrokerCommand::Resolve {
+            deal_ref: r(n),
+            epic: epic("EURUSD"),
+        })
+    }
+
+    fn name(job: &Job) -> String {
+        match job {
+            Job::Command(BrokerCommand::Open(o)) => format!("open {}", o.deal_ref),
+            Job::Command(BrokerCommand::Close(c)) => format!("close {}", c.deal_ref),
+            Job::Command(BrokerCommand::Amend(a)) => format!("amend {:?}", a.stop_level),
+            Job::Command(BrokerCommand::Resolve { deal_ref, .. }) => format!("resolve {deal_ref}"),
+            Job::ValueClose { .. } => "value".into(),
+        }
+    }
+
+    /// Starts everything startable; returns the names and lanes in order.
+    fn drain(s: &mut Scheduler) -> (Vec<String>, Vec<Lane>) {
+        let mut names = Vec::new();
+        let mut lanes = Vec::new();
+        while let Some((job, lane)) = s.next() {
+            names.push(name(&job));
+            lanes.push(lane);
+        }
+        (names, lanes)
+    }
+
+    #[test]
+    fn one_opening_request_per_instrument_others_go_on() {
+        let mut s = Scheduler::default();
+        for j in [open(1, "EURUSD"), open(2, "EURUSD"), open(3, "GBPUSD")] {
+            assert!(s.enqueue(j));
+        }
+        let (names, lanes) = drain(&mut s);
+        assert_eq!(names, ["open T-1", "open T-3"]);
+        s.release(&lanes[0]);
+        assert_eq!(drain(&mut s).0, ["open T-2"]);
+    }
+
+    #[test]
+    fn closes_go_first_and_a_reversal_closes_before_it_opens() {
+        let mut s = Scheduler::default();
+        assert!(s.enqueue(open(1, "GBPUSD")));
+        assert!(s.enqueue(close(2, "EURUSD")));
+        assert!(s.enqueue(open(3, "EURUSD")));
+        let (names, lanes) = drain(&mut s);
+        // The close first; the EUR/USD entry waits for it, the GBP/USD one does not.
+        assert_eq!(names, ["close T-2", "open T-1"]);
+        s.release(&lanes[0]);
+        assert_eq!(drain(&mut s).0, ["open T-3"]);
+    }
+
+    #[test]
+    fn at_the_cap_closes_start_before_queued_entries() {
+        let mut s = Scheduler::default();
+        let names = [
+            "EURUSD", "GBPUSD", "USDJPY", "AUDUSD", "EURGBP", "USDCHF", "USDCAD", "NZDUSD",
+            "EURJPY", "GBPJPY", "EURCHF", "AUDJPY", "CADJPY", "CHFJPY", "EURAUD", "GBPAUD",
+            "GBPCHF",
+        ];
+        for (i, e) in names.iter().enumerate() {
+            assert!(s.enqueue(open(i as u32, e)));
+        }
+        let (started, lanes) = drain(&mut s);
+        assert_eq!(started.len(), MAX_IN_FLIGHT);
+        assert!(s.enqueue(close(99, "EURUSD")));
+        assert!(s.next().is_none(), "nothing starts above the cap");
+        s.release(&lanes[3]);
+        // The close takes the free slot ahead of the entry queued before it.
+        assert_eq!(drain(&mut s).0, ["close T-99"]);
+    }
+
+    #[test]
+    fn a_resolution_runs_once_and_a_newer_amendment_replaces_a_queued_one() {
+        let mut s = Scheduler::default();
+        assert!(s.enqueue(resolve(1)));
+        assert!(!s.enqueue(resolve(1)), "queued twice");
+        assert!(s.enqueue(amend(7, 11_000)));
+        let (names, lanes) = drain(&mut s);
+        assert_eq!(names, ["resolve T-1", "amend Some(Price(1.1000))"]);
+        assert!(!s.enqueue(resolve(1)), "already in flight");
+        assert!(
+            s.enqueue(amend(7, 11_001)),
+            "the first amendment is in flight, not queued"
+        );
+        assert!(!s.enqueue(amend(7, 11_002)), "replaces the queued one");
+        assert!(
+            drain(&mut s).0.is_empty(),
+            "one amendment per position in flight"
+        );
+        s.release(&lanes[1]);
+        assert_eq!(drain(&mut s).0, ["amend Some(Price(1.1002))"]);
+        s.release(&lanes[0]);
+        assert!(
+            s.enqueue(resolve(1)),
+            "resolving again once the first answered"
+        );
+    }
 }

@@ -26,6 +26,6 @@ mod working_orders;
 pub use config::{Credentials, MarketSchedule, RateLimits, Replay, SandboxConfig};
 pub use error::{ApiError, SandboxError};
 pub use faults::{FaultSpec, FaultSpecError};
-pub use server::{Sandbox, SandboxHandle};
+pub use server::{RequestSeen, Sandbox, SandboxHandle};
 pub use sim::{MarketSim, SimParams};
 pub use state::{AccountSnapshot, StateSnapshot};

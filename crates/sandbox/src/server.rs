@@ -25,12 +25,25 @@ use crate::sim::MarketSim;
 use crate::state::{Account, AccountSnapshot, State, StateSnapshot};
 use crate::stream::{self, StreamAuthorizer, StreamContext};
 
+/// A REST request as the sandbox saw it arrive.
+#[derive(Debug, Clone)]
+pub struct RequestSeen {
+    /// `POST`, `GET`, …; a `POST` with IG's `_method: DELETE` header shows as `DELETE`.
+    pub method: String,
+    /// The matched route, e.g. `/gateway/deal/positions/otc`.
+    pub path: String,
+    /// When the middleware saw it (`std::time::Instant`, comparable with the caller's clock).
+    pub at: std::time::Instant,
+}
+
 /// Shared server internals.
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub cfg: SandboxConfig,
     st: Mutex<State>,
     pub bus: broadcast::Sender<BusEvent>,
+    /// Every REST request as it arrives, for benchmarks and tests ([`SandboxHandle::watch_requests`]).
+    pub requests: broadcast::Sender<RequestSeen>,
     pub req_seq: AtomicU64,
     /// Real instant and simulated time the simulator clock is anchored at.
     anchor: (Instant, Timestamp),
@@ -300,6 +313,7 @@ impl Sandbox {
         let inner = Arc::new(Inner {
             st: Mutex::new(st),
             bus: bus::channel(),
+            requests: broadcast::channel(1024).0,
             req_seq: AtomicU64::new(0),
             anchor: (anchored, start),
             stream_url: stream_url.clone(),
@@ -441,6 +455,11 @@ impl SandboxHandle {
     /// A subscription to the internal event bus (prices, trades, account updates).
     pub fn subscribe(&self) -> broadcast::Receiver<BusEvent> {
         self.inner.bus.subscribe()
+    }
+    /// Every REST request from now on, as it arrives (before faults and handlers): method,
+    /// matched path and the instant it was seen. Nothing is recorded while nobody watches.
+    pub fn watch_requests(&self) -> broadcast::Receiver<RequestSeen> {
+        self.inner.requests.subscribe()
     }
     /// Sessions, logins, requests per endpoint, positions, ledger and balances.
     pub fn state(&self) -> StateSnapshot {

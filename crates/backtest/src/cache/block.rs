@@ -13,7 +13,7 @@
 //! Everything is little-endian. Decoding checks every sum and product, so a damaged file
 //! gives an error, never a wrong value from an overflow.
 
-use crate::data::{DataKind, RawBar, RawQuote, Record};
+use crate::record::{DataKind, RawBar, RawQuote, Record};
 
 /// Records per block at most.
 pub(super) const BLOCK_MAX: usize = 4096;

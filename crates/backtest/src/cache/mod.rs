@@ -15,8 +15,9 @@ use std::time::UNIX_EPOCH;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::data::{DataKind, Record, RecordSource, PRICE_SCALE};
 use crate::error::{DataError, DataErrorKind, Location};
+use crate::parse::PRICE_SCALE;
+use crate::record::{DataKind, Record, RecordSource};
 
 mod block;
 use block::Block;
@@ -558,21 +559,4 @@ impl RecordSource for CachingSource {
     fn all_cached(&self) -> bool {
         false
     }
-}
-
-/// Builds (or validates) the cache of every file, so parallel runs all read caches.
-/// Returns how many caches were (re)built.
-pub fn prepare(paths: &[PathBuf], opts: &crate::data::DataOptions) -> Result<usize, DataError> {
-    let mut built = 0;
-    for p in paths {
-        let mut src = crate::data::open_file(p, opts)?;
-        if src.all_cached() {
-            continue;
-        }
-        for r in &mut src {
-            r?;
-        }
-        built += 1;
-    }
-    Ok(built)
 }

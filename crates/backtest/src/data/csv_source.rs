@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
 
+use super::common::{check_bar, order_error, show, PeriodInfer};
 use super::header::{self, BarColumns, BarPrices, Layout, Ohlc};
-use super::parse::{is_missing, parse_fixed, parse_ts};
-use super::{check_bar, mid, order_error, show, DataKind, PeriodInfer, RawBar, RawQuote, Record};
 use crate::error::{DataError, DataErrorKind, Location};
+use crate::parse::{is_missing, parse_fixed, parse_ts};
+use crate::record::{mid, DataKind, RawBar, RawQuote, Record, RecordSource};
 
 type CsvReader = csv::Reader<Chain<Cursor<Vec<u8>>, File>>;
 
@@ -501,7 +502,7 @@ impl Iterator for CsvSource {
     }
 }
 
-impl super::RecordSource for CsvSource {
+impl RecordSource for CsvSource {
     fn kind(&self) -> DataKind {
         match self.layout {
             Layout::Quotes(_) => DataKind::Quotes,
@@ -531,7 +532,6 @@ impl super::RecordSource for CsvSource {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::data::RecordSource;
 
     fn read(text: &str) -> (Vec<Result<Record, DataError>>, u64) {
         let d = tempfile::tempdir().unwrap();

@@ -18,9 +18,10 @@ use std::thread::JoinHandle;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::parse::{parse_fixed, parse_ts};
-use super::{check_bar, mid, order_error, show, DataKind, PeriodInfer, RawBar, Record};
+use super::common::{check_bar, order_error, show, PeriodInfer};
 use crate::error::{DataError, DataErrorKind, Location};
+use crate::parse::{parse_fixed, parse_ts};
+use crate::record::{mid, DataKind, RawBar, Record, RecordSource};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -346,7 +347,7 @@ impl Iterator for IgJsonSource {
     }
 }
 
-impl super::RecordSource for IgJsonSource {
+impl RecordSource for IgJsonSource {
     fn kind(&self) -> DataKind {
         DataKind::Bars
     }

@@ -1,138 +1,27 @@
 //! Market data for backtests, streamed from disk: quote-tick and bar CSV files, IG price
 //! history JSON and the binary cache, all yielding fixed-point [`Record`]s one at a time
 //! (memory does not grow with file size). Every malformed row is a [`DataError`] naming the
-//! file and line.
+//! file and line. The records themselves are in [`crate::record`], shared with the cache.
 
+mod common;
 mod csv_source;
 mod header;
 mod ig_json;
-pub mod parse;
 
 use std::path::{Path, PathBuf};
 
 use rust_decimal::Decimal;
-use scalper_model::{Candle, Epic, Price, Quote, Timestamp};
 use serde::{Deserialize, Serialize};
 
 pub use csv_source::CsvSource;
 pub use header::{detect as detect_header, Layout};
 pub use ig_json::IgJsonSource;
-pub use parse::PRICE_SCALE;
 
 use crate::cache::{self, CacheMode};
 use crate::error::{DataError, DataErrorKind, Location};
-use parse::to_decimal;
-
-/// Quote ticks or bars.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DataKind {
-    Quotes,
-    Bars,
-}
-
-impl DataKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Quotes => "quotes",
-            Self::Bars => "bars",
-        }
-    }
-}
-
-/// One quote with prices in fixed point (10^-9, see [`PRICE_SCALE`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RawQuote {
-    pub ts: i64,
-    pub bid: i64,
-    pub ask: i64,
-}
-
-/// One bar of mid prices in fixed point, with the spread at the open when known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RawBar {
-    /// Start of the bar, epoch ms.
-    pub ts: i64,
-    pub period_ms: i64,
-    pub open: i64,
-    pub high: i64,
-    pub low: i64,
-    pub close: i64,
-    pub spread: Option<i64>,
-    pub volume: Option<i64>,
-}
-
-/// A record of a data file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Record {
-    Quote(RawQuote),
-    Bar(RawBar),
-}
-
-impl Record {
-    /// The record's time: the quote's, or the bar's start.
-    pub fn ts(&self) -> i64 {
-        match self {
-            Self::Quote(q) => q.ts,
-            Self::Bar(b) => b.ts,
-        }
-    }
-}
-
-impl RawQuote {
-    pub fn to_quote(&self, epic: &Epic) -> Quote {
-        Quote {
-            epic: epic.clone(),
-            bid: Price::new(to_decimal(self.bid)),
-            offer: Price::new(to_decimal(self.ask)),
-            ts: Timestamp::from_millis(self.ts),
-        }
-    }
-}
-
-impl RawBar {
-    pub fn to_candle(&self, epic: &Epic) -> Candle {
-        Candle {
-            epic: epic.clone(),
-            start: Timestamp::from_millis(self.ts),
-            period_ms: self.period_ms,
-            open: Price::new(to_decimal(self.open)),
-            high: Price::new(to_decimal(self.high)),
-            low: Price::new(to_decimal(self.low)),
-            close: Price::new(to_decimal(self.close)),
-            spread: self.spread.map(to_decimal),
-            volume: self.volume.map(to_decimal),
-        }
-    }
-}
-
-/// A stream of records from one or more files.
-pub trait RecordSource: Iterator<Item = Result<Record, DataError>> + Send {
-    fn kind(&self) -> DataKind;
-    /// File of the last record returned.
-    fn path(&self) -> &Path;
-    /// Where the last record returned was.
-    fn location(&self) -> Location;
-    /// Bytes consumed so far and the total (for progress).
-    fn progress(&self) -> (u64, u64);
-    /// True when every record came from the binary cache.
-    fn all_cached(&self) -> bool;
-
-    /// Appends up to `max` records to `out` (which it does not clear): `Ok(false)` once the
-    /// data has ended, `Ok(true)` when there may be more. An error comes after the records
-    /// before it, which are in `out`. Sources that can read a run of records at once (the
-    /// binary cache) override this; the default reads them one by one.
-    fn next_batch(&mut self, out: &mut Vec<Record>, max: usize) -> Result<bool, DataError> {
-        for _ in 0..max {
-            match self.next() {
-                Some(Ok(r)) => out.push(r),
-                Some(Err(e)) => return Err(e),
-                None => return Ok(false),
-            }
-        }
-        Ok(true)
-    }
-}
+use crate::parse;
+use crate::record::{DataKind, Record, RecordSource};
+use common::order_error;
 
 /// How to open data files.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -389,108 +278,24 @@ impl RecordSource for MultiSource {
     }
 }
 
-/// The error for a timestamp that does not increase.
-pub(crate) fn order_error(prev: i64, ts: i64) -> DataErrorKind {
-    let show = |t: i64| Timestamp::from_millis(t).to_string();
-    if ts == prev {
-        DataErrorKind::Duplicate { ts: show(ts) }
-    } else {
-        DataErrorKind::Unsorted {
-            prev: show(prev),
-            this: show(ts),
-        }
-    }
-}
-
-/// Gives bars their period: a fixed one, or the gap between the first two bars (the first
-/// bar waits for the second).
-#[derive(Debug, Clone)]
-pub(crate) struct PeriodInfer {
-    period: Option<i64>,
-    held: Option<RawBar>,
-}
-
-impl PeriodInfer {
-    pub(crate) fn new(period: Option<i64>) -> Self {
-        Self { period, held: None }
-    }
-
-    /// Adds a bar (its `period_ms` is ignored); returns up to two bars ready to emit.
-    pub(crate) fn push(&mut self, mut bar: RawBar) -> [Option<RawBar>; 2] {
-        match (self.period, self.held.take()) {
-            (Some(p), _) => {
-                bar.period_ms = p;
-                [Some(bar), None]
-            }
-            (None, None) => {
-                self.held = Some(bar);
-                [None, None]
-            }
-            (None, Some(mut first)) => {
-                let p = (bar.ts - first.ts).max(1);
-                self.period = Some(p);
-                first.period_ms = p;
-                bar.period_ms = p;
-                [Some(first), Some(bar)]
-            }
-        }
-    }
-
-    /// End of data: a lone first bar gets a one-minute period.
-    pub(crate) fn finish(&mut self) -> Option<RawBar> {
-        self.held.take().map(|mut b| {
-            b.period_ms = self.period.unwrap_or(60_000);
-            b
-        })
-    }
-}
-
-/// Checks one bar's prices; `Err` describes the inconsistency.
-pub(crate) fn check_bar(b: &RawBar) -> Result<(), DataErrorKind> {
-    let d = |v: i64| to_decimal(v).normalize().to_string();
-    if b.high < b.low {
-        return Err(DataErrorKind::BadBar {
-            detail: format!("high {} below low {}", d(b.high), d(b.low)),
-        });
-    }
-    for (name, v) in [("open", b.open), ("close", b.close)] {
-        if v > b.high || v < b.low {
-            return Err(DataErrorKind::BadBar {
-                detail: format!(
-                    "{name} {} outside low..high {}..{}",
-                    d(v),
-                    d(b.low),
-                    d(b.high)
-                ),
-            });
-        }
-    }
-    if b.spread.is_some_and(|s| s < 0) {
-        return Err(DataErrorKind::BadBar {
-            detail: "negative spread (bid above ask)".to_string(),
-        });
-    }
-    Ok(())
-}
-
-/// Mid of two fixed-point prices, rounded half-even at 10^-9.
-pub(crate) fn mid(bid: i64, ask: i64) -> i64 {
-    let s = i128::from(bid) + i128::from(ask);
-    let half = s.div_euclid(2);
-    let v = if s.rem_euclid(2) == 1 && half % 2 != 0 {
-        half + 1
-    } else {
-        half
-    };
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// A fixed-point value for messages.
-pub(crate) fn show(v: i64) -> String {
-    to_decimal(v).normalize().to_string()
-}
-
 /// A decimal as fixed point (for callers building records from decimals).
 pub fn fixed(d: Decimal) -> Option<i64> {
     parse::from_decimal(d)
+}
+
+/// Builds (or validates) the cache of every file, so parallel runs all read caches.
+/// Returns how many caches were (re)built.
+pub fn prepare_caches(paths: &[PathBuf], opts: &DataOptions) -> Result<usize, DataError> {
+    let mut built = 0;
+    for p in paths {
+        let mut src = open_file(p, opts)?;
+        if src.all_cached() {
+            continue;
+        }
+        for r in &mut src {
+            r?;
+        }
+        built += 1;
+    }
+    Ok(built)
 }

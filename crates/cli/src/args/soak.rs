@@ -4,17 +4,19 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::values::parse_speed;
+
 /// `scalper soak [--hours H] [--seed N] [--speed X] [--kills K] [--json]`
 #[derive(Debug, Clone, Args)]
 pub struct SoakArgs {
     /// Simulated hours to run.
-    #[arg(long, default_value_t = 24.0, value_parser = super::parse_speed)]
+    #[arg(long, default_value_t = 24.0, value_parser = parse_speed)]
     pub hours: f64,
     /// Seed of the market and of the fault schedule.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Simulated seconds per wall second (24 h at 600 take 2.4 minutes).
-    #[arg(long, default_value_t = 600.0, value_parser = super::parse_speed)]
+    #[arg(long, default_value_t = 600.0, value_parser = parse_speed)]
     pub speed: f64,
     /// SIGKILL-and-restart cycles spread over the run (at least 1).
     #[arg(long, default_value_t = 3)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{parse_duration, parse_speed};
+use super::values::{parse_duration, parse_speed};
 
 /// `scalper test <INSTRUMENT> [--json] [--trade] [--live]`
 #[derive(Debug, Clone, Args)]

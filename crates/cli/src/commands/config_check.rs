@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use crate::args::ConfigCheckArgs;
-use crate::commands::print_json;
 use crate::exit::{SUCCESS, USAGE};
+use crate::output::print_json;
 use crate::Context;
 
 pub fn run(args: &ConfigCheckArgs, ctx: &Context) -> anyhow::Result<ExitCode> {

@@ -10,9 +10,9 @@ use scalper_journal::{Journal, OpenOptions, TradeFilter, TradeId};
 use scalper_model::{DealReference, Timestamp};
 
 use crate::args::{JournalCommand, ReportArgs};
-use crate::commands::print_json;
 use crate::config::ConfigError;
 use crate::exit::SUCCESS;
+use crate::output::print_json;
 use crate::Context;
 
 /// Year 3000: the open end of a report range.

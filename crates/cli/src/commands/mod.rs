@@ -1,5 +1,5 @@
 //! The subcommands. Each takes its arguments and the [`Context`] and returns the exit code
-//! (errors are mapped by [`crate::exit::exit_code_for`]).
+//! (errors are mapped by [`crate::exit::exit_code_for`], which knows no command).
 
 pub mod config_check;
 pub mod demo;
@@ -33,9 +33,4 @@ pub async fn dispatch(command: &Command, ctx: &Context) -> anyhow::Result<ExitCo
         Command::Report(args) => journal::report(args, ctx),
         Command::Soak(args) => soak::run(args).await,
     }
-}
-
-/// Prints a JSON value as one line on stdout.
-pub fn print_json(value: &serde_json::Value) {
-    outln!("{value}");
 }

@@ -7,15 +7,15 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use rust_decimal::prelude::ToPrimitive;
 use scalper_backtest::{
-    parse_grid, parse_time, run_backtest_with_progress, run_sweep, write_equity_png, BacktestError,
+    parse_grid, parse_time, run_backtest_with_progress, run_sweep, write_equity_png,
     BacktestOptions, CacheMode, InstrumentSpec, RankMetric, SweepOptions,
 };
 use scalper_engine::EngineConfig;
 
 use crate::args::{BacktestArgs, SweepArgs, SynthArgs};
-use crate::commands::print_json;
 use crate::config::ConfigError;
 use crate::exit::SUCCESS;
+use crate::output::print_json;
 use crate::Context;
 
 /// Options shared by `backtest` and `sweep`.
@@ -52,18 +52,6 @@ fn options(c: &Common<'_>, ctx: &Context) -> anyhow::Result<BacktestOptions> {
         opts.data_options.cache = CacheMode::Off;
     }
     Ok(opts)
-}
-
-/// Usage-type backtest errors (bad options) exit 2; data and run errors exit 1.
-pub fn is_usage_error(e: &BacktestError) -> bool {
-    matches!(
-        e,
-        BacktestError::NoData
-            | BacktestError::UnknownInstrument(_)
-            | BacktestError::InvalidOption { .. }
-            | BacktestError::Parameter { .. }
-            | BacktestError::Config(_)
-    )
 }
 
 pub fn backtest(args: &BacktestArgs, ctx: &Context) -> anyhow::Result<ExitCode> {

@@ -1,12 +1,12 @@
-//! `scalper soak`: runs [`crate::soak::soak`] with this binary as the engine and prints the
-//! report. Exit 0 when every invariant holds, 1 otherwise (the working directory is kept).
+//! `scalper soak`: runs [`scalper_reliability::run_soak`] with this binary as the engine and
+//! prints the report. Exit 0 when every invariant holds, 1 otherwise (the working directory is kept).
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use scalper_reliability::{run_soak, SoakOptions, SoakReport};
 
 use crate::args::SoakArgs;
-use crate::soak::{soak, SoakOptions, SoakReport};
 
 pub async fn run(args: &SoakArgs) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("finding the scalper binary to run as the engine")?;
@@ -44,7 +44,7 @@ pub async fn run(args: &SoakArgs) -> anyhow::Result<ExitCode> {
         opts.kills,
         dir.display()
     );
-    let report = soak(&opts).await?;
+    let report = run_soak(&opts).await?;
     print(&report, args.json);
     if report.passed && temporary {
         let _ = std::fs::remove_dir_all(&dir);

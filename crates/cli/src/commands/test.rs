@@ -10,9 +10,9 @@ use scalper_model::{Direction, Epic};
 use serde_json::{json, Value};
 
 use crate::args::TestArgs;
-use crate::commands::print_json;
 use crate::config::ConfigError;
 use crate::exit::SUCCESS;
+use crate::output::print_json;
 use crate::Context;
 
 pub async fn run(args: &TestArgs, ctx: &Context) -> anyhow::Result<ExitCode> {

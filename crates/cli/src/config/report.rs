@@ -1,12 +1,66 @@
-//! Rendering of a [`ConfigReport`] as text or one JSON object, with redacted secrets: the API
-//! key shows its first 4 characters, the password only its length.
+//! The outcome of loading the configuration ([`ConfigReport`]) and its rendering as text or one
+//! JSON object, with redacted secrets: the API key shows its first 4 characters, the password
+//! only its length.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
-use super::{ConfigReport, Source, Var};
+use super::file::TomlConfig;
+use super::validate::Resolved;
+use super::var::{Source, Var};
+
+/// A file the loader looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    /// `env_file` or `config_file`.
+    pub kind: &'static str,
+    pub path: PathBuf,
+    pub found: bool,
+    /// Unix permission bits, when found.
+    pub mode: Option<u32>,
+    /// Named explicitly (`--env-file`, `--config`) rather than a default location.
+    pub explicit: bool,
+}
+
+/// The outcome of loading the configuration: every source, value, note, warning and problem.
+#[derive(Debug)]
+pub struct ConfigReport {
+    /// Flags that set a variable.
+    pub flags: Vec<&'static str>,
+    /// IG variables present in the process environment (names only).
+    pub env_vars: Vec<&'static str>,
+    pub files: Vec<FileInfo>,
+    pub resolved: Resolved,
+    /// Informational (e.g. which of two disagreeing files wins).
+    pub notes: Vec<String>,
+    /// Worth fixing, but not blocking (e.g. file permissions).
+    pub warnings: Vec<String>,
+    /// Blocking: the configuration cannot be used.
+    pub problems: Vec<String>,
+    /// Required variables that no source set.
+    pub missing: Vec<Var>,
+    /// The TOML file's contents (empty without one), for sections other commands read.
+    pub toml: TomlConfig,
+}
+
+impl ConfigReport {
+    /// Complete and free of problems: ready to log in.
+    pub fn is_complete(&self) -> bool {
+        self.problems.is_empty() && self.missing.is_empty()
+    }
+
+    /// The env files looked at, in priority order.
+    pub fn env_files_searched(&self) -> Vec<&PathBuf> {
+        self.files
+            .iter()
+            .filter(|f| f.kind == "env_file")
+            .map(|f| &f.path)
+            .collect()
+    }
+}
 
 /// Redacted display of a secret value.
 pub fn redact(var: Var, value: &str) -> String {

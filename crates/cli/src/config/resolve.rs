@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{dotenv, file, validate, ConfigReport, FileInfo, Source, TomlConfig, Var};
+use super::dotenv;
+use super::file::{self, TomlConfig};
+use super::report::{ConfigReport, FileInfo};
+use super::validate::{self, Candidate};
+use super::var::{Source, Var};
 
 /// Env files read, highest priority first, when `--env-file` is not given.
 pub const ENV_FILES: [&str; 2] = [".env.scalper", ".env"];
@@ -34,12 +38,6 @@ pub struct LoadInputs {
     /// `--config`: the TOML file (default `scalper.toml` when present).
     pub config_file: Option<PathBuf>,
     pub flags: FlagValues,
-}
-
-/// A value offered by one source.
-pub(super) struct Candidate {
-    pub value: SecretString,
-    pub source: Source,
 }
 
 /// Loads and validates the configuration. Never fails: problems are in the report.

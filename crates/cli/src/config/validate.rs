@@ -7,8 +7,7 @@ use scalper_ig::{Environment, IgConfig, SessionVersion};
 use scalper_model::AccountId;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::resolve::Candidate;
-use super::{Source, Sourced, Var};
+use super::var::{Source, Sourced, Var};
 
 /// The validated settings (invalid or missing values are `None` / defaults, with a problem
 /// recorded in the report).
@@ -70,6 +69,12 @@ impl Resolved {
             .with_account_id(self.account_id.as_ref().map(|a| a.value.clone())),
         )
     }
+}
+
+/// A value offered by one source.
+pub(super) struct Candidate {
+    pub value: SecretString,
+    pub source: Source,
 }
 
 pub(super) fn resolve(

@@ -108,6 +108,13 @@ async fn middleware(State(inner): State<Shared>, req: Request, next: Next) -> Re
         .map_or_else(|| req.uri().path().to_string(), |p| p.as_str().to_string());
     let authed = req.headers().contains_key("CST") || req.headers().contains_key("authorization");
     let bearer = req.headers().contains_key("authorization");
+    if inner.requests.receiver_count() > 0 {
+        let _ = inner.requests.send(crate::server::RequestSeen {
+            method: shown.to_string(),
+            path: path.clone(),
+            at: std::time::Instant::now(),
+        });
+    }
     let dealing = is_dealing(&method, &path);
     let login = is_login(&shown, &path);
     let (fault, latency, hold) = {

@@ -1,12 +1,12 @@
-//! `scalper soak`: the engine (a `scalper run` child process) against an in-process sandbox in
-//! accelerated time, under a seeded schedule of IG's failure modes, with SIGKILLs and
-//! restarts; at the end the kill switch closes everything and the invariants are checked.
+//! The soak behind `scalper soak`: the engine (a `scalper run` child process) against an
+//! in-process sandbox in accelerated time, under a seeded schedule of IG's failure modes, with
+//! SIGKILLs and restarts; at the end the kill switch closes everything and the invariants are
+//! checked.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use rand::{Rng as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
@@ -14,7 +14,10 @@ use scalper_sandbox::bus::StreamFault;
 use scalper_sandbox::{MarketSchedule, Sandbox, SandboxConfig, SandboxHandle};
 use serde::Serialize;
 
-use super::harness::{self, EngineSetup, Harness, KillMoment, ACCOUNT};
+use crate::error::ReliabilityError;
+use crate::harness::{EngineSetup, Harness, ACCOUNT};
+use crate::invariants::{check, positions_per_epic};
+use crate::kill::{kill_at, KillMoment};
 
 const HOUR_MS: i64 = 3_600_000;
 /// Fixed risk (the sandbox's flat margin makes percent sizing too big for its account); no
@@ -39,7 +42,7 @@ pub struct SoakOptions {
     /// SIGKILL + restart cycles (at least 1).
     pub kills: u32,
     pub instruments: String,
-    /// The `scalper` binary to run as the engine.
+    /// The `scalper` binary to run as the engine (see [`EngineSetup::exe`]).
     pub exe: PathBuf,
     /// Working directory (journal, logs, run outputs).
     pub dir: PathBuf,
@@ -193,7 +196,7 @@ fn rss_mib(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn fire(sandbox: &SandboxHandle, fault: &Fault) -> anyhow::Result<()> {
+fn fire(sandbox: &SandboxHandle, fault: &Fault) -> Result<(), ReliabilityError> {
     match fault {
         Fault::InvalidateTokens => {
             sandbox.invalidate_tokens();
@@ -215,11 +218,10 @@ fn fire(sandbox: &SandboxHandle, fault: &Fault) -> anyhow::Result<()> {
 }
 
 /// Runs the soak. Progress lines go to stderr; the report is returned.
-pub async fn soak(opts: &SoakOptions) -> anyhow::Result<SoakReport> {
-    anyhow::ensure!(
-        opts.hours > 0.0 && opts.hours.is_finite(),
-        "--hours must be > 0"
-    );
+pub async fn run_soak(opts: &SoakOptions) -> Result<SoakReport, ReliabilityError> {
+    if !(opts.hours > 0.0 && opts.hours.is_finite()) {
+        return Err(ReliabilityError::Hours);
+    }
     let wall_started = Instant::now();
     let sandbox = Sandbox::start(SandboxConfig {
         seed: opts.seed,
@@ -229,12 +231,12 @@ pub async fn soak(opts: &SoakOptions) -> anyhow::Result<SoakReport> {
         ..SandboxConfig::default()
     })
     .await
-    .context("starting the sandbox")?;
+    .map_err(ReliabilityError::SandboxStart)?;
     let start_balance = sandbox
         .state()
         .account(ACCOUNT)
         .map(|a| a.balance)
-        .context("the sandbox has no default account")?;
+        .ok_or(ReliabilityError::NoAccount(ACCOUNT))?;
     let mut h = Harness::new(
         EngineSetup {
             exe: opts.exe.clone(),
@@ -267,7 +269,7 @@ pub async fn soak(opts: &SoakOptions) -> anyhow::Result<SoakReport> {
         let state = sandbox.state();
         let elapsed = state.sim_time.since(sim_start);
         max_open = max_open.max(
-            harness::positions_per_epic(&state)
+            positions_per_epic(&state)
                 .values()
                 .copied()
                 .max()
@@ -296,7 +298,7 @@ pub async fn soak(opts: &SoakOptions) -> anyhow::Result<SoakReport> {
             ));
             if let Fault::Kill(moment) = fault {
                 let delay = Duration::from_millis(rng.gen_range(0..500));
-                let hit = harness::kill_at(
+                let hit = kill_at(
                     &h,
                     &sandbox,
                     &mut engine,
@@ -304,13 +306,8 @@ pub async fn soak(opts: &SoakOptions) -> anyhow::Result<SoakReport> {
                     delay,
                     Duration::from_secs(10),
                     |s| {
-                        max_open = max_open.max(
-                            harness::positions_per_epic(s)
-                                .values()
-                                .copied()
-                                .max()
-                                .unwrap_or(0),
-                        );
+                        max_open = max_open
+                            .max(positions_per_epic(s).values().copied().max().unwrap_or(0));
                     },
                 )
                 .await?;
@@ -352,7 +349,7 @@ pub async fn soak(opts: &SoakOptions) -> anyhow::Result<SoakReport> {
         engine.kill()?;
     }
     let state = sandbox.state();
-    let inv = harness::check(&state, &h.journal_path(), start_balance)?;
+    let inv = check(&state, &h.journal_path(), start_balance)?;
     let mut violations = inv.violations(1);
     if !ready {
         violations.push(format!(
@@ -423,4 +420,47 @@ pub async fn soak(opts: &SoakOptions) -> anyhow::Result<SoakReport> {
     };
     sandbox.shutdown().await;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_is_sorted_seeded_and_holds_every_kill() {
+        let plan = |seed| schedule(&mut ChaCha8Rng::seed_from_u64(seed), 24 * HOUR_MS, 3);
+        let a = plan(1);
+        assert_eq!(a, plan(1), "same seed, same schedule");
+        assert_ne!(a, plan(2));
+        assert!(a.windows(2).all(|w| w[0].0 <= w[1].0), "sorted by time");
+        assert!(a
+            .iter()
+            .all(|(t, _)| (0..=24 * HOUR_MS + 10 * MINUTE_MS).contains(t)));
+        let kills = a
+            .iter()
+            .filter(|(_, f)| matches!(f, Fault::Kill(_)))
+            .count();
+        assert_eq!(kills, 3);
+        let weekends = a
+            .iter()
+            .filter(|(_, f)| *f == Fault::WeekendMaintenance)
+            .count();
+        assert_eq!(weekends, 1);
+        let delays = |f: &Fault| a.iter().filter(|(_, g)| g == f).count();
+        assert_eq!(
+            delays(&Fault::ConfirmDelay),
+            delays(&Fault::ConfirmDelayEnd)
+        );
+    }
+
+    #[test]
+    fn at_least_one_kill_is_scheduled() {
+        let plan = schedule(&mut ChaCha8Rng::seed_from_u64(7), HOUR_MS, 0);
+        let kills: Vec<_> = plan
+            .iter()
+            .filter(|(_, f)| matches!(f, Fault::Kill(_)))
+            .collect();
+        assert_eq!(kills.len(), 1);
+        assert_eq!(kills[0].0, HOUR_MS / 2);
+    }
 }

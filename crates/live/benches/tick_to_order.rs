@@ -1,0 +1,208 @@
+//! Tick-to-order latency through the sandbox on loopback: from the moment the sandbox publishes
+//! a quote to the moment its REST middleware sees the dealing request the engine sent because of
+//! it (stream encode, WebSocket, stream client, event loop, engine, journal write-ahead,
+//! execution task, HTTP). Two runs: nothing else in flight, and with an opening request on
+//! another instrument held by the sandbox (`hold-deal`) for the whole measurement.
+//!
+//! `cargo bench -p scalper-live --bench tick_to_order` (`SCALPER_BENCH_SAMPLES`, default 300).
+//! Client-side rate limiting is off: the budget pacing IG's allowances is not what is measured.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use scalper_engine::{EngineConfig, StrategyConfig};
+use scalper_ig::{Environment, IgClient, IgConfig, SessionVersion};
+use scalper_live::{Interrupts, RunOptions};
+use scalper_model::Epic;
+use scalper_sandbox::{RequestSeen, Sandbox, SandboxConfig, SandboxHandle};
+use tokio::sync::broadcast;
+
+fn eurusd() -> Epic {
+    Epic::new("CS.D.EURUSD.CFD.IP").unwrap()
+}
+
+fn gbpusd() -> Epic {
+    Epic::new("CS.D.GBPUSD.CFD.IP").unwrap()
+}
+
+fn config() -> EngineConfig {
+    let mut cfg = EngineConfig {
+        seed: 5,
+        strategy: StrategyConfig::from_name("ema-cross").unwrap(),
+        ..EngineConfig::default()
+    };
+    if let StrategyConfig::EmaCross(c) = &mut cfg.strategy {
+        c.fast = 2;
+        c.slow = 4;
+        c.size = Decimal::ONE;
+    }
+    cfg.risk.max_trades_per_day = 1_000_000;
+    cfg.risk.cooldown_after_losses = 0;
+    cfg.risk.reject_cooldown_ms = 0;
+    cfg.risk.daily_loss_limit = None;
+    cfg.risk.max_spread_points = None;
+    cfg
+}
+
+fn client_for(sandbox: &SandboxHandle) -> IgClient {
+    let c = sandbox.credentials();
+    let mut cfg = IgConfig::new(
+        Environment::Demo,
+        c.username.clone(),
+        c.password.clone(),
+        c.api_key.clone(),
+    )
+    .with_api_url(sandbox.rest_url())
+    .with_session_version(SessionVersion::V2);
+    cfg.rate_limit = false;
+    cfg.fetch_allowances = false;
+    IgClient::new(cfg).unwrap()
+}
+
+/// Prices alternating by 5 points: the 2/4 EMAs cross on every quote, so each quote leads to
+/// one dealing request (an open when flat, a close when in a position).
+fn bid_at(base: Decimal, i: u64) -> Decimal {
+    base + Decimal::new(i64::try_from(i % 2).unwrap_or(0) * 5, 4)
+}
+
+fn is_dealing(r: &RequestSeen) -> bool {
+    r.path.contains("/positions/otc") && r.method != "GET"
+}
+
+/// Publishes quotes on `epic` until the next dealing request arrives; returns the latency
+/// from the quote that caused it.
+async fn next_order(
+    sandbox: &SandboxHandle,
+    tap: &mut broadcast::Receiver<RequestSeen>,
+    epic: &Epic,
+    base: Decimal,
+    i: &mut u64,
+) -> Duration {
+    loop {
+        *i += 1;
+        let bid = bid_at(base, *i);
+        // Requests that followed the previous quote (a close and a new entry come together).
+        while tap.try_recv().is_ok() {}
+        let sent = Instant::now();
+        sandbox.set_price(epic, bid, bid + dec!(0.0001)).unwrap();
+        let until = tokio::time::Instant::now() + Duration::from_millis(200);
+        loop {
+            match tokio::time::timeout_at(until, tap.recv()).await {
+                Ok(Ok(r)) if is_dealing(&r) && r.at >= sent => {
+                    let latency = r.at.saturating_duration_since(sent);
+                    // Let the deal complete before the next quote.
+                    tokio::time::sleep(Duration::from_millis(15)).await;
+                    return latency;
+                }
+                Ok(Ok(r)) => {
+                    if std::env::var_os("BENCH_DEBUG").is_some() {
+                        eprintln!("request {} {}", r.method, r.path);
+                    }
+                }
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+                Ok(Err(broadcast::error::RecvError::Closed)) => panic!("sandbox gone"),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "{name:<40} n={:<4} p50={:>7.1} µs  p90={:>7.1} µs  p99={:>7.1} µs  max={:>7.1} µs",
+        samples.len(),
+        at(0.5).as_secs_f64() * 1e6,
+        at(0.9).as_secs_f64() * 1e6,
+        at(0.99).as_secs_f64() * 1e6,
+        samples[samples.len() - 1].as_secs_f64() * 1e6,
+    );
+}
+
+async fn measure(held: bool, samples: usize) -> Vec<Duration> {
+    // Simulated time starts now (the engine refuses quotes older than its clock) and moves only
+    // with the prices the bench sets.
+    let sandbox = Sandbox::start(SandboxConfig {
+        start_time: None,
+        ..SandboxConfig::for_tests()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let interrupts = Interrupts::manual();
+    let kill = interrupts.kill_switch();
+    let opts = RunOptions {
+        journal: Some(dir.path().join("journal.sqlite")),
+        durable_journal: false,
+        interrupts: Some(interrupts),
+        ..RunOptions::default()
+    };
+    let mut tap = sandbox.watch_requests();
+    let run = tokio::spawn(scalper_live::run(
+        client_for(&sandbox),
+        config(),
+        vec![eurusd(), gbpusd()],
+        opts,
+    ));
+    // Wait for the stream: quotes reach the engine once its subscriptions are up.
+    let mut i = 0u64;
+    let warmup = Instant::now();
+    loop {
+        let latency = tokio::time::timeout(
+            Duration::from_secs(2),
+            next_order(&sandbox, &mut tap, &eurusd(), dec!(1.1000), &mut i),
+        )
+        .await;
+        if latency.is_ok() {
+            break;
+        }
+        assert!(
+            warmup.elapsed() < Duration::from_secs(30),
+            "no order within 30 s"
+        );
+    }
+    if held {
+        sandbox.inject_faults("hold-deal:120s:1").unwrap();
+        let mut j = 0u64;
+        next_order(&sandbox, &mut tap, &gbpusd(), dec!(1.2500), &mut j).await;
+        assert_eq!(sandbox.state().faults_fired.get("hold-deal"), Some(&1));
+    }
+    let mut out = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        out.push(next_order(&sandbox, &mut tap, &eurusd(), dec!(1.1000), &mut i).await);
+    }
+    if held {
+        // The held request is still waiting: the samples were all taken during the hold.
+        assert_eq!(sandbox.state().faults_fired.get("hold-deal"), Some(&1));
+    }
+    kill.press();
+    kill.press();
+    let _ = tokio::time::timeout(Duration::from_secs(20), run).await;
+    sandbox.shutdown().await;
+    out
+}
+
+fn main() {
+    // `RUST_LOG=info` shows what the runtime does (nothing is logged by default).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
+    let samples: usize = std::env::var("SCALPER_BENCH_SAMPLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let free = rt.block_on(measure(false, samples));
+    report("tick-to-order, nothing else in flight", free);
+    let held = rt.block_on(measure(true, samples));
+    report("tick-to-order, a deal held on GBP/USD", held);
+}
