@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use scalper_ig::stream::convert::ItemState;
-use scalper_ig::stream::tlcp::{parse_line, Message};
 use scalper_ig::stream::{ChartScale, Subscription};
+use scalper_ig_wire::tlcp::{parse_line, Message};
 use scalper_model::{AccountId, Epic, Timestamp};
 
 fuzz_target!(|data: &[u8]| {

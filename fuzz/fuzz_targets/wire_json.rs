@@ -1,13 +1,13 @@
 //! IG REST JSON: any bytes as every response type, and every wire -> domain conversion on
-//! what parses. Seeds: crates/ig/tests/fixtures/*.json.
+//! what parses. Seeds: crates/ig-wire/tests/fixtures/*.json.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scalper_ig::wire::{
+use scalper_ig::convert;
+use scalper_ig_wire::{
     accounts::AccountsResponse,
     application::Application,
     confirms::DealConfirmation,
-    convert,
     errors::ErrorBody,
     history::{ActivityResponse, ActivityV1Response, TransactionsResponse},
     markets::{MarketDetails, MarketsResponse},
@@ -17,6 +17,7 @@ use scalper_ig::wire::{
         EncryptionKeyResponse, LoginV2Response, LoginV3Response, SessionDetails,
         SwitchAccountResponse,
     },
+    time,
     working_orders::WorkingOrdersResponse,
 };
 use scalper_ig::IgError;
@@ -29,24 +30,24 @@ fn de<T: serde::de::DeserializeOwned>(b: &[u8]) -> Option<T> {
 fuzz_target!(|data: &[u8]| {
     let _ = IgError::from_response(400, data, None);
     if let Some(m) = de::<MarketDetails>(data) {
-        let _ = m.to_market();
+        let _ = convert::market(&m);
     }
     if let Some(p) = de::<PositionsResponse>(data) {
         for e in &p.positions {
-            let _ = e.to_position();
+            let _ = convert::position(e);
         }
     }
     if let Some(c) = de::<DealConfirmation>(data) {
         if let Ok(r) = DealReference::new("SCALP-fuzz-1") {
-            let _ = c.to_confirmation(&r);
+            let _ = convert::confirmation(&c, &r);
         }
     }
     if let Some(a) = de::<Application>(data) {
-        let _ = a.allowances();
+        let _ = convert::allowances(&a);
     }
     if let Some(p) = de::<PricesResponse>(data) {
         if let Ok(epic) = Epic::new("CS.D.EURUSD.CFD.IP") {
-            let _ = p.to_candles(&epic, 60_000);
+            let _ = convert::candles(&p, &epic, 60_000);
         }
     }
     let _ = de::<MarketsResponse>(data);
@@ -64,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = de::<WorkingOrdersResponse>(data);
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = convert::leading_decimal(s);
-        let _ = convert::parse_utc(s);
+        let _ = time::parse_utc(s);
         let _ = convert::point_size(Some(s), None);
     }
 });

@@ -267,7 +267,7 @@ fn ig_json() -> impl Strategy<Value = Vec<u8>> {
 
 fn ig_fixture(name: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../ig/tests/fixtures")
+        .join("../ig-wire/tests/fixtures")
         .join(name);
     std::fs::read_to_string(p).unwrap()
 }

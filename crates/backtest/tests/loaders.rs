@@ -113,7 +113,7 @@ fn bar_csvs_pandas_mid_and_bid_ask() {
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../ig/tests/fixtures")
+        .join("../ig-wire/tests/fixtures")
         .join(name)
 }
 

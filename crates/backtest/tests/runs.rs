@@ -426,7 +426,8 @@ fn account_currency_conversion() {
 
 #[test]
 fn ig_price_json_runs_and_can_be_dropped_early() {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ig/tests/fixtures/historic_prices.json");
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../ig-wire/tests/fixtures/historic_prices.json");
     assert!(p.exists(), "fixture {} missing", p.display());
     let mut o = opts(p.clone(), "sma-cross", &["fast=2", "slow=3"]);
     o.instrument = scalper_backtest::InstrumentSpec {

@@ -41,7 +41,7 @@ fn no_source_disables_certificate_or_hostname_verification() {
         files.len()
     );
     assert!(
-        files.iter().any(|f| f.ends_with("ig/src/http.rs")),
+        files.iter().any(|f| f.ends_with("ig/src/transport.rs")),
         "the IG client's HTTP setup was not scanned"
     );
     let mut hits = Vec::new();

@@ -1,5 +1,5 @@
-//! Client overhead per request on loopback: `IgClient::market_details` (session headers,
-//! span, error classification, JSON decode into wire structs) against a bare reqwest GET of
+//! Client overhead per request on loopback: `IgClient::market` (session headers,
+//! span, error classification, JSON decode and conversion into domain types) against a bare reqwest GET of
 //! the same fake endpoint. Prints p50/p99 of both and of the difference.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -56,12 +56,12 @@ fn bench(c: &mut Criterion) {
     let mut raw_t = Vec::with_capacity(n);
     rt.block_on(async {
         for _ in 0..200 {
-            client.market_details(&epic).await.unwrap();
+            client.market(&epic).await.unwrap();
             raw_get().await;
         }
         for _ in 0..n {
             let t = Instant::now();
-            std::hint::black_box(client.market_details(&epic).await.unwrap());
+            std::hint::black_box(client.market(&epic).await.unwrap());
             client_t.push(t.elapsed());
             let t = Instant::now();
             raw_get().await;
@@ -71,7 +71,7 @@ fn bench(c: &mut Criterion) {
     client_t.sort();
     raw_t.sort();
     for (name, v) in [
-        ("IgClient::market_details", &client_t),
+        ("IgClient::market", &client_t),
         ("bare reqwest GET", &raw_t),
     ] {
         println!(
@@ -87,8 +87,8 @@ fn bench(c: &mut Criterion) {
     );
 
     let mut g = c.benchmark_group("loopback");
-    g.bench_function("ig_client_market_details", |b| {
-        b.to_async(&rt).iter(|| client.market_details(&epic));
+    g.bench_function("ig_client_market", |b| {
+        b.to_async(&rt).iter(|| client.market(&epic));
     });
     g.bench_function("bare_reqwest_get", |b| b.to_async(&rt).iter(raw_get));
     g.finish();

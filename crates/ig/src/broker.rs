@@ -9,11 +9,10 @@ use scalper_engine::event::{
     AmendOrder, BrokerCommand, BrokerEvent, CloseCause, CloseOrder, FailureKind, OpenOrder,
 };
 use scalper_engine::{Broker, Clock};
-use scalper_model::{DealReference, Direction, Money, Price, Quote};
+use scalper_model::{DealReference, Direction, Money, Price, Quote, RejectReason};
 
-use crate::dealing::{CloseRequest, DealOutcome, OpenRequest};
 use crate::error::IgError;
-use crate::wire::positions::AmendPositionRequest;
+use crate::orders::{CloseRequest, DealOutcome, OpenRequest, PositionAmend};
 use crate::IgClient;
 
 /// The live IG broker.
@@ -200,9 +199,9 @@ async fn close(client: &IgClient, clock: &dyn Clock, c: CloseOrder) -> Vec<Broke
         // side rather than retrying a close that can never succeed.
         DealOutcome::Rejected {
             deal_reference,
-            reason,
+            reason: RejectReason::PositionNotFound,
             ..
-        } if reason == "POSITION_NOT_FOUND" => {
+        } => {
             let level = recorded_or_market_close(client, &c).await;
             match level {
                 Some(level) => {
@@ -217,7 +216,7 @@ async fn close(client: &IgClient, clock: &dyn Clock, c: CloseOrder) -> Vec<Broke
                 }
                 None => vec![BrokerEvent::Rejected {
                     deal_ref: deal_reference,
-                    reason,
+                    reason: RejectReason::PositionNotFound.to_string(),
                 }],
             }
         }
@@ -235,7 +234,7 @@ fn not_accepted(out: DealOutcome) -> Vec<BrokerEvent> {
             ..
         } => vec![BrokerEvent::Rejected {
             deal_ref: deal_reference,
-            reason,
+            reason: reason.to_string(),
         }],
         DealOutcome::Unknown {
             deal_reference,
@@ -257,12 +256,11 @@ fn not_accepted(out: DealOutcome) -> Vec<BrokerEvent> {
 }
 
 async fn amend(client: &IgClient, a: AmendOrder) -> Vec<BrokerEvent> {
-    let body = AmendPositionRequest {
-        stop_level: a.stop_level.map(scalper_model::Price::value),
-        limit_level: a.limit_level.map(scalper_model::Price::value),
-        ..AmendPositionRequest::default()
+    let amend = PositionAmend {
+        stop_level: a.stop_level,
+        limit_level: a.limit_level,
     };
-    let out = client.amend_position(&a.deal_id, &body).await;
+    let out = client.amend_position(&a.deal_id, &amend).await;
     match out {
         Ok(DealOutcome::Accepted { .. }) => vec![BrokerEvent::Amended {
             deal_id: a.deal_id,
@@ -271,7 +269,7 @@ async fn amend(client: &IgClient, a: AmendOrder) -> Vec<BrokerEvent> {
         }],
         Ok(DealOutcome::Rejected { reason, .. }) => vec![BrokerEvent::AmendRejected {
             deal_id: a.deal_id,
-            reason,
+            reason: reason.to_string(),
         }],
         Ok(DealOutcome::Unknown { detail, .. } | DealOutcome::NotFound { detail, .. }) => {
             match client.position(&a.deal_id).await {
@@ -308,7 +306,7 @@ async fn amend(client: &IgClient, a: AmendOrder) -> Vec<BrokerEvent> {
 /// there, else the closing side of the current market (an estimate, logged as such).
 async fn recorded_or_market_close(client: &IgClient, c: &CloseOrder) -> Option<Price> {
     match client.close_level(&c.deal_id, c.direction).await {
-        Ok(Some((level, _))) => return Some(level),
+        Ok(Some(close)) => return Some(close.level),
         Ok(None) => {
             tracing::warn!(deal_id = %c.deal_id, "the close is not in the activity history; valuing it at the market");
         }

@@ -1,23 +1,26 @@
-//! `IgClient`: a cheap-to-clone handle (an `Arc` inside) that runs every request through the
-//! session manager: single-flight login and recovery, v3 refresh before expiry, proactive v2
-//! re-login by age, allowance backoff for reads, and per-budget rate limiting.
+//! `IgClient`: a cheap-to-clone handle (an `Arc` inside) over the [`Transport`] and the
+//! [`SessionManager`], and the request pipeline every endpoint goes through: budget, session,
+//! send; one session recovery and resend after a refused token; backoff for reads refused by
+//! an allowance or failing transiently. Dealing requests are never retried here.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
 
 use reqwest::Method;
-use secrecy::SecretString;
-use tokio::sync::Mutex;
-use tokio::time::Instant;
+use scalper_ig_wire::application::Application;
+use scalper_ig_wire::session::SessionDetails;
+use scalper_model::{AccountId, DealReference};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::IgConfig;
-use crate::error::{AllowanceKind, IgError, TokenKind};
-use crate::http::{self, Call, Reply};
-use crate::rate::RateLimiter;
-use crate::session::{AuthState, Tokens};
+use crate::confirms::ConfirmHub;
+use crate::convert;
+use crate::error::{AllowanceKind, IgError};
+use crate::session::{Session, SessionManager};
 use crate::stats::{SessionState, SessionStats, StatsCounters};
-use crate::wire::session::SessionDetails;
-use scalper_model::AccountId;
+use crate::transport::{Call, Reply, Transport};
+use crate::types::{Allowances, SessionInfo};
 
 /// Credentials for the Lightstreamer connection (`CST-…|XST-…` password).
 #[derive(Debug, Clone)]
@@ -28,33 +31,23 @@ pub struct StreamCredentials {
     pub xst: SecretString,
 }
 
-pub(crate) struct Inner {
+/// What the clones of one client share.
+pub(crate) struct ClientInner {
     pub(crate) cfg: IgConfig,
-    pub(crate) http: reqwest::Client,
-    pub(crate) base: String,
-    pub(crate) state: RwLock<Option<AuthState>>,
-    pub(crate) login_lock: Mutex<()>,
-    pub(crate) generation: AtomicU64,
-    pub(crate) stats: StatsCounters,
-    pub(crate) limiter: RateLimiter,
-    pub(crate) deal_seq: AtomicU64,
-    pub(crate) deal_salt: u32,
-    pub(crate) epoch: Instant,
-    pub(crate) last_used_ms: AtomicU64,
-    pub(crate) maintenance_started: AtomicBool,
-    pub(crate) allowances_fetched: AtomicBool,
-    /// A fatal login refusal (credentials, lockout, API key). While set, no request logs in
-    /// again by itself: repeating a refused login risks an account lock. `force_relogin`
-    /// clears it.
-    pub(crate) fatal: RwLock<Option<IgError>>,
+    transport: Arc<Transport>,
+    sessions: Arc<SessionManager>,
+    stats: Arc<StatsCounters>,
+    deal_seq: AtomicU64,
+    deal_salt: u32,
+    allowances_fetched: AtomicBool,
     /// Streamed confirms (see [`IgClient::use_stream_confirms`]) and how long to wait for one.
-    pub(crate) stream_confirms: std::sync::OnceLock<(crate::ConfirmHub, std::time::Duration)>,
+    pub(crate) stream_confirms: OnceLock<(ConfirmHub, Duration)>,
 }
 
-impl std::fmt::Debug for Inner {
+impl std::fmt::Debug for ClientInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IgClient")
-            .field("api_url", &self.base)
+            .field("api_url", &self.transport.base())
             .field("version", &self.cfg.session_version)
             .finish_non_exhaustive()
     }
@@ -63,105 +56,69 @@ impl std::fmt::Debug for Inner {
 /// The IG REST client. Clone it freely: clones share one session.
 #[derive(Debug, Clone)]
 pub struct IgClient {
-    pub(crate) inner: Arc<Inner>,
+    pub(crate) inner: Arc<ClientInner>,
 }
 
 impl IgClient {
     /// Builds a client; nothing is sent until the first request (or [`IgClient::login`]).
     pub fn new(cfg: IgConfig) -> Result<Self, IgError> {
-        let base = cfg.api_url.trim().trim_end_matches('/').to_string();
-        let parsed = url::Url::parse(&base).map_err(|e| IgError::Config {
-            detail: format!("api_url {base:?} is not a URL: {e}"),
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(IgError::Config {
-                detail: format!(
-                    "api_url {base:?} must start with https:// (or http:// for a local sandbox)"
-                ),
-            });
-        }
+        let stats = Arc::new(StatsCounters::default());
+        let transport = Arc::new(Transport::new(&cfg, stats.clone())?);
         if cfg.username.trim().is_empty() {
             return Err(IgError::Config {
                 detail: "username (IG_USERNAME) is empty".into(),
             });
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.request_timeout)
-            .pool_idle_timeout(std::time::Duration::from_secs(50))
-            .user_agent(concat!("scalper/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| IgError::Config {
-                detail: format!("cannot build the HTTP client: {e}"),
-            })?;
-        let limiter = RateLimiter::new(cfg.rate_limit, cfg.allowances);
+        let sessions = SessionManager::new(cfg.clone(), transport.clone(), stats.clone());
         Ok(Self {
-            inner: Arc::new(Inner {
-                base,
-                http,
-                state: RwLock::new(None),
-                login_lock: Mutex::new(()),
-                generation: AtomicU64::new(0),
-                stats: StatsCounters::default(),
-                limiter,
+            inner: Arc::new(ClientInner {
+                cfg,
+                transport,
+                sessions,
+                stats,
                 deal_seq: AtomicU64::new(0),
                 deal_salt: rand::random(),
-                epoch: Instant::now(),
-                last_used_ms: AtomicU64::new(0),
-                maintenance_started: AtomicBool::new(false),
                 allowances_fetched: AtomicBool::new(false),
-                fatal: RwLock::new(None),
-                stream_confirms: std::sync::OnceLock::new(),
-                cfg,
+                stream_confirms: OnceLock::new(),
             }),
         })
     }
 
-    /// The configuration this client was built with.
     /// Takes deal confirms from `hub` (fed from the TRADE stream), waiting up to `wait` for each
     /// before polling `/confirms` over REST. Returns false if a hub was already attached.
-    pub fn use_stream_confirms(&self, hub: crate::ConfirmHub, wait: std::time::Duration) -> bool {
+    pub fn use_stream_confirms(&self, hub: ConfirmHub, wait: Duration) -> bool {
         self.inner.stream_confirms.set((hub, wait)).is_ok()
     }
 
+    /// The configuration this client was built with.
     pub fn config(&self) -> &IgConfig {
         &self.inner.cfg
     }
 
     /// Logs in now (if not already logged in) and returns what the session established.
-    pub async fn login(&self) -> Result<crate::SessionInfo, IgError> {
-        let s = self.inner.ensure_session().await?;
-        Ok(session_info(&s))
+    pub async fn login(&self) -> Result<SessionInfo, IgError> {
+        Ok(self.inner.session().await?.info())
     }
 
     /// Logs in again now, single-flight: concurrent callers share one login. Also the way to
     /// try again after a fatal refusal (e.g. once the credentials were fixed).
     pub async fn force_relogin(&self) -> Result<(), IgError> {
-        *self
-            .inner
-            .fatal
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-        let gen = self.inner.current_generation();
-        self.inner.relogin_if_generation(gen, "forced").await
+        self.inner.sessions.force_relogin().await
     }
 
     /// A snapshot of session state and counters.
     pub fn stats(&self) -> SessionStats {
         let i = &self.inner;
-        let s = i.snapshot();
+        let s = i.sessions.current();
         SessionStats {
             state: SessionState::from_u8(i.stats.state.load(Ordering::Relaxed)),
             session_version: i.cfg.session_version,
-            account_id: s.as_ref().and_then(|s| s.account_id.clone()),
-            session_age: s.as_ref().map(|s| s.created.elapsed()),
-            token_age: s.as_ref().map(|s| s.issued.elapsed()),
-            token_expires_in: s.as_ref().and_then(|s| match &s.tokens {
-                Tokens::V3 { expires_at, .. } => {
-                    Some(expires_at.saturating_duration_since(Instant::now()))
-                }
-                Tokens::V2 { .. } => None,
-            }),
+            account_id: s
+                .as_ref()
+                .and_then(|s| s.account_text().map(str::to_string)),
+            session_age: s.as_ref().map(Session::age),
+            token_age: s.as_ref().map(Session::token_age),
+            token_expires_in: s.as_ref().and_then(Session::expires_in),
             login_attempts: i.stats.login_attempts.get(),
             logins: i.stats.logins.get(),
             refreshes: i.stats.refreshes.get(),
@@ -175,119 +132,89 @@ impl IgClient {
     /// Tokens and endpoint for Lightstreamer. v2 uses the session's CST / X-SECURITY-TOKEN;
     /// v3 fetches them with `GET /session?fetchSessionTokens=true`.
     pub async fn stream_credentials(&self) -> Result<StreamCredentials, IgError> {
-        let state = self.inner.ensure_session().await?;
-        let (cst, xst, endpoint) = match &state.tokens {
-            Tokens::V2 { cst, xst } => (
-                cst.clone(),
-                xst.clone(),
-                state.lightstreamer_endpoint.clone(),
-            ),
-            Tokens::V3 { .. } => {
-                let call =
-                    Call::get("/session", 1, "session tokens").query("fetchSessionTokens", "true");
-                let reply = self.inner.call(&call).await?;
-                let details: SessionDetails = reply.json("session tokens")?;
-                let cst = reply.header("CST").ok_or_else(|| {
-                    IgError::unexpected("session tokens", "no CST header in IG's answer")
-                })?;
-                let xst = reply.header("X-SECURITY-TOKEN").ok_or_else(|| {
-                    IgError::unexpected(
-                        "session tokens",
-                        "no X-SECURITY-TOKEN header in IG's answer",
-                    )
-                })?;
-                (
-                    SecretString::from(cst),
-                    SecretString::from(xst),
-                    details
-                        .lightstreamer_endpoint
-                        .or(state.lightstreamer_endpoint.clone()),
-                )
-            }
+        let session = self.inner.session().await?;
+        let (cst, xst, endpoint) = if let Some((cst, xst)) = session.stream_tokens() {
+            let endpoint = session.lightstreamer_endpoint().map(str::to_string);
+            (cst, xst, endpoint)
+        } else {
+            let (cst, xst, endpoint) = self.fetch_session_tokens().await?;
+            let endpoint =
+                endpoint.or_else(|| session.lightstreamer_endpoint().map(str::to_string));
+            (cst, xst, endpoint)
         };
         let endpoint = endpoint.ok_or_else(|| {
             IgError::unexpected("stream credentials", "IG gave no lightstreamerEndpoint")
         })?;
-        let account = self.current_account(&state).await?;
+        let account_id = match session.account_text() {
+            Some(a) => a.to_string(),
+            None => self
+                .read_session()
+                .await?
+                .account_id
+                .map(|a| a.as_str().to_string())
+                .ok_or_else(|| IgError::unexpected("session", "IG gave no accountId"))?,
+        };
         Ok(StreamCredentials {
             endpoint,
-            account_id: account,
+            account_id: AccountId::new(account_id)
+                .map_err(|e| IgError::unexpected("session", e))?,
             cst,
             xst,
         })
     }
 
-    async fn current_account(&self, state: &AuthState) -> Result<AccountId, IgError> {
-        let raw = match &state.account_id {
-            Some(a) => a.clone(),
-            None => self
-                .read_session()
-                .await?
-                .account_id
-                .ok_or_else(|| IgError::unexpected("session", "IG gave no accountId"))?,
+    /// `GET /session?fetchSessionTokens=true` v1: CST and X-SECURITY-TOKEN for a v3 session
+    /// (Lightstreamer does not take OAuth tokens), and the stream endpoint if IG names one.
+    async fn fetch_session_tokens(
+        &self,
+    ) -> Result<(SecretString, SecretString, Option<String>), IgError> {
+        let call = Call::get("/session", 1, "session tokens").query("fetchSessionTokens", "true");
+        let reply = self.inner.call(&call).await?;
+        let details: SessionDetails = reply.json("session tokens")?;
+        let header = |name: &str| {
+            reply.header(name).map(SecretString::from).ok_or_else(|| {
+                IgError::unexpected("session tokens", format!("no {name} header in IG's answer"))
+            })
         };
-        AccountId::new(raw).map_err(|e| IgError::unexpected("session", e))
+        Ok((
+            header("CST")?,
+            header("X-SECURITY-TOKEN")?,
+            details.lightstreamer_endpoint,
+        ))
     }
 
     /// `GET /session` v1: the current session's details (also validates the tokens).
-    pub async fn read_session(&self) -> Result<SessionDetails, IgError> {
-        self.inner
+    pub async fn read_session(&self) -> Result<SessionInfo, IgError> {
+        let details: SessionDetails = self
+            .inner
             .call(&Call::get("/session", 1, "read session"))
             .await?
-            .json("read session")
+            .json("read session")?;
+        Ok(convert::session_info(&details))
     }
 
-    /// `PUT /session` v1 (v2 sessions): switches account, taking the re-issued tokens from
-    /// the response headers.
+    /// Switches account: `PUT /session` v1 for v2 sessions (taking the re-issued tokens from
+    /// the response headers), the `IG-ACCOUNT-ID` of later requests for v3.
     pub async fn switch_account(
         &self,
         account: &AccountId,
         default_account: Option<bool>,
     ) -> Result<(), IgError> {
-        let i = &self.inner;
-        let _guard = i.login_lock.lock().await;
-        let state = i.ensure_session_locked().await?;
-        let next = match &state.tokens {
-            Tokens::V2 { .. } => {
-                i.switch_tokens(state, account.as_str(), default_account)
-                    .await?
-            }
-            Tokens::V3 { .. } => {
-                // v3 addresses the account per request through IG-ACCOUNT-ID.
-                let mut s = state;
-                s.account_id = Some(account.as_str().to_string());
-                s
-            }
-        };
-        i.install(next);
-        Ok(())
+        self.inner
+            .sessions
+            .switch_account(account, default_account)
+            .await
     }
 
     /// `DELETE /session` (POST + `_method: DELETE`, v1). A token error means "already out".
     pub async fn logout(&self) -> Result<(), IgError> {
-        let i = &self.inner;
-        let _guard = i.login_lock.lock().await;
-        let Some(state) = i.snapshot() else {
-            return Ok(());
-        };
-        let mut call = Call::get("/session", 1, "logout").unauthenticated();
-        call.method = Method::DELETE;
-        call.delete_override = true;
-        let result = i.send_once(&call, Some(&state)).await;
-        *i.state
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-        i.stats.set_state(SessionState::LoggedOut);
-        match result {
-            Ok(_) | Err(IgError::TokenInvalid { .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.inner.sessions.logout().await
     }
 
     /// Next client-generated deal reference (`PREFIX-salt-seq`).
-    pub fn next_deal_reference(&self) -> Result<scalper_model::DealReference, IgError> {
+    pub fn next_deal_reference(&self) -> Result<DealReference, IgError> {
         let seq = self.inner.deal_seq.fetch_add(1, Ordering::Relaxed) + 1;
-        scalper_model::DealReference::compose(
+        DealReference::compose(
             &self.inner.cfg.deal_reference_prefix,
             self.inner.deal_salt,
             seq,
@@ -296,209 +223,71 @@ impl IgClient {
             detail: format!("deal_reference_prefix: {e}"),
         })
     }
-}
 
-pub(crate) fn session_info(s: &AuthState) -> crate::SessionInfo {
-    crate::SessionInfo {
-        account_id: s.account_id.as_deref().and_then(|a| AccountId::new(a).ok()),
-        client_id: s.client_id.clone(),
-        lightstreamer_endpoint: s.lightstreamer_endpoint.clone(),
-        currency: s.currency.clone(),
+    /// The allowances IG grants this client's API key (`GET /operations/application` v1);
+    /// `None` when IG lists several applications and none with this key.
+    pub async fn allowances(&self) -> Result<Option<Allowances>, IgError> {
+        self.inner.allowances().await
     }
 }
 
-impl Inner {
-    pub(crate) fn snapshot(&self) -> Option<AuthState> {
-        self.state
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+impl ClientInner {
+    /// A usable session; after the first one, reads the real allowances once (in the
+    /// background) when configured to.
+    async fn session(self: &Arc<Self>) -> Result<Session, IgError> {
+        let s = self.sessions.session().await?;
+        self.fetch_allowances_once();
+        Ok(s)
     }
 
-    pub(crate) fn current_generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
-
-    /// Installs a new session state under a new generation.
-    pub(crate) fn install(&self, mut s: AuthState) -> AuthState {
-        s.generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        *self
-            .state
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(s.clone());
-        self.stats.set_state(SessionState::Active);
-        s
-    }
-
-    /// One request with the given auth, counted.
-    pub(crate) async fn send_once(
-        &self,
-        call: &Call,
-        auth: Option<&AuthState>,
-    ) -> Result<Reply, IgError> {
-        self.stats.requests.inc();
-        http::send(
-            &self.http,
-            &self.base,
-            &self.cfg.api_key,
-            self.cfg.request_timeout,
-            call,
-            auth,
-        )
-        .await
-    }
-
-    /// Returns a usable session, logging in (single-flight) or refreshing (v3) if needed.
-    pub(crate) async fn ensure_session(self: &Arc<Self>) -> Result<AuthState, IgError> {
-        if let Some(s) = self.snapshot() {
-            if !needs_refresh(&s) {
-                return Ok(s);
-            }
-        }
-        let _guard = self.login_lock.lock().await;
-        self.ensure_session_locked().await
-    }
-
-    /// `ensure_session` with `login_lock` held.
-    pub(crate) async fn ensure_session_locked(self: &Arc<Self>) -> Result<AuthState, IgError> {
-        if let Some(e) = self
-            .fatal
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-        {
-            return Err(e);
-        }
-        match self.snapshot() {
-            Some(s) if !needs_refresh(&s) => Ok(s),
-            Some(s) => {
-                self.refresh_or_login(&s, "access token due for refresh")
-                    .await
-            }
-            None => self.fresh_login("no session").await,
-        }
-    }
-
-    /// With `login_lock` held: a fresh login (no stale headers), installed and returned.
-    async fn fresh_login(self: &Arc<Self>, reason: &str) -> Result<AuthState, IgError> {
-        self.stats.set_state(SessionState::Authenticating);
-        match self.login_with_retry(reason).await {
-            Ok(s) => {
-                let s = self.install(s);
-                self.after_login();
-                Ok(s)
-            }
-            Err(e) => {
-                self.stats.set_state(SessionState::Failed);
-                if e.is_fatal() {
-                    *self
-                        .fatal
-                        .write()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.clone());
+    /// Starts reading the real allowances, the first time only. (A plain function: the task
+    /// sends requests through this pipeline, and an `async fn` that spawned it would contain
+    /// its own future.)
+    fn fetch_allowances_once(self: &Arc<Self>) {
+        if self.cfg.fetch_allowances && !self.allowances_fetched.swap(true, Ordering::SeqCst) {
+            let weak: Weak<Self> = Arc::downgrade(self);
+            tokio::spawn(async move {
+                if let Some(inner) = weak.upgrade() {
+                    inner.apply_allowances().await;
                 }
-                Err(e)
-            }
+            });
         }
-    }
-
-    /// With `login_lock` held: v3 refresh, falling back to a fresh login if refused.
-    async fn refresh_or_login(
-        self: &Arc<Self>,
-        s: &AuthState,
-        reason: &str,
-    ) -> Result<AuthState, IgError> {
-        if matches!(s.tokens, Tokens::V3 { .. }) {
-            match self.refresh_v3(s).await {
-                Ok(next) => return Ok(self.install(next)),
-                Err(e) => {
-                    tracing::warn!(error = %e, reason, "IG refused the refresh token; logging in again");
-                }
-            }
-        }
-        self.fresh_login(reason).await
-    }
-
-    /// Single-flight recovery: only the first caller that saw generation `gen` fails acts;
-    /// the others wait on the lock and then use the session it installed.
-    pub(crate) async fn recover(
-        self: &Arc<Self>,
-        gen: u64,
-        kind: TokenKind,
-    ) -> Result<(), IgError> {
-        let _guard = self.login_lock.lock().await;
-        if self.current_generation() != gen {
-            return Ok(());
-        }
-        if let Some(e) = self
-            .fatal
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-        {
-            return Err(e);
-        }
-        let reason = format!("token invalid ({kind})");
-        match self.snapshot() {
-            Some(s) if kind == TokenKind::OAuth => {
-                self.refresh_or_login(&s, &reason).await.map(drop)
-            }
-            _ => self.fresh_login(&reason).await.map(drop),
-        }
-    }
-
-    pub(crate) async fn relogin_if_generation(
-        self: &Arc<Self>,
-        gen: u64,
-        reason: &str,
-    ) -> Result<(), IgError> {
-        let _guard = self.login_lock.lock().await;
-        if let Some(e) = self
-            .fatal
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-        {
-            return Err(e);
-        }
-        if self.current_generation() != gen {
-            return Ok(());
-        }
-        self.fresh_login(reason).await.map(drop)
-    }
-
-    fn touch(&self) {
-        let ms = self.epoch.elapsed().as_millis() as u64;
-        self.last_used_ms.store(ms, Ordering::Relaxed);
     }
 
     /// The full pipeline: budget, session, send; on a token error recover once and resend the
-    /// same request; on an allowance error, or a transient failure of a read (5xx, timeout,
-    /// connection error), back off and retry it (reads only, never orders).
+    /// same request (IG did not act on it); on an allowance error, or a transient failure of a
+    /// read (5xx, timeout, connection error), back off and retry it (reads only, never orders).
     pub(crate) async fn call(self: &Arc<Self>, call: &Call) -> Result<Reply, IgError> {
-        self.limiter.acquire(call.budget).await;
+        self.transport.acquire(call.budget).await;
         let mut token_retried = false;
         let mut allowance_attempt = 1;
         let mut transient_attempt = 1;
         loop {
-            let auth = if call.auth {
-                Some(self.ensure_session().await?)
+            let session = if call.auth {
+                Some(self.session().await?)
             } else {
                 None
             };
-            match self.send_once(call, auth.as_ref()).await {
+            match self
+                .transport
+                .send(call, session.as_ref().map(Session::auth))
+                .await
+            {
                 Ok(reply) => {
-                    self.touch();
+                    self.sessions.touch();
                     if token_retried {
                         self.stats.token_errors_recovered.inc();
                     }
                     return Ok(reply);
                 }
-                Err(IgError::TokenInvalid { kind }) if auth.is_some() && !token_retried => {
+                Err(IgError::TokenInvalid { kind }) if !token_retried => {
                     self.stats.token_errors.inc();
+                    let Some(refused) = &session else {
+                        return Err(IgError::TokenInvalid { kind });
+                    };
                     token_retried = true;
-                    let gen = auth.as_ref().map_or(0, |a| a.generation);
                     tracing::warn!(%kind, context = call.context, "IG token invalid; recovering the session and resending once");
-                    self.recover(gen, kind).await?;
+                    self.sessions.recover(refused, kind).await?;
                 }
                 Err(IgError::AllowanceExceeded { kind })
                     if call.retry_allowance
@@ -513,7 +302,7 @@ impl Inner {
                 }
                 Err(e)
                     if call.retry_allowance
-                        && call.method == reqwest::Method::GET
+                        && call.method == Method::GET
                         && is_transient(&e)
                         && transient_attempt < self.cfg.read_retry.max_attempts =>
                 {
@@ -532,26 +321,32 @@ impl Inner {
         }
     }
 
-    /// After a successful login: start session upkeep and read the real allowances once.
-    fn after_login(self: &Arc<Self>) {
-        if !self.maintenance_started.swap(true, Ordering::SeqCst) {
-            crate::maintenance::spawn(Arc::downgrade(self));
-        }
-        if self.cfg.fetch_allowances && !self.allowances_fetched.swap(true, Ordering::SeqCst) {
-            let weak: Weak<Self> = Arc::downgrade(self);
-            tokio::spawn(async move {
-                if let Some(inner) = weak.upgrade() {
-                    inner.fetch_allowances().await;
-                }
-            });
-        }
+    /// The allowances of our API key from `/operations/application`.
+    async fn allowances(self: &Arc<Self>) -> Result<Option<Allowances>, IgError> {
+        let call = Call::get("/operations/application", 1, "application allowances");
+        let apps: Vec<Application> = self.call(&call).await?.json("application allowances")?;
+        let key = self.cfg.api_key.expose_secret();
+        let chosen = apps
+            .iter()
+            .find(|a| a.api_key.as_deref() == Some(key))
+            .or_else(|| if apps.len() == 1 { apps.first() } else { None });
+        Ok(chosen.map(convert::allowances))
     }
 
-    pub(crate) fn idle_for(&self) -> std::time::Duration {
-        let now = self.epoch.elapsed().as_millis() as u64;
-        std::time::Duration::from_millis(
-            now.saturating_sub(self.last_used_ms.load(Ordering::Relaxed)),
-        )
+    /// Replaces the default budgets with IG's values for our API key.
+    async fn apply_allowances(self: &Arc<Self>) {
+        match self.allowances().await {
+            Ok(Some(a)) => {
+                tracing::info!(
+                    trading_per_minute = a.trading_per_minute,
+                    non_trading_per_minute = a.non_trading_per_minute,
+                    "IG allowances read"
+                );
+                self.transport.set_allowances(a).await;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read IG allowances; keeping defaults"),
+        }
     }
 }
 
@@ -562,13 +357,5 @@ fn is_transient(e: &IgError) -> bool {
         IgError::Transport { .. } | IgError::Timeout { .. } => true,
         IgError::Api { status, .. } => *status >= 500,
         _ => false,
-    }
-}
-
-/// A v3 session whose refresh time has come.
-pub(crate) fn needs_refresh(s: &AuthState) -> bool {
-    match &s.tokens {
-        Tokens::V3 { refresh_due, .. } => Instant::now() >= *refresh_due,
-        Tokens::V2 { .. } => false,
     }
 }

@@ -79,7 +79,7 @@ mod tests {
             deal_reference: DealReference::new(r).unwrap(),
             deal_id: None,
             status: DealStatus::Accepted,
-            reason: Some("SUCCESS".into()),
+            reject_reason: None,
             position_status: None,
             epic: None,
             direction: None,

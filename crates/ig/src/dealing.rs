@@ -5,19 +5,22 @@
 //! and then `/positions` — the request is NEVER sent again. Allowance errors are never retried.
 
 use reqwest::Method;
-use scalper_model::{DealId, DealReference, OrderType, Points};
+use scalper_model::{DealId, DealReference, OrderType, Points, Price, RejectReason, Timestamp};
 
 use crate::client::IgClient;
 use crate::endpoints::seg;
 use crate::error::IgError;
-use crate::http::Call;
-use crate::types::{Confirmation, DealStatus};
-
-pub use crate::orders::{
-    CloseRequest, DealOutcome, OpenRequest, Resolution, TimeInForce, WorkingOrderRequest,
+use crate::orders::{
+    CloseRequest, DealOutcome, OpenRequest, PositionAmend, Resolution, WorkingOrderAmend,
+    WorkingOrderRequest,
 };
-use crate::wire::positions::{AmendPositionRequest, ClosePositionRequest, DealReferenceResponse};
-use crate::wire::working_orders::{AmendWorkingOrderRequest, CreateWorkingOrderRequest};
+use crate::transport::Call;
+use crate::types::{Confirmation, DealStatus};
+use scalper_ig_wire::positions::{
+    AmendPositionRequest, ClosePositionRequest, DealReferenceResponse,
+};
+use scalper_ig_wire::time::local_s;
+use scalper_ig_wire::working_orders::{AmendWorkingOrderRequest, CreateWorkingOrderRequest};
 
 /// How to check `/positions` when `/confirms` stays silent.
 #[derive(Debug, Clone)]
@@ -41,16 +44,8 @@ fn outcome_unknown(e: &IgError) -> bool {
 /// Worth polling `/confirms` again.
 fn confirm_pending(e: &IgError) -> bool {
     match e {
-        IgError::Api {
-            status, error_code, ..
-        } => {
-            *status == 404
-                || *status == 405
-                || *status >= 500
-                || error_code
-                    .as_deref()
-                    .is_some_and(|c| c.contains("deal-not-found"))
-        }
+        _ if e.is_deal_not_found() => true,
+        IgError::Api { status, .. } => *status == 404 || *status == 405 || *status >= 500,
         _ => e.is_retryable(),
     }
 }
@@ -109,20 +104,25 @@ impl IgClient {
         .await
     }
 
-    /// Amends a position's stop/limit (`PUT /positions/otc/{dealId}` v2).
+    /// Sets a position's stop and limit levels (`PUT /positions/otc/{dealId}` v2).
     pub async fn amend_position(
         &self,
         deal_id: &DealId,
-        body: &AmendPositionRequest,
+        amend: &PositionAmend,
     ) -> Result<DealOutcome, IgError> {
         let reference = self.next_deal_reference()?;
+        let body = AmendPositionRequest {
+            stop_level: amend.stop_level.map(Price::value),
+            limit_level: amend.limit_level.map(Price::value),
+            ..AmendPositionRequest::default()
+        };
         let call = Call::get(
             format!("/positions/otc/{}", seg(deal_id.as_str())),
             2,
             "amend position",
         )
         .dealing()
-        .with_json(Method::PUT, body)?;
+        .with_json(Method::PUT, &body)?;
         self.deal(call, reference, PositionCheck::None, false).await
     }
 
@@ -132,15 +132,7 @@ impl IgClient {
         req: &WorkingOrderRequest,
     ) -> Result<DealOutcome, IgError> {
         let reference = self.reference_or_new(req.deal_reference.as_ref())?;
-        let order_type = match req.order_type {
-            OrderType::Limit => "LIMIT",
-            OrderType::Stop => "STOP",
-            OrderType::Market => {
-                return Err(IgError::Config {
-                    detail: "a working order is LIMIT or STOP".into(),
-                })
-            }
-        };
+        let order_type = working_order_type(req.order_type)?;
         let body = CreateWorkingOrderRequest {
             currency_code: req.currency_code.clone(),
             deal_reference: Some(reference.as_str().to_string()),
@@ -148,7 +140,7 @@ impl IgClient {
             epic: req.epic.as_str().to_string(),
             expiry: req.expiry.clone(),
             force_open: Some(true),
-            good_till_date: req.good_till_date.clone(),
+            good_till_date: req.good_till_date.map(local_s),
             guaranteed_stop: req.guaranteed_stop,
             level: Some(req.level.value()),
             limit_distance: req.limit_distance.map(Points::value),
@@ -156,12 +148,7 @@ impl IgClient {
             size: Some(req.size.value()),
             stop_distance: req.stop_distance.map(Points::value),
             stop_level: None,
-            time_in_force: if req.good_till_date.is_some() {
-                "GOOD_TILL_DATE"
-            } else {
-                "GOOD_TILL_CANCELLED"
-            }
-            .to_string(),
+            time_in_force: time_in_force(req.good_till_date.as_ref()).to_string(),
             order_type: order_type.to_string(),
         };
         let call = Call::get("/workingorders/otc", 2, "create working order")
@@ -174,16 +161,25 @@ impl IgClient {
     pub async fn amend_working_order(
         &self,
         deal_id: &DealId,
-        body: &AmendWorkingOrderRequest,
+        amend: &WorkingOrderAmend,
     ) -> Result<DealOutcome, IgError> {
         let reference = self.next_deal_reference()?;
+        let body = AmendWorkingOrderRequest {
+            time_in_force: Some(time_in_force(amend.good_till_date.as_ref()).to_string()),
+            good_till_date: amend.good_till_date.map(local_s),
+            stop_distance: amend.stop_distance.map(Points::value),
+            limit_distance: amend.limit_distance.map(Points::value),
+            order_type: Some(working_order_type(amend.order_type)?.to_string()),
+            level: Some(amend.level.value()),
+            ..AmendWorkingOrderRequest::default()
+        };
         let call = Call::get(
             format!("/workingorders/otc/{}", seg(deal_id.as_str())),
             2,
             "amend working order",
         )
         .dealing()
-        .with_json(Method::PUT, body)?;
+        .with_json(Method::PUT, &body)?;
         self.deal(call, reference, PositionCheck::None, false).await
     }
 
@@ -333,6 +329,26 @@ impl IgClient {
     }
 }
 
+/// IG's `type` of a working order.
+fn working_order_type(t: OrderType) -> Result<&'static str, IgError> {
+    match t {
+        OrderType::Limit => Ok("LIMIT"),
+        OrderType::Stop => Ok("STOP"),
+        OrderType::Market => Err(IgError::Config {
+            detail: "a working order is LIMIT or STOP".into(),
+        }),
+    }
+}
+
+/// IG's `timeInForce` of a working order.
+fn time_in_force(good_till: Option<&Timestamp>) -> &'static str {
+    if good_till.is_some() {
+        "GOOD_TILL_DATE"
+    } else {
+        "GOOD_TILL_CANCELLED"
+    }
+}
+
 fn outcome_from(reference: DealReference, c: Confirmation, how: Resolution) -> DealOutcome {
     match &c.status {
         DealStatus::Accepted => DealOutcome::Accepted {
@@ -345,7 +361,10 @@ fn outcome_from(reference: DealReference, c: Confirmation, how: Resolution) -> D
         },
         DealStatus::Rejected => DealOutcome::Rejected {
             deal_reference: reference,
-            reason: c.reason.clone().unwrap_or_else(|| "UNKNOWN".to_string()),
+            reason: c
+                .reject_reason
+                .clone()
+                .unwrap_or_else(|| RejectReason::Other("UNKNOWN".to_string())),
             confirmation: c,
         },
         DealStatus::Other(s) => DealOutcome::Unknown {

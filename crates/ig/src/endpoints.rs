@@ -1,28 +1,34 @@
-//! Read endpoints of `IgClient`: accounts, application, markets, prices, positions, confirms,
-//! working orders and history. Each sends the documented `Version`.
+//! Read endpoints of `IgClient`: accounts, markets, prices, positions, confirms, working orders
+//! and history. Each sends the documented `Version` and returns domain types.
 
-use scalper_model::{DealId, DealReference, Direction, Epic, Price};
+use scalper_ig_wire::accounts::AccountsResponse;
+use scalper_ig_wire::confirms::DealConfirmation;
+use scalper_ig_wire::history::{ActivityResponse, TransactionsResponse};
+use scalper_ig_wire::markets::{MarketDetails, MarketsResponse};
+use scalper_ig_wire::positions::{PositionEntry, PositionsResponse};
+use scalper_ig_wire::prices::PricesResponse;
+use scalper_ig_wire::time::utc_s;
+use scalper_ig_wire::working_orders::WorkingOrdersResponse;
+use scalper_ig_wire::Resolution;
+use scalper_model::{DealId, DealReference, Direction, Epic, Timestamp};
 
 use crate::client::IgClient;
+use crate::convert;
 use crate::error::IgError;
-use crate::http::Call;
-use crate::types::{Confirmation, Market, OpenPosition};
-use crate::wire::accounts::AccountsResponse;
-use crate::wire::application::Application;
-use crate::wire::confirms::DealConfirmation;
-use crate::wire::history::{ActivityResponse, TransactionsResponse};
-use crate::wire::markets::{MarketDetails, MarketsResponse};
-use crate::wire::positions::{PositionEntry, PositionsResponse};
-use crate::wire::prices::PricesResponse;
-use crate::wire::working_orders::WorkingOrdersResponse;
+use crate::transport::Call;
+use crate::types::{
+    Account, Activity, CloseLevel, Confirmation, Market, OpenPosition, PricePage, Transaction,
+    WorkingOrder,
+};
 
-/// Query of `GET /prices/{epic}` v3. Dates are `yyyy-MM-ddTHH:mm:ss`.
+/// Query of `GET /prices/{epic}` v3.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PriceQuery {
-    /// `SECOND`, `MINUTE`, `MINUTE_5`, `HOUR`, `DAY`...
-    pub resolution: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
+    /// Bar length; IG's default is `MINUTE`.
+    pub resolution: Option<Resolution>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    /// Number of bars when no range is given (IG's default 10).
     pub max: Option<u32>,
     pub page_size: Option<u32>,
     pub page_number: Option<u32>,
@@ -31,9 +37,8 @@ pub struct PriceQuery {
 /// Query of `GET /history/activity` v3.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ActivityQuery {
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub detailed: Option<bool>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
     pub deal_id: Option<DealId>,
     /// FIQL filter, e.g. `status==ACCEPTED`.
     pub filter: Option<String>,
@@ -45,8 +50,8 @@ pub struct ActivityQuery {
 pub struct TransactionQuery {
     /// `ALL`, `ALL_DEAL`, `DEPOSIT`, `WITHDRAWAL`.
     pub transaction_type: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
     pub max_span_seconds: Option<u64>,
     pub page_size: Option<u32>,
     pub page_number: Option<u32>,
@@ -79,35 +84,25 @@ pub(crate) fn seg(s: &str) -> String {
 }
 
 impl IgClient {
-    /// `GET /accounts` v1.
-    pub async fn accounts(&self) -> Result<AccountsResponse, IgError> {
-        self.inner
+    /// `GET /accounts` v1: the login's accounts and their balances.
+    pub async fn accounts(&self) -> Result<Vec<Account>, IgError> {
+        let resp: AccountsResponse = self
+            .inner
             .call(&Call::get("/accounts", 1, "accounts"))
             .await?
-            .json("accounts")
+            .json("accounts")?;
+        resp.accounts.iter().map(convert::account).collect()
     }
 
-    /// `GET /operations/application` v1.
-    pub async fn applications(&self) -> Result<Vec<Application>, IgError> {
-        self.inner
-            .call(&Call::get("/operations/application", 1, "applications"))
-            .await?
-            .json("applications")
-    }
-
-    /// `GET /markets/{epic}` v3 as IG sends it.
-    pub async fn market_details(&self, epic: &Epic) -> Result<MarketDetails, IgError> {
+    /// `GET /markets/{epic}` v3: instrument, dealing rules, status, bid/offer.
+    pub async fn market(&self, epic: &Epic) -> Result<Market, IgError> {
         let call = Call::get(
             format!("/markets/{}", seg(epic.as_str())),
             3,
             "market details",
         );
-        self.inner.call(&call).await?.json("market details")
-    }
-
-    /// `GET /markets/{epic}` v3 converted: instrument, dealing rules, status, bid/offer.
-    pub async fn market(&self, epic: &Epic) -> Result<Market, IgError> {
-        self.market_details(epic).await?.to_market()
+        let details: MarketDetails = self.inner.call(&call).await?.json("market details")?;
+        convert::market(&details)
     }
 
     /// `GET /markets?epics=a,b` v2 (at most 50 epics per IG).
@@ -118,40 +113,30 @@ impl IgClient {
         let list = epics.iter().map(Epic::as_str).collect::<Vec<_>>().join(",");
         let call = Call::get("/markets", 2, "markets").query("epics", list);
         let resp: MarketsResponse = self.inner.call(&call).await?.json("markets")?;
-        resp.market_details
-            .iter()
-            .map(MarketDetails::to_market)
-            .collect()
+        resp.market_details.iter().map(convert::market).collect()
     }
 
-    /// `GET /prices/{epic}` v3.
-    pub async fn prices(&self, epic: &Epic, q: &PriceQuery) -> Result<PricesResponse, IgError> {
+    /// `GET /prices/{epic}` v3: one page of mid-price bars and the historical allowance.
+    pub async fn prices(&self, epic: &Epic, q: &PriceQuery) -> Result<PricePage, IgError> {
         let mut call = Call::get(format!("/prices/{}", seg(epic.as_str())), 3, "prices");
-        call = opt(call, "resolution", q.resolution.as_ref());
-        call = opt(call, "from", q.from.as_ref());
-        call = opt(call, "to", q.to.as_ref());
+        call = opt(call, "resolution", q.resolution.map(Resolution::as_ig));
+        call = opt(call, "from", q.from.map(utc_s));
+        call = opt(call, "to", q.to.map(utc_s));
         call = opt(call, "max", q.max);
         call = opt(call, "pageSize", q.page_size);
         call = opt(call, "pageNumber", q.page_number);
-        self.inner.call(&call).await?.json("prices")
+        let resp: PricesResponse = self.inner.call(&call).await?.json("prices")?;
+        Ok(convert::price_page(&resp, epic, q.resolution))
     }
 
-    /// `GET /positions` v2 as IG sends it.
-    pub async fn positions_raw(&self) -> Result<PositionsResponse, IgError> {
-        self.inner
+    /// `GET /positions` v2.
+    pub async fn positions(&self) -> Result<Vec<OpenPosition>, IgError> {
+        let resp: PositionsResponse = self
+            .inner
             .call(&Call::get("/positions", 2, "positions"))
             .await?
-            .json("positions")
-    }
-
-    /// `GET /positions` v2 converted.
-    pub async fn positions(&self) -> Result<Vec<OpenPosition>, IgError> {
-        self.positions_raw()
-            .await?
-            .positions
-            .iter()
-            .map(PositionEntry::to_position)
-            .collect()
+            .json("positions")?;
+        resp.positions.iter().map(convert::position).collect()
     }
 
     /// `GET /positions/{dealId}` v2.
@@ -162,84 +147,82 @@ impl IgClient {
             "position",
         );
         let entry: PositionEntry = self.inner.call(&call).await?.json("position")?;
-        entry.to_position()
+        convert::position(&entry)
     }
 
-    /// `GET /confirms/{dealReference}` v1 as IG sends it.
-    pub async fn confirm_raw(
-        &self,
-        reference: &DealReference,
-    ) -> Result<DealConfirmation, IgError> {
+    /// `GET /confirms/{dealReference}` v1. IG keeps confirms for about a minute; a missing one
+    /// is an error with [`IgError::is_deal_not_found`].
+    pub async fn confirm(&self, reference: &DealReference) -> Result<Confirmation, IgError> {
         let call = Call::get(
             format!("/confirms/{}", seg(reference.as_str())),
             1,
             "deal confirmation",
         );
-        self.inner.call(&call).await?.json("deal confirmation")
-    }
-
-    /// `GET /confirms/{dealReference}` v1 converted.
-    pub async fn confirm(&self, reference: &DealReference) -> Result<Confirmation, IgError> {
-        self.confirm_raw(reference)
-            .await?
-            .to_confirmation(reference)
+        let c: DealConfirmation = self.inner.call(&call).await?.json("deal confirmation")?;
+        convert::confirmation(&c, reference)
     }
 
     /// `GET /workingorders` v2.
-    pub async fn working_orders(&self) -> Result<WorkingOrdersResponse, IgError> {
-        self.inner
+    pub async fn working_orders(&self) -> Result<Vec<WorkingOrder>, IgError> {
+        let resp: WorkingOrdersResponse = self
+            .inner
             .call(&Call::get("/workingorders", 2, "working orders"))
             .await?
-            .json("working orders")
+            .json("working orders")?;
+        resp.working_orders
+            .iter()
+            .map(convert::working_order)
+            .collect()
     }
 
-    /// `GET /history/activity` v3.
-    pub async fn activity(&self, q: &ActivityQuery) -> Result<ActivityResponse, IgError> {
+    /// `GET /history/activity?detailed=true` v3.
+    pub async fn activity(&self, q: &ActivityQuery) -> Result<Vec<Activity>, IgError> {
         let mut call = Call::get("/history/activity", 3, "activity history");
-        call = opt(call, "from", q.from.as_ref());
-        call = opt(call, "to", q.to.as_ref());
-        call = opt(call, "detailed", q.detailed);
+        call = opt(call, "from", q.from.map(utc_s));
+        call = opt(call, "to", q.to.map(utc_s));
+        call = call.query("detailed", "true");
         call = opt(call, "dealId", q.deal_id.as_ref());
         call = opt(call, "filter", q.filter.as_ref());
         call = opt(call, "pageSize", q.page_size);
-        self.inner.call(&call).await?.json("activity history")
+        let resp: ActivityResponse = self.inner.call(&call).await?.json("activity history")?;
+        Ok(resp.activities.iter().map(convert::activity).collect())
     }
 
-    /// The level (and IG's date text) of the deal that closed position `deal_id`: its activity
-    /// in the `closing` direction, from `/history/activity?dealId=&detailed=true` v3. `Ok(None)`
-    /// when the history does not show it (yet).
+    /// The deal that closed position `deal_id`: its activity in the `closing` direction, from
+    /// `/history/activity?dealId=&detailed=true` v3. `Ok(None)` when the history does not show
+    /// it (yet).
     pub async fn close_level(
         &self,
         deal_id: &DealId,
         closing: Direction,
-    ) -> Result<Option<(Price, Option<String>)>, IgError> {
+    ) -> Result<Option<CloseLevel>, IgError> {
         let query = ActivityQuery {
             deal_id: Some(deal_id.clone()),
-            detailed: Some(true),
             ..ActivityQuery::default()
         };
-        let history = self.activity(&query).await?;
-        Ok(history.activities.iter().find_map(|a| {
-            let d = a.details.as_ref()?;
-            if d.direction.as_deref() != Some(closing.as_str()) {
-                return None;
-            }
-            Some((Price::new(d.level?), a.date.clone()))
-        }))
+        Ok(self
+            .activity(&query)
+            .await?
+            .iter()
+            .filter(|a| a.direction == Some(closing))
+            .find_map(|a| {
+                Some(CloseLevel {
+                    level: a.level?,
+                    at: a.at,
+                })
+            }))
     }
 
     /// `GET /history/transactions` v2.
-    pub async fn transactions(
-        &self,
-        q: &TransactionQuery,
-    ) -> Result<TransactionsResponse, IgError> {
+    pub async fn transactions(&self, q: &TransactionQuery) -> Result<Vec<Transaction>, IgError> {
         let mut call = Call::get("/history/transactions", 2, "transactions");
         call = opt(call, "type", q.transaction_type.as_ref());
-        call = opt(call, "from", q.from.as_ref());
-        call = opt(call, "to", q.to.as_ref());
+        call = opt(call, "from", q.from.map(utc_s));
+        call = opt(call, "to", q.to.map(utc_s));
         call = opt(call, "maxSpanSeconds", q.max_span_seconds);
         call = opt(call, "pageSize", q.page_size);
         call = opt(call, "pageNumber", q.page_number);
-        self.inner.call(&call).await?.json("transactions")
+        let resp: TransactionsResponse = self.inner.call(&call).await?.json("transactions")?;
+        Ok(resp.transactions.iter().map(convert::transaction).collect())
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::wire::errors::ErrorBody;
+use scalper_ig_wire::errors::{self, AllowanceCode, ErrorBody, ErrorClass, TokenCode};
 
 /// Which session token IG refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -53,6 +53,29 @@ impl fmt::Display for AllowanceKind {
             Self::AccountTrading => "account trading",
             Self::HistoricalData => "historical data (weekly)",
         })
+    }
+}
+
+impl From<TokenCode> for TokenKind {
+    fn from(t: TokenCode) -> Self {
+        match t {
+            TokenCode::ClientInvalid => Self::Client,
+            TokenCode::ClientMissing => Self::ClientMissing,
+            TokenCode::AccountInvalid => Self::Account,
+            TokenCode::AccountMissing => Self::AccountMissing,
+            TokenCode::OAuthInvalid => Self::OAuth,
+        }
+    }
+}
+
+impl From<AllowanceCode> for AllowanceKind {
+    fn from(a: AllowanceCode) -> Self {
+        match a {
+            AllowanceCode::ApiKey => Self::ApiKey,
+            AllowanceCode::Account => Self::Account,
+            AllowanceCode::AccountTrading => Self::AccountTrading,
+            AllowanceCode::HistoricalData => Self::HistoricalData,
+        }
     }
 }
 
@@ -125,37 +148,6 @@ pub enum IgError {
     LoginFailed { attempts: u32, last: Box<IgError> },
 }
 
-/// errorCode fragments of a refused API key.
-const KEY: [&str; 6] = [
-    "api-key-invalid",
-    "api-key-disabled",
-    "api-key-restricted",
-    "api-key-revoked",
-    "api-key-missing",
-    "endpoint.unavailable.for.api-key",
-];
-
-/// errorCode fragments of an account that cannot log in without a human.
-const ACCOUNT: [&str; 17] = [
-    "account-suspended",
-    "account-access-denied",
-    "account-not-yet-activated",
-    "account-migrated",
-    "all-accounts-pending",
-    "all-accounts-suspended",
-    "client-suspended",
-    "error.security.generic",
-    "invalid-application",
-    "invalid-website",
-    "not-a-client-account",
-    "kyc.required",
-    "pending.agreements.required",
-    "missing.credentials",
-    "preferred.account.disabled",
-    "preferred.account.not.set",
-    "stockbroking-not-supported",
-];
-
 /// Process exit-code hint for an error, as the README documents.
 pub const EXIT_AUTH_REFUSED: i32 = 3;
 /// Broker or network unavailable after retries.
@@ -166,11 +158,7 @@ pub const EXIT_OTHER: i32 = 1;
 impl IgError {
     /// Classifies an IG error answer from its status, body and `X-REQUEST-ID`.
     pub fn from_response(status: u16, body: &[u8], request_id: Option<String>) -> Self {
-        let code = serde_json::from_slice::<ErrorBody>(body)
-            .ok()
-            .and_then(|b| b.error_code)
-            .map(|c| c.trim().to_string());
-        match code {
+        match ErrorBody::code_of(body) {
             Some(code) => Self::from_code(status, code, request_id),
             None => Self::Api {
                 status,
@@ -180,61 +168,24 @@ impl IgError {
         }
     }
 
-    /// Classifies an `errorCode` (case-insensitively, by its meaningful part).
+    /// Classifies an `errorCode` with IG's table (`scalper_ig_wire::errors::classify`).
     pub fn from_code(status: u16, code: String, request_id: Option<String>) -> Self {
-        let c = code.to_ascii_lowercase();
-        let token = |k| Self::TokenInvalid { kind: k };
-        if c.contains("client-token-invalid") {
-            return token(TokenKind::Client);
-        }
-        if c.contains("client-token-missing") {
-            return token(TokenKind::ClientMissing);
-        }
-        if c.contains("account-token-invalid") {
-            return token(TokenKind::Account);
-        }
-        if c.contains("account-token-missing") {
-            return token(TokenKind::AccountMissing);
-        }
-        if c.contains("oauth-token-invalid") {
-            return token(TokenKind::OAuth);
-        }
-        if c.contains("invalid-details") {
-            return Self::InvalidCredentials;
-        }
-        if c.contains("too-many-failed-attempts") {
-            return Self::TooManyFailedAttempts;
-        }
-        if c.contains("exceeded-account-historical-data-allowance") {
-            return Self::AllowanceExceeded {
-                kind: AllowanceKind::HistoricalData,
-            };
-        }
-        if c.contains("exceeded-account-trading-allowance") {
-            return Self::AllowanceExceeded {
-                kind: AllowanceKind::AccountTrading,
-            };
-        }
-        if c.contains("exceeded-account-allowance") {
-            return Self::AllowanceExceeded {
-                kind: AllowanceKind::Account,
-            };
-        }
-        if c.contains("exceeded-api-key-allowance") {
-            return Self::AllowanceExceeded {
-                kind: AllowanceKind::ApiKey,
-            };
-        }
-        if KEY.iter().any(|k| c.contains(k)) {
-            return Self::ApiKey { code };
-        }
-        if ACCOUNT.iter().any(|k| c.contains(k)) {
-            return Self::AccountRefused { code };
-        }
-        Self::Api {
-            status,
-            error_code: Some(code),
-            request_id,
+        match errors::classify(&code) {
+            ErrorClass::Token(t) => Self::TokenInvalid {
+                kind: TokenKind::from(t),
+            },
+            ErrorClass::InvalidCredentials => Self::InvalidCredentials,
+            ErrorClass::TooManyFailedAttempts => Self::TooManyFailedAttempts,
+            ErrorClass::Allowance(a) => Self::AllowanceExceeded {
+                kind: AllowanceKind::from(a),
+            },
+            ErrorClass::ApiKeyRefused => Self::ApiKey { code },
+            ErrorClass::AccountRefused => Self::AccountRefused { code },
+            ErrorClass::DealNotFound | ErrorClass::SameAccount | ErrorClass::Other => Self::Api {
+                status,
+                error_code: Some(code),
+                request_id,
+            },
         }
     }
 
@@ -286,12 +237,17 @@ impl IgError {
         }
     }
 
+    /// `/confirms` has no confirmation (yet, or any longer) for the deal reference.
+    pub fn is_deal_not_found(&self) -> bool {
+        matches!(self, Self::Api { error_code: Some(code), .. } if errors::classify(code) == ErrorClass::DealNotFound)
+    }
+
     /// IG's `errorCode`, if the error came from one.
     pub fn error_code(&self) -> Option<String> {
         match self {
             Self::TokenInvalid { kind } => Some(format!("error.security.{kind}")),
-            Self::InvalidCredentials => Some("error.security.invalid-details".into()),
-            Self::TooManyFailedAttempts => Some("error.security.too-many-failed-attempts".into()),
+            Self::InvalidCredentials => Some(errors::code::INVALID_DETAILS.into()),
+            Self::TooManyFailedAttempts => Some(errors::code::TOO_MANY_FAILED_ATTEMPTS.into()),
             Self::AccountRefused { code } | Self::ApiKey { code } => Some(code.clone()),
             Self::Api { error_code, .. } => error_code.clone(),
             Self::LoginFailed { last, .. } => last.error_code(),

@@ -1,11 +1,13 @@
 //! Dealing requests in domain terms (open, close, working order) and their typed outcome.
 //! `OpenRequest::to_wire` checks IG's documented constraints before anything is sent.
 
-use scalper_model::{DealId, DealReference, Direction, Epic, OrderType, Points, Price, Size};
+use scalper_model::{
+    DealId, DealReference, Direction, Epic, OrderType, Points, Price, RejectReason, Size, Timestamp,
+};
 
 use crate::error::IgError;
 use crate::types::Confirmation;
-use crate::wire::positions::OpenPositionRequest;
+use scalper_ig_wire::positions::OpenPositionRequest;
 
 /// `timeInForce` of a position order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,9 +157,29 @@ pub struct WorkingOrderRequest {
     pub stop_distance: Option<Points>,
     pub limit_distance: Option<Points>,
     pub guaranteed_stop: bool,
-    /// `None` = good till cancelled; else IG's `goodTillDate` (`yyyy/mm/dd hh:mm:ss` UTC).
-    pub good_till_date: Option<String>,
+    /// `None`: good till cancelled.
+    pub good_till_date: Option<Timestamp>,
     pub deal_reference: Option<DealReference>,
+}
+
+/// New stop and limit levels of an open position (`PUT /positions/otc/{dealId}`). IG sets
+/// both: `None` removes that level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PositionAmend {
+    pub stop_level: Option<Price>,
+    pub limit_level: Option<Price>,
+}
+
+/// A working order's new terms (`PUT /workingorders/otc/{dealId}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkingOrderAmend {
+    pub level: Price,
+    /// `Limit` or `Stop`.
+    pub order_type: OrderType,
+    /// `None`: good till cancelled.
+    pub good_till_date: Option<Timestamp>,
+    pub stop_distance: Option<Points>,
+    pub limit_distance: Option<Points>,
 }
 
 /// How an outcome was established.
@@ -184,7 +206,7 @@ pub enum DealOutcome {
     },
     Rejected {
         deal_reference: DealReference,
-        reason: String,
+        reason: RejectReason,
         confirmation: Confirmation,
     },
     /// `/confirms` never answered and no open position carries the reference: IG most likely

@@ -1,10 +1,11 @@
-//! Domain views the client returns, built from wire models in `wire::convert`. IG's spellings
-//! stop here: ids are typed, numbers are decimals, statuses are enums.
+//! Domain views the client returns, built from IG's wire models in [`crate::convert`]. IG's
+//! spellings stop here: ids are typed, numbers are decimals, times are timestamps, statuses and
+//! reasons are enums.
 
 use rust_decimal::Decimal;
 use scalper_model::{
-    AccountId, DealId, DealReference, Direction, Epic, Instrument, MarketStatus, Price, Quote,
-    Size, Timestamp,
+    AccountId, Candle, DealId, DealReference, Direction, Epic, Instrument, MarketStatus, Money,
+    OrderType, Points, Price, Quote, RejectReason, Size, Timestamp,
 };
 
 /// A market as `GET /markets/{epic}` describes it.
@@ -55,8 +56,8 @@ pub struct OpenPosition {
     pub stop_level: Option<Price>,
     pub limit_level: Option<Price>,
     pub currency: Option<String>,
-    /// IG's `createdDateUTC` as sent.
-    pub created_utc: Option<String>,
+    /// When the position was opened (IG's `createdDateUTC`, else `createdDate`).
+    pub created: Option<Timestamp>,
     pub expiry: Option<String>,
 }
 
@@ -68,16 +69,28 @@ pub enum DealStatus {
     Other(String),
 }
 
+/// What a confirmed deal did to a position or working order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PositionStatus {
+    Opened,
+    Amended,
+    PartiallyClosed,
+    Closed,
+    Deleted,
+    /// A status scalper does not know, as IG spelt it.
+    Other(String),
+}
+
 /// A deal confirmation in domain terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Confirmation {
     pub deal_reference: DealReference,
     pub deal_id: Option<DealId>,
     pub status: DealStatus,
-    /// `SUCCESS` or the rejection reason, as IG spells it.
-    pub reason: Option<String>,
-    /// Position status (`OPEN`, `CLOSED`, ...), as IG spells it.
-    pub position_status: Option<String>,
+    /// Why the deal was rejected (`None` when accepted).
+    pub reject_reason: Option<RejectReason>,
+    /// What the deal did to its position or order.
+    pub position_status: Option<PositionStatus>,
     pub epic: Option<Epic>,
     pub direction: Option<Direction>,
     pub level: Option<Price>,
@@ -86,7 +99,7 @@ pub struct Confirmation {
     pub limit_level: Option<Price>,
     pub profit: Option<Decimal>,
     pub profit_currency: Option<String>,
-    pub affected_deals: Vec<(DealId, String)>,
+    pub affected_deals: Vec<(DealId, PositionStatus)>,
 }
 
 /// Request allowances per minute (IG's FAQ defaults, replaced by `/operations/application`).
@@ -120,4 +133,101 @@ pub struct SessionInfo {
     pub client_id: Option<String>,
     pub lightstreamer_endpoint: Option<String>,
     pub currency: Option<String>,
+}
+
+/// One account of the login (`GET /accounts`), with its balance when IG gives one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub account_id: AccountId,
+    pub name: Option<String>,
+    /// The account IG logs in to by default.
+    pub preferred: bool,
+    pub currency: Option<String>,
+    pub balance: Option<Balance>,
+}
+
+/// Balance figures of an account, in its currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Balance {
+    pub balance: Option<Money>,
+    pub deposit: Option<Money>,
+    pub profit_loss: Option<Money>,
+    pub available: Option<Money>,
+}
+
+/// A working (entry) order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkingOrder {
+    pub deal_id: DealId,
+    pub epic: Option<Epic>,
+    pub direction: Option<Direction>,
+    /// `Limit` or `Stop` (`Market` when IG sends a type scalper does not know).
+    pub order_type: Option<OrderType>,
+    pub size: Option<Size>,
+    pub level: Option<Price>,
+    pub stop_distance: Option<Points>,
+    pub limit_distance: Option<Points>,
+    pub currency: Option<String>,
+    pub created: Option<Timestamp>,
+    /// `None`: good till cancelled.
+    pub good_till: Option<Timestamp>,
+}
+
+/// One page of price history (`GET /prices/{epic}` v3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PricePage {
+    /// Mid-price bars with the spread at the open, oldest first.
+    pub candles: Vec<Candle>,
+    pub allowance: Option<HistoricalAllowance>,
+    /// Pages of the query (1 when IG does not page).
+    pub total_pages: u64,
+}
+
+/// The weekly historical-data allowance after a price request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoricalAllowance {
+    /// Price points left.
+    pub remaining: Option<i64>,
+    pub total: Option<i64>,
+    /// Seconds until the allowance resets.
+    pub resets_in_secs: Option<i64>,
+}
+
+/// One entry of the account's activity history (`GET /history/activity` v3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub at: Option<Timestamp>,
+    pub epic: Option<Epic>,
+    pub deal_id: Option<DealId>,
+    pub deal_reference: Option<DealReference>,
+    pub description: Option<String>,
+    pub direction: Option<Direction>,
+    pub level: Option<Price>,
+    pub size: Option<Size>,
+}
+
+/// The deal that closed a position, from the activity history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseLevel {
+    pub level: Price,
+    /// When IG executed it, if its date was readable.
+    pub at: Option<Timestamp>,
+}
+
+/// One transaction of the account (`GET /history/transactions` v2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transaction {
+    pub at: Option<Timestamp>,
+    pub instrument_name: Option<String>,
+    /// IG's reference of the transaction (not a deal id or deal reference).
+    pub reference: Option<String>,
+    pub open_level: Option<Price>,
+    pub close_level: Option<Price>,
+    /// Signed: negative for a sell.
+    pub size: Option<Decimal>,
+    /// Realised profit or loss in `currency`.
+    pub profit_and_loss: Option<Money>,
+    pub currency: Option<String>,
+    /// A cash movement (deposit, withdrawal, fee) rather than a deal.
+    pub cash: bool,
 }

@@ -371,22 +371,21 @@ async fn force_relogin_logout_and_reads() {
     client.login().await.unwrap();
     client.force_relogin().await.unwrap();
     assert_eq!(client.stats().logins, 2);
-    assert_eq!(client.accounts().await.unwrap().accounts.len(), 2);
+    assert_eq!(client.accounts().await.unwrap().len(), 2);
+    assert_eq!(client.working_orders().await.unwrap().len(), 1);
     assert_eq!(
-        client.working_orders().await.unwrap().working_orders.len(),
-        1
-    );
-    assert_eq!(
-        client.applications().await.unwrap()[0]
+        client
             .allowances()
-            .trading_per_minute,
-        100
+            .await
+            .unwrap()
+            .map(|a| a.trading_per_minute),
+        Some(100)
     );
     let prices = client
         .prices(&epic(), &scalper_ig::PriceQuery::default())
         .await
         .unwrap();
-    assert!(!prices.prices.is_empty());
+    assert!(!prices.candles.is_empty());
     assert_eq!(client.positions().await.unwrap().len(), 2);
     client.logout().await.unwrap();
     assert_eq!(
@@ -487,9 +486,9 @@ async fn amend_with_unknown_outcome_is_not_resent() {
     let fake = FakeIg::start().await;
     fake.state.fail_amend.store(true, Ordering::SeqCst);
     let client = IgClient::new(fake.config(SessionVersion::V2)).unwrap();
-    let body = scalper_ig::wire::positions::AmendPositionRequest {
-        stop_level: Some(dec!(1.07)),
-        ..Default::default()
+    let body = scalper_ig::PositionAmend {
+        stop_level: Some(scalper_model::Price::new(dec!(1.07))),
+        limit_level: None,
     };
     let id = scalper_model::DealId::new("DEAL-1").unwrap();
     let out = client.amend_position(&id, &body).await.unwrap();

@@ -10,10 +10,11 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 use scalper_ig::stream::convert::{ItemState, Output};
-use scalper_ig::stream::tlcp::{decode_text, parse_line, DecodeError, Message};
 use scalper_ig::stream::trade::{parse_confirm, parse_position_update, parse_working_order_update};
-use scalper_ig::stream::update::ItemValues;
-use scalper_ig::stream::{encode_form_value, ChartScale, StreamEvent, Subscription};
+use scalper_ig::stream::{ChartScale, StreamEvent, Subscription};
+use scalper_ig_wire::tlcp::{
+    decode_text, encode_form_value, parse_line, DecodeError, ItemValues, Message,
+};
 use scalper_model::{AccountId, Epic, Timestamp};
 
 fn cases(default: u32) -> u32 {

@@ -1,6 +1,6 @@
 //! Fuzzing of IG's JSON wire models and the wire -> domain conversion: arbitrary bytes and
 //! structurally mutated versions of the recorded fixtures go to every response type's
-//! deserialiser and, when they parse, through every conversion in `wire::convert`. The only
+//! deserialiser and, when they parse, through every conversion in `scalper_ig::convert`. The only
 //! acceptable outcomes are `Ok` or `Err`; a panic fails the test.
 //!
 //! Default case counts keep CI cheap; `SCALPER_FUZZ_CASES=100000 cargo test -p scalper-ig
@@ -12,11 +12,12 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 use rust_decimal::Decimal;
-use scalper_ig::wire::{
+use scalper_ig::convert;
+use scalper_ig::IgError;
+use scalper_ig_wire::{
     accounts::AccountsResponse,
     application::Application,
     confirms::DealConfirmation,
-    convert,
     errors::ErrorBody,
     history::{ActivityResponse, ActivityV1Response, TransactionsResponse},
     markets::{MarketDetails, MarketsResponse},
@@ -26,9 +27,9 @@ use scalper_ig::wire::{
         EncryptionKeyResponse, LoginV2Response, LoginV3Response, SessionDetails,
         SwitchAccountResponse,
     },
+    time,
     working_orders::WorkingOrdersResponse,
 };
-use scalper_ig::IgError;
 use scalper_model::{DealReference, Epic};
 use serde_json::Value;
 
@@ -74,7 +75,8 @@ const CONFIRM: &str = r#"{"date":"2024-01-02T08:00:00.123","status":"OPEN","reas
 "limitDistance":null,"guaranteedStop":false,"trailingStop":false,"profit":12.5,"profitCurrency":"GBP"}"#;
 
 fn fixtures() -> Vec<Value> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    // The recorded fixtures live beside the wire models they exercise.
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ig-wire/tests/fixtures");
     let mut v: Vec<Value> = FIXTURES
         .iter()
         .map(|n| {
@@ -105,25 +107,25 @@ fn exercise(bytes: &[u8]) -> Reached {
     let mut reached = Reached::default();
     let _ = IgError::from_response(400, bytes, None);
     if let Some(m) = de::<MarketDetails>(bytes) {
-        reached.market += usize::from(m.to_market().is_ok());
+        reached.market += usize::from(convert::market(&m).is_ok());
     }
     let _ = de::<MarketsResponse>(bytes);
     if let Some(p) = de::<PositionsResponse>(bytes) {
         for e in &p.positions {
-            reached.positions += usize::from(e.to_position().is_ok());
+            reached.positions += usize::from(convert::position(e).is_ok());
         }
     }
     if let Some(c) = de::<DealConfirmation>(bytes) {
-        reached.confirmation += usize::from(c.to_confirmation(&reference).is_ok());
+        reached.confirmation += usize::from(convert::confirmation(&c, &reference).is_ok());
     }
     if let Some(a) = de::<Application>(bytes) {
-        let _ = a.allowances();
+        let _ = convert::allowances(&a);
     }
     if let Some(p) = de::<PricesResponse>(bytes) {
-        reached.candles += p.to_candles(&epic, 60_000).len();
+        reached.candles += convert::candles(&p, &epic, 60_000).len();
         for point in &p.prices {
             if let Some(t) = point.snapshot_time_utc.as_deref() {
-                let _ = convert::parse_utc(t);
+                let _ = time::parse_utc(t);
             }
         }
     }
@@ -304,14 +306,14 @@ fn decimal_overflow_in_market_conversion_is_an_error_or_ok() {
         "maxStopOrLimitDistance":{{"unit":"PERCENTAGE","value":"{max}"}}}}}}"#
     );
     let m: MarketDetails = serde_json::from_str(&json).unwrap();
-    let _ = m.to_market();
+    let _ = convert::market(&m);
     let prices = format!(
         r#"{{"prices":[{{"snapshotTimeUTC":"2024-01-02T08:00:00",
         "openPrice":{{"bid":"{max}","ask":"-{max}"}},"highPrice":{{"bid":"{max}","ask":"{max}"}},
         "lowPrice":{{"bid":"{max}","ask":"{max}"}},"closePrice":{{"bid":"{max}","ask":"{max}"}}}}]}}"#
     );
     let p: PricesResponse = serde_json::from_str(&prices).unwrap();
-    let _ = p.to_candles(&Epic::new("CS.D.EURUSD.CFD.IP").unwrap(), 60_000);
+    let _ = convert::candles(&p, &Epic::new("CS.D.EURUSD.CFD.IP").unwrap(), 60_000);
 }
 
 proptest! {
@@ -347,7 +349,7 @@ proptest! {
     fn conversion_helpers_never_panic(s in "\\PC{0,40}", scaling in any::<i128>(), scale in 0u32..=28) {
         let _ = convert::direction(&s);
         let _ = convert::leading_decimal(&s);
-        let _ = convert::parse_utc(&s);
+        let _ = time::parse_utc(&s);
         let d = Decimal::from_i128_with_scale(scaling % 79_228_162_514_264_337_593_543_950_335_i128, scale);
         let _ = convert::point_size(Some(&s), Some(d));
         let _ = convert::point_size(Some("79228162514264337593543950335"), Some(d));

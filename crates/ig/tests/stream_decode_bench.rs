@@ -7,8 +7,8 @@
 use std::time::Instant;
 
 use scalper_ig::stream::convert::{ItemState, Output};
-use scalper_ig::stream::tlcp::{parse_line, Message};
 use scalper_ig::stream::Subscription;
+use scalper_ig_wire::tlcp::{parse_line, Message};
 use scalper_model::{AccountId, Epic, Timestamp};
 
 #[test]

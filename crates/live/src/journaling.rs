@@ -109,13 +109,13 @@ impl JournalSink {
                         level: c.level,
                     }),
                     (DealStatus::Rejected, _) => Some(ConfirmLookup::Rejected {
-                        reason: c.reason.unwrap_or_else(|| "REJECTED".into()),
+                        reason: c
+                            .reject_reason
+                            .map_or_else(|| "REJECTED".into(), |r| r.to_string()),
                     }),
                     _ => None,
                 },
-                Err(e) if e.error_code().is_some_and(|c| c.contains("deal-not-found")) => {
-                    Some(ConfirmLookup::NotFound)
-                }
+                Err(e) if e.is_deal_not_found() => Some(ConfirmLookup::NotFound),
                 Err(_) => None,
             };
             if let Some(l) = lookup {
@@ -569,22 +569,10 @@ pub async fn broker_close(
     direction: Direction,
 ) -> Option<(Price, Option<Timestamp>)> {
     match client.close_level(deal_id, direction.opposite()).await {
-        Ok(found) => {
-            found.map(|(level, date)| (level, date.as_deref().and_then(parse_activity_time)))
-        }
+        Ok(found) => found.map(|c| (c.level, c.at)),
         Err(e) => {
             tracing::warn!(deal_id = %deal_id, error = %e, "cannot read the activity history");
             None
         }
     }
-}
-
-/// IG activity dates: `2024-01-02T10:00:00` (UTC, v3) with optional fraction or offset.
-fn parse_activity_time(s: &str) -> Option<Timestamp> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Some(Timestamp::from_millis(t.timestamp_millis()));
-    }
-    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
-        .ok()
-        .map(|t| Timestamp::from_millis(t.and_utc().timestamp_millis()))
 }

@@ -185,7 +185,7 @@ pub async fn run(
 /// The account's balance (`GET /accounts`), when IG reports one for the session's account.
 pub async fn account_equity(client: &IgClient, account: Option<&str>) -> Option<Money> {
     let accounts = match client.accounts().await {
-        Ok(a) => a.accounts,
+        Ok(a) => a,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the account balance; sizing from the configured equity");
             return None;
@@ -194,8 +194,8 @@ pub async fn account_equity(client: &IgClient, account: Option<&str>) -> Option<
     let acc = accounts
         .iter()
         .find(|a| Some(a.account_id.as_str()) == account)
-        .or_else(|| accounts.iter().find(|a| a.preferred == Some(true)))?;
-    acc.balance.as_ref()?.balance.map(Money::new)
+        .or_else(|| accounts.iter().find(|a| a.preferred))?;
+    acc.balance?.balance
 }
 
 #[allow(clippy::disallowed_methods)] // journal timestamps before the first quote arrives

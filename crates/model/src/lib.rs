@@ -6,6 +6,7 @@ pub mod ids;
 pub mod market;
 pub mod num;
 pub mod quote;
+pub mod reject;
 pub mod time;
 
 pub use deal::{DealEvent, DealState, TransitionError};
@@ -13,4 +14,5 @@ pub use ids::{AccountId, DealId, DealReference, Epic, IdError};
 pub use market::{DealingRules, Direction, Instrument, MarketStatus, OrderType};
 pub use num::{normalized, Money, Points, Price, Size};
 pub use quote::{Candle, Quote};
+pub use reject::RejectReason;
 pub use time::Timestamp;

@@ -4,19 +4,20 @@
 //! only malformed requests are HTTP 400/404.
 
 use rust_decimal::Decimal;
-use scalper_ig::wire::confirms::DealConfirmation;
-use scalper_ig::wire::history::{Activity, ActivityAction, ActivityDetails, Transaction};
-use scalper_model::{AccountId, Direction, Quote};
+use scalper_ig_wire::confirms::DealConfirmation;
+use scalper_ig_wire::history::{Activity, ActivityAction, ActivityDetails, Transaction};
+use scalper_ig_wire::reject;
+use scalper_model::{AccountId, Direction, MarketStatus, Quote, RejectReason};
 use serde_json::json;
 use tokio::time::Instant;
 
 use crate::bus::{BusEvent, TradeKind};
 use crate::catalog::{self, CatalogEntry, ProductKind};
-use crate::clock;
 use crate::config::SandboxConfig;
 use crate::error::ApiError;
 use crate::faults::FaultKind;
 use crate::state::{Position, State, StoredConfirm, WorkingOrder};
+use scalper_ig_wire::time as ig_time;
 
 /// The dealing engine's view of the world for one operation.
 #[derive(Debug)]
@@ -71,7 +72,7 @@ pub fn close_price(q: &Quote, dir: Direction) -> Decimal {
 /// A confirm skeleton.
 pub fn confirm(reference: &str, ts: scalper_model::Timestamp) -> DealConfirmation {
     DealConfirmation {
-        date: Some(clock::utc_s(ts) + ".000"),
+        date: Some(ig_time::utc_s(ts) + ".000"),
         deal_reference: Some(reference.to_string()),
         affected_deals: Some(Vec::new()),
         guaranteed_stop: Some(false),
@@ -80,9 +81,10 @@ pub fn confirm(reference: &str, ts: scalper_model::Timestamp) -> DealConfirmatio
     }
 }
 
-pub fn rejected(mut c: DealConfirmation, reason: &str) -> DealConfirmation {
+/// `c` as a rejection, with IG's code for `reason`.
+pub fn rejected(mut c: DealConfirmation, reason: &RejectReason) -> DealConfirmation {
     c.deal_status = Some("REJECTED".into());
-    c.reason = Some(reason.into());
+    c.reason = Some(reject::to_ig(reason).into_owned());
     c
 }
 
@@ -95,14 +97,14 @@ impl World<'_> {
         self.st.markets.get(epic).map(|m| m.last.clone())
     }
 
-    pub fn tradeable(&self, epic: &str) -> Option<&'static str> {
+    /// Why the market of `epic` refuses deals now (`None`: it is tradeable or unknown).
+    pub fn tradeable(&self, epic: &str) -> Option<RejectReason> {
         let m = self.st.markets.get(epic)?;
-        let status = m.status(self.cfg.schedule.is_open(self.st.sim_now));
-        match status.as_ig() {
-            "TRADEABLE" => None,
-            "OFFLINE" => Some("MARKET_OFFLINE"),
-            "CLOSINGS_ONLY" => Some("CLOSING_ONLY_TRADES_ACCEPTED_ON_THIS_MARKET"),
-            _ => Some("MARKET_CLOSED"),
+        match m.status(self.cfg.schedule.is_open(self.st.sim_now)) {
+            MarketStatus::Tradeable => None,
+            MarketStatus::Offline => Some(RejectReason::MarketOffline),
+            MarketStatus::ClosingsOnly => Some(RejectReason::ClosingsOnly),
+            _ => Some(RejectReason::MarketClosed),
         }
     }
 
@@ -237,7 +239,7 @@ impl World<'_> {
             "direction": p.direction.as_str(), "epic": p.epic, "expiry": expiry,
             "level": p.level, "size": p.size, "stopLevel": p.stop_level, "limitLevel": p.limit_level,
             "status": status, "dealStatus": "ACCEPTED", "currency": p.currency,
-            "timestamp": clock::utc_s(self.st.sim_now) + ".000", "channel": "PUBLIC_WEB_API",
+            "timestamp": ig_time::utc_s(self.st.sim_now) + ".000", "channel": "PUBLIC_WEB_API",
             "guaranteedStop": false, "trailingStopDistance": null, "trailingStep": null,
         });
         self.publish_trade(account, TradeKind::Opu, json.to_string());
@@ -250,9 +252,9 @@ impl World<'_> {
             "epic": o.epic, "expiry": expiry, "level": o.level, "size": o.size,
             "status": status, "dealStatus": "ACCEPTED", "orderType": o.order_type,
             "timeInForce": o.time_in_force,
-            "goodTillDate": o.good_till.map(clock::local_s),
+            "goodTillDate": o.good_till.map(ig_time::local_s),
             "stopDistance": o.stop_distance, "limitDistance": o.limit_distance,
-            "currency": o.currency, "timestamp": clock::utc_s(self.st.sim_now) + ".000",
+            "currency": o.currency, "timestamp": ig_time::utc_s(self.st.sim_now) + ".000",
             "channel": "PUBLIC_WEB_API", "guaranteedStop": false,
         });
         self.publish_trade(account, TradeKind::Wou, json.to_string());
@@ -278,7 +280,7 @@ impl World<'_> {
         if let Some(acc) = self.st.accounts.get_mut(account) {
             crate::state::cap(&mut acc.activities);
             acc.activities.push(Activity {
-                date: Some(clock::utc_s(ts)),
+                date: Some(ig_time::utc_s(ts)),
                 epic: Some(epic.to_string()),
                 period,
                 deal_id: Some(deal_id.to_string()),
@@ -328,9 +330,9 @@ impl World<'_> {
             let sym = catalog::currency_symbol(&self.cfg.currency);
             crate::state::cap(&mut acc.transactions);
             acc.transactions.push(Transaction {
-                date: Some(clock::local_s(ts)),
-                date_utc: Some(clock::utc_s(ts)),
-                open_date_utc: Some(clock::utc_s(p.created)),
+                date: Some(ig_time::local_s(ts)),
+                date_utc: Some(ig_time::utc_s(ts)),
+                open_date_utc: Some(ig_time::utc_s(p.created)),
                 instrument_name: Some(e.name.clone()),
                 period: Some(e.expiry.to_string()),
                 profit_and_loss: Some(format!("{sym}{}", pnl.round_dp(2))),

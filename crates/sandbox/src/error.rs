@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use scalper_ig::wire::errors::ErrorBody;
+use scalper_ig_wire::errors::ErrorBody;
 
 /// An IG-shaped error response.
 #[derive(Debug, Clone, PartialEq, Eq)]

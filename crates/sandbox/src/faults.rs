@@ -27,6 +27,8 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use scalper_ig_wire::reject;
+use scalper_model::RejectReason;
 
 /// How often a fault fires.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -47,7 +49,8 @@ pub enum FaultKind {
     DropDealResponse,
     LoseConfirm,
     RateLimit,
-    Reject(String),
+    /// Reject deals with this reason (given as IG's code).
+    Reject(RejectReason),
     /// Hold a dealing request this long, then execute it.
     HoldDeal(Duration),
 }
@@ -150,7 +153,7 @@ impl FaultSpec {
                         ));
                     }
                     out.rules.push(FaultRule {
-                        kind: FaultKind::Reject(reason.to_string()),
+                        kind: FaultKind::Reject(reject::from_ig(reason)),
                         trigger: count,
                     });
                     continue;
@@ -237,7 +240,7 @@ impl FaultState {
     }
 
     /// Fires the first due `reject:` rule, returning its reason.
-    pub fn take_reject(&mut self) -> Option<String> {
+    pub fn take_reject(&mut self) -> Option<RejectReason> {
         let kind = self.take_where(|k| matches!(k, FaultKind::Reject(_)))?;
         *self.fired.entry("reject".into()).or_default() += 1;
         match kind {
@@ -288,7 +291,7 @@ pub fn kind_name(kind: &FaultKind) -> String {
         FaultKind::DropDealResponse => "drop-deal-response".into(),
         FaultKind::LoseConfirm => "lose-confirm".into(),
         FaultKind::RateLimit => "rate-limit".into(),
-        FaultKind::Reject(r) => format!("reject:{r}"),
+        FaultKind::Reject(r) => format!("reject:{}", reject::to_ig(r)),
         FaultKind::HoldDeal(d) => format!("hold-deal:{}ms", d.as_millis()),
     }
 }
@@ -309,7 +312,7 @@ mod tests {
         assert_eq!(
             r.rules[0],
             FaultRule {
-                kind: FaultKind::Reject("INSUFFICIENT_FUNDS".into()),
+                kind: FaultKind::Reject(RejectReason::InsufficientFunds),
                 trigger: Trigger::Count(2)
             }
         );

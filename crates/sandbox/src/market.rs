@@ -279,27 +279,6 @@ fn push_bar(bars: &mut VecDeque<Bar>, start: i64, q: &Quote, cap: usize) {
     }
 }
 
-/// IG resolution name to milliseconds.
-pub fn resolution_ms(res: &str) -> Option<i64> {
-    Some(match res {
-        "SECOND" => 1_000,
-        "MINUTE" => 60_000,
-        "MINUTE_2" => 120_000,
-        "MINUTE_3" => 180_000,
-        "MINUTE_5" => 300_000,
-        "MINUTE_10" => 600_000,
-        "MINUTE_15" => 900_000,
-        "MINUTE_30" => 1_800_000,
-        "HOUR" => 3_600_000,
-        "HOUR_2" => 7_200_000,
-        "HOUR_3" => 10_800_000,
-        "HOUR_4" => 14_400_000,
-        "DAY" => 86_400_000,
-        "WEEK" => 604_800_000,
-        _ => return None,
-    })
-}
-
 /// Bars of `period_ms` built from the stored second or minute bars, oldest first.
 pub fn aggregate(m: &MarketRt, period_ms: i64) -> Vec<Bar> {
     let src = if period_ms < 60_000 {

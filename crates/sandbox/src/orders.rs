@@ -3,11 +3,12 @@
 //! (HTTP 200) and leaves a confirm; malformed requests are `ApiError`s (HTTP 400/404).
 
 use rust_decimal::Decimal;
-use scalper_ig::wire::confirms::AffectedDeal;
-use scalper_ig::wire::history::ActivityDetails;
-use scalper_ig::wire::positions::{
-    AmendPositionRequest, ClosePositionRequest, OpenPositionRequest,
-};
+use scalper_ig_wire::confirms::AffectedDeal;
+use scalper_ig_wire::history::ActivityDetails;
+use scalper_ig_wire::positions::{AmendPositionRequest, ClosePositionRequest, OpenPositionRequest};
+
+use scalper_ig_wire::reject;
+use scalper_model::RejectReason;
 
 use crate::catalog::ProductKind;
 use crate::dealing::{check_numbers, close_price, confirm, direction, open_price, rejected, World};
@@ -38,23 +39,23 @@ impl World<'_> {
         account: &str,
         epic: &str,
         expiry: &str,
-    ) -> Option<String> {
+    ) -> Option<RejectReason> {
         let kind = self.account_kind(account);
         let entry_kind = self.entry(epic).map(|e| e.kind);
         let sb = expiry != "-" || entry_kind == Some(ProductKind::SpreadBet);
         if kind == ProductKind::SpreadBet && !sb {
-            return Some("REJECT_CFD_ORDER_ON_SPREADBET_ACCOUNT".into());
+            return Some(RejectReason::CfdOrderOnSpreadBetAccount);
         }
         if kind == ProductKind::Cfd && sb {
-            return Some("REJECT_SPREADBET_ORDER_ON_CFD_ACCOUNT".into());
+            return Some(RejectReason::SpreadBetOrderOnCfdAccount);
         }
         if let Some(r) = self.tradeable(epic) {
-            return Some(r.into());
+            return Some(r);
         }
         self.injected_reject(epic)
     }
 
-    fn injected_reject(&mut self, epic: &str) -> Option<String> {
+    fn injected_reject(&mut self, epic: &str) -> Option<RejectReason> {
         self.st.faults.take_reject().inspect(|r| {
             tracing::warn!(epic, reason = %r, fault = "reject", "injected fault: deal rejected");
         })
@@ -147,17 +148,17 @@ impl World<'_> {
             .common_reject(account, &req.epic, &req.expiry)
             .or_else(|| {
                 if size < entry.min_deal_size {
-                    return Some("MINIMUM_ORDER_SIZE_ERROR".into());
+                    return Some(RejectReason::MinimumDealSize);
                 }
                 if !(size % entry.size_step).is_zero() {
-                    return Some("SIZE_INCREMENT".into());
+                    return Some(RejectReason::SizeIncrement);
                 }
                 if order_type == "LIMIT"
                     && req
                         .level
                         .is_some_and(|l| l * dir.sign() < fill * dir.sign())
                 {
-                    return Some("LEVEL_TOLERANCE_ERROR".into());
+                    return Some(RejectReason::LevelTolerance);
                 }
                 None
             });
@@ -177,7 +178,7 @@ impl World<'_> {
         });
         let bad_limit = limit.is_some_and(|l| (l - fill) * dir.sign() <= Decimal::ZERO);
         if bad_stop || bad_limit {
-            return Ok(self.reject_open(account, &reference, c, "ATTACHED_ORDER_LEVEL_ERROR"));
+            return Ok(self.reject_open(account, &reference, c, &RejectReason::StopOrLimitLevel));
         }
         // Netting: without forceOpen an opposite position is closed first.
         let mut remaining = size;
@@ -221,14 +222,19 @@ impl World<'_> {
         if !remaining.is_zero() {
             let (_, _, _, available) = self.funds(account);
             if self.margin(&req.epic, remaining, fill) > available {
-                return Ok(self.reject_open(account, &reference, c, "INSUFFICIENT_FUNDS"));
+                return Ok(self.reject_open(
+                    account,
+                    &reference,
+                    c,
+                    &RejectReason::InsufficientFunds,
+                ));
             }
         }
         let deal_id = self.st.deal_id();
         c.deal_id = Some(deal_id.clone());
         c.level = Some(fill);
         c.deal_status = Some("ACCEPTED".into());
-        c.reason = Some("SUCCESS".into());
+        c.reason = Some(reject::SUCCESS.into());
         if remaining.is_zero() {
             c.status = Some("CLOSED".into());
             c.profit = Some(profit);
@@ -287,8 +293,8 @@ impl World<'_> {
         &mut self,
         account: &str,
         reference: &str,
-        c: scalper_ig::wire::confirms::DealConfirmation,
-        reason: &str,
+        c: scalper_ig_wire::confirms::DealConfirmation,
+        reason: &RejectReason,
     ) -> String {
         let epic = c.epic.clone().unwrap_or_default();
         self.activity(
@@ -298,7 +304,7 @@ impl World<'_> {
             "",
             reference,
             &epic,
-            format!("Rejected: {reason}"),
+            format!("Rejected: {}", reject::to_ig(reason)),
             ActivityDetails::default(),
             "UNKNOWN",
         );
@@ -350,7 +356,11 @@ impl World<'_> {
         let Some(first) = targets.first().cloned() else {
             c.deal_id.clone_from(&req.deal_id);
             c.epic.clone_from(&req.epic);
-            self.finish(account, &reference, rejected(c, "POSITION_NOT_FOUND"));
+            self.finish(
+                account,
+                &reference,
+                rejected(c, &RejectReason::PositionNotFound),
+            );
             return Ok(reference);
         };
         c.epic = Some(first.epic.clone());
@@ -358,14 +368,12 @@ impl World<'_> {
         c.expiry = self.entry(&first.epic).map(|e| e.expiry.to_string());
         let total: Decimal = targets.iter().map(|p| p.size).sum();
         let reason = if first.direction == dir {
-            Some("POSITION_NOT_AVAILABLE_TO_CLOSE".to_string())
+            Some(RejectReason::PositionNotAvailableToClose)
         } else if size > total {
-            Some("ORDER_SIZE_CANNOT_BE_FILLED".to_string())
+            Some(RejectReason::OrderSizeCannotBeFilled)
         } else {
-            match self.tradeable(&first.epic) {
-                Some(r) => Some(r.to_string()),
-                None => self.injected_reject(&first.epic),
-            }
+            self.tradeable(&first.epic)
+                .or_else(|| self.injected_reject(&first.epic))
         };
         if let Some(r) = reason {
             self.finish(account, &reference, rejected(c, &r));
@@ -432,7 +440,7 @@ impl World<'_> {
         }
         c.level = Some(level);
         c.deal_status = Some("ACCEPTED".into());
-        c.reason = Some("SUCCESS".into());
+        c.reason = Some(reject::SUCCESS.into());
         c.status = Some(status.into());
         c.profit = Some(profit);
         c.profit_currency = Some(self.cfg.currency.clone());
@@ -461,7 +469,11 @@ impl World<'_> {
         let mut c = confirm(&reference, self.st.sim_now);
         c.deal_id = Some(deal_id.to_string());
         let Some(p) = pos else {
-            self.finish(account, &reference, rejected(c, "POSITION_NOT_FOUND"));
+            self.finish(
+                account,
+                &reference,
+                rejected(c, &RejectReason::PositionNotFound),
+            );
             return Ok(reference);
         };
         c.epic = Some(p.epic.clone());
@@ -483,9 +495,9 @@ impl World<'_> {
             .is_some_and(|l| (l - mark) * sign <= Decimal::ZERO);
         if let Some(r) = self
             .tradeable(&p.epic)
-            .or((bad_stop || bad_limit).then_some("ATTACHED_ORDER_LEVEL_ERROR"))
+            .or((bad_stop || bad_limit).then_some(RejectReason::StopOrLimitLevel))
         {
-            self.finish(account, &reference, rejected(c, r));
+            self.finish(account, &reference, rejected(c, &r));
             return Ok(reference);
         }
         let mut updated = p.clone();
@@ -499,7 +511,7 @@ impl World<'_> {
         c.stop_level = updated.stop_level;
         c.limit_level = updated.limit_level;
         c.deal_status = Some("ACCEPTED".into());
-        c.reason = Some("SUCCESS".into());
+        c.reason = Some(reject::SUCCESS.into());
         c.status = Some("AMENDED".into());
         c.affected_deals = Some(vec![AffectedDeal {
             deal_id: Some(deal_id.to_string()),

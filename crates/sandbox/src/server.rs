@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rust_decimal::Decimal;
-use scalper_ig::wire::history::Activity;
+use scalper_ig_wire::history::Activity;
 use scalper_model::{Epic, MarketStatus, Price, Quote, Timestamp};
 use axum::serve::ListenerExt as _;
 use tokio::sync::{broadcast, watch};

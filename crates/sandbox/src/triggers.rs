@@ -1,7 +1,7 @@
 //! What a new quote sets off: stops and limits of open positions, LIMIT/STOP working orders
 //! reaching their level, and good-till-date orders expiring.
 
-use scalper_ig::wire::history::ActivityDetails;
+use scalper_ig_wire::history::ActivityDetails;
 use scalper_model::{Direction, Quote};
 
 use crate::dealing::{close_price, open_price, World};

@@ -3,14 +3,16 @@
 //! below minimum and past good-till dates are rejected with IG's reasons.
 
 use rust_decimal::Decimal;
-use scalper_ig::wire::confirms::AffectedDeal;
-use scalper_ig::wire::history::ActivityDetails;
-use scalper_ig::wire::working_orders::{AmendWorkingOrderRequest, CreateWorkingOrderRequest};
+use scalper_ig_wire::confirms::AffectedDeal;
+use scalper_ig_wire::history::ActivityDetails;
+use scalper_ig_wire::working_orders::{AmendWorkingOrderRequest, CreateWorkingOrderRequest};
 
-use crate::clock;
 use crate::dealing::{check_numbers, confirm, direction, open_price, rejected, World};
 use crate::error::ApiError;
 use crate::state::WorkingOrder;
+use scalper_ig_wire::reject;
+use scalper_ig_wire::time as ig_time;
+use scalper_model::RejectReason;
 
 impl World<'_> {
     /// `POST /workingorders/otc` v2.
@@ -44,7 +46,7 @@ impl World<'_> {
         let good_till = match (tif.as_str(), &req.good_till_date) {
             ("GOOD_TILL_CANCELLED", _) => None,
             ("GOOD_TILL_DATE", Some(d)) => Some(
-                clock::parse_time(d)
+                ig_time::parse_time(d)
                     .ok_or_else(|| ApiError::bad_request("error.malformed.date"))?,
             ),
             ("GOOD_TILL_DATE", None) => {
@@ -83,13 +85,13 @@ impl World<'_> {
             .common_reject(account, &req.epic, &req.expiry)
             .or_else(|| {
                 if size < entry.min_deal_size {
-                    Some("MINIMUM_ORDER_SIZE_ERROR".into())
+                    Some(RejectReason::MinimumDealSize)
                 } else if order_type == "LIMIT" && above {
-                    Some("LIMIT_ORDER_WRONG_SIDE_OF_MARKET".into())
+                    Some(RejectReason::LimitOrderWrongSideOfMarket)
                 } else if order_type == "STOP" && !above {
-                    Some("WRONG_SIDE_OF_MARKET".into())
+                    Some(RejectReason::WrongSideOfMarket)
                 } else if good_till.is_some_and(|t| t <= now) {
-                    Some("GOOD_TILL_DATE_IN_THE_PAST".into())
+                    Some(RejectReason::GoodTillDateInThePast)
                 } else {
                     None
                 }
@@ -123,7 +125,7 @@ impl World<'_> {
         }
         c.deal_id = Some(deal_id.clone());
         c.deal_status = Some("ACCEPTED".into());
-        c.reason = Some("SUCCESS".into());
+        c.reason = Some(reject::SUCCESS.into());
         c.status = Some("OPEN".into());
         c.affected_deals = Some(vec![AffectedDeal {
             deal_id: Some(deal_id.clone()),
@@ -190,7 +192,7 @@ impl World<'_> {
                 if let Some(t) = &req.time_in_force {
                     o.time_in_force = t.to_ascii_uppercase();
                 }
-                if let Some(d) = req.good_till_date.as_deref().and_then(clock::parse_time) {
+                if let Some(d) = req.good_till_date.as_deref().and_then(ig_time::parse_time) {
                     o.good_till = Some(d);
                 }
                 if req.stop_distance.is_some() {
@@ -202,7 +204,11 @@ impl World<'_> {
                 o.clone()
             });
         let Some(o) = found else {
-            self.finish(account, &reference, rejected(c, "ORDER_NOT_FOUND"));
+            self.finish(
+                account,
+                &reference,
+                rejected(c, &RejectReason::OrderNotFound),
+            );
             return Ok(reference);
         };
         c.epic = Some(o.epic.clone());
@@ -210,7 +216,7 @@ impl World<'_> {
         c.size = Some(o.size);
         c.direction = Some(o.direction.as_str().into());
         c.deal_status = Some("ACCEPTED".into());
-        c.reason = Some("SUCCESS".into());
+        c.reason = Some(reject::SUCCESS.into());
         c.status = Some("AMENDED".into());
         c.affected_deals = Some(vec![AffectedDeal {
             deal_id: Some(deal_id.to_string()),
@@ -234,7 +240,7 @@ impl World<'_> {
             Some(o) => {
                 c.epic = Some(o.epic.clone());
                 c.deal_status = Some("ACCEPTED".into());
-                c.reason = Some("SUCCESS".into());
+                c.reason = Some(reject::SUCCESS.into());
                 c.status = Some("DELETED".into());
                 c.affected_deals = Some(vec![AffectedDeal {
                     deal_id: Some(deal_id.to_string()),
@@ -254,7 +260,11 @@ impl World<'_> {
                 );
                 self.finish(account, &reference, c);
             }
-            None => self.finish(account, &reference, rejected(c, "ORDER_NOT_FOUND")),
+            None => self.finish(
+                account,
+                &reference,
+                rejected(c, &RejectReason::OrderNotFound),
+            ),
         }
         reference
     }

@@ -3,11 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod stream_common;
+mod stream_server;
 
 use std::time::Duration;
 
-use stream_common::{epic, server, DEADLINE};
+use stream_server::{epic, server, DEADLINE};
 use tokio::time::Instant;
 
 const FORM: &str = "application/x-www-form-urlencoded";

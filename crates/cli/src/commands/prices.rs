@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use scalper_ig::{IgClient, PriceQuery};
+use scalper_ig_wire::Resolution;
 use scalper_model::{Candle, Epic, Timestamp};
 
 use crate::args::PricesArgs;
@@ -20,36 +21,16 @@ const HEADER: &str = "ts_ms,open,high,low,close,spread,volume";
 /// Bars per request window (IG allows large pages; small windows make resuming cheap).
 const WINDOW_BARS: i64 = 1000;
 
-/// Bar length of an IG resolution.
-pub fn resolution_ms(r: &str) -> Result<i64, ConfigError> {
-    let ms = match r.trim().to_ascii_uppercase().as_str() {
-        "SECOND" => 1_000,
-        "MINUTE" => 60_000,
-        "MINUTE_2" => 120_000,
-        "MINUTE_3" => 180_000,
-        "MINUTE_5" => 300_000,
-        "MINUTE_10" => 600_000,
-        "MINUTE_15" => 900_000,
-        "MINUTE_30" => 1_800_000,
-        "HOUR" => 3_600_000,
-        "HOUR_2" => 7_200_000,
-        "HOUR_3" => 10_800_000,
-        "HOUR_4" => 14_400_000,
-        "DAY" => 86_400_000,
-        "WEEK" => 604_800_000,
-        _ => {
-            return Err(ConfigError::Usage(format!(
-                "--resolution {r:?}: use SECOND, MINUTE, MINUTE_2, MINUTE_3, MINUTE_5, MINUTE_10, \
-                 MINUTE_15, MINUTE_30, HOUR, HOUR_2, HOUR_3, HOUR_4, DAY or WEEK"
-            )))
-        }
-    };
-    Ok(ms)
+/// The IG resolution named on the command line (any case).
+fn resolution(r: &str) -> Result<Resolution, ConfigError> {
+    r.parse()
+        .map_err(|e| ConfigError::Usage(format!("--resolution {e}")))
 }
 
-fn ig_time(ts: Timestamp) -> Result<String, ConfigError> {
+/// `ts`, if it is a date IG can be asked about.
+fn in_range(ts: Timestamp) -> Result<Timestamp, ConfigError> {
     ts.to_datetime()
-        .map(|d| d.format("%Y-%m-%dT%H:%M:%S").to_string())
+        .map(|_| ts)
         .ok_or_else(|| ConfigError::Usage(format!("time {ts} is out of range")))
 }
 
@@ -116,7 +97,8 @@ fn unscale(mut c: Candle, s: rust_decimal::Decimal) -> Candle {
 
 pub async fn run(args: &PricesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     let epic: Epic = ctx.resolve_epic(&args.instrument)?;
-    let period = resolution_ms(&args.resolution)?;
+    let resolution = resolution(&args.resolution)?;
+    let period = resolution.millis();
     let parse = |flag: &str, v: &str| {
         scalper_backtest::parse_time(v).map_err(|e| ConfigError::Usage(format!("{flag}: {e}")))
     };
@@ -162,31 +144,30 @@ pub async fn run(args: &PricesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         let mut page = 1u32;
         loop {
             let q = PriceQuery {
-                resolution: Some(args.resolution.trim().to_ascii_uppercase()),
-                from: Some(ig_time(Timestamp::from_millis(start))?),
-                to: Some(ig_time(Timestamp::from_millis(end))?),
+                resolution: Some(resolution),
+                from: Some(in_range(Timestamp::from_millis(start))?),
+                to: Some(in_range(Timestamp::from_millis(end))?),
                 page_size: Some(u32::try_from(WINDOW_BARS).unwrap_or(1000)),
                 page_number: Some(page),
                 ..PriceQuery::default()
             };
-            let resp = client.prices(&epic, &q).await.with_context(|| {
+            let page_data = client.prices(&epic, &q).await.with_context(|| {
                 format!(
                     "downloading {epic} from {}: rerun the same command to resume",
                     Timestamp::from_millis(start)
                 )
             })?;
-            let meta = resp.metadata.clone().unwrap_or_default();
-            if let Some(a) = meta.allowance.clone().or_else(|| resp.allowance.clone()) {
+            if let Some(a) = page_data.allowance {
                 tracing::info!(
-                    remaining = ?a.remaining_allowance,
-                    total = ?a.total_allowance,
-                    resets_in_s = ?a.allowance_expiry,
+                    remaining = ?a.remaining,
+                    total = ?a.total,
+                    resets_in_s = ?a.resets_in_secs,
                     "historical data allowance"
                 );
                 allowance = Some(a);
             }
-            let bars: Vec<Candle> = resp
-                .to_candles(&epic, period)
+            let bars: Vec<Candle> = page_data
+                .candles
                 .into_iter()
                 .filter(|c| {
                     let t = c.start.millis();
@@ -203,19 +184,18 @@ pub async fn run(args: &PricesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
                 let new_file = !args.out.exists();
                 append(&args.out, bars, new_file)?;
             }
-            let pages = meta.page_data.and_then(|p| p.total_pages).unwrap_or(1);
-            if u64::from(page) >= pages {
+            if u64::from(page) >= page_data.total_pages {
                 break;
             }
             page += 1;
         }
         if allowance
             .as_ref()
-            .and_then(|a| a.remaining_allowance)
+            .and_then(|a| a.remaining)
             .is_some_and(|r| r <= 0)
             && end < to.millis()
         {
-            let resets = allowance.as_ref().and_then(|a| a.allowance_expiry);
+            let resets = allowance.as_ref().and_then(|a| a.resets_in_secs);
             anyhow::bail!(
                 "IG's historical-data allowance is used up (resets in {} s); {total} bars written to {}: \
                  run the same command again after the reset to resume",
@@ -236,11 +216,9 @@ pub async fn run(args: &PricesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     if let Some(a) = allowance {
         outln!(
             "historical-data allowance: {} of {} points left (resets in {} s)",
-            a.remaining_allowance
-                .map_or_else(|| "?".into(), |v| v.to_string()),
-            a.total_allowance
-                .map_or_else(|| "?".into(), |v| v.to_string()),
-            a.allowance_expiry
+            a.remaining.map_or_else(|| "?".into(), |v| v.to_string()),
+            a.total.map_or_else(|| "?".into(), |v| v.to_string()),
+            a.resets_in_secs
                 .map_or_else(|| "?".into(), |v| v.to_string()),
         );
     }

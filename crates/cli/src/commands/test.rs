@@ -178,7 +178,7 @@ fn outcome_json(o: &DealOutcome) -> Value {
             reason,
             ..
         } => {
-            json!({"status": "REJECTED", "deal_reference": deal_reference.as_str(), "reason": reason})
+            json!({"status": "REJECTED", "deal_reference": deal_reference.as_str(), "reason": reason.to_string()})
         }
         DealOutcome::NotFound {
             deal_reference,

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use scalper_ig_wire::tlcp::encode_request;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -104,12 +105,8 @@ impl Conn {
 
     /// Sends `<name>\r\n<body>` (or just `<name>`).
     pub async fn send(&mut self, name: &str, body: Option<&str>) -> Result<(), ConnError> {
-        let text = match body {
-            Some(b) => format!("{name}\r\n{b}"),
-            None => name.to_string(),
-        };
         self.ws
-            .send(WsMessage::text(text))
+            .send(WsMessage::text(encode_request(name, body)))
             .await
             .map_err(|e| ConnError::Io(e.to_string()))
     }

@@ -10,7 +10,7 @@ use scalper_model::{AccountId, Candle, MarketStatus, Money, Price, Quote, Timest
 use super::events::{AccountUpdate, StreamEvent};
 use super::items::{Subscription, ACCOUNT_FIELDS, CANDLE_FIELDS, TRADE_FIELDS};
 use super::trade::{parse_confirm, parse_position_update, parse_working_order_update};
-use super::update::ItemValues;
+use scalper_ig_wire::tlcp::{DecodeError, ItemValues};
 
 /// One piece of output from an update.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +77,7 @@ impl ItemState {
         encoded: &str,
         account: &AccountId,
         now: Timestamp,
-    ) -> Result<Vec<Output>, super::tlcp::DecodeError> {
+    ) -> Result<Vec<Output>, DecodeError> {
         let changed = self.values.apply(encoded)?;
         Ok(self.outputs(&changed, account, now))
     }

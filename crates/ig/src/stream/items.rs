@@ -5,7 +5,7 @@ use std::fmt;
 
 use scalper_model::{AccountId, Epic};
 
-use super::encode_form_value;
+use scalper_ig_wire::tlcp::encode_form_value;
 
 /// Lightstreamer subscription mode (IG supports only these two).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

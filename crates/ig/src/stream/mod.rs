@@ -41,9 +41,7 @@ mod engine;
 mod events;
 mod items;
 mod runner;
-pub mod tlcp;
 pub mod trade;
-pub mod update;
 
 pub use crate::StreamCredentials;
 pub use client::{StreamClient, StreamConfig, StreamReceivers, StreamStopped};
@@ -56,17 +54,3 @@ pub use secrecy::SecretString;
 pub use trade::{
     AffectedDeal, PositionUpdate, TradeConfirm, TradeDecodeError, UpdateStatus, WorkingOrderUpdate,
 };
-
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-
-/// Everything but RFC 3986 unreserved characters is percent-encoded in TLCP form values.
-const FORM: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// Percent-encodes a TLCP request parameter value (`|` -> `%7C`, space -> `%20`).
-pub fn encode_form_value(v: &str) -> String {
-    utf8_percent_encode(v, FORM).to_string()
-}

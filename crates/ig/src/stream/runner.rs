@@ -12,17 +12,14 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::client::{Command, StreamConfig};
+use super::clock;
 use super::conn::{ws_url, Conn, ConnError};
 use super::convert::{ItemState, Output};
 use super::creds::StreamCredentialSource;
 use super::events::{QuoteSender, StreamEvent, StreamStatus};
 use super::items::Subscription;
-use super::tlcp::{parse_line, Message};
-use super::{clock, encode_form_value};
 use crate::StreamCredentials;
-
-/// The `LS_cid` every custom TLCP client sends (fixed by the protocol spec).
-const LS_CID: &str = "mgQkwtwdysogQz2BJ4Ji%20kOj2Bg";
+use scalper_ig_wire::tlcp::{encode_form_value, parse_line, Message, LS_CID};
 
 /// What to do after a connection ends.
 #[derive(Debug)]
@@ -304,7 +301,8 @@ impl<C: StreamCredentialSource> Runner<C> {
         } else {
             let password = super::creds::password(&creds);
             let body = format!(
-                "LS_cid={LS_CID}&LS_user={}&LS_password={}{keepalive_param}",
+                "LS_cid={}&LS_user={}&LS_password={}{keepalive_param}",
+                encode_form_value(LS_CID),
                 encode_form_value(creds.account_id.as_str()),
                 encode_form_value(password.expose_secret()),
             );

@@ -77,8 +77,8 @@ impl TradeConfirm {
             deal_reference: self.deal_reference.clone()?,
             deal_id: self.deal_id.clone(),
             status: self.deal_status.clone(),
-            reason: self.reason.clone(),
-            position_status: self.status.clone(),
+            reject_reason: scalper_ig_wire::reject::of_confirmation(self.reason.as_deref()),
+            position_status: self.status.as_deref().map(crate::convert::position_status),
             epic: self.epic.clone(),
             direction: self.direction,
             level: self.level,
@@ -90,7 +90,12 @@ impl TradeConfirm {
             affected_deals: self
                 .affected_deals
                 .iter()
-                .map(|a| (a.deal_id.clone(), a.status.clone()))
+                .map(|a| {
+                    (
+                        a.deal_id.clone(),
+                        crate::convert::position_status(&a.status),
+                    )
+                })
                 .collect(),
         })
     }

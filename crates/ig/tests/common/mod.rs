@@ -21,9 +21,10 @@ pub const USER: &str = "demo-user";
 pub const PASSWORD: &str = "Pa55word-SECRET-xyz";
 pub const API_KEY: &str = "APIKEY-SECRET-0123456789abcdef";
 
+/// A recorded IG response (they live beside the wire models, in `scalper-ig-wire`).
 pub fn fixture(name: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
+        .join("../ig-wire/tests/fixtures")
         .join(name);
     std::fs::read_to_string(p).expect("fixture")
 }

@@ -7,11 +7,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use rust_decimal::Decimal;
-use scalper_ig::wire::markets::{
+use scalper_ig_wire::markets::{
     DealingRulesDetails, InstrumentCurrency, InstrumentDetails, MarketDetails, MarketSnapshot,
     MarketTime, MarketsResponse, OpeningHours, UnitValue,
 };
-use scalper_ig::wire::prices::{
+use scalper_ig_wire::prices::{
     BidAsk, PageData, PriceAllowance, PriceMetadata, PricePoint, PricesResponse,
 };
 use scalper_model::Timestamp;
@@ -19,10 +19,11 @@ use serde_json::json;
 
 use super::{authenticate, ok_json, Shared};
 use crate::catalog;
-use crate::clock;
 use crate::dealing::World;
 use crate::error::ApiError;
-use crate::market::{aggregate, resolution_ms};
+use crate::market::aggregate;
+use scalper_ig_wire::time as ig_time;
+use scalper_ig_wire::Resolution;
 
 #[allow(clippy::unnecessary_wraps)] // every wire field is an Option
 fn uv(unit: &str, value: Decimal) -> Option<UnitValue> {
@@ -112,7 +113,7 @@ pub(crate) fn details(w: &World<'_>, epic: &str) -> Option<MarketDetails> {
             market_status: Some(m.status(open).as_ig().into()),
             net_change: Some(net),
             percentage_change: Some(pct),
-            update_time: Some(clock::time_of_day(m.last.ts)),
+            update_time: Some(ig_time::time_of_day(m.last.ts)),
             delay_time: Some(Decimal::ZERO),
             bid: Some(m.last.bid.value()),
             offer: Some(m.last.offer.value()),
@@ -196,13 +197,15 @@ pub(super) async fn prices(
 ) -> Result<Response, ApiError> {
     authenticate(&inner, &h)?;
     let res = q.get("resolution").map_or("MINUTE", String::as_str);
-    let period = resolution_ms(res).ok_or_else(|| {
-        ApiError::bad_request(format!("Unable to convert value={res} to type= Resolution"))
-    })?;
+    let period = Resolution::from_ig(res)
+        .map(Resolution::millis)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("Unable to convert value={res} to type= Resolution"))
+        })?;
     let parse = |k: &str| -> Result<Option<Timestamp>, ApiError> {
         q.get(k)
             .map(|v| {
-                clock::parse_time(v).ok_or_else(|| ApiError::bad_request("error.malformed.date"))
+                ig_time::parse_time(v).ok_or_else(|| ApiError::bad_request("error.malformed.date"))
             })
             .transpose()
     };
@@ -269,8 +272,8 @@ pub(super) async fn prices(
             .map(|b| {
                 let ts = Timestamp::from_millis(b.start);
                 PricePoint {
-                    snapshot_time: Some(clock::local_s(ts)),
-                    snapshot_time_utc: Some(clock::utc_s(ts)),
+                    snapshot_time: Some(ig_time::local_s(ts)),
+                    snapshot_time_utc: Some(ig_time::utc_s(ts)),
                     open_price: ba(b.open),
                     close_price: ba(b.close),
                     high_price: ba(b.high),

@@ -13,7 +13,7 @@ use base64::Engine;
 use rand::SeedableRng;
 use rsa::pkcs8::EncodePublicKey;
 use rsa::{Pkcs1v15Encrypt, RsaPrivateKey};
-use scalper_ig::wire::session::{
+use scalper_ig_wire::session::{
     AccountInfo, EncryptionKeyResponse, LoginRequest, LoginV2Response, LoginV3Response, OAuthToken,
     RefreshTokenRequest, SessionAccount, SessionDetails, SwitchAccountRequest,
     SwitchAccountResponse,

@@ -8,27 +8,27 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use rust_decimal::Decimal;
-use scalper_ig::wire::accounts::{Account, AccountBalance, AccountsResponse};
-use scalper_ig::wire::application::Application;
-use scalper_ig::wire::history::{
+use scalper_ig_wire::accounts::{Account, AccountBalance, AccountsResponse};
+use scalper_ig_wire::application::Application;
+use scalper_ig_wire::history::{
     ActivityMetadata, ActivityPaging, ActivityResponse, TransactionsMetadata, TransactionsResponse,
 };
-use scalper_ig::wire::positions::{
+use scalper_ig_wire::positions::{
     ClosePositionRequest, DealReferenceResponse, OpenPositionRequest, PositionEntry,
     PositionMarket, PositionsResponse,
 };
-use scalper_ig::wire::prices::PageData;
-use scalper_ig::wire::working_orders::{
+use scalper_ig_wire::prices::PageData;
+use scalper_ig_wire::working_orders::{
     WorkingOrderData, WorkingOrderEntry, WorkingOrderMarket, WorkingOrdersResponse,
 };
 use secrecy::ExposeSecret;
 use tokio::time::Instant;
 
 use super::{authenticate, ok_json, parse_body, version, Shared};
-use crate::clock;
 use crate::dealing::World;
 use crate::error::ApiError;
 use crate::state::Position;
+use scalper_ig_wire::time as ig_time;
 
 fn deal_ref(r: String) -> Response {
     ok_json(&DealReferenceResponse { deal_reference: r })
@@ -109,10 +109,10 @@ fn position_entry(w: &World<'_>, p: &Position, ver: u8) -> PositionEntry {
     let open = w.cfg.schedule.is_open(w.st.sim_now);
     let e = m.map(|m| &m.entry);
     PositionEntry {
-        position: scalper_ig::wire::positions::Position {
+        position: scalper_ig_wire::positions::Position {
             contract_size: e.map(|e| e.contract_size),
-            created_date: Some(clock::local_ms(p.created)),
-            created_date_utc: (ver >= 2).then(|| clock::utc_s(p.created)),
+            created_date: Some(ig_time::local_ms(p.created)),
+            created_date_utc: (ver >= 2).then(|| ig_time::utc_s(p.created)),
             deal_id: p.deal_id.clone(),
             deal_reference: (ver >= 2).then(|| p.deal_reference.clone()),
             size: (ver >= 2).then_some(p.size),
@@ -140,8 +140,8 @@ fn position_entry(w: &World<'_>, p: &Position, ver: u8) -> PositionEntry {
             net_change: Some(Decimal::ZERO),
             bid: m.map(|m| m.last.bid.value()),
             offer: m.map(|m| m.last.offer.value()),
-            update_time: m.map(|m| clock::time_of_day(m.last.ts)),
-            update_time_utc: m.map(|m| clock::time_of_day(m.last.ts)),
+            update_time: m.map(|m| ig_time::time_of_day(m.last.ts)),
+            update_time_utc: m.map(|m| ig_time::time_of_day(m.last.ts)),
             delay_time: Some(Decimal::ZERO),
             streaming_prices_available: Some(true),
             market_status: m.map(|m| m.status(open).as_ig().to_string()),
@@ -271,10 +271,10 @@ pub(super) async fn working_orders(
                         order_size: Some(o.size),
                         order_level: Some(o.level),
                         time_in_force: Some(o.time_in_force.clone()),
-                        created_date: Some(clock::local_ms(o.created)),
-                        created_date_utc: Some(clock::utc_s(o.created)),
-                        good_till_date: o.good_till.map(clock::local_s),
-                        good_till_date_iso: o.good_till.map(clock::utc_s),
+                        created_date: Some(ig_time::local_ms(o.created)),
+                        created_date_utc: Some(ig_time::utc_s(o.created)),
+                        good_till_date: o.good_till.map(ig_time::local_s),
+                        good_till_date_iso: o.good_till.map(ig_time::utc_s),
                         guaranteed_stop: Some(false),
                         order_type: Some(o.order_type.clone()),
                         stop_distance: o.stop_distance,
@@ -292,7 +292,7 @@ pub(super) async fn working_orders(
                         lot_size: Some(Decimal::ONE),
                         bid: m.map(|m| m.last.bid.value()),
                         offer: m.map(|m| m.last.offer.value()),
-                        update_time: m.map(|m| clock::time_of_day(m.last.ts)),
+                        update_time: m.map(|m| ig_time::time_of_day(m.last.ts)),
                         delay_time: Some(Decimal::ZERO),
                         streaming_prices_available: Some(true),
                         scaling_factor: m.map(|m| m.entry.scaling_factor),
@@ -365,7 +365,7 @@ fn range(q: &HashMap<String, String>) -> Result<(Option<i64>, Option<i64>), ApiE
     let p = |k: &str| {
         q.get(k)
             .map(|v| {
-                clock::parse_time(v)
+                ig_time::parse_time(v)
                     .map(scalper_model::Timestamp::millis)
                     .ok_or_else(|| ApiError::bad_request("error.malformed.date"))
             })
@@ -382,7 +382,7 @@ fn range(q: &HashMap<String, String>) -> Result<(Option<i64>, Option<i64>), ApiE
 
 fn in_range(date: Option<&String>, (f, t): (Option<i64>, Option<i64>)) -> bool {
     let Some(ts) = date
-        .and_then(|d| clock::parse_time(d))
+        .and_then(|d| ig_time::parse_time(d))
         .map(scalper_model::Timestamp::millis)
     else {
         return true;

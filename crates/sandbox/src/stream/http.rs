@@ -6,13 +6,14 @@
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use super::proto::{parse_body_forms, Form};
+use scalper_ig_wire::tlcp::{parse_body_forms, Form, Message};
+
 use super::session::{Out, SINK_CAPACITY};
 use super::Registry;
 
@@ -57,7 +58,8 @@ fn streaming(rx: mpsc::Receiver<Out>, limit: Option<u64>) -> Response {
         st.sent += chunk.len() as u64;
         if st.limit.is_some_and(|l| st.sent >= l) {
             // Content length reached: tell the client to rebind, then end (which unbinds).
-            chunk.push_str("LOOP,0\r\n");
+            chunk.push_str(&Message::Loop { delay_ms: 0 }.to_string());
+            chunk.push_str("\r\n");
             st.done = true;
         }
         Some((Ok::<_, std::convert::Infallible>(Bytes::from(chunk)), st))
@@ -78,7 +80,7 @@ pub(crate) async fn create_session(
     let (tx, rx) = mpsc::channel(SINK_CAPACITY);
     match reg.create(&form, tx).await {
         Ok(_) => streaming(rx, form.number("LS_content_length")),
-        Err(line) => text(&format!("{line}\r\n")),
+        Err(refusal) => text(&format!("{refusal}\r\n")),
     }
 }
 
@@ -91,7 +93,7 @@ pub(crate) async fn bind_session(
     let (tx, rx) = mpsc::channel(SINK_CAPACITY);
     match reg.bind(&form, tx).await {
         Ok(_) => streaming(rx, form.number("LS_content_length")),
-        Err(line) => text(&format!("{line}\r\n")),
+        Err(refusal) => text(&format!("{refusal}\r\n")),
     }
 }
 
@@ -107,10 +109,14 @@ pub(crate) async fn control(
         let id = form.get("LS_session").unwrap_or("").to_string();
         let (tx, rx) = oneshot::channel();
         let line = match reg.control(&id, form, Some(tx)).await {
-            Ok(()) => rx
-                .await
-                .unwrap_or_else(|_| "ERROR,20,Session ended".to_string()),
-            Err(line) => line,
+            Ok(()) => rx.await.unwrap_or_else(|_| {
+                Message::Error {
+                    code: 20,
+                    message: "Session ended".into(),
+                }
+                .to_string()
+            }),
+            Err(refusal) => refusal.to_string(),
         };
         out.push_str(&line);
         out.push_str("\r\n");

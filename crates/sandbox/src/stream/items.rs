@@ -7,7 +7,7 @@ use scalper_model::{Epic, MarketStatus, Price, Timestamp};
 use crate::bus::TradeKind;
 
 /// A field value: `None` is null.
-pub type Value = Option<String>;
+pub use scalper_ig_wire::tlcp::Value;
 
 /// Candle scale of a CHART item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

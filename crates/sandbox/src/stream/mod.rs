@@ -1,10 +1,8 @@
 //! Lightstreamer (TLCP) server for the sandbox: WebSocket and HTTP-streaming transports serving
 //! PRICE, MARKET, CHART, TRADE and ACCOUNT items from the sandbox's event bus.
 
-mod encode;
 mod http;
 mod items;
-mod proto;
 mod session;
 mod ws;
 
@@ -17,7 +15,7 @@ use scalper_model::{Epic, MarketStatus, Price, Timestamp};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::bus::{BusEvent, StreamFault};
-use proto::Form;
+use scalper_ig_wire::tlcp::{Form, Message};
 use session::{Out, SessionCmd, SessionTask};
 
 /// Checks a Lightstreamer login (`LS_user`, `LS_password` = `CST-…|XST-…`) against the sandbox's
@@ -106,8 +104,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Why a create/bind failed: the `CONERR` line to send.
-pub(crate) type ConErr = String;
+/// Why a create/bind failed: the `CONERR` notification to send.
+pub(crate) type ConErr = Message;
 
 impl Registry {
     fn new(ctx: StreamContext) -> Arc<Self> {
@@ -197,7 +195,10 @@ impl Registry {
         let password = form.get("LS_password").unwrap_or("");
         let Some(account) = self.ctx.auth.account(user, password) else {
             tracing::info!(user, "stream login refused (CONERR 1)");
-            return Err("CONERR,1,User%2Fpassword check failed".into());
+            return Err(Message::ConErr {
+                code: 1,
+                message: "User/password check failed".into(),
+            });
         };
         let n = self.next_id.fetch_add(1, Ordering::SeqCst);
         let id = format!("S{n:x}T{:x}", rand::random::<u32>());
@@ -211,7 +212,10 @@ impl Registry {
             polling: form.flag("LS_polling"),
         })
         .await
-        .map_err(|_| "CONERR,21,Session ended".to_string())?;
+        .map_err(|_| Message::ConErr {
+            code: 21,
+            message: "Session ended".into(),
+        })?;
         Ok(id)
     }
 
@@ -222,8 +226,12 @@ impl Registry {
         sink: mpsc::Sender<Out>,
     ) -> Result<String, ConErr> {
         let id = form.get("LS_session").unwrap_or("").to_string();
+        let not_found = || Message::ConErr {
+            code: 20,
+            message: "Session not found".into(),
+        };
         let Some(s) = self.session(&id) else {
-            return Err("CONERR,20,Session not found".into());
+            return Err(not_found());
         };
         s.send(SessionCmd::Bind {
             sink,
@@ -231,7 +239,7 @@ impl Registry {
             polling: form.flag("LS_polling"),
         })
         .await
-        .map_err(|_| "CONERR,20,Session not found".to_string())?;
+        .map_err(|_| not_found())?;
         Ok(id)
     }
 
@@ -242,14 +250,18 @@ impl Registry {
         id: &str,
         form: Form,
         reply: Option<tokio::sync::oneshot::Sender<String>>,
-    ) -> Result<(), String> {
-        let req_id = form.get("LS_reqId").unwrap_or("").to_string();
+    ) -> Result<(), Message> {
+        let not_found = Message::ReqErr {
+            req_id: form.number("LS_reqId").unwrap_or(0),
+            code: 20,
+            message: "Session not found".into(),
+        };
         let Some(s) = self.session(id) else {
-            return Err(format!("REQERR,{req_id},20,Session not found"));
+            return Err(not_found);
         };
         s.send(SessionCmd::Control { form, reply })
             .await
-            .map_err(|_| format!("REQERR,{req_id},20,Session not found"))
+            .map_err(|_| not_found)
     }
 
     /// The latest price of `epic` (snapshots for new subscriptions).

@@ -11,9 +11,9 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::debug;
 
-use super::encode::encode_update;
-use super::items::{account_row, trade_row, Item, PriceState, Tick, Value};
-use super::proto::{encode_text, Form};
+use scalper_ig_wire::tlcp::{encode_update, Form, Message, Value};
+
+use super::items::{account_row, trade_row, Item, PriceState, Tick};
 use super::Registry;
 use crate::bus::{BusEvent, StreamFault};
 
@@ -99,8 +99,8 @@ impl SessionTask {
         }
     }
 
-    /// Sends a line to the bound connection (dropped while silent or unbound).
-    fn send(&mut self, line: String) {
+    /// Sends a notification to the bound connection (dropped while silent or unbound).
+    fn send(&mut self, line: &Message) {
         if let Some((gen, until)) = self.silent {
             if gen == self.bind_gen && Instant::now() < until {
                 return;
@@ -110,9 +110,9 @@ impl SessionTask {
         self.send_always(line);
     }
 
-    fn send_always(&mut self, line: String) {
+    fn send_always(&mut self, line: &Message) {
         let Some(sink) = &self.sink else { return };
-        if sink.try_send(Out::Line(line)).is_err() {
+        if sink.try_send(Out::Line(line.to_string())).is_err() {
             debug!(session = %self.id, "connection gone or too slow: unbinding");
             self.unbind(false);
         } else {
@@ -148,7 +148,7 @@ impl SessionTask {
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
                 () = tokio::time::sleep_until(probe_at), if self.sink.is_some() => {
-                    self.send("PROBE".into());
+                    self.send(&Message::Probe);
                 }
                 () = tokio::time::sleep_until(linger_until.unwrap_or(probe_at)), if linger_until.is_some() => {
                     debug!(session = %self.id, "unbound too long: session discarded");
@@ -181,11 +181,15 @@ impl SessionTask {
         if let Some(k) = keepalive {
             self.keepalive = k.max(Duration::from_millis(20));
         }
-        let conok = format!("CONOK,{},50000,{},*", self.id, self.keepalive.as_millis());
-        self.send_always(conok);
-        self.send_always("SERVNAME,Scalper Sandbox Lightstreamer".into());
-        self.send_always("CLIENTIP,127.0.0.1".into());
-        self.send_always("CONS,unlimited".into());
+        self.send_always(&Message::ConOk {
+            session_id: self.id.clone(),
+            request_limit: 50_000,
+            keepalive_ms: u64::try_from(self.keepalive.as_millis()).unwrap_or(u64::MAX),
+            control_link: "*".into(),
+        });
+        self.send_always(&Message::ServName("Scalper Sandbox Lightstreamer".into()));
+        self.send_always(&Message::ClientIp("127.0.0.1".into()));
+        self.send_always(&Message::Cons("unlimited".into()));
         // Values last sent were on the old connection: resend current MERGE values in full.
         let ids: Vec<u64> = self.subs.keys().copied().collect();
         for id in ids {
@@ -195,83 +199,88 @@ impl SessionTask {
                     slot.last = None;
                     if !sub.distinct {
                         if let Some(cur) = slot.current.clone() {
-                            lines.push(format!(
-                                "U,{id},{},{}",
-                                i + 1,
-                                encode_update(&cur, &mut slot.last)
-                            ));
+                            lines.push(Message::Update {
+                                sub_id: id,
+                                item: i + 1,
+                                values: encode_update(&cur, &mut slot.last),
+                            });
                         }
                     }
                 }
             }
             for l in lines {
-                self.send(l);
+                self.send(&l);
             }
         }
         if polling {
-            self.send_always("LOOP,0".into());
+            self.send_always(&Message::Loop { delay_ms: 0 });
             self.unbind(false);
         }
     }
 
-    fn reply(&mut self, reply: Option<oneshot::Sender<String>>, line: String) {
-        if self.ack_suppressed && line.starts_with("REQOK") {
+    fn reply(&mut self, reply: Option<oneshot::Sender<String>>, line: &Message) {
+        if self.ack_suppressed && matches!(line, Message::ReqOk { .. }) {
             return;
         }
         match reply {
             Some(tx) => {
-                let _ = tx.send(line);
+                let _ = tx.send(line.to_string());
             }
             None => self.send_always(line),
         }
     }
 
     fn control(&mut self, form: &Form, reply: Option<oneshot::Sender<String>>) -> bool {
-        let req_id = form.get("LS_reqId").unwrap_or("").to_string();
+        let req_id = form.number("LS_reqId");
+        let ok = Message::ReqOk { req_id };
         // `LS_ack=false` (official clients on WebSocket): no REQOK on the stream. A refusal is
         // still answered with REQERR.
         let silent_ok = reply.is_none() && form.get("LS_ack") == Some("false");
         self.ack_suppressed = silent_ok;
         match form.get("LS_op").unwrap_or("") {
-            "add" => self.add(form, &req_id, reply),
+            "add" => self.add(form, req_id, reply),
             "delete" => {
                 let sub_id = form.number("LS_subId").unwrap_or(0);
-                self.reply(reply, format!("REQOK,{req_id}"));
+                self.reply(reply, &ok);
                 if self.subs.remove(&sub_id).is_some() {
-                    self.send(format!("UNSUB,{sub_id}"));
+                    self.send(&Message::Unsub { sub_id });
                 }
             }
             "destroy" => {
-                self.reply(reply, format!("REQOK,{req_id}"));
+                self.reply(reply, &ok);
                 self.unbind(true);
                 return false;
             }
             "force_rebind" => {
-                self.reply(reply, format!("REQOK,{req_id}"));
-                self.send_always("LOOP,0".into());
+                self.reply(reply, &ok);
+                self.send_always(&Message::Loop { delay_ms: 0 });
                 self.unbind(false);
             }
-            _ => self.reply(reply, format!("REQOK,{req_id}")),
+            _ => self.reply(reply, &ok),
         }
         true
     }
 
-    fn add(&mut self, form: &Form, req_id: &str, reply: Option<oneshot::Sender<String>>) {
+    fn add(&mut self, form: &Form, req_id: Option<u64>, reply: Option<oneshot::Sender<String>>) {
         match self.build_sub(form) {
-            Err((code, msg)) => {
+            Err((code, message)) => {
                 self.reply(
                     reply,
-                    format!("REQERR,{req_id},{code},{}", encode_text(&msg)),
+                    &Message::ReqErr {
+                        req_id: req_id.unwrap_or(0),
+                        code,
+                        message,
+                    },
                 );
             }
             Ok((sub_id, mut sub)) => {
-                self.reply(reply, format!("REQOK,{req_id}"));
+                self.reply(reply, &Message::ReqOk { req_id });
                 let snapshot = form.get("LS_snapshot").is_some_and(|s| s != "false");
-                self.send(format!(
-                    "SUBOK,{sub_id},{},{}",
-                    sub.slots.len(),
-                    sub.fields.len()
-                ));
+                self.send(&Message::SubOk {
+                    sub_id,
+                    items: sub.slots.len(),
+                    fields: sub.fields.len(),
+                });
                 let mut lines = Vec::new();
                 for (i, slot) in sub.slots.iter_mut().enumerate() {
                     let latest = slot.item.epic().and_then(|e| self.registry.latest(e));
@@ -284,21 +293,24 @@ impl SessionTask {
                         };
                         let rows = slot.price.on_tick(&slot.item, &sub.fields, &tick);
                         if let Some(row) = rows.into_iter().last() {
-                            lines.push(format!(
-                                "U,{sub_id},{},{}",
-                                i + 1,
-                                encode_update(&row, &mut slot.last)
-                            ));
+                            lines.push(Message::Update {
+                                sub_id,
+                                item: i + 1,
+                                values: encode_update(&row, &mut slot.last),
+                            });
                             slot.current = Some(row);
                         }
                     }
                     if sub.distinct && snapshot {
-                        lines.push(format!("EOS,{sub_id},{}", i + 1));
+                        lines.push(Message::Eos {
+                            sub_id,
+                            item: i + 1,
+                        });
                     }
                 }
                 self.subs.insert(sub_id, sub);
                 for l in lines {
-                    self.send(l);
+                    self.send(&l);
                 }
             }
         }
@@ -364,14 +376,14 @@ impl SessionTask {
                 ));
             }
             StreamFault::ForceLoop => {
-                self.send_always("LOOP,0".into());
+                self.send_always(&Message::Loop { delay_ms: 0 });
                 self.unbind(false);
             }
             StreamFault::End { cause } => {
-                self.send_always(format!(
-                    "END,{cause},{}",
-                    encode_text("Session closed by the sandbox")
-                ));
+                self.send_always(&Message::End {
+                    cause: i32::try_from(*cause).unwrap_or(i32::MAX),
+                    message: "Session closed by the sandbox".into(),
+                });
                 self.unbind(true);
                 return false;
             }
@@ -438,18 +450,18 @@ impl SessionTask {
                     if muted {
                         slot.last = None;
                     } else {
-                        lines.push(format!(
-                            "U,{sub_id},{},{}",
-                            i + 1,
-                            encode_update(&row, &mut slot.last)
-                        ));
+                        lines.push(Message::Update {
+                            sub_id: *sub_id,
+                            item: i + 1,
+                            values: encode_update(&row, &mut slot.last),
+                        });
                     }
                     slot.current = Some(row);
                 }
             }
         }
         for l in lines {
-            self.send(l);
+            self.send(&l);
         }
     }
 }

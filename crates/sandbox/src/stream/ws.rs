@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use tokio::sync::mpsc;
 
-use super::proto::{encode_text, parse_ws_request};
+use scalper_ig_wire::tlcp::{parse_ws_request, Message};
+
 use super::session::{Out, SINK_CAPACITY};
 use super::Registry;
 
@@ -31,7 +32,7 @@ async fn recv_opt(rx: &mut Option<mpsc::Receiver<Out>>) -> Option<Out> {
 
 async fn send_line(socket: &mut WebSocket, line: &str) -> bool {
     socket
-        .send(Message::Text(format!("{line}\r\n").into()))
+        .send(WsMessage::Text(format!("{line}\r\n").into()))
         .await
         .is_ok()
 }
@@ -44,15 +45,15 @@ async fn serve(mut socket: WebSocket, reg: Arc<Registry>) {
         tokio::select! {
             msg = socket.recv() => {
                 let text = match msg {
-                    Some(Ok(Message::Text(t))) => t.to_string(),
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                    Some(Ok(WsMessage::Text(t))) => t.to_string(),
+                    Some(Ok(WsMessage::Close(_)) | Err(_)) | None => return,
                     Some(Ok(_)) => continue,
                 };
                 let req = parse_ws_request(&text);
                 let form = req.forms.first().cloned().unwrap_or_default();
-                let mut replies: Vec<String> = Vec::new();
+                let mut replies: Vec<Message> = Vec::new();
                 match req.name.as_str() {
-                    "wsok" => replies.push("WSOK".into()),
+                    "wsok" => replies.push(Message::WsOk),
                     "create_session" | "bind_session" => {
                         let (tx, new_rx) = mpsc::channel(SINK_CAPACITY);
                         let res = if req.name == "create_session" {
@@ -81,17 +82,17 @@ async fn serve(mut socket: WebSocket, reg: Arc<Registry>) {
                         }
                     }
                     "heartbeat" | "msg" => {
-                        if let Some(r) = form.get("LS_reqId") {
-                            replies.push(format!("REQOK,{r}"));
+                        if let Some(r) = form.number("LS_reqId") {
+                            replies.push(Message::ReqOk { req_id: Some(r) });
                         }
                     }
-                    other => replies.push(format!(
-                        "ERROR,61,{}",
-                        encode_text(&format!("Unsupported request {other}"))
-                    )),
+                    other => replies.push(Message::Error {
+                        code: 61,
+                        message: format!("Unsupported request {other}"),
+                    }),
                 }
                 for r in replies {
-                    if !send_line(&mut socket, &r).await {
+                    if !send_line(&mut socket, &r.to_string()).await {
                         return;
                     }
                 }

@@ -1,32 +1,13 @@
-//! TLCP (Lightstreamer text protocol) notification lines parsed into [`Message`]s. Pure: no
-//! I/O, no state; every malformed line gives a [`DecodeError`], never a panic.
+//! Server notifications (`CONOK`, `U`, `REQERR`...): [`parse_line`] decodes one line into a
+//! [`Message`] (the client), `Display` encodes a [`Message`] into its line (the sandbox).
+//! Pure: no I/O, no state; a malformed line gives a [`DecodeError`], never a panic.
 
 use std::borrow::Cow;
+use std::fmt;
 
-use percent_encoding::percent_decode_str;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 
-/// A line that could not be understood.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    #[error("TLCP {tag} line has too few fields (line: {line:?})")]
-    MissingField { tag: &'static str, line: String },
-    #[error("TLCP {tag} line has a bad {field} (line: {line:?})")]
-    BadNumber {
-        tag: &'static str,
-        field: &'static str,
-        line: String,
-    },
-    #[error("update carries {got} field values but the subscription has {expected} fields")]
-    FieldCount { expected: usize, got: usize },
-    #[error("update token {token:?} is not a valid `^N` run of unchanged fields")]
-    BadRun { token: String },
-    #[error(
-        "update token {token:?} is a JSON-patch/TLCP-diff, which this client does not support"
-    )]
-    UnsupportedDiff { token: String },
-    #[error("update value is not valid percent-encoded UTF-8: {token:?}")]
-    BadEncoding { token: String },
-}
+use super::DecodeError;
 
 /// One notification from the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +85,14 @@ pub enum Message {
     },
     /// `MSGDONE`/`MSGFAIL`/`CLIENTIP`-like lines this client does not use, and unknown tags.
     Other(String),
+}
+
+/// Characters escaped in a free-text argument: controls (CR, LF), `%`, `,` and `|`.
+const TEXT: &AsciiSet = &CONTROLS.add(b'%').add(b',').add(b'|');
+
+/// Percent-encodes a free-text argument (messages, names, control links).
+pub fn encode_text(s: &str) -> String {
+    utf8_percent_encode(s, TEXT).to_string()
 }
 
 /// Percent-decodes a text argument (messages, names), replacing bad UTF-8.
@@ -270,6 +259,73 @@ pub fn parse_line(line: &str) -> Result<Message, DecodeError> {
     Ok(msg)
 }
 
+/// The notification line (without CRLF) for a message: what a server sends. Free text is
+/// percent-encoded so that [`parse_line`] gives the same message back.
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WsOk => f.write_str("WSOK"),
+            Self::ConOk {
+                session_id,
+                request_limit,
+                keepalive_ms,
+                control_link,
+            } => write!(
+                f,
+                "CONOK,{session_id},{request_limit},{keepalive_ms},{}",
+                encode_text(control_link)
+            ),
+            Self::ConErr { code, message } => write!(f, "CONERR,{code},{}", encode_text(message)),
+            Self::End { cause, message } => write!(f, "END,{cause},{}", encode_text(message)),
+            Self::Loop { delay_ms } => write!(f, "LOOP,{delay_ms}"),
+            Self::Error { code, message } => write!(f, "ERROR,{code},{}", encode_text(message)),
+            Self::Probe => f.write_str("PROBE"),
+            Self::Noop => f.write_str("NOOP"),
+            Self::Sync { seconds } => write!(f, "SYNC,{seconds}"),
+            Self::ServName(s) => write!(f, "SERVNAME,{}", encode_text(s)),
+            Self::ClientIp(s) => write!(f, "CLIENTIP,{}", encode_text(s)),
+            Self::Cons(s) => write!(f, "CONS,{}", encode_text(s)),
+            Self::Prog { count } => write!(f, "PROG,{count}"),
+            Self::ReqOk { req_id: Some(id) } => write!(f, "REQOK,{id}"),
+            Self::ReqOk { req_id: None } => f.write_str("REQOK"),
+            Self::ReqErr {
+                req_id,
+                code,
+                message,
+            } => write!(f, "REQERR,{req_id},{code},{}", encode_text(message)),
+            Self::SubOk {
+                sub_id,
+                items,
+                fields,
+            } => write!(f, "SUBOK,{sub_id},{items},{fields}"),
+            Self::SubCmd {
+                sub_id,
+                items,
+                fields,
+            } => write!(f, "SUBCMD,{sub_id},{items},{fields}"),
+            Self::Unsub { sub_id } => write!(f, "UNSUB,{sub_id}"),
+            Self::Eos { sub_id, item } => write!(f, "EOS,{sub_id},{item}"),
+            Self::Cs { sub_id, item } => write!(f, "CS,{sub_id},{item}"),
+            Self::Ov { sub_id, item, lost } => write!(f, "OV,{sub_id},{item},{lost}"),
+            Self::Conf {
+                sub_id,
+                max_frequency,
+                filtered,
+            } => write!(
+                f,
+                "CONF,{sub_id},{max_frequency},{}",
+                if *filtered { "filtered" } else { "unfiltered" }
+            ),
+            Self::Update {
+                sub_id,
+                item,
+                values,
+            } => write!(f, "U,{sub_id},{item},{values}"),
+            Self::Other(line) => f.write_str(line),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,7 +457,10 @@ mod tests {
             ("MSGDONE,*,1", Message::Other("MSGDONE,*,1".into())),
         ];
         for (line, want) in cases {
-            assert_eq!(parse_line(line).unwrap(), want, "line {line:?}");
+            let got = parse_line(line).unwrap();
+            assert_eq!(got, want, "line {line:?}");
+            // Encoding gives a line that decodes to the same message.
+            assert_eq!(parse_line(&got.to_string()).unwrap(), want, "line {line:?}");
         }
     }
 

@@ -1,74 +1,28 @@
-//! Session establishment: v2 login (CST / X-SECURITY-TOKEN from response headers, optional
-//! RSA-encrypted password, account switch), v3 OAuth login and refresh. Every login is a fresh
-//! request that carries no auth header of an older session. Retries are bounded and never
-//! happen for refused credentials, lockout or a bad API key.
-
-use std::time::Duration;
+//! How a session is obtained: v2 login (CST / X-SECURITY-TOKEN from response headers, optional
+//! RSA-encrypted password, account switch), v3 OAuth login and refresh. One attempt each: the
+//! [`super::SessionManager`] decides when to call them, retries, and installs the result.
+//! Every login is a fresh request that carries no auth header of an older session.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use reqwest::Method;
-use secrecy::{ExposeSecret, SecretString};
-use tokio::time::Instant;
-
-use crate::client::Inner;
-use crate::config::SessionVersion;
-use crate::error::IgError;
-use crate::http::{Call, Reply};
-use crate::wire::session::{
+use scalper_ig_wire::errors::{self, ErrorClass};
+use scalper_ig_wire::session::{
     EncryptionKeyResponse, LoginRequest, LoginV2Response, LoginV3Response, OAuthToken,
     RefreshTokenRequest, SwitchAccountRequest,
 };
+use secrecy::{ExposeSecret, SecretString};
+use tokio::time::Instant;
 
-/// Session tokens. `Debug` is redacted by `SecretString`.
-#[derive(Debug, Clone)]
-pub(crate) enum Tokens {
-    V2 {
-        cst: SecretString,
-        xst: SecretString,
-    },
-    V3 {
-        access: SecretString,
-        refresh: SecretString,
-        /// Refresh proactively from this instant (before `expires_in` runs out).
-        refresh_due: Instant,
-        expires_at: Instant,
-    },
-}
+use super::{v3_deadlines, Session, Tokens};
+use crate::config::{IgConfig, SessionVersion};
+use crate::error::IgError;
+use crate::transport::{Call, Reply, Transport};
 
-/// An established session.
-#[derive(Debug, Clone)]
-pub(crate) struct AuthState {
-    pub tokens: Tokens,
-    /// Bumped by every login, refresh and switch; single-flight recovery compares it.
-    pub generation: u64,
-    /// When the current session (login) was created.
-    pub created: Instant,
-    /// When the current tokens were issued (login or refresh).
-    pub issued: Instant,
-    pub account_id: Option<String>,
-    pub lightstreamer_endpoint: Option<String>,
-    pub client_id: Option<String>,
-    pub currency: Option<String>,
-}
-
-/// Parses `expires_in` (seconds, a string on IG) into when to refresh and when it expires.
-/// Refreshes at three quarters of the lifetime so a slow refresh still lands in time.
-pub(crate) fn v3_deadlines(
-    issued: Instant,
-    expires_in: Option<&str>,
-) -> Result<(Instant, Instant), IgError> {
-    let secs: u64 = expires_in
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .filter(|s| *s > 0)
-        .ok_or_else(|| {
-            IgError::unexpected(
-                "v3 OAuth token",
-                format!("expires_in is {expires_in:?}, not a positive number of seconds"),
-            )
-        })?;
-    let life = Duration::from_secs(secs);
-    Ok((issued + life.mul_f64(0.75), issued + life))
+/// The login procedures, over a transport and the configured credentials.
+pub(super) struct Login<'a> {
+    pub transport: &'a Transport,
+    pub cfg: &'a IgConfig,
 }
 
 fn token_header(reply: &Reply, name: &str) -> Result<SecretString, IgError> {
@@ -81,7 +35,7 @@ fn token_header(reply: &Reply, name: &str) -> Result<SecretString, IgError> {
 }
 
 /// base64(password|timestamp) -> RSA PKCS#1 v1.5 with IG's key -> base64.
-pub(crate) fn encrypt_password(
+fn encrypt_password(
     password: &SecretString,
     key: &EncryptionKeyResponse,
 ) -> Result<String, IgError> {
@@ -102,69 +56,20 @@ pub(crate) fn encrypt_password(
     Ok(B64.encode(cipher))
 }
 
-impl Inner {
-    /// Logs in with retries: at most `login_retry.max_attempts` attempts (`relogin_retry` once
-    /// a login has succeeded before), exponential backoff with jitter, and no retry at all for
-    /// fatal refusals.
-    pub(crate) async fn login_with_retry(&self, reason: &str) -> Result<AuthState, IgError> {
-        let policy = if self.stats.logins.get() > 0 {
-            self.cfg.relogin_retry
-        } else {
-            self.cfg.login_retry
-        };
-        let max = policy.max_attempts.max(1);
-        let mut attempt = 1;
-        loop {
-            self.stats.login_attempts.inc();
-            tracing::info!(
-                attempt,
-                max,
-                reason,
-                version = self.cfg.session_version.number(),
-                "IG login"
-            );
-            match self.login_once().await {
-                Ok(state) => {
-                    self.stats.logins.inc();
-                    tracing::info!(
-                        attempt,
-                        account = state.account_id.as_deref().unwrap_or("-"),
-                        "IG login succeeded"
-                    );
-                    return Ok(state);
-                }
-                Err(e) if e.is_fatal() || !e.is_retryable() => {
-                    tracing::error!(attempt, max, error = %e, "IG login refused; not retrying");
-                    return Err(e);
-                }
-                Err(e) if attempt >= max => {
-                    tracing::error!(attempt, max, error = %e, "IG login failed; giving up");
-                    return Err(IgError::LoginFailed {
-                        attempts: attempt,
-                        last: Box::new(e),
-                    });
-                }
-                Err(e) => {
-                    let delay = policy.delay(attempt);
-                    tracing::warn!(attempt, max, error = %e, delay_ms = delay.as_millis() as u64, "IG login failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-            }
-        }
-    }
-
-    async fn login_once(&self) -> Result<AuthState, IgError> {
+impl Login<'_> {
+    /// One login attempt with the configured version (and account, for v2).
+    pub(super) async fn login(&self) -> Result<Session, IgError> {
         match self.cfg.session_version {
             SessionVersion::V2 => self.login_v2().await,
             SessionVersion::V3 => self.login_v3().await,
         }
     }
 
-    async fn login_v2(&self) -> Result<AuthState, IgError> {
+    async fn login_v2(&self) -> Result<Session, IgError> {
         let (password, encrypted) = if self.cfg.encrypt_password {
             let key: EncryptionKeyResponse = self
-                .send_once(
+                .transport
+                .send(
                     &Call::get("/session/encryptionKey", 1, "encryption key").unauthenticated(),
                     None,
                 )
@@ -183,12 +88,12 @@ impl Inner {
             .unauthenticated()
             .with_json(Method::POST, &body)?;
         drop(body);
-        let reply = self.send_once(&call, None).await?;
+        let reply = self.transport.send(&call, None).await?;
         let cst = token_header(&reply, "CST")?;
         let xst = token_header(&reply, "X-SECURITY-TOKEN")?;
         let resp: LoginV2Response = reply.json("login")?;
         let now = Instant::now();
-        let mut state = AuthState {
+        let mut state = Session {
             tokens: Tokens::V2 { cst, xst },
             generation: 0,
             created: now,
@@ -200,20 +105,25 @@ impl Inner {
         };
         if let Some(want) = &self.cfg.account_id {
             if resp.current_account_id.as_deref() != Some(want.as_str()) {
-                state = self.switch_tokens(state, want.as_str(), None).await?;
+                state = self.switch(state, want.as_str(), None).await?;
             }
         }
         Ok(state)
     }
 
-    /// `PUT /session`: switches account and takes the re-issued tokens from the headers
-    /// (keeping a token whose header is absent).
-    pub(crate) async fn switch_tokens(
+    /// `PUT /session` (v2): switches account and takes the re-issued tokens from the headers
+    /// (keeping a token whose header is absent). A v3 session only changes the account it
+    /// names in `IG-ACCOUNT-ID`.
+    pub(super) async fn switch(
         &self,
-        mut state: AuthState,
+        mut state: Session,
         account: &str,
         default_account: Option<bool>,
-    ) -> Result<AuthState, IgError> {
+    ) -> Result<Session, IgError> {
+        if matches!(state.tokens, Tokens::V3 { .. }) {
+            state.account_id = Some(account.to_string());
+            return Ok(state);
+        }
         let body = SwitchAccountRequest {
             account_id: account.to_string(),
             default_account,
@@ -221,7 +131,7 @@ impl Inner {
         let call = Call::get("/session", 1, "switch account")
             .unauthenticated()
             .with_json(Method::PUT, &body)?;
-        match self.send_once(&call, Some(&state)).await {
+        match self.transport.send(&call, Some(state.auth())).await {
             Ok(reply) => {
                 if let Tokens::V2 { cst, xst } = &mut state.tokens {
                     if let Some(c) = reply.header("CST") {
@@ -236,7 +146,7 @@ impl Inner {
             Err(IgError::Api {
                 error_code: Some(code),
                 ..
-            }) if code.contains("accountId-must-be-different") => {
+            }) if errors::classify(&code) == ErrorClass::SameAccount => {
                 tracing::info!(account, "IG account already active");
             }
             Err(e) => return Err(e),
@@ -245,7 +155,7 @@ impl Inner {
         Ok(state)
     }
 
-    async fn login_v3(&self) -> Result<AuthState, IgError> {
+    async fn login_v3(&self) -> Result<Session, IgError> {
         let body = LoginRequest {
             identifier: self.cfg.username.clone(),
             password: self.cfg.password.expose_secret().to_string(),
@@ -255,14 +165,14 @@ impl Inner {
             .unauthenticated()
             .with_json(Method::POST, &body)?;
         drop(body);
-        let reply = self.send_once(&call, None).await?;
+        let reply = self.transport.send(&call, None).await?;
         let resp: LoginV3Response = reply.json_secret("login")?;
         let token = resp
             .oauth_token
             .ok_or_else(|| IgError::unexpected("v3 login", "no oauthToken in IG's answer"))?;
         let now = Instant::now();
         let tokens = v3_tokens(&token, now)?;
-        Ok(AuthState {
+        Ok(Session {
             tokens,
             generation: 0,
             created: now,
@@ -280,7 +190,7 @@ impl Inner {
     }
 
     /// `POST /session/refresh-token` with the current refresh token (v3 only).
-    pub(crate) async fn refresh_v3(&self, state: &AuthState) -> Result<AuthState, IgError> {
+    pub(super) async fn refresh(&self, state: &Session) -> Result<Session, IgError> {
         let Tokens::V3 { refresh, .. } = &state.tokens else {
             return Err(IgError::unexpected("refresh", "not a v3 session"));
         };
@@ -291,13 +201,12 @@ impl Inner {
             .unauthenticated()
             .with_json(Method::POST, &body)?;
         drop(body);
-        let reply = self.send_once(&call, None).await?;
+        let reply = self.transport.send(&call, None).await?;
         let token: OAuthToken = reply.json_secret("refresh token")?;
         let now = Instant::now();
         let mut next = state.clone();
         next.tokens = v3_tokens(&token, now)?;
         next.issued = now;
-        self.stats.refreshes.inc();
         tracing::info!("IG access token refreshed");
         Ok(next)
     }
@@ -322,17 +231,6 @@ fn v3_tokens(token: &OAuthToken, now: Instant) -> Result<Tokens, IgError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn v3_deadlines_read_expires_in() {
-        let t = Instant::now();
-        let (due, exp) = v3_deadlines(t, Some("60")).unwrap();
-        assert_eq!(exp - t, Duration::from_secs(60));
-        assert_eq!(due - t, Duration::from_secs(45));
-        assert!(v3_deadlines(t, None).is_err());
-        assert!(v3_deadlines(t, Some("soon")).is_err());
-        assert!(v3_deadlines(t, Some("0")).is_err());
-    }
 
     #[test]
     fn encrypted_password_decrypts_to_base64_of_password_and_stamp() {

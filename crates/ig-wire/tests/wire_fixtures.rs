@@ -1,11 +1,11 @@
-//! Every recorded IG fixture parses into its wire model, converts into domain types where
-//! that applies, and survives a serialize/deserialize round trip.
+//! Every recorded IG fixture parses into its wire model and survives a serialize/deserialize
+//! round trip. (Their conversion into domain types is tested in `scalper-ig`.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 
 use rust_decimal_macros::dec;
-use scalper_ig::wire::{
+use scalper_ig_wire::{
     accounts::AccountsResponse,
     application::Application,
     history::ActivityV1Response,
@@ -13,9 +13,9 @@ use scalper_ig::wire::{
     positions::PositionsResponse,
     prices::PricesResponse,
     session::{LoginV2Response, SessionDetails, SwitchAccountResponse},
+    time,
     working_orders::WorkingOrdersResponse,
 };
-use scalper_model::{Direction, Epic, MarketStatus};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -88,11 +88,11 @@ fn login_and_session_fixtures() {
 }
 
 #[test]
-fn application_fixture_gives_allowances() {
+fn application_fixture_hides_the_api_key() {
     let apps: Vec<Application> = parse("application.json");
-    let a = apps[0].allowances();
-    assert_eq!((a.trading_per_minute, a.non_trading_per_minute), (100, 30));
-    assert_eq!(a.application_per_minute, 60);
+    assert_eq!(apps[0].allowance_account_trading, Some(100));
+    assert_eq!(apps[0].allowance_account_overall, Some(30));
+    assert_eq!(apps[0].allowance_application_overall, Some(60));
     assert!(
         !format!("{:?}", apps[0]).contains("123456789abcdef"),
         "api key in Debug"
@@ -100,65 +100,42 @@ fn application_fixture_gives_allowances() {
 }
 
 #[test]
-fn market_fixture_converts_to_instrument() {
+fn market_fixture() {
     let m: MarketDetails = parse("markets_epic.json");
-    let market = m.to_market().unwrap();
-    let i = &market.instrument;
-    assert_eq!(i.epic.as_str(), "CO.D.CFI.Month2.IP");
-    assert_eq!(i.expiry, "DEC-24");
-    assert_eq!(i.currency, "GBP");
-    assert_eq!(i.point_size, dec!(1));
-    assert_eq!(i.rules.min_deal_size.value(), dec!(0.25));
-    assert_eq!(i.rules.size_step, dec!(0.01));
-    assert_eq!(i.rules.min_stop_distance.value(), dec!(10));
-    // 75% of mid 8936 in 1-point units.
-    assert_eq!(i.rules.max_stop_distance.unwrap().value(), dec!(6702));
-    assert_eq!(market.status, MarketStatus::Offline);
-    assert_eq!(market.bid.unwrap().value(), dec!(8933));
-    assert_eq!(market.spread_points(), Some(dec!(6)));
-    assert_eq!(market.scaling_factor, dec!(1));
-    // An FX CFD quoted in scaled points: 10000 level units per unit of the market price.
-    let mut fx: MarketDetails = parse("markets_epic.json");
-    fx.snapshot.as_mut().unwrap().scaling_factor = Some(dec!(10000));
-    assert_eq!(fx.to_market().unwrap().scaling_factor, dec!(10000));
-    // Zero or negative is no scaling, not a division by zero later.
-    fx.snapshot.as_mut().unwrap().scaling_factor = Some(dec!(0));
-    assert_eq!(fx.to_market().unwrap().scaling_factor, dec!(1));
-}
-
-#[test]
-fn market_with_unknown_status_and_missing_rules() {
-    let mut m: MarketDetails = parse("markets_epic.json");
-    m.snapshot.as_mut().unwrap().market_status = Some("BRAND_NEW".into());
+    let i = m.instrument.as_ref().unwrap();
+    assert_eq!(i.epic, "CO.D.CFI.Month2.IP");
+    assert_eq!(i.expiry.as_deref(), Some("DEC-24"));
+    let rules = m.dealing_rules.as_ref().unwrap();
     assert_eq!(
-        m.to_market().unwrap().status,
-        MarketStatus::Other("BRAND_NEW".into())
+        rules.min_deal_size.as_ref().unwrap().value,
+        Some(dec!(0.25))
     );
-    m.dealing_rules = None;
-    let err = m.to_market().unwrap_err().to_string();
-    assert!(err.contains("minDealSize"), "{err}");
+    let snap = m.snapshot.as_ref().unwrap();
+    assert_eq!(snap.market_status.as_deref(), Some("OFFLINE"));
+    assert_eq!(snap.bid, Some(dec!(8933)));
 }
 
 #[test]
-fn positions_fixtures_convert() {
-    for name in ["positions_v1.json", "positions_v2.json"] {
+fn positions_fixtures() {
+    for (name, v2) in [("positions_v1.json", false), ("positions_v2.json", true)] {
         let p: PositionsResponse = parse(name);
         assert_eq!(p.positions.len(), 2, "{name}");
-        let first = p.positions[0].to_position().unwrap();
-        assert_eq!(first.deal_id.as_str(), "ABCDE12345");
-        assert_eq!(first.direction, Direction::Buy);
-        assert_eq!(first.size.value(), dec!(10));
-        assert_eq!(first.level.value(), dec!(17000));
+        let first = &p.positions[0].position;
+        assert_eq!(first.deal_id, "ABCDE12345");
+        assert_eq!(first.direction.as_deref(), Some("BUY"));
+        // v1 spells size and level `dealSize` and `openLevel`.
+        assert_eq!(first.size.or(first.deal_size), Some(dec!(10)), "{name}");
+        assert_eq!(
+            first.level.or(first.open_level),
+            Some(dec!(17000)),
+            "{name}"
+        );
+        assert_eq!(first.size.is_some(), v2, "{name}");
     }
     let p: PositionsResponse = parse("positions_v2.json");
     assert_eq!(
-        p.positions[0]
-            .to_position()
-            .unwrap()
-            .deal_reference
-            .unwrap()
-            .as_str(),
-        "ABCDE12345X"
+        p.positions[0].position.deal_reference.as_deref(),
+        Some("ABCDE12345X")
     );
 }
 
@@ -180,7 +157,6 @@ fn working_orders_fixtures() {
 
 #[test]
 fn price_fixtures_all_versions() {
-    let epic = Epic::new("CS.D.CFDGOLD.CFDGC.IP").unwrap();
     for name in [
         "historic_prices.json",
         "historic_prices_dates.json",
@@ -200,11 +176,11 @@ fn price_fixtures_all_versions() {
         );
     }
     let p: PricesResponse = parse("historic_prices.json");
-    let candles = p.to_candles(&epic, 60_000);
-    assert_eq!(candles.len(), p.prices.len());
-    assert_eq!(candles[0].open.value(), dec!(1926.7));
-    assert_eq!(candles[0].spread, Some(dec!(0.6)));
-    assert_eq!(candles[0].start.to_string(), "2020-10-12T20:50:00.000Z");
+    let first = &p.prices[0];
+    let open = first.open_price.as_ref().unwrap();
+    assert_eq!((open.bid, open.ask), (Some(dec!(1926.4)), Some(dec!(1927))));
+    let start = time::parse_utc(first.snapshot_time_utc.as_deref().unwrap()).unwrap();
+    assert_eq!(start.to_string(), "2020-10-12T20:50:00.000Z");
 }
 
 #[test]

@@ -13,7 +13,7 @@
 //! must see the CONFIRMS and OPU of every deal) and the process's memory (the sandbox runs in
 //! this process). Prints a table and one JSON line; exits 1 if anything failed.
 //!
-//! Run: `cargo bench -p scalper-sandbox --bench load [-- --sessions 200 --streams 200 --secs 20]`
+//! Run: `cargo bench -p scalper-ig --bench sandbox_load [-- --sessions 200 --streams 200 --secs 20]`
 //! or with `LOAD_SESSIONS`, `LOAD_STREAMS`, `LOAD_SECS`, `LOAD_DEAL_EVERY`, `LOAD_THINK_MS`.
 
 #![allow(

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use rust_decimal_macros::dec;
 use scalper_ig::stream::{StreamClient, StreamEvent, StreamStatus, Subscription, UpdateStatus};
-use scalper_ig::wire::positions::AmendPositionRequest;
 use scalper_ig::{
-    DealOutcome, DealStatus, Environment, IgClient, IgConfig, OpenRequest, SessionVersion,
+    DealOutcome, DealStatus, Environment, IgClient, IgConfig, OpenRequest, PositionAmend,
+    SessionVersion,
 };
 use scalper_model::{Direction, Epic, Points, Price, Size};
 use scalper_sandbox::bus::StreamFault;
@@ -114,10 +114,9 @@ async fn rest_deals_show_up_on_the_stream_and_expired_tokens_relogin() {
     assert_eq!(p.stop_level, c.stop_level);
 
     // Amend the stop and limit: an OPU UPDATED carries the new levels.
-    let amend = AmendPositionRequest {
-        stop_level: Some(dec!(10790)),
-        limit_level: Some(dec!(10850)),
-        ..Default::default()
+    let amend = PositionAmend {
+        stop_level: Some(Price::new(dec!(10790))),
+        limit_level: Some(Price::new(dec!(10850))),
     };
     assert!(ig
         .amend_position(&deal_id, &amend)

@@ -4,18 +4,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+mod sandbox_common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{start, start_with, EURUSD};
 use rust_decimal_macros::dec;
-use scalper_ig::wire::positions::AmendPositionRequest;
-use scalper_ig::wire::working_orders::AmendWorkingOrderRequest;
+use sandbox_common::{start, start_with, EURUSD};
 use scalper_ig::{
     ActivityQuery, CloseRequest, DealOutcome, Environment, IgClient, IgConfig, IgError,
-    OpenRequest, PriceQuery, Resolution, SessionVersion, TransactionQuery, WorkingOrderRequest,
+    OpenRequest, PositionAmend, PriceQuery, Resolution, SessionVersion, TransactionQuery,
+    WorkingOrderAmend, WorkingOrderRequest,
 };
 use scalper_model::{AccountId, Direction, Epic, OrderType, Points, Price, Size};
 use scalper_sandbox::{SandboxConfig, SandboxHandle};
@@ -51,11 +50,16 @@ async fn client_drives_every_endpoint() {
     let c = client(&sb, SessionVersion::V2, "sandbox-pass");
     let info = c.login().await.unwrap();
     assert_eq!(info.account_id.unwrap().as_str(), "SANDBOX-CFD");
-    assert_eq!(c.accounts().await.unwrap().accounts.len(), 2);
-    assert_eq!(
-        c.applications().await.unwrap()[0].concurrent_subscriptions_limit,
-        Some(40)
-    );
+    let accounts = c.accounts().await.unwrap();
+    assert_eq!(accounts.len(), 2);
+    assert!(accounts
+        .iter()
+        .any(|a| a.preferred && a.balance.and_then(|b| b.balance).is_some()));
+    assert!(c
+        .allowances()
+        .await
+        .unwrap()
+        .is_some_and(|a| a.trading_per_minute > 0));
     let m = c.market(&epic()).await.unwrap();
     assert_eq!(m.instrument.point_size, dec!(1));
     assert_eq!(m.instrument.value_per_point, dec!(10));
@@ -70,14 +74,15 @@ async fn client_drives_every_endpoint() {
         .prices(
             &epic(),
             &PriceQuery {
-                resolution: Some("MINUTE".into()),
+                resolution: Some(scalper_ig_wire::Resolution::Minute),
                 max: Some(5),
                 ..Default::default()
             },
         )
         .await
         .unwrap();
-    assert_eq!(prices.prices.len(), 5);
+    assert_eq!(prices.candles.len(), 5);
+    assert!(prices.allowance.is_some_and(|a| a.remaining.is_some()));
     sb.set_price(&epic(), dec!(10800.0), dec!(10800.6)).unwrap();
     let mut open = OpenRequest::market(epic(), Direction::Buy, Size::new(dec!(1)), "USD");
     open.force_open = true;
@@ -88,10 +93,9 @@ async fn client_drives_every_endpoint() {
     assert_eq!(c.positions().await.unwrap().len(), 1);
     let pos = c.position(&deal_id).await.unwrap();
     assert_eq!(pos.stop_level, Some(Price::new(dec!(10780.6))));
-    let amend = AmendPositionRequest {
-        stop_level: Some(dec!(10790)),
-        limit_level: Some(dec!(10850)),
-        ..Default::default()
+    let amend = PositionAmend {
+        stop_level: Some(Price::new(dec!(10790))),
+        limit_level: Some(Price::new(dec!(10850))),
     };
     assert!(c
         .amend_position(&deal_id, &amend)
@@ -120,12 +124,16 @@ async fn client_drives_every_endpoint() {
         DealOutcome::Accepted { deal_id, level, .. } => (deal_id.unwrap(), level),
         other => panic!("{other:?}"),
     };
-    assert_eq!(c.working_orders().await.unwrap().working_orders.len(), 1);
-    let amend = AmendWorkingOrderRequest {
-        level: Some(dec!(10950)),
-        order_type: Some("LIMIT".into()),
-        time_in_force: Some("GOOD_TILL_CANCELLED".into()),
-        ..Default::default()
+    let orders = c.working_orders().await.unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].order_type, Some(OrderType::Limit));
+    assert_eq!(orders[0].level, Some(Price::new(dec!(10900))));
+    let amend = WorkingOrderAmend {
+        level: Price::new(dec!(10950)),
+        order_type: OrderType::Limit,
+        good_till_date: None,
+        stop_distance: None,
+        limit_distance: None,
     };
     assert!(c
         .amend_working_order(&order_id, &amend)
@@ -137,7 +145,7 @@ async fn client_drives_every_endpoint() {
         .await
         .unwrap()
         .is_accepted());
-    assert!(c.working_orders().await.unwrap().working_orders.is_empty());
+    assert!(c.working_orders().await.unwrap().is_empty());
     let close = CloseRequest {
         deal_id: deal_id.clone(),
         position_direction: Direction::Buy,
@@ -147,27 +155,32 @@ async fn client_drives_every_endpoint() {
     };
     assert!(c.close_position(&close).await.unwrap().is_accepted());
     assert!(c.positions().await.unwrap().is_empty());
-    assert!(!c
-        .activity(&ActivityQuery::default())
-        .await
-        .unwrap()
-        .activities
-        .is_empty());
-    assert_eq!(
-        c.transactions(&TransactionQuery::default())
-            .await
-            .unwrap()
-            .transactions
-            .len(),
-        1
+    let activity = c.activity(&ActivityQuery::default()).await.unwrap();
+    assert!(!activity.is_empty());
+    assert!(activity.iter().all(|a| a.at.is_some()));
+    let closed = c.close_level(&deal_id, Direction::Sell).await.unwrap();
+    assert!(closed.is_some_and(|l| l.at.is_some()), "{closed:?}");
+    let transactions = c.transactions(&TransactionQuery::default()).await.unwrap();
+    assert_eq!(transactions.len(), 1);
+    assert!(
+        transactions[0].profit_and_loss.is_some(),
+        "{transactions:?}"
     );
     let details = c.read_session().await.unwrap();
-    assert_eq!(details.account_id.as_deref(), Some("SANDBOX-CFD"));
+    assert_eq!(
+        details.account_id.as_ref().map(AccountId::as_str),
+        Some("SANDBOX-CFD")
+    );
     c.switch_account(&AccountId::new("SANDBOX-SB").unwrap(), None)
         .await
         .unwrap();
     assert_eq!(
-        c.read_session().await.unwrap().account_id.as_deref(),
+        c.read_session()
+            .await
+            .unwrap()
+            .account_id
+            .as_ref()
+            .map(AccountId::as_str),
         Some("SANDBOX-SB")
     );
     c.logout().await.unwrap();

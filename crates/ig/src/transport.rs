@@ -1,17 +1,118 @@
-//! One HTTP exchange with IG: headers (API key, `Version`, auth, `_method`), a tracing span per
-//! request carrying IG's `X-REQUEST-ID`, and classification of error answers into `IgError`.
+//! The transport: one HTTP exchange with IG (headers: API key, `Version`, auth, `_method`), a
+//! tracing span per request carrying IG's `X-REQUEST-ID`, classification of error answers into
+//! `IgError`, and the request budgets. It knows nothing of sessions: whoever holds the tokens
+//! passes them as [`Auth`] headers.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::Method;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 
+use crate::config::IgConfig;
 use crate::error::IgError;
-use crate::rate::Budget;
-use crate::session::{AuthState, Tokens};
+use crate::rate::{Budget, RateLimiter};
+use crate::stats::StatsCounters;
+use crate::types::Allowances;
+
+/// Session headers for one request, borrowed from the session that authenticates it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Auth<'a> {
+    /// v1/v2: `CST` and `X-SECURITY-TOKEN`.
+    Tokens {
+        cst: &'a SecretString,
+        xst: &'a SecretString,
+    },
+    /// v3: `Authorization: Bearer` and, when known, `IG-ACCOUNT-ID`.
+    Bearer {
+        access: &'a SecretString,
+        account: Option<&'a str>,
+    },
+}
+
+/// The HTTP client, IG's base URL and API key, and the request budgets.
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    base: String,
+    api_key: SecretString,
+    timeout: Duration,
+    limiter: RateLimiter,
+    stats: Arc<StatsCounters>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    /// Checks the URL and builds the HTTP client (nothing is sent).
+    pub(crate) fn new(cfg: &IgConfig, stats: Arc<StatsCounters>) -> Result<Self, IgError> {
+        let base = cfg.api_url.trim().trim_end_matches('/').to_string();
+        let parsed = url::Url::parse(&base).map_err(|e| IgError::Config {
+            detail: format!("api_url {base:?} is not a URL: {e}"),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(IgError::Config {
+                detail: format!(
+                    "api_url {base:?} must start with https:// (or http:// for a local sandbox)"
+                ),
+            });
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .user_agent(concat!("scalper/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| IgError::Config {
+                detail: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(Self {
+            http,
+            base,
+            api_key: cfg.api_key.clone(),
+            timeout: cfg.request_timeout,
+            limiter: RateLimiter::new(cfg.rate_limit, cfg.allowances),
+            stats,
+        })
+    }
+
+    /// The REST base URL.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Waits until `budget` allows one more request.
+    pub(crate) async fn acquire(&self, budget: Budget) {
+        self.limiter.acquire(budget).await;
+    }
+
+    /// Replaces the default budgets (once `/operations/application` answered).
+    pub(crate) async fn set_allowances(&self, a: Allowances) {
+        self.limiter.set_allowances(a).await;
+    }
+
+    /// Sends `call` once with the API key and `auth` (if any), counted.
+    pub(crate) async fn send(&self, call: &Call, auth: Option<Auth<'_>>) -> Result<Reply, IgError> {
+        self.stats.requests.inc();
+        send(
+            &self.http,
+            &self.base,
+            &self.api_key,
+            self.timeout,
+            call,
+            auth,
+        )
+        .await
+    }
+}
 
 /// A request to IG, described independently of the session that will authenticate it.
 #[derive(Debug, Clone)]
@@ -141,14 +242,13 @@ fn transport_detail(e: &reqwest::Error) -> String {
     s
 }
 
-/// Sends `call` once, with `auth` (if any) and the API key.
-pub(crate) async fn send(
+async fn send(
     http: &reqwest::Client,
     base: &str,
-    api_key: &secrecy::SecretString,
+    api_key: &SecretString,
     timeout: Duration,
     call: &Call,
-    auth: Option<&AuthState>,
+    auth: Option<Auth<'_>>,
 ) -> Result<Reply, IgError> {
     let span = tracing::info_span!(
         "ig_request",
@@ -183,22 +283,21 @@ pub(crate) async fn send(
                 .header("Content-Type", "application/json; charset=UTF-8")
                 .body(body.clone());
         }
-        if let Some(a) = auth {
-            match &a.tokens {
-                Tokens::V2 { cst, xst } => {
-                    req = req
-                        .header("CST", header_value("CST token", cst.expose_secret())?)
-                        .header(
-                            "X-SECURITY-TOKEN",
-                            header_value("security token", xst.expose_secret())?,
-                        );
-                }
-                Tokens::V3 { access, .. } => {
-                    let bearer = format!("Bearer {}", access.expose_secret());
-                    req = req.header("Authorization", header_value("access token", &bearer)?);
-                    if let Some(acc) = &a.account_id {
-                        req = req.header("IG-ACCOUNT-ID", header_value("account id", acc)?);
-                    }
+        match auth {
+            None => {}
+            Some(Auth::Tokens { cst, xst }) => {
+                req = req
+                    .header("CST", header_value("CST token", cst.expose_secret())?)
+                    .header(
+                        "X-SECURITY-TOKEN",
+                        header_value("security token", xst.expose_secret())?,
+                    );
+            }
+            Some(Auth::Bearer { access, account }) => {
+                let bearer = format!("Bearer {}", access.expose_secret());
+                req = req.header("Authorization", header_value("access token", &bearer)?);
+                if let Some(acc) = account {
+                    req = req.header("IG-ACCOUNT-ID", header_value("account id", acc)?);
                 }
             }
         }

@@ -1,18 +1,46 @@
-//! TLCP request parsing for the sandbox server: form-encoded parameter lists and the
-//! `<name>\r\n<form>[\r\n<form>...]` shape of WebSocket requests.
+//! Client requests: form-encoded parameter lists (`LS_user=...&LS_password=...`) and the
+//! `<name>\r\n<form>[\r\n<form>...]` shape of a request on the WebSocket. The client encodes
+//! ([`encode_form_value`], [`Form`]'s `Display`, [`encode_request`]); the sandbox decodes
+//! ([`Form::parse`], [`parse_ws_request`], [`parse_body_forms`]).
 
-use percent_encoding::percent_decode_str;
+use std::fmt;
 
-/// One decoded request form (`LS_x=value&...`), in order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Form(Vec<(String, String)>);
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// Everything but RFC 3986 unreserved characters is percent-encoded in TLCP form values.
+const FORM: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encodes a TLCP request parameter value (`|` -> `%7C`, space -> `%20`).
+pub fn encode_form_value(v: &str) -> String {
+    utf8_percent_encode(v, FORM).to_string()
+}
 
 fn decode(s: &str) -> String {
     let plus = s.replace('+', " ");
     percent_decode_str(&plus).decode_utf8_lossy().into_owned()
 }
 
+/// One request form (`LS_x=value&...`), in order, decoded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Form(Vec<(String, String)>);
+
 impl Form {
+    /// An empty form.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a parameter.
+    #[must_use]
+    pub fn with(mut self, key: &str, value: impl fmt::Display) -> Self {
+        self.0.push((key.to_string(), value.to_string()));
+        self
+    }
+
     /// Parses `a=1&b=x%20y` (also accepts `+` for space, as HTML forms send it).
     pub fn parse(s: &str) -> Self {
         Self(
@@ -51,6 +79,23 @@ impl Form {
         self.get(key)
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The encoded form, `k=v&k2=v2`, every key and value percent-encoded.
+impl fmt::Display for Form {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("&")?;
+            }
+            write!(f, "{}={}", encode_form_value(k), encode_form_value(v))?;
+        }
+        Ok(())
+    }
 }
 
 /// A WebSocket request: its name and one or more forms (control requests can be batched).
@@ -58,6 +103,14 @@ impl Form {
 pub struct Request {
     pub name: String,
     pub forms: Vec<Form>,
+}
+
+/// The text of a WebSocket request: `name`, then the encoded `body` on the next line.
+pub fn encode_request(name: &str, body: Option<&str>) -> String {
+    match body {
+        Some(b) => format!("{name}\r\n{b}"),
+        None => name.to_string(),
+    }
 }
 
 /// Splits a WebSocket text message into a request.
@@ -80,13 +133,6 @@ pub fn parse_body_forms(body: &str) -> Vec<Form> {
         .collect()
 }
 
-/// Percent-encodes free text for a notification argument (messages after the last comma).
-pub fn encode_text(s: &str) -> String {
-    const SET: &percent_encoding::AsciiSet =
-        &percent_encoding::CONTROLS.add(b'%').add(b',').add(b'|');
-    percent_encoding::utf8_percent_encode(s, SET).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +148,28 @@ mod tests {
         assert_eq!(r.forms.len(), 2);
         assert_eq!(r.forms[1].number("LS_reqId"), Some(2));
         assert_eq!(parse_ws_request("wsok").forms.len(), 0);
-        assert_eq!(encode_text("a,b|c"), "a%2Cb%7Cc");
+    }
+
+    #[test]
+    fn encoding() {
+        assert_eq!(encode_form_value("CST-a|XST-b c"), "CST-a%7CXST-b%20c");
+        let f = Form::new()
+            .with("LS_user", "ABC123")
+            .with("LS_password", "CST-a|XST-b")
+            .with("LS_reqId", 7);
+        assert_eq!(
+            f.to_string(),
+            "LS_user=ABC123&LS_password=CST-a%7CXST-b&LS_reqId=7"
+        );
+        assert_eq!(Form::parse(&f.to_string()), f);
+        let text = encode_request("control", Some(&f.to_string()));
+        assert_eq!(
+            parse_ws_request(&text),
+            Request {
+                name: "control".into(),
+                forms: vec![f]
+            }
+        );
+        assert_eq!(encode_request("wsok", None), "wsok");
     }
 }
