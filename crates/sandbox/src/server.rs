@@ -7,10 +7,10 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use axum::serve::ListenerExt as _;
 use rust_decimal::Decimal;
 use scalper_ig_wire::history::Activity;
 use scalper_model::{Epic, MarketStatus, Price, Quote, Timestamp};
-use axum::serve::ListenerExt as _;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
