@@ -9,12 +9,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use scalper_engine::{EngineConfig, StrategyConfig};
-use scalper_ig::{Environment, IgClient, IgConfig, SessionVersion};
+use scalper_ig::SessionVersion;
 use scalper_live::{Interrupts, RunOptions};
 use scalper_model::Epic;
 use scalper_sandbox::{RequestSeen, Sandbox, SandboxConfig, SandboxHandle};
@@ -26,40 +28,6 @@ fn eurusd() -> Epic {
 
 fn gbpusd() -> Epic {
     Epic::new("CS.D.GBPUSD.CFD.IP").unwrap()
-}
-
-fn config() -> EngineConfig {
-    let mut cfg = EngineConfig {
-        seed: 5,
-        strategy: StrategyConfig::from_name("ema-cross").unwrap(),
-        ..EngineConfig::default()
-    };
-    if let StrategyConfig::EmaCross(c) = &mut cfg.strategy {
-        c.fast = 2;
-        c.slow = 4;
-        c.size = Decimal::ONE;
-    }
-    cfg.risk.max_trades_per_day = 1_000_000;
-    cfg.risk.cooldown_after_losses = 0;
-    cfg.risk.reject_cooldown_ms = 0;
-    cfg.risk.daily_loss_limit = None;
-    cfg.risk.max_spread_points = None;
-    cfg
-}
-
-fn client_for(sandbox: &SandboxHandle) -> IgClient {
-    let c = sandbox.credentials();
-    let mut cfg = IgConfig::new(
-        Environment::Demo,
-        c.username.clone(),
-        c.password.clone(),
-        c.api_key.clone(),
-    )
-    .with_api_url(sandbox.rest_url())
-    .with_session_version(SessionVersion::V2);
-    cfg.rate_limit = false;
-    cfg.fetch_allowances = false;
-    IgClient::new(cfg).unwrap()
 }
 
 /// Prices alternating by 5 points: the 2/4 EMAs cross on every quote, so each quote leads to
@@ -143,8 +111,11 @@ async fn measure(held: bool, samples: usize) -> Vec<Duration> {
     };
     let mut tap = sandbox.watch_requests();
     let run = tokio::spawn(scalper_live::run(
-        client_for(&sandbox),
-        config(),
+        common::client_with(&sandbox, SessionVersion::V2, |cfg| {
+            cfg.rate_limit = false;
+            cfg.fetch_allowances = false;
+        }),
+        common::busy_ema_config(5, 4),
         vec![eurusd(), gbpusd()],
         opts,
     ));

@@ -4,13 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rust_decimal::Decimal;
-use scalper_engine::{EngineConfig, StrategyConfig};
-use scalper_ig::{Environment, IgClient, IgConfig, SessionVersion};
+use scalper_engine::EngineConfig;
+use scalper_ig::SessionVersion;
 use scalper_live::{Interrupts, RunOptions};
 use scalper_model::Epic;
 use scalper_sandbox::bus::{BusEvent, TradeKind};
@@ -26,37 +27,9 @@ fn epics() -> Vec<Epic> {
         .collect()
 }
 
-fn client_for(sandbox: &SandboxHandle) -> IgClient {
-    let c = sandbox.credentials();
-    let cfg = IgConfig::new(
-        Environment::Demo,
-        c.username.clone(),
-        c.password.clone(),
-        c.api_key.clone(),
-    )
-    .with_api_url(sandbox.rest_url())
-    .with_session_version(SessionVersion::V2);
-    IgClient::new(cfg).unwrap()
-}
-
-/// A strategy that deals often on every instrument: EMA 2/5 crosses, one contract.
 fn busy_config() -> EngineConfig {
-    let mut cfg = EngineConfig {
-        seed: 3,
-        strategy: StrategyConfig::from_name("ema-cross").unwrap(),
-        ..EngineConfig::default()
-    };
-    if let StrategyConfig::EmaCross(c) = &mut cfg.strategy {
-        c.fast = 2;
-        c.slow = 5;
-        c.size = Decimal::ONE;
-    }
+    let mut cfg = common::busy_ema_config(3, 5);
     cfg.risk.max_open_positions = 5;
-    cfg.risk.max_trades_per_day = 10_000;
-    cfg.risk.cooldown_after_losses = 0;
-    cfg.risk.reject_cooldown_ms = 0;
-    cfg.risk.max_spread_points = None;
-    cfg.risk.daily_loss_limit = None;
     cfg
 }
 
@@ -134,7 +107,12 @@ async fn a_held_deal_blocks_neither_other_instruments_nor_the_kill_switch() {
         interrupts: Some(interrupts),
         ..RunOptions::default()
     };
-    let run = scalper_live::run(client_for(&sandbox), busy_config(), epics(), opts);
+    let run = scalper_live::run(
+        common::client_for(&sandbox, SessionVersion::V2),
+        busy_config(),
+        epics(),
+        opts,
+    );
     tokio::pin!(run);
 
     let observe = async {

@@ -4,15 +4,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::client_for;
 use rust_decimal::Decimal;
 use scalper_engine::{
     sim, Action, Broker, BrokerCommand, BrokerEvent, CloseCause, Engine, EngineConfig, EngineEvent,
     EngineInit, RiskPerTrade, SimBroker, SimConfig,
 };
-use scalper_ig::{Environment, IgBroker, IgClient, IgConfig, SessionVersion};
+use scalper_ig::{IgBroker, SessionVersion};
 use scalper_live::{QuoteClock, RunOptions};
 use scalper_model::{DealState, Direction, Epic, Money, Quote};
 use scalper_sandbox::{MarketSchedule, Sandbox, SandboxConfig};
@@ -38,19 +41,6 @@ async fn wait_for(
 
 fn eurusd() -> Epic {
     Epic::new("CS.D.EURUSD.CFD.IP").unwrap()
-}
-
-fn client_for(sandbox: &scalper_sandbox::SandboxHandle, version: SessionVersion) -> IgClient {
-    let c = sandbox.credentials();
-    let cfg = IgConfig::new(
-        Environment::Demo,
-        c.username.clone(),
-        c.password.clone(),
-        c.api_key.clone(),
-    )
-    .with_api_url(sandbox.rest_url())
-    .with_session_version(version);
-    IgClient::new(cfg).unwrap()
 }
 
 fn engine_config() -> EngineConfig {
