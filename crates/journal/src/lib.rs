@@ -10,6 +10,7 @@
 //! `record_amendment` / `record_close_submitted` / `record_close`; `record_event` for the rest.
 
 mod apply;
+mod checkpoint;
 mod error;
 mod export;
 mod query;
@@ -42,6 +43,8 @@ pub use types::{
 /// An open journal. Writable journals hold the engine lock until dropped.
 pub struct Journal {
     conn: Connection,
+    /// Declared before the lock: stopped (after its last checkpoint) before the lock is freed.
+    _checkpoint: Option<checkpoint::Checkpointer>,
     _lock: Option<Connection>,
     path: PathBuf,
     read_only: bool,
@@ -62,8 +65,14 @@ impl Journal {
     pub fn open(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Journal, JournalError> {
         let path = path.as_ref();
         let opened = store::open(path, options)?;
+        let checkpoint = if options.background_checkpoint && !options.read_only {
+            Some(checkpoint::Checkpointer::start(path, options.busy_timeout)?)
+        } else {
+            None
+        };
         Ok(Journal {
             conn: opened.conn,
+            _checkpoint: checkpoint,
             _lock: opened.lock,
             path: path.to_path_buf(),
             read_only: options.read_only,

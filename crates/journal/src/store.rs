@@ -45,6 +45,9 @@ pub struct OpenOptions {
     pub busy_timeout: Duration,
     /// Run `PRAGMA quick_check` on open (a few ms for a typical journal).
     pub integrity_check: bool,
+    /// Checkpoint the WAL from a background thread instead of in the writing call (the live
+    /// runtime: a write never waits for a checkpoint's fsyncs). Default false.
+    pub background_checkpoint: bool,
 }
 
 impl Default for OpenOptions {
@@ -54,6 +57,7 @@ impl Default for OpenOptions {
             durability: Durability::Full,
             busy_timeout: Duration::from_secs(2),
             integrity_check: true,
+            background_checkpoint: false,
         }
     }
 }
@@ -253,6 +257,10 @@ pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened, JournalErr
         };
         conn.pragma_update(None, "synchronous", sync)
             .map_err(e("setting synchronous"))?;
+        if opts.background_checkpoint {
+            conn.pragma_update(None, "wal_autocheckpoint", 0)
+                .map_err(e("turning automatic checkpoints off"))?;
+        }
         // A writer elsewhere would make every journal write fail later: find out now.
         conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")
             .map_err(e("probing the write lock"))?;

@@ -61,6 +61,11 @@ async fn next_order(
             match tokio::time::timeout_at(until, tap.recv()).await {
                 Ok(Ok(r)) if is_dealing(&r) && r.at >= sent => {
                     let latency = r.at.saturating_duration_since(sent);
+                    if std::env::var_os("BENCH_DEBUG").is_some()
+                        && latency > Duration::from_millis(3)
+                    {
+                        eprintln!("slow: {} {} {latency:?} (quote {i})", r.method, r.path);
+                    }
                     // Let the deal complete before the next quote.
                     tokio::time::sleep(Duration::from_millis(15)).await;
                     return latency;
@@ -104,7 +109,10 @@ async fn measure(held: bool, samples: usize) -> Vec<Duration> {
     let interrupts = Interrupts::manual();
     let kill = interrupts.kill_switch();
     let opts = RunOptions {
-        journal: Some(dir.path().join("journal.sqlite")),
+        // `SCALPER_BENCH_NO_JOURNAL=1`: no journal, to see what its writes cost.
+        journal: std::env::var_os("SCALPER_BENCH_NO_JOURNAL")
+            .is_none()
+            .then(|| dir.path().join("journal.sqlite")),
         durable_journal: false,
         interrupts: Some(interrupts),
         ..RunOptions::default()

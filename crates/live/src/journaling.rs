@@ -38,6 +38,8 @@ impl JournalSink {
             } else {
                 Durability::Normal
             },
+            // The event loop writes the journal: checkpoints happen on a thread of their own.
+            background_checkpoint: true,
             ..OpenOptions::default()
         };
         let journal = Journal::open(path, &opts).map_err(LiveError::journal(format!(
