@@ -4,7 +4,8 @@
 //! execution task, HTTP). Two runs: nothing else in flight, and with an opening request on
 //! another instrument held by the sandbox (`hold-deal`) for the whole measurement.
 //!
-//! `cargo bench -p scalper-live --bench tick_to_order` (`SCALPER_BENCH_SAMPLES`, default 300).
+//! `cargo bench -p scalper-live --bench tick_to_order` (`SCALPER_BENCH_SAMPLES`, default 300;
+//! `SCALPER_BENCH_DEBUG=1` prints each sample over 3 ms with its request).
 //! Client-side rate limiting is off: the budget pacing IG's allowances is not what is measured.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -61,7 +62,7 @@ async fn next_order(
             match tokio::time::timeout_at(until, tap.recv()).await {
                 Ok(Ok(r)) if is_dealing(&r) && r.at >= sent => {
                     let latency = r.at.saturating_duration_since(sent);
-                    if std::env::var_os("BENCH_DEBUG").is_some()
+                    if std::env::var_os("SCALPER_BENCH_DEBUG").is_some()
                         && latency > Duration::from_millis(3)
                     {
                         eprintln!("slow: {} {} {latency:?} (quote {i})", r.method, r.path);
@@ -71,7 +72,7 @@ async fn next_order(
                     return latency;
                 }
                 Ok(Ok(r)) => {
-                    if std::env::var_os("BENCH_DEBUG").is_some() {
+                    if std::env::var_os("SCALPER_BENCH_DEBUG").is_some() {
                         eprintln!("request {} {}", r.method, r.path);
                     }
                 }

@@ -216,11 +216,12 @@ impl Venue for LiveVenue {
         match &mut self.route {
             Route::Paper(sim) => Venue::submit(sim.as_mut(), cmd, queue),
             Route::Ig => {
-                let Some(exec) = self.exec.as_mut() else {
-                    return;
+                let sent = match self.exec.as_mut() {
+                    Some(exec) => exec.send(Job::Command(cmd.clone())).map_err(|_| ()),
+                    None => Err(()),
                 };
-                if let Err(job) = exec.send(Job::Command(cmd.clone())) {
-                    tracing::error!(?job, "NOT SENT: the execution task cannot take the request");
+                if sent.is_err() {
+                    tracing::error!(?cmd, "NOT SENT: the execution task cannot take the request");
                     if let BrokerCommand::Open(o) = cmd {
                         queue.push_back(EngineEvent::Broker(BrokerEvent::Rejected {
                             deal_ref: o.deal_ref.clone(),
