@@ -159,7 +159,10 @@ async fn client_drives_every_endpoint() {
     assert!(!activity.is_empty());
     assert!(activity.iter().all(|a| a.at.is_some()));
     let closed = c.close_level(&deal_id, Direction::Sell).await.unwrap();
-    assert!(closed.is_some_and(|l| l.at.is_some()), "{closed:?}");
+    assert!(
+        closed.as_ref().is_some_and(|l| l.at.is_some()),
+        "{closed:?}"
+    );
     let transactions = c.transactions(&TransactionQuery::default()).await.unwrap();
     assert_eq!(transactions.len(), 1);
     assert!(

@@ -176,13 +176,16 @@ impl Journal {
             |tx, id| {
                 tx.execute(
                     "UPDATE trades SET deal_id = ?2, open_level = ?3, size = ?4,
-                    opened_at = COALESCE(opened_at, ?5) WHERE id = ?1",
+                    opened_at = COALESCE(opened_at, ?5), stop_level = COALESCE(?6, stop_level),
+                    limit_level = COALESCE(?7, limit_level) WHERE id = ?1",
                     params![
                         id.0,
                         f.deal_id.as_str(),
                         dec_text(f.level.value()),
                         dec_text(f.size.value()),
-                        f.ts.millis()
+                        f.ts.millis(),
+                        opt_dec(f.stop_level),
+                        opt_dec(f.limit_level),
                     ],
                 )
             },

@@ -232,6 +232,8 @@ fn applying_a_report_updates_the_journal_and_journals_the_report() {
         deal_id: DealId::new(deal).unwrap(),
         level: Price::new(d("1.08000")),
         size: Size::new(d(size)),
+        stop_level: None,
+        limit_level: None,
     };
     // OPEN1 open at the broker; GONE closed meanwhile; SIZE partially closed; LOST never sent.
     for (r, deal, size) in [

@@ -33,6 +33,8 @@ pub struct JournalSink {
     last_refusal: HashMap<Epic, String>,
     /// Session counters already journaled (logins, refreshes, recovered token errors).
     seen_session: (u64, u64, u64),
+    /// Why the broker closed a position, from IG's history, until the engine books the close.
+    close_reasons: HashMap<DealId, String>,
 }
 
 impl JournalSink {
@@ -64,6 +66,7 @@ impl JournalSink {
             paper,
             last_refusal: HashMap::new(),
             seen_session: (0, 0, 0),
+            close_reasons: HashMap::new(),
         })
     }
 
@@ -465,6 +468,8 @@ impl JournalSink {
                         deal_id: t.deal_id.clone(),
                         level: t.level,
                         size: t.size,
+                        stop_level: t.stop_level,
+                        limit_level: t.limit_level,
                     },
                 );
                 self.write(format!("journaling the fill of {r}"), move |j| {
@@ -472,6 +477,12 @@ impl JournalSink {
                 })?;
             }
             Action::TradeClosed(c) => {
+                let broker_reason = self.close_reasons.remove(&c.deal_id);
+                let reason = match (c.reason.is_empty(), broker_reason) {
+                    (false, _) => format!("{:?}: {}", c.cause, c.reason).to_lowercase(),
+                    (true, Some(r)) => r,
+                    (true, None) => format!("{:?}", c.cause).to_lowercase(),
+                };
                 let (r, close) = (
                     c.deal_ref.clone(),
                     Close {
@@ -479,7 +490,7 @@ impl JournalSink {
                         level: c.exit_price,
                         pnl: c.pnl,
                         fees: Money::ZERO,
-                        reason: format!("{:?}: {}", c.cause, c.reason).to_lowercase(),
+                        reason,
                     },
                 );
                 self.write(format!("journaling the close of {r}"), move |j| {
@@ -538,6 +549,12 @@ impl JournalSink {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Why the broker closed `deal_id` (IG's channel, level and description), journaled with
+    /// the close when the engine books it.
+    pub fn note_close_reason(&mut self, deal_id: DealId, reason: String) {
+        self.close_reasons.insert(deal_id, reason);
     }
 
     fn record_event(&mut self, now: Timestamp, event: SystemEvent) -> Result<(), LiveError> {
