@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::LiveError;
+use scalper_engine::event::rejection_text;
 use scalper_engine::{Action, BrokerCommand, BrokerEvent, Engine, HaltReason, RestoredPosition};
 use scalper_ig::{DealStatus, IgClient};
 use scalper_journal::{
@@ -365,14 +366,18 @@ impl JournalSink {
                     },
                 )?;
             }
-            BrokerEvent::Rejected { deal_ref, reason } => {
+            BrokerEvent::Rejected {
+                deal_ref,
+                reason,
+                detail,
+            } => {
+                // The journal keeps the reason as readable text, as reconciliation does.
+                let reason = rejection_text(reason, detail.as_deref());
                 if opening(deal_ref) {
                     self.journal.record_confirm(
                         deal_ref,
                         now,
-                        &ConfirmOutcome::Rejected {
-                            reason: reason.clone(),
-                        },
+                        &ConfirmOutcome::Rejected { reason },
                     )?;
                 } else if let Some(t) = engine
                     .trades()
@@ -380,7 +385,7 @@ impl JournalSink {
                     .find(|t| t.close_ref.as_ref() == Some(deal_ref))
                 {
                     self.journal
-                        .record_close_rejected(&t.open_ref, now, reason)?;
+                        .record_close_rejected(&t.open_ref, now, &reason)?;
                 }
             }
             BrokerEvent::OutcomeUnknown { deal_ref, detail } if opening(deal_ref) => {
