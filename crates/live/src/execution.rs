@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use scalper_engine::event::{AmendOrder, BrokerCommand, BrokerEvent};
 use scalper_engine::Broker as _;
 use scalper_ig::{IgBroker, IgClient};
-use scalper_model::{DealId, DealReference, Epic};
+use scalper_model::{DealId, DealReference, Epic, RejectReason};
 
 use crate::closes::{GoneClose, Reconciled, ValuedClose};
 use tokio::sync::mpsc;
@@ -358,7 +358,8 @@ impl Task {
             Job::Command(BrokerCommand::Close(c)) => unknown(&c.deal_ref),
             Job::Command(BrokerCommand::Amend(a)) => vec![BrokerEvent::AmendRejected {
                 deal_id: a.deal_id.clone(),
-                reason: "the amendment's request task failed".into(),
+                reason: RejectReason::Refused("the amendment's request task failed".into()),
+                detail: None,
             }],
             Job::Command(BrokerCommand::Resolve { .. }) | Job::Reconcile { .. } => Vec::new(),
             Job::ValueClose(g) => vec![g.estimate.clone()],

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::LiveError;
+use scalper_engine::event::rejection_text;
 use scalper_engine::{Action, BrokerCommand, BrokerEvent, Engine, HaltReason, RestoredPosition};
 use scalper_ig::{DealStatus, IgClient};
 use scalper_journal::{
@@ -384,14 +385,15 @@ impl JournalSink {
                     j.record_confirm(&r, now, &outcome).map(drop)
                 })?;
             }
-            BrokerEvent::Rejected { deal_ref, reason } => {
+            BrokerEvent::Rejected {
+                deal_ref,
+                reason,
+                detail,
+            } => {
+                // The journal keeps the reason as readable text, as reconciliation does.
+                let reason = rejection_text(reason, detail.as_deref());
                 if opening(deal_ref) {
-                    let (r, outcome) = (
-                        deal_ref.clone(),
-                        ConfirmOutcome::Rejected {
-                            reason: reason.clone(),
-                        },
-                    );
+                    let (r, outcome) = (deal_ref.clone(), ConfirmOutcome::Rejected { reason });
                     self.write(format!("journaling the rejection of {r}"), move |j| {
                         j.record_confirm(&r, now, &outcome).map(drop)
                     })?;

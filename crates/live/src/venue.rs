@@ -9,7 +9,7 @@ use scalper_engine::{
     Action, BrokerCommand, BrokerEvent, Clock as _, Command, Engine, EngineEvent, SimBroker,
     SimConfig, Venue,
 };
-use scalper_model::{DealId, Instrument, Quote};
+use scalper_model::{DealId, Instrument, Quote, RejectReason};
 
 use crate::clock::QuoteClock;
 use crate::closes::GoneClose;
@@ -215,7 +215,8 @@ impl Venue for LiveVenue {
                 if let BrokerCommand::Open(o) = cmd {
                     queue.push_back(EngineEvent::Broker(BrokerEvent::Rejected {
                         deal_ref: o.deal_ref.clone(),
-                        reason: "not sent: journal write failed".into(),
+                        reason: RejectReason::Refused("not sent: journal write failed".into()),
+                        detail: None,
                     }));
                 }
                 false
@@ -237,7 +238,10 @@ impl Venue for LiveVenue {
                     if let BrokerCommand::Open(o) = cmd {
                         queue.push_back(EngineEvent::Broker(BrokerEvent::Rejected {
                             deal_ref: o.deal_ref.clone(),
-                            reason: "not sent: the execution task is gone".into(),
+                            reason: RejectReason::Refused(
+                                "not sent: the execution task is gone".into(),
+                            ),
+                            detail: None,
                         }));
                     }
                 }
