@@ -76,7 +76,12 @@ async fn signal_closes_everything_and_exits_cleanly(signal: &str) {
         "no summary saying the run was interrupted with nothing open after SIG{signal}\n{out}"
     );
     assert!(
-        sandbox.state().account(ACCOUNT).unwrap().positions.is_empty(),
+        sandbox
+            .state()
+            .account(ACCOUNT)
+            .unwrap()
+            .positions
+            .is_empty(),
         "SIG{signal} left positions open at the broker\n{out}"
     );
     let inv = check(&sandbox.state(), &h.journal_path(), start_balance).unwrap();
