@@ -96,6 +96,24 @@ async fn leave_lists_what_stays_open_with_its_journal_number_stop_and_limit() {
 async fn flatten_closes_everything_before_the_run_ends() {
     let (sandbox, report, _dir) = run_with(AtEnd::Flatten).await;
     assert_eq!(report.ended, "duration");
+    // The summary adds up: every closed trade is a win, a loss or breakeven, and every
+    // refusal is counted under its rule.
+    assert!(
+        report.trades >= 1,
+        "the adopted position was closed: {report:?}"
+    );
+    assert_eq!(
+        report.wins + report.losses + report.breakeven,
+        report.trades
+    );
+    assert_eq!(
+        report
+            .refusals_by_rule
+            .values()
+            .map(|r| r.count)
+            .sum::<u64>(),
+        report.refusals
+    );
     assert!(report.positions_left.is_empty(), "{report:?}");
     assert_eq!(report.open_positions, 0);
     let account = sandbox.account_ids().0;
