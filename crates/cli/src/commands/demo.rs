@@ -26,7 +26,10 @@ const DEFAULT_SPEED: f64 = 30.0;
 /// v3 access-token lifetime in the demo: short, so refreshes happen during the run.
 const DEMO_OAUTH_TTL: Duration = Duration::from_secs(8);
 
-pub async fn run(args: &DemoArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
+pub async fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
+    if ctx.toml().table.contains_key("engine") {
+        eprintln!("note: demo ignores the [engine] section of scalper.toml (it runs the built-in strategy with the demo's fixed risk against its own sandbox); `scalper run` uses it");
+    }
     let sandbox_cfg = SandboxConfig {
         seed: args.seed.unwrap_or(42),
         speed: args.speed.unwrap_or(DEFAULT_SPEED),
