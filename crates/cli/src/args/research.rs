@@ -51,8 +51,10 @@ pub struct SweepArgs {
     /// Data file(s), as for `backtest`.
     #[arg(long, required = true, value_name = "FILE")]
     pub data: Vec<PathBuf>,
+    /// Instrument (friendly name or epic) the data is for.
     #[arg(long, default_value = "EUR_USD")]
     pub instrument: String,
+    /// Strategy to sweep (scalper, ema-cross, sma-cross).
     #[arg(long, value_name = "NAME")]
     pub strategy: String,
     /// Parameter grid (repeatable), e.g. --grid fast=5,10,20.
@@ -78,13 +80,16 @@ pub struct SweepArgs {
 /// `scalper synth --instrument EUR_USD --quotes N --seed S --out F.csv`
 #[derive(Debug, Clone, Args)]
 pub struct SynthArgs {
+    /// Instrument (friendly name or epic) whose market to simulate.
     #[arg(long, default_value = "EUR_USD")]
     pub instrument: String,
     /// Number of quotes to write.
     #[arg(long, value_name = "N")]
     pub quotes: u64,
+    /// Seed of the simulator: the same seed writes the same file.
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
+    /// Output CSV file (created; an existing file is replaced).
     #[arg(long, value_name = "F.csv")]
     pub out: PathBuf,
     /// Keep IG's scaled CFD prices (10812.3) instead of market prices (1.08123).
@@ -100,10 +105,13 @@ pub struct PricesArgs {
     /// IG resolution (SECOND, MINUTE, MINUTE_5, HOUR, DAY, ...).
     #[arg(long, value_name = "R")]
     pub resolution: String,
+    /// Start (UTC), e.g. 2026-01-05T08:00:00.
     #[arg(long, value_name = "T")]
     pub from: String,
+    /// End (UTC, exclusive), e.g. 2026-01-05T12:00:00.
     #[arg(long, value_name = "T")]
     pub to: String,
+    /// Output CSV file.
     #[arg(long, value_name = "F.csv")]
     pub out: PathBuf,
     /// Keep IG's scaled levels (10812.3) instead of market prices (1.08123), the unit
@@ -161,10 +169,13 @@ pub struct JournalArgs {
 /// `scalper report [--from --to] [--json]`
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
+    /// From this close time (UTC, e.g. 2026-01-05T08:00:00; default: the beginning).
     #[arg(long, value_name = "T")]
     pub from: Option<String>,
+    /// Up to this close time (UTC, exclusive; default: no end).
     #[arg(long, value_name = "T")]
     pub to: Option<String>,
+    /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
     /// Journal database (default: `[journal] path` in the config file, else
