@@ -6,8 +6,12 @@ use std::path::PathBuf;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use scalper_engine::{EngineConfig, SimConfig, StrategyConfig};
-use scalper_model::market::{default_fx_rules, friendly_name, resolve_instrument};
-use scalper_model::{Instrument, Points, Size, Timestamp};
+use scalper_model::catalogue;
+use scalper_model::economics::default_rate;
+use scalper_model::market::{default_fx_rules, resolve_instrument};
+use scalper_model::{
+    Epic, Instrument, MarginRules, Points, PriceScale, ProductKind, Size, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataOptions;
@@ -15,10 +19,11 @@ use crate::error::BacktestError;
 use crate::funding::FundingOptions;
 use crate::metrics::MetricsOptions;
 
-/// The instrument traded: a friendly name (`EUR_USD`) or an IG epic, with optional
-/// overrides. Built-in FX pairs default to a point of 0.0001 (0.01 for JPY quotes), 10 units
-/// of the quote currency per point per contract, and IG's mini-CFD dealing rules; other
-/// epics need at least `point_size` and `currency`.
+/// The instrument traded: a friendly name (`EUR_USD`, `GER40`) or an IG epic, with optional
+/// overrides. Built-in markets (see [`scalper_model::catalogue`]) take their economics from
+/// the catalogue (EUR/USD: a point of 0.0001, 10 USD per point per contract; USD/JPY: 0.01
+/// and 1,000 JPY; Germany 40: 1 and 1 EUR); other epics need at least `point_size`,
+/// `value_per_point` and `currency`. Prices are market prices (1.08123), not IG's scaled levels.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct InstrumentSpec {
@@ -29,6 +34,8 @@ pub struct InstrumentSpec {
     pub min_deal_size: Option<Decimal>,
     pub size_step: Option<Decimal>,
     pub min_stop_distance: Option<Decimal>,
+    /// Margin factor in percent (default: the catalogue's; 0: no margin modelled).
+    pub margin_percent: Option<Decimal>,
 }
 
 impl InstrumentSpec {
@@ -39,65 +46,122 @@ impl InstrumentSpec {
         }
     }
 
-    /// The instrument definition.
+    /// The instrument definition, on an account in the instrument's own currency.
     pub fn resolve(&self) -> Result<Instrument, BacktestError> {
+        self.resolve_for(None)
+    }
+
+    /// The instrument definition, with P&L converted into `account`'s currency.
+    pub fn resolve_for(
+        &self,
+        account: Option<&AccountConversion>,
+    ) -> Result<Instrument, BacktestError> {
         let epic = resolve_instrument(&self.name)
             .ok_or_else(|| BacktestError::UnknownInstrument(self.name.clone()))?;
-        let friendly = friendly_name(&epic);
-        let (point, currency) = match friendly {
-            Some(n) => {
-                let quote = n.get(4..).unwrap_or("USD").to_string();
-                let point = if quote == "JPY" {
-                    dec!(0.01)
-                } else {
-                    dec!(0.0001)
+        let rate = account.and_then(|a| a.rate);
+        if rate.is_some_and(|r| r <= Decimal::ZERO) {
+            return Err(BacktestError::option("account.rate", "must be > 0"));
+        }
+        let mut inst = match catalogue::by_epic(&epic) {
+            Some((spec, kind)) => {
+                let currency = match kind {
+                    ProductKind::Cfd => self.currency.as_deref().unwrap_or(spec.currency),
+                    // A spread bet is in the account's currency.
+                    ProductKind::SpreadBet => account.map_or("GBP", |a| a.currency.as_str()),
                 };
-                (Some(point), Some(quote))
+                let account_ccy = account.map_or(currency, |a| a.currency.as_str());
+                let mut terms = spec
+                    .terms(kind, account_ccy, rate)
+                    .map_err(|e| BacktestError::option("account", e.to_string()))?;
+                terms.currency = currency.to_string();
+                if rate.is_none() && kind == ProductKind::Cfd {
+                    terms.exchange_rate = default_rate(currency, account_ccy);
+                }
+                Instrument::from_terms(epic, spec.name, &terms, PriceScale::Market)
+                    .map_err(|e| BacktestError::option("instrument", e.to_string()))?
             }
-            None => (None, None),
+            None => self.custom(epic, account)?,
         };
-        let point_size = self.point_size.or(point).ok_or_else(|| {
-            BacktestError::option(
-                "instrument",
-                format!("{epic} is not a built-in FX pair: give its point size and currency"),
-            )
-        })?;
-        let currency = self.currency.clone().or(currency).ok_or_else(|| {
-            BacktestError::option("instrument", format!("{epic}: give its currency"))
-        })?;
-        if point_size <= Decimal::ZERO {
+        if let Some(p) = self.point_size {
+            inst.point_size = p;
+        }
+        if let Some(v) = self.value_per_point {
+            inst.value_per_point = v;
+        }
+        if inst.point_size <= Decimal::ZERO {
             return Err(BacktestError::option("point_size", "must be > 0"));
         }
-        let mut rules = default_fx_rules();
+        if inst.value_per_point <= Decimal::ZERO {
+            return Err(BacktestError::option("value_per_point", "must be > 0"));
+        }
         if let Some(m) = self.min_deal_size {
-            rules.min_deal_size = Size::new(m);
+            inst.rules.min_deal_size = Size::new(m);
         }
         if let Some(s) = self.size_step {
-            rules.size_step = s;
+            inst.rules.size_step = s;
         }
         if let Some(d) = self.min_stop_distance {
-            rules.min_stop_distance = Points::new(d);
+            inst.rules.min_stop_distance = Points::new(d);
         }
+        if let Some(m) = self.margin_percent {
+            if m < Decimal::ZERO {
+                return Err(BacktestError::option("margin_percent", "must be >= 0"));
+            }
+            inst.margin = MarginRules::percent(m);
+        }
+        Ok(inst)
+    }
+
+    /// An epic outside the catalogue: everything from the overrides.
+    fn custom(
+        &self,
+        epic: Epic,
+        account: Option<&AccountConversion>,
+    ) -> Result<Instrument, BacktestError> {
+        let need = |what: &str| {
+            BacktestError::option(
+                "instrument",
+                format!("{epic} is not a built-in market: give its {what}"),
+            )
+        };
+        let point_size = self.point_size.ok_or_else(|| need("point size"))?;
+        let value_per_point = self
+            .value_per_point
+            .ok_or_else(|| need("value per point"))?;
+        let currency = self.currency.clone().ok_or_else(|| need("currency"))?;
+        let account_currency = account.map_or_else(|| currency.clone(), |a| a.currency.clone());
+        let account_rate = match account.and_then(|a| a.rate) {
+            Some(r) => r,
+            None => default_rate(&currency, &account_currency).ok_or_else(|| {
+                BacktestError::option(
+                    "account",
+                    format!("no built-in rate from {currency} to {account_currency}: give one"),
+                )
+            })?,
+        };
         Ok(Instrument {
-            name: friendly.map_or_else(|| epic.to_string(), |n| n.replace('_', "/")),
+            name: epic.to_string(),
             epic,
             point_size,
-            value_per_point: self.value_per_point.unwrap_or(dec!(10)),
+            value_per_point,
             currency,
-            // The engine reports in the instrument's currency; `AccountConversion` converts after.
-            account_rate: Decimal::ONE,
+            account_currency,
+            account_rate,
             expiry: "-".to_string(),
-            rules,
+            rules: default_fx_rules(),
+            kind: ProductKind::Cfd,
+            contract_size: None,
+            margin: MarginRules::default(),
         })
     }
 }
 
-/// Converts P&L from the instrument's currency into the account currency at a fixed rate.
+/// The account a backtest reports in: its currency and, optionally, a fixed rate (account
+/// units per unit of the instrument's currency; default: the built-in fixed rates).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountConversion {
     pub currency: String,
-    /// Account-currency units per unit of the instrument's currency.
-    pub rate: Decimal,
+    pub rate: Option<Decimal>,
 }
 
 /// Everything a backtest run needs. Build with `..Default::default()`.

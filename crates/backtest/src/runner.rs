@@ -100,7 +100,6 @@ struct OpenPos {
 struct Book<'a> {
     inst: &'a Instrument,
     commission_pct: Decimal,
-    rate: Decimal,
     start: Money,
     realised: Money,
     open: BTreeMap<u64, OpenPos>,
@@ -118,21 +117,9 @@ struct Book<'a> {
 }
 
 impl Book<'_> {
+    /// The sim broker's commission on one fill (in account currency).
     fn commission(&self, level: Price, size: Size) -> Money {
-        if self.commission_pct.is_zero() || self.inst.point_size.is_zero() {
-            return Money::ZERO;
-        }
-        let notional =
-            level.value() / self.inst.point_size * self.inst.value_per_point * size.value();
-        Money::new(notional * self.commission_pct / Decimal::ONE_HUNDRED).round_cents()
-    }
-
-    fn conv(&self, m: Money) -> Money {
-        if self.rate == Decimal::ONE {
-            // The usual case (P&L already in the report currency): no decimal product.
-            return m;
-        }
-        Money::new(m.value() * self.rate)
+        scalper_engine::sim::commission(self.inst, self.commission_pct, level, size)
     }
 
     /// Takes the actions of an event at `now` (epoch ms).
@@ -195,7 +182,7 @@ impl Book<'_> {
             .map_or(Money::ZERO, |p| p.funding);
         let commission =
             self.commission(c.entry_price, c.size) + self.commission(c.exit_price, c.size);
-        let pnl = self.conv(c.pnl) + funding;
+        let pnl = c.pnl + funding;
         self.realised += pnl;
         // Neither the metrics nor the hash read the reason: copy it only for the list or file.
         let mut reason = std::mem::take(&mut self.reason);
@@ -211,7 +198,7 @@ impl Book<'_> {
             exit_time: c.exit_time,
             exit_price: Price::new(normalized(c.exit_price.value())),
             pnl: Money::new(normalized(pnl.value())),
-            commission: self.conv(commission),
+            commission,
             funding,
             cause: c.cause,
             reason,
@@ -244,7 +231,7 @@ impl Book<'_> {
             let pnl = self
                 .inst
                 .pnl(p.direction, p.size, p.level, Price::new(to_decimal(exit)));
-            e += self.conv(pnl) + p.funding;
+            e += pnl + p.funding;
         }
         Money::new(normalized(e.value()))
     }
@@ -308,7 +295,7 @@ pub fn run_on_source<S: RecordSource>(
     mut src: S,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BacktestReport, BacktestError> {
-    let inst = opts.instrument.resolve()?;
+    let inst = opts.instrument.resolve_for(opts.account.as_ref())?;
     let (cfg, strategy) = engine_setup(opts, &inst)?;
     let mut broker = SimBroker::new(sim_config(opts)?, vec![inst.clone()]);
     // The sim broker never reports an unknown outcome here, so the engine never asks it to
@@ -329,13 +316,6 @@ pub fn run_on_source<S: RecordSource>(
     if opts.metrics.period_ms <= 0 {
         return Err(BacktestError::option("metrics.period_ms", "must be > 0"));
     }
-    let rate = match &opts.account {
-        Some(a) if a.rate <= Decimal::ZERO => {
-            return Err(BacktestError::option("account.rate", "must be > 0"))
-        }
-        Some(a) => a.rate,
-        None => Decimal::ONE,
-    };
     let kind = src.kind();
     let timer = match opts.timer_ms {
         Some(t) if t <= 0 => return Err(BacktestError::option("timer_ms", "must be > 0")),
@@ -352,7 +332,6 @@ pub fn run_on_source<S: RecordSource>(
     let mut book = Book {
         inst: &inst,
         commission_pct: opts.commission_pct,
-        rate,
         start,
         realised: Money::ZERO,
         open: BTreeMap::new(),
@@ -436,9 +415,7 @@ pub fn run_on_source<S: RecordSource>(
                 if nights > 0 && !book.open.is_empty() {
                     let mid = Price::new(to_decimal(record::mid(book.last_bid, book.last_ask)));
                     for p in book.open.values_mut() {
-                        p.funding += Money::new(
-                            f.charge(&inst, p.direction, p.size, mid, nights).value() * rate,
-                        );
+                        p.funding += f.charge(&inst, p.direction, p.size, mid, nights);
                     }
                 }
             }
@@ -492,10 +469,7 @@ pub fn run_on_source<S: RecordSource>(
         first_ts: first.map(Timestamp::from_millis),
         last_ts: last.map(Timestamp::from_millis),
         from_cache: src.all_cached(),
-        currency: opts
-            .account
-            .as_ref()
-            .map_or_else(|| inst.currency.clone(), |a| a.currency.clone()),
+        currency: inst.account_currency().to_string(),
         initial_equity: start,
         final_equity,
         trades_hash: book.hash.finish(),

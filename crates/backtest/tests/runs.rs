@@ -411,7 +411,7 @@ fn account_currency_conversion() {
     let mut o = opts(p, "ema-cross", &["fast=1", "slow=2"]);
     o.account = Some(scalper_backtest::AccountConversion {
         currency: "GBP".into(),
-        rate: dec!(0.8),
+        rate: Some(dec!(0.8)),
     });
     let r = run_backtest(&o).unwrap();
     assert_eq!(r.currency, "GBP");

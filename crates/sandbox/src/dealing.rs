@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use scalper_ig_wire::confirms::DealConfirmation;
 use scalper_ig_wire::history::{Activity, ActivityAction, ActivityDetails, Transaction};
 use scalper_ig_wire::reject;
-use scalper_model::{AccountId, Direction, MarketStatus, Quote, RejectReason};
+use scalper_model::{AccountId, Direction, MarketStatus, Price, Quote, RejectReason, Size};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -115,21 +115,20 @@ impl World<'_> {
             .map_or(ProductKind::Cfd, |a| a.kind)
     }
 
-    /// Money in instrument currency converted to the account currency, rounded to cents.
-    pub fn to_account(&self, amount: Decimal, currency: &str) -> Decimal {
-        catalog::convert(amount, currency, &self.cfg.currency)
-            .unwrap_or(amount)
-            .round_dp(2)
-    }
-
     /// Unrealised P&L of a position at the current price, in account currency.
     pub fn upl(&self, p: &Position) -> Decimal {
         let (Some(q), Some(e)) = (self.quote(&p.epic), self.entry(&p.epic)) else {
             return Decimal::ZERO;
         };
         let exit = close_price(&q, p.direction);
-        let pnl = (exit - p.level) * p.direction.sign() * p.size * e.value_per_point;
-        self.to_account(pnl, e.currency)
+        e.economics
+            .pnl(
+                p.direction,
+                Size::new(p.size),
+                Price::new(p.level),
+                Price::new(exit),
+            )
+            .value()
     }
 
     /// Margin of a position (or prospective deal), in account currency.
@@ -137,11 +136,9 @@ impl World<'_> {
         let Some(e) = self.entry(epic) else {
             return Decimal::ZERO;
         };
-        let notional = level * size * e.value_per_point;
-        self.to_account(
-            notional * e.margin_factor_pct / Decimal::ONE_HUNDRED,
-            e.currency,
-        )
+        e.economics
+            .margin_for(Size::new(size), Price::new(level))
+            .value()
     }
 
     /// Balance, P&L, margin and available funds of an account.
@@ -317,8 +314,15 @@ impl World<'_> {
         let p = acc.positions[idx].clone();
         let e = self.entry(&p.epic)?.clone();
         let size = size.min(p.size);
-        let pnl_instr = (level - p.level) * p.direction.sign() * size * e.value_per_point;
-        let pnl = self.to_account(pnl_instr, e.currency);
+        let pnl = e
+            .economics
+            .pnl(
+                p.direction,
+                Size::new(size),
+                Price::new(p.level),
+                Price::new(level),
+            )
+            .value();
         let remaining = p.size - size;
         let ts = self.st.sim_now;
         if let Some(acc) = self.st.accounts.get_mut(account) {
