@@ -373,3 +373,81 @@ impl World<'_> {
         Some((pnl, remaining))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::market::{MarketRt, Source};
+    use crate::money_cases;
+    use crate::sim::MarketSim;
+    use crate::state::Account;
+    use rust_decimal_macros::dec;
+    use scalper_model::Timestamp;
+
+    /// The hand-computed money table through the sandbox's ledger: a position opened at the
+    /// case's entry (IG-scaled) and closed at its exit books exactly the case's P&L in the
+    /// account currency, and the ledger's balance moves by it.
+    #[test]
+    fn ledger_books_the_hand_computed_pnl() {
+        let t0 = Timestamp::from_millis(1_704_182_400_000);
+        for c in money_cases::CASES {
+            let cfg = SandboxConfig {
+                currency: c.account.to_string(),
+                ..SandboxConfig::default()
+            };
+            let entry = catalog::catalogue_for(c.account)
+                .into_iter()
+                .find(|e| e.epic.as_str() == c.epic)
+                .unwrap();
+            let scale = entry.scaling_factor;
+            let mut st = State::new(1, t0);
+            let sim = MarketSim::new(entry.sim_params(), 1, t0);
+            st.markets.insert(
+                c.epic.to_string(),
+                MarketRt::new(entry.clone(), Source::Sim(Box::new(sim)), t0),
+            );
+            st.accounts.insert(
+                "ACC".into(),
+                Account {
+                    id: "ACC".into(),
+                    name: "test".into(),
+                    kind: entry.kind,
+                    balance: dec!(10000),
+                    positions: vec![Position {
+                        deal_id: "DEAL1".into(),
+                        deal_reference: "REF1".into(),
+                        epic: c.epic.to_string(),
+                        direction: c.direction,
+                        size: c.size,
+                        level: c.entry * scale,
+                        stop_level: None,
+                        limit_level: None,
+                        currency: entry.currency.to_string(),
+                        created: t0,
+                    }],
+                    orders: Vec::new(),
+                    ledger: Vec::new(),
+                    activities: Vec::new(),
+                    transactions: Vec::new(),
+                },
+            );
+            let mut out = Vec::new();
+            let mut w = World {
+                st: &mut st,
+                cfg: &cfg,
+                out: &mut out,
+                now: Instant::now(),
+            };
+            let (pnl, remaining) = w
+                .realise("ACC", "DEAL1", c.size, c.exit * scale, "test")
+                .unwrap();
+            assert_eq!(pnl, c.pnl_account, "{}", c.name);
+            assert!(remaining.is_zero(), "{}", c.name);
+            let last = st.accounts["ACC"].ledger.last().cloned().unwrap();
+            assert_eq!(last.amount, c.pnl_account, "{}", c.name);
+            assert_eq!(last.balance, dec!(10000) + c.pnl_account, "{}", c.name);
+        }
+    }
+}
