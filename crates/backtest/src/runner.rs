@@ -24,6 +24,10 @@ use crate::output::TradesFile;
 use crate::parse::to_decimal;
 use crate::record::{self, DataKind, Record, RecordSource};
 
+/// IG's margin close-out level: positions are closed when equity falls below this percentage
+/// of the margin they need.
+pub const CLOSE_OUT_PERCENT: Decimal = Decimal::from_parts(50, 0, 0, false, 0);
+
 /// Records read at a time.
 const BATCH: usize = 1024;
 
@@ -61,6 +65,10 @@ pub struct BacktestReport {
     pub trades_hash: String,
     /// Entries refused by risk.
     pub refusals: u64,
+    /// Margin close-outs: times equity fell below 50% of the open positions' margin and
+    /// everything was closed.
+    #[serde(default)]
+    pub margin_closeouts: u64,
     /// The refusals by rule (`size_below_minimum`, `halted`, ...), each with its count and
     /// its first occurrence: why a run stopped trading.
     #[serde(default)]
@@ -114,12 +122,43 @@ struct Book<'a> {
     /// The reason buffer of a trade written but not kept, reused from trade to trade.
     reason: String,
     refused: BTreeMap<&'static str, RefusalStat>,
+    /// Margin close-outs so far, whether one is in progress, and the second last checked.
+    closeouts: u64,
+    closing_out: bool,
+    margin_checked_sec: i64,
 }
 
 impl Book<'_> {
     /// The sim broker's commission on one fill (in account currency).
     fn commission(&self, level: Price, size: Size) -> Money {
         scalper_engine::sim::commission(self.inst, self.commission_pct, level, size)
+    }
+
+    /// IG's margin close-out, checked once per second of data time: true when equity (with
+    /// open P&L) has fallen below [`CLOSE_OUT_PERCENT`] of the margin of the open positions
+    /// and no close-out is already under way.
+    fn margin_call(&mut self, now: i64) -> bool {
+        if self.open.is_empty() {
+            self.closing_out = false;
+            return false;
+        }
+        let sec = now.div_euclid(1000);
+        if self.closing_out || self.inst.margin.is_none() || sec == self.margin_checked_sec {
+            return false;
+        }
+        self.margin_checked_sec = sec;
+        let used: Decimal = self
+            .open
+            .values()
+            .map(|p| self.inst.margin_for(p.size, p.level).value())
+            .sum();
+        let equity = self.equity().value();
+        if used > Decimal::ZERO && equity * Decimal::ONE_HUNDRED < used * CLOSE_OUT_PERCENT {
+            self.closing_out = true;
+            self.closeouts += 1;
+            return true;
+        }
+        false
     }
 
     /// Takes the actions of an event at `now` (epoch ms).
@@ -344,6 +383,9 @@ pub fn run_on_source<S: RecordSource>(
         sink,
         reason: String::new(),
         refused: BTreeMap::new(),
+        closeouts: 0,
+        closing_out: false,
+        margin_checked_sec: i64::MIN,
     };
     let from = opts.from.map_or(i64::MIN, Timestamp::millis);
     let to = opts.to.map_or(i64::MAX, Timestamp::millis);
@@ -437,6 +479,13 @@ pub fn run_on_source<S: RecordSource>(
                 book.on_actions(&actions, ts)?;
                 actions.clear();
             }
+            if book.margin_call(ts) {
+                // IG's close-out: every position closed at market (the next quote).
+                let event = EngineEvent::Command(Command::CloseAll);
+                step(&mut engine, &mut broker, event, &mut actions);
+                book.on_actions(&actions, ts)?;
+                actions.clear();
+            }
         }
         read?;
     }
@@ -474,6 +523,7 @@ pub fn run_on_source<S: RecordSource>(
         final_equity,
         trades_hash: book.hash.finish(),
         refusals: engine.summary().refusals,
+        margin_closeouts: book.closeouts,
         refusals_by_rule: book
             .refused
             .iter()

@@ -66,6 +66,8 @@ fn backtest_pnl(c: &MoneyCase, dir: &std::path::Path) -> Money {
             bar_period_ms: None,
         },
         keep_trades: true,
+        // Enough for the margin of every case (USD/JPY on a JPY account needs ~503,000 JPY).
+        initial_equity: Decimal::from(10_000_000),
         ..BacktestOptions::default()
     };
     let r = run_backtest(&opts).unwrap();

@@ -103,7 +103,7 @@ fn ema_cross_fills_on_next_quote_by_hand() {
     assert_eq!(r.currency, "USD");
     assert_eq!(r.records, 6);
     let text = r.to_string();
-    assert!(text.contains("net P&L -240 USD"), "{text}");
+    assert!(text.contains("net P&L -240.00 USD"), "{text}");
     assert!(text.contains(&r.trades_hash), "{text}");
 }
 
