@@ -287,12 +287,20 @@ pub fn engine_setup(
         if k.contains('.') {
             cfg = set_engine_key(&cfg, &k, &v)?;
         } else {
-            strategy.set(&k, &v).map_err(|e| BacktestError::Parameter {
-                key: k.clone(),
-                message: format!("{e} (strategy {})", strategy.name()),
-            })?;
+            strategy
+                .set_unvalidated(&k, &v)
+                .map_err(|e| BacktestError::Parameter {
+                    key: k.clone(),
+                    message: format!("{e} (strategy {})", strategy.name()),
+                })?;
         }
     }
+    // Checked together, after every value is read: `--set fast=50 --set slow=200` works in
+    // either order.
+    strategy.validate().map_err(|e| BacktestError::Parameter {
+        key: opts.set.join(" "),
+        message: format!("{e} (strategy {})", strategy.name()),
+    })?;
     cfg.strategy = strategy.clone();
     cfg.validate()?;
     Ok((cfg, strategy))

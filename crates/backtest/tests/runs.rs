@@ -447,3 +447,16 @@ fn ig_price_json_runs_and_can_be_dropped_early() {
     assert!(src.next().unwrap().is_ok());
     drop(src);
 }
+
+#[test]
+fn set_values_are_validated_together_in_any_order() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "q.csv", QUOTES);
+    for set in [["fast=50", "slow=200"], ["slow=200", "fast=50"]] {
+        let r = run_backtest(&opts(p.clone(), "ema-cross", &set)).unwrap();
+        assert_eq!(r.strategy_config["fast"], 50, "{set:?}");
+        assert_eq!(r.strategy_config["slow"], 200, "{set:?}");
+    }
+    let err = run_backtest(&opts(p, "ema-cross", &["fast=50", "slow=20"])).unwrap_err();
+    assert!(err.to_string().contains("fast must be below slow"), "{err}");
+}
