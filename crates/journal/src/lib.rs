@@ -13,6 +13,7 @@ mod apply;
 mod checkpoint;
 mod error;
 mod export;
+mod intent_log;
 mod query;
 pub mod reconcile;
 pub mod report;
@@ -28,6 +29,7 @@ use rusqlite::Connection;
 pub use apply::AppliedReconciliation;
 pub use error::JournalError;
 pub use export::{write_trades_csv, write_trades_json};
+pub use intent_log::{intent_log_path, IntentWriter};
 pub use reconcile::{
     reconcile, BrokerPosition, BrokerView, ConfirmLookup, ReconAction, ReconClass, ReconItem,
     ReconciliationReport,
@@ -43,6 +45,8 @@ pub use types::{
 /// An open journal. Writable journals hold the engine lock until dropped.
 pub struct Journal {
     conn: Connection,
+    /// The write-ahead log of opening requests (writable journals only).
+    intents: Option<IntentWriter>,
     /// Declared before the lock: stopped (after its last checkpoint) before the lock is freed.
     _checkpoint: Option<checkpoint::Checkpointer>,
     _lock: Option<Connection>,
@@ -70,13 +74,70 @@ impl Journal {
         } else {
             None
         };
-        Ok(Journal {
+        let intents = if options.read_only {
+            None
+        } else {
+            Some(IntentWriter(std::sync::Arc::new(std::sync::Mutex::new(
+                intent_log::IntentLog::open(path, options.durability == Durability::Full)?,
+            ))))
+        };
+        let mut journal = Journal {
             conn: opened.conn,
+            intents,
             _checkpoint: checkpoint,
             _lock: opened.lock,
             path: path.to_path_buf(),
             read_only: options.read_only,
-        })
+        };
+        journal.replay_intent_log()?;
+        Ok(journal)
+    }
+
+    /// Write-ahead of an opening request, fast enough for the event loop: appends the intent to
+    /// the intent log (see `intent_log.rs`). The request may be sent once this returns `Ok`;
+    /// [`Journal::record_intent`] must follow (after the send is fine). A read-only journal
+    /// refuses.
+    pub fn log_intent(&mut self, intent: &Intent) -> Result<(), JournalError> {
+        match self.intents.as_ref() {
+            Some(log) => log.append(intent),
+            None => Err(JournalError::ReadOnly),
+        }
+    }
+
+    /// A handle that appends to this journal's intent log from another thread (`None` when
+    /// read-only).
+    pub fn intent_writer(&self) -> Option<IntentWriter> {
+        self.intents.clone()
+    }
+
+    /// Records every logged intent SQLite does not hold yet (the process stopped between the
+    /// two writes), then empties the log. Returns how many were recovered.
+    fn replay_intent_log(&mut self) -> Result<usize, JournalError> {
+        let Some(log) = self.intents.clone() else {
+            return Ok(0);
+        };
+        let logged = log
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .read_all()?;
+        let mut recovered = 0;
+        for intent in &logged {
+            match self.record_intent(intent) {
+                Ok(_) => {
+                    recovered += 1;
+                    tracing::warn!(reference = %intent.deal_reference, epic = %intent.epic,
+                        "intent recovered from the intent log (the engine stopped before journaling it): reconciliation asks the broker what became of it");
+                }
+                Err(JournalError::DuplicateReference(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        log.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear()?;
+        Ok(recovered)
     }
 
     /// Opens the default journal (`data/journal.sqlite`) with default options.

@@ -27,11 +27,16 @@ pub(crate) fn insert_event(
     trade: Option<TradeId>,
     detail: &serde_json::Value,
 ) -> Result<(), JournalError> {
-    tx.execute(
-        "INSERT INTO events (ts, kind, trade_id, detail) VALUES (?1, ?2, ?3, ?4)",
-        params![ts.millis(), kind, trade.map(|t| t.0), detail.to_string()],
-    )
-    .map_err(JournalError::sqlite("writing an event"))?;
+    tx.prepare_cached("INSERT INTO events (ts, kind, trade_id, detail) VALUES (?1, ?2, ?3, ?4)")
+        .and_then(|mut st| {
+            st.execute(params![
+                ts.millis(),
+                kind,
+                trade.map(|t| t.0),
+                detail.to_string()
+            ])
+        })
+        .map_err(JournalError::sqlite("writing an event"))?;
     Ok(())
 }
 
@@ -48,10 +53,11 @@ impl Journal {
     /// Write-ahead: journals an approved intent BEFORE its request is sent. Returns its id.
     pub fn record_intent(&mut self, intent: &Intent) -> Result<TradeId, JournalError> {
         let tx = self.begin()?;
-        let res = tx.execute(
+        let res = tx.prepare_cached(
             "INSERT INTO trades (deal_reference, epic, direction, size, order_type, order_level,
                 stop_level, limit_level, paper, strategy, state, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        ).and_then(|mut st| st.execute(
             params![
                 intent.deal_reference.as_str(),
                 intent.epic.as_str(),
@@ -66,7 +72,7 @@ impl Journal {
                 state_str(DealState::Intent),
                 intent.ts.millis(),
             ],
-        );
+        ));
         match res {
             Ok(_) => {}
             Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
@@ -337,11 +343,9 @@ impl Journal {
                 event: e.event,
             })?;
         }
-        tx.execute(
-            "UPDATE trades SET state = ?2 WHERE id = ?1",
-            params![id.0, state_str(state)],
-        )
-        .map_err(JournalError::sqlite("updating a trade"))?;
+        tx.prepare_cached("UPDATE trades SET state = ?2 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![id.0, state_str(state)]))
+            .map_err(JournalError::sqlite("updating a trade"))?;
         update(&tx, id).map_err(JournalError::sqlite("updating a trade"))?;
         insert_event(&tx, ts, kind, Some(id), detail)?;
         tx.commit().map_err(JournalError::sqlite("committing"))?;
@@ -366,12 +370,11 @@ pub(crate) fn load_state(
     reference: &DealReference,
 ) -> Result<(TradeId, DealState), JournalError> {
     let row: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT id, state FROM trades WHERE deal_reference = ?1",
-            [reference.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
+        .prepare_cached("SELECT id, state FROM trades WHERE deal_reference = ?1")
+        .and_then(|mut st| {
+            st.query_row([reference.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
         .map_err(JournalError::sqlite("reading a trade"))?;
     let (id, state) = row.ok_or_else(|| JournalError::UnknownReference(reference.clone()))?;
     Ok((TradeId(id), crate::query::parse_state(&state)?))

@@ -10,16 +10,23 @@ use scalper_engine::{Action, BrokerCommand, BrokerEvent, Engine, HaltReason, Res
 use scalper_ig::{DealStatus, IgClient};
 use scalper_journal::{
     Amendment, BrokerPosition, BrokerView, Close, ConfirmLookup, ConfirmOutcome, Durability, Fill,
-    Intent, Journal, JournalError, OpenOptions, ReconciliationReport, SystemEvent,
+    Intent, IntentWriter, Journal, JournalError, OpenOptions, ReconciliationReport, SystemEvent,
 };
 use scalper_model::{
     DealId, DealState, Direction, Epic, Instrument, Money, OrderType, Price, Timestamp,
 };
 
-/// The runner's journal.
+/// The runner's journal. At start-up it is used directly (reads, reconciliation); for trading
+/// [`JournalSink::start_writer`] hands it to a thread of its own, so no SQLite transaction ever
+/// runs on the event loop: the loop builds each record and queues it (in order), and a failed
+/// write comes back through [`JournalSink::next_failure`]. Only the write-ahead of an opening
+/// request stays on the loop, as one append to the intent log.
 #[derive(Debug)]
 pub struct JournalSink {
-    journal: Journal,
+    /// The journal while used directly (start-up); `None` once the writer thread owns it.
+    direct: Option<Journal>,
+    writer: Option<Writer>,
+    intents: IntentWriter,
     paper: bool,
     /// Last refusal reason per epic: a refusal is journaled when it differs from the last one,
     /// so a strategy asking every quote does not fsync every quote.
@@ -46,8 +53,14 @@ impl JournalSink {
             "opening the trade journal {}",
             path.display()
         )))?;
+        let intents = journal.intent_writer().ok_or_else(|| LiveError::Journal {
+            context: format!("opening the trade journal {}", path.display()),
+            source: JournalError::ReadOnly,
+        })?;
         Ok(Self {
-            journal,
+            direct: Some(journal),
+            writer: None,
+            intents,
             paper,
             last_refusal: HashMap::new(),
             seen_session: (0, 0, 0),
@@ -75,7 +88,7 @@ impl JournalSink {
             start = next;
         }
         let stats = self
-            .journal
+            .direct_ref()?
             .day_stats(start, end)
             .map_err(LiveError::journal(
                 "reading today's totals from the journal",
@@ -91,7 +104,7 @@ impl JournalSink {
         now: Timestamp,
     ) -> Result<ReconciliationReport, LiveError> {
         let trades = self
-            .journal
+            .direct()?
             .trades_to_reconcile()
             .map_err(LiveError::journal("reading open trades from the journal"))?;
         let positions = client.positions().await.map_err(LiveError::broker(
@@ -141,7 +154,7 @@ impl JournalSink {
             confirms,
         };
         let report = scalper_journal::reconcile(&trades, &view);
-        self.journal
+        self.direct()?
             .apply_reconciliation(now, &report)
             .map_err(LiveError::journal("journaling the reconciliation report"))?;
         Ok(report)
@@ -159,7 +172,7 @@ impl JournalSink {
         now: Timestamp,
     ) -> Result<(usize, usize), LiveError> {
         let pending = self
-            .journal
+            .direct()?
             .pending_external_closes()
             .map_err(LiveError::journal(
                 "reading trades closed at the broker while the engine was down",
@@ -196,7 +209,7 @@ impl JournalSink {
                 continue;
             };
             let pnl = inst.pnl(t.direction, t.size, entry, level).round_cents();
-            self.journal
+            self.direct()?
                 .record_close(
                     &t.deal_reference,
                     &Close {
@@ -232,7 +245,7 @@ impl JournalSink {
         if self.paper {
             return Ok((out, unmanaged));
         }
-        let open = self.journal.open_trades().map_err(LiveError::journal(
+        let open = self.direct()?.open_trades().map_err(LiveError::journal(
             "reading open positions from the journal",
         ))?;
         for t in open {
@@ -261,7 +274,7 @@ impl JournalSink {
                 continue;
             }
             if t.state == DealState::Closing {
-                self.journal
+                self.direct()?
                     .record_close_rejected(
                         &t.deal_reference,
                         now,
@@ -288,9 +301,12 @@ impl JournalSink {
         Ok((out, unmanaged))
     }
 
-    /// Journals what must be durable BEFORE a command is sent. An error means the command must
-    /// not be sent.
-    pub fn before_command(
+    /// The write-ahead of a command, BEFORE it is sent; an error means it must not be sent.
+    /// An opening request's intent is appended to the journal's intent log on the spot (one
+    /// `write`, see `Journal::log_intent`); its SQLite record, and a close's `closing` state,
+    /// are queued for the writer. (A close needs no write-ahead: a close the journal missed is a
+    /// position the broker no longer holds, which reconciliation finds and values.)
+    pub fn write_ahead(
         &mut self,
         cmd: &BrokerCommand,
         engine: &Engine,
@@ -299,24 +315,24 @@ impl JournalSink {
         match cmd {
             BrokerCommand::Open(o) => {
                 let trade = engine.trades().iter().find(|t| t.open_ref == o.deal_ref);
-                self.journal
-                    .record_intent(&Intent {
-                        ts: now,
-                        deal_reference: o.deal_ref.clone(),
-                        epic: o.epic.clone(),
-                        direction: o.direction,
-                        size: o.size,
-                        order_type: OrderType::Market,
-                        level: None,
-                        stop_level: trade.and_then(|t| t.stop_level),
-                        limit_level: trade.and_then(|t| t.limit_level),
-                        paper: self.paper || trade.is_some_and(|t| t.paper),
-                        strategy: engine.market(&o.epic).map(|m| m.strategy.to_string()),
-                    })
-                    .map_err(LiveError::journal(format!(
-                        "journaling the intent {}",
-                        o.deal_ref
-                    )))?;
+                let intent = Intent {
+                    ts: now,
+                    deal_reference: o.deal_ref.clone(),
+                    epic: o.epic.clone(),
+                    direction: o.direction,
+                    size: o.size,
+                    order_type: OrderType::Market,
+                    level: None,
+                    stop_level: trade.and_then(|t| t.stop_level),
+                    limit_level: trade.and_then(|t| t.limit_level),
+                    paper: self.paper || trade.is_some_and(|t| t.paper),
+                    strategy: engine.market(&o.epic).map(|m| m.strategy.to_string()),
+                };
+                let context = format!("journaling the intent {}", o.deal_ref);
+                self.intents
+                    .append(&intent)
+                    .map_err(LiveError::journal(context.clone()))?;
+                self.write(context, move |j| j.record_intent(&intent).map(drop))?;
             }
             BrokerCommand::Close(c) => {
                 if let Some(t) = engine
@@ -324,12 +340,10 @@ impl JournalSink {
                     .iter()
                     .find(|t| t.deal_id.as_ref() == Some(&c.deal_id))
                 {
-                    self.journal
-                        .record_close_submitted(&t.open_ref, now)
-                        .map_err(LiveError::journal(format!(
-                            "journaling the close of {}",
-                            t.open_ref
-                        )))?;
+                    let reference = t.open_ref.clone();
+                    self.write(format!("journaling the close of {reference}"), move |j| {
+                        j.record_close_submitted(&reference, now).map(drop)
+                    })?;
                 }
             }
             BrokerCommand::Amend(_) | BrokerCommand::Resolve { .. } => {}
@@ -343,7 +357,7 @@ impl JournalSink {
         ev: &BrokerEvent,
         engine: &Engine,
         now: Timestamp,
-    ) -> Result<(), JournalError> {
+    ) -> Result<(), LiveError> {
         let opening = |r: &scalper_model::DealReference| {
             engine.trades().iter().any(|t| {
                 &t.open_ref == r && !matches!(t.state, DealState::Open | DealState::Closing)
@@ -356,41 +370,49 @@ impl JournalSink {
                 level,
                 ..
             } if opening(deal_ref) => {
-                self.journal.record_confirm(
-                    deal_ref,
-                    now,
-                    &ConfirmOutcome::Accepted {
+                let (r, outcome) = (
+                    deal_ref.clone(),
+                    ConfirmOutcome::Accepted {
                         deal_id: deal_id.clone(),
                         level: Some(*level),
                     },
-                )?;
+                );
+                self.write(format!("journaling the confirm of {r}"), move |j| {
+                    j.record_confirm(&r, now, &outcome).map(drop)
+                })?;
             }
             BrokerEvent::Rejected { deal_ref, reason } => {
                 if opening(deal_ref) {
-                    self.journal.record_confirm(
-                        deal_ref,
-                        now,
-                        &ConfirmOutcome::Rejected {
+                    let (r, outcome) = (
+                        deal_ref.clone(),
+                        ConfirmOutcome::Rejected {
                             reason: reason.clone(),
                         },
-                    )?;
+                    );
+                    self.write(format!("journaling the rejection of {r}"), move |j| {
+                        j.record_confirm(&r, now, &outcome).map(drop)
+                    })?;
                 } else if let Some(t) = engine
                     .trades()
                     .iter()
                     .find(|t| t.close_ref.as_ref() == Some(deal_ref))
                 {
-                    self.journal
-                        .record_close_rejected(&t.open_ref, now, reason)?;
+                    let (r, reason) = (t.open_ref.clone(), reason.clone());
+                    self.write(format!("journaling the refused close of {r}"), move |j| {
+                        j.record_close_rejected(&r, now, &reason).map(drop)
+                    })?;
                 }
             }
             BrokerEvent::OutcomeUnknown { deal_ref, detail } if opening(deal_ref) => {
-                self.journal.record_confirm(
-                    deal_ref,
-                    now,
-                    &ConfirmOutcome::Unknown {
+                let (r, outcome) = (
+                    deal_ref.clone(),
+                    ConfirmOutcome::Unknown {
                         detail: detail.clone(),
                     },
-                )?;
+                );
+                self.write(format!("journaling the unknown outcome of {r}"), move |j| {
+                    j.record_confirm(&r, now, &outcome).map(drop)
+                })?;
             }
             BrokerEvent::Amended {
                 deal_id,
@@ -402,20 +424,21 @@ impl JournalSink {
                     .iter()
                     .find(|t| t.deal_id.as_ref() == Some(deal_id))
                 {
-                    self.journal.record_amendment(
-                        &t.open_ref,
-                        &Amendment {
-                            ts: now,
-                            stop_level: *stop_level,
-                            limit_level: *limit_level,
-                        },
-                    )?;
+                    let r = t.open_ref.clone();
+                    let amendment = Amendment {
+                        ts: now,
+                        stop_level: *stop_level,
+                        limit_level: *limit_level,
+                    };
+                    self.write(format!("journaling the amendment of {r}"), move |j| {
+                        j.record_amendment(&r, &amendment).map(drop)
+                    })?;
                 }
             }
             BrokerEvent::Failure { kind, detail } => {
-                self.journal.record_event(
+                self.record_event(
                     now,
-                    &SystemEvent::BrokerFallback {
+                    SystemEvent::BrokerFallback {
                         policy: format!("broker failure ({kind:?})"),
                         reason: detail.clone(),
                     },
@@ -432,30 +455,36 @@ impl JournalSink {
         action: &Action,
         engine: &Engine,
         now: Timestamp,
-    ) -> Result<(), JournalError> {
+    ) -> Result<(), LiveError> {
         match action {
             Action::TradeOpened(t) => {
-                self.journal.record_fill(
-                    &t.deal_ref,
-                    &Fill {
+                let (r, fill) = (
+                    t.deal_ref.clone(),
+                    Fill {
                         ts: t.at,
                         deal_id: t.deal_id.clone(),
                         level: t.level,
                         size: t.size,
                     },
-                )?;
+                );
+                self.write(format!("journaling the fill of {r}"), move |j| {
+                    j.record_fill(&r, &fill).map(drop)
+                })?;
             }
             Action::TradeClosed(c) => {
-                self.journal.record_close(
-                    &c.deal_ref,
-                    &Close {
+                let (r, close) = (
+                    c.deal_ref.clone(),
+                    Close {
                         ts: c.exit_time,
                         level: c.exit_price,
                         pnl: c.pnl,
                         fees: Money::ZERO,
                         reason: format!("{:?}: {}", c.cause, c.reason).to_lowercase(),
                     },
-                )?;
+                );
+                self.write(format!("journaling the close of {r}"), move |j| {
+                    j.record_close(&r, &close).map(drop)
+                })?;
             }
             Action::Refused {
                 epic,
@@ -465,9 +494,9 @@ impl JournalSink {
                 let text = reason.to_string();
                 if self.last_refusal.get(epic) != Some(&text) {
                     self.last_refusal.insert(epic.clone(), text.clone());
-                    self.journal.record_event(
+                    self.record_event(
                         now,
-                        &SystemEvent::RiskRefusal {
+                        SystemEvent::RiskRefusal {
                             epic: epic.clone(),
                             direction: *direction,
                             size: None,
@@ -495,12 +524,12 @@ impl JournalSink {
                         reason: other.to_string(),
                     },
                 };
-                self.journal.record_event(now, &event)?;
+                self.record_event(now, event)?;
             }
             Action::PaperFallback { detail } => {
-                self.journal.record_event(
+                self.record_event(
                     now,
-                    &SystemEvent::BrokerFallback {
+                    SystemEvent::BrokerFallback {
                         policy: "paper".into(),
                         reason: detail.clone(),
                     },
@@ -509,6 +538,12 @@ impl JournalSink {
             _ => {}
         }
         Ok(())
+    }
+
+    fn record_event(&mut self, now: Timestamp, event: SystemEvent) -> Result<(), LiveError> {
+        self.write("journaling a system event", move |j| {
+            j.record_event(now, &event).map(drop)
+        })
     }
 
     /// Journals what changed in the IG session since the last call (logins, token refreshes,
@@ -556,9 +591,162 @@ impl JournalSink {
 
     /// Journals a system event (errors are logged, not fatal: these are not dealing records).
     pub fn event(&mut self, now: Timestamp, event: &SystemEvent) {
-        if let Err(e) = self.journal.record_event(now, event) {
+        if let Err(e) = self.record_event(now, event.clone()) {
             tracing::error!(error = %e, "cannot journal a system event");
         }
+    }
+
+    /// The journal for start-up's reads and writes (before [`JournalSink::start_writer`]).
+    fn direct(&mut self) -> Result<&mut Journal, LiveError> {
+        self.direct.as_mut().ok_or_else(writer_owns_it)
+    }
+
+    fn direct_ref(&self) -> Result<&Journal, LiveError> {
+        self.direct.as_ref().ok_or_else(writer_owns_it)
+    }
+
+    /// Runs `job` on the journal: at once before [`JournalSink::start_writer`], queued (in
+    /// order) on the writer thread after it, in which case a failure is reported through
+    /// [`JournalSink::next_failure`].
+    fn write<F>(&mut self, context: impl Into<String>, job: F) -> Result<(), LiveError>
+    where
+        F: FnOnce(&mut Journal) -> Result<(), JournalError> + Send + 'static,
+    {
+        if let Some(j) = self.direct.as_mut() {
+            return job(j).map_err(LiveError::journal(context));
+        }
+        match self.writer.as_ref() {
+            Some(w) => w.send(context.into(), Box::new(job)),
+            None => Err(writer_owns_it()),
+        }
+    }
+
+    /// Hands the journal to a writer thread: from now on no journal write runs on the caller's
+    /// thread (the intent log's append excepted). The writes it cannot make come back through
+    /// the returned [`JournalFailures`].
+    pub fn start_writer(&mut self) -> Result<JournalFailures, LiveError> {
+        match self.direct.take() {
+            Some(journal) => {
+                let (writer, failures) = Writer::start(journal)?;
+                self.writer = Some(writer);
+                Ok(JournalFailures(Some(failures)))
+            }
+            None => Ok(JournalFailures(None)),
+        }
+    }
+
+    /// Waits until every queued write is done, then closes the journal (its last checkpoint
+    /// included).
+    pub fn close(mut self) {
+        if let Some(mut w) = self.writer.take() {
+            w.stop();
+        }
+    }
+}
+
+/// Journal writes the writer thread could not make, for the event loop.
+#[derive(Debug, Default)]
+pub struct JournalFailures(Option<tokio::sync::mpsc::UnboundedReceiver<String>>);
+
+impl JournalFailures {
+    /// The next failure (pending forever while none comes, or without a writer).
+    pub async fn next(&mut self) -> String {
+        if let Some(rx) = self.0.as_mut() {
+            if let Some(f) = rx.recv().await {
+                return f;
+            }
+            self.0 = None;
+        }
+        std::future::pending().await
+    }
+
+    /// The failures already reported and not yet taken.
+    pub fn drain(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(rx) = self.0.as_mut() {
+            while let Ok(f) = rx.try_recv() {
+                out.push(f);
+            }
+        }
+        out
+    }
+}
+
+fn writer_owns_it() -> LiveError {
+    LiveError::Journal {
+        context: "the journal belongs to its writer thread now".into(),
+        source: JournalError::ReadOnly,
+    }
+}
+
+/// A journal write for the writer thread.
+type Job = Box<dyn FnOnce(&mut Journal) -> Result<(), JournalError> + Send>;
+
+/// The writer thread: owns the journal, runs the queued writes in order, reports failures.
+#[derive(Debug)]
+struct Writer {
+    jobs: Option<std::sync::mpsc::Sender<(String, Job)>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writer {
+    fn start(
+        mut journal: Journal,
+    ) -> Result<(Self, tokio::sync::mpsc::UnboundedReceiver<String>), LiveError> {
+        let (jobs, rx) = std::sync::mpsc::channel::<(String, Job)>();
+        let (fail_tx, failures) = tokio::sync::mpsc::unbounded_channel();
+        let path = journal.path().to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("journal-writer".into())
+            .spawn(move || {
+                for (context, job) in rx {
+                    if let Err(e) = job(&mut journal) {
+                        let _ = fail_tx.send(format!("{context}: {e}"));
+                    }
+                }
+                // Dropping the journal here runs its last checkpoint and frees the lock.
+            })
+            .map_err(|e| LiveError::Journal {
+                context: format!("starting the journal writer for {}", path.display()),
+                source: JournalError::Unwritable {
+                    path,
+                    detail: e.to_string(),
+                },
+            })?;
+        Ok((
+            Self {
+                jobs: Some(jobs),
+                thread: Some(thread),
+            },
+            failures,
+        ))
+    }
+
+    fn send(&self, context: String, job: Job) -> Result<(), LiveError> {
+        let gone = |context: String| LiveError::Journal {
+            context: format!("{context}: the journal writer thread has stopped"),
+            source: JournalError::ReadOnly,
+        };
+        match self.jobs.as_ref() {
+            Some(tx) => tx.send((context, job)).map_err(|e| gone(e.0 .0)),
+            None => Err(gone(context)),
+        }
+    }
+
+    /// Lets the queue drain and joins the thread.
+    fn stop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(t) = self.thread.take() {
+            if t.join().is_err() {
+                tracing::error!("the journal writer thread panicked; the intent log holds every opening request");
+            }
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -576,5 +764,91 @@ pub async fn broker_close(
             tracing::warn!(deal_id = %deal_id, error = %e, "cannot read the activity history");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scalper_journal::{intent_log_path, TradeFilter};
+    use scalper_model::{DealReference, Size};
+
+    fn intent(r: &str) -> Intent {
+        Intent {
+            ts: Timestamp::from_millis(1_795_687_200_000),
+            deal_reference: DealReference::new(r).expect("reference"),
+            epic: Epic::new("CS.D.EURUSD.CFD.IP").expect("epic"),
+            direction: Direction::Buy,
+            size: Size::new(rust_decimal::Decimal::ONE),
+            order_type: OrderType::Market,
+            level: None,
+            stop_level: None,
+            limit_level: None,
+            paper: false,
+            strategy: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_writer_thread_writes_in_order_and_reports_what_it_could_not_write() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("journal.sqlite");
+        let mut sink = JournalSink::open(&path, false, false).expect("open");
+        let mut failures = sink.start_writer().expect("writer");
+        // Start-up's direct access is over.
+        assert!(sink.direct().is_err());
+        let i = intent("REF-W1");
+        let r = i.deal_reference.clone();
+        sink.write("journaling the intent REF-W1", move |j| {
+            j.record_intent(&i).map(drop)
+        })
+        .expect("queued");
+        sink.write("journaling the confirm of REF-W1", move |j| {
+            j.record_confirm(
+                &r,
+                Timestamp::from_millis(1_795_687_200_010),
+                &ConfirmOutcome::Rejected {
+                    reason: "MARKET_CLOSED".into(),
+                },
+            )
+            .map(drop)
+        })
+        .expect("queued");
+        // A write the journal refuses: a confirm for a reference it never saw.
+        let unknown = DealReference::new("REF-NEVER").expect("reference");
+        sink.write("journaling the confirm of REF-NEVER", move |j| {
+            j.record_confirm(
+                &unknown,
+                Timestamp::from_millis(1_795_687_200_020),
+                &ConfirmOutcome::Unknown {
+                    detail: "timeout".into(),
+                },
+            )
+            .map(drop)
+        })
+        .expect("queued");
+        let failure = tokio::time::timeout(std::time::Duration::from_secs(10), failures.next())
+            .await
+            .expect("the failure is reported");
+        assert!(
+            failure.starts_with("journaling the confirm of REF-NEVER"),
+            "{failure}"
+        );
+        sink.close();
+        assert!(failures.drain().is_empty());
+        let j = Journal::open(&path, &OpenOptions::default()).expect("reopen");
+        let trades = j.trades(&TradeFilter::default()).expect("trades");
+        assert_eq!(trades.len(), 1);
+        assert_eq!(
+            trades[0].state,
+            DealState::Rejected,
+            "intent then confirm, in order"
+        );
+        assert_eq!(
+            std::fs::metadata(intent_log_path(&path))
+                .expect("log")
+                .len(),
+            0
+        );
     }
 }

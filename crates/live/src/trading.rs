@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use crate::clock::QuoteClock;
 use crate::execution::Execution;
 use crate::interrupts::Interrupts;
+use crate::journaling::JournalFailures;
 use crate::startup::Started;
 use crate::status::StatusLine;
 use crate::venue::{LiveVenue, VenueStop};
@@ -56,6 +57,7 @@ pub struct Session {
     counters: LoopCounters,
     close_at_end: bool,
     streams: Option<Streams>,
+    journal_failures: JournalFailures,
 }
 
 impl std::fmt::Debug for Session {
@@ -73,10 +75,15 @@ impl Session {
     pub fn new(
         client: IgClient,
         engine_cfg: EngineConfig,
-        start: Started,
+        mut start: Started,
         opts: &RunOptions,
     ) -> Result<Self, LiveError> {
         let clock = QuoteClock::default();
+        // From here on no SQLite transaction runs on the event loop.
+        let journal_failures = match start.journal.as_mut() {
+            Some(j) => j.start_writer()?,
+            None => JournalFailures::default(),
+        };
         let engine =
             Engine::new(engine_cfg, start.instruments.clone(), start.init).map_err(|e| {
                 LiveError::Engine {
@@ -112,6 +119,7 @@ impl Session {
             counters: LoopCounters::default(),
             close_at_end: opts.close_at_end,
             streams: None,
+            journal_failures,
         })
     }
 
@@ -207,6 +215,10 @@ impl Session {
                     self.feed(EngineEvent::Command(Command::Halt { close_positions: None }));
                 }
                 () = tokio::time::sleep_until(sleep_until), if deadline.is_some() => break Stop::Deadline,
+                failure = self.journal_failures.next() => {
+                    tracing::error!(failure = %failure, "JOURNAL WRITE FAILED: halting new entries (positions keep their stops)");
+                    self.feed(EngineEvent::Command(Command::Halt { close_positions: Some(false) }));
+                }
                 done = self.venue.next_completed() => {
                     for ev in done {
                         self.feed(EngineEvent::Broker(ev));
@@ -319,6 +331,10 @@ impl Session {
                     reason: format!("{stop:?}"),
                 },
             );
+        }
+        self.venue.close_journal();
+        for failure in self.journal_failures.drain() {
+            tracing::error!(failure = %failure, "JOURNAL WRITE FAILED at the end of the run");
         }
         self.counters
     }

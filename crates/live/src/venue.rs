@@ -93,6 +93,13 @@ impl LiveVenue {
         self.journal.as_mut()
     }
 
+    /// Waits for the journal's queued writes and closes it. Nothing is journaled after this.
+    pub fn close_journal(&mut self) {
+        if let Some(j) = self.journal.take() {
+            j.close();
+        }
+    }
+
     /// IG requests handed to the execution task and not yet answered.
     pub fn outstanding(&self) -> usize {
         self.exec.as_ref().map_or(0, Execution::outstanding)
@@ -195,7 +202,7 @@ impl Venue for LiveVenue {
         let Some(j) = self.journal.as_mut() else {
             return true;
         };
-        match j.before_command(cmd, engine, self.clock.now()) {
+        match j.write_ahead(cmd, engine, self.clock.now()) {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(error = %e, ?cmd, "NOT SENT: the request could not be journaled first");
