@@ -3,7 +3,11 @@
 //! amounts written out in `money_cases.rs`. The sandbox ledger checks the same table in
 //! `scalper-sandbox` (`dealing::tests`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::many_single_char_names
+)]
 
 #[path = "../../model/tests/common/money_cases.rs"]
 mod money_cases;
@@ -46,10 +50,12 @@ fn quotes(c: &MoneyCase) -> Vec<(Decimal, Decimal)> {
 }
 
 fn backtest_pnl(c: &MoneyCase, dir: &std::path::Path) -> Money {
-    let mut csv = String::from("ts_ms,bid,ask\n");
-    for (i, (b, a)) in quotes(c).iter().enumerate() {
-        csv.push_str(&format!("{},{b},{a}\n", T0 + 1000 * i as i64));
-    }
+    let rows: Vec<String> = (T0..)
+        .step_by(1000)
+        .zip(quotes(c))
+        .map(|(ts, (b, a))| format!("{ts},{b},{a}\n"))
+        .collect();
+    let csv = format!("ts_ms,bid,ask\n{}", rows.concat());
     let path = dir.join(format!("{}.csv", c.epic));
     std::fs::write(&path, csv).unwrap();
     let opts = BacktestOptions {
