@@ -36,6 +36,10 @@ pub struct InstrumentSpec {
     pub min_stop_distance: Option<Decimal>,
     /// Margin factor in percent (default: the catalogue's; 0: no margin modelled).
     pub margin_percent: Option<Decimal>,
+    /// The prices of the data: market prices (1.08123, default) or IG's scaled levels
+    /// (10812.3). A built-in market's data in the other scale is refused (see
+    /// [`InstrumentSpec::check_price_scale`]).
+    pub price_scale: PriceScale,
 }
 
 impl InstrumentSpec {
@@ -77,7 +81,7 @@ impl InstrumentSpec {
                 if rate.is_none() && kind == ProductKind::Cfd {
                     terms.exchange_rate = default_rate(currency, account_ccy);
                 }
-                Instrument::from_terms(epic, spec.name, &terms, PriceScale::Market)
+                Instrument::from_terms(epic, spec.name, &terms, self.price_scale)
                     .map_err(|e| BacktestError::option("instrument", e.to_string()))?
             }
             None => self.custom(epic, account)?,
@@ -110,6 +114,51 @@ impl InstrumentSpec {
             inst.margin = MarginRules::percent(m);
         }
         Ok(inst)
+    }
+
+    /// Refuses data whose first price is far from the built-in market's typical level in the
+    /// chosen scale, but near it in the other one (an IG-scaled EUR/USD file, 10812.3, given
+    /// as market prices, or the reverse): it would be silently priced 10,000 times off.
+    pub fn check_price_scale(
+        &self,
+        inst: &Instrument,
+        first_mid: Decimal,
+    ) -> Result<(), BacktestError> {
+        let Some((spec, _)) = catalogue::by_epic(&inst.epic) else {
+            return Ok(());
+        };
+        let scaling = spec.scaling_factor;
+        if scaling <= Decimal::ONE || first_mid <= Decimal::ZERO {
+            return Ok(());
+        }
+        let (here, other, other_name) = match self.price_scale {
+            PriceScale::Market => (spec.typical_mid, spec.typical_mid * scaling, "ig"),
+            PriceScale::Ig => (spec.typical_mid * scaling, spec.typical_mid, "market"),
+        };
+        // Distance in orders of magnitude: closer to the other scale's level than to this one's.
+        let off = |level: Decimal| {
+            let r = first_mid / level;
+            if r >= Decimal::ONE {
+                r
+            } else {
+                Decimal::ONE / r
+            }
+        };
+        if off(other) < off(here) {
+            return Err(BacktestError::option(
+                "price_scale",
+                format!(
+                    "the data's first price {} looks like {} prices for {} (typical {} in market \
+                     prices, {} in IG's scaled levels): use --price-scale {other_name}",
+                    first_mid.normalize(),
+                    other_name,
+                    spec.name,
+                    spec.typical_mid.normalize(),
+                    (spec.typical_mid * scaling).normalize()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// An epic outside the catalogue: everything from the overrides.

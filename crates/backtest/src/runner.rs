@@ -434,7 +434,15 @@ pub fn run_on_source<S: RecordSource>(
                 continue;
             }
             records += 1;
-            first.get_or_insert(ts);
+            if first.is_none() {
+                let level = match rec {
+                    Record::Quote(q) => record::mid(q.bid, q.ask),
+                    Record::Bar(b) => b.close,
+                };
+                opts.instrument
+                    .check_price_scale(&inst, to_decimal(level))?;
+                first = Some(ts);
+            }
             last = Some(ts);
             if ts >= next_sample {
                 // The first record samples the starting equity; later ones the equity at

@@ -148,6 +148,48 @@ fn paper_pnl(c: &MoneyCase) -> Money {
     }
 }
 
+/// An IG-scaled EUR/USD file (10812.3) given as market prices is refused, naming the flag;
+/// with `price_scale = ig` it runs, and books the same money as market prices.
+#[test]
+fn ig_scaled_data_is_refused_unless_declared() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = &CASES[0];
+    let scaled = MoneyCase {
+        entry: c.entry * Decimal::from(10_000),
+        exit: c.exit * Decimal::from(10_000),
+        point: Decimal::ONE,
+        ..*c
+    };
+    let rows: Vec<String> = (T0..)
+        .step_by(1000)
+        .zip(quotes(&scaled))
+        .map(|(ts, (b, a))| format!("{ts},{b},{a}\n"))
+        .collect();
+    let path = dir.path().join("scaled.csv");
+    std::fs::write(&path, format!("ts_ms,bid,ask\n{}", rows.concat())).unwrap();
+    let mut opts = BacktestOptions {
+        data: vec![path],
+        instrument: InstrumentSpec::named(c.epic),
+        account: Some(AccountConversion {
+            currency: c.account.to_string(),
+            rate: None,
+        }),
+        strategy: Some("ema-cross".into()),
+        set: vec!["fast=1".into(), "slow=2".into(), format!("size={}", c.size)],
+        data_options: DataOptions {
+            cache: CacheMode::Off,
+            bar_period_ms: None,
+        },
+        keep_trades: true,
+        ..BacktestOptions::default()
+    };
+    let err = run_backtest(&opts).unwrap_err().to_string();
+    assert!(err.contains("--price-scale ig"), "{err}");
+    opts.instrument.price_scale = scalper_model::PriceScale::Ig;
+    let r = run_backtest(&opts).unwrap();
+    assert_eq!(r.trades[0].pnl, Money::new(c.pnl_account));
+}
+
 #[test]
 fn backtest_and_paper_book_the_hand_computed_pnl() {
     let dir = tempfile::tempdir().unwrap();

@@ -133,6 +133,10 @@ pub fn backtest(args: &BacktestArgs, ctx: &Context) -> anyhow::Result<ExitCode> 
         },
         ctx,
     )?;
+    opts.instrument.price_scale = args
+        .price_scale
+        .parse()
+        .map_err(|e| ConfigError::Usage(format!("--price-scale: {e}")))?;
     // Only the JSON report lists the trades; `--trades` streams them to the file as they close.
     opts.keep_trades = args.json;
     opts.trades_csv.clone_from(&args.trades);
