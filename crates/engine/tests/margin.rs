@@ -50,7 +50,7 @@ fn decide(available: Decimal, size: Option<Decimal>, stop: Decimal) -> Decision 
     };
     let entry = Entry {
         direction: Direction::Buy,
-        size,
+        size: size.map(Size::new),
         stop_distance: Some(Points::new(stop)),
         limit_distance: None,
         trailing_distance: None,
