@@ -450,4 +450,69 @@ mod tests {
             assert_eq!(last.balance, dec!(10000) + c.pnl_account, "{}", c.name);
         }
     }
+
+    /// The 50% margin close-out: a BUY of one EUR/USD contract (about 2,844 GBP of margin)
+    /// 300 points under water on a 3,000 GBP balance leaves equity near 630 GBP, below half
+    /// the margin: the next quote closes it and books the loss.
+    #[test]
+    fn margin_close_out_at_half_the_margin() {
+        let t0 = Timestamp::from_millis(1_704_182_400_000);
+        let cfg = SandboxConfig::default();
+        let epic = "CS.D.EURUSD.CFD.IP";
+        let entry = catalog::catalogue()
+            .into_iter()
+            .find(|e| e.epic.as_str() == epic)
+            .unwrap();
+        let mut st = State::new(1, t0);
+        let sim = MarketSim::new(entry.sim_params(), 1, t0);
+        let rt = MarketRt::new(entry.clone(), Source::Sim(Box::new(sim)), t0);
+        let q = rt.last.clone();
+        let level = close_price(&q, Direction::Buy) + dec!(300);
+        st.markets.insert(epic.to_string(), rt);
+        let position = |deal_id: &str, level| Position {
+            deal_id: deal_id.into(),
+            deal_reference: "REF".into(),
+            epic: epic.to_string(),
+            direction: Direction::Buy,
+            size: dec!(1),
+            level,
+            stop_level: None,
+            limit_level: None,
+            currency: "USD".into(),
+            created: t0,
+        };
+        for (id, balance, level) in [("LOSER", dec!(3000), level), ("FINE", dec!(100000), level)] {
+            st.accounts.insert(
+                id.into(),
+                Account {
+                    id: id.into(),
+                    name: id.into(),
+                    kind: ProductKind::Cfd,
+                    balance,
+                    positions: vec![position("DEAL", level)],
+                    orders: Vec::new(),
+                    ledger: Vec::new(),
+                    activities: Vec::new(),
+                    transactions: Vec::new(),
+                },
+            );
+        }
+        let mut out = Vec::new();
+        let mut w = World {
+            st: &mut st,
+            cfg: &cfg,
+            out: &mut out,
+            now: Instant::now(),
+        };
+        w.on_quote(&q);
+        let loser = &st.accounts["LOSER"];
+        assert!(loser.positions.is_empty(), "closed out");
+        // -300 points x 10 USD = -3,000 USD x 0.79 = -2,370 GBP.
+        assert_eq!(loser.ledger.last().unwrap().amount, dec!(-2370.00));
+        assert_eq!(
+            st.accounts["FINE"].positions.len(),
+            1,
+            "enough equity: left open"
+        );
+    }
 }
