@@ -2,7 +2,11 @@
 //! margin carries; a fixed size, or a minimum deal, that the margin cannot carry is refused
 //! with `insufficient_margin`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::field_reassign_with_default
+)]
 
 mod common;
 
@@ -66,12 +70,12 @@ fn risk_sizing_is_capped_by_margin() {
     // With 10,000 available: floor(10,000 / 3,663 per contract) at a step of 0.01 = 2.73.
     match decide(dec!(10000), None, dec!(10)) {
         Decision::Approve(a) => assert_eq!(a.size, Size::new(dec!(2.73))),
-        other => panic!("{other:?}"),
+        Decision::Refuse(r) => panic!("{r:?}"),
     }
     // Plenty of margin: the risk budget decides.
     match decide(dec!(1000000), None, dec!(10)) {
         Decision::Approve(a) => assert_eq!(a.size, Size::new(dec!(10))),
-        other => panic!("{other:?}"),
+        Decision::Refuse(r) => panic!("{r:?}"),
     }
 }
 
