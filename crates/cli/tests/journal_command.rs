@@ -35,6 +35,8 @@ fn write_journal(path: &std::path::Path) {
             deal_id: DealId::new("DIAAAA1").unwrap(),
             level: Price::new(dec!(1.08120)),
             size: Size::new(dec!(1)),
+            stop_level: None,
+            limit_level: None,
         },
     )
     .unwrap();

@@ -35,6 +35,47 @@ pub struct EngineConfig {
     pub resolve_retry_ms: i64,
     /// A trailing stop is amended only when it moves by at least this many points. Default 1.
     pub trailing_step_points: Decimal,
+    /// What a live run does with open positions when it ends by its duration (or loses its
+    /// price stream). Default `flatten`.
+    pub at_end: AtEnd,
+    /// How often a live run compares the broker's positions with its own, in ms (also after
+    /// every stream reconnection). Default 60000.
+    pub reconcile_interval_ms: i64,
+}
+
+/// What a live run does with open positions when it ends by its duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AtEnd {
+    /// Close every position before exiting.
+    #[default]
+    Flatten,
+    /// Leave them open with their broker stops and limits; each is listed at WARN and in the
+    /// summary.
+    Leave,
+}
+
+impl AtEnd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Flatten => "flatten",
+            Self::Leave => "leave",
+        }
+    }
+}
+
+impl FromStr for AtEnd {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "flatten" => Ok(Self::Flatten),
+            "leave" => Ok(Self::Leave),
+            other => Err(format!(
+                "unknown at-end policy {other:?} (flatten or leave)"
+            )),
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -49,6 +90,8 @@ impl Default for EngineConfig {
             on_broker_failure: BrokerFailurePolicy::Halt,
             resolve_retry_ms: 2000,
             trailing_step_points: Decimal::ONE,
+            at_end: AtEnd::Flatten,
+            reconcile_interval_ms: 60_000,
         }
     }
 }
@@ -258,6 +301,12 @@ impl EngineConfig {
         }
         if self.trailing_step_points < Decimal::ZERO {
             return Err(invalid("trailing_step_points", "must be >= 0"));
+        }
+        if self.reconcile_interval_ms < 1000 {
+            return Err(invalid(
+                "reconcile_interval_ms",
+                "must be >= 1000 (each reconciliation reads /positions from IG)",
+            ));
         }
         self.risk.validate()
     }

@@ -3,7 +3,7 @@
 
 use scalper_model::{
     Candle, DealId, DealReference, Direction, Epic, MarketStatus, Money, Points, Price, Quote,
-    Size, Timestamp,
+    RejectReason, Size, Timestamp,
 };
 use std::sync::Arc;
 
@@ -156,11 +156,16 @@ pub enum BrokerEvent {
         limit_level: Option<Price>,
         at: Timestamp,
     },
-    /// An [`OpenOrder`] or [`CloseOrder`] was refused (IG `dealStatus: REJECTED`, or a
-    /// resolution proved that no deal exists). `reason` is IG's reason code or a description.
+    /// An [`OpenOrder`] or [`CloseOrder`] was refused: the broker's dealing decision (IG
+    /// `dealStatus: REJECTED`), a request the broker refused outright
+    /// ([`RejectReason::Refused`]), or a resolution that proved no deal exists
+    /// ([`RejectReason::NoDeal`]).
     Rejected {
         deal_ref: DealReference,
-        reason: String,
+        reason: RejectReason,
+        /// What the reason does not say, when there is something (see [`rejection_text`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
     },
     /// The outcome of the request with this reference is not known (timeout, 5xx, 405, lost
     /// response). The engine sends nothing for that trade until it is resolved.
@@ -186,9 +191,25 @@ pub enum BrokerEvent {
         limit_level: Option<Price>,
     },
     /// An [`AmendOrder`] was refused; the old levels stand.
-    AmendRejected { deal_id: DealId, reason: String },
+    AmendRejected {
+        deal_id: DealId,
+        reason: RejectReason,
+        /// What the reason does not say, when there is something (see [`rejection_text`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
     /// The broker is unusable (after its own retries): triggers `on_broker_failure`.
     Failure { kind: FailureKind, detail: String },
+}
+
+/// A refusal as one readable line: the reason, then the detail when there is one
+/// (`"size below the minimum deal size"`, `"no deal under this reference: confirms expired"`).
+/// Logs and the journal use it.
+pub fn rejection_text(reason: &RejectReason, detail: Option<&str>) -> String {
+    match detail {
+        Some(d) if !d.is_empty() => format!("{reason}: {d}"),
+        _ => reason.to_string(),
+    }
 }
 
 impl EngineEvent {

@@ -26,7 +26,7 @@ pub use action::{Action, ClosedTrade, HaltReason, LogLevel, OpenedTrade, Refusal
 pub use broker::{Broker, DealRefGen};
 pub use clock::{Clock, ManualClock};
 pub use config::{
-    BrokerFailurePolicy, EngineConfig, InstrumentConfig, KillSwitchConfig, RiskConfig,
+    AtEnd, BrokerFailurePolicy, EngineConfig, InstrumentConfig, KillSwitchConfig, RiskConfig,
     RiskPerTrade, TradingWindow,
 };
 pub use driver::{Driver, Venue};

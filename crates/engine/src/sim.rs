@@ -18,7 +18,7 @@ use std::future::{ready, Future};
 use rust_decimal::Decimal;
 use scalper_model::{
     Candle, DealId, DealReference, Direction, Epic, Instrument, MarketStatus, Money, Price, Quote,
-    Size, Timestamp,
+    RejectReason, Size, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -239,17 +239,24 @@ impl SimBroker {
                     }
                     None => BrokerEvent::Rejected {
                         deal_ref: deal_ref.clone(),
-                        reason: "no deal found for this reference".to_string(),
+                        reason: RejectReason::NoDeal,
+                        detail: None,
                     },
                 });
             }
         }
     }
 
-    fn reject(&mut self, deal_ref: DealReference, reason: &str, out: &mut Vec<BrokerEvent>) {
+    fn reject(
+        &mut self,
+        deal_ref: DealReference,
+        reason: RejectReason,
+        out: &mut Vec<BrokerEvent>,
+    ) {
         let ev = BrokerEvent::Rejected {
             deal_ref,
-            reason: reason.to_string(),
+            reason,
+            detail: None,
         };
         if let BrokerEvent::Rejected { deal_ref, .. } = &ev {
             self.remember(deal_ref, &ev);
@@ -257,41 +264,45 @@ impl SimBroker {
         out.push(ev);
     }
 
-    fn validate_open(&self, o: &OpenOrder) -> Option<&'static str> {
+    fn validate_open(&self, o: &OpenOrder) -> Option<RejectReason> {
         let Some(m) = self.market(&o.epic).map(|i| &self.markets[i]) else {
-            return Some("INSTRUMENT_NOT_FOUND");
+            return Some(RejectReason::InstrumentNotFound);
         };
         if !m.status.is_tradeable() {
-            return Some("MARKET_CLOSED_WITH_EDITS");
+            return Some(RejectReason::MarketClosedWithEdits);
         }
         let rules = &m.instrument.rules;
         if o.size < rules.min_deal_size {
-            return Some("MINIMUM_ORDER_SIZE_ERROR");
+            return Some(RejectReason::MinimumDealSize);
         }
         if rules.size_step > Decimal::ZERO && !(o.size.value() / rules.size_step).fract().is_zero()
         {
-            return Some("INVALID_SIZE_INCREMENT");
+            return Some(RejectReason::SizeIncrement);
         }
         for d in [o.stop_distance, o.limit_distance].into_iter().flatten() {
             if d < rules.min_stop_distance {
-                return Some("ATTACHED_ORDER_LEVEL_ERROR");
+                return Some(RejectReason::StopOrLimitLevel);
             }
             if rules.max_stop_distance.is_some_and(|max| d > max) {
-                return Some("ATTACHED_ORDER_LEVEL_ERROR");
+                return Some(RejectReason::StopOrLimitLevel);
             }
         }
         if m.last.is_none() && !self.bar_mode {
-            return Some("MARKET_OFFLINE");
+            return Some(RejectReason::MarketOffline);
         }
         None
     }
 
-    fn validate_close(&self, c: &CloseOrder) -> Option<&'static str> {
+    fn validate_close(&self, c: &CloseOrder) -> Option<RejectReason> {
         let Some(p) = self.positions.iter().find(|p| p.deal_id == c.deal_id) else {
-            return Some("POSITION_NOT_FOUND");
+            return Some(RejectReason::PositionNotFound);
         };
-        if c.direction == p.direction || c.size != p.size {
-            return Some("INVALID_CLOSE_REQUEST");
+        // A close must trade against the position, for all of it.
+        if c.direction == p.direction {
+            return Some(RejectReason::PositionNotAvailableToClose);
+        }
+        if c.size != p.size {
+            return Some(RejectReason::OrderSizeCannotBeFilled);
         }
         let m = self.market(&p.epic).map(|i| &self.markets[i]);
         if !m.is_some_and(|m| {
@@ -300,7 +311,7 @@ impl SimBroker {
                 MarketStatus::Tradeable | MarketStatus::ClosingsOnly
             )
         }) {
-            return Some("MARKET_CLOSED_WITH_EDITS");
+            return Some(RejectReason::MarketClosedWithEdits);
         }
         None
     }
@@ -387,7 +398,7 @@ impl SimBroker {
                     self.remember(&c.deal_ref, &ev);
                     out.push(ev);
                 } else {
-                    self.reject(c.deal_ref.clone(), "POSITION_NOT_FOUND", out);
+                    self.reject(c.deal_ref.clone(), RejectReason::PositionNotFound, out);
                 }
             }
             BrokerCommand::Amend(_) | BrokerCommand::Resolve { .. } => {}
@@ -417,19 +428,20 @@ impl SimBroker {
     }
 
     fn amend(&mut self, a: &crate::event::AmendOrder) -> BrokerEvent {
-        let refuse = |reason: &str| BrokerEvent::AmendRejected {
+        let refuse = |reason: RejectReason| BrokerEvent::AmendRejected {
             deal_id: a.deal_id.clone(),
-            reason: reason.to_string(),
+            reason,
+            detail: None,
         };
         let Some(pi) = self.positions.iter().position(|p| p.deal_id == a.deal_id) else {
-            return refuse("POSITION_NOT_FOUND");
+            return refuse(RejectReason::PositionNotFound);
         };
         let p = &self.positions[pi];
         let Some(m) = self.market(&p.epic).map(|i| &self.markets[i]) else {
-            return refuse("INSTRUMENT_NOT_FOUND");
+            return refuse(RejectReason::InstrumentNotFound);
         };
         if !m.status.is_tradeable() {
-            return refuse("MARKET_CLOSED_WITH_EDITS");
+            return refuse(RejectReason::MarketClosedWithEdits);
         }
         if let (Some(q), Some(stop)) = (&m.last, a.stop_level) {
             let min = m
@@ -440,7 +452,7 @@ impl SimBroker {
                 Direction::Sell => stop >= q.offer + min,
             };
             if !ok {
-                return refuse("ATTACHED_ORDER_LEVEL_ERROR");
+                return refuse(RejectReason::StopOrLimitLevel);
             }
         }
         let p = &mut self.positions[pi];
@@ -570,7 +582,11 @@ impl SimBroker {
                 .and_then(|i| self.markets[i].last.clone());
             match last {
                 Some(q) => self.fill_pending(&p.cmd, &q, &mut out),
-                None => self.reject(cmd_ref(&p.cmd).clone(), "MARKET_OFFLINE", &mut out),
+                None => self.reject(
+                    cmd_ref(&p.cmd).clone(),
+                    RejectReason::MarketOffline,
+                    &mut out,
+                ),
             }
         }
         out

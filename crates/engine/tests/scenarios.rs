@@ -21,7 +21,7 @@ use scalper_engine::{
     ClosedTrade, Command, EngineEvent, EngineInit, Entry, FailureKind, HaltReason, Intent,
     LogLevel, OpenOrder, OpenedTrade, Refusal, RiskPerTrade, TradingWindow,
 };
-use scalper_model::{DealState, Direction, MarketStatus};
+use scalper_model::{DealState, Direction, MarketStatus, RejectReason};
 
 fn open_order(
     n: u64,
@@ -313,12 +313,13 @@ fn trailing_stop_is_amended_in_steps() {
     );
     let a = h.send(EngineEvent::Broker(BrokerEvent::AmendRejected {
         deal_id: did(1),
-        reason: "ATTACHED_ORDER_LEVEL_ERROR".into(),
+        reason: RejectReason::StopOrLimitLevel,
+        detail: None,
     }));
     assert_eq!(
         a,
         vec![warn(
-            "stop amendment of D1 refused: ATTACHED_ORDER_LEVEL_ERROR"
+            "stop amendment of D1 refused: stop or limit at an invalid level"
         )]
     );
     assert_eq!(h.engine.trades()[0].stop_level, Some(p(dec!(1.1005))));
@@ -1241,7 +1242,8 @@ fn unknown_outcome_resolved_as_no_deal() {
     }));
     let a = h.send(EngineEvent::Broker(BrokerEvent::Rejected {
         deal_ref: r(1),
-        reason: "no deal found".into(),
+        reason: RejectReason::NoDeal,
+        detail: Some("confirms expired, no position".into()),
     }));
     assert_eq!(
         a,
@@ -1251,7 +1253,10 @@ fn unknown_outcome_resolved_as_no_deal() {
                 epic: Some(epic()),
                 message: format!("outcome of {} resolved: no deal", r(1))
             },
-            warn(&format!("entry {} rejected: no deal found", r(1))),
+            warn(&format!(
+                "entry {} rejected: no deal under this reference: confirms expired, no position",
+                r(1)
+            )),
         ]
     );
     assert!(h.engine.trades().is_empty());
@@ -1287,12 +1292,13 @@ fn refused_close_is_retried_and_unknown_close_resolved() {
     h.quote_with(100, dec!(1.1000), dec!(1.1001), vec![exit]);
     let a = h.send(EngineEvent::Broker(BrokerEvent::Rejected {
         deal_ref: r(2),
-        reason: "MARKET_CLOSED".into(),
+        reason: RejectReason::MarketClosed,
+        detail: None,
     }));
     assert_eq!(
         a,
         vec![warn(&format!(
-            "close {} rejected: MARKET_CLOSED; retrying at 2024-01-02T08:00:01.100Z",
+            "close {} rejected: market closed; retrying at 2024-01-02T08:00:01.100Z",
             r(2)
         ))]
     );
@@ -1402,12 +1408,13 @@ fn rejected_entry_pauses_the_instrument() {
     );
     let a = h.send(EngineEvent::Broker(BrokerEvent::Rejected {
         deal_ref: r(1),
-        reason: "INSUFFICIENT_FUNDS".into(),
+        reason: RejectReason::InsufficientFunds,
+        detail: None,
     }));
     assert_eq!(
         a,
         vec![warn(&format!(
-            "entry {} rejected: INSUFFICIENT_FUNDS",
+            "entry {} rejected: insufficient funds",
             r(1)
         ))]
     );

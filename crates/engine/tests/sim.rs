@@ -19,7 +19,7 @@ use scalper_engine::sim::intrabar_exit;
 use scalper_engine::{
     AmendOrder, BrokerCommand, BrokerEvent, CloseCause, CloseOrder, OpenOrder, SimBroker, SimConfig,
 };
-use scalper_model::{Candle, Direction, MarketStatus, Quote};
+use scalper_model::{Candle, Direction, Epic, MarketStatus, Quote, RejectReason};
 
 fn q(offset: i64, bid: Decimal, offer: Decimal) -> Quote {
     Quote {
@@ -245,37 +245,38 @@ fn did_str(s: &str) -> scalper_model::DealId {
 #[test]
 fn dealing_rules_are_enforced() {
     let mut b = sim(SimConfig::default());
-    let rej = |n: u64, reason: &str| {
+    let rej = |n: u64, reason: RejectReason| {
         vec![BrokerEvent::Rejected {
             deal_ref: r(n),
-            reason: reason.into(),
+            reason,
+            detail: None,
         }]
     };
     assert_eq!(
         b.submit(open(1, Direction::Buy, dec!(1), None, None)),
-        rej(1, "MARKET_OFFLINE")
+        rej(1, RejectReason::MarketOffline)
     );
     b.on_quote(&q(0, dec!(1.1000), dec!(1.1001)));
     assert_eq!(
         b.submit(open(2, Direction::Buy, dec!(0.4), None, None)),
-        rej(2, "MINIMUM_ORDER_SIZE_ERROR")
+        rej(2, RejectReason::MinimumDealSize)
     );
     assert_eq!(
         b.submit(open(3, Direction::Buy, dec!(0.505), None, None)),
-        rej(3, "INVALID_SIZE_INCREMENT")
+        rej(3, RejectReason::SizeIncrement)
     );
     assert_eq!(
         b.submit(open(4, Direction::Buy, dec!(1), Some(dec!(1)), None)),
-        rej(4, "ATTACHED_ORDER_LEVEL_ERROR")
+        rej(4, RejectReason::StopOrLimitLevel)
     );
     assert_eq!(
         b.submit(open(5, Direction::Buy, dec!(1), None, Some(dec!(501))),),
-        rej(5, "ATTACHED_ORDER_LEVEL_ERROR")
+        rej(5, RejectReason::StopOrLimitLevel)
     );
     b.set_market_status(&epic(), MarketStatus::EditsOnly);
     assert_eq!(
         b.submit(open(6, Direction::Buy, dec!(1), None, None)),
-        rej(6, "MARKET_CLOSED_WITH_EDITS")
+        rej(6, RejectReason::MarketClosedWithEdits)
     );
     // Resolution finds the recorded outcome, or proves that no deal exists.
     assert_eq!(
@@ -283,15 +284,78 @@ fn dealing_rules_are_enforced() {
             deal_ref: r(2),
             epic: epic()
         }),
-        rej(2, "MINIMUM_ORDER_SIZE_ERROR")
+        rej(2, RejectReason::MinimumDealSize)
     );
     assert_eq!(
         b.submit(BrokerCommand::Resolve {
             deal_ref: r(9),
             epic: epic()
         }),
-        rej(9, "no deal found for this reference")
+        rej(9, RejectReason::NoDeal)
     );
+}
+
+/// Every refusal of the sim broker carries the reason IG would give (IG's code in comments).
+#[test]
+fn close_requests_and_unknown_instruments_are_refused_with_their_reason() {
+    let mut b = sim(SimConfig {
+        latency_ms: Some(0),
+        ..SimConfig::default()
+    });
+    let reason = |ev: Vec<BrokerEvent>| match &ev[..] {
+        [BrokerEvent::Rejected { reason, .. }] => Some(reason.clone()),
+        _ => None,
+    };
+    b.on_quote(&q(0, dec!(1.1000), dec!(1.1001)));
+    // INSTRUMENT_NOT_FOUND
+    let BrokerCommand::Open(o) = open(1, Direction::Buy, dec!(1), None, None) else {
+        unreachable!()
+    };
+    let elsewhere = BrokerCommand::Open(OpenOrder {
+        epic: Epic::new("CS.D.NOWHERE.CFD.IP").unwrap(),
+        ..o
+    });
+    assert_eq!(
+        reason(b.submit(elsewhere)),
+        Some(RejectReason::InstrumentNotFound)
+    );
+    assert!(matches!(
+        &b.submit(open(2, Direction::Buy, dec!(1), None, None))[..],
+        [BrokerEvent::Accepted { .. }]
+    ));
+    let close = |n: u64, direction, sz| {
+        BrokerCommand::Close(CloseOrder {
+            deal_ref: r(n),
+            deal_id: did_str("D00000001"),
+            epic: epic(),
+            direction,
+            size: size(sz),
+            expiry: "-".into(),
+        })
+    };
+    // A close in the position's own direction: IG's POSITION_NOT_AVAILABLE_TO_CLOSE.
+    assert_eq!(
+        reason(b.submit(close(3, Direction::Buy, dec!(1)))),
+        Some(RejectReason::PositionNotAvailableToClose)
+    );
+    // A close of another size than the position's: ORDER_SIZE_CANNOT_BE_FILLED.
+    assert_eq!(
+        reason(b.submit(close(4, Direction::Sell, dec!(2)))),
+        Some(RejectReason::OrderSizeCannotBeFilled)
+    );
+    // POSITION_NOT_FOUND
+    let mut gone = close(5, Direction::Sell, dec!(1));
+    if let BrokerCommand::Close(c) = &mut gone {
+        c.deal_id = did_str("D00000099");
+    }
+    assert_eq!(reason(b.submit(gone)), Some(RejectReason::PositionNotFound));
+    // A market closed to dealing refuses closes too: MARKET_CLOSED_WITH_EDITS.
+    b.set_market_status(&epic(), MarketStatus::EditsOnly);
+    assert_eq!(
+        reason(b.submit(close(6, Direction::Sell, dec!(1)))),
+        Some(RejectReason::MarketClosedWithEdits)
+    );
+    assert_eq!(b.positions().len(), 1);
 }
 
 #[test]
@@ -321,7 +385,8 @@ fn a_close_racing_a_stop_is_rejected() {
         ev[1],
         BrokerEvent::Rejected {
             deal_ref: r(2),
-            reason: "POSITION_NOT_FOUND".into()
+            reason: RejectReason::PositionNotFound,
+            detail: None,
         }
     );
 }
@@ -347,7 +412,8 @@ fn amendments_respect_the_minimum_distance() {
         b.submit(amend(dec!(1.0999))),
         vec![BrokerEvent::AmendRejected {
             deal_id: did_str("D00000001"),
-            reason: "ATTACHED_ORDER_LEVEL_ERROR".into()
+            reason: RejectReason::StopOrLimitLevel,
+            detail: None,
         }]
     );
     assert_eq!(
@@ -520,7 +586,8 @@ fn resolution_remembers_the_most_recent_outcomes_only() {
             b.submit(open(n, dec!(0.1))),
             vec![BrokerEvent::Rejected {
                 deal_ref: r(n),
-                reason: "MINIMUM_ORDER_SIZE_ERROR".into()
+                reason: RejectReason::MinimumDealSize,
+                detail: None,
             }]
         );
     }
@@ -533,13 +600,13 @@ fn resolution_remembers_the_most_recent_outcomes_only() {
     // The oldest 100 are forgotten; every later one is still known.
     for n in [1, 50, 100] {
         assert!(
-            matches!(&resolve(&mut b, n)[..], [BrokerEvent::Rejected { reason, .. }] if reason == "no deal found for this reference"),
+            matches!(&resolve(&mut b, n)[..], [BrokerEvent::Rejected { reason, .. }] if *reason == RejectReason::NoDeal),
             "{n}"
         );
     }
     for n in [101, total / 2, total] {
         assert!(
-            matches!(&resolve(&mut b, n)[..], [BrokerEvent::Rejected { reason, .. }] if reason == "MINIMUM_ORDER_SIZE_ERROR"),
+            matches!(&resolve(&mut b, n)[..], [BrokerEvent::Rejected { reason, .. }] if *reason == RejectReason::MinimumDealSize),
             "{n}"
         );
     }
@@ -566,7 +633,8 @@ fn outcomes_can_be_forgotten_when_nothing_will_ask() {
         }),
         vec![BrokerEvent::Rejected {
             deal_ref: r(1),
-            reason: "no deal found for this reference".into()
+            reason: RejectReason::NoDeal,
+            detail: None,
         }]
     );
     // Dealing itself is unchanged.

@@ -1,6 +1,8 @@
 //! `IgBroker`: the engine's [`Broker`] on top of [`IgClient`]. Maps engine commands onto the
-//! safe dealing API and IG's outcomes onto [`BrokerEvent`]s; an order IG refused (or never
-//! received) becomes `Rejected`, an unknown outcome `OutcomeUnknown`, never a resend.
+//! safe dealing API and IG's outcomes onto [`BrokerEvent`]s; an order IG refused becomes
+//! `Rejected` with IG's reason as a `RejectReason`, one never sent (an API error) `Rejected`
+//! with `RejectReason::Refused`, a resolution that found nothing `RejectReason::NoDeal`, an
+//! unknown outcome `OutcomeUnknown`, never a resend.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -59,7 +61,8 @@ impl Broker for IgBroker {
                             detail,
                         } => vec![BrokerEvent::Rejected {
                             deal_ref: deal_reference,
-                            reason: format!("resolved: {detail}"),
+                            reason: RejectReason::NoDeal,
+                            detail: Some(detail),
                         }],
                         other => open_events(clock.as_ref(), other, None),
                     }
@@ -77,12 +80,13 @@ impl Broker for IgBroker {
     }
 }
 
-/// The events for a request IG did not act on: `Rejected`, plus `Failure` when the broker as a
-/// whole is unusable.
+/// The events for a request IG did not act on: `Rejected` with [`RejectReason::Refused`] (the
+/// error says why), plus `Failure` when the broker as a whole is unusable.
 fn refused(deal_ref: DealReference, e: &IgError) -> Vec<BrokerEvent> {
     let mut events = vec![BrokerEvent::Rejected {
         deal_ref,
-        reason: e.to_string(),
+        reason: RejectReason::Refused(e.to_string()),
+        detail: None,
     }];
     if let Some(kind) = failure_kind(e) {
         events.push(BrokerEvent::Failure {
@@ -216,7 +220,8 @@ async fn close(client: &IgClient, clock: &dyn Clock, c: CloseOrder) -> Vec<Broke
                 }
                 None => vec![BrokerEvent::Rejected {
                     deal_ref: deal_reference,
-                    reason: RejectReason::PositionNotFound.to_string(),
+                    reason: RejectReason::PositionNotFound,
+                    detail: Some("the exit level is not known".into()),
                 }],
             }
         }
@@ -234,7 +239,8 @@ fn not_accepted(out: DealOutcome) -> Vec<BrokerEvent> {
             ..
         } => vec![BrokerEvent::Rejected {
             deal_ref: deal_reference,
-            reason: reason.to_string(),
+            reason,
+            detail: None,
         }],
         DealOutcome::Unknown {
             deal_reference,
@@ -269,7 +275,8 @@ async fn amend(client: &IgClient, a: AmendOrder) -> Vec<BrokerEvent> {
         }],
         Ok(DealOutcome::Rejected { reason, .. }) => vec![BrokerEvent::AmendRejected {
             deal_id: a.deal_id,
-            reason: reason.to_string(),
+            reason,
+            detail: None,
         }],
         Ok(DealOutcome::Unknown { detail, .. } | DealOutcome::NotFound { detail, .. }) => {
             match client.position(&a.deal_id).await {
@@ -281,14 +288,18 @@ async fn amend(client: &IgClient, a: AmendOrder) -> Vec<BrokerEvent> {
                 }],
                 Err(e) => vec![BrokerEvent::AmendRejected {
                     deal_id: a.deal_id,
-                    reason: format!("outcome unknown ({detail}); position unreadable: {e}"),
+                    reason: RejectReason::Refused(format!(
+                        "outcome unknown ({detail}); position unreadable: {e}"
+                    )),
+                    detail: None,
                 }],
             }
         }
         Err(e) => {
             let mut ev = vec![BrokerEvent::AmendRejected {
                 deal_id: a.deal_id,
-                reason: e.to_string(),
+                reason: RejectReason::Refused(e.to_string()),
+                detail: None,
             }];
             if let Some(kind) = failure_kind(&e) {
                 ev.push(BrokerEvent::Failure {

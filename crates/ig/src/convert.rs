@@ -507,9 +507,12 @@ pub fn activity(a: &WireActivity) -> Activity {
             .and_then(|d| d.deal_reference.as_deref())
             .and_then(|r| DealReference::new(r).ok()),
         description: a.description.clone(),
+        channel: a.channel.clone(),
         direction: d.and_then(|d| d.direction.as_deref()).and_then(direction),
         level: d.and_then(|d| d.level).map(Price::new),
         size: d.and_then(|d| d.size).map(Size::new),
+        stop_level: d.and_then(|d| d.stop_level).map(Price::new),
+        limit_level: d.and_then(|d| d.limit_level).map(Price::new),
     }
 }
 

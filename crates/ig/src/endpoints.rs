@@ -209,6 +209,8 @@ impl IgClient {
                 Some(CloseLevel {
                     level: a.level?,
                     at: a.at,
+                    channel: a.channel.clone(),
+                    description: a.description.clone(),
                 })
             }))
     }

@@ -201,17 +201,26 @@ pub struct Activity {
     pub deal_id: Option<DealId>,
     pub deal_reference: Option<DealReference>,
     pub description: Option<String>,
+    /// Who acted: `SYSTEM` (IG: a stop, a limit, a margin close-out), `PUBLIC_WEB_API` /
+    /// `PUBLIC_FIX_API` (an API client), `WEB`, `MOBILE`, `DEALER`.
+    pub channel: Option<String>,
     pub direction: Option<Direction>,
     pub level: Option<Price>,
     pub size: Option<Size>,
+    pub stop_level: Option<Price>,
+    pub limit_level: Option<Price>,
 }
 
 /// The deal that closed a position, from the activity history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseLevel {
     pub level: Price,
     /// When IG executed it, if its date was readable.
     pub at: Option<Timestamp>,
+    /// Who closed it, as IG records it (see [`Activity::channel`]).
+    pub channel: Option<String>,
+    /// IG's own description of the activity.
+    pub description: Option<String>,
 }
 
 /// One transaction of the account (`GET /history/transactions` v2).

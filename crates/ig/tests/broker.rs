@@ -14,7 +14,9 @@ use scalper_engine::event::{
 };
 use scalper_engine::{Broker, ManualClock};
 use scalper_ig::{IgBroker, IgClient, SessionVersion};
-use scalper_model::{DealId, DealReference, Direction, Epic, Points, Price, Size, Timestamp};
+use scalper_model::{
+    DealId, DealReference, Direction, Epic, Points, Price, RejectReason, Size, Timestamp,
+};
 
 fn broker(fake: &FakeIg, cfg: scalper_ig::IgConfig) -> IgBroker {
     let _ = fake;
@@ -112,7 +114,14 @@ async fn resolve_without_confirm_or_position_is_rejected_and_auth_failure_is_rep
         })
         .await;
     assert!(
-        matches!(ev.as_slice(), [BrokerEvent::Rejected { .. }]),
+        matches!(
+            ev.as_slice(),
+            [BrokerEvent::Rejected {
+                reason: RejectReason::NoDeal,
+                detail: Some(_),
+                ..
+            }]
+        ),
         "{ev:?}"
     );
     assert_eq!(
@@ -129,7 +138,10 @@ async fn resolve_without_confirm_or_position_is_rejected_and_auth_failure_is_rep
         matches!(
             ev.as_slice(),
             [
-                BrokerEvent::Rejected { .. },
+                BrokerEvent::Rejected {
+                    reason: RejectReason::Refused(_),
+                    ..
+                },
                 BrokerEvent::Failure {
                     kind: FailureKind::Authentication,
                     ..

@@ -1,6 +1,7 @@
 //! The project's IG client (`scalper_ig::IgClient`) against the sandbox: every endpoint, and the
 //! session scenarios (token expiry, concurrent 401s, invalid credentials, v3 refresh, encrypted
-//! login, lost dealing response resolved through /confirms).
+//! login, lost dealing response resolved through /confirms), and `IgBroker`'s rejections
+//! carrying IG's reason as a `RejectReason`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,12 +12,17 @@ use std::time::Duration;
 
 use rust_decimal_macros::dec;
 use sandbox_common::{start, start_with, EURUSD};
+use scalper_engine::event::{BrokerCommand, BrokerEvent, OpenOrder};
+use scalper_engine::{Broker, ManualClock};
 use scalper_ig::{
-    ActivityQuery, CloseRequest, DealOutcome, Environment, IgClient, IgConfig, IgError,
+    ActivityQuery, CloseRequest, DealOutcome, Environment, IgBroker, IgClient, IgConfig, IgError,
     OpenRequest, PositionAmend, PriceQuery, Resolution, SessionVersion, TransactionQuery,
     WorkingOrderAmend, WorkingOrderRequest,
 };
-use scalper_model::{AccountId, Direction, Epic, OrderType, Points, Price, Size};
+use scalper_model::{
+    AccountId, DealReference, Direction, Epic, OrderType, Points, Price, RejectReason, Size,
+    Timestamp,
+};
 use scalper_sandbox::{SandboxConfig, SandboxHandle};
 use secrecy::SecretString;
 
@@ -159,7 +165,10 @@ async fn client_drives_every_endpoint() {
     assert!(!activity.is_empty());
     assert!(activity.iter().all(|a| a.at.is_some()));
     let closed = c.close_level(&deal_id, Direction::Sell).await.unwrap();
-    assert!(closed.is_some_and(|l| l.at.is_some()), "{closed:?}");
+    assert!(
+        closed.as_ref().is_some_and(|l| l.at.is_some()),
+        "{closed:?}"
+    );
     let transactions = c.transactions(&TransactionQuery::default()).await.unwrap();
     assert_eq!(transactions.len(), 1);
     assert!(
@@ -332,5 +341,60 @@ async fn a_relogin_rides_out_a_503_burst_that_ends_a_first_login() {
     assert!(running.stats().logins >= 2, "{:?}", running.stats());
     // And the session works.
     running.positions().await.unwrap();
+    sb.shutdown().await;
+}
+
+/// An IG rejection reaches the engine as the `RejectReason` its code maps to, whether the
+/// sandbox decides it (size below the minimum) or a fault injects it (IG's code).
+#[tokio::test]
+async fn broker_rejections_carry_the_mapped_reason() {
+    let sb = start().await;
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_000)));
+    let mut b = IgBroker::new(client(&sb, SessionVersion::V2, "sandbox-pass"), clock);
+    b.client().login().await.unwrap();
+    let open = |r: &str, size| {
+        BrokerCommand::Open(OpenOrder {
+            deal_ref: DealReference::new(r).unwrap(),
+            epic: epic(),
+            direction: Direction::Buy,
+            size: Size::new(size),
+            stop_distance: None,
+            limit_distance: None,
+            currency: "USD".into(),
+            expiry: "-".into(),
+        })
+    };
+    let reason = |ev: Vec<BrokerEvent>| match &ev[..] {
+        [BrokerEvent::Rejected { reason, .. }] => reason.clone(),
+        other => panic!("expected one rejection, got {other:?}"),
+    };
+    assert_eq!(
+        reason(b.execute(open("REJ-1", dec!(0.01))).await),
+        RejectReason::MinimumDealSize
+    );
+    for (code, expected) in [
+        ("INSUFFICIENT_FUNDS", RejectReason::InsufficientFunds),
+        (
+            "MARKET_CLOSED_WITH_EDITS",
+            RejectReason::MarketClosedWithEdits,
+        ),
+        (
+            "TRAILING_STOP_NOT_ALLOWED",
+            RejectReason::Other("TRAILING_STOP_NOT_ALLOWED".into()),
+        ),
+    ] {
+        sb.inject_faults(&format!("reject:{code}:1")).unwrap();
+        assert_eq!(
+            reason(b.execute(open(&format!("REJ-{code}"), dec!(1))).await),
+            expected,
+            "{code}"
+        );
+    }
+    assert!(sb
+        .state()
+        .account("SANDBOX-CFD")
+        .unwrap()
+        .positions
+        .is_empty());
     sb.shutdown().await;
 }

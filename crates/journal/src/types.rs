@@ -63,6 +63,12 @@ pub struct Fill {
     pub deal_id: DealId,
     pub level: Price,
     pub size: Size,
+    /// The stop and limit the position opened with (their levels are known only at the fill);
+    /// `None` keeps what the journal has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_level: Option<Price>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_level: Option<Price>,
 }
 
 /// A new stop and/or limit on an open position.
@@ -132,6 +138,14 @@ pub enum SystemEvent {
     EngineStop {
         reason: String,
     },
+    /// An in-run comparison of the broker's positions with the engine's that found a
+    /// difference: closes the stream did not report (booked at IG's level) and positions the
+    /// run does not manage.
+    InRunReconciliation {
+        trigger: String,
+        closes_booked: u32,
+        unknown_at_broker: Vec<String>,
+    },
 }
 
 impl SystemEvent {
@@ -149,6 +163,7 @@ impl SystemEvent {
             Self::StreamReconnect { .. } => "stream_reconnect",
             Self::EngineStart { .. } => "engine_start",
             Self::EngineStop { .. } => "engine_stop",
+            Self::InRunReconciliation { .. } => "in_run_reconciliation",
         }
     }
 }

@@ -66,6 +66,8 @@ fn full_lifecycle_is_journaled_in_order_with_exact_decimals() {
         deal_id: DealId::new("DIAAAA1").unwrap(),
         level: Price::new(d("1.08125")),
         size: Size::new(d("1.50")),
+        stop_level: None,
+        limit_level: None,
     };
     assert_eq!(j.record_fill(&r, &fill).unwrap(), DealState::Open);
     let amend = Amendment {
@@ -369,6 +371,8 @@ fn late_confirm_after_the_position_was_seen_keeps_it_open() {
         deal_id: DealId::new("DL").unwrap(),
         level: Price::new(d("1.08110")),
         size: Size::new(d("1")),
+        stop_level: None,
+        limit_level: None,
     };
     assert_eq!(j.record_fill(&dref("L"), &fill).unwrap(), DealState::Open);
     let s = j
@@ -376,4 +380,38 @@ fn late_confirm_after_the_position_was_seen_keeps_it_open() {
         .unwrap();
     assert_eq!(s, DealState::Open);
     assert_eq!(j.history(id).unwrap().len(), 3);
+}
+
+#[test]
+fn the_fill_records_the_stop_and_limit_the_position_opened_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(&dir.path().join("j.sqlite"));
+    let id = j
+        .record_intent(&intent("LV", Direction::Buy, "1", 0))
+        .unwrap();
+    let fill = Fill {
+        ts: ts(1),
+        deal_id: DealId::new("DLV").unwrap(),
+        level: Price::new(d("1.08110")),
+        size: Size::new(d("1")),
+        stop_level: Some(Price::new(d("1.08010"))),
+        limit_level: Some(Price::new(d("1.08310"))),
+    };
+    j.record_fill(&dref("LV"), &fill).unwrap();
+    let t = j.trade(id).unwrap().unwrap();
+    assert_eq!(t.stop_level, Some(Price::new(d("1.08010"))));
+    assert_eq!(t.limit_level, Some(Price::new(d("1.08310"))));
+    // An amendment moves them; a later fill without levels keeps them.
+    j.record_amendment(
+        &dref("LV"),
+        &Amendment {
+            ts: ts(2),
+            stop_level: Some(Price::new(d("1.08100"))),
+            limit_level: None,
+        },
+    )
+    .unwrap();
+    let t = j.trade(id).unwrap().unwrap();
+    assert_eq!(t.stop_level, Some(Price::new(d("1.08100"))));
+    assert_eq!(t.limit_level, Some(Price::new(d("1.08310"))));
 }

@@ -1,76 +1,310 @@
-//! Positions the broker closes by itself (stop, limit, platform), seen as stream OPU `DELETED`
-//! updates: an estimate from the last quote at once, then the level IG recorded for the closing
-//! deal (`/history/activity`), looked up by the execution task off the event loop.
+//! Positions the broker closed by itself (stop, limit, platform, margin close-out): seen as a
+//! stream OPU `DELETED`, or found missing from `/positions` by the in-run reconciliation (after
+//! a stream gap, and every `reconcile_interval_ms`). Either way the close is booked at the level
+//! IG recorded for the closing deal (`/history/activity`), with IG's cause: its channel
+//! (`SYSTEM` is IG itself) and its level against the position's stop and limit. The last quote
+//! only gives the estimate used when IG's history does not show the close (yet).
 
 use scalper_engine::{BrokerEvent, CloseCause, Engine};
 use scalper_ig::stream::{PositionUpdate, UpdateStatus};
-use scalper_ig::IgClient;
-use scalper_model::{DealState, Direction, Quote, Timestamp};
+use scalper_ig::{CloseLevel, IgClient};
+use scalper_model::{DealId, DealState, Direction, Price, Quote, Timestamp};
+
+/// A position the broker no longer holds, to be valued from IG's history.
+#[derive(Debug, Clone)]
+pub struct GoneClose {
+    /// The close as far as scalper can tell without IG's history (last quote, cause
+    /// `Manual`): booked as it is when the history does not show the close.
+    pub estimate: BrokerEvent,
+    pub direction: Direction,
+    pub stop_level: Option<Price>,
+    pub limit_level: Option<Price>,
+}
+
+/// A close valued from IG's history: the event for the engine and the reason to journal.
+#[derive(Debug, Clone)]
+pub struct ValuedClose {
+    pub event: BrokerEvent,
+    pub reason: String,
+}
+
+/// The engine's open position `deal_id` (not one it is opening or closing itself), as a
+/// [`GoneClose`] estimated from the last quote.
+pub fn gone(
+    engine: &Engine,
+    quote_for: impl Fn(&scalper_model::Epic) -> Option<Quote>,
+    now: Timestamp,
+    deal_id: &DealId,
+    level_hint: Option<Price>,
+) -> Option<GoneClose> {
+    let trade = engine
+        .trades()
+        .iter()
+        .find(|t| t.deal_id.as_ref() == Some(deal_id) && t.state == DealState::Open)?;
+    let exit_side = quote_for(&trade.epic).map(|q| match trade.direction {
+        Direction::Buy => q.bid,
+        Direction::Sell => q.offer,
+    });
+    let level = exit_side.or(level_hint).or(trade.entry_level)?;
+    Some(GoneClose {
+        estimate: BrokerEvent::PositionClosed {
+            deal_id: deal_id.clone(),
+            level,
+            pnl: None,
+            cause: CloseCause::Manual,
+            at: now,
+        },
+        direction: trade.direction,
+        stop_level: trade.stop_level,
+        limit_level: trade.limit_level,
+    })
+}
 
 /// An OPU `DELETED` for a position the engine holds open (not one it is closing itself): the
-/// broker closed it. The estimate's level is the last quote's closing side (IG fills a
-/// triggered stop or limit at the market), its cause the level that quote crossed. Returns
-/// the estimate and the position's direction.
+/// broker closed it.
 pub fn broker_side_close(
     engine: &Engine,
     quote_for: impl Fn(&scalper_model::Epic) -> Option<Quote>,
     now: Timestamp,
     p: &PositionUpdate,
-) -> Option<(BrokerEvent, Direction)> {
+) -> Option<GoneClose> {
     if p.status != UpdateStatus::Deleted {
         return None;
     }
-    let trade = engine
-        .trades()
-        .iter()
-        .find(|t| t.deal_id.as_ref() == Some(&p.deal_id) && t.state == DealState::Open)?;
-    let exit_side = quote_for(&trade.epic).map(|q| match trade.direction {
-        Direction::Buy => q.bid,
-        Direction::Sell => q.offer,
-    });
-    let (cause, level) = match (trade.direction, exit_side) {
-        (Direction::Buy, Some(px)) if trade.stop_level.is_some_and(|s| px <= s) => {
-            (CloseCause::Stop, px)
-        }
-        (Direction::Sell, Some(px)) if trade.stop_level.is_some_and(|s| px >= s) => {
-            (CloseCause::Stop, px)
-        }
-        (Direction::Buy, Some(px)) if trade.limit_level.is_some_and(|l| px >= l) => {
-            (CloseCause::Limit, px)
-        }
-        (Direction::Sell, Some(px)) if trade.limit_level.is_some_and(|l| px <= l) => {
-            (CloseCause::Limit, px)
-        }
-        (_, Some(px)) => (CloseCause::Manual, px),
-        (_, None) => (CloseCause::Manual, p.level.or(trade.entry_level)?),
-    };
-    Some((
-        BrokerEvent::PositionClosed {
-            deal_id: p.deal_id.clone(),
-            level,
-            pnl: None,
-            cause,
-            at: now,
-        },
-        trade.direction,
-    ))
+    gone(engine, quote_for, now, &p.deal_id, p.level)
 }
 
-/// `estimate` with its level replaced by the level IG recorded for the closing deal
-/// (`/history/activity?dealId=`), so the engine's P&L is the broker's; the estimate as it is
-/// when the history does not say.
-pub async fn value_close(
-    client: &IgClient,
-    mut estimate: BrokerEvent,
+/// IG's cause for a close: who closed it (the activity's channel) and where (its level against
+/// the position's stop and limit).
+pub fn cause_from_ig(
+    close: &CloseLevel,
     direction: Direction,
-) -> BrokerEvent {
-    if let BrokerEvent::PositionClosed { deal_id, level, .. } = &mut estimate {
-        if let Some((exact, _)) = crate::journaling::broker_close(client, deal_id, direction).await
-        {
-            *level = exact;
-        } else {
-            tracing::warn!(deal_id = %deal_id, "the close level is not in the activity history; using the last quote");
+    stop: Option<Price>,
+    limit: Option<Price>,
+) -> (CloseCause, String) {
+    let channel = close.channel.as_deref().unwrap_or("").to_ascii_uppercase();
+    let at_or_past = |level: Price, worse: bool| match (direction, worse) {
+        // A long is stopped below, limited above; a short the other way round.
+        (Direction::Buy, true) | (Direction::Sell, false) => close.level <= level,
+        (Direction::Buy, false) | (Direction::Sell, true) => close.level >= level,
+    };
+    let description = close
+        .description
+        .as_deref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    let by_level = if stop.is_some_and(|s| at_or_past(s, true)) {
+        Some(CloseCause::Stop)
+    } else if limit.is_some_and(|l| at_or_past(l, false)) {
+        Some(CloseCause::Limit)
+    } else {
+        None
+    };
+    match (channel.as_str(), by_level) {
+        ("SYSTEM", Some(CloseCause::Stop)) => (
+            CloseCause::Stop,
+            format!("stop: IG closed it at {}{description}", close.level),
+        ),
+        ("SYSTEM", Some(CloseCause::Limit)) => (
+            CloseCause::Limit,
+            format!("limit: IG closed it at {}{description}", close.level),
+        ),
+        ("SYSTEM", _) => (
+            CloseCause::Manual,
+            format!(
+                "closed by IG (not at its stop or limit: a margin close-out, expiry or IG action) at {}{description}",
+                close.level
+            ),
+        ),
+        ("", Some(cause)) => (
+            cause,
+            format!(
+                "{}: IG's close level {} is at or past it (IG gave no channel){description}",
+                if cause == CloseCause::Stop { "stop" } else { "limit" },
+                close.level
+            ),
+        ),
+        ("", _) => (
+            CloseCause::Manual,
+            format!("closed at the broker at {}{description}", close.level),
+        ),
+        (other, _) => (
+            CloseCause::Manual,
+            format!(
+                "closed outside this run through {other} at {}{description}",
+                close.level
+            ),
+        ),
+    }
+}
+
+/// The close at the level and with the cause IG recorded for the closing deal
+/// (`/history/activity?dealId=`); the estimate as it is when the history does not say.
+pub async fn value_close(client: &IgClient, gone: GoneClose) -> ValuedClose {
+    let GoneClose {
+        mut estimate,
+        direction,
+        stop_level,
+        limit_level,
+    } = gone;
+    let mut reason = String::new();
+    if let BrokerEvent::PositionClosed {
+        deal_id,
+        level,
+        cause,
+        at,
+        ..
+    } = &mut estimate
+    {
+        match client.close_level(deal_id, direction.opposite()).await {
+            Ok(Some(close)) => {
+                let (c, r) = cause_from_ig(&close, direction, stop_level, limit_level);
+                *level = close.level;
+                *cause = c;
+                if let Some(t) = close.at {
+                    *at = t;
+                }
+                reason = r;
+            }
+            Ok(None) => {
+                tracing::warn!(deal_id = %deal_id, "the close is not in IG's activity history yet; booked at the last quote");
+                reason = format!("closed at the broker; IG's history did not show the close yet, booked at the last quote {level}");
+            }
+            Err(e) => {
+                tracing::warn!(deal_id = %deal_id, error = %e, "cannot read IG's activity history; the close is booked at the last quote");
+                reason = format!("closed at the broker; IG's history could not be read ({e}), booked at the last quote {level}");
+            }
         }
     }
-    estimate
+    ValuedClose {
+        event: estimate,
+        reason,
+    }
+}
+
+/// What an in-run reconciliation found.
+#[derive(Debug, Clone, Default)]
+pub struct Reconciled {
+    /// The positions scalper held open that IG no longer has, valued from IG's history.
+    pub closed: Vec<ValuedClose>,
+    /// Positions IG has that this run does not manage: `deal id epic direction size`.
+    pub unknown: Vec<String>,
+    /// How many positions IG reported.
+    pub broker_positions: usize,
+}
+
+/// Compares IG's positions with `held` (the engine's open positions when the reconciliation
+/// was asked for) and values every one IG no longer has. `None` when `/positions` cannot be
+/// read (the next reconciliation tries again).
+pub async fn reconcile(
+    client: &IgClient,
+    held: Vec<GoneClose>,
+    managed: Vec<DealId>,
+) -> Option<Reconciled> {
+    let positions = match client.positions().await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "in-run reconciliation: cannot read /positions; trying again later");
+            return None;
+        }
+    };
+    let mut out = Reconciled {
+        broker_positions: positions.len(),
+        ..Reconciled::default()
+    };
+    for g in held {
+        let BrokerEvent::PositionClosed { deal_id, .. } = &g.estimate else {
+            continue;
+        };
+        if positions.iter().any(|p| &p.deal_id == deal_id) {
+            continue;
+        }
+        out.closed.push(value_close(client, g).await);
+    }
+    for p in &positions {
+        if !managed.contains(&p.deal_id) {
+            out.unknown.push(format!(
+                "{} {} {} {}",
+                p.deal_id,
+                p.epic,
+                p.direction.as_str(),
+                p.size
+            ));
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn close(level: rust_decimal::Decimal, channel: Option<&str>) -> CloseLevel {
+        CloseLevel {
+            level: Price::new(level),
+            at: None,
+            channel: channel.map(Into::into),
+            description: Some("Position/s closed: DIAAAA1".into()),
+        }
+    }
+
+    #[test]
+    fn ig_system_closes_at_the_stop_or_limit_are_stops_and_limits() {
+        let (stop, limit) = (
+            Some(Price::new(dec!(1.0990))),
+            Some(Price::new(dec!(1.1020))),
+        );
+        let (c, r) = cause_from_ig(
+            &close(dec!(1.0989), Some("SYSTEM")),
+            Direction::Buy,
+            stop,
+            limit,
+        );
+        assert_eq!(c, CloseCause::Stop);
+        assert!(r.starts_with("stop: IG closed it at 1.0989"), "{r}");
+        let (c, _) = cause_from_ig(
+            &close(dec!(1.1021), Some("SYSTEM")),
+            Direction::Buy,
+            stop,
+            limit,
+        );
+        assert_eq!(c, CloseCause::Limit);
+        // A short: the stop is above, the limit below.
+        let (c, _) = cause_from_ig(
+            &close(dec!(1.1020), Some("SYSTEM")),
+            Direction::Sell,
+            limit,
+            stop,
+        );
+        assert_eq!(c, CloseCause::Stop);
+    }
+
+    #[test]
+    fn other_channels_and_system_closes_elsewhere_are_not_stops() {
+        let (stop, limit) = (
+            Some(Price::new(dec!(1.0990))),
+            Some(Price::new(dec!(1.1020))),
+        );
+        let (c, r) = cause_from_ig(
+            &close(dec!(1.1000), Some("SYSTEM")),
+            Direction::Buy,
+            stop,
+            limit,
+        );
+        assert_eq!(c, CloseCause::Manual);
+        assert!(r.contains("margin close-out"), "{r}");
+        let (c, r) = cause_from_ig(
+            &close(dec!(1.0980), Some("WEB")),
+            Direction::Buy,
+            stop,
+            limit,
+        );
+        assert_eq!(
+            c,
+            CloseCause::Manual,
+            "a hand close past the stop is still a hand close"
+        );
+        assert!(r.contains("through WEB"), "{r}");
+    }
 }

@@ -7,8 +7,9 @@ use scalper_journal::JournalError;
 /// A live run's failure. The broker and journal variants keep the typed error as their source.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
-    /// Ctrl-C (or a programmatic kill switch) during start-up: nothing was sent.
-    #[error("interrupted (Ctrl-C) during start-up, {stage}: no order was sent")]
+    /// Ctrl-C, SIGTERM, SIGHUP (or a programmatic kill switch) during start-up: nothing was
+    /// sent.
+    #[error("interrupted (Ctrl-C, SIGTERM or SIGHUP) during start-up, {stage}: no order was sent")]
     Interrupted { stage: String },
     /// A broker call failed during start-up (login, market details, reconciliation).
     #[error("{context}")]
@@ -31,7 +32,7 @@ pub enum LiveError {
     #[error("{context}: {detail}")]
     Engine { context: String, detail: String },
     /// The process cannot listen for signals.
-    #[error("cannot listen for Ctrl-C: {0}")]
+    #[error("cannot listen for Ctrl-C, SIGTERM or SIGHUP: {0}")]
     Signals(#[source] std::io::Error),
 }
 

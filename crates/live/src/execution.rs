@@ -16,7 +16,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use scalper_engine::event::{AmendOrder, BrokerCommand, BrokerEvent};
 use scalper_engine::Broker as _;
 use scalper_ig::{IgBroker, IgClient};
-use scalper_model::{DealId, DealReference, Direction, Epic};
+use scalper_model::{DealId, DealReference, Epic, RejectReason};
+
+use crate::closes::{GoneClose, Reconciled, ValuedClose};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -34,10 +36,13 @@ pub enum Job {
     /// A broker command the engine issued (already journaled).
     Command(BrokerCommand),
     /// A position the broker closed by itself (stop, limit, platform): value the close at the
-    /// closing deal's level from the activity history, else report `estimate` as it is.
-    ValueClose {
-        estimate: BrokerEvent,
-        direction: Direction,
+    /// closing deal's level and cause from IG's activity history, else report the estimate.
+    ValueClose(GoneClose),
+    /// The in-run reconciliation: compare IG's positions with `held` (the engine's open
+    /// positions) and value each one IG no longer has; list IG's positions not in `managed`.
+    Reconcile {
+        held: Vec<GoneClose>,
+        managed: Vec<DealId>,
     },
 }
 
@@ -45,6 +50,30 @@ pub enum Job {
 #[derive(Debug, Clone, Default)]
 pub struct Completed {
     pub events: Vec<BrokerEvent>,
+    /// Why the broker closed positions (from IG's history), by deal id, for the journal.
+    pub close_reasons: Vec<(DealId, String)>,
+    /// What a [`Job::Reconcile`] found (`None` for other jobs, or when `/positions` failed).
+    pub reconciled: Option<Reconciled>,
+}
+
+impl Completed {
+    fn events(events: Vec<BrokerEvent>) -> Self {
+        Self {
+            events,
+            ..Self::default()
+        }
+    }
+
+    fn valued(closes: Vec<ValuedClose>) -> Self {
+        let mut out = Self::default();
+        for v in closes {
+            if let BrokerEvent::PositionClosed { deal_id, .. } = &v.event {
+                out.close_reasons.push((deal_id.clone(), v.reason));
+            }
+            out.events.push(v.event);
+        }
+        out
+    }
 }
 
 /// The event loop's side of the execution task.
@@ -153,7 +182,7 @@ impl Scheduler {
     fn enqueue(&mut self, job: Job) -> bool {
         match &job {
             Job::Command(BrokerCommand::Open(_)) => self.entries.push_back(job),
-            Job::Command(BrokerCommand::Close(_)) | Job::ValueClose { .. } => {
+            Job::Command(BrokerCommand::Close(_)) | Job::ValueClose(_) | Job::Reconcile { .. } => {
                 self.urgent.push_back(job);
             }
             Job::Command(BrokerCommand::Resolve { deal_ref, .. }) => {
@@ -212,7 +241,7 @@ impl Scheduler {
                 self.resolving.insert(deal_ref.clone());
                 Lane::Resolve(deal_ref.clone())
             }
-            Job::ValueClose { .. } => Lane::Free,
+            Job::ValueClose(_) | Job::Reconcile { .. } => Lane::Free,
         };
         self.running += 1;
         Some((job, lane))
@@ -270,7 +299,7 @@ struct Task {
     jobs: mpsc::Receiver<Job>,
     done: mpsc::Sender<Completed>,
     sched: Scheduler,
-    running: JoinSet<Vec<BrokerEvent>>,
+    running: JoinSet<Completed>,
     lanes: HashMap<tokio::task::Id, Running>,
 }
 
@@ -329,20 +358,30 @@ impl Task {
             Job::Command(BrokerCommand::Close(c)) => unknown(&c.deal_ref),
             Job::Command(BrokerCommand::Amend(a)) => vec![BrokerEvent::AmendRejected {
                 deal_id: a.deal_id.clone(),
-                reason: "the amendment's request task failed".into(),
+                reason: RejectReason::Refused("the amendment's request task failed".into()),
+                detail: None,
             }],
-            Job::Command(BrokerCommand::Resolve { .. }) => Vec::new(),
-            Job::ValueClose { estimate, .. } => vec![estimate.clone()],
+            Job::Command(BrokerCommand::Resolve { .. }) | Job::Reconcile { .. } => Vec::new(),
+            Job::ValueClose(g) => vec![g.estimate.clone()],
         };
         let mut broker = self.broker.clone();
         let client = self.client.clone();
         let handle = self.running.spawn(async move {
             match job {
-                Job::Command(cmd) => broker.execute(cmd).await,
-                Job::ValueClose {
-                    estimate,
-                    direction,
-                } => vec![crate::closes::value_close(&client, estimate, direction).await],
+                Job::Command(cmd) => Completed::events(broker.execute(cmd).await),
+                Job::ValueClose(g) => {
+                    Completed::valued(vec![crate::closes::value_close(&client, g).await])
+                }
+                Job::Reconcile { held, managed } => {
+                    match crate::closes::reconcile(&client, held, managed).await {
+                        Some(mut r) => {
+                            let mut out = Completed::valued(std::mem::take(&mut r.closed));
+                            out.reconciled = Some(r);
+                            out
+                        }
+                        None => Completed::default(),
+                    }
+                }
             }
         });
         self.lanes.insert(handle.id(), Running { lane, on_panic });
@@ -350,24 +389,20 @@ impl Task {
 
     fn finish(
         &mut self,
-        res: Result<(tokio::task::Id, Vec<BrokerEvent>), tokio::task::JoinError>,
+        res: Result<(tokio::task::Id, Completed), tokio::task::JoinError>,
     ) -> Completed {
-        let (id, events) = match res {
-            Ok((id, events)) => (id, Some(events)),
+        let (id, done) = match res {
+            Ok((id, done)) => (id, Some(done)),
             Err(e) => {
                 tracing::error!(error = %e, "a dealing request task failed; its outcome is treated as unknown");
                 (e.id(), None)
             }
         };
         let Some(running) = self.lanes.remove(&id) else {
-            return Completed {
-                events: events.unwrap_or_default(),
-            };
+            return done.unwrap_or_default();
         };
         self.sched.release(&running.lane);
-        Completed {
-            events: events.unwrap_or(running.on_panic),
-        }
+        done.unwrap_or_else(|| Completed::events(running.on_panic))
     }
 }
 
@@ -384,7 +419,7 @@ mod tests {
 
     use rust_decimal::Decimal;
     use scalper_engine::event::{CloseOrder, OpenOrder};
-    use scalper_model::{Price, Size};
+    use scalper_model::{Direction, Price, Size};
 
     use super::*;
 
@@ -442,7 +477,8 @@ mod tests {
             Job::Command(BrokerCommand::Close(c)) => format!("close {}", c.deal_ref),
             Job::Command(BrokerCommand::Amend(a)) => format!("amend {:?}", a.stop_level),
             Job::Command(BrokerCommand::Resolve { deal_ref, .. }) => format!("resolve {deal_ref}"),
-            Job::ValueClose { .. } => "value".into(),
+            Job::ValueClose(_) => "value".into(),
+            Job::Reconcile { .. } => "reconcile".into(),
         }
     }
 

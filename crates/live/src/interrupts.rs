@@ -1,4 +1,5 @@
-//! Ctrl-C (SIGINT) and the programmatic kill switch: the first press stops new entries (the
+//! Ctrl-C (SIGINT), SIGTERM (`systemctl stop`, `docker stop`), SIGHUP (the terminal went away)
+//! and the programmatic kill switch all take one path: the first press stops new entries (the
 //! kill switch), the second ends the run at once. Installed before the first network call, so
 //! that a press during start-up (login, reconciliation) stops the start cleanly instead of
 //! killing the process mid-write.
@@ -40,24 +41,32 @@ impl Interrupts {
         }
     }
 
-    /// Registers the SIGINT handler now (not at the first poll), so that no SIGINT after this
-    /// call takes the default action of ending the process. Must be called inside a tokio
-    /// runtime.
+    /// Registers the SIGINT, SIGTERM and SIGHUP handlers now (not at the first poll), so that
+    /// none of these signals after this call takes its default action of ending the process
+    /// with positions unmanaged. Must be called inside a tokio runtime.
     pub fn install() -> Result<Self, LiveError> {
         let me = Self::manual();
-        let switch = me.kill_switch();
         #[cfg(unix)]
         {
-            let mut sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-                .map_err(LiveError::Signals)?;
-            tokio::spawn(async move {
-                while sig.recv().await.is_some() {
-                    switch.press();
-                }
-            });
+            use tokio::signal::unix::{signal, SignalKind};
+            for (kind, name) in [
+                (SignalKind::interrupt(), "SIGINT (Ctrl-C)"),
+                (SignalKind::terminate(), "SIGTERM"),
+                (SignalKind::hangup(), "SIGHUP"),
+            ] {
+                let mut sig = signal(kind).map_err(LiveError::Signals)?;
+                let switch = me.kill_switch();
+                tokio::spawn(async move {
+                    while sig.recv().await.is_some() {
+                        tracing::warn!(signal = name, "signal received: pressing the kill switch");
+                        switch.press();
+                    }
+                });
+            }
         }
         #[cfg(not(unix))]
         {
+            let switch = me.kill_switch();
             tokio::spawn(async move {
                 while tokio::signal::ctrl_c().await.is_ok() {
                     switch.press();

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::LiveError;
+use scalper_engine::event::rejection_text;
 use scalper_engine::{Action, BrokerCommand, BrokerEvent, Engine, HaltReason, RestoredPosition};
 use scalper_ig::{DealStatus, IgClient};
 use scalper_journal::{
@@ -33,6 +34,8 @@ pub struct JournalSink {
     last_refusal: HashMap<Epic, String>,
     /// Session counters already journaled (logins, refreshes, recovered token errors).
     seen_session: (u64, u64, u64),
+    /// Why the broker closed a position, from IG's history, until the engine books the close.
+    close_reasons: HashMap<DealId, String>,
 }
 
 impl JournalSink {
@@ -64,7 +67,17 @@ impl JournalSink {
             paper,
             last_refusal: HashMap::new(),
             seen_session: (0, 0, 0),
+            close_reasons: HashMap::new(),
         })
+    }
+
+    /// The number the next trade gets in the journal, so the engine uses the same.
+    pub fn next_trade_id(&self) -> Result<u64, LiveError> {
+        let id = self
+            .direct_ref()?
+            .next_trade_id()
+            .map_err(LiveError::journal("reading the journal's next trade id"))?;
+        Ok(u64::try_from(id).unwrap_or(1))
     }
 
     /// The realised P&L and entries of the trading session containing `now` (the engine's
@@ -94,6 +107,23 @@ impl JournalSink {
                 "reading today's totals from the journal",
             ))?;
         Ok((stats.realised_pnl - stats.fees, stats.trades_opened))
+    }
+
+    /// Closes the paper trades an earlier paper run left open (no exit price): they never met
+    /// the broker, so they are never reconciled with it. Each is logged at WARN.
+    pub fn abandon_paper_trades(&mut self, now: Timestamp) -> Result<usize, LiveError> {
+        let left = self
+            .direct()?
+            .abandon_paper_trades(now)
+            .map_err(LiveError::journal(
+                "closing paper trades an earlier paper run left open",
+            ))?;
+        for t in &left {
+            tracing::warn!(trade = t.id.0, reference = %t.deal_reference, epic = %t.epic,
+                direction = t.direction.as_str(), size = %t.size,
+                "a paper position from an earlier paper run was left open; closed in the journal as paper_abandoned (no exit price, no P&L)");
+        }
+        Ok(left.len())
     }
 
     /// Compares the journal's open and unresolved trades with the broker, journals the report
@@ -296,6 +326,7 @@ impl JournalSink {
                 stop_level: t.stop_level,
                 limit_level: t.limit_level,
                 adopted: t.adopted,
+                trade_id: u64::try_from(t.id.0).ok(),
             });
         }
         Ok((out, unmanaged))
@@ -332,7 +363,15 @@ impl JournalSink {
                 self.intents
                     .append(&intent)
                     .map_err(LiveError::journal(context.clone()))?;
-                self.write(context, move |j| j.record_intent(&intent).map(drop))?;
+                let engine_id = trade.map(|t| t.trade_id);
+                self.write(context, move |j| {
+                    let id = j.record_intent(&intent)?;
+                    if engine_id.is_some_and(|n| i64::try_from(n).ok() != Some(id.0)) {
+                        tracing::warn!(journal_id = id.0, engine_id = ?engine_id, reference = %intent.deal_reference,
+                            "the journal numbered this trade differently from the engine (an intent was lost?)");
+                    }
+                    Ok(())
+                })?;
             }
             BrokerCommand::Close(c) => {
                 if let Some(t) = engine
@@ -381,14 +420,15 @@ impl JournalSink {
                     j.record_confirm(&r, now, &outcome).map(drop)
                 })?;
             }
-            BrokerEvent::Rejected { deal_ref, reason } => {
+            BrokerEvent::Rejected {
+                deal_ref,
+                reason,
+                detail,
+            } => {
+                // The journal keeps the reason as readable text, as reconciliation does.
+                let reason = rejection_text(reason, detail.as_deref());
                 if opening(deal_ref) {
-                    let (r, outcome) = (
-                        deal_ref.clone(),
-                        ConfirmOutcome::Rejected {
-                            reason: reason.clone(),
-                        },
-                    );
+                    let (r, outcome) = (deal_ref.clone(), ConfirmOutcome::Rejected { reason });
                     self.write(format!("journaling the rejection of {r}"), move |j| {
                         j.record_confirm(&r, now, &outcome).map(drop)
                     })?;
@@ -465,6 +505,8 @@ impl JournalSink {
                         deal_id: t.deal_id.clone(),
                         level: t.level,
                         size: t.size,
+                        stop_level: t.stop_level,
+                        limit_level: t.limit_level,
                     },
                 );
                 self.write(format!("journaling the fill of {r}"), move |j| {
@@ -472,6 +514,12 @@ impl JournalSink {
                 })?;
             }
             Action::TradeClosed(c) => {
+                let broker_reason = self.close_reasons.remove(&c.deal_id);
+                let reason = match (c.reason.is_empty(), broker_reason) {
+                    (false, _) => format!("{:?}: {}", c.cause, c.reason).to_lowercase(),
+                    (true, Some(r)) => r,
+                    (true, None) => format!("{:?}", c.cause).to_lowercase(),
+                };
                 let (r, close) = (
                     c.deal_ref.clone(),
                     Close {
@@ -479,7 +527,7 @@ impl JournalSink {
                         level: c.exit_price,
                         pnl: c.pnl,
                         fees: Money::ZERO,
-                        reason: format!("{:?}: {}", c.cause, c.reason).to_lowercase(),
+                        reason,
                     },
                 );
                 self.write(format!("journaling the close of {r}"), move |j| {
@@ -538,6 +586,12 @@ impl JournalSink {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Why the broker closed `deal_id` (IG's channel, level and description), journaled with
+    /// the close when the engine books it.
+    pub fn note_close_reason(&mut self, deal_id: DealId, reason: String) {
+        self.close_reasons.insert(deal_id, reason);
     }
 
     fn record_event(&mut self, now: Timestamp, event: SystemEvent) -> Result<(), LiveError> {

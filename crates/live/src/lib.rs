@@ -45,8 +45,6 @@ pub struct RunOptions {
     pub paper: bool,
     /// Print the one-line status to stderr every second.
     pub status_line: bool,
-    /// Close every position when the run ends (demo); otherwise positions keep their stops.
-    pub close_at_end: bool,
     /// Stream settings (tests shorten the timings).
     pub stream: StreamConfig,
     /// Account equity for sizing when the broker does not report one.
@@ -66,7 +64,6 @@ impl Default for RunOptions {
             duration: None,
             paper: false,
             status_line: false,
-            close_at_end: false,
             stream: StreamConfig::default(),
             equity: Money::new(rust_decimal::Decimal::from(10_000)),
             journal: None,
@@ -100,10 +97,34 @@ pub struct RunReport {
     /// in each instrument's currency.
     pub broker_balance_change: Option<Money>,
     pub duration_s: f64,
+    /// Why the run ended: `duration`, `interrupted` (Ctrl-C, SIGTERM, SIGHUP or the kill
+    /// switch), `broker failure` or `price stream stopped`.
+    pub ended: String,
+    /// Seconds from the end of trading to the end of the run (closing positions at the end,
+    /// waiting for requests in flight, stopping the stream): why a run can take longer than its
+    /// `--duration`.
+    pub wind_down_s: f64,
+    /// Positions still open when the run ended (`at_end = "leave"`, or closes that did not
+    /// complete), each with its broker stop and limit.
+    pub positions_left: Vec<PositionLeft>,
     /// Non-zero when the run ended because nothing was left to manage after a broker failure,
     /// or because the price stream stopped.
     #[serde(skip)]
     pub exit_code: u8,
+}
+
+/// A position left open at the end of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct PositionLeft {
+    pub trade_id: u64,
+    pub deal_id: Option<String>,
+    pub epic: String,
+    pub direction: &'static str,
+    pub size: String,
+    pub entry_level: Option<String>,
+    pub stop_level: Option<String>,
+    pub limit_level: Option<String>,
+    pub paper: bool,
 }
 
 /// Why the event loop stopped.
@@ -146,7 +167,10 @@ pub async fn run(
     );
     eprintln!("ready to trade after {ready_ms} ms (login, markets, reconciliation; {restored} open position(s) taken over)");
     let stop = session.trade(&epics, &opts, &mut intr, started).await;
+    let wind_down = Instant::now();
     let counters = session.finish(stop, wall_now).await;
+    let wind_down_s = wind_down.elapsed().as_secs_f64();
+    let positions_left = session.positions_left();
     let broker_balance_change = match (
         start_balance,
         account_equity(&client, account.as_deref()).await,
@@ -175,6 +199,15 @@ pub async fn run(
         halted: s.halted.map(|h| h.to_string()),
         broker_balance_change,
         duration_s: started.elapsed().as_secs_f64(),
+        ended: match stop {
+            Stop::Deadline => "duration",
+            Stop::Interrupted => "interrupted",
+            Stop::NothingLeft => "broker failure, nothing left to manage",
+            Stop::StreamClosed => "price stream stopped",
+        }
+        .into(),
+        wind_down_s,
+        positions_left,
         exit_code: match stop {
             Stop::NothingLeft | Stop::StreamClosed => 4,
             Stop::Deadline | Stop::Interrupted => 0,

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use scalper_engine::{
-    Action, Clock as _, Command, Driver, Engine, EngineConfig, EngineEvent, LogLevel, SimConfig,
+    Action, AtEnd, BrokerEvent, Clock as _, Command, Driver, Engine, EngineConfig, EngineEvent,
+    LogLevel, SimConfig,
 };
 use scalper_ig::stream::{StreamClient, StreamEvent, StreamReceivers, StreamStatus, Subscription};
 use scalper_ig::{ConfirmHub, IgBroker, IgClient};
-use scalper_model::{Epic, Quote, Timestamp};
+use scalper_model::{DealState, Epic, Quote, Timestamp};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -55,7 +56,9 @@ pub struct Session {
     clock: QuoteClock,
     last_quotes: HashMap<Epic, Quote>,
     counters: LoopCounters,
-    close_at_end: bool,
+    at_end: AtEnd,
+    reconcile_every: Duration,
+    reported_unknown: std::collections::HashSet<String>,
     streams: Option<Streams>,
     journal_failures: JournalFailures,
 }
@@ -79,6 +82,8 @@ impl Session {
         opts: &RunOptions,
     ) -> Result<Self, LiveError> {
         let clock = QuoteClock::default();
+        let at_end = engine_cfg.at_end;
+        let reconcile_ms = engine_cfg.reconcile_interval_ms;
         // From here on no SQLite transaction runs on the event loop.
         let journal_failures = match start.journal.as_mut() {
             Some(j) => j.start_writer()?,
@@ -117,7 +122,11 @@ impl Session {
             clock,
             last_quotes: HashMap::new(),
             counters: LoopCounters::default(),
-            close_at_end: opts.close_at_end,
+            at_end,
+            reported_unknown: std::collections::HashSet::new(),
+            reconcile_every: Duration::from_millis(
+                u64::try_from(reconcile_ms).unwrap_or(60_000).max(1000),
+            ),
             streams: None,
             journal_failures,
         })
@@ -125,6 +134,25 @@ impl Session {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The positions the engine still holds (or is still opening or closing).
+    pub fn positions_left(&self) -> Vec<crate::PositionLeft> {
+        self.engine
+            .trades()
+            .iter()
+            .map(|t| crate::PositionLeft {
+                trade_id: t.trade_id,
+                deal_id: t.deal_id.as_ref().map(ToString::to_string),
+                epic: t.epic.to_string(),
+                direction: t.direction.as_str(),
+                size: t.size.to_string(),
+                entry_level: t.entry_level.map(|p| p.to_string()),
+                stop_level: t.stop_level.map(|p| p.to_string()),
+                limit_level: t.limit_level.map(|p| p.to_string()),
+                paper: t.paper,
+            })
+            .collect()
     }
 
     /// Drives one event through the engine and logs what it did.
@@ -197,6 +225,9 @@ impl Session {
         let mut last_quote_ts = Timestamp::from_millis(0);
         let mut last_quote_wall = Instant::now();
         let mut interrupted = false;
+        let reconcile_every = self.reconcile_every;
+        let mut next_reconcile = Instant::now() + reconcile_every;
+        let mut reconciled_after = 0u64;
         let stop = loop {
             let sleep_until = deadline.map_or_else(
                 || tokio::time::Instant::now() + Duration::from_secs(3600),
@@ -207,11 +238,11 @@ impl Session {
                 n = intr.next() => {
                     if n >= 2 || interrupted {
                         // A second press ends the run at once (positions keep their broker stops).
-                        tracing::warn!("second Ctrl-C: stopping now; open positions keep their stops");
+                        tracing::warn!("second interrupt: stopping now; open positions keep their stops");
                         break Stop::Interrupted;
                     }
                     interrupted = true;
-                    tracing::warn!("kill switch: Ctrl-C received, no new entries");
+                    tracing::warn!("kill switch: no new entries; open positions are closed before the run ends (press again to stop at once)");
                     self.feed(EngineEvent::Command(Command::Halt { close_positions: None }));
                 }
                 () = tokio::time::sleep_until(sleep_until), if deadline.is_some() => break Stop::Deadline,
@@ -219,13 +250,17 @@ impl Session {
                     tracing::error!(failure = %failure, "JOURNAL WRITE FAILED: halting new entries (positions keep their stops)");
                     self.feed(EngineEvent::Command(Command::Halt { close_positions: Some(false) }));
                 }
-                done = self.venue.next_completed() => {
-                    for ev in done {
-                        self.feed(EngineEvent::Broker(ev));
-                    }
-                }
+                done = self.venue.next_completed() => self.on_completed(done),
                 ev = streams.events.recv() => {
                     let Some(ev) = ev else { break Stop::StreamClosed };
+                    if let StreamEvent::Status(StreamStatus::Connected { .. }) = &ev {
+                        if self.counters.reconnects > reconciled_after {
+                            // Whatever the broker did during the gap, the stream did not say.
+                            reconciled_after = self.counters.reconnects;
+                            self.reconcile("stream reconnected");
+                            next_reconcile = Instant::now() + reconcile_every;
+                        }
+                    }
                     self.on_stream_event(&ev, last_quote_wall);
                 }
                 q = streams.rx.quotes.recv() => {
@@ -244,6 +279,10 @@ impl Session {
                     self.feed(EngineEvent::Quote(q));
                 }
                 _ = ticker.tick() => {
+                    if Instant::now() >= next_reconcile {
+                        self.reconcile("interval");
+                        next_reconcile = Instant::now() + reconcile_every;
+                    }
                     let elapsed = i64::try_from(last_quote_wall.elapsed().as_millis()).unwrap_or(i64::MAX);
                     if last_quote_ts.millis() > 0 {
                         self.feed(EngineEvent::Timer(last_quote_ts.plus_millis(elapsed)));
@@ -265,6 +304,100 @@ impl Session {
         };
         status.finish();
         stop
+    }
+
+    /// A job of the execution task is done: IG's close reasons go to the journal, then the
+    /// events to the engine. A close valued from IG's history is booked only while the engine
+    /// still holds the position open (it may have been booked meanwhile by another report).
+    fn on_completed(&mut self, done: crate::execution::Completed) {
+        let valued: Vec<_> = done.close_reasons.iter().map(|(d, _)| d.clone()).collect();
+        if let Some(j) = self.venue.journal_mut() {
+            for (deal_id, reason) in done.close_reasons {
+                j.note_close_reason(deal_id, reason);
+            }
+        }
+        let mut booked = 0u32;
+        for ev in done.events {
+            if let BrokerEvent::PositionClosed {
+                deal_id,
+                level,
+                cause,
+                ..
+            } = &ev
+            {
+                if valued.contains(deal_id) {
+                    let open =
+                        self.engine.trades().iter().any(|t| {
+                            t.deal_id.as_ref() == Some(deal_id) && t.state == DealState::Open
+                        });
+                    if !open {
+                        tracing::debug!(deal_id = %deal_id, "a broker-side close already booked");
+                        continue;
+                    }
+                    booked += 1;
+                    tracing::warn!(deal_id = %deal_id, %level, ?cause, "closed at the broker: booked at IG's level");
+                }
+            }
+            self.feed(EngineEvent::Broker(ev));
+        }
+        if let Some(mut r) = done.reconciled {
+            // Each unmanaged position is reported once per run, not at every reconciliation.
+            r.unknown
+                .retain(|u| self.reported_unknown.insert(u.clone()));
+            if booked > 0 || !r.unknown.is_empty() {
+                for u in &r.unknown {
+                    tracing::warn!(position = %u, "in-run reconciliation: IG holds a position this run does not manage (it keeps its broker stop)");
+                }
+                tracing::warn!(
+                    closes_booked = booked,
+                    unknown = r.unknown.len(),
+                    broker_positions = r.broker_positions,
+                    "in-run reconciliation found a difference with IG and booked it"
+                );
+                let now = self.clock.now();
+                if let Some(j) = self.venue.journal_mut() {
+                    j.event(
+                        now,
+                        &scalper_journal::SystemEvent::InRunReconciliation {
+                            trigger: "interval or stream reconnection".into(),
+                            closes_booked: booked,
+                            unknown_at_broker: r.unknown,
+                        },
+                    );
+                }
+            } else {
+                tracing::debug!(
+                    broker_positions = r.broker_positions,
+                    "in-run reconciliation: IG and the engine agree"
+                );
+            }
+        }
+    }
+
+    /// Asks the execution task to compare IG's positions with the engine's open ones.
+    fn reconcile(&mut self, trigger: &str) {
+        let now = self.clock.now();
+        let quotes = &self.last_quotes;
+        let held: Vec<_> = self
+            .engine
+            .trades()
+            .iter()
+            .filter(|t| t.state == DealState::Open)
+            .filter_map(|t| t.deal_id.as_ref())
+            .filter_map(|d| {
+                crate::closes::gone(&self.engine, |e| quotes.get(e).cloned(), now, d, None)
+            })
+            .collect();
+        // Every deal the engine knows, in any state: a position it is opening is not "unknown".
+        let managed = self
+            .engine
+            .trades()
+            .iter()
+            .filter_map(|t| t.deal_id.clone())
+            .collect();
+        if self.venue.reconcile(held, managed) {
+            tracing::debug!(trigger, "in-run reconciliation asked");
+        }
     }
 
     /// A stream event: journal gaps and reconnections, give the engine what it needs, and hand
@@ -289,8 +422,8 @@ impl Session {
             let quotes = &self.last_quotes;
             let found =
                 crate::closes::broker_side_close(&self.engine, |e| quotes.get(e).cloned(), now, p);
-            if let Some((estimate, direction)) = found {
-                if let Some(e) = self.venue.value_close(estimate, direction) {
+            if let Some(gone) = found {
+                if let Some(e) = self.venue.value_close(gone) {
                     self.feed(EngineEvent::Broker(e));
                 }
             }
@@ -300,15 +433,29 @@ impl Session {
     /// Winds the run down: closes everything when asked (demo), waits (bounded) for closes and
     /// for requests in flight, stops the stream and journals the stop.
     pub async fn finish(&mut self, stop: Stop, wall_start: Timestamp) -> LoopCounters {
-        let close = self.close_at_end && matches!(stop, Stop::Deadline | Stop::Interrupted);
+        // A second interrupt means "stop now": nothing more is sent.
+        let close = self.at_end == AtEnd::Flatten
+            && matches!(stop, Stop::Deadline | Stop::StreamClosed)
+            && !self.engine.trades().is_empty();
         if close {
+            tracing::info!(
+                open = self.engine.trades().len(),
+                "at end: flattening (closing every position)"
+            );
             self.feed(EngineEvent::Command(Command::CloseAll));
         }
         self.wait_for_outcomes(close).await;
-        if !self.engine.trades().is_empty() {
+        for p in self.positions_left() {
             tracing::warn!(
-                open = self.engine.trades().len(),
-                "positions still open at the end; they keep their stops"
+                trade_id = p.trade_id,
+                deal_id = p.deal_id.as_deref().unwrap_or("-"),
+                epic = %p.epic,
+                direction = p.direction,
+                size = %p.size,
+                entry = p.entry_level.as_deref().unwrap_or("-"),
+                stop = p.stop_level.as_deref().unwrap_or("none"),
+                limit = p.limit_level.as_deref().unwrap_or("none"),
+                "POSITION LEFT OPEN at the end of the run (it keeps its broker stop and limit)"
             );
         }
         if stop == Stop::StreamClosed {
@@ -349,11 +496,7 @@ impl Session {
         let mut quotes_open = true;
         while (closing && !self.engine.trades().is_empty()) || self.venue.outstanding() > 0 {
             tokio::select! {
-                done = self.venue.next_completed() => {
-                    for ev in done {
-                        self.feed(EngineEvent::Broker(ev));
-                    }
-                }
+                done = self.venue.next_completed() => self.on_completed(done),
                 q = streams.rx.quotes.recv(), if quotes_open => match q {
                     Some(q) => self.feed(EngineEvent::Quote(q)),
                     None => quotes_open = false,
@@ -408,8 +551,32 @@ fn log_action(action: &Action) {
         } => {
             tracing::info!(epic = %epic, ?direction, reason = ?reason, "entry refused by risk");
         }
-        Action::TradeOpened(t) => tracing::info!(trade = ?t, "trade opened"),
-        Action::TradeClosed(t) => tracing::info!(trade = ?t, "trade closed"),
+        Action::TradeOpened(t) => tracing::info!(
+            trade_id = t.trade_id,
+            deal_id = %t.deal_id,
+            epic = %t.epic,
+            direction = t.direction.as_str(),
+            size = %t.size,
+            level = %t.level,
+            stop = %t.stop_level.map_or_else(|| "none".into(), |p| p.to_string()),
+            limit = %t.limit_level.map_or_else(|| "none".into(), |p| p.to_string()),
+            paper = t.paper,
+            "trade opened"
+        ),
+        Action::TradeClosed(t) => tracing::info!(
+            trade_id = t.trade_id,
+            deal_id = %t.deal_id,
+            epic = %t.epic,
+            direction = t.direction.as_str(),
+            size = %t.size,
+            entry = %t.entry_price,
+            exit = %t.exit_price,
+            pnl = %t.pnl,
+            cause = ?t.cause,
+            reason = %t.reason,
+            paper = t.paper,
+            "trade closed"
+        ),
         Action::Log {
             level,
             epic,

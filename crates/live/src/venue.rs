@@ -9,10 +9,11 @@ use scalper_engine::{
     Action, BrokerCommand, BrokerEvent, Clock as _, Command, Engine, EngineEvent, SimBroker,
     SimConfig, Venue,
 };
-use scalper_model::{Instrument, Quote};
+use scalper_model::{DealId, Instrument, Quote, RejectReason};
 
 use crate::clock::QuoteClock;
-use crate::execution::{Execution, Job};
+use crate::closes::GoneClose;
+use crate::execution::{Completed, Execution, Job};
 use crate::journaling::JournalSink;
 
 /// Why the event loop must stop, as decided while driving the engine.
@@ -106,33 +107,37 @@ impl LiveVenue {
     }
 
     /// The next answered IG request (pending forever when none is outstanding).
-    pub async fn next_completed(&mut self) -> Vec<BrokerEvent> {
+    pub async fn next_completed(&mut self) -> Completed {
         match self.exec.as_mut() {
-            Some(e) => e.next().await.events,
+            Some(e) => e.next().await,
             None => std::future::pending().await,
         }
     }
 
-    /// Hands a broker-side close to the execution task for valuation at IG's recorded level;
-    /// returns the estimate to use at once when there is no task to take it.
-    pub fn value_close(
-        &mut self,
-        estimate: BrokerEvent,
-        direction: scalper_model::Direction,
-    ) -> Option<BrokerEvent> {
+    /// Hands a broker-side close to the execution task for valuation at IG's recorded level
+    /// and cause; returns the estimate to use at once when there is no task to take it.
+    pub fn value_close(&mut self, gone: GoneClose) -> Option<BrokerEvent> {
         let Some(exec) = self.exec.as_mut() else {
-            return Some(estimate);
+            return Some(gone.estimate);
         };
-        match exec.send(Job::ValueClose {
-            estimate,
-            direction,
-        }) {
+        match exec.send(Job::ValueClose(gone)) {
             Err(job) => match *job {
-                Job::ValueClose { estimate, .. } => Some(estimate),
-                Job::Command(_) => None,
+                Job::ValueClose(g) => Some(g.estimate),
+                _ => None,
             },
             Ok(()) => None,
         }
+    }
+
+    /// Hands an in-run reconciliation to the execution task; `false` when there is none to
+    /// take it (paper runs have nothing to reconcile).
+    pub fn reconcile(&mut self, held: Vec<GoneClose>, managed: Vec<DealId>) -> bool {
+        if self.is_paper() {
+            return false;
+        }
+        self.exec
+            .as_mut()
+            .is_some_and(|e| e.send(Job::Reconcile { held, managed }).is_ok())
     }
 
     fn switch_to_paper(&mut self) {
@@ -210,7 +215,8 @@ impl Venue for LiveVenue {
                 if let BrokerCommand::Open(o) = cmd {
                     queue.push_back(EngineEvent::Broker(BrokerEvent::Rejected {
                         deal_ref: o.deal_ref.clone(),
-                        reason: "not sent: journal write failed".into(),
+                        reason: RejectReason::Refused("not sent: journal write failed".into()),
+                        detail: None,
                     }));
                 }
                 false
@@ -232,7 +238,10 @@ impl Venue for LiveVenue {
                     if let BrokerCommand::Open(o) = cmd {
                         queue.push_back(EngineEvent::Broker(BrokerEvent::Rejected {
                             deal_ref: o.deal_ref.clone(),
-                            reason: "not sent: the execution task is gone".into(),
+                            reason: RejectReason::Refused(
+                                "not sent: the execution task is gone".into(),
+                            ),
+                            detail: None,
                         }));
                     }
                 }

@@ -92,6 +92,8 @@ impl World<'_> {
                     size: Some(p.size),
                     direction: Some(p.direction.opposite().as_str().into()),
                     level: Some(level),
+                    stop_level: p.stop_level,
+                    limit_level: p.limit_level,
                     ..Default::default()
                 };
                 let action = if what == "STOP" {
@@ -118,6 +120,15 @@ impl World<'_> {
                         action
                     },
                 );
+                // IG itself closed it: its activity's channel is SYSTEM, as on IG.
+                if let Some(a) = self
+                    .st
+                    .accounts
+                    .get_mut(account)
+                    .and_then(|acc| acc.activities.last_mut())
+                {
+                    a.channel = Some("SYSTEM".into());
+                }
                 self.publish_account(account);
             }
         }

@@ -81,9 +81,14 @@ pub struct RunArgs {
     /// Comma-separated instruments (epics or friendly names), e.g. EUR_USD,GBP_USD.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub instruments: Vec<String>,
-    /// Stop after this long (default: until Ctrl-C).
+    /// Stop after this long (default: until Ctrl-C, SIGTERM or SIGHUP).
     #[arg(long, value_name = "D", value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// What to do with open positions when the run ends by --duration: close them all
+    /// (flatten) or leave them with their broker stops and limits, each listed at WARN and in
+    /// the summary (leave). Default: `[engine] at_end` in scalper.toml, else flatten.
+    #[arg(long, value_name = "POLICY", value_parser = ["flatten", "leave"])]
+    pub at_end: Option<String>,
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -79,7 +79,6 @@ pub async fn run(args: &DemoArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         duration: Some(args.duration),
         paper: false,
         status_line: !args.json,
-        close_at_end: true,
         stream: scalper_ig::stream::StreamConfig::default(),
         equity: Money::new(rust_decimal::Decimal::from(10_000)),
         journal: Some(journal_path.clone()),

@@ -30,13 +30,17 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         }
         _ => {}
     }
-    let engine_cfg = engine_config(ctx)?;
+    let mut engine_cfg = engine_config(ctx)?;
+    if let Some(policy) = &args.at_end {
+        engine_cfg.at_end = policy.parse().map_err(ConfigError::Usage)?;
+    }
     let epics = instruments(args, ctx, &engine_cfg)?;
     eprintln!(
-        "environment: {} ({})  mode: {}  instruments: {}",
+        "environment: {} ({})  mode: {}  at end: {}  instruments: {}",
         cfg.environment.as_str().to_uppercase(),
         cfg.api_url,
         if args.paper { "PAPER" } else { "DEALING" },
+        engine_cfg.at_end.as_str(),
         epics
             .iter()
             .map(ToString::to_string)
@@ -48,7 +52,6 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         duration: args.duration,
         paper: args.paper,
         status_line: !args.json,
-        close_at_end: false,
         stream: scalper_ig::stream::StreamConfig::default(),
         equity: Money::new(rust_decimal::Decimal::from(10_000)),
         journal: Some(crate::commands::journal::journal_path(None, ctx)?),

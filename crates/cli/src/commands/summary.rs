@@ -38,18 +38,43 @@ pub fn print(report: &RunReport, json: bool) {
         report.stream_reconnects,
         report.unknown_outcomes_resolved
     );
-    if let Some(change) = report.broker_balance_change {
-        outln!(
-            "broker account balance change {} (the broker's own realised P&L; a difference from the engine's P&L above needs a look)",
-            change.round_cents()
-        );
+    if let Some(change) = report.broker_balance_change.filter(|_| !report.paper) {
+        let diff = change.round_cents() - report.pnl.round_cents();
+        if diff.is_zero() {
+            outln!(
+                "broker account balance change {} (the broker's own realised P&L: it agrees with the engine's)",
+                change.round_cents()
+            );
+        } else {
+            outln!(
+                "broker account balance change {} (the broker's own realised P&L) differs from the engine's P&L by {}: this needs a look (`scalper journal list`, the broker's history)",
+                change.round_cents(),
+                diff
+            );
+        }
     }
     outln!(
-        "quotes {}  risk refusals {}  duration {:.1}s",
+        "quotes {}  risk refusals {}  duration {:.1}s (ended: {}; wind-down {:.1}s)",
         report.quotes,
         report.refusals,
-        report.duration_s
+        report.duration_s,
+        report.ended,
+        report.wind_down_s
     );
+    for p in &report.positions_left {
+        outln!(
+            "LEFT OPEN: trade #{} {} {} {} {} entry {} stop {} limit {}{}",
+            p.trade_id,
+            p.deal_id.as_deref().unwrap_or("-"),
+            p.epic,
+            p.direction,
+            p.size,
+            p.entry_level.as_deref().unwrap_or("-"),
+            p.stop_level.as_deref().unwrap_or("none"),
+            p.limit_level.as_deref().unwrap_or("none"),
+            if p.paper { " (paper)" } else { "" }
+        );
+    }
     if report.paper_fallback {
         outln!("PAPER FALLBACK: the broker failed and trading continued on paper as configured; later trades are simulated");
     } else if report.paper {

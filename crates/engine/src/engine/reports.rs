@@ -7,7 +7,7 @@ use scalper_model::{DealEvent, DealState, Money, Points, Price, Timestamp};
 use super::{log, placeholder_id, Engine};
 use crate::action::{Action, ClosedTrade, HaltReason, LogLevel, OpenedTrade};
 use crate::config::BrokerFailurePolicy;
-use crate::event::{BrokerCommand, BrokerEvent, CloseCause};
+use crate::event::{rejection_text, BrokerCommand, BrokerEvent, CloseCause};
 use crate::strategy::{Fill, StrategyContext};
 
 impl Engine {
@@ -112,7 +112,11 @@ impl Engine {
                     self.close_trade(i, "daily loss limit", out);
                 }
             }
-            BrokerEvent::Rejected { deal_ref, reason } => self.on_rejected(&deal_ref, &reason, out),
+            BrokerEvent::Rejected {
+                deal_ref,
+                reason,
+                detail,
+            } => self.on_rejected(&deal_ref, &rejection_text(&reason, detail.as_deref()), out),
             BrokerEvent::OutcomeUnknown { deal_ref, detail } => {
                 let Some(i) = self.trades.iter().position(|t| {
                     t.open_ref == deal_ref || t.close_ref.as_ref() == Some(&deal_ref)
@@ -187,7 +191,12 @@ impl Engine {
                     t.prev_stop_level = None;
                 }
             }
-            BrokerEvent::AmendRejected { deal_id, reason } => {
+            BrokerEvent::AmendRejected {
+                deal_id,
+                reason,
+                detail,
+            } => {
+                let reason = rejection_text(&reason, detail.as_deref());
                 if let Some(t) = self
                     .trades
                     .iter_mut()

@@ -4,6 +4,7 @@
 mod http;
 mod items;
 mod session;
+mod websocket;
 mod ws;
 
 use std::collections::HashMap;
