@@ -43,6 +43,22 @@ pub struct BacktestArgs {
     /// Do not read or write the binary data cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Prices in the data: `market` (1.08123, default) or `ig` (IG's scaled levels, 10812.3).
+    /// A file in the other scale for a built-in market is refused.
+    #[arg(long, value_name = "market|ig", default_value = "market")]
+    pub price_scale: String,
+    /// Account currency the run reports in (default: `[backtest] account_currency` in the
+    /// config file, else GBP). P&L is converted from the instrument's currency at `--rate`.
+    #[arg(long, value_name = "CODE")]
+    pub account_currency: Option<String>,
+    /// Starting equity in the account currency (default: `[backtest] initial_equity`, else
+    /// 10000).
+    #[arg(long, value_name = "AMOUNT")]
+    pub initial_equity: Option<String>,
+    /// Fixed conversion rate: account-currency units per unit of the instrument's currency
+    /// (default: `[backtest] rate`, else the built-in fixed rates, e.g. 0.79 GBP per USD).
+    #[arg(long, value_name = "RATE")]
+    pub rate: Option<String>,
 }
 
 /// `scalper sweep --data F --strategy S --grid k=v1,v2 ...`
@@ -75,6 +91,18 @@ pub struct SweepArgs {
     /// Print the ranked results as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Account currency the run reports in (default: `[backtest] account_currency` in the
+    /// config file, else GBP). P&L is converted from the instrument's currency at `--rate`.
+    #[arg(long, value_name = "CODE")]
+    pub account_currency: Option<String>,
+    /// Starting equity in the account currency (default: `[backtest] initial_equity`, else
+    /// 10000).
+    #[arg(long, value_name = "AMOUNT")]
+    pub initial_equity: Option<String>,
+    /// Fixed conversion rate: account-currency units per unit of the instrument's currency
+    /// (default: `[backtest] rate`, else the built-in fixed rates, e.g. 0.79 GBP per USD).
+    #[arg(long, value_name = "RATE")]
+    pub rate: Option<String>,
 }
 
 /// `scalper synth --instrument EUR_USD --quotes N --seed S --out F.csv`
