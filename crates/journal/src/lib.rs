@@ -104,6 +104,19 @@ impl Journal {
         }
     }
 
+    /// Empties the intent log: call only when every intent it holds is recorded in SQLite
+    /// (a writer that made all its writes, at a clean stop).
+    pub fn clear_intent_log(&mut self) -> Result<(), JournalError> {
+        match self.intents.as_ref() {
+            Some(log) => log
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clear(),
+            None => Ok(()),
+        }
+    }
+
     /// A handle that appends to this journal's intent log from another thread (`None` when
     /// read-only).
     pub fn intent_writer(&self) -> Option<IntentWriter> {

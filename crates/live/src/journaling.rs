@@ -753,9 +753,18 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("journal-writer".into())
             .spawn(move || {
+                let mut failed = false;
                 for (context, job) in rx {
                     if let Err(e) = job(&mut journal) {
+                        failed = true;
                         let _ = fail_tx.send(format!("{context}: {e}"));
+                    }
+                }
+                // Every write made: the intents are all in SQLite, the log can go. (After a
+                // failure it stays, and the next open recovers what SQLite lacks.)
+                if !failed {
+                    if let Err(e) = journal.clear_intent_log() {
+                        tracing::warn!(error = %e, "cannot empty the intent log; the next start does");
                     }
                 }
                 // Dropping the journal here runs its last checkpoint and frees the lock.

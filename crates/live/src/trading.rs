@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use scalper_engine::{
-    Action, AtEnd, BrokerEvent, Clock as _, Command, Driver, Engine, EngineConfig, EngineEvent,
-    LogLevel, SimConfig,
+    Action, AtEnd, BrokerEvent, Clock as _, CloseCause, Command, Driver, Engine, EngineConfig,
+    EngineEvent, LogLevel, SimConfig,
 };
 use scalper_ig::stream::{StreamClient, StreamEvent, StreamReceivers, StreamStatus, Subscription};
 use scalper_ig::{ConfirmHub, IgBroker, IgClient};
@@ -335,14 +335,19 @@ impl Session {
             }
         }
         let mut booked = 0u32;
-        for ev in done.events {
+        for mut ev in done.events {
             if let BrokerEvent::PositionClosed {
                 deal_id,
                 level,
                 cause,
                 ..
-            } = &ev
+            } = &mut ev
             {
+                if !valued.contains(deal_id) && *cause == CloseCause::Manual {
+                    // Our close found the position already gone (POSITION_NOT_FOUND) and was
+                    // valued at IG's recorded level: IG's stop or limit fired first.
+                    self.name_race_cause(deal_id, *level, cause);
+                }
                 if valued.contains(deal_id) {
                     let open =
                         self.engine.trades().iter().any(|t| {
@@ -389,6 +394,44 @@ impl Session {
                     "in-run reconciliation: IG and the engine agree"
                 );
             }
+        }
+    }
+
+    /// The cause of a close our own close request found already done at IG, from IG's close
+    /// level against the position's stop and limit; journaled with its reason.
+    fn name_race_cause(
+        &mut self,
+        deal_id: &scalper_model::DealId,
+        level: scalper_model::Price,
+        cause: &mut CloseCause,
+    ) {
+        let Some(t) = self
+            .engine
+            .trades()
+            .iter()
+            .find(|t| t.deal_id.as_ref() == Some(deal_id))
+        else {
+            return;
+        };
+        let past = |l: scalper_model::Price, worse: bool| match (t.direction, worse) {
+            (scalper_model::Direction::Buy, true) | (scalper_model::Direction::Sell, false) => {
+                level <= l
+            }
+            _ => level >= l,
+        };
+        let (c, what) = if t.stop_level.is_some_and(|s| past(s, true)) {
+            (CloseCause::Stop, "stop")
+        } else if t.limit_level.is_some_and(|l| past(l, false)) {
+            (CloseCause::Limit, "limit")
+        } else {
+            return;
+        };
+        *cause = c;
+        let reason = format!(
+            "{what}: IG closed it at {level} before our close request arrived (the request found no position)"
+        );
+        if let Some(j) = self.venue.journal_mut() {
+            j.note_close_reason(deal_id.clone(), reason);
         }
     }
 
