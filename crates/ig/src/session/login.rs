@@ -92,7 +92,13 @@ impl Login<'_> {
         let cst = token_header(&reply, "CST")?;
         let xst = token_header(&reply, "X-SECURITY-TOKEN")?;
         let resp: LoginV2Response = reply.json_secret("login")?;
-        let current = usable_v2_account(&resp, self.cfg.account_id.as_ref().map(|a| a.as_str()))?;
+        let current = usable_v2_account(
+            &resp,
+            self.cfg
+                .account_id
+                .as_ref()
+                .map(scalper_model::AccountId::as_str),
+        )?;
         let now = Instant::now();
         let mut state = Session {
             tokens: Tokens::V2 { cst, xst },
