@@ -30,6 +30,7 @@ fn position(direction: Direction, size: Decimal, level: Decimal) -> RestoredPosi
         stop_level: None,
         limit_level: None,
         adopted: false,
+        trade_id: None,
     }
 }
 

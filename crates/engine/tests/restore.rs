@@ -32,6 +32,7 @@ fn restored(deal: u32, reference: &str, direction: Direction, adopted: bool) -> 
         stop_level: Some(p(dec!(1.0980))),
         limit_level: None,
         adopted,
+        trade_id: None,
     }
 }
 
@@ -164,4 +165,27 @@ fn a_position_on_an_instrument_the_run_does_not_trade_is_an_error() {
         matches!(err, EngineError::PositionOnUnknownInstrument { .. }),
         "{err}"
     );
+}
+
+#[test]
+fn restored_positions_and_new_trades_take_the_numbers_they_are_given() {
+    let mut pos = restored(7, "SCALP-J-7", Direction::Buy, false);
+    pos.trade_id = Some(41);
+    let init = EngineInit {
+        positions: vec![pos],
+        first_trade_id: Some(57),
+        ..EngineInit::default()
+    };
+    let engine = scalper_engine::Engine::new(test_config(), vec![instrument()], init).unwrap();
+    assert_eq!(engine.trades()[0].trade_id, 41, "the journal's number");
+    // A first number below a restored one never reuses it.
+    let mut pos = restored(8, "SCALP-J-8", Direction::Buy, false);
+    pos.trade_id = Some(90);
+    let init = EngineInit {
+        positions: vec![pos],
+        first_trade_id: Some(57),
+        ..EngineInit::default()
+    };
+    let engine = scalper_engine::Engine::new(test_config(), vec![instrument()], init).unwrap();
+    assert_eq!(engine.trades()[0].trade_id, 90);
 }

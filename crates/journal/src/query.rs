@@ -166,10 +166,31 @@ impl Journal {
     }
 
     /// Everything reconciliation must check: open and unresolved trades (the input of
-    /// [`crate::reconcile()`]).
+    /// [`crate::reconcile()`]). Paper trades never met the broker and are not among them.
     pub fn trades_to_reconcile(&self) -> Result<Vec<Trade>, JournalError> {
         self.query_trades(
-            &format!("WHERE state IN {OPEN_STATES} OR state IN {UNRESOLVED_STATES} ORDER BY id"),
+            &format!(
+                "WHERE paper = 0 AND (state IN {OPEN_STATES} OR state IN {UNRESOLVED_STATES}) ORDER BY id"
+            ),
+            &[],
+        )
+    }
+
+    /// The id the next trade written will get (ids are never reused).
+    pub fn next_trade_id(&self) -> Result<i64, JournalError> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM trades", [], |r| {
+                r.get(0)
+            })
+            .map_err(JournalError::sqlite("reading the next trade id"))
+    }
+
+    /// Paper trades still open or unresolved: a paper broker's positions end with its run.
+    pub fn open_paper_trades(&self) -> Result<Vec<Trade>, JournalError> {
+        self.query_trades(
+            &format!(
+                "WHERE paper = 1 AND (state IN {OPEN_STATES} OR state IN {UNRESOLVED_STATES}) ORDER BY id"
+            ),
             &[],
         )
     }

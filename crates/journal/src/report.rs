@@ -29,6 +29,9 @@ pub struct ReportRow {
     pub max_drawdown: Money,
     /// Closed trades whose P&L is still pending (closed externally).
     pub pnl_pending: u32,
+    /// Paper trades a paper run left open (no exit price, no P&L).
+    #[serde(default)]
+    pub paper_abandoned: u32,
 }
 
 /// A report for `[from, to)` by close time.
@@ -38,7 +41,11 @@ pub struct Report {
     pub to: Timestamp,
     pub days: Vec<ReportRow>,
     pub instruments: Vec<ReportRow>,
+    /// Trades at the broker (paper trades excluded).
     pub total: ReportRow,
+    /// Paper trades (simulated fills), apart from the broker's.
+    #[serde(default)]
+    pub paper_total: ReportRow,
 }
 
 /// Builds one row from trades in close order.
@@ -50,7 +57,11 @@ fn row<'a>(key: String, trades: impl IntoIterator<Item = &'a Trade>) -> ReportRo
     let (mut cum, mut peak) = (Money::ZERO, Money::ZERO);
     for t in trades {
         let Some(pnl) = t.pnl else {
-            r.pnl_pending += 1;
+            if t.reason.as_deref() == Some(crate::write::PAPER_ABANDONED) {
+                r.paper_abandoned += 1;
+            } else {
+                r.pnl_pending += 1;
+            }
             continue;
         };
         r.trades += 1;
@@ -81,16 +92,24 @@ fn day_key(ts: Option<Timestamp>) -> String {
 pub fn build_report(from: Timestamp, to: Timestamp, closed: &[Trade]) -> Report {
     let mut days: BTreeMap<String, Vec<&Trade>> = BTreeMap::new();
     let mut epics: BTreeMap<String, Vec<&Trade>> = BTreeMap::new();
+    // Paper trades get rows of their own ("paper ..."): they never met the broker.
+    let mode = |t: &Trade| if t.paper { "paper " } else { "" };
     for t in closed {
-        days.entry(day_key(t.closed_at)).or_default().push(t);
-        epics.entry(t.epic.to_string()).or_default().push(t);
+        days.entry(format!("{}{}", mode(t), day_key(t.closed_at)))
+            .or_default()
+            .push(t);
+        epics
+            .entry(format!("{}{}", mode(t), t.epic))
+            .or_default()
+            .push(t);
     }
     Report {
         from,
         to,
         days: days.into_iter().map(|(k, v)| row(k, v)).collect(),
         instruments: epics.into_iter().map(|(k, v)| row(k, v)).collect(),
-        total: row("total".into(), closed),
+        total: row("total".into(), closed.iter().filter(|t| !t.paper)),
+        paper_total: row("paper total".into(), closed.iter().filter(|t| t.paper)),
     }
 }
 
@@ -114,10 +133,11 @@ fn write_row(f: &mut fmt::Formatter<'_>, r: &ReportRow) -> fmt::Result {
         r.fees.round_cents().to_string(),
         r.net_pnl.round_cents().to_string(),
         r.max_drawdown.round_cents().to_string(),
-        if r.pnl_pending > 0 {
-            format!("  ({} pending)", r.pnl_pending)
-        } else {
-            String::new()
+        match (r.pnl_pending, r.paper_abandoned) {
+            (0, 0) => String::new(),
+            (p, 0) => format!("  ({p} pending)"),
+            (0, a) => format!("  ({a} paper abandoned, no exit price)"),
+            (p, a) => format!("  ({p} pending, {a} paper abandoned, no exit price)"),
         }
     )
 }
@@ -141,6 +161,10 @@ impl fmt::Display for Report {
         for r in &self.instruments {
             write_row(f, r)?;
         }
-        write_row(f, &self.total)
+        write_row(f, &self.total)?;
+        if self.paper_total.trades > 0 || self.paper_total.paper_abandoned > 0 {
+            write_row(f, &self.paper_total)?;
+        }
+        Ok(())
     }
 }

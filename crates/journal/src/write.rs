@@ -15,6 +15,8 @@ use crate::{
 };
 
 const CLOSED_EXTERNALLY: &str = "closed_externally";
+/// The reason of a paper trade closed at start-up because the paper run that held it ended.
+pub const PAPER_ABANDONED: &str = "paper_abandoned";
 
 pub(crate) fn opt_dec(p: Option<Price>) -> Option<String> {
     p.map(|p| dec_text(p.value()))
@@ -307,6 +309,36 @@ impl Journal {
     }
 
     /// Journals an event that belongs to no single trade (risk refusal, kill switch, session...).
+    /// Closes every paper trade a paper run left open (its simulated broker is gone, so there
+    /// is no exit price): state `closed`, no P&L, reason `paper_abandoned`. Returns them.
+    /// Called at start-up, so paper positions are never matched against the real broker.
+    pub fn abandon_paper_trades(
+        &mut self,
+        ts: Timestamp,
+    ) -> Result<Vec<crate::Trade>, JournalError> {
+        let left = self.open_paper_trades()?;
+        if left.is_empty() {
+            return Ok(left);
+        }
+        let tx = self.begin()?;
+        for t in &left {
+            tx.execute(
+                "UPDATE trades SET state = 'closed', reason = ?2, closed_at = ?3 WHERE id = ?1",
+                params![t.id.0, PAPER_ABANDONED, ts.millis()],
+            )
+            .map_err(JournalError::sqlite("closing an abandoned paper trade"))?;
+            insert_event(
+                &tx,
+                ts,
+                PAPER_ABANDONED,
+                Some(t.id),
+                &json!({ "state_before": state_str(t.state) }),
+            )?;
+        }
+        tx.commit().map_err(JournalError::sqlite("committing"))?;
+        Ok(left)
+    }
+
     pub fn record_event(&mut self, ts: Timestamp, event: &SystemEvent) -> Result<(), JournalError> {
         let detail = serde_json::to_value(event).map_err(|e| JournalError::decode("event", e))?;
         let tx = self.begin()?;

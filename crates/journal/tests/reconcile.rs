@@ -376,3 +376,48 @@ fn terminal_trades_are_ignored_and_a_position_matches_only_once() {
     let classes: Vec<ReconClass> = rep.items.iter().map(|i| i.class).collect();
     assert_eq!(classes, [ReconClass::Matched, ReconClass::JournalOnly]);
 }
+
+#[test]
+fn paper_trades_left_open_are_abandoned_never_reconciled_and_reported_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(&dir.path().join("j.sqlite"));
+    // A paper trade left open by a paper run, and a real one open at the broker.
+    let mut paper = intent("PAPER-1", Direction::Buy, "1", 0);
+    paper.paper = true;
+    j.record_intent(&paper).unwrap();
+    j.record_confirm(
+        &dref("PAPER-1"),
+        ts(1),
+        &ConfirmOutcome::Accepted {
+            deal_id: DealId::new("PAPERDEAL1").unwrap(),
+            level: Some(Price::new(d("1.08100"))),
+        },
+    )
+    .unwrap();
+    j.record_intent(&intent("LIVE-1", Direction::Sell, "1", 2))
+        .unwrap();
+    let to_check: Vec<_> = j
+        .trades_to_reconcile()
+        .unwrap()
+        .into_iter()
+        .map(|t| t.deal_reference)
+        .collect();
+    assert_eq!(
+        to_check,
+        vec![dref("LIVE-1")],
+        "paper never meets the broker"
+    );
+
+    let abandoned = j.abandon_paper_trades(ts(10)).unwrap();
+    assert_eq!(abandoned.len(), 1);
+    assert!(j.abandon_paper_trades(ts(11)).unwrap().is_empty(), "once");
+    let t = j.trade_by_reference(&dref("PAPER-1")).unwrap().unwrap();
+    assert_eq!(t.state, DealState::Closed);
+    assert_eq!(t.pnl, None);
+    let report = j.report(ts(0), ts(1_000_000)).unwrap();
+    assert_eq!(report.total.pnl_pending, 0, "nothing pending at the broker");
+    assert_eq!(report.paper_total.paper_abandoned, 1);
+    let text = report.to_string();
+    assert!(text.contains("paper total"), "{text}");
+    assert!(text.contains("1 paper abandoned"), "{text}");
+}

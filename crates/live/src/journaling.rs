@@ -71,6 +71,15 @@ impl JournalSink {
         })
     }
 
+    /// The number the next trade gets in the journal, so the engine uses the same.
+    pub fn next_trade_id(&self) -> Result<u64, LiveError> {
+        let id = self
+            .direct_ref()?
+            .next_trade_id()
+            .map_err(LiveError::journal("reading the journal's next trade id"))?;
+        Ok(u64::try_from(id).unwrap_or(1))
+    }
+
     /// The realised P&L and entries of the trading session containing `now` (the engine's
     /// session day: `risk.session_timezone` and `risk.session_start`), so the daily loss limit
     /// and the trade cap survive restarts.
@@ -98,6 +107,23 @@ impl JournalSink {
                 "reading today's totals from the journal",
             ))?;
         Ok((stats.realised_pnl - stats.fees, stats.trades_opened))
+    }
+
+    /// Closes the paper trades an earlier paper run left open (no exit price): they never met
+    /// the broker, so they are never reconciled with it. Each is logged at WARN.
+    pub fn abandon_paper_trades(&mut self, now: Timestamp) -> Result<usize, LiveError> {
+        let left = self
+            .direct()?
+            .abandon_paper_trades(now)
+            .map_err(LiveError::journal(
+                "closing paper trades an earlier paper run left open",
+            ))?;
+        for t in &left {
+            tracing::warn!(trade = t.id.0, reference = %t.deal_reference, epic = %t.epic,
+                direction = t.direction.as_str(), size = %t.size,
+                "a paper position from an earlier paper run was left open; closed in the journal as paper_abandoned (no exit price, no P&L)");
+        }
+        Ok(left.len())
     }
 
     /// Compares the journal's open and unresolved trades with the broker, journals the report
@@ -300,6 +326,7 @@ impl JournalSink {
                 stop_level: t.stop_level,
                 limit_level: t.limit_level,
                 adopted: t.adopted,
+                trade_id: u64::try_from(t.id.0).ok(),
             });
         }
         Ok((out, unmanaged))
@@ -336,7 +363,15 @@ impl JournalSink {
                 self.intents
                     .append(&intent)
                     .map_err(LiveError::journal(context.clone()))?;
-                self.write(context, move |j| j.record_intent(&intent).map(drop))?;
+                let engine_id = trade.map(|t| t.trade_id);
+                self.write(context, move |j| {
+                    let id = j.record_intent(&intent)?;
+                    if engine_id.is_some_and(|n| i64::try_from(n).ok() != Some(id.0)) {
+                        tracing::warn!(journal_id = id.0, engine_id = ?engine_id, reference = %intent.deal_reference,
+                            "the journal numbered this trade differently from the engine (an intent was lost?)");
+                    }
+                    Ok(())
+                })?;
             }
             BrokerCommand::Close(c) => {
                 if let Some(t) = engine

@@ -115,6 +115,7 @@ async fn recover(
     intr: &mut Interrupts,
     wall_now: Timestamp,
 ) -> Result<(), LiveError> {
+    j.abandon_paper_trades(wall_now)?;
     let report = intr
         .or_interrupt("reconciling with the broker", j.reconcile(client, wall_now))
         .await?;
@@ -153,6 +154,8 @@ async fn recover(
         tracing::warn!(position = %u, "open position not managed by this run; it keeps its broker stop");
     }
     init.positions = positions;
+    // One number per trade: the log's, the summary's and the journal's.
+    init.first_trade_id = Some(j.next_trade_id()?);
     j.event(
         wall_now,
         &scalper_journal::SystemEvent::EngineStart {

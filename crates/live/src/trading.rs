@@ -551,8 +551,32 @@ fn log_action(action: &Action) {
         } => {
             tracing::info!(epic = %epic, ?direction, reason = ?reason, "entry refused by risk");
         }
-        Action::TradeOpened(t) => tracing::info!(trade = ?t, "trade opened"),
-        Action::TradeClosed(t) => tracing::info!(trade = ?t, "trade closed"),
+        Action::TradeOpened(t) => tracing::info!(
+            trade_id = t.trade_id,
+            deal_id = %t.deal_id,
+            epic = %t.epic,
+            direction = t.direction.as_str(),
+            size = %t.size,
+            level = %t.level,
+            stop = %t.stop_level.map_or_else(|| "none".into(), |p| p.to_string()),
+            limit = %t.limit_level.map_or_else(|| "none".into(), |p| p.to_string()),
+            paper = t.paper,
+            "trade opened"
+        ),
+        Action::TradeClosed(t) => tracing::info!(
+            trade_id = t.trade_id,
+            deal_id = %t.deal_id,
+            epic = %t.epic,
+            direction = t.direction.as_str(),
+            size = %t.size,
+            entry = %t.entry_price,
+            exit = %t.exit_price,
+            pnl = %t.pnl,
+            cause = ?t.cause,
+            reason = %t.reason,
+            paper = t.paper,
+            "trade closed"
+        ),
         Action::Log {
             level,
             epic,

@@ -158,12 +158,16 @@ impl Engine {
         }
         let markets = list;
         let trades = restored_trades(&markets, init.positions, init.paper)?;
+        let after_restored = trades.iter().map(|t| t.trade_id).max().unwrap_or(0) + 1;
+        let next_trade_id = init
+            .first_trade_id
+            .map_or(after_restored, |n| n.max(after_restored));
         Ok(Self {
             cfg,
             risk,
             refs,
             markets,
-            next_trade_id: trades.len() as u64 + 1,
+            next_trade_id,
             trades,
             closed: Vec::new(),
             closed_kept: CLOSED_KEPT,
@@ -495,7 +499,7 @@ fn restored_trades(
             });
         }
         trades.push(Trade {
-            trade_id: n as u64 + 1,
+            trade_id: p.trade_id.unwrap_or(n as u64 + 1),
             epic: p.epic,
             direction: p.direction,
             size: p.size,

@@ -30,6 +30,10 @@ pub struct EngineInit {
     /// Positions open at the broker when the engine starts (the journal's open trades after
     /// reconciliation): managed from the first event on, counted in every position limit.
     pub positions: Vec<RestoredPosition>,
+    /// The number of the engine's next trade. A live run passes the journal's next trade id,
+    /// so a trade has one number in the log, the summary and the journal. Default: after the
+    /// restored positions.
+    pub first_trade_id: Option<u64>,
 }
 
 /// A position open at the broker that the engine takes over at start.
@@ -49,6 +53,8 @@ pub struct RestoredPosition {
     /// the limits and the daily loss, and the kill switch and the loss limit close it; strategy
     /// exits never do: it may be the trader's own.
     pub adopted: bool,
+    /// Its number in the journal (`None`: numbered after the others).
+    pub trade_id: Option<u64>,
 }
 
 impl Default for EngineInit {
@@ -60,6 +66,7 @@ impl Default for EngineInit {
             day: None,
             paper: false,
             positions: Vec::new(),
+            first_trade_id: None,
         }
     }
 }
