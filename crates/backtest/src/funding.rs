@@ -141,9 +141,10 @@ impl Funding {
             Direction::Buy => self.opts.long_rate_pct,
             Direction::Sell => self.opts.short_rate_pct,
         };
-        let notional = mid.value() / inst.point_size * inst.value_per_point * size.value();
+        let notional = inst.notional_per_unit(mid) * size.value();
         let per_night = notional * rate / dec!(100) / dec!(365);
-        Money::new(-per_night * Decimal::from(nights)).round_cents()
+        // In the instrument's currency, booked in the account's.
+        inst.to_account(Money::new(-per_night * Decimal::from(nights)))
     }
 }
 

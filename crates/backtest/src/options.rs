@@ -6,8 +6,12 @@ use std::path::PathBuf;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use scalper_engine::{EngineConfig, SimConfig, StrategyConfig};
-use scalper_model::market::{default_fx_rules, friendly_name, resolve_instrument};
-use scalper_model::{Instrument, Points, Size, Timestamp};
+use scalper_model::catalogue;
+use scalper_model::economics::default_rate;
+use scalper_model::market::{default_fx_rules, resolve_instrument};
+use scalper_model::{
+    Epic, Instrument, MarginRules, Points, PriceScale, ProductKind, Size, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataOptions;
@@ -15,10 +19,11 @@ use crate::error::BacktestError;
 use crate::funding::FundingOptions;
 use crate::metrics::MetricsOptions;
 
-/// The instrument traded: a friendly name (`EUR_USD`) or an IG epic, with optional
-/// overrides. Built-in FX pairs default to a point of 0.0001 (0.01 for JPY quotes), 10 units
-/// of the quote currency per point per contract, and IG's mini-CFD dealing rules; other
-/// epics need at least `point_size` and `currency`.
+/// The instrument traded: a friendly name (`EUR_USD`, `GER40`) or an IG epic, with optional
+/// overrides. Built-in markets (see [`scalper_model::catalogue`]) take their economics from
+/// the catalogue (EUR/USD: a point of 0.0001, 10 USD per point per contract; USD/JPY: 0.01
+/// and 1,000 JPY; Germany 40: 1 and 1 EUR); other epics need at least `point_size`,
+/// `value_per_point` and `currency`. Prices are market prices (1.08123), not IG's scaled levels.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct InstrumentSpec {
@@ -29,6 +34,12 @@ pub struct InstrumentSpec {
     pub min_deal_size: Option<Decimal>,
     pub size_step: Option<Decimal>,
     pub min_stop_distance: Option<Decimal>,
+    /// Margin factor in percent (default: the catalogue's; 0: no margin modelled).
+    pub margin_percent: Option<Decimal>,
+    /// The prices of the data: market prices (1.08123, default) or IG's scaled levels
+    /// (10812.3). A built-in market's data in the other scale is refused (see
+    /// [`InstrumentSpec::check_price_scale`]).
+    pub price_scale: PriceScale,
 }
 
 impl InstrumentSpec {
@@ -39,65 +50,167 @@ impl InstrumentSpec {
         }
     }
 
-    /// The instrument definition.
+    /// The instrument definition, on an account in the instrument's own currency.
     pub fn resolve(&self) -> Result<Instrument, BacktestError> {
+        self.resolve_for(None)
+    }
+
+    /// The instrument definition, with P&L converted into `account`'s currency.
+    pub fn resolve_for(
+        &self,
+        account: Option<&AccountConversion>,
+    ) -> Result<Instrument, BacktestError> {
         let epic = resolve_instrument(&self.name)
             .ok_or_else(|| BacktestError::UnknownInstrument(self.name.clone()))?;
-        let friendly = friendly_name(&epic);
-        let (point, currency) = match friendly {
-            Some(n) => {
-                let quote = n.get(4..).unwrap_or("USD").to_string();
-                let point = if quote == "JPY" {
-                    dec!(0.01)
-                } else {
-                    dec!(0.0001)
+        let rate = account.and_then(|a| a.rate);
+        if rate.is_some_and(|r| r <= Decimal::ZERO) {
+            return Err(BacktestError::option("account.rate", "must be > 0"));
+        }
+        let mut inst = match catalogue::by_epic(&epic) {
+            Some((spec, kind)) => {
+                let currency = match kind {
+                    ProductKind::Cfd => self.currency.as_deref().unwrap_or(spec.currency),
+                    // A spread bet is in the account's currency.
+                    ProductKind::SpreadBet => account.map_or("GBP", |a| a.currency.as_str()),
                 };
-                (Some(point), Some(quote))
+                let account_ccy = account.map_or(currency, |a| a.currency.as_str());
+                let mut terms = spec
+                    .terms(kind, account_ccy, rate)
+                    .map_err(|e| BacktestError::option("account", e.to_string()))?;
+                terms.currency = currency.to_string();
+                if rate.is_none() && kind == ProductKind::Cfd {
+                    terms.exchange_rate = default_rate(currency, account_ccy);
+                }
+                Instrument::from_terms(epic, spec.name, &terms, self.price_scale)
+                    .map_err(|e| BacktestError::option("instrument", e.to_string()))?
             }
-            None => (None, None),
+            None => self.custom(epic, account)?,
         };
-        let point_size = self.point_size.or(point).ok_or_else(|| {
-            BacktestError::option(
-                "instrument",
-                format!("{epic} is not a built-in FX pair: give its point size and currency"),
-            )
-        })?;
-        let currency = self.currency.clone().or(currency).ok_or_else(|| {
-            BacktestError::option("instrument", format!("{epic}: give its currency"))
-        })?;
-        if point_size <= Decimal::ZERO {
+        if let Some(p) = self.point_size {
+            inst.point_size = p;
+        }
+        if let Some(v) = self.value_per_point {
+            inst.value_per_point = v;
+        }
+        if inst.point_size <= Decimal::ZERO {
             return Err(BacktestError::option("point_size", "must be > 0"));
         }
-        let mut rules = default_fx_rules();
+        if inst.value_per_point <= Decimal::ZERO {
+            return Err(BacktestError::option("value_per_point", "must be > 0"));
+        }
         if let Some(m) = self.min_deal_size {
-            rules.min_deal_size = Size::new(m);
+            inst.rules.min_deal_size = Size::new(m);
         }
         if let Some(s) = self.size_step {
-            rules.size_step = s;
+            inst.rules.size_step = s;
         }
         if let Some(d) = self.min_stop_distance {
-            rules.min_stop_distance = Points::new(d);
+            inst.rules.min_stop_distance = Points::new(d);
         }
+        if let Some(m) = self.margin_percent {
+            if m < Decimal::ZERO {
+                return Err(BacktestError::option("margin_percent", "must be >= 0"));
+            }
+            inst.margin = MarginRules::percent(m);
+        }
+        Ok(inst)
+    }
+
+    /// Refuses data whose first price is far from the built-in market's typical level in the
+    /// chosen scale, but near it in the other one (an IG-scaled EUR/USD file, 10812.3, given
+    /// as market prices, or the reverse): it would be silently priced 10,000 times off.
+    pub fn check_price_scale(
+        &self,
+        inst: &Instrument,
+        first_mid: Decimal,
+    ) -> Result<(), BacktestError> {
+        let Some((spec, _)) = catalogue::by_epic(&inst.epic) else {
+            return Ok(());
+        };
+        let scaling = spec.scaling_factor;
+        if scaling <= Decimal::ONE || first_mid <= Decimal::ZERO {
+            return Ok(());
+        }
+        let (here, other, other_name) = match self.price_scale {
+            PriceScale::Market => (spec.typical_mid, spec.typical_mid * scaling, "ig"),
+            PriceScale::Ig => (spec.typical_mid * scaling, spec.typical_mid, "market"),
+        };
+        // Distance in orders of magnitude: closer to the other scale's level than to this one's.
+        let off = |level: Decimal| {
+            let r = first_mid / level;
+            if r >= Decimal::ONE {
+                r
+            } else {
+                Decimal::ONE / r
+            }
+        };
+        if off(other) < off(here) {
+            return Err(BacktestError::option(
+                "price_scale",
+                format!(
+                    "the data's first price {} looks like {} prices for {} (typical {} in market \
+                     prices, {} in IG's scaled levels): use --price-scale {other_name}",
+                    first_mid.normalize(),
+                    other_name,
+                    spec.name,
+                    spec.typical_mid.normalize(),
+                    (spec.typical_mid * scaling).normalize()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// An epic outside the catalogue: everything from the overrides.
+    fn custom(
+        &self,
+        epic: Epic,
+        account: Option<&AccountConversion>,
+    ) -> Result<Instrument, BacktestError> {
+        let need = |what: &str| {
+            BacktestError::option(
+                "instrument",
+                format!("{epic} is not a built-in market: give its {what}"),
+            )
+        };
+        let point_size = self.point_size.ok_or_else(|| need("point size"))?;
+        let value_per_point = self
+            .value_per_point
+            .ok_or_else(|| need("value per point"))?;
+        let currency = self.currency.clone().ok_or_else(|| need("currency"))?;
+        let account_currency = account.map_or_else(|| currency.clone(), |a| a.currency.clone());
+        let account_rate = match account.and_then(|a| a.rate) {
+            Some(r) => r,
+            None => default_rate(&currency, &account_currency).ok_or_else(|| {
+                BacktestError::option(
+                    "account",
+                    format!("no built-in rate from {currency} to {account_currency}: give one"),
+                )
+            })?,
+        };
         Ok(Instrument {
-            name: friendly.map_or_else(|| epic.to_string(), |n| n.replace('_', "/")),
+            name: epic.to_string(),
             epic,
             point_size,
-            value_per_point: self.value_per_point.unwrap_or(dec!(10)),
+            value_per_point,
             currency,
-            // The engine reports in the instrument's currency; `AccountConversion` converts after.
-            account_rate: Decimal::ONE,
+            account_currency,
+            account_rate,
             expiry: "-".to_string(),
-            rules,
+            rules: default_fx_rules(),
+            kind: ProductKind::Cfd,
+            contract_size: None,
+            margin: MarginRules::default(),
         })
     }
 }
 
-/// Converts P&L from the instrument's currency into the account currency at a fixed rate.
+/// The account a backtest reports in: its currency and, optionally, a fixed rate (account
+/// units per unit of the instrument's currency; default: the built-in fixed rates).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountConversion {
     pub currency: String,
-    /// Account-currency units per unit of the instrument's currency.
-    pub rate: Decimal,
+    pub rate: Option<Decimal>,
 }
 
 /// Everything a backtest run needs. Build with `..Default::default()`.
@@ -223,12 +336,20 @@ pub fn engine_setup(
         if k.contains('.') {
             cfg = set_engine_key(&cfg, &k, &v)?;
         } else {
-            strategy.set(&k, &v).map_err(|e| BacktestError::Parameter {
-                key: k.clone(),
-                message: format!("{e} (strategy {})", strategy.name()),
-            })?;
+            strategy
+                .set_unvalidated(&k, &v)
+                .map_err(|e| BacktestError::Parameter {
+                    key: k.clone(),
+                    message: format!("{e} (strategy {})", strategy.name()),
+                })?;
         }
     }
+    // Checked together, after every value is read: `--set fast=50 --set slow=200` works in
+    // either order.
+    strategy.validate().map_err(|e| BacktestError::Parameter {
+        key: opts.set.join(" "),
+        message: format!("{e} (strategy {})", strategy.name()),
+    })?;
     cfg.strategy = strategy.clone();
     cfg.validate()?;
     Ok((cfg, strategy))

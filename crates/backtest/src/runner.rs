@@ -24,6 +24,10 @@ use crate::output::TradesFile;
 use crate::parse::to_decimal;
 use crate::record::{self, DataKind, Record, RecordSource};
 
+/// IG's margin close-out level: positions are closed when equity falls below this percentage
+/// of the margin they need.
+pub const CLOSE_OUT_PERCENT: Decimal = Decimal::from_parts(50, 0, 0, false, 0);
+
 /// Records read at a time.
 const BATCH: usize = 1024;
 
@@ -61,6 +65,10 @@ pub struct BacktestReport {
     pub trades_hash: String,
     /// Entries refused by risk.
     pub refusals: u64,
+    /// Margin close-outs: times equity fell below 50% of the open positions' margin and
+    /// everything was closed.
+    #[serde(default)]
+    pub margin_closeouts: u64,
     /// The refusals by rule (`size_below_minimum`, `halted`, ...), each with its count and
     /// its first occurrence: why a run stopped trading.
     #[serde(default)]
@@ -100,7 +108,6 @@ struct OpenPos {
 struct Book<'a> {
     inst: &'a Instrument,
     commission_pct: Decimal,
-    rate: Decimal,
     start: Money,
     realised: Money,
     open: BTreeMap<u64, OpenPos>,
@@ -115,24 +122,43 @@ struct Book<'a> {
     /// The reason buffer of a trade written but not kept, reused from trade to trade.
     reason: String,
     refused: BTreeMap<&'static str, RefusalStat>,
+    /// Margin close-outs so far, whether one is in progress, and the second last checked.
+    closeouts: u64,
+    closing_out: bool,
+    margin_checked_sec: i64,
 }
 
 impl Book<'_> {
+    /// The sim broker's commission on one fill (in account currency).
     fn commission(&self, level: Price, size: Size) -> Money {
-        if self.commission_pct.is_zero() || self.inst.point_size.is_zero() {
-            return Money::ZERO;
-        }
-        let notional =
-            level.value() / self.inst.point_size * self.inst.value_per_point * size.value();
-        Money::new(notional * self.commission_pct / Decimal::ONE_HUNDRED).round_cents()
+        scalper_engine::sim::commission(self.inst, self.commission_pct, level, size)
     }
 
-    fn conv(&self, m: Money) -> Money {
-        if self.rate == Decimal::ONE {
-            // The usual case (P&L already in the report currency): no decimal product.
-            return m;
+    /// IG's margin close-out, checked once per second of data time: true when equity (with
+    /// open P&L) has fallen below [`CLOSE_OUT_PERCENT`] of the margin of the open positions
+    /// and no close-out is already under way.
+    fn margin_call(&mut self, now: i64) -> bool {
+        if self.open.is_empty() {
+            self.closing_out = false;
+            return false;
         }
-        Money::new(m.value() * self.rate)
+        let sec = now.div_euclid(1000);
+        if self.closing_out || self.inst.margin.is_none() || sec == self.margin_checked_sec {
+            return false;
+        }
+        self.margin_checked_sec = sec;
+        let used: Decimal = self
+            .open
+            .values()
+            .map(|p| self.inst.margin_for(p.size, p.level).value())
+            .sum();
+        let equity = self.equity().value();
+        if used > Decimal::ZERO && equity * Decimal::ONE_HUNDRED < used * CLOSE_OUT_PERCENT {
+            self.closing_out = true;
+            self.closeouts += 1;
+            return true;
+        }
+        false
     }
 
     /// Takes the actions of an event at `now` (epoch ms).
@@ -195,7 +221,7 @@ impl Book<'_> {
             .map_or(Money::ZERO, |p| p.funding);
         let commission =
             self.commission(c.entry_price, c.size) + self.commission(c.exit_price, c.size);
-        let pnl = self.conv(c.pnl) + funding;
+        let pnl = c.pnl + funding;
         self.realised += pnl;
         // Neither the metrics nor the hash read the reason: copy it only for the list or file.
         let mut reason = std::mem::take(&mut self.reason);
@@ -211,7 +237,7 @@ impl Book<'_> {
             exit_time: c.exit_time,
             exit_price: Price::new(normalized(c.exit_price.value())),
             pnl: Money::new(normalized(pnl.value())),
-            commission: self.conv(commission),
+            commission,
             funding,
             cause: c.cause,
             reason,
@@ -244,7 +270,7 @@ impl Book<'_> {
             let pnl = self
                 .inst
                 .pnl(p.direction, p.size, p.level, Price::new(to_decimal(exit)));
-            e += self.conv(pnl) + p.funding;
+            e += pnl + p.funding;
         }
         Money::new(normalized(e.value()))
     }
@@ -308,7 +334,7 @@ pub fn run_on_source<S: RecordSource>(
     mut src: S,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BacktestReport, BacktestError> {
-    let inst = opts.instrument.resolve()?;
+    let inst = opts.instrument.resolve_for(opts.account.as_ref())?;
     let (cfg, strategy) = engine_setup(opts, &inst)?;
     let mut broker = SimBroker::new(sim_config(opts)?, vec![inst.clone()]);
     // The sim broker never reports an unknown outcome here, so the engine never asks it to
@@ -329,13 +355,6 @@ pub fn run_on_source<S: RecordSource>(
     if opts.metrics.period_ms <= 0 {
         return Err(BacktestError::option("metrics.period_ms", "must be > 0"));
     }
-    let rate = match &opts.account {
-        Some(a) if a.rate <= Decimal::ZERO => {
-            return Err(BacktestError::option("account.rate", "must be > 0"))
-        }
-        Some(a) => a.rate,
-        None => Decimal::ONE,
-    };
     let kind = src.kind();
     let timer = match opts.timer_ms {
         Some(t) if t <= 0 => return Err(BacktestError::option("timer_ms", "must be > 0")),
@@ -352,7 +371,6 @@ pub fn run_on_source<S: RecordSource>(
     let mut book = Book {
         inst: &inst,
         commission_pct: opts.commission_pct,
-        rate,
         start,
         realised: Money::ZERO,
         open: BTreeMap::new(),
@@ -365,6 +383,9 @@ pub fn run_on_source<S: RecordSource>(
         sink,
         reason: String::new(),
         refused: BTreeMap::new(),
+        closeouts: 0,
+        closing_out: false,
+        margin_checked_sec: i64::MIN,
     };
     let from = opts.from.map_or(i64::MIN, Timestamp::millis);
     let to = opts.to.map_or(i64::MAX, Timestamp::millis);
@@ -413,7 +434,15 @@ pub fn run_on_source<S: RecordSource>(
                 continue;
             }
             records += 1;
-            first.get_or_insert(ts);
+            if first.is_none() {
+                let level = match rec {
+                    Record::Quote(q) => record::mid(q.bid, q.ask),
+                    Record::Bar(b) => b.close,
+                };
+                opts.instrument
+                    .check_price_scale(&inst, to_decimal(level))?;
+                first = Some(ts);
+            }
             last = Some(ts);
             if ts >= next_sample {
                 // The first record samples the starting equity; later ones the equity at
@@ -436,9 +465,7 @@ pub fn run_on_source<S: RecordSource>(
                 if nights > 0 && !book.open.is_empty() {
                     let mid = Price::new(to_decimal(record::mid(book.last_bid, book.last_ask)));
                     for p in book.open.values_mut() {
-                        p.funding += Money::new(
-                            f.charge(&inst, p.direction, p.size, mid, nights).value() * rate,
-                        );
+                        p.funding += f.charge(&inst, p.direction, p.size, mid, nights);
                     }
                 }
             }
@@ -457,6 +484,13 @@ pub fn run_on_source<S: RecordSource>(
                 }
             }
             if !actions.is_empty() {
+                book.on_actions(&actions, ts)?;
+                actions.clear();
+            }
+            if book.margin_call(ts) {
+                // IG's close-out: every position closed at market (the next quote).
+                let event = EngineEvent::Command(Command::CloseAll);
+                step(&mut engine, &mut broker, event, &mut actions);
                 book.on_actions(&actions, ts)?;
                 actions.clear();
             }
@@ -492,14 +526,12 @@ pub fn run_on_source<S: RecordSource>(
         first_ts: first.map(Timestamp::from_millis),
         last_ts: last.map(Timestamp::from_millis),
         from_cache: src.all_cached(),
-        currency: opts
-            .account
-            .as_ref()
-            .map_or_else(|| inst.currency.clone(), |a| a.currency.clone()),
+        currency: inst.account_currency().to_string(),
         initial_equity: start,
         final_equity,
         trades_hash: book.hash.finish(),
         refusals: engine.summary().refusals,
+        margin_closeouts: book.closeouts,
         refusals_by_rule: book
             .refused
             .iter()

@@ -14,8 +14,16 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
 }
 
+/// An amount without its currency (sweep table cells; the header names the currency).
 fn money(m: Money) -> String {
-    m.round_cents().value().normalize().to_string()
+    scalper_model::Amount::new(m, "").to_string()
+}
+
+impl BacktestReport {
+    /// An amount in the report's currency, with its decimals: `-1,100 JPY`, `9,760.00 GBP`.
+    fn amount(&self, m: Money) -> String {
+        scalper_model::Amount::new(m, &self.currency).to_string()
+    }
 }
 
 fn hours(ms: Option<f64>) -> String {
@@ -47,23 +55,22 @@ impl fmt::Display for BacktestReport {
         )?;
         writeln!(
             f,
-            "trades {:>8}   win rate {:>7}   profit factor {:>6}   expectancy {} {}",
+            "trades {:>8}   win rate {:>7}   profit factor {:>6}   expectancy {}",
             m.trades,
             m.win_rate
                 .map_or_else(|| "-".to_string(), |w| format!("{:.1}%", w * 100.0)),
             opt(m.profit_factor, 2),
-            m.expectancy.map_or_else(|| "-".to_string(), money),
-            self.currency
+            m.expectancy
+                .map_or_else(|| "-".to_string(), |e| self.amount(e)),
         )?;
         writeln!(
             f,
-            "net P&L {} {} ({:+.2}%)   equity {} -> {}   max drawdown {} ({:.2}%)",
-            money(m.net_pnl),
-            self.currency,
+            "net P&L {} ({:+.2}%)   equity {} -> {}   max drawdown {} ({:.2}%)",
+            self.amount(m.net_pnl),
             m.total_return_pct,
-            money(self.initial_equity),
-            money(self.final_equity),
-            money(m.max_drawdown),
+            self.amount(self.initial_equity),
+            self.amount(self.final_equity),
+            self.amount(m.max_drawdown),
             m.max_drawdown_pct
         )?;
         writeln!(
@@ -73,8 +80,8 @@ impl fmt::Display for BacktestReport {
             opt(m.sortino, 2),
             m.exposure_pct,
             hours(m.avg_holding_ms),
-            money(m.commission),
-            money(m.funding),
+            self.amount(m.commission),
+            self.amount(m.funding),
             self.refusals
         )?;
         // Why entries were refused, most frequent first, with the first of each.
@@ -85,6 +92,19 @@ impl fmt::Display for BacktestReport {
                 f,
                 "refused {:>8} × {rule}, first at {}: {}",
                 stat.count, stat.first_at, stat.first
+            )?;
+        }
+        if self.margin_closeouts > 0 {
+            writeln!(
+                f,
+                "margin close-outs {} (equity below 50% of the margin of open positions)",
+                self.margin_closeouts
+            )?;
+        }
+        if self.final_equity.value() < rust_decimal::Decimal::ZERO {
+            writeln!(
+                f,
+                "equity below zero: prices gapped past the stops and the margin close-out"
             )?;
         }
         writeln!(f, "trade list sha256 {}", self.trades_hash)

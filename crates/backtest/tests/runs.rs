@@ -103,7 +103,7 @@ fn ema_cross_fills_on_next_quote_by_hand() {
     assert_eq!(r.currency, "USD");
     assert_eq!(r.records, 6);
     let text = r.to_string();
-    assert!(text.contains("net P&L -240 USD"), "{text}");
+    assert!(text.contains("net P&L -240.00 USD"), "{text}");
     assert!(text.contains(&r.trades_hash), "{text}");
 }
 
@@ -411,7 +411,7 @@ fn account_currency_conversion() {
     let mut o = opts(p, "ema-cross", &["fast=1", "slow=2"]);
     o.account = Some(scalper_backtest::AccountConversion {
         currency: "GBP".into(),
-        rate: dec!(0.8),
+        rate: Some(dec!(0.8)),
     });
     let r = run_backtest(&o).unwrap();
     assert_eq!(r.currency, "GBP");
@@ -446,4 +446,17 @@ fn ig_price_json_runs_and_can_be_dropped_early() {
     let mut src = scalper_backtest::open_data(&[p], &o.data_options).unwrap();
     assert!(src.next().unwrap().is_ok());
     drop(src);
+}
+
+#[test]
+fn set_values_are_validated_together_in_any_order() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "q.csv", QUOTES);
+    for set in [["fast=50", "slow=200"], ["slow=200", "fast=50"]] {
+        let r = run_backtest(&opts(p.clone(), "ema-cross", &set)).unwrap();
+        assert_eq!(r.strategy_config["fast"], 50, "{set:?}");
+        assert_eq!(r.strategy_config["slow"], 200, "{set:?}");
+    }
+    let err = run_backtest(&opts(p, "ema-cross", &["fast=50", "slow=20"])).unwrap_err();
+    assert!(err.to_string().contains("fast must be below slow"), "{err}");
 }

@@ -82,6 +82,9 @@ fn equity_curve_is_bounded_with_first_and_last_points() {
     let data = synth(d.path(), 60_000, 4);
     let mut o = opts(&data, "ema-cross", &["fast=2", "slow=5"]);
     o.latency_ms = Some(0);
+    // This test needs more trades than curve points: without margin, the losing run keeps
+    // trading (with IG's margin it would stop once equity could no longer carry an entry).
+    o.instrument.margin_percent = Some(rust_decimal::Decimal::ZERO);
     let r = run_backtest(&o).unwrap();
     assert!(
         r.metrics.trades > MAX_CURVE_POINTS as u64,
@@ -138,4 +141,39 @@ fn trades_file_errors_name_the_file_and_failed_runs_leave_none() {
     let e = run_backtest(&o).unwrap_err();
     assert!(matches!(e, BacktestError::Data(_)), "{e}");
     assert!(!out.exists(), "partial trades file left behind");
+}
+
+/// The margin rules of issue #16: the same losing ema-cross run that goes far below zero
+/// without margin stays above zero with IG's margin (3.33% on EUR/USD): entries the equity
+/// cannot carry are refused (`insufficient_margin`) or sized down, and the close-out at 50%
+/// closes what is open.
+#[test]
+fn margin_keeps_a_losing_run_above_zero() {
+    let d = tempfile::tempdir().unwrap();
+    let data = synth(d.path(), 60_000, 4);
+    let mut o = opts(&data, "ema-cross", &["fast=2", "slow=5"]);
+    o.latency_ms = Some(0);
+    o.instrument.margin_percent = Some(rust_decimal::Decimal::ZERO);
+    let free = run_backtest(&o).unwrap();
+    let lowest = |r: &scalper_backtest::BacktestReport| {
+        r.equity_curve.iter().map(|p| p.equity).min().unwrap()
+    };
+    assert!(
+        lowest(&free).value() < rust_decimal::Decimal::ZERO,
+        "{free}"
+    );
+    o.instrument.margin_percent = None;
+    let margined = run_backtest(&o).unwrap();
+    assert!(
+        lowest(&margined).value() >= rust_decimal::Decimal::ZERO,
+        "{margined}"
+    );
+    assert!(margined.final_equity.value() > rust_decimal::Decimal::ZERO);
+    assert!(
+        margined
+            .refusals_by_rule
+            .contains_key("insufficient_margin"),
+        "{margined}"
+    );
+    assert!(margined.metrics.trades < free.metrics.trades);
 }

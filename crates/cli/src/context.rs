@@ -93,10 +93,7 @@ impl Context {
             return Ok(epic.clone());
         }
         scalper_model::market::resolve_instrument(input).ok_or_else(|| {
-            let names: Vec<_> = scalper_model::market::FRIENDLY_EPICS
-                .iter()
-                .map(|(n, _)| *n)
-                .collect();
+            let names: Vec<_> = scalper_model::market::friendly_names().collect();
             ConfigError::Usage(format!(
                 "unknown instrument {input:?}: give an IG epic such as CS.D.EURUSD.CFD.IP or one of {}",
                 names.join(", ")

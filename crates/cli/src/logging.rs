@@ -163,7 +163,7 @@ pub struct DailyFile {
 impl DailyFile {
     /// Creates the directory and opens (or rotates, if it is from an earlier day) the log.
     pub fn open(dir: &Path) -> io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
         let path = dir.join(LOG_FILE);
         let today = utc_today();
         if let Ok(meta) = std::fs::metadata(&path) {
@@ -198,8 +198,28 @@ impl DailyFile {
     }
 }
 
+/// Trading history is private: logs are created readable by their owner only.
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    let mut opts = OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
+/// Creates `dir` (and missing parents) accessible to its owner only.
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
 }
 
 /// Renames the active file to `scalping_engine.log.<day>` (never overwriting an existing one).

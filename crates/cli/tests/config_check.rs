@@ -335,3 +335,22 @@ fn errors_go_to_the_log_file_in_log_dir_and_once_to_the_console() {
         "the default directory is not used"
     );
 }
+
+#[test]
+fn a_misspelled_engine_key_fails_config_check_as_it_would_fail_run() {
+    let d = Dir::new();
+    d.write(".env", &complete_env("alice"));
+    d.write("scalper.toml", "[engine.risk]\nmax_trades_per_dya = 5\n");
+    let r = d.run(&["config", "check"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stdout.contains("max_trades_per_dya"), "{r:?}");
+    let j = d.run(&["config", "check", "--json"], &[]).json();
+    assert_eq!(j["complete"], false);
+    assert!(
+        j["problems"].to_string().contains("max_trades_per_dya"),
+        "{j}"
+    );
+    // The same file is refused by `run` with the same exit code, before any login.
+    let r = d.run(&["run", "--duration", "1s"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+}

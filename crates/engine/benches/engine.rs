@@ -26,9 +26,13 @@ fn instrument() -> Instrument {
         point_size: dec!(0.0001),
         value_per_point: dec!(10),
         currency: "USD".into(),
+        account_currency: String::new(),
         account_rate: Decimal::ONE,
         expiry: "-".into(),
         rules: default_fx_rules(),
+        kind: scalper_model::ProductKind::Cfd,
+        contract_size: Some(dec!(100000)),
+        margin: scalper_model::MarginRules::default(),
     }
 }
 

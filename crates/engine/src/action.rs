@@ -127,6 +127,12 @@ pub enum Refusal {
         distance: Decimal,
         max: Decimal,
     },
+    /// The margin the entry needs is more than the account has available (equity including
+    /// open P&L, less the margin of open positions), in account currency.
+    InsufficientMargin {
+        required: Money,
+        available: Money,
+    },
     NothingToClose,
 }
 
@@ -149,6 +155,7 @@ impl Refusal {
             Self::OutcomeUnknownPending { .. } => "outcome_unknown_pending",
             Self::NoStopToSizeFrom => "no_stop_to_size_from",
             Self::SizeBelowMinimum { .. } => "size_below_minimum",
+            Self::InsufficientMargin { .. } => "insufficient_margin",
             Self::StopTooFar { .. } => "stop_too_far",
             Self::NothingToClose => "nothing_to_close",
         }
@@ -202,6 +209,13 @@ impl fmt::Display for Refusal {
             Self::SizeBelowMinimum { size, min } => {
                 write!(f, "size {size} below the minimum deal size {min}")
             }
+            Self::InsufficientMargin {
+                required,
+                available,
+            } => write!(
+                f,
+                "margin {required} needed, {available} available: entry not sent"
+            ),
             Self::StopTooFar { distance, max } => write!(
                 f,
                 "stop distance {} points beyond the maximum {} points",
@@ -306,6 +320,10 @@ mod tests {
             Refusal::StopTooFar {
                 distance: Decimal::TEN,
                 max: Decimal::ONE,
+            },
+            Refusal::InsufficientMargin {
+                required: Money::new(Decimal::TEN),
+                available: Money::ZERO,
             },
             Refusal::NothingToClose,
         ];

@@ -17,6 +17,36 @@ use crate::config::{parse_tz, RiskConfig, RiskPerTrade};
 use crate::error::ConfigError;
 use crate::strategy::Entry;
 
+/// Caps a risk-sized entry at what the available margin carries (a fixed size is not
+/// shrunk), and refuses an entry whose size (at least the minimum deal) the margin cannot
+/// carry. The margin is IG's factor (or deposit bands) on the notional at the entry side.
+fn cap_by_margin(i: &RiskInput<'_>, fixed: bool, size: &mut Size) -> Option<Refusal> {
+    let available = i.available_margin?;
+    let inst = i.instrument;
+    let q = i.quote?;
+    let level = q.offer.max(q.bid);
+    let required = inst.margin_for(*size, level);
+    if required <= available {
+        return None;
+    }
+    let rules = &inst.rules;
+    let per_unit = inst.margin_for(Size::new(Decimal::ONE), level).value();
+    if !fixed && per_unit > Decimal::ZERO && available.value() > Decimal::ZERO {
+        let capped = Size::new(available.value() / per_unit).floor_to_step(rules.size_step);
+        if capped >= rules.min_deal_size
+            && capped > Size::ZERO
+            && inst.margin_for(capped, level) <= available
+        {
+            *size = capped;
+            return None;
+        }
+    }
+    Some(Refusal::InsufficientMargin {
+        required,
+        available,
+    })
+}
+
 /// An approved entry: the size and distances to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approved {
@@ -50,6 +80,9 @@ pub struct RiskInput<'a> {
     /// End of the pause after a broker rejection of an entry.
     pub rejected_until: Option<Timestamp>,
     pub equity: Money,
+    /// Margin the account can still commit (equity with open P&L, less the margin of open
+    /// positions), in account currency; `None` when the instrument has no margin modelled.
+    pub available_margin: Option<Money>,
     /// Per-instrument override of `max_spread_points`.
     pub max_spread_points: Option<Decimal>,
 }
@@ -271,6 +304,9 @@ impl RiskManager {
                 size,
                 min: rules.min_deal_size,
             });
+        }
+        if let Some(refusal) = cap_by_margin(i, entry.size.is_some(), &mut size) {
+            return Decision::Refuse(refusal);
         }
         Decision::Approve(Approved {
             size: Size::new(scalper_model::normalized(size.value())),

@@ -96,6 +96,16 @@ pub struct SimPosition {
     pub commission: Money,
 }
 
+/// Commission of one fill: `percent` of the notional (`level / point_size x value_per_point x
+/// size`, in the instrument's currency), booked in the account currency.
+pub fn commission(inst: &Instrument, percent: Decimal, level: Price, size: Size) -> Money {
+    if percent.is_zero() || inst.point_size.is_zero() {
+        return Money::ZERO;
+    }
+    let notional = inst.notional_per_unit(level) * size.value();
+    inst.to_account(Money::new(notional * percent / Decimal::ONE_HUNDRED))
+}
+
 /// Paper broker for the live runner and simulated broker for backtests.
 #[derive(Debug, Clone)]
 pub struct SimBroker {
@@ -335,12 +345,7 @@ impl SimBroker {
     }
 
     fn commission(&self, inst: &Instrument, level: Price, size: Size) -> Money {
-        if self.cfg.commission_pct.is_zero() || inst.point_size.is_zero() {
-            return Money::ZERO;
-        }
-        let notional =
-            level.value() / inst.point_size * inst.account_value_per_point() * size.value();
-        Money::new(notional * self.cfg.commission_pct / Decimal::ONE_HUNDRED).round_cents()
+        commission(inst, self.cfg.commission_pct, level, size)
     }
 
     /// Fills a market order at `q` (offer for buys, bid for sells, slippage against us).

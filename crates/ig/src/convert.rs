@@ -7,7 +7,8 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use scalper_model::{
     AccountId, Candle, DealId, DealReference, DealingRules, Direction, Epic, Instrument,
-    MarketStatus, Money, OrderType, Points, Price, Size,
+    MarginBand, MarginRules, MarketStatus, MarketTerms, Money, OrderType, Points, Price,
+    PriceScale, ProductKind, Size,
 };
 
 use scalper_ig_wire::accounts::Account as WireAccount;
@@ -96,6 +97,34 @@ fn size_step(min: Decimal) -> Decimal {
     Decimal::new(1, min.normalize().scale())
 }
 
+/// IG's margin factor (percent) and deposit bands.
+fn margin_rules(inst: &scalper_ig_wire::markets::InstrumentDetails) -> MarginRules {
+    let percent_unit = inst
+        .margin_factor_unit
+        .as_deref()
+        .is_none_or(|u| u.eq_ignore_ascii_case("PERCENTAGE"));
+    let factor = inst
+        .margin_factor
+        .filter(|f| *f >= Decimal::ZERO && percent_unit)
+        .unwrap_or(Decimal::ZERO);
+    let bands = inst
+        .margin_deposit_bands
+        .iter()
+        .flatten()
+        .filter_map(|b| {
+            Some(MarginBand {
+                min: Size::new(b.min.unwrap_or(Decimal::ZERO)),
+                max: b.max.map(Size::new),
+                percent: b.margin.filter(|m| *m >= Decimal::ZERO)?,
+            })
+        })
+        .collect();
+    MarginRules {
+        factor_percent: factor,
+        bands,
+    }
+}
+
 /// Converts a `/markets/{epic}` v3 answer into a [`Market`].
 pub fn market(details: &MarketDetails) -> Result<Market, IgError> {
     const CTX: &str = "market details";
@@ -106,6 +135,17 @@ pub fn market(details: &MarketDetails) -> Result<Market, IgError> {
     let epic = Epic::new(inst.epic.clone()).map_err(|e| bad(CTX, e))?;
     let snap = details.snapshot.clone().unwrap_or_default();
     let rules = details.dealing_rules.clone().unwrap_or_default();
+    let scaling = snap
+        .scaling_factor
+        .filter(|s| *s > Decimal::ZERO)
+        .unwrap_or(Decimal::ONE);
+    // With no `onePipMeans`, one level unit is a point (scaled CFDs, most indices).
+    let one_pip = inst
+        .one_pip_means
+        .as_deref()
+        .and_then(leading_decimal)
+        .filter(|p| *p > Decimal::ZERO && p.checked_mul(scaling).is_some())
+        .unwrap_or(Decimal::ONE / scaling);
     let point = point_size(inst.one_pip_means.as_deref(), snap.scaling_factor);
     let mid = match (snap.bid, snap.offer) {
         (Some(b), Some(o)) => b.checked_add(o).map(|s| s / Decimal::TWO),
@@ -116,16 +156,6 @@ pub fn market(details: &MarketDetails) -> Result<Market, IgError> {
         .as_ref()
         .and_then(|r| r.value)
         .ok_or_else(|| bad(CTX, format!("{epic}: no dealingRules.minDealSize")))?;
-    let value_per_point = inst
-        .value_of_one_pip
-        .as_deref()
-        .and_then(leading_decimal)
-        .or_else(|| {
-            let contract = inst.contract_size.as_deref().and_then(leading_decimal)?;
-            let pip = inst.one_pip_means.as_deref().and_then(leading_decimal)?;
-            contract.checked_mul(pip)
-        })
-        .unwrap_or(Decimal::ONE);
     let currencies = inst.currencies.clone().unwrap_or_default();
     let default_currency = currencies
         .iter()
@@ -140,14 +170,28 @@ pub fn market(details: &MarketDetails) -> Result<Market, IgError> {
             Decimal::ONE
         }
     };
-    let instrument = Instrument {
-        epic,
-        name: inst.name.clone().unwrap_or_default(),
-        point_size: point,
-        value_per_point,
-        currency,
-        account_rate,
-        expiry: inst.expiry.clone().unwrap_or_else(|| "-".to_string()),
+    let kind = match inst.expiry.as_deref() {
+        Some("DFB") => ProductKind::SpreadBet,
+        _ if inst.unit.as_deref() == Some("AMOUNT") && inst.contract_size.is_none() => {
+            ProductKind::SpreadBet
+        }
+        _ => ProductKind::Cfd,
+    };
+    let terms = MarketTerms {
+        kind,
+        scaling_factor: scaling,
+        one_pip_means: one_pip,
+        value_of_one_pip: inst.value_of_one_pip.as_deref().and_then(leading_decimal),
+        contract_size: inst.contract_size.as_deref().and_then(leading_decimal),
+        lot_size: inst.lot_size,
+        currency: if currency.is_empty() {
+            "-".to_string()
+        } else {
+            currency
+        },
+        account_currency: String::new(),
+        exchange_rate: Some(account_rate),
+        margin: margin_rules(inst),
         rules: DealingRules {
             min_deal_size: Size::new(min_deal),
             size_step: size_step(min_deal),
@@ -163,7 +207,34 @@ pub fn market(details: &MarketDetails) -> Result<Market, IgError> {
                 point,
             ),
         },
+        expiry: inst.expiry.clone().unwrap_or_else(|| "-".to_string()),
     };
+    let mut instrument = match Instrument::from_terms(
+        epic.clone(),
+        inst.name.clone().unwrap_or_default(),
+        &terms,
+        PriceScale::Ig,
+    ) {
+        Ok(i) => i,
+        // IG gave neither valueOfOnePip nor contractSize: one unit of money per point, as
+        // before, with a warning.
+        Err(e) => {
+            tracing::warn!(%epic, error = %e, "market details without a value per point; assuming 1 per point");
+            let terms = MarketTerms {
+                value_of_one_pip: Some(Decimal::ONE),
+                ..terms
+            };
+            Instrument::from_terms(
+                epic,
+                inst.name.clone().unwrap_or_default(),
+                &terms,
+                PriceScale::Ig,
+            )
+            .map_err(|e| bad(CTX, e))?
+        }
+    };
+    // The level unit per point as IG's details give it (kept from before: garbage falls back).
+    instrument.point_size = point;
     Ok(Market {
         instrument,
         status: snap

@@ -101,8 +101,18 @@ fn check_header(path: &Path) -> Result<bool, JournalError> {
         });
     }
     if meta.len() == 0 {
-        // Legal: in WAL mode a fresh database may have all its pages in the -wal file.
-        return Ok(true);
+        // Legal only when the pages are in the -wal file (a fresh WAL database). An empty file
+        // with no WAL is not a journal: it is never silently made into a new one, which would
+        // forget the day's realised P&L and loss lock.
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        if fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0) {
+            return Ok(true);
+        }
+        return Err(JournalError::Corrupt {
+            path: path.to_path_buf(),
+            detail: "the file exists but is empty (0 bytes), so it is not a scalper journal; a journal is only created where no file exists: move it aside or choose another path".into(),
+        });
     }
     let mut head = [0u8; 16];
     let read = fs::File::open(path)
@@ -180,6 +190,31 @@ fn take_engine_lock(path: &Path, timeout: Duration) -> Result<Connection, Journa
     Ok(conn)
 }
 
+/// Creates `dir` and missing parents, accessible to the owner only (trading history is private).
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
+/// Creates `path` if missing, readable and writable by the owner only; an existing file is
+/// left as it is.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path).map(drop)
+}
+
 /// An opened, checked and migrated connection (plus the engine lock when writable).
 pub(crate) struct Opened {
     pub conn: Connection,
@@ -195,11 +230,22 @@ pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened, JournalErr
     }
     if !opts.read_only {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs::create_dir_all(parent).map_err(|e| JournalError::Unwritable {
+            private_dir(parent).map_err(|e| JournalError::Unwritable {
                 path: path.to_path_buf(),
                 detail: format!("cannot create directory {}: {e}", parent.display()),
             })?;
         }
+        if !exists {
+            // Created here, private: SQLite gives its -wal and -shm files the same mode.
+            private_file(path).map_err(|e| JournalError::Unwritable {
+                path: path.to_path_buf(),
+                detail: format!("cannot create the journal: {e}"),
+            })?;
+        }
+        private_file(&lock_path(path)).map_err(|e| JournalError::Unwritable {
+            path: lock_path(path),
+            detail: format!("cannot create the engine lock file: {e}"),
+        })?;
     }
     let lock = if opts.read_only {
         None

@@ -194,3 +194,40 @@ fn reader_sees_what_the_running_engine_committed() {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].deal_reference.as_str(), "R1");
 }
+
+#[test]
+fn an_empty_file_is_refused_never_made_into_a_new_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    std::fs::write(&path, b"").unwrap();
+    let err = scalper_journal::Journal::open(&path, &scalper_journal::OpenOptions::default())
+        .expect_err("an empty file is not a journal");
+    assert!(
+        matches!(err, scalper_journal::JournalError::Corrupt { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("empty"), "{err}");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0, "left untouched");
+    assert!(!dir.path().join("journal.sqlite-wal").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_new_journal_its_wal_shm_lock_and_directory_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new").join("journal.sqlite");
+    let mut j =
+        scalper_journal::Journal::open(&path, &scalper_journal::OpenOptions::default()).unwrap();
+    j.record_event(
+        scalper_model::Timestamp::from_millis(0),
+        &scalper_journal::SystemEvent::Refresh,
+    )
+    .unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir.path().join("new")), 0o700);
+    for suffix in ["", "-wal", "-shm", ".lock", ".intents"] {
+        let p = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        assert_eq!(mode(&p), 0o600, "{}", p.display());
+    }
+}

@@ -79,6 +79,8 @@ pub struct RunReport {
     pub trades: u64,
     pub wins: u64,
     pub losses: u64,
+    /// Trades closed at exactly zero P&L: `wins + losses + breakeven = trades`.
+    pub breakeven: u64,
     pub pnl: Money,
     pub max_drawdown: Money,
     pub open_positions: u32,
@@ -90,6 +92,8 @@ pub struct RunReport {
     pub paper_fallback: bool,
     pub paper: bool,
     pub refusals: u64,
+    /// The refusals by rule (`size_below_minimum`, `halted`, ...), with the first of each.
+    pub refusals_by_rule: std::collections::BTreeMap<String, RefusalCount>,
     pub quotes: u64,
     pub halted: Option<String>,
     /// Change of the broker's account balance over the run (the broker's own realised P&L, in
@@ -111,6 +115,15 @@ pub struct RunReport {
     /// or because the price stream stopped.
     #[serde(skip)]
     pub exit_code: u8,
+}
+
+/// How often a risk rule refused an entry, and its first refusal.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusalCount {
+    pub count: u64,
+    pub first_at: Timestamp,
+    /// The first refusal, as the log says it.
+    pub first: String,
 }
 
 /// A position left open at the end of a run.
@@ -184,6 +197,7 @@ pub async fn run(
         trades: s.trades,
         wins: s.wins,
         losses: s.losses,
+        breakeven: s.trades.saturating_sub(s.wins + s.losses),
         pnl: s.pnl,
         max_drawdown: s.max_drawdown,
         open_positions: s.open_positions,
@@ -195,6 +209,7 @@ pub async fn run(
         paper_fallback: s.paper_fallback,
         paper: opts.paper || s.paper_fallback,
         refusals: s.refusals,
+        refusals_by_rule: session.refusals_by_rule(),
         quotes: counters.quotes,
         halted: s.halted.map(|h| h.to_string()),
         broker_balance_change,

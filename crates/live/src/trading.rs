@@ -59,6 +59,7 @@ pub struct Session {
     at_end: AtEnd,
     reconcile_every: Duration,
     reported_unknown: std::collections::HashSet<String>,
+    refusals: std::collections::BTreeMap<String, crate::RefusalCount>,
     streams: Option<Streams>,
     journal_failures: JournalFailures,
 }
@@ -124,6 +125,7 @@ impl Session {
             counters: LoopCounters::default(),
             at_end,
             reported_unknown: std::collections::HashSet::new(),
+            refusals: std::collections::BTreeMap::new(),
             reconcile_every: Duration::from_millis(
                 u64::try_from(reconcile_ms).unwrap_or(60_000).max(1000),
             ),
@@ -160,8 +162,24 @@ impl Session {
         self.driver
             .step(&mut self.engine, &mut self.venue, event, &mut self.actions);
         for a in self.actions.drain(..) {
+            if let Action::Refused { reason, .. } = &a {
+                let now = self.clock.now();
+                self.refusals
+                    .entry(reason.rule().to_string())
+                    .and_modify(|r| r.count += 1)
+                    .or_insert_with(|| crate::RefusalCount {
+                        count: 1,
+                        first_at: now,
+                        first: reason.to_string(),
+                    });
+            }
             log_action(&a);
         }
+    }
+
+    /// Entries refused by risk, by rule, with the first of each.
+    pub fn refusals_by_rule(&self) -> std::collections::BTreeMap<String, crate::RefusalCount> {
+        self.refusals.clone()
     }
 
     /// Starts the stream and trades until a stop condition.

@@ -88,6 +88,9 @@ async fn a_held_deal_blocks_neither_other_instruments_nor_the_kill_switch() {
         seed: 21,
         speed: 30.0,
         schedule: MarketSchedule::AlwaysOpen,
+        // Five one-contract FX positions (the held one included) need about 13,400 GBP of
+        // margin at 3.33%: enough balance that the engine's margin rule lets all five deal.
+        starting_balance: rust_decimal::Decimal::from(100_000),
         ..SandboxConfig::default()
     })
     .await

@@ -1,7 +1,9 @@
 //! Pure domain types for scalper: identifiers, decimal money and prices, instruments and their
 //! dealing rules, quotes and candles, and the deal lifecycle. No I/O, no async, no clock reads.
 
+pub mod catalogue;
 pub mod deal;
+pub mod economics;
 pub mod ids;
 pub mod market;
 pub mod num;
@@ -10,6 +12,9 @@ pub mod reject;
 pub mod time;
 
 pub use deal::{DealEvent, DealState, TransitionError};
+pub use economics::{
+    Amount, EconomicsError, MarginBand, MarginRules, MarketTerms, PriceScale, ProductKind,
+};
 pub use ids::{AccountId, DealId, DealReference, Epic, IdError};
 pub use market::{DealingRules, Direction, Instrument, MarketStatus, OrderType};
 pub use num::{normalized, Money, Points, Price, Size};

@@ -6,7 +6,10 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde::{Deserialize, Serialize};
 
-use crate::{Epic, Points, Price, Size};
+use crate::economics::{
+    round_to_currency, EconomicsError, MarginRules, MarketTerms, PriceScale, ProductKind,
+};
+use crate::{Epic, Money, Points, Price, Size};
 
 /// Side of a deal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -127,28 +130,93 @@ pub struct DealingRules {
     pub max_stop_distance: Option<Points>,
 }
 
-/// An instrument as scalper uses it: epic, friendly name, price scaling and dealing rules.
+/// An instrument as scalper uses it: epic, friendly name, price scaling, economics (see
+/// [`crate::economics`]) and dealing rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instrument {
     pub epic: Epic,
     pub name: String,
-    /// Price units per point, e.g. 0.0001 for EUR/USD quoted as 1.08123.
+    /// Price units per point in the prices this instrument is fed, e.g. 0.0001 for EUR/USD
+    /// quoted as 1.08123, 1 for IG's scaled 10812.3.
     pub point_size: Decimal,
-    /// Money per point per unit of size, in `currency`.
+    /// Money per point per unit of size, in `currency` (10 USD for an EUR/USD CFD, 1,000 JPY
+    /// for USD/JPY, 1 for a spread bet whose size is money per point).
     pub value_per_point: Decimal,
     /// Currency of P&L (the instrument's quote/settlement currency).
     pub currency: String,
+    /// The account's currency (empty: the same as `currency`).
+    #[serde(default)]
+    pub account_currency: String,
     /// Account currency per unit of `currency` (IG's `instrument.currencies[].exchangeRate`);
-    /// 1 when `currency` is the account currency, or when no rate is known (backtests report
-    /// in the instrument's currency).
+    /// 1 when `currency` is the account currency.
     #[serde(default = "one")]
     pub account_rate: Decimal,
     /// Expiry to send with deals: `-` for CFDs, `DFB` for daily funded spread bets.
     pub expiry: String,
     pub rules: DealingRules,
+    /// CFD or spread bet.
+    #[serde(default)]
+    pub kind: ProductKind,
+    /// IG's contract size (CFDs), for display; P&L uses `value_per_point`.
+    #[serde(default)]
+    pub contract_size: Option<Decimal>,
+    /// Margin factor and deposit bands (none: no margin modelled).
+    #[serde(default)]
+    pub margin: MarginRules,
 }
 
 impl Instrument {
+    /// The instrument described by IG-style market terms, for prices in `scale`.
+    pub fn from_terms(
+        epic: Epic,
+        name: impl Into<String>,
+        terms: &MarketTerms,
+        scale: PriceScale,
+    ) -> Result<Self, EconomicsError> {
+        let bad = |field, message: &str| EconomicsError::Invalid {
+            field,
+            message: format!("{epic}: {message}"),
+        };
+        if terms.one_pip_means <= Decimal::ZERO {
+            return Err(bad("onePipMeans", "must be > 0"));
+        }
+        if terms.scaling_factor <= Decimal::ZERO {
+            return Err(bad("scalingFactor", "must be > 0"));
+        }
+        if terms.currency.is_empty() {
+            return Err(bad("currencies", "no currency"));
+        }
+        let value_per_point = terms.value_per_point()?;
+        let account_currency = terms.account_currency.clone();
+        let account_rate = match terms.exchange_rate {
+            Some(r) if r > Decimal::ZERO => r,
+            Some(_) => return Err(bad("exchangeRate", "must be > 0")),
+            None if account_currency.is_empty() || account_currency == terms.currency => {
+                Decimal::ONE
+            }
+            None => {
+                return Err(bad(
+                    "exchangeRate",
+                    &format!("no rate from {} to {account_currency}", terms.currency),
+                ))
+            }
+        };
+        Ok(Self {
+            epic,
+            name: name.into(),
+            point_size: terms.point_size(scale).normalize(),
+            value_per_point,
+            currency: terms.currency.clone(),
+            account_currency,
+            account_rate,
+            expiry: terms.expiry.clone(),
+            rules: terms.rules.clone(),
+            kind: terms.kind,
+            contract_size: terms.contract_size,
+            margin: terms.margin.clone(),
+        })
+    }
+
     /// Converts a raw price difference into points.
     pub fn to_points(&self, price_diff: Decimal) -> Points {
         if self.point_size.is_zero() {
@@ -160,15 +228,62 @@ impl Instrument {
     pub fn from_points(&self, points: Points) -> Decimal {
         points.value() * self.point_size
     }
-    /// Money per point per unit of size, in account currency.
+    /// The account's currency: empty when unknown (a rate from IG's market details but no
+    /// account currency given), which rounds to two decimals.
+    pub fn account_currency(&self) -> &str {
+        if !self.account_currency.is_empty() {
+            &self.account_currency
+        } else if self.account_rate == Decimal::ONE {
+            &self.currency
+        } else {
+            ""
+        }
+    }
+    /// Money per point per unit of size, in account currency (unrounded: for sizing).
     pub fn account_value_per_point(&self) -> Decimal {
         self.value_per_point * self.account_rate
     }
-    /// P&L in account currency of a position opened at `entry` and valued at `exit`.
-    pub fn pnl(&self, direction: Direction, size: Size, entry: Price, exit: Price) -> crate::Money {
+    /// P&L in the instrument's currency, exact: points x value per point x size.
+    pub fn pnl_in_currency(
+        &self,
+        direction: Direction,
+        size: Size,
+        entry: Price,
+        exit: Price,
+    ) -> Money {
         let diff = (exit - entry) * direction.sign();
-        self.to_points(diff)
-            .money(size, self.account_value_per_point())
+        self.to_points(diff).money(size, self.value_per_point)
+    }
+    /// Converts an amount in the instrument's currency into the account currency at
+    /// `account_rate`, rounded to the account currency's minor unit as IG books it.
+    pub fn to_account(&self, amount: Money) -> Money {
+        let converted = if self.account_rate == Decimal::ONE {
+            amount
+        } else {
+            Money::new(amount.value() * self.account_rate)
+        };
+        round_to_currency(converted, self.account_currency())
+    }
+    /// P&L in account currency of a position opened at `entry` and valued at `exit`: the one
+    /// P&L function (see [`crate::economics`]).
+    pub fn pnl(&self, direction: Direction, size: Size, entry: Price, exit: Price) -> Money {
+        self.to_account(self.pnl_in_currency(direction, size, entry, exit))
+    }
+    /// Notional value of one unit of size at `level`, in the instrument's currency
+    /// (`level / point_size x value_per_point`: 108,000 USD for one EUR/USD CFD at 1.08).
+    pub fn notional_per_unit(&self, level: Price) -> Decimal {
+        if self.point_size.is_zero() {
+            return Decimal::ZERO;
+        }
+        level.value().abs() / self.point_size * self.value_per_point
+    }
+    /// Margin (deposit) of `size` at `level`, in account currency, rounded to its minor unit.
+    pub fn margin_for(&self, size: Size, level: Price) -> Money {
+        if self.margin.is_none() {
+            return Money::ZERO;
+        }
+        let deposit = self.margin.deposit(size, self.notional_per_unit(level));
+        self.to_account(Money::new(deposit))
     }
 }
 
@@ -176,34 +291,18 @@ fn one() -> Decimal {
     Decimal::ONE
 }
 
-/// A friendly instrument name (`EUR_USD`) and the IG CFD epic it maps to by default.
-pub const FRIENDLY_EPICS: &[(&str, &str)] = &[
-    ("EUR_USD", "CS.D.EURUSD.CFD.IP"),
-    ("GBP_USD", "CS.D.GBPUSD.CFD.IP"),
-    ("USD_JPY", "CS.D.USDJPY.CFD.IP"),
-    ("AUD_USD", "CS.D.AUDUSD.CFD.IP"),
-    ("EUR_GBP", "CS.D.EURGBP.CFD.IP"),
-    ("USD_CHF", "CS.D.USDCHF.CFD.IP"),
-    ("USD_CAD", "CS.D.USDCAD.CFD.IP"),
-    ("NZD_USD", "CS.D.NZDUSD.CFD.IP"),
-    ("EUR_JPY", "CS.D.EURJPY.CFD.IP"),
-    ("GBP_JPY", "CS.D.GBPJPY.CFD.IP"),
-];
+/// The friendly names of the built-in markets (`EUR_USD`, `GER40`, ...), see
+/// [`crate::catalogue`].
+pub fn friendly_names() -> impl Iterator<Item = &'static str> {
+    crate::catalogue::MARKETS.iter().map(|m| m.friendly)
+}
 
-/// Resolves a friendly name (case-insensitive, `EUR_USD`, `EURUSD` or `EUR/USD`) or an epic.
-/// Returns `None` when the input is neither a known name nor a syntactically valid epic.
+/// Resolves a friendly name or alias (case-insensitive, `EUR_USD`, `EURUSD`, `EUR/USD`,
+/// `GER40`, `DAX`) to its CFD epic, or takes an epic as is. Returns `None` when the input is
+/// neither a known name nor a syntactically valid epic.
 pub fn resolve_instrument(input: &str) -> Option<Epic> {
-    let norm: String = input
-        .trim()
-        .to_ascii_uppercase()
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
-    for (name, epic) in FRIENDLY_EPICS {
-        let n: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
-        if n == norm {
-            return Epic::new(*epic).ok();
-        }
+    if let Some(m) = crate::catalogue::by_name(input) {
+        return Epic::new(m.cfd_epic).ok();
     }
     if input.contains('.') {
         return Epic::new(input.trim()).ok();
@@ -211,12 +310,12 @@ pub fn resolve_instrument(input: &str) -> Option<Epic> {
     None
 }
 
-/// The friendly name of a default epic, if it has one.
+/// The friendly name of a built-in CFD epic, if it has one.
 pub fn friendly_name(epic: &Epic) -> Option<&'static str> {
-    FRIENDLY_EPICS
-        .iter()
-        .find(|(_, e)| *e == epic.as_str())
-        .map(|(n, _)| *n)
+    match crate::catalogue::by_epic(epic) {
+        Some((m, ProductKind::Cfd)) => Some(m.friendly),
+        _ => None,
+    }
 }
 
 /// Typical rules of an IG FX mini CFD, used where no market details are available yet.
@@ -269,9 +368,13 @@ mod tests {
             point_size: dec!(0.0001),
             value_per_point: dec!(10),
             currency: "USD".into(),
+            account_currency: String::new(),
             account_rate: Decimal::ONE,
             expiry: "-".into(),
             rules: default_fx_rules(),
+            kind: ProductKind::Cfd,
+            contract_size: Some(dec!(100000)),
+            margin: MarginRules::default(),
         };
         let pnl = inst.pnl(
             Direction::Sell,
@@ -282,6 +385,7 @@ mod tests {
         assert_eq!(pnl.value(), dec!(100));
         // In a GBP account at 0.79 GBP per USD.
         let gbp = Instrument {
+            account_currency: "GBP".into(),
             account_rate: dec!(0.79),
             ..inst
         };

@@ -188,10 +188,15 @@ impl EngineProcess {
 
     /// SIGINT (Ctrl-C): the engine's kill switch.
     pub fn interrupt(&self) -> Result<(), ReliabilityError> {
+        self.signal("INT")
+    }
+
+    /// Sends signal `name` (`INT`, `TERM`, `HUP`, ...) with `kill -<name>`.
+    pub fn signal(&self, name: &str) -> Result<(), ReliabilityError> {
         let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args([format!("-{name}"), self.child.id().to_string()])
             .status()
-            .map_err(ReliabilityError::io("running kill -INT"))?;
+            .map_err(ReliabilityError::io(format!("running kill -{name}")))?;
         if !status.success() {
             return Err(ReliabilityError::Interrupt(status));
         }

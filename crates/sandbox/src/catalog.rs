@@ -1,31 +1,18 @@
-//! The sandbox's instrument catalogue: FX CFD (`CS.D.EURUSD.CFD.IP`) and spread-bet
-//! (`CS.D.EURUSD.TODAY.IP`) epics with IG-like dealing rules, and fixed FX rates for converting
+//! The sandbox's instrument catalogue, built from the model's built-in markets: FX, index and
+//! gold CFD (`CS.D.EURUSD.CFD.IP`, `IX.D.DAX.IFMM.IP`) and spread-bet (`CS.D.EURUSD.TODAY.IP`,
+//! `IX.D.DAX.DAILY.IP`) epics with IG-like dealing rules, and fixed FX rates for converting
 //! P&L into the account currency.
 //!
 //! Prices are quoted as IG quotes FX: scaled (EUR/USD 1.08123 is quoted 10812.3, scaling factor
 //! 10000, `onePipMeans` "0.0001 USD/EUR"), so one point is one quoted unit.
 
 use rust_decimal::Decimal;
-use rust_decimal_macros::dec;
-use scalper_model::{Epic, Instrument, Points, Size};
+use scalper_model::catalogue::{AssetClass, MarketSpec, MARKETS};
+use scalper_model::{Epic, Instrument, PriceScale};
+
+pub use scalper_model::ProductKind;
 
 use crate::sim::{MarketSim, SimParams};
-
-/// Whether an epic is dealt on a CFD or a spread-bet account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProductKind {
-    Cfd,
-    SpreadBet,
-}
-
-impl ProductKind {
-    pub fn as_ig(self) -> &'static str {
-        match self {
-            Self::Cfd => "CFD",
-            Self::SpreadBet => "SPREADBET",
-        }
-    }
-}
 
 /// One tradeable epic.
 #[derive(Debug, Clone)]
@@ -33,8 +20,10 @@ pub struct CatalogEntry {
     pub epic: Epic,
     pub name: String,
     pub kind: ProductKind,
+    pub class: AssetClass,
     /// `"-"` for CFDs, `"DFB"` for daily-funded bets.
     pub expiry: &'static str,
+    /// Base and quote currency of an FX pair (`base` is empty for indices and gold).
     pub base: &'static str,
     pub quote: &'static str,
     /// Decimal places of quoted (scaled) prices.
@@ -53,26 +42,32 @@ pub struct CatalogEntry {
     pub margin_factor_pct: Decimal,
     pub start_mid: Decimal,
     pub base_spread: Decimal,
+    /// The economics of this epic on the sandbox's account (IG-scaled prices): the one P&L
+    /// and margin arithmetic of [`scalper_model::economics`].
+    pub economics: Instrument,
 }
 
 impl CatalogEntry {
     /// The domain view (what the IG client derives from `/markets/{epic}`).
     pub fn instrument(&self) -> Instrument {
-        Instrument {
-            epic: self.epic.clone(),
-            name: self.name.clone(),
-            point_size: Decimal::ONE,
-            value_per_point: self.value_per_point,
-            currency: self.currency.to_string(),
-            // What `/markets/{epic}` serves as `exchangeRate` for a GBP account.
-            account_rate: gbp_rate(self.currency).unwrap_or(Decimal::ONE),
-            expiry: self.expiry.to_string(),
-            rules: scalper_model::DealingRules {
-                min_deal_size: Size::new(self.min_deal_size),
-                size_step: self.size_step,
-                min_stop_distance: Points::new(self.min_stop_distance),
-                max_stop_distance: Some(Points::new(self.max_stop_distance)),
-            },
+        self.economics.clone()
+    }
+
+    /// IG's `onePipMeans` text (`0.0001 USD/EUR`, `1 Index Point`).
+    pub fn one_pip_means(&self) -> String {
+        match self.class {
+            AssetClass::Fx => format!("{} {}/{}", self.one_pip, self.quote, self.base),
+            AssetClass::Index => format!("{} Index Point", self.one_pip),
+            AssetClass::Commodity => format!("{} {}", self.one_pip, self.quote),
+        }
+    }
+
+    /// IG's `instrumentType`.
+    pub fn instrument_type(&self) -> &'static str {
+        match self.class {
+            AssetClass::Fx => "CURRENCIES",
+            AssetClass::Index => "INDICES",
+            AssetClass::Commodity => "COMMODITIES",
         }
     }
 
@@ -90,114 +85,72 @@ impl CatalogEntry {
     }
 }
 
-struct Pair {
-    code: &'static str,
-    name: &'static str,
-    base: &'static str,
-    quote: &'static str,
-    scaling: Decimal,
-    one_pip: Decimal,
-    mid: Decimal,
-    spread: Decimal,
+/// The markets the sandbox serves: the first five FX pairs of the catalogue, the indices and
+/// Spot Gold.
+fn served(m: &MarketSpec) -> bool {
+    matches!(
+        m.friendly,
+        "EUR_USD" | "GBP_USD" | "USD_JPY" | "AUD_USD" | "EUR_GBP"
+    ) || m.class != AssetClass::Fx
 }
 
-const PAIRS: &[Pair] = &[
-    Pair {
-        code: "EURUSD",
-        name: "EUR/USD",
-        base: "EUR",
-        quote: "USD",
-        scaling: dec!(10000),
-        one_pip: dec!(0.0001),
-        mid: dec!(10812.0),
-        spread: dec!(0.6),
-    },
-    Pair {
-        code: "GBPUSD",
-        name: "GBP/USD",
-        base: "GBP",
-        quote: "USD",
-        scaling: dec!(10000),
-        one_pip: dec!(0.0001),
-        mid: dec!(12705.0),
-        spread: dec!(0.9),
-    },
-    Pair {
-        code: "USDJPY",
-        name: "USD/JPY",
-        base: "USD",
-        quote: "JPY",
-        scaling: dec!(100),
-        one_pip: dec!(0.01),
-        mid: dec!(15110.0),
-        spread: dec!(0.7),
-    },
-    Pair {
-        code: "AUDUSD",
-        name: "AUD/USD",
-        base: "AUD",
-        quote: "USD",
-        scaling: dec!(10000),
-        one_pip: dec!(0.0001),
-        mid: dec!(6550.0),
-        spread: dec!(0.6),
-    },
-    Pair {
-        code: "EURGBP",
-        name: "EUR/GBP",
-        base: "EUR",
-        quote: "GBP",
-        scaling: dec!(10000),
-        one_pip: dec!(0.0001),
-        mid: dec!(8510.0),
-        spread: dec!(0.9),
-    },
-];
-
-/// The full catalogue: for each pair a CFD epic then a spread-bet epic.
+/// The full catalogue on a GBP account.
 pub fn catalogue() -> Vec<CatalogEntry> {
+    catalogue_for("GBP")
+}
+
+/// The full catalogue, with economics for an account in `account_currency`: for each market a
+/// CFD epic then a spread-bet epic.
+pub fn catalogue_for(account_currency: &str) -> Vec<CatalogEntry> {
     let mut out = Vec::new();
-    for p in PAIRS {
-        // Standard CFD: 100 000 units of the base currency, so a point is worth
-        // 100 000 * onePipMeans in the quote currency (10 USD for EUR/USD).
-        let contract = dec!(100000);
-        for (kind, suffix, expiry) in [
-            (ProductKind::Cfd, "CFD", "-"),
-            (ProductKind::SpreadBet, "TODAY", "DFB"),
-        ] {
-            let Ok(epic) = Epic::new(format!("CS.D.{}.{}.IP", p.code, suffix)) else {
+    for m in MARKETS.iter().filter(|m| served(m)) {
+        for kind in [ProductKind::Cfd, ProductKind::SpreadBet] {
+            let Ok(epic) = Epic::new(m.epic_str(kind)) else {
                 continue;
             };
-            let (vpp, currency, name) = match kind {
-                ProductKind::Cfd => (contract * p.one_pip, p.quote, format!("{} Mini", p.name)),
-                ProductKind::SpreadBet => {
-                    (Decimal::ONE, "GBP", format!("{} (£1 Contract)", p.name))
-                }
+            // Spread bets are staked in pounds on the sandbox's spread-bet account.
+            let currency: &'static str = match kind {
+                ProductKind::Cfd => m.currency,
+                ProductKind::SpreadBet => "GBP",
             };
+            let rate = convert(Decimal::ONE, currency, account_currency);
+            let Ok(mut terms) = m.terms(kind, account_currency, rate) else {
+                continue;
+            };
+            terms.currency = currency.to_string();
+            let Ok(economics) =
+                Instrument::from_terms(epic.clone(), m.name, &terms, PriceScale::Ig)
+            else {
+                continue;
+            };
+            let name = match (kind, m.class) {
+                (ProductKind::Cfd, AssetClass::Fx) => format!("{} Mini", m.name),
+                (ProductKind::Cfd, _) => format!("{} Cash", m.name),
+                (ProductKind::SpreadBet, _) => format!("{} (£1 Contract)", m.name),
+            };
+            let point_ig = m.one_pip_means * m.scaling_factor;
             out.push(CatalogEntry {
                 epic,
                 name,
                 kind,
-                expiry,
-                base: p.base,
-                quote: p.quote,
-                decimals: 1,
-                scaling_factor: p.scaling,
-                one_pip: p.one_pip,
-                value_per_point: vpp,
-                contract_size: if kind == ProductKind::Cfd {
-                    contract
-                } else {
-                    Decimal::ONE
-                },
+                class: m.class,
+                expiry: if kind == ProductKind::Cfd { "-" } else { "DFB" },
+                base: m.base,
+                quote: m.currency,
+                decimals: m.ig_decimals,
+                scaling_factor: m.scaling_factor,
+                one_pip: m.one_pip_means,
+                value_per_point: economics.value_per_point,
+                contract_size: economics.contract_size.unwrap_or(Decimal::ONE),
                 currency,
-                min_deal_size: dec!(0.5),
-                size_step: dec!(0.1),
-                min_stop_distance: dec!(2),
-                max_stop_distance: dec!(5000),
-                margin_factor_pct: dec!(3.33),
-                start_mid: p.mid,
-                base_spread: p.spread,
+                min_deal_size: terms.rules.min_deal_size.value(),
+                size_step: terms.rules.size_step,
+                min_stop_distance: m.min_stop_points,
+                max_stop_distance: m.max_stop_points,
+                margin_factor_pct: m.margin_percent,
+                start_mid: m.typical_mid * m.scaling_factor,
+                base_spread: m.typical_spread_points * point_ig,
+                economics,
             });
         }
     }
@@ -211,17 +164,10 @@ pub fn simulator(epic: &Epic, seed: u64, start: scalper_model::Timestamp) -> Opt
     Some(MarketSim::new(e.sim_params(), seed, start))
 }
 
-/// Units of GBP per unit of `currency` (fixed, illustrative rates).
+/// Units of GBP per unit of `currency` (fixed, illustrative rates:
+/// [`scalper_model::economics::DEFAULT_GBP_RATES`]).
 pub fn gbp_rate(currency: &str) -> Option<Decimal> {
-    Some(match currency {
-        "GBP" => Decimal::ONE,
-        "USD" => dec!(0.79),
-        "EUR" => dec!(0.85),
-        "JPY" => dec!(0.0053),
-        "AUD" => dec!(0.52),
-        "CHF" => dec!(0.90),
-        _ => return None,
-    })
+    scalper_model::economics::default_rate(currency, "GBP")
 }
 
 /// Converts `amount` in `from` into `to` with the fixed rates (`None` for an unknown currency).
@@ -246,11 +192,12 @@ pub fn currency_symbol(code: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal_macros::dec;
 
     #[test]
     fn catalogue_has_cfd_and_spread_bet_epics() {
         let c = catalogue();
-        assert_eq!(c.len(), 10);
+        assert_eq!(c.len(), 20);
         let eur = c
             .iter()
             .find(|e| e.epic.as_str() == "CS.D.EURUSD.CFD.IP")
@@ -277,7 +224,8 @@ mod tests {
         let q = sim.next_quote();
         assert_eq!(q.epic, epic);
         assert!((q.mid().value() - dec!(15110)).abs() < dec!(50));
-        assert!(simulator(&Epic::new("IX.D.FTSE.DAILY.IP").unwrap(), 1, q.ts).is_none());
+        assert!(simulator(&Epic::new("IX.D.FTSE.DAILY.IP").unwrap(), 1, q.ts).is_some());
+        assert!(simulator(&Epic::new("IX.D.NOPE.DAILY.IP").unwrap(), 1, q.ts).is_none());
     }
 
     #[test]

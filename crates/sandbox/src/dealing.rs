@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use scalper_ig_wire::confirms::DealConfirmation;
 use scalper_ig_wire::history::{Activity, ActivityAction, ActivityDetails, Transaction};
 use scalper_ig_wire::reject;
-use scalper_model::{AccountId, Direction, MarketStatus, Quote, RejectReason};
+use scalper_model::{AccountId, Direction, MarketStatus, Price, Quote, RejectReason, Size};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -115,21 +115,20 @@ impl World<'_> {
             .map_or(ProductKind::Cfd, |a| a.kind)
     }
 
-    /// Money in instrument currency converted to the account currency, rounded to cents.
-    pub fn to_account(&self, amount: Decimal, currency: &str) -> Decimal {
-        catalog::convert(amount, currency, &self.cfg.currency)
-            .unwrap_or(amount)
-            .round_dp(2)
-    }
-
     /// Unrealised P&L of a position at the current price, in account currency.
     pub fn upl(&self, p: &Position) -> Decimal {
         let (Some(q), Some(e)) = (self.quote(&p.epic), self.entry(&p.epic)) else {
             return Decimal::ZERO;
         };
         let exit = close_price(&q, p.direction);
-        let pnl = (exit - p.level) * p.direction.sign() * p.size * e.value_per_point;
-        self.to_account(pnl, e.currency)
+        e.economics
+            .pnl(
+                p.direction,
+                Size::new(p.size),
+                Price::new(p.level),
+                Price::new(exit),
+            )
+            .value()
     }
 
     /// Margin of a position (or prospective deal), in account currency.
@@ -137,11 +136,9 @@ impl World<'_> {
         let Some(e) = self.entry(epic) else {
             return Decimal::ZERO;
         };
-        let notional = level * size * e.value_per_point;
-        self.to_account(
-            notional * e.margin_factor_pct / Decimal::ONE_HUNDRED,
-            e.currency,
-        )
+        e.economics
+            .margin_for(Size::new(size), Price::new(level))
+            .value()
     }
 
     /// Balance, P&L, margin and available funds of an account.
@@ -317,8 +314,15 @@ impl World<'_> {
         let p = acc.positions[idx].clone();
         let e = self.entry(&p.epic)?.clone();
         let size = size.min(p.size);
-        let pnl_instr = (level - p.level) * p.direction.sign() * size * e.value_per_point;
-        let pnl = self.to_account(pnl_instr, e.currency);
+        let pnl = e
+            .economics
+            .pnl(
+                p.direction,
+                Size::new(size),
+                Price::new(p.level),
+                Price::new(level),
+            )
+            .value();
         let remaining = p.size - size;
         let ts = self.st.sim_now;
         if let Some(acc) = self.st.accounts.get_mut(account) {
@@ -367,5 +371,148 @@ impl World<'_> {
             self.opu(account, &after, "UPDATED");
         }
         Some((pnl, remaining))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::market::{MarketRt, Source};
+    use crate::money_cases;
+    use crate::sim::MarketSim;
+    use crate::state::Account;
+    use rust_decimal_macros::dec;
+    use scalper_model::Timestamp;
+
+    /// The hand-computed money table through the sandbox's ledger: a position opened at the
+    /// case's entry (IG-scaled) and closed at its exit books exactly the case's P&L in the
+    /// account currency, and the ledger's balance moves by it.
+    #[test]
+    fn ledger_books_the_hand_computed_pnl() {
+        let t0 = Timestamp::from_millis(1_704_182_400_000);
+        for c in money_cases::CASES {
+            let cfg = SandboxConfig {
+                currency: c.account.to_string(),
+                ..SandboxConfig::default()
+            };
+            let entry = catalog::catalogue_for(c.account)
+                .into_iter()
+                .find(|e| e.epic.as_str() == c.epic)
+                .unwrap();
+            let scale = entry.scaling_factor;
+            let mut st = State::new(1, t0);
+            let sim = MarketSim::new(entry.sim_params(), 1, t0);
+            st.markets.insert(
+                c.epic.to_string(),
+                MarketRt::new(entry.clone(), Source::Sim(Box::new(sim)), t0),
+            );
+            st.accounts.insert(
+                "ACC".into(),
+                Account {
+                    id: "ACC".into(),
+                    name: "test".into(),
+                    kind: entry.kind,
+                    balance: dec!(10000),
+                    positions: vec![Position {
+                        deal_id: "DEAL1".into(),
+                        deal_reference: "REF1".into(),
+                        epic: c.epic.to_string(),
+                        direction: c.direction,
+                        size: c.size,
+                        level: c.entry * scale,
+                        stop_level: None,
+                        limit_level: None,
+                        currency: entry.currency.to_string(),
+                        created: t0,
+                    }],
+                    orders: Vec::new(),
+                    ledger: Vec::new(),
+                    activities: Vec::new(),
+                    transactions: Vec::new(),
+                },
+            );
+            let mut out = Vec::new();
+            let mut w = World {
+                st: &mut st,
+                cfg: &cfg,
+                out: &mut out,
+                now: Instant::now(),
+            };
+            let (pnl, remaining) = w
+                .realise("ACC", "DEAL1", c.size, c.exit * scale, "test")
+                .unwrap();
+            assert_eq!(pnl, c.pnl_account, "{}", c.name);
+            assert!(remaining.is_zero(), "{}", c.name);
+            let last = st.accounts["ACC"].ledger.last().cloned().unwrap();
+            assert_eq!(last.amount, c.pnl_account, "{}", c.name);
+            assert_eq!(last.balance, dec!(10000) + c.pnl_account, "{}", c.name);
+        }
+    }
+
+    /// The 50% margin close-out: a BUY of one EUR/USD contract (about 2,844 GBP of margin)
+    /// 300 points under water on a 3,000 GBP balance leaves equity near 630 GBP, below half
+    /// the margin: the next quote closes it and books the loss.
+    #[test]
+    fn margin_close_out_at_half_the_margin() {
+        let t0 = Timestamp::from_millis(1_704_182_400_000);
+        let cfg = SandboxConfig::default();
+        let epic = "CS.D.EURUSD.CFD.IP";
+        let entry = catalog::catalogue()
+            .into_iter()
+            .find(|e| e.epic.as_str() == epic)
+            .unwrap();
+        let mut st = State::new(1, t0);
+        let sim = MarketSim::new(entry.sim_params(), 1, t0);
+        let rt = MarketRt::new(entry.clone(), Source::Sim(Box::new(sim)), t0);
+        let q = rt.last.clone();
+        let level = close_price(&q, Direction::Buy) + dec!(300);
+        st.markets.insert(epic.to_string(), rt);
+        let position = |deal_id: &str, level| Position {
+            deal_id: deal_id.into(),
+            deal_reference: "REF".into(),
+            epic: epic.to_string(),
+            direction: Direction::Buy,
+            size: dec!(1),
+            level,
+            stop_level: None,
+            limit_level: None,
+            currency: "USD".into(),
+            created: t0,
+        };
+        for (id, balance, level) in [("LOSER", dec!(3000), level), ("FINE", dec!(100000), level)] {
+            st.accounts.insert(
+                id.into(),
+                Account {
+                    id: id.into(),
+                    name: id.into(),
+                    kind: ProductKind::Cfd,
+                    balance,
+                    positions: vec![position("DEAL", level)],
+                    orders: Vec::new(),
+                    ledger: Vec::new(),
+                    activities: Vec::new(),
+                    transactions: Vec::new(),
+                },
+            );
+        }
+        let mut out = Vec::new();
+        let mut w = World {
+            st: &mut st,
+            cfg: &cfg,
+            out: &mut out,
+            now: Instant::now(),
+        };
+        w.on_quote(&q);
+        let loser = &st.accounts["LOSER"];
+        assert!(loser.positions.is_empty(), "closed out");
+        // -300 points x 10 USD = -3,000 USD x 0.79 = -2,370 GBP.
+        assert_eq!(loser.ledger.last().unwrap().amount, dec!(-2370.00));
+        assert_eq!(
+            st.accounts["FINE"].positions.len(),
+            1,
+            "enough equity: left open"
+        );
     }
 }

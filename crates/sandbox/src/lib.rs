@@ -24,6 +24,11 @@ pub mod stream;
 mod triggers;
 mod working_orders;
 
+/// The hand-computed money table shared with the model and backtest tests.
+#[cfg(test)]
+#[path = "../../model/tests/common/money_cases.rs"]
+mod money_cases;
+
 pub use config::{Credentials, MarketSchedule, RateLimits, Replay, SandboxConfig};
 pub use error::{ApiError, SandboxError};
 pub use faults::{FaultSpec, FaultSpecError};

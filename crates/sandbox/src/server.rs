@@ -371,7 +371,10 @@ fn build_state(cfg: &SandboxConfig, start: Timestamp) -> Result<State, SandboxEr
         None => None,
     };
     let warm_start = start.plus_millis(-(cfg.warmup.as_millis() as i64));
-    for (i, entry) in catalog::catalogue().into_iter().enumerate() {
+    for (i, entry) in catalog::catalogue_for(&cfg.currency)
+        .into_iter()
+        .enumerate()
+    {
         let source = match &replay {
             Some((epic, quotes)) if *epic == entry.epic => {
                 let first = quotes[0].0;

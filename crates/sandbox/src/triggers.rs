@@ -7,6 +7,9 @@ use scalper_model::{Direction, Quote};
 use crate::dealing::{close_price, open_price, World};
 use crate::state::Position;
 
+/// IG's margin close-out level, percent of the margin of open positions.
+const CLOSE_OUT_PERCENT: u32 = 50;
+
 impl World<'_> {
     /// Applies every trigger for `q.epic` at quote `q`.
     pub fn on_quote(&mut self, q: &Quote) {
@@ -25,8 +28,35 @@ impl World<'_> {
                 .get(&account)
                 .is_some_and(|a| a.positions.iter().any(|p| p.epic == epic));
             if exposed {
+                self.margin_close_out(&account);
                 self.publish_account(&account);
             }
+        }
+    }
+
+    /// IG's margin close-out: when equity (balance and open P&L) falls below 50% of the
+    /// margin of the open positions, every position of the account is closed at market.
+    fn margin_close_out(&mut self, account: &str) {
+        let (balance, pnl, margin, _) = self.funds(account);
+        let level = rust_decimal::Decimal::from(CLOSE_OUT_PERCENT);
+        if margin <= rust_decimal::Decimal::ZERO
+            || (balance + pnl) * rust_decimal::Decimal::ONE_HUNDRED >= margin * level
+        {
+            return;
+        }
+        let positions = self
+            .st
+            .accounts
+            .get(account)
+            .map(|a| a.positions.clone())
+            .unwrap_or_default();
+        tracing::warn!(account, %balance, %pnl, %margin, "margin close-out: equity below 50% of margin");
+        for p in positions {
+            let Some(q) = self.quote(&p.epic) else {
+                continue;
+            };
+            let exit = close_price(&q, p.direction);
+            self.realise(account, &p.deal_id, p.size, exit, "MARGIN_CALL");
         }
     }
 

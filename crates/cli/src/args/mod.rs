@@ -33,6 +33,7 @@ pub struct Cli {
 
 /// Flags accepted before or after any subcommand.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// More console logging (-v debug, -vv trace).
     #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]

@@ -43,6 +43,22 @@ pub struct BacktestArgs {
     /// Do not read or write the binary data cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Prices in the data: `market` (1.08123, default) or `ig` (IG's scaled levels, 10812.3).
+    /// A file in the other scale for a built-in market is refused.
+    #[arg(long, value_name = "market|ig", default_value = "market")]
+    pub price_scale: String,
+    /// Account currency the run reports in (default: `[backtest] account_currency` in the
+    /// config file, else GBP). P&L is converted from the instrument's currency at `--rate`.
+    #[arg(long, value_name = "CODE")]
+    pub account_currency: Option<String>,
+    /// Starting equity in the account currency (default: `[backtest] initial_equity`, else
+    /// 10000).
+    #[arg(long, value_name = "AMOUNT")]
+    pub initial_equity: Option<String>,
+    /// Fixed conversion rate: account-currency units per unit of the instrument's currency
+    /// (default: `[backtest] rate`, else the built-in fixed rates, e.g. 0.79 GBP per USD).
+    #[arg(long, value_name = "RATE")]
+    pub rate: Option<String>,
 }
 
 /// `scalper sweep --data F --strategy S --grid k=v1,v2 ...`
@@ -51,8 +67,10 @@ pub struct SweepArgs {
     /// Data file(s), as for `backtest`.
     #[arg(long, required = true, value_name = "FILE")]
     pub data: Vec<PathBuf>,
+    /// Instrument (friendly name or epic) the data is for.
     #[arg(long, default_value = "EUR_USD")]
     pub instrument: String,
+    /// Strategy to sweep (scalper, ema-cross, sma-cross).
     #[arg(long, value_name = "NAME")]
     pub strategy: String,
     /// Parameter grid (repeatable), e.g. --grid fast=5,10,20.
@@ -73,18 +91,33 @@ pub struct SweepArgs {
     /// Print the ranked results as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Account currency the run reports in (default: `[backtest] account_currency` in the
+    /// config file, else GBP). P&L is converted from the instrument's currency at `--rate`.
+    #[arg(long, value_name = "CODE")]
+    pub account_currency: Option<String>,
+    /// Starting equity in the account currency (default: `[backtest] initial_equity`, else
+    /// 10000).
+    #[arg(long, value_name = "AMOUNT")]
+    pub initial_equity: Option<String>,
+    /// Fixed conversion rate: account-currency units per unit of the instrument's currency
+    /// (default: `[backtest] rate`, else the built-in fixed rates, e.g. 0.79 GBP per USD).
+    #[arg(long, value_name = "RATE")]
+    pub rate: Option<String>,
 }
 
 /// `scalper synth --instrument EUR_USD --quotes N --seed S --out F.csv`
 #[derive(Debug, Clone, Args)]
 pub struct SynthArgs {
+    /// Instrument (friendly name or epic) whose market to simulate.
     #[arg(long, default_value = "EUR_USD")]
     pub instrument: String,
     /// Number of quotes to write.
     #[arg(long, value_name = "N")]
     pub quotes: u64,
+    /// Seed of the simulator: the same seed writes the same file.
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
+    /// Output CSV file (created; an existing file is replaced).
     #[arg(long, value_name = "F.csv")]
     pub out: PathBuf,
     /// Keep IG's scaled CFD prices (10812.3) instead of market prices (1.08123).
@@ -100,10 +133,13 @@ pub struct PricesArgs {
     /// IG resolution (SECOND, MINUTE, MINUTE_5, HOUR, DAY, ...).
     #[arg(long, value_name = "R")]
     pub resolution: String,
+    /// Start (UTC), e.g. 2026-01-05T08:00:00.
     #[arg(long, value_name = "T")]
     pub from: String,
+    /// End (UTC, exclusive), e.g. 2026-01-05T12:00:00.
     #[arg(long, value_name = "T")]
     pub to: String,
+    /// Output CSV file.
     #[arg(long, value_name = "F.csv")]
     pub out: PathBuf,
     /// Keep IG's scaled levels (10812.3) instead of market prices (1.08123), the unit
@@ -161,10 +197,13 @@ pub struct JournalArgs {
 /// `scalper report [--from --to] [--json]`
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
+    /// From this close time (UTC, e.g. 2026-01-05T08:00:00; default: the beginning).
     #[arg(long, value_name = "T")]
     pub from: Option<String>,
+    /// Up to this close time (UTC, exclusive; default: no end).
     #[arg(long, value_name = "T")]
     pub to: Option<String>,
+    /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
     /// Journal database (default: `[journal] path` in the config file, else

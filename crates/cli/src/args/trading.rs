@@ -89,6 +89,9 @@ pub struct RunArgs {
     /// the summary (leave). Default: `[engine] at_end` in scalper.toml, else flatten.
     #[arg(long, value_name = "POLICY", value_parser = ["flatten", "leave"])]
     pub at_end: Option<String>,
+    /// The trade journal (default: `[journal] path` in scalper.toml, else data/journal.sqlite).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<std::path::PathBuf>,
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -106,6 +109,10 @@ pub struct DemoArgs {
     /// Seed of the sandbox market simulator.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// A new journal for this demo (it must not exist: each demo's sandbox is new). Default:
+    /// data/demo-journal-<UTC time>.sqlite; earlier demos' journals are kept.
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<std::path::PathBuf>,
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,

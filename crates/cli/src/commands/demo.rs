@@ -19,14 +19,17 @@ use scalper_live::RunOptions;
 const DEMO_INSTRUMENTS: [&str; 3] = ["EUR_USD", "GBP_USD", "USD_JPY"];
 /// Risk per trade in the demo, in account currency.
 const DEMO_RISK_PER_TRADE: i64 = 15;
-/// The demo's own journal (replaced by every demo run).
-const DEMO_JOURNAL: &str = "data/demo-journal.sqlite";
+/// Where demo journals go by default: `data/demo-journal-<UTC time>.sqlite`.
+const DEMO_JOURNAL_DIR: &str = "data";
 /// Simulated seconds per wall second unless `--speed` says otherwise.
 const DEFAULT_SPEED: f64 = 30.0;
 /// v3 access-token lifetime in the demo: short, so refreshes happen during the run.
 const DEMO_OAUTH_TTL: Duration = Duration::from_secs(8);
 
-pub async fn run(args: &DemoArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
+pub async fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
+    if ctx.toml().table.contains_key("engine") {
+        eprintln!("note: demo ignores the [engine] section of scalper.toml (it runs the built-in strategy with the demo's fixed risk against its own sandbox); `scalper run` uses it");
+    }
     let sandbox_cfg = SandboxConfig {
         seed: args.seed.unwrap_or(42),
         speed: args.speed.unwrap_or(DEFAULT_SPEED),
@@ -36,16 +39,9 @@ pub async fn run(args: &DemoArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         token_idle_ttl: Duration::from_secs(30),
         ..SandboxConfig::default()
     };
-    // The demo's sandbox is new every run, so an earlier demo journal describes positions that
-    // no longer exist: start a fresh one (only the demo's own file is replaced).
-    let journal_path = std::path::PathBuf::from(DEMO_JOURNAL);
-    for suffix in ["", "-wal", "-shm"] {
-        let p = std::path::PathBuf::from(format!("{DEMO_JOURNAL}{suffix}"));
-        if p.exists() {
-            std::fs::remove_file(&p)
-                .with_context(|| format!("removing the previous demo journal {}", p.display()))?;
-        }
-    }
+    // The demo's sandbox is new every run, so it needs a journal of its own: a new file, never
+    // an earlier one (which describes positions of another sandbox), and nothing is deleted.
+    let journal_path = demo_journal(args.journal.as_ref())?;
     let sandbox = Sandbox::start(sandbox_cfg)
         .await
         .context("starting the built-in sandbox")?;
@@ -96,7 +92,8 @@ pub async fn run(args: &DemoArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     let report = result?;
     crate::commands::summary::print(&report, args.json);
     if !args.json {
-        outln!("journal: {DEMO_JOURNAL} (try `scalper journal list --journal {DEMO_JOURNAL}`)");
+        let j = journal_path.display();
+        outln!("journal: {j} (try `scalper journal list --journal {j}`)");
         for a in &state.accounts {
             if !a.ledger.is_empty() {
                 outln!(
@@ -110,4 +107,34 @@ pub async fn run(args: &DemoArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::from(report.exit_code))
+}
+
+/// The demo's journal: `flag` if it does not exist yet (refused otherwise), else a new
+/// timestamped file under `data/`.
+fn demo_journal(flag: Option<&std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
+    if let Some(p) = flag {
+        if p.exists() {
+            return Err(crate::config::ConfigError::Usage(format!(
+                "--journal {}: the file exists; each demo runs a new sandbox, so it needs a new journal (choose a path that does not exist)",
+                p.display()
+            ))
+            .into());
+        }
+        return Ok(p.clone());
+    }
+    #[allow(clippy::disallowed_methods)] // a file name, not trading time
+    let now = chrono::Utc::now();
+    let stem = format!("demo-journal-{}", now.format("%Y%m%d-%H%M%S"));
+    for n in 0u32..1000 {
+        let name = if n == 0 {
+            format!("{stem}.sqlite")
+        } else {
+            format!("{stem}-{n}.sqlite")
+        };
+        let p = std::path::Path::new(DEMO_JOURNAL_DIR).join(name);
+        if !p.exists() {
+            return Ok(p);
+        }
+    }
+    anyhow::bail!("cannot find a free demo journal name in {DEMO_JOURNAL_DIR}/")
 }

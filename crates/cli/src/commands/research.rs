@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use rust_decimal::prelude::ToPrimitive;
 use scalper_backtest::{
     parse_grid, parse_time, run_backtest_with_progress, run_sweep, write_equity_png,
-    BacktestOptions, CacheMode, InstrumentSpec, RankMetric, SweepOptions,
+    AccountConversion, BacktestOptions, CacheMode, InstrumentSpec, RankMetric, SweepOptions,
 };
 use scalper_engine::EngineConfig;
 
@@ -28,6 +28,65 @@ struct Common<'a> {
     to: Option<&'a str>,
     latency: Option<u64>,
     no_cache: bool,
+    account_currency: Option<&'a str>,
+    initial_equity: Option<&'a str>,
+    rate: Option<&'a str>,
+}
+
+/// `[backtest]` in the config file: the account backtests report in.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BacktestSection {
+    account_currency: Option<String>,
+    initial_equity: Option<rust_decimal::Decimal>,
+    rate: Option<rust_decimal::Decimal>,
+}
+
+/// The account of a run: flags first, then `[backtest]`, then GBP with 10,000.
+fn account(
+    c: &Common<'_>,
+    ctx: &Context,
+) -> anyhow::Result<(AccountConversion, rust_decimal::Decimal)> {
+    let file: BacktestSection = ctx
+        .toml()
+        .section("backtest")
+        .map_err(ConfigError::Usage)?
+        .unwrap_or_default();
+    let decimal = |flag: &str, v: &str| -> anyhow::Result<rust_decimal::Decimal> {
+        v.trim().parse::<rust_decimal::Decimal>().map_err(|_| {
+            ConfigError::Usage(format!("{flag}: {v:?} is not a decimal number")).into()
+        })
+    };
+    let currency = c
+        .account_currency
+        .map(str::to_string)
+        .or(file.account_currency)
+        .unwrap_or_else(|| "GBP".to_string())
+        .trim()
+        .to_ascii_uppercase();
+    if currency.len() != 3 || !currency.chars().all(|ch| ch.is_ascii_alphabetic()) {
+        return Err(ConfigError::Usage(format!(
+            "--account-currency: {currency:?} is not a currency code such as GBP"
+        ))
+        .into());
+    }
+    let equity = match c.initial_equity {
+        Some(v) => decimal("--initial-equity", v)?,
+        None => file
+            .initial_equity
+            .unwrap_or(rust_decimal::Decimal::from(10_000)),
+    };
+    if equity <= rust_decimal::Decimal::ZERO {
+        return Err(ConfigError::Usage("--initial-equity: must be > 0".into()).into());
+    }
+    let rate = match c.rate {
+        Some(v) => Some(decimal("--rate", v)?),
+        None => file.rate,
+    };
+    if rate.is_some_and(|r| r <= rust_decimal::Decimal::ZERO) {
+        return Err(ConfigError::Usage("--rate: must be > 0".into()).into());
+    }
+    Ok((AccountConversion { currency, rate }, equity))
 }
 
 fn options(c: &Common<'_>, ctx: &Context) -> anyhow::Result<BacktestOptions> {
@@ -37,8 +96,11 @@ fn options(c: &Common<'_>, ctx: &Context) -> anyhow::Result<BacktestOptions> {
             .transpose()
             .map_err(Into::into)
     };
+    let (account, initial_equity) = account(c, ctx)?;
     let mut opts = BacktestOptions {
         data: c.data.to_vec(),
+        account: Some(account),
+        initial_equity,
         instrument: InstrumentSpec::named(c.instrument),
         strategy: c.strategy.map(ToString::to_string),
         set: c.set.to_vec(),
@@ -65,9 +127,16 @@ pub fn backtest(args: &BacktestArgs, ctx: &Context) -> anyhow::Result<ExitCode> 
             to: args.to.as_deref(),
             latency: args.latency,
             no_cache: args.no_cache,
+            account_currency: args.account_currency.as_deref(),
+            initial_equity: args.initial_equity.as_deref(),
+            rate: args.rate.as_deref(),
         },
         ctx,
     )?;
+    opts.instrument.price_scale = args
+        .price_scale
+        .parse()
+        .map_err(|e| ConfigError::Usage(format!("--price-scale: {e}")))?;
     // Only the JSON report lists the trades; `--trades` streams them to the file as they close.
     opts.keep_trades = args.json;
     opts.trades_csv.clone_from(&args.trades);
@@ -125,6 +194,9 @@ pub fn sweep(args: &SweepArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
             to: None,
             latency: None,
             no_cache: false,
+            account_currency: args.account_currency.as_deref(),
+            initial_equity: args.initial_equity.as_deref(),
+            rate: args.rate.as_deref(),
         },
         ctx,
     )?;

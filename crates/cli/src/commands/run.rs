@@ -54,7 +54,10 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         status_line: !args.json,
         stream: scalper_ig::stream::StreamConfig::default(),
         equity: Money::new(rust_decimal::Decimal::from(10_000)),
-        journal: Some(crate::commands::journal::journal_path(None, ctx)?),
+        journal: Some(crate::commands::journal::journal_path(
+            args.journal.as_ref(),
+            ctx,
+        )?),
         durable_journal: true,
         interrupts: None,
     };

@@ -18,10 +18,11 @@ pub fn print(report: &RunReport, json: bool) {
     };
     outln!("== summary");
     outln!(
-        "trades {}  wins {}  losses {}  win rate {}",
+        "trades {}  wins {}  losses {}  breakeven {}  win rate {}",
         report.trades,
         report.wins,
         report.losses,
+        report.breakeven,
         win_rate
     );
     outln!(
@@ -61,6 +62,14 @@ pub fn print(report: &RunReport, json: bool) {
         report.ended,
         report.wind_down_s
     );
+    for (rule, r) in &report.refusals_by_rule {
+        outln!(
+            "refused {:>8} × {rule}, first at {}: {}",
+            r.count,
+            r.first_at,
+            r.first
+        );
+    }
     for p in &report.positions_left {
         outln!(
             "LEFT OPEN: trade #{} {} {} {} {} entry {} stop {} limit {}{}",

@@ -472,6 +472,24 @@ impl Engine {
         })
     }
 
+    /// Margin the account can still commit: equity (start, realised and open P&L) less the
+    /// margin of every open or pending position (at its entry level, else the last quote).
+    fn available_margin(&self) -> Money {
+        let mut used = Money::ZERO;
+        for t in self.trades.iter().filter(|t| counts_as_open(t)) {
+            let Some(m) = self.markets.iter().find(|m| m.instrument.epic == t.epic) else {
+                continue;
+            };
+            let level = t
+                .entry_level
+                .or_else(|| m.last_quote.as_ref().map(|q| q.offer.max(q.bid)));
+            if let Some(level) = level {
+                used += m.instrument.margin_for(t.size, level);
+            }
+        }
+        self.equity_start + self.realised + self.unrealised() - used
+    }
+
     /// Unrealised P&L of open trades, at the bid (long) or offer (short).
     fn unrealised(&self) -> Money {
         let mut total = Money::ZERO;

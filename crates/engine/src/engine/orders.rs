@@ -96,6 +96,7 @@ impl Engine {
             cooldown_until: m.cooldown_until,
             rejected_until: m.rejected_until,
             equity: self.equity_start + self.realised,
+            available_margin: (!m.instrument.margin.is_none()).then(|| self.available_margin()),
             max_spread_points: m.max_spread_points,
         };
         let approved = match self.risk.check_entry(&input, &entry) {

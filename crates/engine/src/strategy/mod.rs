@@ -144,6 +144,14 @@ impl StrategyConfig {
     /// (`5`, `1.5`, `true`, `"x"`); a bare word that is not valid TOML is taken as a string.
     /// Unknown keys and ill-typed values are errors naming the key.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        self.set_unvalidated(key, value)?;
+        self.validate()
+    }
+
+    /// [`StrategyConfig::set`] without the range checks, for setting several parameters that
+    /// are only valid together (`fast=50` then `slow=200`): call [`StrategyConfig::validate`]
+    /// after the last one.
+    pub fn set_unvalidated(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
         let parsed: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
             .ok()
             .and_then(|mut t| t.remove("v"))
@@ -159,7 +167,7 @@ impl StrategyConfig {
                 field: key.to_string(),
                 message: e.message().to_string(),
             })?;
-        self.validate()
+        Ok(())
     }
 
     /// Checks parameter ranges.

@@ -34,6 +34,7 @@ pub fn instrument_for(epic: Epic) -> Instrument {
         point_size: dec!(0.0001),
         value_per_point: dec!(10),
         currency: "USD".into(),
+        account_currency: String::new(),
         account_rate: Decimal::ONE,
         expiry: "-".into(),
         rules: DealingRules {
@@ -42,6 +43,9 @@ pub fn instrument_for(epic: Epic) -> Instrument {
             min_stop_distance: Points::new(dec!(2)),
             max_stop_distance: Some(Points::new(dec!(500))),
         },
+        kind: scalper_model::ProductKind::Cfd,
+        contract_size: Some(dec!(100000)),
+        margin: scalper_model::MarginRules::default(),
     }
 }
 

@@ -72,15 +72,15 @@ pub(crate) fn details(w: &World<'_>, epic: &str) -> Option<MarketDetails> {
                 }
                 .into(),
             ),
-            instrument_type: Some("CURRENCIES".into()),
+            instrument_type: Some(e.instrument_type().into()),
             controlled_risk_allowed: Some(true),
             streaming_prices_available: Some(true),
-            market_id: Some(format!("{}{}", e.base, e.quote)),
+            market_id: Some(e.epic.as_str().split('.').nth(2).unwrap_or_default().into()),
             currencies: Some(vec![InstrumentCurrency {
                 code: e.currency.into(),
                 symbol: Some(symbol.into()),
                 base_exchange_rate: Some(Decimal::ONE),
-                exchange_rate: catalog::gbp_rate(e.currency),
+                exchange_rate: Some(e.economics.account_rate),
                 is_default: Some(true),
             }]),
             margin_factor: Some(e.margin_factor_pct),
@@ -94,7 +94,7 @@ pub(crate) fn details(w: &World<'_>, epic: &str) -> Option<MarketDetails> {
             chart_code: Some(format!("{}{}", e.base, e.quote)),
             country: None,
             value_of_one_pip: Some(e.value_per_point.normalize().to_string()),
-            one_pip_means: Some(format!("{} {}/{}", e.one_pip, e.quote, e.base)),
+            one_pip_means: Some(e.one_pip_means()),
             contract_size: Some(e.contract_size.normalize().to_string()),
             special_info: Some(vec!["DEFAULT KNOCK OUT LEVEL DISTANCE".into()]),
             ..InstrumentDetails::default()
@@ -285,7 +285,7 @@ pub(super) async fn prices(
         let size = prices.len() as u64;
         Ok(ok_json(&PricesResponse {
             prices,
-            instrument_type: Some("CURRENCIES".into()),
+            instrument_type: Some(m.entry.instrument_type().into()),
             metadata: Some(PriceMetadata {
                 allowance: Some(PriceAllowance {
                     remaining_allowance: Some(i64::from(
