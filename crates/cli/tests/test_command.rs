@@ -255,3 +255,27 @@ async fn prices_downloads_bars_and_resumes_without_duplicates() {
     );
     sb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prices_with_no_bars_says_so_and_writes_nothing() {
+    let sb = sandbox().await;
+    let d = std::sync::Arc::new(Dir::new());
+    // Months before the sandbox's history begins.
+    let args = [
+        "prices",
+        "EUR_USD",
+        "--resolution",
+        "MINUTE",
+        "--from",
+        "2025-06-01T00:00:00Z",
+        "--to",
+        "2025-06-01T01:00:00Z",
+        "--out",
+        "none.csv",
+    ];
+    let r = run(&d, &args, env(&sb.rest_url(), PASSWORD)).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("nothing written to none.csv"), "{r:?}");
+    assert!(!r.stdout.contains("0 MINUTE bars"), "{r:?}");
+    assert!(!d.path().join("none.csv").exists(), "no file for no bars");
+}

@@ -208,11 +208,21 @@ pub async fn run(args: &PricesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     if let Err(e) = client.logout().await {
         tracing::warn!(error = %e, "logout failed");
     }
-    outln!(
-        "{total} {} bars of {epic} written to {}",
-        args.resolution,
-        args.out.display()
-    );
+    if total == 0 {
+        // Nothing is written: no file is created and an existing one is left as it was.
+        outln!(
+            "no new {} bars of {epic} between {from} and {to} (the market was closed, or IG has no history there{}): nothing written to {}",
+            args.resolution,
+            if last.is_some() { ", or the file already has them" } else { "" },
+            args.out.display()
+        );
+    } else {
+        outln!(
+            "{total} {} bars of {epic} written to {}",
+            args.resolution,
+            args.out.display()
+        );
+    }
     if let Some(a) = allowance {
         outln!(
             "historical-data allowance: {} of {} points left (resets in {} s)",
