@@ -47,7 +47,7 @@ pub(crate) struct ClientInner {
 impl std::fmt::Debug for ClientInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IgClient")
-            .field("api_url", &self.transport.base())
+            .field("api_url", &self.transport.shown_base())
             .field("version", &self.cfg.session_version)
             .finish_non_exhaustive()
     }
@@ -96,7 +96,9 @@ impl IgClient {
     }
 
     /// Logs in now (if not already logged in) and returns what the session established.
+    /// After [`IgClient::logout`] this is the way to a new session: nothing else logs in.
     pub async fn login(&self) -> Result<SessionInfo, IgError> {
+        self.inner.sessions.allow_login();
         Ok(self.inner.session().await?.info())
     }
 
@@ -176,11 +178,9 @@ impl IgClient {
                 IgError::unexpected("session tokens", format!("no {name} header in IG's answer"))
             })
         };
-        Ok((
-            header("CST")?,
-            header("X-SECURITY-TOKEN")?,
-            details.lightstreamer_endpoint,
-        ))
+        let (cst, xst) = (header("CST")?, header("X-SECURITY-TOKEN")?);
+        self.inner.transport.remember_tokens(&[&cst, &xst]);
+        Ok((cst, xst, details.lightstreamer_endpoint))
     }
 
     /// `GET /session` v1: the current session's details (also validates the tokens).
@@ -207,6 +207,8 @@ impl IgClient {
     }
 
     /// `DELETE /session` (POST + `_method: DELETE`, v1). A token error means "already out".
+    /// Afterwards nothing logs in again by itself (a background task or a request in flight
+    /// gets [`IgError::LoggedOut`]) until [`IgClient::login`] or [`IgClient::force_relogin`].
     pub async fn logout(&self) -> Result<(), IgError> {
         self.inner.sessions.logout().await
     }
@@ -345,6 +347,9 @@ impl ClientInner {
                 self.transport.set_allowances(a).await;
             }
             Ok(None) => {}
+            Err(IgError::LoggedOut) => {
+                tracing::debug!("allowances not read: the client logged out");
+            }
             Err(e) => tracing::warn!(error = %e, "could not read IG allowances; keeping defaults"),
         }
     }

@@ -83,8 +83,9 @@ impl RetryPolicy {
     }
 }
 
-/// Configuration of an [`crate::IgClient`].
-#[derive(Debug, Clone)]
+/// Configuration of an [`crate::IgClient`]. `Debug` shows no secret (nor the password of a
+/// `user:password@` URL).
+#[derive(Clone)]
 pub struct IgConfig {
     pub environment: Environment,
     /// REST base URL, e.g. `https://demo-api.ig.com/gateway/deal` or a local sandbox.
@@ -134,6 +135,29 @@ pub struct IgConfig {
     /// Send the client's `dealReference` in close requests too (IG documents it only for
     /// opens and working orders; a close is also resolved through `/positions`).
     pub close_sends_deal_reference: bool,
+    /// Largest response body read (default 8 MB); a larger answer is refused with
+    /// [`crate::IgError::BodyTooLarge`] without buffering more than this.
+    pub max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for IgConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IgConfig")
+            .field("environment", &self.environment)
+            .field("api_url", &crate::scrub::redact_url(&self.api_url))
+            .field("api_key", &self.api_key)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("session_version", &self.session_version)
+            .field("account_id", &self.account_id)
+            .field("encrypt_password", &self.encrypt_password)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("rate_limit", &self.rate_limit)
+            .field("fetch_allowances", &self.fetch_allowances)
+            .finish_non_exhaustive()
+    }
 }
 
 impl IgConfig {
@@ -190,6 +214,7 @@ impl IgConfig {
             fetch_allowances: true,
             deal_reference_prefix: "SCALP".to_string(),
             close_sends_deal_reference: true,
+            max_body_bytes: 8 * 1024 * 1024,
         }
     }
 
@@ -272,6 +297,11 @@ mod tests {
         );
         let d = format!("{c:?}");
         assert!(!d.contains("hunter2") && !d.contains("APIKEY-0123"), "{d}");
+        let d = format!(
+            "{:?}",
+            c.clone().with_api_url("https://me:url-secret@host/x")
+        );
+        assert!(!d.contains("url-secret") && d.contains("host/x"), "{d}");
         assert_eq!(c.api_url, "https://demo-api.ig.com/gateway/deal");
     }
 }

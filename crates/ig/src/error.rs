@@ -143,6 +143,18 @@ pub enum IgError {
     #[error("IG client configuration error: {detail}")]
     Config { detail: String },
 
+    /// The answer was larger than `IgConfig::max_body_bytes`; reading stopped at the limit.
+    #[error("IG's answer to {context} is larger than {limit} bytes and was refused (a broken or hostile server?); the limit is IgConfig::max_body_bytes")]
+    BodyTooLarge { context: String, limit: usize },
+
+    /// The login succeeded but gave no account to trade on.
+    #[error("IG's login answer gives no usable account: {detail}")]
+    NoAccount { detail: String },
+
+    /// The client logged out; only an explicit `login` or `force_relogin` logs in again.
+    #[error("the IG client has logged out; call login() to start a new session")]
+    LoggedOut,
+
     /// Logins kept failing with retryable errors.
     #[error("could not log in to IG after {attempts} attempts: {last}")]
     LoginFailed { attempts: u32, last: Box<IgError> },
@@ -207,6 +219,7 @@ impl IgError {
             | Self::TooManyFailedAttempts
             | Self::AccountRefused { .. }
             | Self::ApiKey { .. }
+            | Self::NoAccount { .. }
             | Self::Config { .. } => true,
             Self::LoginFailed { last, .. } => last.is_fatal(),
             _ => false,
@@ -252,6 +265,58 @@ impl IgError {
             Self::Api { error_code, .. } => error_code.clone(),
             Self::LoginFailed { last, .. } => last.error_code(),
             _ => None,
+        }
+    }
+
+    /// The same error with `f` applied to every text it carries (see `crate::scrub`).
+    pub(crate) fn map_text(self, f: &impl Fn(&str) -> String) -> Self {
+        match self {
+            Self::AccountRefused { code } => Self::AccountRefused { code: f(&code) },
+            Self::ApiKey { code } => Self::ApiKey { code: f(&code) },
+            Self::Api {
+                status,
+                error_code,
+                request_id,
+            } => Self::Api {
+                status,
+                error_code: error_code.as_deref().map(f),
+                request_id: request_id.as_deref().map(f),
+            },
+            Self::Transport { context, detail } => Self::Transport {
+                context: f(&context),
+                detail: f(&detail),
+            },
+            Self::Timeout { context } => Self::Timeout {
+                context: f(&context),
+            },
+            Self::Decode {
+                context,
+                detail,
+                body_snippet,
+            } => Self::Decode {
+                context: f(&context),
+                detail: f(&detail),
+                body_snippet: f(&body_snippet),
+            },
+            Self::Unexpected { context, detail } => Self::Unexpected {
+                context: f(&context),
+                detail: f(&detail),
+            },
+            Self::Config { detail } => Self::Config { detail: f(&detail) },
+            Self::BodyTooLarge { context, limit } => Self::BodyTooLarge {
+                context: f(&context),
+                limit,
+            },
+            Self::NoAccount { detail } => Self::NoAccount { detail: f(&detail) },
+            Self::LoginFailed { attempts, last } => Self::LoginFailed {
+                attempts,
+                last: Box::new(last.map_text(f)),
+            },
+            e @ (Self::TokenInvalid { .. }
+            | Self::InvalidCredentials
+            | Self::TooManyFailedAttempts
+            | Self::AllowanceExceeded { .. }
+            | Self::LoggedOut) => e,
         }
     }
 

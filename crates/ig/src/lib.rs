@@ -17,6 +17,7 @@ pub mod endpoints;
 pub mod error;
 pub mod orders;
 pub mod rate;
+mod scrub;
 mod session;
 pub mod stats;
 pub mod stream;
@@ -33,6 +34,7 @@ pub use orders::{
     CloseRequest, DealOutcome, OpenRequest, PositionAmend, Resolution, TimeInForce,
     WorkingOrderAmend, WorkingOrderRequest,
 };
+pub use scrub::redact_url;
 pub use stats::{SessionState, SessionStats};
 pub use types::{
     Account, Activity, Allowances, Balance, CloseLevel, Confirmation, DealStatus,

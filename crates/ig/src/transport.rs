@@ -1,12 +1,13 @@
 //! The transport: one HTTP exchange with IG (headers: API key, `Version`, auth, `_method`), a
 //! tracing span per request carrying IG's `X-REQUEST-ID`, classification of error answers into
-//! `IgError`, and the request budgets. It knows nothing of sessions: whoever holds the tokens
-//! passes them as [`Auth`] headers.
+//! `IgError`, and the request budgets. Every answer is read as a stream up to
+//! `IgConfig::max_body_bytes`, and every error text built from it is scrubbed of secrets. It
+//! knows nothing of sessions: whoever holds the tokens passes them as [`Auth`] headers.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -15,6 +16,7 @@ use tracing::Instrument;
 use crate::config::IgConfig;
 use crate::error::IgError;
 use crate::rate::{Budget, RateLimiter};
+use crate::scrub::{self, Scrubber};
 use crate::stats::StatsCounters;
 use crate::types::Allowances;
 
@@ -37,16 +39,20 @@ pub(crate) enum Auth<'a> {
 pub(crate) struct Transport {
     http: reqwest::Client,
     base: String,
+    /// `base` without `user:password@`, for logs and `Debug`.
+    shown_base: String,
     api_key: SecretString,
     timeout: Duration,
+    max_body: usize,
     limiter: RateLimiter,
     stats: Arc<StatsCounters>,
+    scrub: Arc<Scrubber>,
 }
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
-            .field("base", &self.base)
+            .field("base", &self.shown_base)
             .finish_non_exhaustive()
     }
 }
@@ -55,15 +61,20 @@ impl Transport {
     /// Checks the URL and builds the HTTP client (nothing is sent).
     pub(crate) fn new(cfg: &IgConfig, stats: Arc<StatsCounters>) -> Result<Self, IgError> {
         let base = cfg.api_url.trim().trim_end_matches('/').to_string();
+        let shown_base = scrub::redact_url(&base);
         let parsed = url::Url::parse(&base).map_err(|e| IgError::Config {
-            detail: format!("api_url {base:?} is not a URL: {e}"),
+            detail: format!("api_url {shown_base:?} is not a URL: {e}"),
         })?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(IgError::Config {
                 detail: format!(
-                    "api_url {base:?} must start with https:// (or http:// for a local sandbox)"
+                    "api_url {shown_base:?} must start with https:// (or http:// for a local sandbox)"
                 ),
             });
+        }
+        let mut secrets = vec![cfg.password.clone(), cfg.api_key.clone()];
+        if let Some(p) = scrub::url_password(&base) {
+            secrets.push(SecretString::from(p));
         }
         let http = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout)
@@ -77,16 +88,24 @@ impl Transport {
         Ok(Self {
             http,
             base,
+            shown_base,
             api_key: cfg.api_key.clone(),
             timeout: cfg.request_timeout,
+            max_body: cfg.max_body_bytes.max(1),
             limiter: RateLimiter::new(cfg.rate_limit, cfg.allowances),
             stats,
+            scrub: Arc::new(Scrubber::new(secrets)),
         })
     }
 
-    /// The REST base URL.
-    pub(crate) fn base(&self) -> &str {
-        &self.base
+    /// The REST base URL without credentials (for messages).
+    pub(crate) fn shown_base(&self) -> &str {
+        &self.shown_base
+    }
+
+    /// Adds session tokens to the secrets scrubbed from error texts and logs.
+    pub(crate) fn remember_tokens(&self, tokens: &[&SecretString]) {
+        self.scrub.remember(tokens);
     }
 
     /// Waits until `budget` allows one more request.
@@ -102,15 +121,15 @@ impl Transport {
     /// Sends `call` once with the API key and `auth` (if any), counted.
     pub(crate) async fn send(&self, call: &Call, auth: Option<Auth<'_>>) -> Result<Reply, IgError> {
         self.stats.requests.inc();
-        send(
-            &self.http,
-            &self.base,
-            &self.api_key,
-            self.timeout,
-            call,
-            auth,
-        )
-        .await
+        let ctx = SendCtx {
+            http: &self.http,
+            base: &self.base,
+            api_key: &self.api_key,
+            timeout: self.timeout,
+            max_body: self.max_body,
+            scrub: &self.scrub,
+        };
+        send(&ctx, call, auth).await
     }
 }
 
@@ -189,11 +208,16 @@ impl Call {
 pub(crate) struct Reply {
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// Scrubs secrets from the texts of decode errors.
+    scrub: Arc<Scrubber>,
 }
 
 impl Reply {
     pub(crate) fn json<T: serde::de::DeserializeOwned>(&self, context: &str) -> Result<T, IgError> {
-        serde_json::from_slice(&self.body).map_err(|e| IgError::decode(context, &e, &self.body))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let body = self.scrub.bytes(&self.body);
+            IgError::decode(context, &e, body.as_bytes()).map_text(&|t| self.scrub.text(t))
+        })
     }
 
     /// Like [`Reply::json`] for bodies that carry tokens: a decode error shows no body.
@@ -242,14 +266,70 @@ fn transport_detail(e: &reqwest::Error) -> String {
     s
 }
 
-async fn send(
-    http: &reqwest::Client,
-    base: &str,
-    api_key: &SecretString,
+/// What one exchange needs from the [`Transport`].
+struct SendCtx<'a> {
+    http: &'a reqwest::Client,
+    base: &'a str,
+    api_key: &'a SecretString,
     timeout: Duration,
+    max_body: usize,
+    scrub: &'a Arc<Scrubber>,
+}
+
+/// `call.context (METHOD /path)`, naming the endpoint in errors.
+fn endpoint(call: &Call) -> String {
+    format!("{} ({} {})", call.context, call.method, call.path)
+}
+
+/// Reads the body as a stream, refusing it as soon as it would exceed `limit` bytes (a
+/// `Content-Length` above the limit is refused before reading anything).
+async fn read_capped(
+    mut resp: reqwest::Response,
+    limit: usize,
+    call: &Call,
+) -> Result<Bytes, IgError> {
+    let too_large = || {
+        tracing::warn!(endpoint = %endpoint(call), limit, "IG's answer exceeds the body limit; refused");
+        IgError::BodyTooLarge {
+            context: endpoint(call),
+            limit,
+        }
+    };
+    let declared = resp.content_length();
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let initial = declared.map_or(0, |n| usize::try_from(n).unwrap_or(limit));
+    let mut buf = BytesMut::with_capacity(initial.min(limit).min(1 << 20));
+    while let Some(chunk) = resp.chunk().await.map_err(|e| map_transport(call, e))? {
+        if buf.len().saturating_add(chunk.len()) > limit {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+async fn send(ctx: &SendCtx<'_>, call: &Call, auth: Option<Auth<'_>>) -> Result<Reply, IgError> {
+    let scrub = ctx.scrub;
+    send_unscrubbed(ctx, call, auth)
+        .await
+        .map_err(|e| e.map_text(&|t| scrub.text(t)))
+}
+
+async fn send_unscrubbed(
+    ctx: &SendCtx<'_>,
     call: &Call,
     auth: Option<Auth<'_>>,
 ) -> Result<Reply, IgError> {
+    let SendCtx {
+        http,
+        base,
+        api_key,
+        timeout,
+        max_body,
+        scrub,
+    } = *ctx;
     let span = tracing::info_span!(
         "ig_request",
         method = %call.method,
@@ -302,7 +382,7 @@ async fn send(
             }
         }
         let started = tokio::time::Instant::now();
-        let resp = req.send().await.map_err(|e| map_transport(call, &e))?;
+        let resp = req.send().await.map_err(|e| map_transport(call, e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let request_id = headers
@@ -312,7 +392,7 @@ async fn send(
         if let Some(id) = &request_id {
             tracing::Span::current().record("request_id", id.as_str());
         }
-        let body = resp.bytes().await.map_err(|e| map_transport(call, &e))?;
+        let body = read_capped(resp, max_body, call).await?;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         if (200..300).contains(&status) {
             tracing::debug!(
@@ -321,9 +401,14 @@ async fn send(
                 request_id = request_id.as_deref().unwrap_or("-"),
                 "IG answered"
             );
-            return Ok(Reply { headers, body });
+            return Ok(Reply {
+                headers,
+                body,
+                scrub: scrub.clone(),
+            });
         }
-        let err = IgError::from_response(status, &body, request_id.clone());
+        let err =
+            IgError::from_response(status, &body, request_id.clone()).map_text(&|t| scrub.text(t));
         tracing::warn!(
             status,
             elapsed_ms,
@@ -338,13 +423,15 @@ async fn send(
     .await
 }
 
-fn map_transport(call: &Call, e: &reqwest::Error) -> IgError {
-    let context = format!("{} ({} {})", call.context, call.method, call.path);
+/// A reqwest failure as an `IgError`, without the URL (it may carry `user:password@`; the
+/// context names the endpoint instead).
+fn map_transport(call: &Call, e: reqwest::Error) -> IgError {
+    let context = endpoint(call);
     if e.is_timeout() {
         tracing::warn!(%context, "IG request timed out");
         IgError::Timeout { context }
     } else {
-        let detail = transport_detail(e);
+        let detail = transport_detail(&e.without_url());
         tracing::warn!(%context, %detail, "IG request failed");
         IgError::Transport { context, detail }
     }

@@ -148,6 +148,16 @@ pub struct SandboxConfig {
     pub stream_keepalive: Duration,
     /// Simulated history generated before the start (for `/prices`).
     pub warmup: Duration,
+    /// A connection that has not sent a complete request header within this is closed.
+    pub header_read_timeout: Duration,
+    /// A keep-alive connection with no request in flight is closed after this long.
+    pub idle_timeout: Duration,
+    /// Open connections at most; at the cap the longest-idle one is closed to make room, and
+    /// a new connection is refused only when every one is busy.
+    pub max_connections: usize,
+    /// Live v2 sessions kept at most (and, each, v3 access and refresh tokens): expired ones
+    /// are dropped at every login, then the least recently used beyond this.
+    pub max_sessions: usize,
 }
 
 impl Default for SandboxConfig {
@@ -176,6 +186,10 @@ impl Default for SandboxConfig {
             timeout_hold: Duration::from_secs(30),
             stream_keepalive: Duration::from_secs(5),
             warmup: Duration::from_secs(30 * 60),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 512,
+            max_sessions: 1_000,
         }
     }
 }

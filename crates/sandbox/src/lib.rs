@@ -10,6 +10,7 @@ pub mod bus;
 pub mod catalog;
 pub mod clock;
 pub mod config;
+mod conn;
 mod dealing;
 pub mod error;
 pub mod faults;

@@ -7,7 +7,6 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use axum::serve::ListenerExt as _;
 use rust_decimal::Decimal;
 use scalper_ig_wire::history::Activity;
 use scalper_model::{Epic, MarketStatus, Price, Quote, Timestamp};
@@ -49,6 +48,8 @@ pub(crate) struct Inner {
     /// Real instant and simulated time the simulator clock is anchored at.
     anchor: (Instant, Timestamp),
     pub stream_url: String,
+    /// The address the sandbox listens on (the admin API accepts it as `Host`).
+    pub addr: SocketAddr,
 }
 
 impl Inner {
@@ -321,6 +322,7 @@ impl Sandbox {
             req_seq: AtomicU64::new(0),
             anchor: (anchored, start),
             stream_url: stream_url.clone(),
+            addr: local,
             cfg: config,
         });
         inner.inject(inner.cfg.faults.clone());
@@ -331,23 +333,13 @@ impl Sandbox {
         };
         let app = crate::rest::router(inner.clone()).merge(stream::router(stream_ctx));
         let (stop_tx, mut stop_rx) = watch::channel(false);
-        let mut server_stop = stop_tx.subscribe();
-        let server = tokio::spawn(async move {
-            // Nagle off: a streamed quote must not wait for the client's delayed ACK.
-            let listener = listener.tap_io(|tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::warn!(error = %e, "cannot turn Nagle's algorithm off");
-                }
-            });
-            let r = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = server_stop.wait_for(|s| *s).await;
-                })
-                .await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "sandbox server stopped with an error");
-            }
-        });
+        let server_stop = stop_tx.subscribe();
+        let limits = crate::conn::Limits {
+            header_read_timeout: inner.cfg.header_read_timeout,
+            idle_timeout: inner.cfg.idle_timeout,
+            max_connections: inner.cfg.max_connections,
+        };
+        let server = tokio::spawn(crate::conn::serve(listener, app, limits, server_stop));
         let ticker_inner = inner.clone();
         let ticker = tokio::spawn(async move {
             let mut iv = tokio::time::interval(Duration::from_millis(25));

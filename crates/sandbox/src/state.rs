@@ -213,6 +213,52 @@ impl State {
         }
     }
 
+    /// Makes room for one more session or token: drops every expired v2 session, v3 access
+    /// and refresh token, then the least recently used ones beyond `cfg.max_sessions` (each
+    /// kind), so that endless logins cannot grow the sandbox's memory.
+    pub fn prune_sessions(&mut self, cfg: &crate::SandboxConfig, now: Instant) {
+        let (idle_ttl, max_age) = (cfg.token_idle_ttl, cfg.token_max_age);
+        let max = cfg.max_sessions.max(1);
+        self.sessions.retain(|_, s| {
+            now.duration_since(s.last_used) < idle_ttl && now.duration_since(s.created) < max_age
+        });
+        self.oauth.retain(|_, t| t.expires > now);
+        self.refresh.retain(|_, exp| *exp > now);
+        while self.sessions.len() >= max {
+            let Some(oldest) = self
+                .sessions
+                .iter()
+                .min_by_key(|(_, s)| s.last_used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.sessions.remove(&oldest);
+        }
+        while self.oauth.len() >= max {
+            let Some(first) = self
+                .oauth
+                .iter()
+                .min_by_key(|(_, t)| t.expires)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.oauth.remove(&first);
+        }
+        while self.refresh.len() >= max {
+            let Some(first) = self
+                .refresh
+                .iter()
+                .min_by_key(|(_, exp)| **exp)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.refresh.remove(&first);
+        }
+    }
+
     /// Invalidates every v2 session and v3 token (IG's weekend maintenance).
     pub fn invalidate_tokens(&mut self) -> usize {
         let n = self.sessions.len() + self.oauth.len() + self.refresh.len();

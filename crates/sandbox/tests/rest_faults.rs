@@ -203,6 +203,7 @@ async fn admin_http_api() {
     assert_eq!(body["quotes"], 5);
     let r = http
         .post(format!("{admin}/invalidate-tokens"))
+        .json(&json!({}))
         .send()
         .await
         .unwrap();

@@ -91,14 +91,21 @@ impl Login<'_> {
         let reply = self.transport.send(&call, None).await?;
         let cst = token_header(&reply, "CST")?;
         let xst = token_header(&reply, "X-SECURITY-TOKEN")?;
-        let resp: LoginV2Response = reply.json("login")?;
+        let resp: LoginV2Response = reply.json_secret("login")?;
+        let current = usable_v2_account(
+            &resp,
+            self.cfg
+                .account_id
+                .as_ref()
+                .map(scalper_model::AccountId::as_str),
+        )?;
         let now = Instant::now();
         let mut state = Session {
             tokens: Tokens::V2 { cst, xst },
             generation: 0,
             created: now,
             issued: now,
-            account_id: resp.current_account_id.clone(),
+            account_id: Some(current),
             lightstreamer_endpoint: resp.lightstreamer_endpoint.clone(),
             client_id: resp.client_id.clone(),
             currency: resp.currency_iso_code.clone(),
@@ -170,6 +177,17 @@ impl Login<'_> {
         let token = resp
             .oauth_token
             .ok_or_else(|| IgError::unexpected("v3 login", "no oauthToken in IG's answer"))?;
+        let account_id = self
+            .cfg
+            .account_id
+            .as_ref()
+            .map(|a| a.as_str().to_string())
+            .or(resp.account_id)
+            .filter(|a| !a.trim().is_empty())
+            .ok_or_else(|| IgError::NoAccount {
+                detail: "the v3 login answer has no accountId (set IG_ACCOUNT_ID to name one)"
+                    .into(),
+            })?;
         let now = Instant::now();
         let tokens = v3_tokens(&token, now)?;
         Ok(Session {
@@ -177,12 +195,7 @@ impl Login<'_> {
             generation: 0,
             created: now,
             issued: now,
-            account_id: self
-                .cfg
-                .account_id
-                .as_ref()
-                .map(|a| a.as_str().to_string())
-                .or(resp.account_id),
+            account_id: Some(account_id),
             lightstreamer_endpoint: resp.lightstreamer_endpoint,
             client_id: resp.client_id,
             currency: None,
@@ -210,6 +223,45 @@ impl Login<'_> {
         tracing::info!("IG access token refreshed");
         Ok(next)
     }
+}
+
+/// The account a v2 login leaves us on, if it is usable: IG names a current account, and
+/// the account list (when IG sends one) is not empty, contains it and contains the configured
+/// account. Anything else is [`IgError::NoAccount`], not a session.
+fn usable_v2_account(resp: &LoginV2Response, wanted: Option<&str>) -> Result<String, IgError> {
+    let no_account = |detail: String| Err(IgError::NoAccount { detail });
+    let ids: Option<Vec<&str>> = resp
+        .accounts
+        .as_ref()
+        .map(|list| list.iter().map(|a| a.account_id.as_str()).collect());
+    if ids.as_ref().is_some_and(Vec::is_empty) {
+        return no_account("the account list is empty".into());
+    }
+    let Some(current) = resp
+        .current_account_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    else {
+        return no_account("no currentAccountId".into());
+    };
+    if let Some(ids) = &ids {
+        if !ids.contains(&current) {
+            return no_account(format!(
+                "currentAccountId {current} is not among the accounts listed ({})",
+                ids.join(", ")
+            ));
+        }
+        if let Some(want) = wanted {
+            if !ids.contains(&want) {
+                return no_account(format!(
+                    "the configured account {want} (IG_ACCOUNT_ID) is not among this login's accounts ({})",
+                    ids.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(current.to_string())
 }
 
 fn v3_tokens(token: &OAuthToken, now: Instant) -> Result<Tokens, IgError> {

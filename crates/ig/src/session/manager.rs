@@ -43,6 +43,10 @@ pub(crate) struct SessionManager {
     epoch: Instant,
     last_used_ms: AtomicU64,
     upkeep_started: AtomicBool,
+    /// Set by [`SessionManager::logout`]: nothing logs in again (a background task or a
+    /// request in flight that meets a refused token) until [`SessionManager::allow_login`] or
+    /// [`SessionManager::force_relogin`].
+    logged_out: AtomicBool,
     me: Weak<Self>,
 }
 
@@ -78,6 +82,7 @@ impl SessionManager {
             epoch: Instant::now(),
             last_used_ms: AtomicU64::new(0),
             upkeep_started: AtomicBool::new(false),
+            logged_out: AtomicBool::new(false),
             me: me.clone(),
         })
     }
@@ -129,6 +134,7 @@ impl SessionManager {
         let seen = self.generation();
         let locked = self.lock().await;
         *self.fatal.write().unwrap_or_else(PoisonError::into_inner) = None;
+        self.logged_out.store(false, Ordering::SeqCst);
         if self.generation() != seen {
             return Ok(());
         }
@@ -156,6 +162,7 @@ impl SessionManager {
     /// error means IG already ended it.
     pub(crate) async fn logout(&self) -> Result<(), IgError> {
         let locked = self.lock().await;
+        self.logged_out.store(true, Ordering::SeqCst);
         let Some(s) = self.current() else {
             return Ok(());
         };
@@ -168,6 +175,11 @@ impl SessionManager {
             Ok(_) | Err(IgError::TokenInvalid { .. }) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Lets the next request log in again after a logout (an explicit `login`).
+    pub(crate) fn allow_login(&self) {
+        self.logged_out.store(false, Ordering::SeqCst);
     }
 
     /// Notes that a request succeeded (the idle clock of the upkeep).
@@ -292,6 +304,10 @@ impl Locked<'_> {
         {
             return Err(e);
         }
+        if self.m.logged_out.load(Ordering::SeqCst) {
+            tracing::info!(reason, "not logging in again: the client logged out");
+            return Err(IgError::LoggedOut);
+        }
         if let Some(s) = refresh_from.filter(|s| matches!(s.tokens, Tokens::V3 { .. })) {
             match self.login().refresh(s).await {
                 Ok(next) => {
@@ -375,6 +391,7 @@ impl Locked<'_> {
     /// Makes `s` the current session under a new generation.
     fn install(&self, mut s: Session) -> Session {
         s.generation = self.m.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.m.transport.remember_tokens(&s.secrets());
         *self
             .m
             .current
@@ -384,8 +401,10 @@ impl Locked<'_> {
         s
     }
 
-    /// Forgets the session (logout).
+    /// Forgets the session (logout) under a new generation, so that a recovery in flight for
+    /// the old one finds nothing to recover.
     fn clear(&self) {
+        self.m.generation.fetch_add(1, Ordering::SeqCst);
         *self
             .m
             .current

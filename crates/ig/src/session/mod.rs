@@ -64,6 +64,16 @@ impl Session {
         }
     }
 
+    /// Every token of the session (to scrub from texts).
+    pub(crate) fn secrets(&self) -> Vec<&SecretString> {
+        match &self.tokens {
+            Tokens::V2 { cst, xst } => vec![cst, xst],
+            Tokens::V3 {
+                access, refresh, ..
+            } => vec![access, refresh],
+        }
+    }
+
     /// v2 only: the CST and X-SECURITY-TOKEN, which Lightstreamer takes as its password (a v3
     /// session has to ask IG for them).
     pub(crate) fn stream_tokens(&self) -> Option<(SecretString, SecretString)> {

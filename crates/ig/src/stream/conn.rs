@@ -61,6 +61,16 @@ pub fn ws_url(endpoint: &str, control_link: Option<&str>) -> Result<url::Url, Co
     Ok(url)
 }
 
+/// Largest WebSocket message or frame read from the stream server. TLCP messages are lines
+/// of a few hundred bytes; a broken or hostile server cannot make the client buffer more.
+pub const MAX_WS_MESSAGE: usize = 4 * 1024 * 1024;
+
+fn ws_limits() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(MAX_WS_MESSAGE))
+        .max_frame_size(Some(MAX_WS_MESSAGE))
+}
+
 /// An open TLCP WebSocket.
 #[derive(Debug)]
 pub struct Conn {
@@ -83,7 +93,7 @@ impl Conn {
             .map_err(|e| ConnError::Connect(e.to_string()))?;
         req.headers_mut().insert("Sec-WebSocket-Protocol", proto);
         // Nagle off: an update or a control message must not wait for the peer's delayed ACK.
-        let connect = tokio_tungstenite::connect_async_with_config(req, None, true);
+        let connect = tokio_tungstenite::connect_async_with_config(req, Some(ws_limits()), true);
         let (ws, _resp) = tokio::time::timeout(timeout, connect)
             .await
             .map_err(|_| ConnError::Timeout("opening the stream WebSocket"))?

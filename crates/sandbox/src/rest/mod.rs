@@ -73,8 +73,29 @@ pub(crate) fn router(inner: Shared) -> Router {
         .fallback(|| async { ApiError::not_found("invalid.url") });
     Router::new()
         .nest("/gateway/deal", ig)
-        .nest("/sandbox", admin::router())
+        .nest(
+            "/sandbox",
+            admin::router().layer(axum::middleware::from_fn_with_state(
+                inner.clone(),
+                admin::same_origin_only,
+            )),
+        )
         .with_state(inner)
+}
+
+/// The method as counted: one of HTTP's standard methods, or `OTHER` for anything else (a
+/// client inventing methods must not grow the counters).
+fn method_bucket(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 fn is_dealing(method: &Method, path: &str) -> bool {
@@ -102,10 +123,11 @@ async fn middleware(State(inner): State<Shared>, req: Request, next: Next) -> Re
     } else {
         method.clone()
     };
+    // The route template only (`/markets/{epic}`), never the raw path: counters stay bounded.
     let path = req
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| req.uri().path().to_string(), |p| p.as_str().to_string());
+        .map_or_else(|| "(unmatched)".to_string(), |p| p.as_str().to_string());
     let authed = req.headers().contains_key("CST") || req.headers().contains_key("authorization");
     let bearer = req.headers().contains_key("authorization");
     if inner.requests.receiver_count() > 0 {
@@ -119,7 +141,9 @@ async fn middleware(State(inner): State<Shared>, req: Request, next: Next) -> Re
     let login = is_login(&shown, &path);
     let (fault, latency, hold) = {
         let mut st = inner.lock();
-        *st.requests.entry(format!("{shown} {path}")).or_default() += 1;
+        *st.requests
+            .entry(format!("{} {path}", method_bucket(&shown)))
+            .or_default() += 1;
         let latency = st.faults.latency;
         let fault = if st.faults.take(&FaultKind::Timeout) {
             Some(FaultKind::Timeout)

@@ -162,6 +162,7 @@ pub(super) async fn login(
         let cst = st.token();
         let xst = st.token();
         let account = st.preferred.clone();
+        st.prune_sessions(&inner.cfg, now);
         st.sessions.insert(
             cst.clone(),
             V2Session {
@@ -216,6 +217,7 @@ fn new_oauth(inner: &Inner, now: Instant) -> OAuthToken {
     let mut st = inner.lock();
     let access = st.token();
     let refresh = st.token();
+    st.prune_sessions(&inner.cfg, now);
     st.oauth.insert(
         access.clone(),
         OAuthAccess {
@@ -307,6 +309,7 @@ pub(super) async fn read(
                 let mut st = inner.lock();
                 let cst = st.token();
                 let xst = st.token();
+                st.prune_sessions(&inner.cfg, now);
                 st.sessions.insert(
                     cst.clone(),
                     V2Session {
