@@ -335,6 +335,7 @@ impl Session {
             }
         }
         let mut booked = 0u32;
+        let from_reconciliation = done.reconciled.is_some();
         for mut ev in done.events {
             if let BrokerEvent::PositionClosed {
                 deal_id,
@@ -358,7 +359,11 @@ impl Session {
                         continue;
                     }
                     booked += 1;
-                    tracing::warn!(deal_id = %deal_id, %level, ?cause, "closed at the broker: booked at IG's level");
+                    if from_reconciliation {
+                        tracing::warn!(deal_id = %deal_id, %level, ?cause, "closed at the broker without the stream saying so: booked at IG's level");
+                    } else {
+                        tracing::info!(deal_id = %deal_id, %level, ?cause, "closed at the broker: booked at IG's level");
+                    }
                 }
             }
             self.feed(EngineEvent::Broker(ev));
