@@ -733,6 +733,10 @@ fn writer_owns_it() -> LiveError {
     }
 }
 
+/// How long the writer lets the event loop and the execution task have the CPU after a record
+/// arrives, before its SQLite transaction (records arriving meanwhile are written together).
+const GIVE_WAY: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// A journal write for the writer thread.
 type Job = Box<dyn FnOnce(&mut Journal) -> Result<(), JournalError> + Send>;
 
@@ -754,10 +758,20 @@ impl Writer {
             .name("journal-writer".into())
             .spawn(move || {
                 let mut failed = false;
-                for (context, job) in rx {
-                    if let Err(e) = job(&mut journal) {
+                let mut run = |(context, job): (String, Job), journal: &mut Journal| {
+                    if let Err(e) = job(journal) {
                         failed = true;
                         let _ = fail_tx.send(format!("{context}: {e}"));
+                    }
+                };
+                while let Ok(first) = rx.recv() {
+                    // Give way to the request that usually follows a record (an intent is
+                    // already durable in the intent log): on a machine with few cores the
+                    // SQLite transaction would otherwise compete with the send for the CPU.
+                    std::thread::sleep(GIVE_WAY);
+                    run(first, &mut journal);
+                    while let Ok(next) = rx.try_recv() {
+                        run(next, &mut journal);
                     }
                 }
                 // Every write made: the intents are all in SQLite, the log can go. (After a
