@@ -111,6 +111,8 @@ pub struct RunReport {
     /// Positions still open when the run ended (`at_end = "leave"`, or closes that did not
     /// complete), each with its broker stop and limit.
     pub positions_left: Vec<PositionLeft>,
+    /// The account's currency (as IG reports it), in which P&L and balances are booked.
+    pub currency: Option<String>,
     /// Non-zero when the run ended because nothing was left to manage after a broker failure,
     /// or because the price stream stopped.
     #[serde(skip)]
@@ -184,10 +186,8 @@ pub async fn run(
     let counters = session.finish(stop, wall_now).await;
     let wind_down_s = wind_down.elapsed().as_secs_f64();
     let positions_left = session.positions_left();
-    let broker_balance_change = match (
-        start_balance,
-        account_equity(&client, account.as_deref()).await,
-    ) {
+    let (end_balance, currency) = account_balance(&client, account.as_deref()).await;
+    let broker_balance_change = match (start_balance, end_balance) {
         (Some(start), Some(end)) => Some(end - start),
         _ => None,
     };
@@ -223,6 +223,7 @@ pub async fn run(
         .into(),
         wind_down_s,
         positions_left,
+        currency,
         exit_code: match stop {
             Stop::NothingLeft | Stop::StreamClosed => 4,
             Stop::Deadline | Stop::Interrupted => 0,
@@ -232,18 +233,32 @@ pub async fn run(
 
 /// The account's balance (`GET /accounts`), when IG reports one for the session's account.
 pub async fn account_equity(client: &IgClient, account: Option<&str>) -> Option<Money> {
+    account_balance(client, account).await.0
+}
+
+/// The account's balance and currency (`GET /accounts`), when IG reports them.
+async fn account_balance(
+    client: &IgClient,
+    account: Option<&str>,
+) -> (Option<Money>, Option<String>) {
     let accounts = match client.accounts().await {
         Ok(a) => a,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the account balance; sizing from the configured equity");
-            return None;
+            return (None, None);
         }
     };
-    let acc = accounts
+    let Some(acc) = accounts
         .iter()
         .find(|a| Some(a.account_id.as_str()) == account)
-        .or_else(|| accounts.iter().find(|a| a.preferred))?;
-    acc.balance?.balance
+        .or_else(|| accounts.iter().find(|a| a.preferred))
+    else {
+        return (None, None);
+    };
+    (
+        acc.balance.as_ref().and_then(|b| b.balance),
+        acc.currency.clone(),
+    )
 }
 
 #[allow(clippy::disallowed_methods)] // journal timestamps before the first quote arrives

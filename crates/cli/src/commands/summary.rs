@@ -16,6 +16,12 @@ pub fn print(report: &RunReport, json: bool) {
     } else {
         format!("{:.1}%", report.wins as f64 * 100.0 / report.trades as f64)
     };
+    // Amounts are booked in the account's currency (IG converts each instrument's P&L).
+    let ccy = report
+        .currency
+        .as_deref()
+        .map(|c| format!(" {c}"))
+        .unwrap_or_default();
     outln!("== summary");
     outln!(
         "trades {}  wins {}  losses {}  breakeven {}  win rate {}",
@@ -26,7 +32,7 @@ pub fn print(report: &RunReport, json: bool) {
         win_rate
     );
     outln!(
-        "P&L {}  max drawdown {}  open positions {}",
+        "P&L {}{ccy}  max drawdown {}{ccy}  open positions {}",
         report.pnl.round_cents(),
         report.max_drawdown.round_cents(),
         report.open_positions
@@ -43,12 +49,12 @@ pub fn print(report: &RunReport, json: bool) {
         let diff = change.round_cents() - report.pnl.round_cents();
         if diff.is_zero() {
             outln!(
-                "broker account balance change {} (the broker's own realised P&L: it agrees with the engine's)",
+                "broker account balance change {}{ccy} (the broker's own realised P&L: it agrees with the engine's)",
                 change.round_cents()
             );
         } else {
             outln!(
-                "broker account balance change {} (the broker's own realised P&L) differs from the engine's P&L by {}: this needs a look (`scalper journal list`, the broker's history)",
+                "broker account balance change {}{ccy} (the broker's own realised P&L) differs from the engine's P&L by {}{ccy}: this needs a look (`scalper journal list`, the broker's history)",
                 change.round_cents(),
                 diff
             );
