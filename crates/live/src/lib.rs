@@ -183,9 +183,11 @@ pub async fn run(
     eprintln!("ready to trade after {ready_ms} ms (login, markets, reconciliation; {restored} open position(s) taken over)");
     let stop = session.trade(&epics, &opts, &mut intr, started).await;
     let wind_down = Instant::now();
-    let counters = session.finish(stop, wall_now).await;
+    let trading::Finished {
+        counters,
+        positions_left,
+    } = session.finish(stop, wall_now).await;
     let wind_down_s = wind_down.elapsed().as_secs_f64();
-    let positions_left = session.positions_left();
     let (end_balance, currency) = account_balance(&client, account.as_deref()).await;
     let broker_balance_change = match (start_balance, end_balance) {
         (Some(start), Some(end)) => Some(end - start),

@@ -38,6 +38,14 @@ pub struct LoopCounters {
     pub reconnects: u64,
 }
 
+/// What the end of a run leaves for its report.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub counters: LoopCounters,
+    /// The positions still held after the wind-down (each also logged at WARN).
+    pub positions_left: Vec<crate::PositionLeft>,
+}
+
 /// The stream's receivers while trading.
 struct Streams {
     client: StreamClient,
@@ -139,7 +147,7 @@ impl Session {
     }
 
     /// The positions the engine still holds (or is still opening or closing).
-    pub fn positions_left(&self) -> Vec<crate::PositionLeft> {
+    fn positions_left(&self) -> Vec<crate::PositionLeft> {
         self.engine
             .trades()
             .iter()
@@ -418,19 +426,12 @@ impl Session {
         else {
             return;
         };
-        let past = |l: scalper_model::Price, worse: bool| match (t.direction, worse) {
-            (scalper_model::Direction::Buy, true) | (scalper_model::Direction::Sell, false) => {
-                level <= l
-            }
-            _ => level >= l,
-        };
-        let (c, what) = if t.stop_level.is_some_and(|s| past(s, true)) {
-            (CloseCause::Stop, "stop")
-        } else if t.limit_level.is_some_and(|l| past(l, false)) {
-            (CloseCause::Limit, "limit")
-        } else {
-            return;
-        };
+        let (c, what) =
+            match crate::closes::level_cause(t.direction, level, t.stop_level, t.limit_level) {
+                Some(CloseCause::Stop) => (CloseCause::Stop, "stop"),
+                Some(CloseCause::Limit) => (CloseCause::Limit, "limit"),
+                _ => return,
+            };
         *cause = c;
         let reason = format!(
             "{what}: IG closed it at {level} before our close request arrived (the request found no position)"
@@ -449,10 +450,7 @@ impl Session {
             .trades()
             .iter()
             .filter(|t| t.state == DealState::Open)
-            .filter_map(|t| t.deal_id.as_ref())
-            .filter_map(|d| {
-                crate::closes::gone(&self.engine, |e| quotes.get(e).cloned(), now, d, None)
-            })
+            .filter_map(|t| crate::closes::gone_trade(t, |e| quotes.get(e).cloned(), now, None))
             .collect();
         // Every deal the engine knows, in any state: a position it is opening is not "unknown".
         let managed = self
@@ -498,7 +496,7 @@ impl Session {
 
     /// Winds the run down: closes everything when asked (demo), waits (bounded) for closes and
     /// for requests in flight, stops the stream and journals the stop.
-    pub async fn finish(&mut self, stop: Stop, wall_start: Timestamp) -> LoopCounters {
+    pub async fn finish(&mut self, stop: Stop, wall_start: Timestamp) -> Finished {
         // A second interrupt means "stop now": nothing more is sent.
         let close = self.at_end == AtEnd::Flatten
             && matches!(stop, Stop::Deadline | Stop::StreamClosed)
@@ -511,7 +509,8 @@ impl Session {
             self.feed(EngineEvent::Command(Command::CloseAll));
         }
         self.wait_for_outcomes(close).await;
-        for p in self.positions_left() {
+        let positions_left = self.positions_left();
+        for p in &positions_left {
             tracing::warn!(
                 trade_id = p.trade_id,
                 deal_id = p.deal_id.as_deref().unwrap_or("-"),
@@ -549,7 +548,10 @@ impl Session {
         for failure in self.journal_failures.drain() {
             tracing::error!(failure = %failure, "JOURNAL WRITE FAILED at the end of the run");
         }
-        self.counters
+        Finished {
+            counters: self.counters,
+            positions_left,
+        }
     }
 
     /// Until every position is closed (when `closing`) and no request is in flight, or
