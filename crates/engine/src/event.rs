@@ -121,6 +121,24 @@ pub enum CloseCause {
     Engine,
 }
 
+impl CloseCause {
+    /// The cause as logs, reports and files spell it: `stop`, `limit`, `manual`, `engine`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseCause::Stop => "stop",
+            CloseCause::Limit => "limit",
+            CloseCause::Manual => "manual",
+            CloseCause::Engine => "engine",
+        }
+    }
+}
+
+impl std::fmt::Display for CloseCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What kind of broker failure happened; the broker has already retried what it could.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -11,6 +11,7 @@
 
 pub mod clock;
 pub mod closes;
+pub mod console;
 pub mod error;
 pub mod execution;
 pub mod interrupts;
@@ -233,13 +234,8 @@ pub async fn run(
     })
 }
 
-/// The account's balance (`GET /accounts`), when IG reports one for the session's account.
-pub async fn account_equity(client: &IgClient, account: Option<&str>) -> Option<Money> {
-    account_balance(client, account).await.0
-}
-
 /// The account's balance and currency (`GET /accounts`), when IG reports them.
-async fn account_balance(
+pub(crate) async fn account_balance(
     client: &IgClient,
     account: Option<&str>,
 ) -> (Option<Money>, Option<String>) {

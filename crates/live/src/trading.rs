@@ -368,9 +368,9 @@ impl Session {
                     }
                     booked += 1;
                     if from_reconciliation {
-                        tracing::warn!(deal_id = %deal_id, %level, ?cause, "closed at the broker without the stream saying so: booked at IG's level");
+                        tracing::warn!(deal_id = %deal_id, %level, cause = %cause, "closed at the broker without the stream saying so: booked at IG's level");
                     } else {
-                        tracing::info!(deal_id = %deal_id, %level, ?cause, "closed at the broker: booked at IG's level");
+                        tracing::info!(deal_id = %deal_id, %level, cause = %cause, "closed at the broker: booked at IG's level");
                     }
                 }
             }
@@ -515,7 +515,7 @@ impl Session {
                 trade_id = p.trade_id,
                 deal_id = p.deal_id.as_deref().unwrap_or("-"),
                 epic = %p.epic,
-                direction = p.direction,
+                direction = %p.direction,
                 size = %p.size,
                 entry = p.entry_level.as_deref().unwrap_or("-"),
                 stop = p.stop_level.as_deref().unwrap_or("none"),
@@ -617,13 +617,13 @@ fn log_action(action: &Action) {
             direction,
             reason,
         } => {
-            tracing::info!(epic = %epic, ?direction, reason = ?reason, "entry refused by risk");
+            tracing::info!(epic = %epic, direction = %direction.map_or("-", |d| d.as_str()), reason = %reason, "entry refused by risk");
         }
         Action::TradeOpened(t) => tracing::info!(
             trade_id = t.trade_id,
             deal_id = %t.deal_id,
             epic = %t.epic,
-            direction = t.direction.as_str(),
+            direction = %t.direction,
             size = %t.size,
             level = %t.level,
             stop = %t.stop_level.map_or_else(|| "none".into(), |p| p.to_string()),
@@ -635,12 +635,12 @@ fn log_action(action: &Action) {
             trade_id = t.trade_id,
             deal_id = %t.deal_id,
             epic = %t.epic,
-            direction = t.direction.as_str(),
+            direction = %t.direction,
             size = %t.size,
             entry = %t.entry_price,
             exit = %t.exit_price,
             pnl = %t.pnl,
-            cause = ?t.cause,
+            cause = %t.cause,
             reason = %t.reason,
             paper = t.paper,
             "trade closed"

@@ -362,7 +362,7 @@ impl Locked<'_> {
                     stats.logins.inc();
                     tracing::info!(
                         attempt,
-                        account = s.account_text().unwrap_or("-"),
+                        account = %s.account_text().unwrap_or("-"),
                         "IG login succeeded"
                     );
                     return Ok(s);
