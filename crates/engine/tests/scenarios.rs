@@ -1408,13 +1408,13 @@ fn rejected_entry_pauses_the_instrument() {
     );
     let a = h.send(EngineEvent::Broker(BrokerEvent::Rejected {
         deal_ref: r(1),
-        reason: RejectReason::InsufficientFunds,
+        reason: RejectReason::LevelTolerance,
         detail: None,
     }));
     assert_eq!(
         a,
         vec![warn(&format!(
-            "entry {} rejected: insufficient funds",
+            "entry {} rejected: price moved beyond the order level",
             r(1)
         ))]
     );
@@ -1444,6 +1444,64 @@ fn rejected_entry_pauses_the_instrument() {
         a,
         vec![open_order(
             2,
+            Direction::Buy,
+            dec!(0.5),
+            Some(dec!(10)),
+            None
+        )]
+    );
+}
+
+#[test]
+fn insufficient_funds_stops_that_size_until_a_position_closes() {
+    let mut cfg = test_config();
+    cfg.risk.reject_cooldown_ms = 1000;
+    let mut h = Harness::build(cfg, EngineInit::default(), true);
+    // A position on the second instrument holds margin.
+    h.script(1, vec![enter(Direction::Sell, dec!(10), None)]);
+    h.send(quote_on(epic2(), 0, dec!(1.2500), dec!(1.2501)));
+    let a = h.send(accepted(1, 1, dec!(1.2500), dec!(0.5), 1));
+    assert!(matches!(a.as_slice(), [Action::TradeOpened(_)]), "{a:?}");
+    // IG refuses the first instrument's entry for funds.
+    h.quote_with(
+        2,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    h.send(EngineEvent::Broker(BrokerEvent::Rejected {
+        deal_ref: r(2),
+        reason: RejectReason::InsufficientFunds,
+        detail: None,
+    }));
+    // After the rejection pause, the same size is not sent again: nothing freed margin.
+    let a = h.quote_with(
+        1500,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    assert_eq!(
+        a,
+        refused(
+            Direction::Buy,
+            Refusal::BrokerRefusedFunds {
+                size: size(dec!(0.5))
+            }
+        )
+    );
+    // The other position closes: margin is free and the entry goes out again.
+    h.send(closed(1, dec!(1.2490), CloseCause::Limit, 1600));
+    let a = h.quote_with(
+        1700,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    assert_eq!(
+        a,
+        vec![open_order(
+            3,
             Direction::Buy,
             dec!(0.5),
             Some(dec!(10)),

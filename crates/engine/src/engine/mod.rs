@@ -42,6 +42,8 @@ struct Market {
     consecutive_losses: u32,
     cooldown_until: Option<Timestamp>,
     rejected_until: Option<Timestamp>,
+    /// See [`crate::risk::RiskInput::funds_refused`]; cleared when any position closes.
+    funds_refused: Option<scalper_model::Size>,
     max_spread_points: Option<Decimal>,
 }
 
@@ -154,6 +156,7 @@ impl Engine {
                 consecutive_losses: 0,
                 cooldown_until: None,
                 rejected_until: None,
+                funds_refused: None,
             });
         }
         let markets = list;
