@@ -2,8 +2,8 @@
 //! [`crate::Broker`], and [`BrokerEvent`]s back from it. Plain data, no behaviour.
 
 use scalper_model::{
-    Candle, DealId, DealReference, Direction, Epic, MarketStatus, Money, Points, Price, Quote,
-    RejectReason, Size, Timestamp,
+    Candle, DealId, DealReference, DealingRules, Direction, Epic, MarketStatus, Money, Points,
+    Price, Quote, RejectReason, Size, Timestamp,
 };
 use std::sync::Arc;
 
@@ -33,6 +33,13 @@ pub enum EngineEvent {
     MarketStatus {
         epic: Epic,
         status: MarketStatus,
+        at: Timestamp,
+    },
+    /// The market's dealing rules as the broker gives them now (minimum stop distance,
+    /// sizes): they apply to the next order.
+    DealingRules {
+        epic: Epic,
+        rules: DealingRules,
         at: Timestamp,
     },
 }
@@ -242,7 +249,8 @@ impl EngineEvent {
             Self::Broker(
                 BrokerEvent::Accepted { at, .. } | BrokerEvent::PositionClosed { at, .. },
             ) => Some(*at),
-            Self::Broker(_) | Self::Command(_) => None,
+            // Read at the wall clock's time: it does not move the engine's clock.
+            Self::Broker(_) | Self::Command(_) | Self::DealingRules { .. } => None,
         }
     }
 }

@@ -1509,3 +1509,37 @@ fn insufficient_funds_stops_that_size_until_a_position_closes() {
         )]
     );
 }
+
+#[test]
+fn refreshed_dealing_rules_apply_to_the_next_order() {
+    let mut h = Harness::new(test_config());
+    let mut rules = instrument().rules;
+    rules.min_stop_distance = pts(dec!(5));
+    let a = h.send(EngineEvent::DealingRules {
+        epic: epic(),
+        rules,
+        at: ts(0),
+    });
+    assert!(
+        matches!(a.as_slice(), [Action::Log { message, .. }] if message.contains("minimum stop distance 2 -> 5 points")),
+        "{a:?}"
+    );
+    // A 3-point stop is widened to IG's new minimum, and sized on it (50 / (5 x 10) = 1).
+    let a = h.quote_with(
+        1,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(3), None)],
+    );
+    assert_eq!(
+        a,
+        vec![open_order(1, Direction::Buy, dec!(1), Some(dec!(5)), None)]
+    );
+    // The same rules again change nothing and say nothing.
+    let a = h.send(EngineEvent::DealingRules {
+        epic: epic(),
+        rules: h.engine.market(&epic()).unwrap().rules.clone(),
+        at: ts(2),
+    });
+    assert!(a.is_empty(), "{a:?}");
+}

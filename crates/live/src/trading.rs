@@ -28,6 +28,8 @@ use crate::{LiveError, RunOptions, Stop};
 
 /// How long a dealing call waits for its streamed confirm before polling `/confirms`.
 const STREAM_CONFIRM_WAIT: Duration = Duration::from_secs(2);
+/// The shortest time between two reads of one market's details after status changes.
+const MARKET_REFRESH_MIN: Duration = Duration::from_secs(10);
 /// How long the end of a run waits for closes and requests in flight.
 const WIND_DOWN: Duration = Duration::from_secs(15);
 
@@ -66,6 +68,10 @@ pub struct Session {
     counters: LoopCounters,
     at_end: AtEnd,
     reconcile_every: Duration,
+    /// How often every market's dealing rules and status are read again.
+    refresh_every: Duration,
+    /// When each market was last asked for again (a status change asks at most every 10 s).
+    refreshed: HashMap<Epic, Instant>,
     reported_unknown: std::collections::HashSet<String>,
     refusals: std::collections::BTreeMap<String, crate::RefusalCount>,
     streams: Option<Streams>,
@@ -93,6 +99,7 @@ impl Session {
         let clock = QuoteClock::default();
         let at_end = engine_cfg.at_end;
         let reconcile_ms = engine_cfg.reconcile_interval_ms;
+        let refresh_ms = engine_cfg.market_refresh_ms;
         // From here on no SQLite transaction runs on the event loop.
         let journal_failures = match start.journal.as_mut() {
             Some(j) => j.start_writer()?,
@@ -137,6 +144,10 @@ impl Session {
             reconcile_every: Duration::from_millis(
                 u64::try_from(reconcile_ms).unwrap_or(60_000).max(1000),
             ),
+            refresh_every: Duration::from_millis(
+                u64::try_from(refresh_ms).unwrap_or(300_000).max(10_000),
+            ),
+            refreshed: HashMap::new(),
             streams: None,
             journal_failures,
         })
@@ -253,6 +264,7 @@ impl Session {
         let mut interrupted = false;
         let reconcile_every = self.reconcile_every;
         let mut next_reconcile = Instant::now() + reconcile_every;
+        let mut next_refresh = Instant::now() + self.refresh_every;
         let mut reconciled_after = 0u64;
         let stop = loop {
             let sleep_until = deadline.map_or_else(
@@ -308,6 +320,11 @@ impl Session {
                     if Instant::now() >= next_reconcile {
                         self.reconcile("interval");
                         next_reconcile = Instant::now() + reconcile_every;
+                    }
+                    if Instant::now() >= next_refresh {
+                        let all = self.engine.epics().cloned().collect();
+                        self.refresh_markets(all);
+                        next_refresh = Instant::now() + self.refresh_every;
                     }
                     let elapsed = i64::try_from(last_quote_wall.elapsed().as_millis()).unwrap_or(i64::MAX);
                     if last_quote_ts.millis() > 0 {
@@ -376,6 +393,19 @@ impl Session {
             }
             self.feed(EngineEvent::Broker(ev));
         }
+        for m in done.markets {
+            let at = self.clock.now();
+            self.feed(EngineEvent::DealingRules {
+                epic: m.epic.clone(),
+                rules: m.rules,
+                at,
+            });
+            self.feed(EngineEvent::MarketStatus {
+                epic: m.epic,
+                status: m.status,
+                at,
+            });
+        }
         if let Some(mut r) = done.reconciled {
             // Each unmanaged position is reported once per run, not at every reconciliation.
             r.unknown
@@ -441,6 +471,17 @@ impl Session {
         }
     }
 
+    /// Asks the execution task to read `epics`' dealing rules and status again.
+    fn refresh_markets(&mut self, epics: Vec<Epic>) {
+        let now = Instant::now();
+        for e in &epics {
+            self.refreshed.insert(e.clone(), now);
+        }
+        if self.venue.refresh_markets(epics) {
+            tracing::debug!("market details asked again");
+        }
+    }
+
     /// Asks the execution task to compare IG's positions with the engine's open ones.
     fn reconcile(&mut self, trigger: &str) {
         let now = self.clock.now();
@@ -477,6 +518,17 @@ impl Session {
         }
         log_stream_event(ev);
         if let Some(e) = ev.engine_event() {
+            if let EngineEvent::MarketStatus { epic, status, .. } = &e {
+                // A status change may come with new dealing rules: read them (at most every 10 s).
+                let changed = self.engine.market(epic).is_some_and(|m| m.status != status);
+                let recent = self
+                    .refreshed
+                    .get(epic)
+                    .is_some_and(|t| t.elapsed() < MARKET_REFRESH_MIN);
+                if changed && !recent {
+                    self.refresh_markets(vec![epic.clone()]);
+                }
+            }
             self.feed(e);
         }
         if let StreamEvent::Position(p) = ev {

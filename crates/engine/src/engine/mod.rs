@@ -239,6 +239,27 @@ impl Engine {
                     }
                 }
             }
+            EngineEvent::DealingRules { epic, rules, .. } => {
+                if let Some(m) = self.markets.iter_mut().find(|m| m.instrument.epic == epic) {
+                    if m.instrument.rules != rules {
+                        let old = &m.instrument.rules;
+                        out.push(log(
+                            LogLevel::Info,
+                            Some(epic),
+                            format!(
+                                "dealing rules changed: minimum stop distance {} -> {} points, minimum size {} -> {}, maximum stop distance {} -> {}; the next order uses them",
+                                old.min_stop_distance,
+                                rules.min_stop_distance,
+                                old.min_deal_size,
+                                rules.min_deal_size,
+                                old.max_stop_distance.map_or_else(|| "none".into(), |d| d.to_string()),
+                                rules.max_stop_distance.map_or_else(|| "none".into(), |d| d.to_string()),
+                            ),
+                        ));
+                        m.instrument.rules = rules;
+                    }
+                }
+            }
         }
         self.check_nothing_left(out);
     }
