@@ -35,6 +35,10 @@ pub enum EngineEvent {
         status: MarketStatus,
         at: Timestamp,
     },
+    /// What the broker says the account can still commit to new positions (IG's ACCOUNT
+    /// stream, `AVAILABLE_TO_DEAL`), in account currency: the margin rule takes the smaller of
+    /// this and the engine's own estimate.
+    AccountFunds { available_to_deal: Money },
     /// The market's dealing rules as the broker gives them now (minimum stop distance,
     /// sizes): they apply to the next order.
     DealingRules {
@@ -250,7 +254,10 @@ impl EngineEvent {
                 BrokerEvent::Accepted { at, .. } | BrokerEvent::PositionClosed { at, .. },
             ) => Some(*at),
             // Read at the wall clock's time: it does not move the engine's clock.
-            Self::Broker(_) | Self::Command(_) | Self::DealingRules { .. } => None,
+            Self::Broker(_)
+            | Self::Command(_)
+            | Self::DealingRules { .. }
+            | Self::AccountFunds { .. } => None,
         }
     }
 }

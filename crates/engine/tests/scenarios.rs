@@ -1543,3 +1543,46 @@ fn refreshed_dealing_rules_apply_to_the_next_order() {
     });
     assert!(a.is_empty(), "{a:?}");
 }
+
+#[test]
+fn the_brokers_available_to_deal_caps_the_margin_rule() {
+    // EUR/USD with IG's 3.33% margin: 0.5 contract at 1.1000 needs 1,831.50 of margin.
+    let mut inst = instrument();
+    inst.margin = scalper_model::MarginRules::percent(dec!(3.33));
+    let q = Queue::default();
+    let mut engine = scalper_engine::Engine::with_strategies(
+        test_config(),
+        vec![(
+            inst,
+            Box::new(Scripted(q.clone())) as Box<dyn scalper_engine::Strategy>,
+        )],
+        EngineInit::default(),
+    )
+    .unwrap();
+    // The engine's own estimate (10,000 of equity, nothing open) would carry it, but IG says
+    // the account can deal only 1,000 more (other positions, or a margin call elsewhere).
+    let a = engine.process(EngineEvent::AccountFunds {
+        available_to_deal: money(dec!(1000)),
+    });
+    assert!(a.is_empty(), "{a:?}");
+    q.lock()
+        .unwrap()
+        .push_back(vec![enter(Direction::Buy, dec!(10), None)]);
+    let a = engine.process(quote(0, dec!(1.0999), dec!(1.1000)));
+    assert!(
+        matches!(a.as_slice(), [Action::Refused { reason, .. }] if reason.rule() == "insufficient_margin"),
+        "{a:?}"
+    );
+    // Once IG reports room again, the same entry goes out.
+    engine.process(EngineEvent::AccountFunds {
+        available_to_deal: money(dec!(9000)),
+    });
+    q.lock()
+        .unwrap()
+        .push_back(vec![enter(Direction::Buy, dec!(10), None)]);
+    let a = engine.process(quote(1, dec!(1.0999), dec!(1.1000)));
+    assert!(
+        matches!(a.as_slice(), [Action::Broker(BrokerCommand::Open(_))]),
+        "{a:?}"
+    );
+}

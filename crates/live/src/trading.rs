@@ -219,6 +219,10 @@ impl Session {
     fn start_stream(&self, epics: &[Epic], opts: &RunOptions) -> Streams {
         let mut subs: Vec<Subscription> = epics.iter().cloned().map(Subscription::Price).collect();
         subs.push(Subscription::Trade);
+        if !self.venue.is_paper() {
+            // Funds, margin and what the account can still deal: the margin rule's live input.
+            subs.push(Subscription::Account);
+        }
         let (client, mut rx) =
             StreamClient::start(opts.stream.clone(), Arc::new(self.client.clone()), subs);
         // Deal confirms come from the TRADE stream first (REST `/confirms` is the fallback): a
@@ -530,6 +534,11 @@ impl Session {
                 }
             }
             self.feed(e);
+        }
+        if let StreamEvent::Account { update, .. } = ev {
+            if let Some(available_to_deal) = update.available_to_deal {
+                self.feed(EngineEvent::AccountFunds { available_to_deal });
+            }
         }
         if let StreamEvent::Position(p) = ev {
             if self.venue.is_paper() {

@@ -78,6 +78,8 @@ pub struct Engine {
     nothing_left_reported: bool,
     equity_start: Money,
     realised: Money,
+    /// The broker's latest `AVAILABLE_TO_DEAL` (live runs with the ACCOUNT stream).
+    broker_available: Option<Money>,
     peak: Money,
     max_drawdown: Money,
     wins: u64,
@@ -183,6 +185,7 @@ impl Engine {
             nothing_left_reported: false,
             equity_start: init.equity,
             realised: Money::ZERO,
+            broker_available: None,
             peak: Money::ZERO,
             max_drawdown: Money::ZERO,
             wins: 0,
@@ -238,6 +241,9 @@ impl Engine {
                         m.status = status;
                     }
                 }
+            }
+            EngineEvent::AccountFunds { available_to_deal } => {
+                self.broker_available = Some(available_to_deal);
             }
             EngineEvent::DealingRules { epic, rules, .. } => {
                 if let Some(m) = self.markets.iter_mut().find(|m| m.instrument.epic == epic) {
@@ -511,7 +517,10 @@ impl Engine {
                 used += m.instrument.margin_for(t.size, level);
             }
         }
-        self.equity_start + self.realised + self.unrealised() - used
+        let own = self.equity_start + self.realised + self.unrealised() - used;
+        // The broker's figure can lag a fill by a moment and ours cannot see other positions
+        // on the account: the smaller is the safe one.
+        self.broker_available.map_or(own, |b| own.min(b))
     }
 
     /// Unrealised P&L of open trades, at the bid (long) or offer (short).
