@@ -85,6 +85,10 @@ pub enum Refusal {
         status: String,
     },
     OutsideTradingHours,
+    /// Inside the no-entry window of a scheduled flatten (`[[engine.schedule]]`).
+    ScheduledFlatten {
+        name: String,
+    },
     NoQuote,
     StreamGap,
     StaleQuote {
@@ -148,6 +152,7 @@ impl Refusal {
             Self::Halted { .. } => "halted",
             Self::MarketNotTradeable { .. } => "market_not_tradeable",
             Self::OutsideTradingHours => "outside_trading_hours",
+            Self::ScheduledFlatten { .. } => "scheduled_flatten",
             Self::NoQuote => "no_quote",
             Self::StreamGap => "stream_gap",
             Self::StaleQuote { .. } => "stale_quote",
@@ -174,6 +179,9 @@ impl fmt::Display for Refusal {
             Self::Halted { reason } => write!(f, "halted: {reason}"),
             Self::MarketNotTradeable { status } => write!(f, "market not tradeable ({status})"),
             Self::OutsideTradingHours => f.write_str("outside trading hours"),
+            Self::ScheduledFlatten { name } => {
+                write!(f, "no entries around the scheduled flatten ({name})")
+            }
             Self::NoQuote => f.write_str("no quote yet"),
             Self::StreamGap => f.write_str("price stream gap: waiting for a fresh quote"),
             Self::StaleQuote { age_ms, max_ms } => {
@@ -301,6 +309,9 @@ mod tests {
                 status: "CLOSED".into(),
             },
             Refusal::OutsideTradingHours,
+            Refusal::ScheduledFlatten {
+                name: "weekend".into(),
+            },
             Refusal::NoQuote,
             Refusal::StreamGap,
             Refusal::StaleQuote {
@@ -334,6 +345,9 @@ mod tests {
             Refusal::InsufficientMargin {
                 required: Money::new(Decimal::TEN),
                 available: Money::ZERO,
+            },
+            Refusal::BrokerRefusedFunds {
+                size: Size::new(Decimal::ONE),
             },
             Refusal::NothingToClose,
         ];

@@ -45,6 +45,8 @@ pub struct EngineConfig {
     /// changes minimum stop distances during the day; also after a status change on the
     /// stream). Default 300000; at least 10000.
     pub market_refresh_ms: i64,
+    /// Scheduled flattens (`[[engine.schedule]]`): weekend close, rollover, any local time.
+    pub schedule: Vec<crate::schedule::FlattenAt>,
 }
 
 /// What a live run does with open positions when it ends by its duration.
@@ -97,6 +99,7 @@ impl Default for EngineConfig {
             at_end: AtEnd::Flatten,
             reconcile_interval_ms: 60_000,
             market_refresh_ms: 300_000,
+            schedule: Vec::new(),
         }
     }
 }
@@ -313,6 +316,7 @@ impl EngineConfig {
                 "must be >= 1000 (each reconciliation reads /positions from IG)",
             ));
         }
+        crate::schedule::Schedule::new(&self.schedule)?;
         if self.market_refresh_ms < 10_000 {
             return Err(invalid(
                 "market_refresh_ms",

@@ -19,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod risk;
+pub mod schedule;
 pub mod sim;
 pub mod strategy;
 

@@ -1586,3 +1586,65 @@ fn the_brokers_available_to_deal_caps_the_margin_rule() {
         "{a:?}"
     );
 }
+
+#[test]
+fn a_scheduled_flatten_closes_positions_and_blocks_entries_before_it() {
+    // T0 is Tuesday 2024-01-02 08:00 UTC (London is on GMT).
+    let mut cfg = test_config();
+    cfg.schedule = vec![scalper_engine::schedule::FlattenAt {
+        name: Some("rollover".into()),
+        at: "08:10".parse().unwrap(),
+        timezone: "Europe/London".into(),
+        days: vec![],
+        instruments: vec![],
+        no_entries_before_min: 5,
+        no_entries_after_min: 0,
+    }];
+    let mut h = Harness::new(cfg);
+    open_long(&mut h);
+    // 08:06: inside the five minutes before the flatten, entries are refused.
+    let a = h.quote_with(
+        360_000,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Sell, dec!(10), None)],
+    );
+    assert_eq!(
+        a,
+        refused(
+            Direction::Sell,
+            Refusal::ScheduledFlatten {
+                name: "rollover".into()
+            }
+        )
+    );
+    // 08:10: the position is closed, with the schedule as its reason.
+    let a = h.send(quote(600_000, dec!(1.1002), dec!(1.1003)));
+    assert_eq!(
+        a,
+        vec![
+            Action::Log {
+                level: LogLevel::Info,
+                epic: None,
+                message: "scheduled flatten (rollover)".into(),
+            },
+            close_order(2, 1, Direction::Sell, dec!(0.5)),
+        ]
+    );
+    assert_eq!(
+        h.engine.trades()[0].close_reason.as_deref(),
+        Some("scheduled flatten (rollover)")
+    );
+    // After it, entries are allowed again (the closing position still counts as open).
+    h.send(closed(1, dec!(1.1002), CloseCause::Engine, 600_100));
+    let a = h.quote_with(
+        600_200,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    assert!(
+        matches!(a.as_slice(), [Action::Broker(BrokerCommand::Open(_))]),
+        "{a:?}"
+    );
+}

@@ -91,6 +91,11 @@ pub struct Engine {
     restored_day: Option<NaiveDate>,
     day_pnl: Money,
     day_trades: u32,
+    schedule: crate::schedule::Schedule,
+    /// When the schedule next needs a look (a blackout starts or ends, a flatten is due).
+    next_schedule_at: Timestamp,
+    /// Flattens up to this instant have been done.
+    schedule_done_to: Timestamp,
 }
 
 impl Engine {
@@ -163,6 +168,13 @@ impl Engine {
         }
         let markets = list;
         let trades = restored_trades(&markets, init.positions, init.paper)?;
+        let schedule = crate::schedule::Schedule::new(&cfg.schedule)?;
+        let next_schedule_at = if schedule.is_empty() {
+            Timestamp::from_millis(i64::MAX)
+        } else {
+            // The first timed event looks.
+            Timestamp::from_millis(i64::MIN)
+        };
         let after_restored = trades.iter().map(|t| t.trade_id).max().unwrap_or(0) + 1;
         let next_trade_id = init
             .first_trade_id
@@ -197,6 +209,9 @@ impl Engine {
             restored_day: init.day,
             day_pnl: init.day_realised_pnl,
             day_trades: init.day_trades,
+            schedule,
+            next_schedule_at,
+            schedule_done_to: Timestamp::from_millis(i64::MIN),
         })
     }
 
@@ -284,11 +299,45 @@ impl Engine {
         if t > self.now {
             self.now = t;
         }
+        if self.now >= self.next_schedule_at {
+            self.on_schedule(out);
+        }
         // The usual event: same session day, already started.
         if self.started && self.now < self.next_day_at {
             return;
         }
         self.new_day_or_start(out);
+    }
+
+    /// A scheduled flatten is due, or a no-entry window starts or ends.
+    #[cold]
+    #[inline(never)]
+    fn on_schedule(&mut self, out: &mut Vec<Action>) {
+        if self.now.millis() == i64::MIN {
+            return; // no time yet
+        }
+        if !self.started {
+            // Flattens before the first event are not this run's.
+            self.schedule_done_to = self.now;
+        }
+        let due: Vec<(String, Option<Vec<Epic>>)> = self
+            .schedule
+            .due(self.schedule_done_to, self.now)
+            .into_iter()
+            .map(|(f, epics)| (f.label(), epics.map(<[Epic]>::to_vec)))
+            .collect();
+        for (label, epics) in due {
+            let reason = format!("scheduled flatten ({label})");
+            out.push(log(LogLevel::Info, None, reason.clone()));
+            for idx in 0..self.markets.len() {
+                let epic = &self.markets[idx].instrument.epic;
+                if epics.as_ref().is_none_or(|e| e.contains(epic)) {
+                    self.exit(idx, None, &reason, true, out);
+                }
+            }
+        }
+        self.schedule_done_to = self.now;
+        self.next_schedule_at = self.schedule.next_change(self.now);
     }
 
     /// The first event, or the first of a new session day.

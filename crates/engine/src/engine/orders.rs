@@ -27,7 +27,7 @@ impl Engine {
         }
     }
 
-    fn exit(
+    pub(super) fn exit(
         &mut self,
         idx: usize,
         direction: Option<Direction>,
@@ -81,6 +81,10 @@ impl Engine {
                 unresolved = t.unknown_ref.as_ref();
             }
         }
+        let blackout = self
+            .schedule
+            .blackout(self.now, epic)
+            .map(crate::schedule::FlattenAt::label);
         let input = RiskInput {
             now: self.now,
             instrument: &m.instrument,
@@ -96,6 +100,7 @@ impl Engine {
             cooldown_until: m.cooldown_until,
             rejected_until: m.rejected_until,
             funds_refused: m.funds_refused,
+            scheduled_blackout: blackout.as_deref(),
             equity: self.equity_start + self.realised,
             available_margin: (!m.instrument.margin.is_none()).then(|| self.available_margin()),
             max_spread_points: m.max_spread_points,
