@@ -89,6 +89,10 @@ pub enum Refusal {
     ScheduledFlatten {
         name: String,
     },
+    /// Inside a news event's window (`[engine.news]`).
+    NewsBlackout {
+        event: String,
+    },
     NoQuote,
     StreamGap,
     StaleQuote {
@@ -153,6 +157,7 @@ impl Refusal {
             Self::MarketNotTradeable { .. } => "market_not_tradeable",
             Self::OutsideTradingHours => "outside_trading_hours",
             Self::ScheduledFlatten { .. } => "scheduled_flatten",
+            Self::NewsBlackout { .. } => "news_blackout",
             Self::NoQuote => "no_quote",
             Self::StreamGap => "stream_gap",
             Self::StaleQuote { .. } => "stale_quote",
@@ -182,6 +187,7 @@ impl fmt::Display for Refusal {
             Self::ScheduledFlatten { name } => {
                 write!(f, "no entries around the scheduled flatten ({name})")
             }
+            Self::NewsBlackout { event } => write!(f, "news blackout: {event}"),
             Self::NoQuote => f.write_str("no quote yet"),
             Self::StreamGap => f.write_str("price stream gap: waiting for a fresh quote"),
             Self::StaleQuote { age_ms, max_ms } => {
@@ -311,6 +317,9 @@ mod tests {
             Refusal::OutsideTradingHours,
             Refusal::ScheduledFlatten {
                 name: "weekend".into(),
+            },
+            Refusal::NewsBlackout {
+                event: "NFP (USD)".into(),
             },
             Refusal::NoQuote,
             Refusal::StreamGap,

@@ -47,6 +47,8 @@ pub struct EngineConfig {
     pub market_refresh_ms: i64,
     /// Scheduled flattens (`[[engine.schedule]]`): weekend close, rollover, any local time.
     pub schedule: Vec<crate::schedule::FlattenAt>,
+    /// News blackouts (`[engine.news]`).
+    pub news: crate::news::NewsConfig,
 }
 
 /// What a live run does with open positions when it ends by its duration.
@@ -100,6 +102,7 @@ impl Default for EngineConfig {
             reconcile_interval_ms: 60_000,
             market_refresh_ms: 300_000,
             schedule: Vec::new(),
+            news: crate::news::NewsConfig::default(),
         }
     }
 }
@@ -316,7 +319,7 @@ impl EngineConfig {
                 "must be >= 1000 (each reconciliation reads /positions from IG)",
             ));
         }
-        crate::schedule::Schedule::new(&self.schedule)?;
+        crate::schedule::Schedule::new(&self.schedule, &self.news)?;
         if self.market_refresh_ms < 10_000 {
             return Err(invalid(
                 "market_refresh_ms",

@@ -82,8 +82,8 @@ pub struct RiskInput<'a> {
     /// The smallest size the broker refused for insufficient funds since a position last
     /// closed: entries of that size or more are refused without asking.
     pub funds_refused: Option<Size>,
-    /// The scheduled flatten whose no-entry window holds now, by name.
-    pub scheduled_blackout: Option<&'a str>,
+    /// The scheduled flatten or news window that holds now.
+    pub blackout: Option<&'a crate::schedule::Blackout>,
     pub equity: Money,
     /// Margin the account can still commit (equity with open P&L, less the margin of open
     /// positions), in account currency; `None` when the instrument has no margin modelled.
@@ -225,10 +225,16 @@ impl RiskManager {
         if !self.in_trading_hours(i.now) {
             return Some(Refusal::OutsideTradingHours);
         }
-        if let Some(name) = i.scheduled_blackout {
-            return Some(Refusal::ScheduledFlatten {
-                name: name.to_string(),
-            });
+        match i.blackout {
+            Some(crate::schedule::Blackout::Scheduled(name)) => {
+                return Some(Refusal::ScheduledFlatten { name: name.clone() });
+            }
+            Some(crate::schedule::Blackout::News(event)) => {
+                return Some(Refusal::NewsBlackout {
+                    event: event.clone(),
+                });
+            }
+            None => {}
         }
         if let Some(max) = i.max_spread_points.or(c.max_spread_points) {
             let spread = i.instrument.to_points(q.spread()).value();

@@ -3,6 +3,8 @@
 //! the listed instruments is closed, and entries on them are refused from
 //! `no_entries_before_min` minutes before until `no_entries_after_min` minutes after.
 //!
+//! News blackouts ([`crate::news`]) are one-off windows of the same kind.
+//!
 //! The engine asks [`Schedule::next_change`] once and checks a single timestamp per event until
 //! then: the schedule costs nothing on the quote path.
 
@@ -12,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{parse_tz, HhMm};
 use crate::error::ConfigError;
+use crate::news::{NewsConfig, NewsEvent};
 use scalper_model::{Epic, Timestamp};
 
 /// One scheduled flatten.
@@ -66,17 +69,55 @@ struct Item {
     epics: Option<Vec<Epic>>,
 }
 
-/// The scheduled flattens of an engine.
+/// The scheduled flattens and news windows of an engine.
 #[derive(Debug, Clone, Default)]
 pub struct Schedule {
     items: Vec<Item>,
+    /// News events at or above the configured impact, in time order.
+    news: Vec<NewsEvent>,
+    news_before_ms: i64,
+    news_after_ms: i64,
+    news_flatten: bool,
+}
+
+/// Why entries are refused now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blackout {
+    /// A scheduled flatten's window, by its label.
+    Scheduled(String),
+    /// A news event's window: its title and scope.
+    News(String),
+}
+
+/// Instruments a due flatten closes.
+#[derive(Debug, Clone, Copy)]
+pub enum DueScope<'a> {
+    All,
+    Only(&'a [Epic]),
+    News(&'a NewsEvent),
+}
+
+impl DueScope<'_> {
+    pub fn covers(&self, epic: &Epic) -> bool {
+        match self {
+            DueScope::All => true,
+            DueScope::Only(list) => list.contains(epic),
+            DueScope::News(ev) => ev.affects(epic),
+        }
+    }
 }
 
 /// How far a blackout reaches around its flatten, at most (minutes), checked at validation.
 const MAX_WINDOW_MIN: u32 = 24 * 60;
 
 impl Schedule {
-    pub fn new(cfg: &[FlattenAt]) -> Result<Self, ConfigError> {
+    pub fn new(cfg: &[FlattenAt], news: &NewsConfig) -> Result<Self, ConfigError> {
+        if news.before_min > MAX_WINDOW_MIN || news.after_min > MAX_WINDOW_MIN {
+            return Err(ConfigError::Invalid {
+                field: "news".into(),
+                message: format!("before_min and after_min must be at most {MAX_WINDOW_MIN}"),
+            });
+        }
         let items = cfg
             .iter()
             .map(|c| {
@@ -117,11 +158,31 @@ impl Schedule {
                 })
             })
             .collect::<Result<_, ConfigError>>()?;
-        Ok(Self { items })
+        let mut events: Vec<NewsEvent> = news
+            .events
+            .iter()
+            .filter(|e| e.impact >= news.min_impact)
+            .cloned()
+            .collect();
+        events.sort_by_key(|e| e.at);
+        Ok(Self {
+            items,
+            news: events,
+            news_before_ms: i64::from(news.before_min) * 60_000,
+            news_after_ms: i64::from(news.after_min) * 60_000,
+            news_flatten: news.flatten,
+        })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.items.is_empty() && self.news.is_empty()
+    }
+
+    fn news_window(&self, e: &NewsEvent) -> (Timestamp, Timestamp) {
+        (
+            e.at.plus_millis(-self.news_before_ms),
+            e.at.plus_millis(self.news_after_ms.max(1)),
+        )
     }
 
     /// The flatten instants of `item` on local dates around `now` (a week back and ahead).
@@ -152,9 +213,9 @@ impl Schedule {
         item.epics.as_ref().is_none_or(|e| e.contains(epic))
     }
 
-    /// The scheduled flatten whose no-entry window holds `now` for `epic`, if any.
-    pub fn blackout(&self, now: Timestamp, epic: &Epic) -> Option<&FlattenAt> {
-        self.items.iter().find_map(|item| {
+    /// The window (scheduled flatten or news) that holds `now` for `epic`, if any.
+    pub fn blackout(&self, now: Timestamp, epic: &Epic) -> Option<Blackout> {
+        let scheduled = self.items.iter().find_map(|item| {
             if !Self::applies(item, epic) {
                 return None;
             }
@@ -163,17 +224,42 @@ impl Schedule {
                     let (from, to) = Self::window(item, f);
                     from <= now && now < to.max(f.plus_millis(1))
                 })
-                .then_some(&item.cfg)
+                .then(|| Blackout::Scheduled(item.cfg.label()))
+        });
+        scheduled.or_else(|| {
+            self.news
+                .iter()
+                .find(|e| {
+                    let (from, to) = self.news_window(e);
+                    from <= now && now < to && e.affects(epic)
+                })
+                .map(|e| Blackout::News(format!("{} ({}) at {}", e.title, e.scope, e.at)))
         })
     }
 
-    /// Flattens due in `(after, now]`: each with the instruments it closes (`None`: all).
-    pub fn due(&self, after: Timestamp, now: Timestamp) -> Vec<(&FlattenAt, Option<&[Epic]>)> {
-        self.items
+    /// Flattens due in `(after, now]`, with a label and the instruments each closes.
+    pub fn due(&self, after: Timestamp, now: Timestamp) -> Vec<(String, DueScope<'_>)> {
+        let mut out: Vec<(String, DueScope<'_>)> = self
+            .items
             .iter()
             .filter(|item| Self::flattens(item, now).any(|f| after < f && f <= now))
-            .map(|item| (&item.cfg, item.epics.as_deref()))
-            .collect()
+            .map(|item| {
+                let scope = item.epics.as_deref().map_or(DueScope::All, DueScope::Only);
+                (item.cfg.label(), scope)
+            })
+            .collect();
+        if self.news_flatten {
+            for e in &self.news {
+                let (from, _) = self.news_window(e);
+                if after < from && from <= now {
+                    out.push((
+                        format!("news: {} ({})", e.title, e.scope),
+                        DueScope::News(e),
+                    ));
+                }
+            }
+        }
+        out
     }
 
     /// The first instant after `now` at which a blackout starts or ends or a flatten is due
@@ -187,6 +273,14 @@ impl Schedule {
                     if t > now && t < next {
                         next = t;
                     }
+                }
+            }
+        }
+        for e in &self.news {
+            let (from, to) = self.news_window(e);
+            for t in [from, to] {
+                if t > now && t < next {
+                    next = t;
                 }
             }
         }
@@ -233,7 +327,7 @@ mod tests {
 
     #[test]
     fn a_friday_flatten_follows_london_time_across_the_clock_change() {
-        let s = Schedule::new(&[friday_close()]).unwrap();
+        let s = Schedule::new(&[friday_close()], &NewsConfig::default()).unwrap();
         let eur = Epic::new("CS.D.EURUSD.CFD.IP").unwrap();
         // Summer (BST, UTC+1): 21:50 London is 20:50 UTC.
         assert!(s.blackout(ts("2026-07-03T20:19:00Z"), &eur).is_none());
@@ -264,7 +358,7 @@ mod tests {
     fn instruments_narrow_it_and_unknown_names_are_refused() {
         let mut c = friday_close();
         c.instruments = vec!["GBP_USD".into()];
-        let s = Schedule::new(&[c.clone()]).unwrap();
+        let s = Schedule::new(&[c.clone()], &NewsConfig::default()).unwrap();
         let inside = ts("2026-12-04T21:45:00Z");
         assert!(s
             .blackout(inside, &Epic::new("CS.D.EURUSD.CFD.IP").unwrap())
@@ -273,7 +367,48 @@ mod tests {
             .blackout(inside, &Epic::new("CS.D.GBPUSD.CFD.IP").unwrap())
             .is_some());
         c.instruments = vec!["EURO_DOLLAR".into()];
-        let e = Schedule::new(&[c]).unwrap_err().to_string();
+        let e = Schedule::new(&[c], &NewsConfig::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("EURO_DOLLAR"), "{e}");
+    }
+
+    #[test]
+    fn news_windows_block_affected_instruments_and_may_flatten() {
+        let news = NewsConfig {
+            before_min: 10,
+            after_min: 5,
+            flatten: true,
+            events: crate::news::parse_csv(
+                "time,scope,impact,title\n2026-12-04T13:30:00Z,USD,high,NFP\n2026-12-04T10:00:00Z,EUR,low,minor\n",
+            )
+            .unwrap(),
+            ..NewsConfig::default()
+        };
+        let s = Schedule::new(&[], &news).unwrap();
+        let eur = Epic::new("CS.D.EURUSD.CFD.IP").unwrap();
+        let ger = Epic::new("IX.D.DAX.IFMM.IP").unwrap();
+        assert!(s.blackout(ts("2026-12-04T13:19:00Z"), &eur).is_none());
+        assert!(matches!(
+            s.blackout(ts("2026-12-04T13:20:00Z"), &eur),
+            Some(Blackout::News(t)) if t.starts_with("NFP (USD)")
+        ));
+        assert!(s.blackout(ts("2026-12-04T13:34:59Z"), &eur).is_some());
+        assert!(s.blackout(ts("2026-12-04T13:35:00Z"), &eur).is_none());
+        assert!(
+            s.blackout(ts("2026-12-04T13:25:00Z"), &ger).is_none(),
+            "USD news does not touch a EUR index"
+        );
+        assert!(
+            s.blackout(ts("2026-12-04T10:00:00Z"), &eur).is_none(),
+            "low impact is below the default high"
+        );
+        let due = s.due(ts("2026-12-04T13:19:00Z"), ts("2026-12-04T13:20:00Z"));
+        assert_eq!(due.len(), 1);
+        assert!(due[0].1.covers(&eur) && !due[0].1.covers(&ger));
+        assert_eq!(
+            s.next_change(ts("2026-12-04T12:00:00Z")),
+            ts("2026-12-04T13:20:00Z")
+        );
     }
 }

@@ -49,7 +49,7 @@ fn decide(available: Decimal, size: Option<Decimal>, stop: Decimal) -> Decision 
         cooldown_until: None,
         rejected_until: None,
         funds_refused: None,
-        scheduled_blackout: None,
+        blackout: None,
         equity: Money::new(dec!(100000)),
         available_margin: Some(Money::new(available)),
         max_spread_points: None,

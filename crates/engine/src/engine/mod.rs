@@ -168,7 +168,7 @@ impl Engine {
         }
         let markets = list;
         let trades = restored_trades(&markets, init.positions, init.paper)?;
-        let schedule = crate::schedule::Schedule::new(&cfg.schedule)?;
+        let schedule = crate::schedule::Schedule::new(&cfg.schedule, &cfg.news)?;
         let next_schedule_at = if schedule.is_empty() {
             Timestamp::from_millis(i64::MAX)
         } else {
@@ -320,20 +320,22 @@ impl Engine {
             // Flattens before the first event are not this run's.
             self.schedule_done_to = self.now;
         }
-        let due: Vec<(String, Option<Vec<Epic>>)> = self
+        let due: Vec<(String, Vec<usize>)> = self
             .schedule
             .due(self.schedule_done_to, self.now)
             .into_iter()
-            .map(|(f, epics)| (f.label(), epics.map(<[Epic]>::to_vec)))
+            .map(|(label, scope)| {
+                let idx = (0..self.markets.len())
+                    .filter(|&i| scope.covers(&self.markets[i].instrument.epic))
+                    .collect();
+                (label, idx)
+            })
             .collect();
-        for (label, epics) in due {
+        for (label, markets) in due {
             let reason = format!("scheduled flatten ({label})");
             out.push(log(LogLevel::Info, None, reason.clone()));
-            for idx in 0..self.markets.len() {
-                let epic = &self.markets[idx].instrument.epic;
-                if epics.as_ref().is_none_or(|e| e.contains(epic)) {
-                    self.exit(idx, None, &reason, true, out);
-                }
+            for idx in markets {
+                self.exit(idx, None, &reason, true, out);
             }
         }
         self.schedule_done_to = self.now;

@@ -81,10 +81,7 @@ impl Engine {
                 unresolved = t.unknown_ref.as_ref();
             }
         }
-        let blackout = self
-            .schedule
-            .blackout(self.now, epic)
-            .map(crate::schedule::FlattenAt::label);
+        let blackout = self.schedule.blackout(self.now, epic);
         let input = RiskInput {
             now: self.now,
             instrument: &m.instrument,
@@ -100,7 +97,7 @@ impl Engine {
             cooldown_until: m.cooldown_until,
             rejected_until: m.rejected_until,
             funds_refused: m.funds_refused,
-            scheduled_blackout: blackout.as_deref(),
+            blackout: blackout.as_ref(),
             equity: self.equity_start + self.realised,
             available_margin: (!m.instrument.margin.is_none()).then(|| self.available_margin()),
             max_spread_points: m.max_spread_points,
