@@ -141,6 +141,17 @@ pub enum Refusal {
         required: Money,
         available: Money,
     },
+    /// Open notional plus the entry's over equity would pass `max_leverage`.
+    MaxLeverage {
+        leverage: Decimal,
+        max: Decimal,
+    },
+    /// The entry would take `currency`'s net exposure past `max_currency_exposure`.
+    MaxCurrencyExposure {
+        currency: String,
+        exposure: Money,
+        max: Money,
+    },
     /// The broker refused `size` on this instrument for insufficient funds, and no position
     /// has closed since: that size (or more) is not tried again until margin frees up.
     BrokerRefusedFunds {
@@ -172,6 +183,8 @@ impl Refusal {
             Self::SizeBelowMinimum { .. } => "size_below_minimum",
             Self::InsufficientMargin { .. } => "insufficient_margin",
             Self::BrokerRefusedFunds { .. } => "broker_refused_funds",
+            Self::MaxLeverage { .. } => "max_leverage",
+            Self::MaxCurrencyExposure { .. } => "max_currency_exposure",
             Self::StopTooFar { .. } => "stop_too_far",
             Self::NothingToClose => "nothing_to_close",
         }
@@ -235,6 +248,22 @@ impl fmt::Display for Refusal {
             } => write!(
                 f,
                 "margin {required} needed, {available} available: entry not sent"
+            ),
+            Self::MaxLeverage { leverage, max } => write!(
+                f,
+                "leverage would be {}:1, above the maximum {}:1",
+                leverage.round_dp(2).normalize(),
+                max.normalize()
+            ),
+            Self::MaxCurrencyExposure {
+                currency,
+                exposure,
+                max,
+            } => write!(
+                f,
+                "net {currency} exposure would be {}, beyond the maximum {}",
+                exposure.round_cents(),
+                max.round_cents()
             ),
             Self::BrokerRefusedFunds { size } => write!(
                 f,
@@ -357,6 +386,15 @@ mod tests {
             },
             Refusal::BrokerRefusedFunds {
                 size: Size::new(Decimal::ONE),
+            },
+            Refusal::MaxLeverage {
+                leverage: Decimal::TEN,
+                max: Decimal::ONE,
+            },
+            Refusal::MaxCurrencyExposure {
+                currency: "EUR".into(),
+                exposure: Money::new(Decimal::TEN),
+                max: Money::ZERO,
             },
             Refusal::NothingToClose,
         ];

@@ -190,6 +190,13 @@ pub struct RiskConfig {
     pub session_timezone: String,
     /// Local time at which a session day starts, `HH:MM`. Default `00:00`.
     pub session_start: HhMm,
+    /// Maximum leverage: the notional of every open position plus the entry's, in account
+    /// currency, over equity. Default none.
+    pub max_leverage: Option<Decimal>,
+    /// Maximum net exposure per currency, in account currency (long EUR/USD and long EUR/GBP
+    /// are both long EUR); an entry that would take a currency past it is refused unless it
+    /// reduces that currency's exposure. Default none.
+    pub max_currency_exposure: Option<Decimal>,
 }
 
 impl Default for RiskConfig {
@@ -209,6 +216,8 @@ impl Default for RiskConfig {
             daily_loss_limit: Some(dec!(500)),
             session_timezone: "UTC".to_string(),
             session_start: HhMm(NaiveTime::MIN),
+            max_leverage: None,
+            max_currency_exposure: None,
         }
     }
 }
@@ -361,6 +370,8 @@ impl RiskConfig {
         positive_opt("risk.max_size", self.max_size)?;
         positive_opt("risk.max_spread_points", self.max_spread_points)?;
         positive_opt("risk.daily_loss_limit", self.daily_loss_limit)?;
+        positive_opt("risk.max_leverage", self.max_leverage)?;
+        positive_opt("risk.max_currency_exposure", self.max_currency_exposure)?;
         if self.max_open_positions == 0 {
             return Err(invalid("risk.max_open_positions", "must be >= 1"));
         }

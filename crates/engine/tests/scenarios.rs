@@ -1648,3 +1648,58 @@ fn a_scheduled_flatten_closes_positions_and_blocks_entries_before_it() {
         "{a:?}"
     );
 }
+
+#[test]
+fn currency_exposure_and_leverage_limits_count_every_leg() {
+    let mut cfg = test_config();
+    cfg.risk.max_open_per_instrument = 2;
+    cfg.risk.max_currency_exposure = Some(dec!(100000));
+    let mut h = Harness::build(cfg.clone(), EngineInit::default(), true);
+    // Long 0.5 EUR/USD at 1.1001: long EUR 55,005, short USD 55,005.
+    open_long(&mut h);
+    // Long 0.5 GBP/USD at 1.2501 would make USD -117,510: refused on USD.
+    h.script(1, vec![enter(Direction::Buy, dec!(10), None)]);
+    let a = h.send(quote_on(epic2(), 20, dec!(1.2500), dec!(1.2501)));
+    assert_eq!(
+        a,
+        vec![Action::Refused {
+            epic: epic2(),
+            direction: Some(Direction::Buy),
+            reason: Refusal::MaxCurrencyExposure {
+                currency: "USD".into(),
+                exposure: money(dec!(-117510)),
+                max: money(dec!(100000)),
+            },
+        }]
+    );
+    // Short GBP/USD reduces the USD exposure and keeps GBP within the limit: sent.
+    h.script(1, vec![enter(Direction::Sell, dec!(10), None)]);
+    let a = h.send(quote_on(epic2(), 30, dec!(1.2500), dec!(1.2501)));
+    assert!(
+        matches!(a.as_slice(), [Action::Broker(BrokerCommand::Open(_))]),
+        "{a:?}"
+    );
+
+    // Leverage: 10,000 of equity at most 5:1 = 50,000 of notional; one EUR/USD contract of
+    // 0.5 is 55,005.
+    cfg.risk.max_currency_exposure = None;
+    cfg.risk.max_leverage = Some(dec!(5));
+    let mut h = Harness::build(
+        cfg,
+        EngineInit {
+            equity: money(dec!(10000)),
+            ..EngineInit::default()
+        },
+        false,
+    );
+    let a = h.quote_with(
+        0,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    assert!(
+        matches!(a.as_slice(), [Action::Refused { reason: Refusal::MaxLeverage { max, .. }, .. }] if *max == dec!(5)),
+        "{a:?}"
+    );
+}

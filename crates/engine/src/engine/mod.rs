@@ -574,6 +574,27 @@ impl Engine {
         self.broker_available.map_or(own, |b| own.min(b))
     }
 
+    /// The open (and opening) positions' notional, at their entry or the last quote.
+    fn exposure(&self) -> crate::risk::Exposure {
+        let mut e = crate::risk::Exposure::default();
+        for t in self.trades.iter().filter(|t| counts_as_open(t)) {
+            let Some(m) = self.markets.iter().find(|m| m.instrument.epic == t.epic) else {
+                continue;
+            };
+            let level = t
+                .entry_level
+                .or_else(|| m.last_quote.as_ref().map(|q| q.offer.max(q.bid)));
+            if let Some(level) = level {
+                e.add(
+                    &m.instrument,
+                    t.direction,
+                    crate::risk::notional(&m.instrument, t.size, level),
+                );
+            }
+        }
+        e
+    }
+
     /// Unrealised P&L of open trades, at the bid (long) or offer (short).
     fn unrealised(&self) -> Money {
         let mut total = Money::ZERO;

@@ -82,6 +82,9 @@ impl Engine {
             }
         }
         let blackout = self.schedule.blackout(self.now, epic);
+        let exposure = (self.cfg.risk.max_leverage.is_some()
+            || self.cfg.risk.max_currency_exposure.is_some())
+        .then(|| self.exposure());
         let input = RiskInput {
             now: self.now,
             instrument: &m.instrument,
@@ -98,6 +101,7 @@ impl Engine {
             rejected_until: m.rejected_until,
             funds_refused: m.funds_refused,
             blackout: blackout.as_ref(),
+            exposure: exposure.as_ref(),
             equity: self.equity_start + self.realised,
             available_margin: (!m.instrument.margin.is_none()).then(|| self.available_margin()),
             max_spread_points: m.max_spread_points,
