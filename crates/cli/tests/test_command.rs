@@ -279,3 +279,45 @@ async fn prices_with_no_bars_says_so_and_writes_nothing() {
     assert!(!r.stdout.contains("0 MINUTE bars"), "{r:?}");
     assert!(!d.path().join("none.csv").exists(), "no file for no bars");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markets_search_lists_epics_with_their_product_and_scalper_name() {
+    let sb = sandbox().await;
+    let d = std::sync::Arc::new(Dir::new());
+    let r = run(
+        &d,
+        &["markets", "search", "EUR/USD", "--json"],
+        env(&sb.rest_url(), PASSWORD),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{r:?}");
+    let rows = r.json();
+    let rows = rows.as_array().unwrap();
+    let cfd = rows
+        .iter()
+        .find(|m| m["epic"] == "CS.D.EURUSD.CFD.IP")
+        .expect("the CFD epic");
+    assert_eq!(cfd["product"], "CFD");
+    assert_eq!(cfd["friendly_name"], "EUR_USD");
+    assert!(
+        rows.iter()
+            .any(|m| m["product"] == "spread bet" && m["friendly_name"] == "EUR_USD"),
+        "the spread-bet form is listed too: {rows:?}"
+    );
+    let r = run(
+        &d,
+        &["markets", "search", "no such market"],
+        env(&sb.rest_url(), PASSWORD),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("no market matches"), "{r:?}");
+    let r = run(
+        &d,
+        &["markets", "search", " "],
+        env(&sb.rest_url(), PASSWORD),
+    )
+    .await;
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_no_secret(&r.all());
+}

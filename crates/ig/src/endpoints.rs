@@ -4,7 +4,7 @@
 use scalper_ig_wire::accounts::AccountsResponse;
 use scalper_ig_wire::confirms::DealConfirmation;
 use scalper_ig_wire::history::{ActivityResponse, TransactionsResponse};
-use scalper_ig_wire::markets::{MarketDetails, MarketsResponse};
+use scalper_ig_wire::markets::{MarketDetails, MarketSearchResponse, MarketsResponse};
 use scalper_ig_wire::positions::{PositionEntry, PositionsResponse};
 use scalper_ig_wire::prices::PricesResponse;
 use scalper_ig_wire::time::utc_s;
@@ -18,8 +18,8 @@ use crate::error::IgError;
 use crate::rate::Priority;
 use crate::transport::Call;
 use crate::types::{
-    Account, Activity, CloseLevel, Confirmation, Market, OpenPosition, PricePage, Transaction,
-    WorkingOrder,
+    Account, Activity, CloseLevel, Confirmation, Market, MarketHit, OpenPosition, PricePage,
+    Transaction, WorkingOrder,
 };
 
 /// Query of `GET /prices/{epic}` v3.
@@ -128,6 +128,18 @@ impl IgClient {
         call = opt(call, "pageNumber", q.page_number);
         let resp: PricesResponse = self.inner.call(&call).await?.json("prices")?;
         Ok(convert::price_page(&resp, epic, q.resolution))
+    }
+
+    /// `GET /markets?searchTerm=` v1: markets whose name or epic matches `term`. An answer
+    /// entry with an unusable epic is logged and left out.
+    pub async fn search_markets(&self, term: &str) -> Result<Vec<MarketHit>, IgError> {
+        let call = Call::get("/markets", 1, "market search").query("searchTerm", term);
+        let resp: MarketSearchResponse = self.inner.call(&call).await?.json("market search")?;
+        Ok(resp
+            .markets
+            .iter()
+            .filter_map(convert::market_hit)
+            .collect())
     }
 
     /// `GET /positions` v2.
