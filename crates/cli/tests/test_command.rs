@@ -128,6 +128,38 @@ async fn wrong_password_exits_3_after_exactly_one_login_attempt() {
     sb.shutdown().await;
 }
 
+/// `IG_API_URL` without IG's path (or with a wrong one): `test` and `run` say which URL is
+/// wrong and which one to use, exit 2 (configuration) and send no order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_api_url_path_is_named_with_the_right_form() {
+    let sb = sandbox().await;
+    let d = std::sync::Arc::new(Dir::new());
+    let root = format!("http://{}", sb.addr());
+    for (url, command) in [
+        (format!("{root}/wrong"), &["test", "EUR_USD"][..]),
+        (root.clone(), &["test", "EUR_USD", "--json"][..]),
+        (format!("{root}/wrong"), &["run", "--duration", "5s"][..]),
+    ] {
+        let r = run(&d, command, env(&url, PASSWORD)).await;
+        assert_eq!(r.code, 2, "{url} {command:?}: {r:?}");
+        let msg = format!("IG_API_URL {url} is not IG's REST API");
+        assert!(r.stderr.contains(&msg), "{r:?}");
+        assert!(
+            r.stderr
+                .contains(&format!("Did you mean {}?", sb.rest_url())),
+            "{r:?}"
+        );
+        assert!(
+            r.stderr.contains("https://demo-api.ig.com/gateway/deal"),
+            "{r:?}"
+        );
+        assert_no_secret(&r.all());
+        assert_no_secret(&d.logs());
+    }
+    assert_eq!(sb.state().requests_matching("/positions/otc"), 0);
+    sb.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trade_on_live_needs_live_flag_and_nothing_is_sent() {
     let sb = sandbox().await;

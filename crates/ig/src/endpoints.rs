@@ -207,6 +207,27 @@ impl IgClient {
         Ok(resp.activities.iter().map(convert::activity).collect())
     }
 
+    /// The position IG opened for our dealing `reference`, from the activity history (since
+    /// `from`, else the newest page of 500): what a confirm no longer tells once `/confirms`
+    /// has forgotten or lost it and the position is already closed (its stop fired first).
+    /// `Ok(None)` when the history holds no accepted deal with this reference.
+    pub async fn opened_by_reference(
+        &self,
+        reference: &DealReference,
+        from: Option<Timestamp>,
+    ) -> Result<Option<Activity>, IgError> {
+        let query = ActivityQuery {
+            from,
+            page_size: Some(500),
+            ..ActivityQuery::default()
+        };
+        Ok(self
+            .activity(&query)
+            .await?
+            .into_iter()
+            .find(|a| a.deal_reference.as_ref() == Some(reference) && a.deal_id.is_some()))
+    }
+
     /// The deal that closed position `deal_id`: its activity in the `closing` direction, from
     /// `/history/activity?dealId=&detailed=true` v3. `Ok(None)` when the history does not show
     /// it (yet).
