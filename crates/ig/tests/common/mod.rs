@@ -282,6 +282,11 @@ async fn handle(
         (Method::GET, "/operations/application") => ok_json(fixture("application.json")),
         (Method::GET, "/workingorders") => ok_json(fixture("workingorders_v2.json")),
         (Method::GET, "/prices/{epic}") => ok_json(fixture("historic_prices.json")),
+        // No activity: a deal that neither confirmed nor opened did not happen.
+        (Method::GET, "/history/activity") => ok_json(
+            json!({ "activities": [], "metadata": { "paging": { "size": 0, "next": null } } })
+                .to_string(),
+        ),
         (Method::GET, "/positions") => {
             let mut v: Value = serde_json::from_str(&fixture("positions_v2.json")).unwrap();
             for r in s.opened.lock().unwrap().iter() {
