@@ -258,6 +258,10 @@ pub struct BacktestOptions {
     /// Write the trades CSV (see [`TradesCsv`](crate::output::TradesCsv)) to this file as
     /// trades close, without keeping them. The file is removed when the run fails.
     pub trades_csv: Option<PathBuf>,
+    /// Keep a bounded envelope of the mid price (like the equity curve's) in
+    /// [`BacktestReport::price_curve`](crate::BacktestReport::price_curve), to plot entries
+    /// and exits on price. Default `false`.
+    pub keep_prices: bool,
 }
 
 impl Default for BacktestOptions {
@@ -282,6 +286,7 @@ impl Default for BacktestOptions {
             metrics: MetricsOptions::default(),
             keep_trades: false,
             trades_csv: None,
+            keep_prices: false,
         }
     }
 }

@@ -10,10 +10,11 @@ use scalper_engine::{
     step, step_quote, Action, ClosedTrade, Command, Engine, EngineEvent, EngineInit, OpenedTrade,
     SimBroker,
 };
+use scalper_model::economics::{currency_decimals, round_to_currency};
 use scalper_model::{normalized, Direction, Instrument, Money, Price, Size, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::curve::CurveEnvelope;
+use crate::curve::{CurveEnvelope, PricePoint};
 use crate::data;
 use crate::error::BacktestError;
 use crate::funding::Funding;
@@ -81,6 +82,10 @@ pub struct BacktestReport {
     /// first and the last and, in each of up to 2,048 equal time buckets, the lowest and the
     /// highest (see [`CurveEnvelope`]). Drawdown is measured on every point, not on these.
     pub equity_curve: Vec<EquityPoint>,
+    /// The mid-price curve for plotting entries and exits, bounded like `equity_curve`; only
+    /// with [`BacktestOptions::keep_prices`], else empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub price_curve: Vec<PricePoint>,
 }
 
 /// How often a risk rule refused an entry, and the first time it did.
@@ -116,11 +121,15 @@ struct Book<'a> {
     metrics: MetricsAccumulator,
     hash: TradesHasher,
     curve: CurveEnvelope,
+    /// The mid-price envelope, with `keep_prices`.
+    prices: Option<CurveEnvelope<PricePoint>>,
     /// Every trade, with `keep_trades`.
     trades: Option<Vec<TradeRecord>>,
     sink: Option<TradesFile>,
-    /// The reason buffer of a trade written but not kept, reused from trade to trade.
+    /// The reason and currency buffers of a trade written but not kept, reused from trade
+    /// to trade.
     reason: String,
+    currency: String,
     refused: BTreeMap<&'static str, RefusalStat>,
     /// Margin close-outs so far, whether one is in progress, and the second last checked.
     closeouts: u64,
@@ -223,11 +232,16 @@ impl Book<'_> {
             self.commission(c.entry_price, c.size) + self.commission(c.exit_price, c.size);
         let pnl = c.pnl + funding;
         self.realised += pnl;
-        // Neither the metrics nor the hash read the reason: copy it only for the list or file.
+        // Neither the metrics nor the hash read the reason or the currency: copy them only
+        // for the list or file.
         let mut reason = std::mem::take(&mut self.reason);
+        let mut currency = std::mem::take(&mut self.currency);
         if self.trades.is_some() || self.sink.is_some() {
             reason.clone_from(&c.reason);
+            currency.clear();
+            currency.push_str(self.inst.account_currency());
         }
+        let ccy = self.inst.account_currency();
         let t = TradeRecord {
             id: c.trade_id,
             direction: c.direction,
@@ -236,9 +250,10 @@ impl Book<'_> {
             entry_price: Price::new(normalized(c.entry_price.value())),
             exit_time: c.exit_time,
             exit_price: Price::new(normalized(c.exit_price.value())),
-            pnl: Money::new(normalized(pnl.value())),
-            commission,
-            funding,
+            currency,
+            pnl: in_currency(pnl, ccy),
+            commission: in_currency(commission, ccy),
+            funding: in_currency(funding, ccy),
             cause: c.cause,
             reason,
         };
@@ -247,9 +262,11 @@ impl Book<'_> {
         if let Some(sink) = &mut self.sink {
             sink.write(&t)?;
         }
-        match &mut self.trades {
-            Some(list) => list.push(t),
-            None => self.reason = t.reason,
+        if let Some(list) = &mut self.trades {
+            list.push(t);
+        } else {
+            self.reason = t.reason;
+            self.currency = t.currency;
         }
         let eq = self.equity();
         self.point(EquityPoint {
@@ -379,9 +396,11 @@ pub fn run_on_source<S: RecordSource>(
         metrics: MetricsAccumulator::new(start, &opts.metrics),
         hash: TradesHasher::new(),
         curve: CurveEnvelope::default(),
+        prices: opts.keep_prices.then(CurveEnvelope::default),
         trades: opts.keep_trades.then(Vec::new),
         sink,
         reason: String::new(),
+        currency: String::new(),
         refused: BTreeMap::new(),
         closeouts: 0,
         closing_out: false,
@@ -434,14 +453,21 @@ pub fn run_on_source<S: RecordSource>(
                 continue;
             }
             records += 1;
-            if first.is_none() {
-                let level = match rec {
+            if first.is_none() || book.prices.is_some() {
+                let level = to_decimal(match rec {
                     Record::Quote(q) => record::mid(q.bid, q.ask),
                     Record::Bar(b) => b.close,
-                };
-                opts.instrument
-                    .check_price_scale(&inst, to_decimal(level))?;
-                first = Some(ts);
+                });
+                if first.is_none() {
+                    opts.instrument.check_price_scale(&inst, level)?;
+                    first = Some(ts);
+                }
+                if let Some(prices) = &mut book.prices {
+                    prices.push(PricePoint {
+                        ts: Timestamp::from_millis(ts),
+                        mid: Price::new(level),
+                    });
+                }
             }
             last = Some(ts);
             if ts >= next_sample {
@@ -540,7 +566,16 @@ pub fn run_on_source<S: RecordSource>(
         metrics,
         trades: book.trades.unwrap_or_default(),
         equity_curve: book.curve.points(),
+        price_curve: book.prices.map(|p| p.points()).unwrap_or_default(),
     })
+}
+
+/// An amount rounded to `currency`'s minor unit and written with its decimals (`-320.00`
+/// GBP, `-1100` JPY).
+fn in_currency(m: Money, currency: &str) -> Money {
+    let mut v = round_to_currency(m, currency).value();
+    v.rescale(currency_decimals(currency));
+    Money::new(v)
 }
 
 /// Writes a quote record into `quote` (bars and `None` leave it alone).

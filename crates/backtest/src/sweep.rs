@@ -256,6 +256,7 @@ fn with_params(base: &BacktestOptions, params: &[(String, String)]) -> BacktestO
     o.set.extend(params.iter().map(|(k, v)| format!("{k}={v}")));
     o.keep_trades = false;
     o.trades_csv = None;
+    o.keep_prices = false;
     o
 }
 

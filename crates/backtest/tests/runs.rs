@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use scalper_backtest::{
     parse_grid, run_backtest, run_sweep, write_equity_png, write_trades_file, BacktestError,
-    BacktestOptions, CacheMode, DataOptions, RankMetric, SweepOptions, TradeRecord,
+    BacktestOptions, CacheMode, DataOptions, EquityPlot, RankMetric, SweepOptions, TradeRecord,
 };
 use scalper_engine::{BrokerCommand, BrokerEvent, CloseCause, OpenOrder, SimBroker, SimConfig};
 use scalper_model::{Candle, DealReference, Direction, Money, Points, Price, Size, Timestamp};
@@ -328,13 +328,14 @@ fn trades_csv_and_equity_png() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "id,direction,size,entry_time,entry_price,exit_time,exit_price,pnl,commission,funding,cause,reason"
+        "id,direction,size,entry_time,entry_price,exit_time,exit_price,currency,pnl,commission,funding,cause,reason"
     );
+    // Amounts in the account currency, with its two decimals.
     assert!(lines.next().unwrap().starts_with(
-        "1,BUY,1,2024-01-02T08:00:02.000Z,1.1021,2024-01-02T08:00:04.000Z,1.0989,-320,"
+        "1,BUY,1,2024-01-02T08:00:02.000Z,1.1021,2024-01-02T08:00:04.000Z,1.0989,USD,-320.00,0.00,0.00,"
     ));
     let png = d.path().join("eq.png");
-    write_equity_png(&png, &r.equity_curve, 10_000.0, (320, 200)).unwrap();
+    write_equity_png(&png, &EquityPlot::of_report(&r, (320, 240))).unwrap();
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");
 }

@@ -229,33 +229,38 @@ impl fmt::Display for Amount<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let dp = currency_decimals(self.currency);
         let v = round_to_currency(self.value, self.currency).value();
-        let text = format!("{:.*}", dp as usize, v.abs());
-        let (int, frac) = text
-            .split_once('.')
-            .map_or((text.as_str(), ""), |(i, f)| (i, f));
-        let mut grouped = String::with_capacity(int.len() + int.len() / 3);
-        for (i, c) in int.chars().enumerate() {
-            if i > 0 && (int.len() - i) % 3 == 0 {
-                grouped.push(',');
-            }
-            grouped.push(c);
-        }
-        let sign = if v.is_sign_negative() && !v.is_zero() {
-            "-"
-        } else {
-            ""
-        };
-        if frac.is_empty() {
-            write!(f, "{sign}{grouped}")?;
-        } else {
-            write!(f, "{sign}{grouped}.{frac}")?;
-        }
+        f.write_str(&group_thousands(v, dp))?;
         if self.currency.is_empty() {
             Ok(())
         } else {
             write!(f, " {}", self.currency)
         }
     }
+}
+
+/// `value` rounded to `dp` decimals (half away from zero) with thousands separators and no
+/// currency: `-1,100`, `12,345.60` (an [`Amount`] without its code, e.g. an axis label).
+pub fn group_thousands(value: Decimal, dp: u32) -> String {
+    let v = value.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero);
+    let text = format!("{:.*}", dp as usize, v.abs());
+    let (int, frac) = text
+        .split_once('.')
+        .map_or((text.as_str(), ""), |(i, f)| (i, f));
+    let mut out = String::with_capacity(int.len() + int.len() / 3 + frac.len() + 2);
+    if v.is_sign_negative() && !v.is_zero() {
+        out.push('-');
+    }
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
 }
 
 /// Fixed conversion rates between currencies, each given as account-neutral GBP per unit
