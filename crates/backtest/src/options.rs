@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use scalper_engine::{EngineConfig, SimConfig, StrategyConfig};
-use scalper_model::catalogue;
+use scalper_model::catalogue::{self, AssetClass};
 use scalper_model::economics::default_rate;
 use scalper_model::market::{default_fx_rules, resolve_instrument};
 use scalper_model::{
@@ -155,6 +155,68 @@ impl InstrumentSpec {
                     spec.name,
                     spec.typical_mid.normalize(),
                     (spec.typical_mid * scaling).normalize()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses IG price files (JSON) that declare another kind of market than `inst`
+    /// (`instrumentType` INDICES for USD/JPY, say): their prices would be read on the wrong
+    /// scale and economics, giving no trades or absurd P&L. Epics outside the catalogue and
+    /// files that declare nothing are not checked.
+    pub fn check_data_kind(
+        &self,
+        inst: &Instrument,
+        paths: &[PathBuf],
+    ) -> Result<(), BacktestError> {
+        let Some((spec, _)) = catalogue::by_epic(&inst.epic) else {
+            return Ok(());
+        };
+        for path in paths.iter().filter(|p| crate::data::is_json(p)) {
+            let Some(declared) = crate::data::instrument_type(path)? else {
+                continue;
+            };
+            let class = match declared.as_str() {
+                "CURRENCIES" => Some(AssetClass::Fx),
+                "INDICES" => Some(AssetClass::Index),
+                "COMMODITIES" => Some(AssetClass::Commodity),
+                _ => None,
+            };
+            if class == Some(spec.class) {
+                continue;
+            }
+            let kind = |c: Option<AssetClass>| match c {
+                Some(AssetClass::Fx) => "a currency pair",
+                Some(AssetClass::Index) => "an index",
+                Some(AssetClass::Commodity) => "a commodity",
+                None => "a market of another kind",
+            };
+            let fitting: Vec<&str> = catalogue::MARKETS
+                .iter()
+                .filter(|m| Some(m.class) == class)
+                .map(|m| m.friendly)
+                .collect();
+            let advice = if fitting.is_empty() {
+                "scalper has no built-in market of that kind: give its epic with --instrument \
+                 and its economics"
+                    .to_string()
+            } else {
+                format!(
+                    "give --instrument the market the file was downloaded for ({})",
+                    fitting.join(", ")
+                )
+            };
+            return Err(BacktestError::option(
+                "instrument",
+                format!(
+                    "{} is IG's price history of {} (instrumentType {declared}), not of {} ({}), \
+                     {}: {advice}",
+                    path.display(),
+                    kind(class),
+                    spec.name,
+                    inst.epic,
+                    kind(Some(spec.class)),
                 ),
             ));
         }

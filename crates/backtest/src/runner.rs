@@ -341,6 +341,8 @@ pub fn run_backtest_with_progress(
     if opts.data.is_empty() {
         return Err(BacktestError::NoData);
     }
+    let inst = opts.instrument.resolve_for(opts.account.as_ref())?;
+    opts.instrument.check_data_kind(&inst, &opts.data)?;
     let src = data::open_data(&opts.data, &opts.data_options)?;
     run_on_source(opts, src, progress)
 }

@@ -461,3 +461,73 @@ fn set_values_are_validated_together_in_any_order() {
     let err = run_backtest(&opts(p, "ema-cross", &["fast=50", "slow=20"])).unwrap_err();
     assert!(err.to_string().contains("fast must be below slow"), "{err}");
 }
+
+/// An IG price file says what kind of market it holds (`instrumentType`): a Spot Gold history
+/// (COMMODITIES) given for the default EUR/USD, or for an index, is refused with the names of
+/// the markets it can be, before any record is read; for GOLD it runs.
+#[test]
+fn ig_price_file_of_another_kind_of_market_is_refused() {
+    let gold = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../ig-wire/tests/fixtures/historic_prices.json");
+    let mut o = opts(gold.clone(), "sma-cross", &["fast=2", "slow=3"]);
+    for name in ["EUR_USD", "GER40"] {
+        o.instrument = scalper_backtest::InstrumentSpec::named(name);
+        let err = run_backtest(&o).unwrap_err();
+        assert!(err.is_usage_error(), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("instrumentType COMMODITIES"), "{text}");
+        assert!(text.contains("historic_prices.json"), "{text}");
+        assert!(
+            text.contains("--instrument") && text.contains("GOLD"),
+            "{text}"
+        );
+    }
+    o.instrument = scalper_backtest::InstrumentSpec::named("GOLD");
+    let r = run_backtest(&o).unwrap();
+    assert_eq!(r.records, 10);
+    // A file that declares nothing is not refused for it.
+    let d = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(&gold).unwrap();
+    let silent = write(
+        d.path(),
+        "silent.json",
+        &text.replace("\"instrumentType\": \"COMMODITIES\",", ""),
+    );
+    let mut o = opts(silent, "sma-cross", &["fast=2", "slow=3"]);
+    o.instrument = scalper_backtest::InstrumentSpec::named("GOLD");
+    assert_eq!(run_backtest(&o).unwrap().records, 10);
+}
+
+/// Each grid point's parameters are checked together before anything runs: a grid with
+/// invalid combinations (fast not below slow) is refused naming them, and no data is even
+/// read (no cache is built); the axes' order does not matter.
+#[test]
+fn sweep_refuses_invalid_grid_points_before_running() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("synth.csv");
+    common::synth::write_csv(&p, 3_000, 5);
+    let cache = d.path().join("cache");
+    let mut base = opts(p, "ema-cross", &["size=1"]);
+    base.data_options.cache = CacheMode::Dir(cache.clone());
+    let sweep = |grid: &[&str]| {
+        run_sweep(&SweepOptions {
+            base: base.clone(),
+            grid: grid.iter().map(|g| parse_grid(g).unwrap()).collect(),
+            jobs: Some(1),
+            metric: RankMetric::NetPnl,
+            walk_forward: None,
+        })
+    };
+    let err = sweep(&["fast=10,50", "slow=20,40"]).unwrap_err();
+    let text = err.to_string();
+    assert!(err.is_usage_error(), "{text}");
+    assert!(text.contains("2 of 4 grid points"), "{text}");
+    assert!(text.contains("fast=50 slow=20: "), "{text}");
+    assert!(text.contains("fast=50 slow=40: "), "{text}");
+    assert!(!text.contains("fast=10 slow=20"), "{text}");
+    assert!(!cache.exists(), "nothing was read or run");
+    // Valid in either axis order.
+    let r = sweep(&["slow=200,100", "fast=50,20"]).unwrap();
+    assert_eq!(r.rows.len(), 4);
+    assert!(r.rows.iter().all(|row| row.error.is_none()), "{:?}", r.rows);
+}

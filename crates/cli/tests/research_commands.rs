@@ -104,7 +104,9 @@ fn synth_then_backtest_is_deterministic_and_writes_outputs() {
     let row: Vec<&str> = rows.lines().nth(1).expect("a trade").split(',').collect();
     assert_eq!(row[7], "GBP", "the account currency: {row:?}");
     assert!(
-        row[8].split_once('.').is_some_and(|(_, cents)| cents.len() == 2),
+        row[8]
+            .split_once('.')
+            .is_some_and(|(_, cents)| cents.len() == 2),
         "P&L with the currency's two decimals: {row:?}"
     );
 
