@@ -7,8 +7,8 @@ use std::path::Path;
 
 use rust_decimal::Decimal;
 use scalper_engine::{
-    step, step_quote, Action, ClosedTrade, Command, Engine, EngineEvent, EngineInit, OpenedTrade,
-    SimBroker,
+    step, step_quote, Action, ClosedTrade, Command, Engine, EngineEvent, EngineInit, MarginWatch,
+    OpenedTrade, SimBroker,
 };
 use scalper_model::economics::{currency_decimals, round_to_currency};
 use scalper_model::{normalized, Direction, Instrument, Money, Price, Size, Timestamp};
@@ -25,9 +25,7 @@ use crate::output::TradesFile;
 use crate::parse::to_decimal;
 use crate::record::{self, DataKind, Record, RecordSource};
 
-/// IG's margin close-out level: positions are closed when equity falls below this percentage
-/// of the margin they need.
-pub const CLOSE_OUT_PERCENT: Decimal = Decimal::from_parts(50, 0, 0, false, 0);
+pub use scalper_engine::CLOSE_OUT_PERCENT;
 
 /// Records read at a time.
 const BATCH: usize = 1024;
@@ -131,10 +129,8 @@ struct Book<'a> {
     reason: String,
     currency: String,
     refused: BTreeMap<&'static str, RefusalStat>,
-    /// Margin close-outs so far, whether one is in progress, and the second last checked.
-    closeouts: u64,
-    closing_out: bool,
-    margin_checked_sec: i64,
+    /// Margin close-outs: whether one is due, in progress, and how many there were.
+    margin: MarginWatch,
 }
 
 impl Book<'_> {
@@ -143,31 +139,21 @@ impl Book<'_> {
         scalper_engine::sim::commission(self.inst, self.commission_pct, level, size)
     }
 
-    /// IG's margin close-out, checked once per second of data time: true when equity (with
-    /// open P&L) has fallen below [`CLOSE_OUT_PERCENT`] of the margin of the open positions
-    /// and no close-out is already under way.
+    /// IG's margin close-out ([`MarginWatch`], as paper runs apply it), checked once per
+    /// second of data time: true when equity (with open P&L and funding) has fallen below
+    /// [`CLOSE_OUT_PERCENT`] of the margin of the open positions and no close-out is already
+    /// under way.
     fn margin_call(&mut self, now: i64) -> bool {
-        if self.open.is_empty() {
-            self.closing_out = false;
+        if self.inst.margin.is_none() || !self.margin.due(now, !self.open.is_empty()) {
             return false;
         }
-        let sec = now.div_euclid(1000);
-        if self.closing_out || self.inst.margin.is_none() || sec == self.margin_checked_sec {
-            return false;
-        }
-        self.margin_checked_sec = sec;
-        let used: Decimal = self
+        let used: Money = self
             .open
             .values()
-            .map(|p| self.inst.margin_for(p.size, p.level).value())
-            .sum();
-        let equity = self.equity().value();
-        if used > Decimal::ZERO && equity * Decimal::ONE_HUNDRED < used * CLOSE_OUT_PERCENT {
-            self.closing_out = true;
-            self.closeouts += 1;
-            return true;
-        }
-        false
+            .map(|p| self.inst.margin_for(p.size, p.level))
+            .fold(Money::ZERO, |a, b| a + b);
+        let equity = self.equity();
+        self.margin.close_out(equity, used)
     }
 
     /// Takes the actions of an event at `now` (epoch ms).
@@ -404,9 +390,7 @@ pub fn run_on_source<S: RecordSource>(
         reason: String::new(),
         currency: String::new(),
         refused: BTreeMap::new(),
-        closeouts: 0,
-        closing_out: false,
-        margin_checked_sec: i64::MIN,
+        margin: MarginWatch::new(),
     };
     let from = opts.from.map_or(i64::MIN, Timestamp::millis);
     let to = opts.to.map_or(i64::MAX, Timestamp::millis);
@@ -559,7 +543,7 @@ pub fn run_on_source<S: RecordSource>(
         final_equity,
         trades_hash: book.hash.finish(),
         refusals: engine.summary().refusals,
-        margin_closeouts: book.closeouts,
+        margin_closeouts: book.margin.closeouts(),
         refusals_by_rule: book
             .refused
             .iter()

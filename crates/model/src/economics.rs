@@ -195,6 +195,18 @@ impl MarketTerms {
     }
 }
 
+/// IG's margin close-out level: positions are closed when equity falls below this percentage
+/// of the margin they need.
+pub const CLOSE_OUT_PERCENT: Decimal = Decimal::from_parts(50, 0, 0, false, 0);
+
+/// IG's margin close-out rule: true when `equity` (balance and open P&L) is below
+/// [`CLOSE_OUT_PERCENT`] of the `used` margin of the open positions (and some is used). The
+/// sandbox's ledger, backtests and paper runs all close out on it.
+pub fn below_close_out(equity: Money, used: Money) -> bool {
+    used.value() > Decimal::ZERO
+        && equity.value() * Decimal::ONE_HUNDRED < used.value() * CLOSE_OUT_PERCENT
+}
+
 /// Decimal places of a currency's minor unit (IG books JPY in whole yen).
 pub fn currency_decimals(code: &str) -> u32 {
     match code {
@@ -383,5 +395,17 @@ mod tests {
             default_rate("EUR", "USD").map(|r| r.round_dp(4)),
             Some(dec!(1.0759))
         );
+    }
+
+    #[test]
+    fn close_out_below_half_the_margin() {
+        let m = Money::new;
+        assert!(
+            !below_close_out(m(dec!(50)), m(dec!(100))),
+            "exactly 50% holds"
+        );
+        assert!(below_close_out(m(dec!(49.99)), m(dec!(100))));
+        assert!(below_close_out(m(dec!(-5)), m(dec!(100))));
+        assert!(!below_close_out(m(dec!(-5)), m(dec!(0))), "no margin used");
     }
 }
