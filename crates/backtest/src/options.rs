@@ -118,7 +118,9 @@ impl InstrumentSpec {
 
     /// Refuses data whose first price is far from the built-in market's typical level in the
     /// chosen scale, but near it in the other one (an IG-scaled EUR/USD file, 10812.3, given
-    /// as market prices, or the reverse): it would be silently priced 10,000 times off.
+    /// as market prices, or the reverse): it would be silently priced 10,000 times off. Data
+    /// more than [`FAR_FROM_TYPICAL`] times off the typical level in every scale is refused
+    /// as another market's (USD/JPY at 151 given for Germany 40).
     pub fn check_price_scale(
         &self,
         inst: &Instrument,
@@ -128,7 +130,7 @@ impl InstrumentSpec {
             return Ok(());
         };
         let scaling = spec.scaling_factor;
-        if scaling <= Decimal::ONE || first_mid <= Decimal::ZERO {
+        if first_mid <= Decimal::ZERO || spec.typical_mid <= Decimal::ZERO {
             return Ok(());
         }
         let (here, other, other_name) = match self.price_scale {
@@ -144,7 +146,33 @@ impl InstrumentSpec {
                 Decimal::ONE / r
             }
         };
-        if off(other) < off(here) {
+        let scaled = scaling > Decimal::ONE;
+        let nearest = if scaled {
+            off(here).min(off(other))
+        } else {
+            off(here)
+        };
+        if nearest > FAR_FROM_TYPICAL {
+            return Err(BacktestError::option(
+                "instrument",
+                format!(
+                    "the data's first price {} is far from {}'s typical level ({}{}): the file \
+                     looks like another market's; give --instrument the market it holds",
+                    first_mid.normalize(),
+                    spec.name,
+                    spec.typical_mid.normalize(),
+                    if scaled {
+                        format!(
+                            " in market prices, {} in IG's scaled levels",
+                            (spec.typical_mid * scaling).normalize()
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
+            ));
+        }
+        if scaled && off(other) < off(here) {
             return Err(BacktestError::option(
                 "price_scale",
                 format!(
@@ -266,6 +294,11 @@ impl InstrumentSpec {
         })
     }
 }
+
+/// How many times off a built-in market's typical level (in every price scale) a data file's
+/// first price may be before it is refused as another market's: far beyond what a market
+/// moves in years (Germany 40 from 3,000 to 24,000), far below the gap between markets.
+pub const FAR_FROM_TYPICAL: Decimal = Decimal::from_parts(10, 0, 0, false, 0);
 
 /// The account a backtest reports in: its currency and, optionally, a fixed rate (account
 /// units per unit of the instrument's currency; default: the built-in fixed rates).

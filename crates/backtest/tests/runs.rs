@@ -531,3 +531,31 @@ fn sweep_refuses_invalid_grid_points_before_running() {
     assert_eq!(r.rows.len(), 4);
     assert!(r.rows.iter().all(|row| row.error.is_none()), "{:?}", r.rows);
 }
+
+/// Quotes of one built-in market given for another (USD/JPY at 151 for Germany 40, whose
+/// typical level is 18,500 and which has no other price scale) are refused before any trade,
+/// saying the file looks like another market's; the right instrument runs.
+#[test]
+fn another_markets_prices_are_refused() {
+    use std::fmt::Write as _;
+    let d = tempfile::tempdir().unwrap();
+    let mut csv = String::from("ts_ms,bid,ask\n");
+    for i in 0..50 {
+        // A zig-zag around 151.100: the EMAs cross every few quotes.
+        let bid = 100 + 10 * (i % 8 - 4i64).abs();
+        let (ts, ask) = (T0 + i * 1000, bid + 7);
+        writeln!(csv, "{ts},151.{bid:03},151.{ask:03}").unwrap();
+    }
+    let p = write(d.path(), "usdjpy.csv", &csv);
+    let mut o = opts(p, "ema-cross", &["fast=2", "slow=5", "size=1"]);
+    o.instrument = scalper_backtest::InstrumentSpec::named("GER40");
+    let err = run_backtest(&o).unwrap_err();
+    let text = err.to_string();
+    assert!(err.is_usage_error(), "{text}");
+    assert!(text.contains("first price 151.1435"), "{text}");
+    assert!(text.contains("another market"), "{text}");
+    o.instrument = scalper_backtest::InstrumentSpec::named("USD_JPY");
+    // A yen account (no account currency given) with room for the margin (~503,000 JPY).
+    o.initial_equity = dec!(10_000_000);
+    assert!(run_backtest(&o).unwrap().metrics.trades > 0);
+}

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use rust_decimal::Decimal;
+use scalper_model::economics::Amount;
 use scalper_model::{DealId, DealReference, Direction, Epic, Money, Price, Size, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -132,6 +133,9 @@ pub enum Refusal {
     InsufficientMargin {
         required: Money,
         available: Money,
+        /// The account currency of both amounts.
+        #[serde(default)]
+        currency: String,
     },
     NothingToClose,
 }
@@ -212,9 +216,12 @@ impl fmt::Display for Refusal {
             Self::InsufficientMargin {
                 required,
                 available,
+                currency,
             } => write!(
                 f,
-                "margin {required} needed, {available} available: entry not sent"
+                "margin {} needed, {} available: entry not sent",
+                Amount::new(*required, currency),
+                Amount::new(*available, currency)
             ),
             Self::StopTooFar { distance, max } => write!(
                 f,
@@ -324,6 +331,7 @@ mod tests {
             Refusal::InsufficientMargin {
                 required: Money::new(Decimal::TEN),
                 available: Money::ZERO,
+                currency: "GBP".into(),
             },
             Refusal::NothingToClose,
         ];

@@ -102,7 +102,8 @@ impl IgClient {
             "market details",
         );
         let details: MarketDetails = self.inner.call(&call).await?.json("market details")?;
-        let account = self.account_currency().await;
+        // Boxed: the /accounts read would otherwise sit inside every caller's future.
+        let account = Box::pin(self.account_currency()).await;
         convert::market(&details, account.as_deref())
     }
 
@@ -114,7 +115,8 @@ impl IgClient {
         let list = epics.iter().map(Epic::as_str).collect::<Vec<_>>().join(",");
         let call = Call::get("/markets", 2, "markets").query("epics", list);
         let resp: MarketsResponse = self.inner.call(&call).await?.json("markets")?;
-        let account = self.account_currency().await;
+        // Boxed: the /accounts read would otherwise sit inside every caller's future.
+        let account = Box::pin(self.account_currency()).await;
         resp.market_details
             .iter()
             .map(|d| convert::market(d, account.as_deref()))
