@@ -19,7 +19,9 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod margin;
+pub mod news;
 pub mod risk;
+pub mod schedule;
 pub mod sim;
 pub mod strategy;
 

@@ -11,6 +11,7 @@
 
 pub mod clock;
 pub mod closes;
+pub mod console;
 pub mod error;
 pub mod execution;
 pub mod interrupts;
@@ -172,7 +173,13 @@ pub async fn run(
     let start = startup::start(&client, &engine_cfg, &epics, &opts, &mut intr, wall_now).await?;
     let start_balance = start.start_balance;
     let account = start.account.clone();
-    let mut session = trading::Session::new(client.clone(), engine_cfg, start, &opts)?;
+    // Boxed: the session (engine, venue, driver) would make the run's future very large.
+    let mut session = Box::new(trading::Session::new(
+        client.clone(),
+        engine_cfg,
+        start,
+        &opts,
+    )?);
     let ready_ms = started.elapsed().as_millis();
     let restored = session.engine().trades().len();
     tracing::info!(
@@ -183,9 +190,11 @@ pub async fn run(
     eprintln!("ready to trade after {ready_ms} ms (login, markets, reconciliation; {restored} open position(s) taken over)");
     let stop = session.trade(&epics, &opts, &mut intr, started).await;
     let wind_down = Instant::now();
-    let counters = session.finish(stop, wall_now).await;
+    let trading::Finished {
+        counters,
+        positions_left,
+    } = session.finish(stop, wall_now).await;
     let wind_down_s = wind_down.elapsed().as_secs_f64();
-    let positions_left = session.positions_left();
     let (end_balance, currency) = account_balance(&client, account.as_deref()).await;
     let broker_balance_change = match (start_balance, end_balance) {
         (Some(start), Some(end)) => Some(end - start),
@@ -231,13 +240,8 @@ pub async fn run(
     })
 }
 
-/// The account's balance (`GET /accounts`), when IG reports one for the session's account.
-pub async fn account_equity(client: &IgClient, account: Option<&str>) -> Option<Money> {
-    account_balance(client, account).await.0
-}
-
 /// The account's balance and currency (`GET /accounts`), when IG reports them.
-async fn account_balance(
+pub(crate) async fn account_balance(
     client: &IgClient,
     account: Option<&str>,
 ) -> (Option<Money>, Option<String>) {
