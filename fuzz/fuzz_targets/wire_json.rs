@@ -30,7 +30,7 @@ fn de<T: serde::de::DeserializeOwned>(b: &[u8]) -> Option<T> {
 fuzz_target!(|data: &[u8]| {
     let _ = IgError::from_response(400, data, None);
     if let Some(m) = de::<MarketDetails>(data) {
-        let _ = convert::market(&m);
+        let _ = convert::market(&m, Some("GBP"));
     }
     if let Some(p) = de::<PositionsResponse>(data) {
         for e in &p.positions {

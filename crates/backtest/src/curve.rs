@@ -1,8 +1,43 @@
-//! A bounded equity curve for plotting ([`CurveEnvelope`]): the run's time is cut into at most
-//! [`CURVE_BUCKETS`] equal buckets that keep their lowest and highest point, so a long run's
-//! peaks and troughs survive in a few thousand points.
+//! A bounded curve for plotting ([`CurveEnvelope`], of equity or of prices): the run's time is
+//! cut into at most [`CURVE_BUCKETS`] equal buckets that keep their lowest and highest point,
+//! so a long run's peaks and troughs survive in a few thousand points.
+
+use rust_decimal::Decimal;
+use scalper_model::{Price, Timestamp};
+use serde::{Deserialize, Serialize};
 
 use crate::metrics::EquityPoint;
+
+/// A point of a curve: its time and the level the envelope keeps the extremes of.
+pub trait CurvePoint: Copy {
+    fn ts(&self) -> Timestamp;
+    fn level(&self) -> Decimal;
+}
+
+impl CurvePoint for EquityPoint {
+    fn ts(&self) -> Timestamp {
+        self.ts
+    }
+    fn level(&self) -> Decimal {
+        self.equity.value()
+    }
+}
+
+/// The mid price at an instant (for plotting entries and exits on price).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricePoint {
+    pub ts: Timestamp,
+    pub mid: Price,
+}
+
+impl CurvePoint for PricePoint {
+    fn ts(&self) -> Timestamp {
+        self.ts
+    }
+    fn level(&self) -> Decimal {
+        self.mid.value()
+    }
+}
 
 /// Buckets of a [`CurveEnvelope`] (the default).
 pub const CURVE_BUCKETS: usize = 2048;
@@ -16,49 +51,49 @@ pub const MAX_CURVE_POINTS: usize = 2 * CURVE_BUCKETS + 2;
 /// there are more buckets than allowed, the width doubles and neighbouring buckets merge, so
 /// the global minimum and maximum are always kept, as are the first and the last point.
 #[derive(Debug, Clone)]
-pub struct CurveEnvelope {
+pub struct CurveEnvelope<P = EquityPoint> {
     max_buckets: usize,
     /// Bucket width in ms; bucket key = (ts - first ts) / width.
     width: i64,
-    buckets: Vec<Bucket>,
-    first: Option<Kept>,
-    last: Option<Kept>,
+    buckets: Vec<Bucket<P>>,
+    first: Option<Kept<P>>,
+    last: Option<Kept<P>>,
     seq: u64,
 }
 
 /// A point with its arrival number (points are returned in arrival order).
 #[derive(Debug, Clone, Copy)]
-struct Kept {
+struct Kept<P> {
     seq: u64,
-    p: EquityPoint,
+    p: P,
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Bucket {
+struct Bucket<P> {
     key: i64,
-    lo: Kept,
-    hi: Kept,
+    lo: Kept<P>,
+    hi: Kept<P>,
 }
 
-impl Bucket {
+impl<P: CurvePoint> Bucket<P> {
     /// Takes in a later point or bucket's extremes; ties keep the earlier point.
-    fn absorb(&mut self, lo: Kept, hi: Kept) {
-        if lo.p.equity < self.lo.p.equity {
+    fn absorb(&mut self, lo: Kept<P>, hi: Kept<P>) {
+        if lo.p.level() < self.lo.p.level() {
             self.lo = lo;
         }
-        if hi.p.equity > self.hi.p.equity {
+        if hi.p.level() > self.hi.p.level() {
             self.hi = hi;
         }
     }
 }
 
-impl Default for CurveEnvelope {
+impl<P: CurvePoint> Default for CurveEnvelope<P> {
     fn default() -> Self {
         Self::new(CURVE_BUCKETS)
     }
 }
 
-impl CurveEnvelope {
+impl<P: CurvePoint> CurveEnvelope<P> {
     /// An envelope of at most `max_buckets` buckets (at least 1).
     pub fn new(max_buckets: usize) -> Self {
         Self {
@@ -73,12 +108,12 @@ impl CurveEnvelope {
 
     /// Adds the next point (points come in time order; one earlier than the last bucket
     /// counts in the last bucket).
-    pub fn push(&mut self, p: EquityPoint) {
+    pub fn push(&mut self, p: P) {
         let k = Kept { seq: self.seq, p };
         self.seq += 1;
-        let origin = self.first.get_or_insert(k).p.ts.millis();
+        let origin = self.first.get_or_insert(k).p.ts().millis();
         self.last = Some(k);
-        let key = p.ts.millis().saturating_sub(origin).max(0) / self.width;
+        let key = p.ts().millis().saturating_sub(origin).max(0) / self.width;
         match self.buckets.last_mut() {
             Some(b) if key <= b.key => b.absorb(k, k),
             _ => {
@@ -117,8 +152,8 @@ impl CurveEnvelope {
 
     /// The kept points in arrival order: the first, each bucket's lowest and highest, the
     /// last (at most `2 × max_buckets + 2`).
-    pub fn points(&self) -> Vec<EquityPoint> {
-        let mut kept: Vec<Kept> = Vec::with_capacity(2 * self.buckets.len() + 2);
+    pub fn points(&self) -> Vec<P> {
+        let mut kept: Vec<Kept<P>> = Vec::with_capacity(2 * self.buckets.len() + 2);
         kept.extend(self.first);
         for b in &self.buckets {
             let (a, z) = if b.lo.seq <= b.hi.seq {
@@ -158,7 +193,7 @@ mod tests {
             c.push(*p);
         }
         assert_eq!(c.points(), pts);
-        assert!(CurveEnvelope::default().points().is_empty());
+        assert!(CurveEnvelope::<EquityPoint>::default().points().is_empty());
     }
 
     #[test]

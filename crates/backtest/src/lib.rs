@@ -1,7 +1,7 @@
 //! scalper-backtest: the live engine, strategies and risk rules run on history with a
 //! simulated clock and the engine's sim broker. Streaming data loaders (quote/bar CSV, IG
 //! price JSON) with a binary cache, deterministic runs with a trade-list hash, report metrics,
-//! trades CSV and equity PNG, and parallel parameter sweeps with walk-forward folds. Memory is
+//! trades CSV and an equity chart (PNG), and parallel parameter sweeps with walk-forward folds. Memory is
 //! flat in the data's size: metrics, hash and a bounded equity curve are built as trades
 //! close, and trades are kept (`keep_trades`) or streamed to a CSV (`trades_csv`) only when
 //! asked.
@@ -31,13 +31,14 @@ pub mod metrics;
 pub mod options;
 pub mod output;
 pub mod parse;
+pub mod plot;
 pub mod record;
 pub mod runner;
 pub mod summary;
 pub mod sweep;
 
 pub use cache::CacheMode;
-pub use curve::{CurveEnvelope, MAX_CURVE_POINTS};
+pub use curve::{CurveEnvelope, CurvePoint, PricePoint, MAX_CURVE_POINTS};
 pub use data::{open_data, DataOptions};
 pub use error::{BacktestError, DataError, DataErrorKind, Location};
 pub use funding::FundingOptions;
@@ -48,9 +49,9 @@ pub use options::{
     InstrumentSpec,
 };
 pub use output::{
-    write_bars_csv, write_equity_png, write_quotes_csv, write_trades_csv, write_trades_file,
-    TradesCsv, TradesFile,
+    write_bars_csv, write_quotes_csv, write_trades_csv, write_trades_file, TradesCsv, TradesFile,
 };
+pub use plot::{write_equity_png, EquityPlot};
 pub use record::{DataKind, RawBar, RawQuote, Record, RecordSource};
 pub use runner::{
     run_backtest, run_backtest_with_progress, run_on_source, BacktestReport, Progress, RefusalStat,

@@ -38,6 +38,10 @@ pub struct TradeRecord {
     pub entry_price: Price,
     pub exit_time: Timestamp,
     pub exit_price: Price,
+    /// The account currency of `pnl`, `commission` and `funding` (each with its decimals).
+    /// Filled when the trade is kept or written; the metrics and the hash do not read it.
+    #[serde(default)]
+    pub currency: String,
     /// Net P&L: price move less commissions, plus funding.
     pub pnl: Money,
     /// Commission of both fills (already in `pnl`).

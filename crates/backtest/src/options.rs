@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use scalper_engine::{EngineConfig, SimConfig, StrategyConfig};
-use scalper_model::catalogue;
+use scalper_model::catalogue::{self, AssetClass};
 use scalper_model::economics::default_rate;
 use scalper_model::market::{default_fx_rules, resolve_instrument};
 use scalper_model::{
@@ -118,7 +118,9 @@ impl InstrumentSpec {
 
     /// Refuses data whose first price is far from the built-in market's typical level in the
     /// chosen scale, but near it in the other one (an IG-scaled EUR/USD file, 10812.3, given
-    /// as market prices, or the reverse): it would be silently priced 10,000 times off.
+    /// as market prices, or the reverse): it would be silently priced 10,000 times off. Data
+    /// more than [`FAR_FROM_TYPICAL`] times off the typical level in every scale is refused
+    /// as another market's (USD/JPY at 151 given for Germany 40).
     pub fn check_price_scale(
         &self,
         inst: &Instrument,
@@ -128,7 +130,7 @@ impl InstrumentSpec {
             return Ok(());
         };
         let scaling = spec.scaling_factor;
-        if scaling <= Decimal::ONE || first_mid <= Decimal::ZERO {
+        if first_mid <= Decimal::ZERO || spec.typical_mid <= Decimal::ZERO {
             return Ok(());
         }
         let (here, other, other_name) = match self.price_scale {
@@ -144,7 +146,33 @@ impl InstrumentSpec {
                 Decimal::ONE / r
             }
         };
-        if off(other) < off(here) {
+        let scaled = scaling > Decimal::ONE;
+        let nearest = if scaled {
+            off(here).min(off(other))
+        } else {
+            off(here)
+        };
+        if nearest > FAR_FROM_TYPICAL {
+            return Err(BacktestError::option(
+                "instrument",
+                format!(
+                    "the data's first price {} is far from {}'s typical level ({}{}): the file \
+                     looks like another market's; give --instrument the market it holds",
+                    first_mid.normalize(),
+                    spec.name,
+                    spec.typical_mid.normalize(),
+                    if scaled {
+                        format!(
+                            " in market prices, {} in IG's scaled levels",
+                            (spec.typical_mid * scaling).normalize()
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
+            ));
+        }
+        if scaled && off(other) < off(here) {
             return Err(BacktestError::option(
                 "price_scale",
                 format!(
@@ -155,6 +183,68 @@ impl InstrumentSpec {
                     spec.name,
                     spec.typical_mid.normalize(),
                     (spec.typical_mid * scaling).normalize()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses IG price files (JSON) that declare another kind of market than `inst`
+    /// (`instrumentType` INDICES for USD/JPY, say): their prices would be read on the wrong
+    /// scale and economics, giving no trades or absurd P&L. Epics outside the catalogue and
+    /// files that declare nothing are not checked.
+    pub fn check_data_kind(
+        &self,
+        inst: &Instrument,
+        paths: &[PathBuf],
+    ) -> Result<(), BacktestError> {
+        let Some((spec, _)) = catalogue::by_epic(&inst.epic) else {
+            return Ok(());
+        };
+        for path in paths.iter().filter(|p| crate::data::is_json(p)) {
+            let Some(declared) = crate::data::instrument_type(path)? else {
+                continue;
+            };
+            let class = match declared.as_str() {
+                "CURRENCIES" => Some(AssetClass::Fx),
+                "INDICES" => Some(AssetClass::Index),
+                "COMMODITIES" => Some(AssetClass::Commodity),
+                _ => None,
+            };
+            if class == Some(spec.class) {
+                continue;
+            }
+            let kind = |c: Option<AssetClass>| match c {
+                Some(AssetClass::Fx) => "a currency pair",
+                Some(AssetClass::Index) => "an index",
+                Some(AssetClass::Commodity) => "a commodity",
+                None => "a market of another kind",
+            };
+            let fitting: Vec<&str> = catalogue::MARKETS
+                .iter()
+                .filter(|m| Some(m.class) == class)
+                .map(|m| m.friendly)
+                .collect();
+            let advice = if fitting.is_empty() {
+                "scalper has no built-in market of that kind: give its epic with --instrument \
+                 and its economics"
+                    .to_string()
+            } else {
+                format!(
+                    "give --instrument the market the file was downloaded for ({})",
+                    fitting.join(", ")
+                )
+            };
+            return Err(BacktestError::option(
+                "instrument",
+                format!(
+                    "{} is IG's price history of {} (instrumentType {declared}), not of {} ({}), \
+                     {}: {advice}",
+                    path.display(),
+                    kind(class),
+                    spec.name,
+                    inst.epic,
+                    kind(Some(spec.class)),
                 ),
             ));
         }
@@ -204,6 +294,11 @@ impl InstrumentSpec {
         })
     }
 }
+
+/// How many times off a built-in market's typical level (in every price scale) a data file's
+/// first price may be before it is refused as another market's: far beyond what a market
+/// moves in years (Germany 40 from 3,000 to 24,000), far below the gap between markets.
+pub const FAR_FROM_TYPICAL: Decimal = Decimal::from_parts(10, 0, 0, false, 0);
 
 /// The account a backtest reports in: its currency and, optionally, a fixed rate (account
 /// units per unit of the instrument's currency; default: the built-in fixed rates).
@@ -258,6 +353,10 @@ pub struct BacktestOptions {
     /// Write the trades CSV (see [`TradesCsv`](crate::output::TradesCsv)) to this file as
     /// trades close, without keeping them. The file is removed when the run fails.
     pub trades_csv: Option<PathBuf>,
+    /// Keep a bounded envelope of the mid price (like the equity curve's) in
+    /// [`BacktestReport::price_curve`](crate::BacktestReport::price_curve), to plot entries
+    /// and exits on price. Default `false`.
+    pub keep_prices: bool,
 }
 
 impl Default for BacktestOptions {
@@ -282,6 +381,7 @@ impl Default for BacktestOptions {
             metrics: MetricsOptions::default(),
             keep_trades: false,
             trades_csv: None,
+            keep_prices: false,
         }
     }
 }

@@ -1,22 +1,18 @@
-//! Outputs: the trades CSV (one row per closed trade, streamed as trades close), the
-//! equity-curve PNG (plotters' bitmap backend; no text is drawn, so no font or system library
-//! is needed), and quote/bar CSV writers (for `synth` and `prices`) whose files the loaders
-//! read back unchanged.
+//! Outputs: the trades CSV (one row per closed trade, streamed as trades close, amounts with
+//! their currency) and quote/bar CSV writers (for `synth` and `prices`) whose files the
+//! loaders read back unchanged. The equity chart is in [`crate::plot`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-use plotters::prelude::*;
-use rust_decimal::prelude::ToPrimitive;
 
 use scalper_engine::CloseCause;
 use scalper_model::{Candle, Quote};
 
 use crate::error::BacktestError;
-use crate::metrics::{EquityPoint, TradeRecord};
+use crate::metrics::TradeRecord;
 
 /// Header of the trades CSV.
-const TRADES_HEADER: [&str; 12] = [
+const TRADES_HEADER: [&str; 13] = [
     "id",
     "direction",
     "size",
@@ -24,6 +20,7 @@ const TRADES_HEADER: [&str; 12] = [
     "entry_price",
     "exit_time",
     "exit_price",
+    "currency",
     "pnl",
     "commission",
     "funding",
@@ -32,8 +29,10 @@ const TRADES_HEADER: [&str; 12] = [
 ];
 
 /// The trades CSV written one row at a time: `id,direction,size,entry_time,entry_price,
-/// exit_time,exit_price,pnl,commission,funding,cause,reason` (times ISO-8601 UTC). Fields are
-/// formatted into a reused buffer, so a row costs no allocation.
+/// exit_time,exit_price,currency,pnl,commission,funding,cause,reason` (times ISO-8601 UTC;
+/// `pnl`, `commission` and `funding` in `currency`, the account's, with its decimals:
+/// `-320.00`, `-1100`). Fields are formatted into a reused buffer, so a row costs no
+/// allocation.
 #[derive(Debug)]
 pub struct TradesCsv<W: Write> {
     out: csv::Writer<W>,
@@ -60,9 +59,11 @@ impl<W: Write> TradesCsv<W> {
         self.put(t.entry_price)?;
         self.put(t.exit_time)?;
         self.put(t.exit_price)?;
-        self.put(t.pnl)?;
-        self.put(t.commission)?;
-        self.put(t.funding)?;
+        self.out.write_field(&t.currency)?;
+        // The decimals as held (the currency's), not `Money`'s normalised display.
+        self.put(t.pnl.value())?;
+        self.put(t.commission.value())?;
+        self.put(t.funding.value())?;
         self.out.write_field(cause_name(t.cause))?;
         self.out.write_field(&t.reason)?;
         self.out.write_record(None::<&[u8]>)
@@ -150,55 +151,6 @@ pub fn write_trades_file(path: &Path, trades: &[TradeRecord]) -> Result<(), Back
         f.write(t)?;
     }
     f.finish()
-}
-
-/// Draws the equity curve (blue) over the starting level (grey) as a PNG of
-/// `width` × `height` pixels.
-pub fn write_equity_png(
-    path: &Path,
-    curve: &[EquityPoint],
-    initial: f64,
-    (width, height): (u32, u32),
-) -> Result<(), BacktestError> {
-    let err = |e: &dyn std::fmt::Display| BacktestError::output(path, e);
-    if width < 16 || height < 16 {
-        return Err(BacktestError::option("plot size", "at least 16×16 pixels"));
-    }
-    let pts: Vec<(i64, f64)> = curve
-        .iter()
-        .map(|p| (p.ts.millis(), p.equity.value().to_f64().unwrap_or(initial)))
-        .collect();
-    let (x0, x1) = match (pts.first(), pts.last()) {
-        (Some(a), Some(b)) if b.0 > a.0 => (a.0, b.0),
-        (Some(a), _) => (a.0, a.0 + 1),
-        _ => (0, 1),
-    };
-    let (mut lo, mut hi) = (initial, initial);
-    for (_, v) in &pts {
-        lo = lo.min(*v);
-        hi = hi.max(*v);
-    }
-    let pad = ((hi - lo) * 0.05).max(1e-9);
-    let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let mut chart = ChartBuilder::on(&root)
-        .margin(10)
-        .build_cartesian_2d(x0..x1, (lo - pad)..(hi + pad))
-        .map_err(|e| err(&e))?;
-    chart
-        .draw_series(LineSeries::new(
-            [(x0, initial), (x1, initial)],
-            RGBColor(160, 160, 160).stroke_width(1),
-        ))
-        .map_err(|e| err(&e))?;
-    let mut line = Vec::with_capacity(pts.len() + 1);
-    line.push((x0, initial));
-    line.extend(pts);
-    chart
-        .draw_series(LineSeries::new(line, BLUE.stroke_width(2)))
-        .map_err(|e| err(&e))?;
-    root.present().map_err(|e| err(&e))?;
-    Ok(())
 }
 
 /// Writes quotes as `ts_ms,bid,ask` CSV (the quote loader's native format).

@@ -7,13 +7,14 @@ use std::path::Path;
 
 use rust_decimal::Decimal;
 use scalper_engine::{
-    step, step_quote, Action, ClosedTrade, Command, Engine, EngineEvent, EngineInit, OpenedTrade,
-    SimBroker,
+    step, step_quote, Action, ClosedTrade, Command, Engine, EngineEvent, EngineInit, MarginWatch,
+    OpenedTrade, SimBroker,
 };
+use scalper_model::economics::{currency_decimals, round_to_currency};
 use scalper_model::{normalized, Direction, Instrument, Money, Price, Size, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::curve::CurveEnvelope;
+use crate::curve::{CurveEnvelope, PricePoint};
 use crate::data;
 use crate::error::BacktestError;
 use crate::funding::Funding;
@@ -24,9 +25,7 @@ use crate::output::TradesFile;
 use crate::parse::to_decimal;
 use crate::record::{self, DataKind, Record, RecordSource};
 
-/// IG's margin close-out level: positions are closed when equity falls below this percentage
-/// of the margin they need.
-pub const CLOSE_OUT_PERCENT: Decimal = Decimal::from_parts(50, 0, 0, false, 0);
+pub use scalper_engine::CLOSE_OUT_PERCENT;
 
 /// Records read at a time.
 const BATCH: usize = 1024;
@@ -81,6 +80,10 @@ pub struct BacktestReport {
     /// first and the last and, in each of up to 2,048 equal time buckets, the lowest and the
     /// highest (see [`CurveEnvelope`]). Drawdown is measured on every point, not on these.
     pub equity_curve: Vec<EquityPoint>,
+    /// The mid-price curve for plotting entries and exits, bounded like `equity_curve`; only
+    /// with [`BacktestOptions::keep_prices`], else empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub price_curve: Vec<PricePoint>,
 }
 
 /// How often a risk rule refused an entry, and the first time it did.
@@ -116,16 +119,18 @@ struct Book<'a> {
     metrics: MetricsAccumulator,
     hash: TradesHasher,
     curve: CurveEnvelope,
+    /// The mid-price envelope, with `keep_prices`.
+    prices: Option<CurveEnvelope<PricePoint>>,
     /// Every trade, with `keep_trades`.
     trades: Option<Vec<TradeRecord>>,
     sink: Option<TradesFile>,
-    /// The reason buffer of a trade written but not kept, reused from trade to trade.
+    /// The reason and currency buffers of a trade written but not kept, reused from trade
+    /// to trade.
     reason: String,
+    currency: String,
     refused: BTreeMap<&'static str, RefusalStat>,
-    /// Margin close-outs so far, whether one is in progress, and the second last checked.
-    closeouts: u64,
-    closing_out: bool,
-    margin_checked_sec: i64,
+    /// Margin close-outs: whether one is due, in progress, and how many there were.
+    margin: MarginWatch,
 }
 
 impl Book<'_> {
@@ -134,31 +139,21 @@ impl Book<'_> {
         scalper_engine::sim::commission(self.inst, self.commission_pct, level, size)
     }
 
-    /// IG's margin close-out, checked once per second of data time: true when equity (with
-    /// open P&L) has fallen below [`CLOSE_OUT_PERCENT`] of the margin of the open positions
-    /// and no close-out is already under way.
+    /// IG's margin close-out ([`MarginWatch`], as paper runs apply it), checked once per
+    /// second of data time: true when equity (with open P&L and funding) has fallen below
+    /// [`CLOSE_OUT_PERCENT`] of the margin of the open positions and no close-out is already
+    /// under way.
     fn margin_call(&mut self, now: i64) -> bool {
-        if self.open.is_empty() {
-            self.closing_out = false;
+        if self.inst.margin.is_none() || !self.margin.due(now, !self.open.is_empty()) {
             return false;
         }
-        let sec = now.div_euclid(1000);
-        if self.closing_out || self.inst.margin.is_none() || sec == self.margin_checked_sec {
-            return false;
-        }
-        self.margin_checked_sec = sec;
-        let used: Decimal = self
+        let used: Money = self
             .open
             .values()
-            .map(|p| self.inst.margin_for(p.size, p.level).value())
-            .sum();
-        let equity = self.equity().value();
-        if used > Decimal::ZERO && equity * Decimal::ONE_HUNDRED < used * CLOSE_OUT_PERCENT {
-            self.closing_out = true;
-            self.closeouts += 1;
-            return true;
-        }
-        false
+            .map(|p| self.inst.margin_for(p.size, p.level))
+            .fold(Money::ZERO, |a, b| a + b);
+        let equity = self.equity();
+        self.margin.close_out(equity, used)
     }
 
     /// Takes the actions of an event at `now` (epoch ms).
@@ -223,11 +218,16 @@ impl Book<'_> {
             self.commission(c.entry_price, c.size) + self.commission(c.exit_price, c.size);
         let pnl = c.pnl + funding;
         self.realised += pnl;
-        // Neither the metrics nor the hash read the reason: copy it only for the list or file.
+        // Neither the metrics nor the hash read the reason or the currency: copy them only
+        // for the list or file.
         let mut reason = std::mem::take(&mut self.reason);
+        let mut currency = std::mem::take(&mut self.currency);
         if self.trades.is_some() || self.sink.is_some() {
             reason.clone_from(&c.reason);
+            currency.clear();
+            currency.push_str(self.inst.account_currency());
         }
+        let ccy = self.inst.account_currency();
         let t = TradeRecord {
             id: c.trade_id,
             direction: c.direction,
@@ -236,9 +236,10 @@ impl Book<'_> {
             entry_price: Price::new(normalized(c.entry_price.value())),
             exit_time: c.exit_time,
             exit_price: Price::new(normalized(c.exit_price.value())),
-            pnl: Money::new(normalized(pnl.value())),
-            commission,
-            funding,
+            currency,
+            pnl: in_currency(pnl, ccy),
+            commission: in_currency(commission, ccy),
+            funding: in_currency(funding, ccy),
             cause: c.cause,
             reason,
         };
@@ -247,9 +248,11 @@ impl Book<'_> {
         if let Some(sink) = &mut self.sink {
             sink.write(&t)?;
         }
-        match &mut self.trades {
-            Some(list) => list.push(t),
-            None => self.reason = t.reason,
+        if let Some(list) = &mut self.trades {
+            list.push(t);
+        } else {
+            self.reason = t.reason;
+            self.currency = t.currency;
         }
         let eq = self.equity();
         self.point(EquityPoint {
@@ -324,6 +327,8 @@ pub fn run_backtest_with_progress(
     if opts.data.is_empty() {
         return Err(BacktestError::NoData);
     }
+    let inst = opts.instrument.resolve_for(opts.account.as_ref())?;
+    opts.instrument.check_data_kind(&inst, &opts.data)?;
     let src = data::open_data(&opts.data, &opts.data_options)?;
     run_on_source(opts, src, progress)
 }
@@ -379,13 +384,13 @@ pub fn run_on_source<S: RecordSource>(
         metrics: MetricsAccumulator::new(start, &opts.metrics),
         hash: TradesHasher::new(),
         curve: CurveEnvelope::default(),
+        prices: opts.keep_prices.then(CurveEnvelope::default),
         trades: opts.keep_trades.then(Vec::new),
         sink,
         reason: String::new(),
+        currency: String::new(),
         refused: BTreeMap::new(),
-        closeouts: 0,
-        closing_out: false,
-        margin_checked_sec: i64::MIN,
+        margin: MarginWatch::new(),
     };
     let from = opts.from.map_or(i64::MIN, Timestamp::millis);
     let to = opts.to.map_or(i64::MAX, Timestamp::millis);
@@ -434,14 +439,21 @@ pub fn run_on_source<S: RecordSource>(
                 continue;
             }
             records += 1;
-            if first.is_none() {
-                let level = match rec {
+            if first.is_none() || book.prices.is_some() {
+                let level = to_decimal(match rec {
                     Record::Quote(q) => record::mid(q.bid, q.ask),
                     Record::Bar(b) => b.close,
-                };
-                opts.instrument
-                    .check_price_scale(&inst, to_decimal(level))?;
-                first = Some(ts);
+                });
+                if first.is_none() {
+                    opts.instrument.check_price_scale(&inst, level)?;
+                    first = Some(ts);
+                }
+                if let Some(prices) = &mut book.prices {
+                    prices.push(PricePoint {
+                        ts: Timestamp::from_millis(ts),
+                        mid: Price::new(level),
+                    });
+                }
             }
             last = Some(ts);
             if ts >= next_sample {
@@ -531,7 +543,7 @@ pub fn run_on_source<S: RecordSource>(
         final_equity,
         trades_hash: book.hash.finish(),
         refusals: engine.summary().refusals,
-        margin_closeouts: book.closeouts,
+        margin_closeouts: book.margin.closeouts(),
         refusals_by_rule: book
             .refused
             .iter()
@@ -540,7 +552,16 @@ pub fn run_on_source<S: RecordSource>(
         metrics,
         trades: book.trades.unwrap_or_default(),
         equity_curve: book.curve.points(),
+        price_curve: book.prices.map(|p| p.points()).unwrap_or_default(),
     })
+}
+
+/// An amount rounded to `currency`'s minor unit and written with its decimals (`-320.00`
+/// GBP, `-1100` JPY).
+fn in_currency(m: Money, currency: &str) -> Money {
+    let mut v = round_to_currency(m, currency).value();
+    v.rescale(currency_decimals(currency));
+    Money::new(v)
 }
 
 /// Writes a quote record into `quote` (bars and `None` leave it alone).

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::BacktestError;
 use crate::metrics::Metrics;
-use crate::options::{parse_set, BacktestOptions};
+use crate::options::{engine_setup, parse_set, BacktestOptions};
 use crate::runner::run_backtest;
 
 /// One `--grid key=v1,v2,...` axis.
@@ -221,6 +221,7 @@ pub fn run_sweep(opts: &SweepOptions) -> Result<SweepReport, BacktestError> {
         return Err(BacktestError::option("walk-forward", "must be >= 1 fold"));
     }
     let points = expand_grid(&opts.grid);
+    validate_points(&opts.base, &points)?;
     // Parse every file once (building caches) so parallel runs share them read-only.
     crate::data::prepare_caches(&opts.base.data, &opts.base.data_options)?;
     let mut pool = rayon::ThreadPoolBuilder::new();
@@ -249,6 +250,45 @@ pub fn run_sweep(opts: &SweepOptions) -> Result<SweepReport, BacktestError> {
     })
 }
 
+/// Checks every grid point's parameters together (with `base.set`), as its run would, before
+/// any run starts: an error names each bad point (up to five) and why.
+fn validate_points(
+    base: &BacktestOptions,
+    points: &[Vec<(String, String)>],
+) -> Result<(), BacktestError> {
+    let inst = base.instrument.resolve_for(base.account.as_ref())?;
+    let mut bad = Vec::new();
+    for p in points {
+        if let Err(e) = engine_setup(&with_params(base, p), &inst) {
+            let point: Vec<String> = p.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let why = match e {
+                BacktestError::Parameter { message, .. } => message,
+                other => other.to_string(),
+            };
+            bad.push(format!("{}: {why}", point.join(" ")));
+        }
+    }
+    if bad.is_empty() {
+        return Ok(());
+    }
+    let shown = bad.len().min(5);
+    let more = if bad.len() > shown {
+        format!(" (and {} more)", bad.len() - shown)
+    } else {
+        String::new()
+    };
+    Err(BacktestError::Parameter {
+        key: "--grid".to_string(),
+        message: format!(
+            "{} of {} grid points are invalid, nothing was run: {}{more}; narrow the grid so \
+             every combination is valid",
+            bad.len(),
+            points.len(),
+            bad[..shown].join("; ")
+        ),
+    })
+}
+
 /// One grid point's options. Sweeps need only metrics and hashes: trades are neither kept
 /// nor written (parallel runs would share the file).
 fn with_params(base: &BacktestOptions, params: &[(String, String)]) -> BacktestOptions {
@@ -256,6 +296,7 @@ fn with_params(base: &BacktestOptions, params: &[(String, String)]) -> BacktestO
     o.set.extend(params.iter().map(|(k, v)| format!("{k}={v}")));
     o.keep_trades = false;
     o.trades_csv = None;
+    o.keep_prices = false;
     o
 }
 

@@ -86,6 +86,25 @@ fn backtest_pnl(c: &MoneyCase, dir: &std::path::Path) -> Money {
     assert_eq!(t.size, Size::new(c.size), "{}", c.name);
     assert_eq!(t.entry_price, Price::new(c.entry.normalize()), "{}", c.name);
     assert_eq!(t.exit_price, Price::new(c.exit.normalize()), "{}", c.name);
+    // Every trade carries the account currency, its amounts written with that currency's
+    // decimals (`-1100` JPY, `-5.83` GBP, `0.00`).
+    assert_eq!(t.currency, c.account, "{}", c.name);
+    let dp = scalper_model::economics::currency_decimals(c.account);
+    for (what, m) in [
+        ("pnl", t.pnl),
+        ("commission", t.commission),
+        ("funding", t.funding),
+    ] {
+        assert_eq!(m.value().scale(), dp, "{}: {what} {}", c.name, m.value());
+    }
+    let json = serde_json::to_value(t).unwrap();
+    assert_eq!(json["currency"], c.account, "{}", c.name);
+    assert_eq!(
+        json["pnl"],
+        format!("{:.*}", dp as usize, c.pnl_account),
+        "{}",
+        c.name
+    );
     t.pnl
 }
 

@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use scalper_backtest::{
     parse_grid, run_backtest, run_sweep, write_equity_png, write_trades_file, BacktestError,
-    BacktestOptions, CacheMode, DataOptions, RankMetric, SweepOptions, TradeRecord,
+    BacktestOptions, CacheMode, DataOptions, EquityPlot, RankMetric, SweepOptions, TradeRecord,
 };
 use scalper_engine::{BrokerCommand, BrokerEvent, CloseCause, OpenOrder, SimBroker, SimConfig};
 use scalper_model::{Candle, DealReference, Direction, Money, Points, Price, Size, Timestamp};
@@ -328,13 +328,14 @@ fn trades_csv_and_equity_png() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "id,direction,size,entry_time,entry_price,exit_time,exit_price,pnl,commission,funding,cause,reason"
+        "id,direction,size,entry_time,entry_price,exit_time,exit_price,currency,pnl,commission,funding,cause,reason"
     );
+    // Amounts in the account currency, with its two decimals.
     assert!(lines.next().unwrap().starts_with(
-        "1,BUY,1,2024-01-02T08:00:02.000Z,1.1021,2024-01-02T08:00:04.000Z,1.0989,-320,"
+        "1,BUY,1,2024-01-02T08:00:02.000Z,1.1021,2024-01-02T08:00:04.000Z,1.0989,USD,-320.00,0.00,0.00,"
     ));
     let png = d.path().join("eq.png");
-    write_equity_png(&png, &r.equity_curve, 10_000.0, (320, 200)).unwrap();
+    write_equity_png(&png, &EquityPlot::of_report(&r, (320, 240))).unwrap();
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");
 }
@@ -459,4 +460,102 @@ fn set_values_are_validated_together_in_any_order() {
     }
     let err = run_backtest(&opts(p, "ema-cross", &["fast=50", "slow=20"])).unwrap_err();
     assert!(err.to_string().contains("fast must be below slow"), "{err}");
+}
+
+/// An IG price file says what kind of market it holds (`instrumentType`): a Spot Gold history
+/// (COMMODITIES) given for the default EUR/USD, or for an index, is refused with the names of
+/// the markets it can be, before any record is read; for GOLD it runs.
+#[test]
+fn ig_price_file_of_another_kind_of_market_is_refused() {
+    let gold = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../ig-wire/tests/fixtures/historic_prices.json");
+    let mut o = opts(gold.clone(), "sma-cross", &["fast=2", "slow=3"]);
+    for name in ["EUR_USD", "GER40"] {
+        o.instrument = scalper_backtest::InstrumentSpec::named(name);
+        let err = run_backtest(&o).unwrap_err();
+        assert!(err.is_usage_error(), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("instrumentType COMMODITIES"), "{text}");
+        assert!(text.contains("historic_prices.json"), "{text}");
+        assert!(
+            text.contains("--instrument") && text.contains("GOLD"),
+            "{text}"
+        );
+    }
+    o.instrument = scalper_backtest::InstrumentSpec::named("GOLD");
+    let r = run_backtest(&o).unwrap();
+    assert_eq!(r.records, 10);
+    // A file that declares nothing is not refused for it.
+    let d = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(&gold).unwrap();
+    let silent = write(
+        d.path(),
+        "silent.json",
+        &text.replace("\"instrumentType\": \"COMMODITIES\",", ""),
+    );
+    let mut o = opts(silent, "sma-cross", &["fast=2", "slow=3"]);
+    o.instrument = scalper_backtest::InstrumentSpec::named("GOLD");
+    assert_eq!(run_backtest(&o).unwrap().records, 10);
+}
+
+/// Each grid point's parameters are checked together before anything runs: a grid with
+/// invalid combinations (fast not below slow) is refused naming them, and no data is even
+/// read (no cache is built); the axes' order does not matter.
+#[test]
+fn sweep_refuses_invalid_grid_points_before_running() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("synth.csv");
+    common::synth::write_csv(&p, 3_000, 5);
+    let cache = d.path().join("cache");
+    let mut base = opts(p, "ema-cross", &["size=1"]);
+    base.data_options.cache = CacheMode::Dir(cache.clone());
+    let sweep = |grid: &[&str]| {
+        run_sweep(&SweepOptions {
+            base: base.clone(),
+            grid: grid.iter().map(|g| parse_grid(g).unwrap()).collect(),
+            jobs: Some(1),
+            metric: RankMetric::NetPnl,
+            walk_forward: None,
+        })
+    };
+    let err = sweep(&["fast=10,50", "slow=20,40"]).unwrap_err();
+    let text = err.to_string();
+    assert!(err.is_usage_error(), "{text}");
+    assert!(text.contains("2 of 4 grid points"), "{text}");
+    assert!(text.contains("fast=50 slow=20: "), "{text}");
+    assert!(text.contains("fast=50 slow=40: "), "{text}");
+    assert!(!text.contains("fast=10 slow=20"), "{text}");
+    assert!(!cache.exists(), "nothing was read or run");
+    // Valid in either axis order.
+    let r = sweep(&["slow=200,100", "fast=50,20"]).unwrap();
+    assert_eq!(r.rows.len(), 4);
+    assert!(r.rows.iter().all(|row| row.error.is_none()), "{:?}", r.rows);
+}
+
+/// Quotes of one built-in market given for another (USD/JPY at 151 for Germany 40, whose
+/// typical level is 18,500 and which has no other price scale) are refused before any trade,
+/// saying the file looks like another market's; the right instrument runs.
+#[test]
+fn another_markets_prices_are_refused() {
+    use std::fmt::Write as _;
+    let d = tempfile::tempdir().unwrap();
+    let mut csv = String::from("ts_ms,bid,ask\n");
+    for i in 0..50 {
+        // A zig-zag around 151.100: the EMAs cross every few quotes.
+        let bid = 100 + 10 * (i % 8 - 4i64).abs();
+        let (ts, ask) = (T0 + i * 1000, bid + 7);
+        writeln!(csv, "{ts},151.{bid:03},151.{ask:03}").unwrap();
+    }
+    let p = write(d.path(), "usdjpy.csv", &csv);
+    let mut o = opts(p, "ema-cross", &["fast=2", "slow=5", "size=1"]);
+    o.instrument = scalper_backtest::InstrumentSpec::named("GER40");
+    let err = run_backtest(&o).unwrap_err();
+    let text = err.to_string();
+    assert!(err.is_usage_error(), "{text}");
+    assert!(text.contains("first price 151.1435"), "{text}");
+    assert!(text.contains("another market"), "{text}");
+    o.instrument = scalper_backtest::InstrumentSpec::named("USD_JPY");
+    // A yen account (no account currency given) with room for the margin (~503,000 JPY).
+    o.initial_equity = dec!(10_000_000);
+    assert!(run_backtest(&o).unwrap().metrics.trades > 0);
 }

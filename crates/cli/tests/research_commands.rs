@@ -99,7 +99,38 @@ fn synth_then_backtest_is_deterministic_and_writes_outputs() {
     assert!(std::fs::read_to_string(d.path().join("t.csv"))
         .unwrap()
         .starts_with("id,direction,size,entry_time"));
-    assert!(std::fs::metadata(d.path().join("e.png")).unwrap().len() > 0);
+    assert_eq!(png_size(&d.path().join("e.png")), (1400, 800));
+    let rows = std::fs::read_to_string(d.path().join("t.csv")).unwrap();
+    let row: Vec<&str> = rows.lines().nth(1).expect("a trade").split(',').collect();
+    assert_eq!(row[7], "GBP", "the account currency: {row:?}");
+    assert!(
+        row[8]
+            .split_once('.')
+            .is_some_and(|(_, cents)| cents.len() == 2),
+        "P&L with the currency's two decimals: {row:?}"
+    );
+
+    // Entries and exits on price: a taller chart with a third panel.
+    let mut with_trades = vec![
+        "backtest",
+        "--data",
+        "q.csv",
+        "--strategy",
+        "ema-cross",
+        "--set",
+        "fast=5",
+        "--set",
+        "slow=20",
+        "--plot",
+        "t.png",
+        "--plot-trades",
+    ];
+    let r = d.run(&with_trades, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(png_size(&d.path().join("t.png")), (1400, 1000));
+    // `--plot-trades` needs `--plot`: a usage error.
+    with_trades.retain(|a| *a != "--plot" && *a != "t.png");
+    assert_eq!(d.run(&with_trades, &[]).code, 2);
 
     let r = d.run(
         &[
@@ -120,6 +151,14 @@ fn synth_then_backtest_is_deterministic_and_writes_outputs() {
     );
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.json()["rows"].as_array().unwrap().len(), 2, "{r:?}");
+}
+
+/// Width and height from a PNG's IHDR chunk.
+fn png_size(path: &std::path::Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
 }
 
 #[test]
@@ -197,7 +236,8 @@ fn trades_csv_is_streamed_and_matches_the_json_list() {
     assert_eq!(report["metrics"]["trades"], trades.len());
     let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
     assert_eq!(row[0], trades[0]["id"].to_string());
-    assert_eq!(row[7], trades[0]["pnl"].as_str().unwrap());
+    assert_eq!(row[7], trades[0]["currency"].as_str().unwrap());
+    assert_eq!(row[8], trades[0]["pnl"].as_str().unwrap());
     assert!(
         text.stdout
             .contains(report["trades_hash"].as_str().unwrap()),

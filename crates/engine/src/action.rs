@@ -4,6 +4,7 @@
 use std::fmt;
 
 use rust_decimal::Decimal;
+use scalper_model::economics::Amount;
 use scalper_model::{DealId, DealReference, Direction, Epic, Money, Price, Size, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -140,6 +141,9 @@ pub enum Refusal {
     InsufficientMargin {
         required: Money,
         available: Money,
+        /// The account currency of both amounts.
+        #[serde(default)]
+        currency: String,
     },
     /// Open notional plus the entry's over equity would pass `max_leverage`.
     MaxLeverage {
@@ -245,9 +249,12 @@ impl fmt::Display for Refusal {
             Self::InsufficientMargin {
                 required,
                 available,
+                currency,
             } => write!(
                 f,
-                "margin {required} needed, {available} available: entry not sent"
+                "margin {} needed, {} available: entry not sent",
+                Amount::new(*required, currency),
+                Amount::new(*available, currency)
             ),
             Self::MaxLeverage { leverage, max } => write!(
                 f,
@@ -383,6 +390,7 @@ mod tests {
             Refusal::InsufficientMargin {
                 required: Money::new(Decimal::TEN),
                 available: Money::ZERO,
+                currency: "GBP".into(),
             },
             Refusal::BrokerRefusedFunds {
                 size: Size::new(Decimal::ONE),

@@ -18,6 +18,7 @@ pub mod driver;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod margin;
 pub mod news;
 pub mod risk;
 pub mod schedule;
@@ -40,6 +41,7 @@ pub use event::{
     AmendOrder, BrokerCommand, BrokerEvent, CloseCause, CloseOrder, Command, EngineEvent,
     FailureKind, OpenOrder,
 };
+pub use margin::{below_close_out, MarginWatch, CLOSE_OUT_PERCENT};
 pub use risk::{Approved, Decision, RiskInput, RiskManager};
 pub use sim::{step, step_quote, SimBroker, SimConfig, SimPosition};
 pub use strategy::{Entry, Fill, Intent, Strategy, StrategyConfig, StrategyContext};

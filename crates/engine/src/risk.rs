@@ -46,6 +46,7 @@ fn cap_by_margin(i: &RiskInput<'_>, fixed: bool, size: &mut Size) -> Option<Refu
     Some(Refusal::InsufficientMargin {
         required,
         available,
+        currency: inst.account_currency().to_string(),
     })
 }
 

@@ -89,7 +89,9 @@ fn entries_the_margin_cannot_carry_are_refused() {
         Decision::Refuse(Refusal::InsufficientMargin {
             required,
             available,
+            currency,
         }) => {
+            assert_eq!(currency, "USD");
             assert_eq!(required, Money::new(dec!(10989.00)));
             assert_eq!(available, Money::new(dec!(10000)));
         }

@@ -42,6 +42,8 @@ pub(crate) struct ClientInner {
     allowances_fetched: AtomicBool,
     /// Streamed confirms (see [`IgClient::use_stream_confirms`]) and how long to wait for one.
     pub(crate) stream_confirms: OnceLock<(ConfirmHub, Duration)>,
+    /// The account currency read for an account id (see [`IgClient::account_currency`]).
+    account_currency: std::sync::Mutex<Option<(Option<String>, String)>>,
 }
 
 impl std::fmt::Debug for ClientInner {
@@ -80,6 +82,7 @@ impl IgClient {
                 deal_salt: rand::random(),
                 allowances_fetched: AtomicBool::new(false),
                 stream_confirms: OnceLock::new(),
+                account_currency: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -239,6 +242,29 @@ impl IgClient {
 }
 
 impl ClientInner {
+    /// What the current session established (logging in if needed).
+    pub(crate) async fn session_info(self: &Arc<Self>) -> Result<SessionInfo, IgError> {
+        Ok(self.session().await?.info())
+    }
+
+    /// The currency remembered for `account`, if any.
+    pub(crate) fn known_currency(&self, account: Option<&str>) -> Option<String> {
+        let kept = self
+            .account_currency
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.as_ref()
+            .filter(|(a, _)| a.as_deref() == account)
+            .map(|(_, c)| c.clone())
+    }
+
+    /// Remembers `account`'s currency (replacing another account's).
+    pub(crate) fn remember_currency(&self, account: Option<String>, currency: String) {
+        *self
+            .account_currency
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((account, currency));
+    }
     /// A usable session; after the first one, reads the real allowances once (in the
     /// background) when configured to.
     async fn session(self: &Arc<Self>) -> Result<Session, IgError> {

@@ -125,7 +125,6 @@ fn margin_rules(inst: &scalper_ig_wire::markets::InstrumentDetails) -> MarginRul
     }
 }
 
-/// Converts a `/markets/{epic}` v3 answer into a [`Market`].
 /// One search result, or `None` (logged) when IG's epic is unusable.
 pub fn market_hit(
     e: &scalper_ig_wire::markets::MarketSearchEntry,
@@ -151,7 +150,30 @@ pub fn market_hit(
     })
 }
 
-pub fn market(details: &MarketDetails) -> Result<Market, IgError> {
+/// Account-currency units per unit of `currency`: 1 for the account's own currency, else IG's
+/// `exchangeRate`, else (logged) the built-in fixed rate, else 1.
+fn account_rate(epic: &Epic, currency: &str, account: &str, ig: Option<Decimal>) -> Decimal {
+    if !account.is_empty() && account == currency {
+        return Decimal::ONE;
+    }
+    if let Some(r) = ig.filter(|r| *r > Decimal::ZERO) {
+        return r;
+    }
+    let fixed = scalper_model::economics::default_rate(currency, account);
+    if let Some(r) = fixed.filter(|_| !account.is_empty()) {
+        tracing::warn!(%epic, currency, account, rate = %r, "no exchange rate to the account currency in the market details; P&L and sizing for this market use the built-in fixed rate");
+        return r;
+    }
+    tracing::warn!(%epic, currency, account, "no exchange rate to the account currency in the market details; P&L and sizing for this market assume 1");
+    Decimal::ONE
+}
+
+/// Converts a `/markets/{epic}` v3 answer into a [`Market`] whose P&L is converted into
+/// `account_currency` (the live account's, from `/accounts`; `None`: unknown, amounts are
+/// then left unlabelled): at rate 1 when the market's currency is the account's, else at IG's
+/// `exchangeRate` for that currency (account units per unit), else at the built-in fixed rate
+/// with a warning.
+pub fn market(details: &MarketDetails, account_currency: Option<&str>) -> Result<Market, IgError> {
     const CTX: &str = "market details";
     let inst = details
         .instrument
@@ -187,14 +209,13 @@ pub fn market(details: &MarketDetails) -> Result<Market, IgError> {
         .find(|c| c.is_default == Some(true))
         .or_else(|| currencies.first());
     let currency = default_currency.map(|c| c.code.clone()).unwrap_or_default();
-    // IG's `exchangeRate`: account currency per unit of this currency.
-    let account_rate = match default_currency.and_then(|c| c.exchange_rate) {
-        Some(r) if r > Decimal::ZERO => r,
-        _ => {
-            tracing::warn!(%epic, currency = %currency, "no exchange rate to the account currency in the market details; P&L and sizing for this market assume 1");
-            Decimal::ONE
-        }
-    };
+    let account_currency = account_currency.map(str::trim).unwrap_or_default();
+    let account_rate = account_rate(
+        &epic,
+        &currency,
+        account_currency,
+        default_currency.and_then(|c| c.exchange_rate),
+    );
     let kind = match inst.expiry.as_deref() {
         Some("DFB") => ProductKind::SpreadBet,
         _ if inst.unit.as_deref() == Some("AMOUNT") && inst.contract_size.is_none() => {
@@ -214,7 +235,7 @@ pub fn market(details: &MarketDetails) -> Result<Market, IgError> {
         } else {
             currency
         },
-        account_currency: String::new(),
+        account_currency: account_currency.to_string(),
         exchange_rate: Some(account_rate),
         margin: margin_rules(inst),
         rules: DealingRules {

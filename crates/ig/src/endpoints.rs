@@ -103,7 +103,9 @@ impl IgClient {
             "market details",
         );
         let details: MarketDetails = self.inner.call(&call).await?.json("market details")?;
-        convert::market(&details)
+        // Boxed: the /accounts read would otherwise sit inside every caller's future.
+        let account = Box::pin(self.account_currency()).await;
+        convert::market(&details, account.as_deref())
     }
 
     /// `GET /markets?epics=a,b` v2 (at most 50 epics per IG).
@@ -114,7 +116,49 @@ impl IgClient {
         let list = epics.iter().map(Epic::as_str).collect::<Vec<_>>().join(",");
         let call = Call::get("/markets", 2, "markets").query("epics", list);
         let resp: MarketsResponse = self.inner.call(&call).await?.json("markets")?;
-        resp.market_details.iter().map(convert::market).collect()
+        // Boxed: the /accounts read would otherwise sit inside every caller's future.
+        let account = Box::pin(self.account_currency()).await;
+        resp.market_details
+            .iter()
+            .map(|d| convert::market(d, account.as_deref()))
+            .collect()
+    }
+
+    /// The currency of the session's account (`GET /accounts`, read once per account and
+    /// kept; else the login's `currencyIsoCode`). `None`, with a warning, when IG says
+    /// neither: market P&L is then left unlabelled.
+    pub async fn account_currency(&self) -> Option<String> {
+        let info = match self.inner.session_info().await {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::warn!(error = %e, "no session to read the account currency from");
+                return None;
+            }
+        };
+        let account = info.account_id.as_ref().map(ToString::to_string);
+        if let Some(known) = self.inner.known_currency(account.as_deref()) {
+            return Some(known);
+        }
+        let listed = match self.accounts().await {
+            Ok(accounts) => accounts
+                .into_iter()
+                .find(|a| Some(a.account_id.as_str()) == account.as_deref())
+                .and_then(|a| a.currency),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the account currency from /accounts");
+                None
+            }
+        };
+        let currency = listed.or(info.currency);
+        if let Some(c) = &currency {
+            self.inner.remember_currency(account, c.clone());
+        } else {
+            tracing::warn!(
+                account = ?account,
+                "IG gave no currency for the account: P&L is not converted to it"
+            );
+        }
+        currency
     }
 
     /// `GET /prices/{epic}` v3: one page of mid-price bars and the historical allowance.

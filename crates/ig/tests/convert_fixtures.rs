@@ -10,7 +10,7 @@ use scalper_ig_wire::{
     application::Application, markets::MarketDetails, positions::PositionsResponse,
     prices::PricesResponse,
 };
-use scalper_model::{Direction, Epic, MarketStatus};
+use scalper_model::{Direction, Epic, MarketStatus, Price, Size};
 use serde::de::DeserializeOwned;
 
 fn parse<T: DeserializeOwned>(name: &str) -> T {
@@ -32,7 +32,7 @@ fn application_fixture_gives_allowances() {
 #[test]
 fn market_fixture_converts_to_instrument() {
     let m: MarketDetails = parse("markets_epic.json");
-    let market = convert::market(&m).unwrap();
+    let market = convert::market(&m, Some("GBP")).unwrap();
     let i = &market.instrument;
     assert_eq!(i.epic.as_str(), "CO.D.CFI.Month2.IP");
     assert_eq!(i.expiry, "DEC-24");
@@ -50,10 +50,73 @@ fn market_fixture_converts_to_instrument() {
     // An FX CFD quoted in scaled points: 10000 level units per unit of the market price.
     let mut fx: MarketDetails = parse("markets_epic.json");
     fx.snapshot.as_mut().unwrap().scaling_factor = Some(dec!(10000));
-    assert_eq!(convert::market(&fx).unwrap().scaling_factor, dec!(10000));
+    assert_eq!(
+        convert::market(&fx, Some("GBP")).unwrap().scaling_factor,
+        dec!(10000)
+    );
     // Zero or negative is no scaling, not a division by zero later.
     fx.snapshot.as_mut().unwrap().scaling_factor = Some(dec!(0));
-    assert_eq!(convert::market(&fx).unwrap().scaling_factor, dec!(1));
+    assert_eq!(
+        convert::market(&fx, Some("GBP")).unwrap().scaling_factor,
+        dec!(1)
+    );
+}
+
+/// The live account's currency labels and converts the market's P&L: IG's fixture (a GBP
+/// account, the market dealt in GBP by default, EUR at 0.81) on the GBP account is 1:1; made
+/// EUR by default it converts at IG's 0.81; without IG's rate the built-in fixed rate is used,
+/// never an assumed 1.
+#[test]
+fn market_pnl_is_in_the_live_account_currency() {
+    let m: MarketDetails = parse("markets_epic.json");
+    let gbp = convert::market(&m, Some("GBP")).unwrap().instrument;
+    assert_eq!(
+        (gbp.currency.as_str(), gbp.account_currency()),
+        ("GBP", "GBP")
+    );
+    assert_eq!(gbp.account_rate, dec!(1));
+    let unknown = convert::market(&m, None).unwrap().instrument;
+    assert_eq!(unknown.account_currency, "");
+
+    let mut eur = m.clone();
+    for c in eur
+        .instrument
+        .as_mut()
+        .unwrap()
+        .currencies
+        .as_mut()
+        .unwrap()
+    {
+        c.is_default = Some(c.code == "EUR");
+    }
+    let i = convert::market(&eur, Some("GBP")).unwrap().instrument;
+    assert_eq!((i.currency.as_str(), i.account_currency()), ("EUR", "GBP"));
+    assert_eq!(i.account_rate, dec!(0.81));
+    // A 10-point move of one contract: 10 points x value of a point, at 0.81 GBP per EUR.
+    let entry = Price::new(dec!(8936));
+    let exit = Price::new(dec!(8946));
+    let per_point = i.value_per_point;
+    assert_eq!(
+        i.pnl(Direction::Buy, Size::new(dec!(1)), entry, exit)
+            .value(),
+        (dec!(10) * per_point * dec!(0.81)).round_dp(2)
+    );
+    // No exchangeRate from IG: the built-in EUR->GBP rate (0.85), not 1.
+    for c in eur
+        .instrument
+        .as_mut()
+        .unwrap()
+        .currencies
+        .as_mut()
+        .unwrap()
+    {
+        c.exchange_rate = None;
+    }
+    let i = convert::market(&eur, Some("GBP")).unwrap().instrument;
+    assert_eq!(i.account_rate, dec!(0.85));
+    // An EUR account dealing in EUR needs no rate at all.
+    let i = convert::market(&eur, Some("EUR")).unwrap().instrument;
+    assert_eq!((i.account_currency(), i.account_rate), ("EUR", dec!(1)));
 }
 
 #[test]
@@ -61,11 +124,11 @@ fn market_with_unknown_status_and_missing_rules() {
     let mut m: MarketDetails = parse("markets_epic.json");
     m.snapshot.as_mut().unwrap().market_status = Some("BRAND_NEW".into());
     assert_eq!(
-        convert::market(&m).unwrap().status,
+        convert::market(&m, Some("GBP")).unwrap().status,
         MarketStatus::Other("BRAND_NEW".into())
     );
     m.dealing_rules = None;
-    let err = convert::market(&m).unwrap_err().to_string();
+    let err = convert::market(&m, Some("GBP")).unwrap_err().to_string();
     assert!(err.contains("minDealSize"), "{err}");
 }
 

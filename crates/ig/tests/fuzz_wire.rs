@@ -107,7 +107,7 @@ fn exercise(bytes: &[u8]) -> Reached {
     let mut reached = Reached::default();
     let _ = IgError::from_response(400, bytes, None);
     if let Some(m) = de::<MarketDetails>(bytes) {
-        reached.market += usize::from(convert::market(&m).is_ok());
+        reached.market += usize::from(convert::market(&m, Some("GBP")).is_ok());
     }
     let _ = de::<MarketsResponse>(bytes);
     if let Some(p) = de::<PositionsResponse>(bytes) {
@@ -306,7 +306,7 @@ fn decimal_overflow_in_market_conversion_is_an_error_or_ok() {
         "maxStopOrLimitDistance":{{"unit":"PERCENTAGE","value":"{max}"}}}}}}"#
     );
     let m: MarketDetails = serde_json::from_str(&json).unwrap();
-    let _ = convert::market(&m);
+    let _ = convert::market(&m, Some("GBP"));
     let prices = format!(
         r#"{{"prices":[{{"snapshotTimeUTC":"2024-01-02T08:00:00",
         "openPrice":{{"bid":"{max}","ask":"-{max}"}},"highPrice":{{"bid":"{max}","ask":"{max}"}},

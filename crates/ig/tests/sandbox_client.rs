@@ -67,6 +67,12 @@ async fn client_drives_every_endpoint() {
         .unwrap()
         .is_some_and(|a| a.trading_per_minute > 0));
     let m = c.market(&epic()).await.unwrap();
+    // P&L in the live account's currency (the sandbox's CFD account is in GBP), at the
+    // sandbox's exchange rate for USD.
+    assert_eq!(c.account_currency().await.as_deref(), Some("GBP"));
+    assert_eq!(m.instrument.account_currency, "GBP");
+    assert_eq!(m.instrument.currency, "USD");
+    assert_eq!(m.instrument.account_rate, dec!(0.79));
     assert_eq!(m.instrument.point_size, dec!(1));
     assert_eq!(m.instrument.value_per_point, dec!(10));
     assert_eq!(m.instrument.rules.min_deal_size, Size::new(dec!(0.5)));

@@ -176,10 +176,23 @@ impl Session {
             .collect()
     }
 
+    /// Drives a quote through the engine (and, paper, IG's margin close-out: see
+    /// [`LiveVenue::drive_quote`]) and logs what it did.
+    fn feed_quote(&mut self, q: Quote) {
+        self.venue
+            .drive_quote(&mut self.driver, &mut self.engine, q, &mut self.actions);
+        self.take_actions();
+    }
+
     /// Drives one event through the engine and logs what it did.
     fn feed(&mut self, event: EngineEvent) {
         self.driver
             .step(&mut self.engine, &mut self.venue, event, &mut self.actions);
+        self.take_actions();
+    }
+
+    /// Counts refusals and logs the actions of the last step.
+    fn take_actions(&mut self) {
         for a in self.actions.drain(..) {
             if let Action::Refused { reason, .. } = &a {
                 let now = self.clock.now();
@@ -318,7 +331,7 @@ impl Session {
                         }
                     }
                     last_quote_wall = Instant::now();
-                    self.feed(EngineEvent::Quote(q));
+                    self.feed_quote(q);
                 }
                 _ = ticker.tick() => {
                     if Instant::now() >= next_reconcile {
@@ -627,7 +640,7 @@ impl Session {
             tokio::select! {
                 done = self.venue.next_completed() => self.on_completed(done),
                 q = streams.rx.quotes.recv(), if quotes_open => match q {
-                    Some(q) => self.feed(EngineEvent::Quote(q)),
+                    Some(q) => self.feed_quote(q),
                     None => quotes_open = false,
                 },
                 () = tokio::time::sleep_until(until) => {

@@ -6,8 +6,8 @@
 use std::collections::VecDeque;
 
 use scalper_engine::{
-    Action, BrokerCommand, BrokerEvent, Clock as _, Command, Engine, EngineEvent, SimBroker,
-    SimConfig, Venue,
+    Action, BrokerCommand, BrokerEvent, Clock as _, Command, Driver, Engine, EngineEvent,
+    MarginWatch, SimBroker, SimConfig, Venue,
 };
 use scalper_model::{DealId, Epic, Instrument, Quote, RejectReason};
 
@@ -41,6 +41,8 @@ pub struct LiveVenue {
     instruments: Vec<Instrument>,
     paper_cfg: SimConfig,
     stop: Option<VenueStop>,
+    /// IG's margin close-out on the paper account (IG applies its own to a real one).
+    margin: MarginWatch,
 }
 
 impl LiveVenue {
@@ -59,6 +61,7 @@ impl LiveVenue {
             instruments,
             paper_cfg: SimConfig::default(),
             stop: None,
+            margin: MarginWatch::new(),
         }
     }
 
@@ -78,11 +81,48 @@ impl LiveVenue {
             instruments,
             paper_cfg,
             stop: None,
+            margin: MarginWatch::new(),
         }
     }
 
     pub fn is_paper(&self) -> bool {
         matches!(self.route, Route::Paper(_))
+    }
+
+    /// Drives a quote through the engine, then, on a paper account, IG's margin close-out as
+    /// backtests apply it ([`MarginWatch`]): at most once per second of quote time, when the
+    /// engine's equity (with open P&L) has fallen below 50% of its open positions' margin,
+    /// everything is closed (`Command::CloseAll`, in the same step). Returns true when it
+    /// closed out. Dealing with IG there is no such check: IG closes out a real account itself.
+    pub fn drive_quote(
+        &mut self,
+        driver: &mut Driver,
+        engine: &mut Engine,
+        quote: Quote,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        let now = quote.ts.millis();
+        driver.step(engine, self, EngineEvent::Quote(quote), out);
+        if !self.is_paper() {
+            return false;
+        }
+        let state = engine.margin_state();
+        if !self.margin.due(now, state.is_some())
+            || !state.is_some_and(|(equity, used)| self.margin.close_out(equity, used))
+        {
+            return false;
+        }
+        tracing::warn!(
+            closeouts = self.margin.closeouts(),
+            "MARGIN CLOSE-OUT (paper): equity below 50% of the open positions' margin; closing everything"
+        );
+        driver.step(engine, self, EngineEvent::Command(Command::CloseAll), out);
+        true
+    }
+
+    /// Margin close-outs of the paper account so far.
+    pub fn margin_closeouts(&self) -> u64 {
+        self.margin.closeouts()
     }
 
     /// Set when driving the engine decided the run must end.

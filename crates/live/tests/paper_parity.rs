@@ -138,3 +138,113 @@ fn paper_in_the_live_runtime_acts_exactly_like_the_backtest() {
     assert!(live.summary().trades > 1, "{:?}", live.summary());
     assert_eq!(live.summary(), backtest.summary());
 }
+
+/// IG's 50% margin close-out on a paper account, exactly as a backtest applies it: a 1-lot
+/// EUR/USD long on a 4,000 USD account (margin 3.33% of 110,000 = 3,663 USD) meets a
+/// 250-point gap down (-2,500 USD: equity 1,500, below half the margin, 1,831.50); the paper
+/// venue closes everything in the same second as the backtest, and both book the same trades.
+#[test]
+fn paper_closes_out_at_half_the_margin_like_the_backtest() {
+    use std::fmt::Write as _;
+
+    use scalper_backtest::{
+        run_backtest, AccountConversion, BacktestOptions, CacheMode, DataOptions, InstrumentSpec,
+    };
+
+    let account = AccountConversion {
+        currency: "USD".into(),
+        rate: None,
+    };
+    let spec = InstrumentSpec::named("EUR_USD");
+    let inst = spec.resolve_for(Some(&account)).unwrap();
+    assert!(!inst.margin.is_none());
+    // Flat, then rising (the first signal is a long, held while the market rises), then the
+    // gap and a flat market.
+    let mut quotes: Vec<(i64, Decimal)> = (0..12)
+        .map(|i| {
+            let step = (i - 3).max(0) * 3;
+            (T0 + i * 1_000, dec!(1.1000) + Decimal::new(step, 4))
+        })
+        .collect();
+    quotes.extend((12..30).map(|i| (T0 + i * 1_000, dec!(1.0750))));
+    let mut cfg = config();
+    cfg.risk.max_spread_points = None;
+    let init = EngineInit {
+        equity: scalper_model::Money::new(dec!(4000)),
+        ..EngineInit::default()
+    };
+
+    // The backtest, from a CSV of the same quotes.
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("ts_ms,bid,ask\n");
+    for (ts, bid) in &quotes {
+        writeln!(csv, "{ts},{bid},{}", bid + dec!(0.0001)).unwrap();
+    }
+    let path = dir.path().join("gap.csv");
+    std::fs::write(&path, csv).unwrap();
+    let report = run_backtest(&BacktestOptions {
+        data: vec![path],
+        instrument: spec,
+        account: Some(account),
+        config: Some(cfg.clone()),
+        initial_equity: dec!(4000),
+        timer_ms: None,
+        data_options: DataOptions {
+            cache: CacheMode::Off,
+            bar_period_ms: None,
+        },
+        keep_trades: true,
+        ..BacktestOptions::default()
+    })
+    .unwrap();
+    assert_eq!(report.margin_closeouts, 1, "{report:#?}");
+
+    // Paper in the live runtime: the same quotes through the live venue.
+    let mut live = Engine::new(cfg, vec![inst.clone()], init).unwrap();
+    let mut venue = LiveVenue::paper(
+        SimConfig::default(),
+        None,
+        QuoteClock::default(),
+        vec![inst],
+    );
+    let mut driver = Driver::new();
+    let mut closed_out_at = Vec::new();
+    for (ts, bid) in &quotes {
+        let q = Quote {
+            epic: epic(),
+            bid: Price::new(*bid),
+            offer: Price::new(bid + dec!(0.0001)),
+            ts: Timestamp::from_millis(*ts),
+        };
+        let mut out = Vec::new();
+        if venue.drive_quote(&mut driver, &mut live, q, &mut out) {
+            closed_out_at.push(*ts);
+        }
+    }
+    assert_eq!(venue.margin_closeouts(), 1);
+    assert_eq!(closed_out_at.len(), 1, "one close-out: {closed_out_at:?}");
+    // Everything was closed, at a loss near the gap, and the account never went below zero.
+    let s = live.summary();
+    assert_eq!(s.open_positions, 0, "{s:?}");
+    assert!(
+        s.pnl.value() < dec!(-2000) && s.pnl.value() > dec!(-4000),
+        "{s:?}"
+    );
+    // The same trades and P&L as the backtest.
+    assert_eq!(
+        s.trades, report.metrics.trades,
+        "{s:?} vs {:?}",
+        report.metrics
+    );
+    assert_eq!(
+        s.pnl, report.metrics.net_pnl,
+        "{s:?} vs {:?}",
+        report.metrics
+    );
+    let last = report.trades.last().unwrap();
+    assert_eq!(
+        last.exit_time.millis(),
+        closed_out_at[0] + 1_000,
+        "closed at the quote after the close-out: {last:?}"
+    );
+}

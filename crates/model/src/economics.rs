@@ -195,6 +195,18 @@ impl MarketTerms {
     }
 }
 
+/// IG's margin close-out level: positions are closed when equity falls below this percentage
+/// of the margin they need.
+pub const CLOSE_OUT_PERCENT: Decimal = Decimal::from_parts(50, 0, 0, false, 0);
+
+/// IG's margin close-out rule: true when `equity` (balance and open P&L) is below
+/// [`CLOSE_OUT_PERCENT`] of the `used` margin of the open positions (and some is used). The
+/// sandbox's ledger, backtests and paper runs all close out on it.
+pub fn below_close_out(equity: Money, used: Money) -> bool {
+    used.value() > Decimal::ZERO
+        && equity.value() * Decimal::ONE_HUNDRED < used.value() * CLOSE_OUT_PERCENT
+}
+
 /// Decimal places of a currency's minor unit (IG books JPY in whole yen).
 pub fn currency_decimals(code: &str) -> u32 {
     match code {
@@ -229,33 +241,38 @@ impl fmt::Display for Amount<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let dp = currency_decimals(self.currency);
         let v = round_to_currency(self.value, self.currency).value();
-        let text = format!("{:.*}", dp as usize, v.abs());
-        let (int, frac) = text
-            .split_once('.')
-            .map_or((text.as_str(), ""), |(i, f)| (i, f));
-        let mut grouped = String::with_capacity(int.len() + int.len() / 3);
-        for (i, c) in int.chars().enumerate() {
-            if i > 0 && (int.len() - i) % 3 == 0 {
-                grouped.push(',');
-            }
-            grouped.push(c);
-        }
-        let sign = if v.is_sign_negative() && !v.is_zero() {
-            "-"
-        } else {
-            ""
-        };
-        if frac.is_empty() {
-            write!(f, "{sign}{grouped}")?;
-        } else {
-            write!(f, "{sign}{grouped}.{frac}")?;
-        }
+        f.write_str(&group_thousands(v, dp))?;
         if self.currency.is_empty() {
             Ok(())
         } else {
             write!(f, " {}", self.currency)
         }
     }
+}
+
+/// `value` rounded to `dp` decimals (half away from zero) with thousands separators and no
+/// currency: `-1,100`, `12,345.60` (an [`Amount`] without its code, e.g. an axis label).
+pub fn group_thousands(value: Decimal, dp: u32) -> String {
+    let v = value.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero);
+    let text = format!("{:.*}", dp as usize, v.abs());
+    let (int, frac) = text
+        .split_once('.')
+        .map_or((text.as_str(), ""), |(i, f)| (i, f));
+    let mut out = String::with_capacity(int.len() + int.len() / 3 + frac.len() + 2);
+    if v.is_sign_negative() && !v.is_zero() {
+        out.push('-');
+    }
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
 }
 
 /// Fixed conversion rates between currencies, each given as account-neutral GBP per unit
@@ -378,5 +395,17 @@ mod tests {
             default_rate("EUR", "USD").map(|r| r.round_dp(4)),
             Some(dec!(1.0759))
         );
+    }
+
+    #[test]
+    fn close_out_below_half_the_margin() {
+        let m = Money::new;
+        assert!(
+            !below_close_out(m(dec!(50)), m(dec!(100))),
+            "exactly 50% holds"
+        );
+        assert!(below_close_out(m(dec!(49.99)), m(dec!(100))));
+        assert!(below_close_out(m(dec!(-5)), m(dec!(100))));
+        assert!(!below_close_out(m(dec!(-5)), m(dec!(0))), "no margin used");
     }
 }

@@ -2,13 +2,11 @@
 //! reaching their level, and good-till-date orders expiring.
 
 use scalper_ig_wire::history::ActivityDetails;
-use scalper_model::{Direction, Quote};
+use scalper_model::economics::below_close_out;
+use scalper_model::{Direction, Money, Quote};
 
 use crate::dealing::{close_price, open_price, World};
 use crate::state::Position;
-
-/// IG's margin close-out level, percent of the margin of open positions.
-const CLOSE_OUT_PERCENT: u32 = 50;
 
 impl World<'_> {
     /// Applies every trigger for `q.epic` at quote `q`.
@@ -38,10 +36,7 @@ impl World<'_> {
     /// margin of the open positions, every position of the account is closed at market.
     fn margin_close_out(&mut self, account: &str) {
         let (balance, pnl, margin, _) = self.funds(account);
-        let level = rust_decimal::Decimal::from(CLOSE_OUT_PERCENT);
-        if margin <= rust_decimal::Decimal::ZERO
-            || (balance + pnl) * rust_decimal::Decimal::ONE_HUNDRED >= margin * level
-        {
+        if !below_close_out(Money::new(balance + pnl), Money::new(margin)) {
             return;
         }
         let positions = self

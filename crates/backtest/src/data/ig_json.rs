@@ -45,6 +45,23 @@ struct BidAsk {
 
 type Item = Result<(u64, RawBar), DataError>;
 
+/// What an IG price file says about its market, read without keeping the prices.
+#[derive(Debug, Deserialize)]
+struct Header {
+    #[serde(rename = "instrumentType")]
+    instrument_type: Option<String>,
+}
+
+/// The `instrumentType` an IG price history file declares (`CURRENCIES`, `INDICES`,
+/// `COMMODITIES`, `SHARES`, ...), read in one pass that skips the prices. `None` when the file
+/// has none, or is not valid JSON (the loader then reports where it is broken).
+pub fn instrument_type(path: &Path) -> Result<Option<String>, DataError> {
+    let file = File::open(path).map_err(|e| DataError::io(path, &e))?;
+    let header: Option<Header> =
+        serde_json::from_reader(BufReader::with_capacity(1 << 16, file)).ok();
+    Ok(header.and_then(|h| h.instrument_type))
+}
+
 /// Bars streamed from an IG price history file.
 #[derive(Debug)]
 pub struct IgJsonSource {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use csv_source::CsvSource;
 pub use header::{detect as detect_header, Layout};
-pub use ig_json::IgJsonSource;
+pub use ig_json::{instrument_type, IgJsonSource};
 
 use crate::cache::{self, CacheMode};
 use crate::error::{DataError, DataErrorKind, Location};
@@ -33,7 +33,7 @@ pub struct DataOptions {
 }
 
 /// The format of a data file, from its extension (and content for `.csv`).
-fn is_json(path: &Path) -> bool {
+pub(crate) fn is_json(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))

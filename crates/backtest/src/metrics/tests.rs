@@ -14,6 +14,7 @@ pub(crate) fn trade(id: u64, pnl: Decimal, entry: i64, exit: i64) -> TradeRecord
         entry_price: Price::new(dec!(1)),
         exit_time: Timestamp::from_millis(exit),
         exit_price: Price::new(dec!(1)),
+        currency: String::new(),
         pnl: Money::new(pnl),
         commission: Money::ZERO,
         funding: Money::ZERO,

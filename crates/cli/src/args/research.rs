@@ -36,10 +36,15 @@ pub struct BacktestArgs {
     /// memory; only --json lists them).
     #[arg(long, value_name = "OUT.csv")]
     pub trades: Option<PathBuf>,
-    /// Write an equity-curve PNG (the curve's envelope: each time bucket's low and high,
-    /// at most 4,098 points).
+    /// Write the equity chart as a PNG: title (strategy, instrument, period), equity in the
+    /// account currency over a dated time axis, and the drawdown below it (the curve's
+    /// envelope: each time bucket's low and high, at most 4,098 points).
     #[arg(long, value_name = "OUT.png")]
     pub plot: Option<PathBuf>,
+    /// Add a price panel to --plot with every trade's entry (▲ buy, ▼ sell) and exit (×);
+    /// keeps the trade list in memory.
+    #[arg(long, requires = "plot")]
+    pub plot_trades: bool,
     /// Do not read or write the binary data cache.
     #[arg(long)]
     pub no_cache: bool,

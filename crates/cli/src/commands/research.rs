@@ -5,10 +5,10 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use rust_decimal::prelude::ToPrimitive;
 use scalper_backtest::{
     parse_grid, parse_time, run_backtest_with_progress, run_sweep, write_equity_png,
-    AccountConversion, BacktestOptions, CacheMode, InstrumentSpec, RankMetric, SweepOptions,
+    AccountConversion, BacktestOptions, CacheMode, EquityPlot, InstrumentSpec, RankMetric,
+    SweepOptions,
 };
 use scalper_engine::EngineConfig;
 
@@ -138,7 +138,8 @@ pub fn backtest(args: &BacktestArgs, ctx: &Context) -> anyhow::Result<ExitCode> 
         .parse()
         .map_err(|e| ConfigError::Usage(format!("--price-scale: {e}")))?;
     // Only the JSON report lists the trades; `--trades` streams them to the file as they close.
-    opts.keep_trades = args.json;
+    opts.keep_trades = args.json || args.plot_trades;
+    opts.keep_prices = args.plot_trades;
     opts.trades_csv.clone_from(&args.trades);
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(0);
@@ -162,13 +163,18 @@ pub fn backtest(args: &BacktestArgs, ctx: &Context) -> anyhow::Result<ExitCode> 
     }
     let report = report?;
     if let Some(path) = &args.plot {
-        let initial = report.initial_equity.value().to_f64().unwrap_or(0.0);
-        write_equity_png(path, &report.equity_curve, initial, (1200, 600))?;
+        let size = if args.plot_trades {
+            (1400, 1000)
+        } else {
+            (1400, 800)
+        };
+        write_equity_png(path, &EquityPlot::of_report(&report, size))?;
     }
     if args.json {
         let mut v = serde_json::to_value(&report).context("serializing the report")?;
         if let Some(obj) = v.as_object_mut() {
             obj.remove("equity_curve");
+            obj.remove("price_curve");
         }
         print_json(&v);
     } else {

@@ -595,6 +595,21 @@ impl Engine {
         e
     }
 
+    /// The account as IG's margin close-out sees it: equity (start, realised and open P&L at
+    /// the latest quotes) and the margin of the open positions (at their entry levels);
+    /// `None` with no position open and valued.
+    pub fn margin_state(&self) -> Option<(Money, Money)> {
+        let mut used = Money::ZERO;
+        let mut open = Money::ZERO;
+        let mut any = false;
+        for (t, m, entry, exit) in self.valued_positions() {
+            any = true;
+            used += m.instrument.margin_for(t.size, entry);
+            open += m.instrument.pnl(t.direction, t.size, entry, exit);
+        }
+        any.then(|| (self.equity_start + self.realised + open, used))
+    }
+
     /// Unrealised P&L of open trades, at the bid (long) or offer (short).
     fn unrealised(&self) -> Money {
         let mut total = Money::ZERO;
