@@ -262,7 +262,7 @@ pub async fn account_equity(client: &IgClient, account: Option<&str>) -> Option<
 }
 
 /// The account's balance and currency (`GET /accounts`), when IG reports them.
-async fn account_balance(
+pub(crate) async fn account_balance(
     client: &IgClient,
     account: Option<&str>,
 ) -> (Option<Money>, Option<String>) {

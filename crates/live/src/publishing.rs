@@ -51,10 +51,19 @@ pub(crate) struct Publisher {
 }
 
 impl Publisher {
-    pub fn new(telemetry: Telemetry, instruments: &[Instrument], started: Instant) -> Self {
+    /// `currency`: the account's, as the broker reported it (else the instruments' account
+    /// currency, when known).
+    pub fn new(telemetry: Telemetry, instruments: &[Instrument], currency: Option<String>) -> Self {
+        let currency = currency.or_else(|| {
+            instruments
+                .iter()
+                .map(Instrument::account_currency)
+                .find(|c| !c.is_empty())
+                .map(str::to_string)
+        });
         Self {
             telemetry,
-            started,
+            started: Instant::now(),
             last_published: None,
             point_sizes: instruments
                 .iter()
@@ -64,9 +73,7 @@ impl Publisher {
             stream_state: "connecting",
             errors: VecDeque::new(),
             recent: VecDeque::new(),
-            currency: instruments
-                .first()
-                .map(|i| i.account_currency().to_string()),
+            currency,
         }
     }
 

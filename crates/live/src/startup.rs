@@ -20,6 +20,8 @@ pub struct Started {
     pub start_balance: Option<Money>,
     /// The session's account id.
     pub account: Option<String>,
+    /// The account's currency, when the broker reports it.
+    pub currency: Option<String>,
 }
 
 /// Logs in, loads the instruments, opens and reconciles the journal, and builds the engine's
@@ -47,9 +49,9 @@ pub async fn start(
         Some(path) => Some(JournalSink::open(path, opts.durable_journal, opts.paper)?),
         None => None,
     };
-    let start_balance = intr
+    let (start_balance, currency) = intr
         .or_interrupt("reading the balance", async {
-            Ok(crate::account_equity(client, account.as_deref()).await)
+            Ok(crate::account_balance(client, account.as_deref()).await)
         })
         .await?;
     let equity = start_balance.unwrap_or(opts.equity);
@@ -78,6 +80,7 @@ pub async fn start(
         init,
         start_balance,
         account,
+        currency,
     })
 }
 

@@ -100,7 +100,7 @@ impl Session {
         let publisher = opts
             .telemetry
             .clone()
-            .map(|t| Publisher::new(t, &start.instruments, Instant::now()));
+            .map(|t| Publisher::new(t, &start.instruments, start.currency.clone()));
         let control = opts
             .telemetry
             .as_ref()

@@ -14,7 +14,7 @@ pub use research::{
     BacktestArgs, JournalArgs, JournalCommand, PricesArgs, ReportArgs, SweepArgs, SynthArgs,
 };
 pub use soak::SoakArgs;
-pub use trading::{DemoArgs, RunArgs, SandboxArgs, TestArgs};
+pub use trading::{DemoArgs, HttpArgs, RunArgs, SandboxArgs, TestArgs};
 pub use values::{parse_duration, parse_speed};
 
 /// A fast, safe scalping engine for IG Markets.

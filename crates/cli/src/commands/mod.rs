@@ -4,6 +4,7 @@
 pub mod config_check;
 pub mod demo;
 pub mod journal;
+pub mod observe;
 pub mod prices;
 pub mod research;
 pub mod run;
