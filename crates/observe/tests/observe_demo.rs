@@ -179,7 +179,7 @@ async fn metrics_status_and_health_of_a_trading_run() {
     let (code, _) = demo.post("/api/halt", Some("Bearer anything")).await;
     assert_eq!(code, 404, "no control endpoint exists without a token");
 
-    let report = demo.stop().await;
+    let (report, _dir) = demo.stop().await;
     assert!(report.trades >= 1, "{report:?}");
 }
 

@@ -177,8 +177,9 @@ impl Demo {
         }
     }
 
-    /// Presses the kill switch (close everything, end the run) and waits for the report.
-    pub async fn stop(self) -> RunReport {
+    /// Presses the kill switch (close everything, end the run) and waits for the report; the
+    /// directory of the journal comes back with it.
+    pub async fn stop(self) -> (RunReport, tempfile::TempDir) {
         self.kill.press();
         let report = tokio::time::timeout(Duration::from_secs(60), self.run)
             .await
@@ -187,7 +188,7 @@ impl Demo {
             .unwrap();
         self.server.shutdown().await;
         self.sandbox.shutdown().await;
-        report
+        (report, self._dir)
     }
 }
 
