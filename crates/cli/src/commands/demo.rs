@@ -27,6 +27,7 @@ const DEFAULT_SPEED: f64 = 30.0;
 const DEMO_OAUTH_TTL: Duration = Duration::from_secs(8);
 
 pub async fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
+    crate::commands::observe::check(&args.http)?;
     if ctx.toml().table.contains_key("engine") {
         eprintln!("note: demo ignores the [engine] section of scalper.toml (it runs the built-in strategy with the demo's fixed risk against its own sandbox); `scalper run` uses it");
     }

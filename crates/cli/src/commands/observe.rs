@@ -11,6 +11,16 @@ use crate::config::ConfigError;
 /// The environment variable holding the control endpoints' bearer token.
 pub const CONTROL_TOKEN_VAR: &str = "SCALPER_CONTROL_TOKEN";
 
+/// Refuses a non-loopback `--http` without `--http-allow-remote`, before anything starts.
+pub fn check(http: &HttpArgs) -> Result<(), ConfigError> {
+    match http.http {
+        Some(addr) if !addr.ip().is_loopback() && !http.http_allow_remote => Err(
+            ConfigError::Usage(ObserveError::NonLoopback { addr }.to_string()),
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Starts the HTTP server when `--http` is given and wires its telemetry and the service
 /// notifications into `opts`. The server stops when the returned handle is shut down.
 pub async fn attach(http: &HttpArgs, opts: &mut RunOptions) -> anyhow::Result<Option<Server>> {

@@ -14,6 +14,7 @@ use crate::Context;
 use scalper_live::RunOptions;
 
 pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
+    crate::commands::observe::check(&args.http)?;
     let cfg = ctx.ig_config()?;
     match (cfg.environment, args.live) {
         (Environment::Live, false) if !args.paper => {
