@@ -187,7 +187,13 @@ pub async fn run(
     let start = startup::start(&client, &engine_cfg, &epics, &opts, &mut intr, wall_now).await?;
     let start_balance = start.start_balance;
     let account = start.account.clone();
-    let mut session = trading::Session::new(client.clone(), engine_cfg, start, &opts)?;
+    // Boxed: the engine and the loop's state would otherwise make every caller's future large.
+    let mut session = Box::new(trading::Session::new(
+        client.clone(),
+        engine_cfg,
+        start,
+        &opts,
+    )?);
     let ready_ms = started.elapsed().as_millis();
     let restored = session.engine().trades().len();
     tracing::info!(

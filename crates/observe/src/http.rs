@@ -182,7 +182,9 @@ async fn act(
     headers: &HeaderMap,
     action: ControlAction,
 ) -> Response {
-    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(axum::http::HeaderValue::as_bytes);
     let authorised = app.token.as_ref().is_some_and(|t| t.accepts(authorization));
     if !authorised {
         tracing::warn!(action = action.as_str(), source = %from, with_credentials = authorization.is_some(), "control request refused: missing or wrong token");
@@ -194,14 +196,14 @@ async fn act(
             .into_response();
     }
     if app.view.status().phase != RunPhase::Trading {
-        return error(StatusCode::SERVICE_UNAVAILABLE, &ControlError::NotRunning);
+        return error(StatusCode::SERVICE_UNAVAILABLE, ControlError::NotRunning);
     }
     let source = format!("http {from}");
     tracing::info!(action = action.as_str(), source = %source, "control request accepted; handing it to the event loop");
     match tokio::time::timeout(CONTROL_WAIT, app.view.control(action, source)).await {
         Ok(Ok(reply)) => (StatusCode::OK, Json(reply)).into_response(),
-        Ok(Err(e @ ControlError::Busy)) => error(StatusCode::TOO_MANY_REQUESTS, &e),
-        Ok(Err(e @ ControlError::NotRunning)) => error(StatusCode::SERVICE_UNAVAILABLE, &e),
+        Ok(Err(e @ ControlError::Busy)) => error(StatusCode::TOO_MANY_REQUESTS, e),
+        Ok(Err(e @ ControlError::NotRunning)) => error(StatusCode::SERVICE_UNAVAILABLE, e),
         Err(_) => (
             StatusCode::GATEWAY_TIMEOUT,
             Json(json!({"error": "the event loop did not answer in time; the action may still be taken"})),
@@ -210,6 +212,6 @@ async fn act(
     }
 }
 
-fn error(code: StatusCode, e: &ControlError) -> Response {
+fn error(code: StatusCode, e: ControlError) -> Response {
     (code, Json(json!({"error": e.to_string()}))).into_response()
 }

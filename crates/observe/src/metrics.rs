@@ -90,7 +90,7 @@ fn run(enc: &mut DescriptorEncoder, s: &StatusSnapshot) -> Result<(), FmtError> 
         enc,
         "open_positions",
         "Positions open or being opened or closed",
-        s.positions.len() as i64,
+        i64::try_from(s.positions.len()).unwrap_or(i64::MAX),
     )?;
     gauge(
         enc,

@@ -28,7 +28,7 @@ impl Systemd {
         })
     }
 
-    fn send(&self, what: &str, state: &[NotifyState<'_>]) {
+    fn send(what: &str, state: &[NotifyState<'_>]) {
         if let Err(e) = sd_notify::notify(state) {
             tracing::warn!(error = %e, what, "cannot notify systemd");
         }
@@ -37,7 +37,7 @@ impl Systemd {
 
 impl ServiceNotify for Systemd {
     fn ready(&self) {
-        self.send(
+        Self::send(
             "ready",
             &[NotifyState::Ready, NotifyState::Status("trading")],
         );
@@ -45,12 +45,12 @@ impl ServiceNotify for Systemd {
 
     fn alive(&self) {
         if self.watchdog {
-            self.send("watchdog", &[NotifyState::Watchdog]);
+            Self::send("watchdog", &[NotifyState::Watchdog]);
         }
     }
 
     fn stopping(&self) {
-        self.send(
+        Self::send(
             "stopping",
             &[NotifyState::Stopping, NotifyState::Status("winding down")],
         );

@@ -1,7 +1,7 @@
 //! A demo-like run with the HTTP server on an ephemeral port: `/metrics` parses and every
 //! metric family is there with sane, moving values; `/api/status` shows the positions with
 //! their stop, limit and unrealised P&L; `/health` and `/health/ready` answer.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp)] // metric values compared are small integers
 
 mod common;
 

@@ -24,7 +24,7 @@ pub struct Demo {
     pub run: JoinHandle<Result<RunReport, scalper_live::LiveError>>,
     pub journal: std::path::PathBuf,
     pub http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 pub async fn start_demo(seed: u64, token: Option<&str>) -> Demo {
@@ -94,7 +94,7 @@ pub async fn start_demo(seed: u64, token: Option<&str>) -> Demo {
         run,
         journal,
         http: reqwest::Client::new(),
-        _dir: dir,
+        dir,
     }
 }
 
@@ -188,7 +188,7 @@ impl Demo {
             .unwrap();
         self.server.shutdown().await;
         self.sandbox.shutdown().await;
-        (report, self._dir)
+        (report, self.dir)
     }
 }
 
