@@ -44,7 +44,9 @@ pub fn router(view: TelemetryView, token: Option<Token>) -> Router {
         .route("/health", get(health))
         .route("/health/live", get(health))
         .route("/health/ready", get(ready))
-        .route("/api/status", get(status));
+        .route("/api/status", get(status))
+        .route("/", get(crate::page::index))
+        .route("/api/events", get(events));
     if control {
         r = r
             .route("/api/halt", post(halt))
@@ -52,6 +54,10 @@ pub fn router(view: TelemetryView, token: Option<Token>) -> Router {
             .route("/api/resume", post(resume));
     }
     r.with_state(app)
+}
+
+async fn events(State(app): Shared) -> Response {
+    crate::page::events(&app.view).into_response()
 }
 
 async fn metrics(State(app): Shared) -> Response {

@@ -1,6 +1,7 @@
 //! scalper-observe: a running engine seen and steered from outside. An HTTP server (axum) on
 //! loopback by default serves `/metrics` (OpenMetrics text, from `prometheus-client`),
-//! `/health` and `/health/ready`, `/api/status` (JSON) and, when a control token is
+//! `/health` and `/health/ready`, `/api/status` (JSON), the live page at `/` (fed by
+//! server-sent events from `/api/events`) and, when a control token is
 //! configured, `POST /api/halt|flatten|resume`; [`service`] sends systemd notifications.
 //!
 //! Everything is read from the run's [`TelemetryView`] (a status snapshot the event loop
@@ -10,6 +11,7 @@
 pub mod control;
 pub mod http;
 pub mod metrics;
+pub mod page;
 #[cfg(unix)]
 pub mod service;
 

@@ -1,6 +1,7 @@
 //! A demo-like run with the HTTP server on an ephemeral port: `/metrics` parses and every
 //! metric family is there with sane, moving values; `/api/status` shows the positions with
-//! their stop, limit and unrealised P&L; `/health` and `/health/ready` answer.
+//! their stop, limit and unrealised P&L; `/health` and `/health/ready` answer; the page at `/`
+//! is self-contained and `/api/events` streams the status.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp)] // metric values compared are small integers
 
 mod common;
@@ -175,6 +176,44 @@ async fn metrics_status_and_health_of_a_trading_run() {
     assert!(body.contains("\"status\":\"ok\""), "{body}");
     let (code, body) = demo.get("/health/ready").await;
     assert_eq!(code, 200, "{body}");
+    // The live page: served from the binary, nothing fetched from elsewhere, fed by SSE.
+    let (code, page) = demo.get("/").await;
+    assert_eq!(code, 200);
+    assert!(page.contains("new EventSource(\"api/events\")"), "{page}");
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no external resource"
+    );
+    let mut events = demo
+        .http
+        .get(format!("{}/api/events", demo.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        events.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    let mut text = String::new();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), events.chunk())
+            .await
+            .expect("a status event every second at least")
+            .unwrap()
+            .expect("the stream stays open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some((event, rest)) = text.split_once("\n\n") {
+            if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
+                let s: serde_json::Value = serde_json::from_str(data).unwrap();
+                seen.push(s["stream"]["quotes"].as_u64().unwrap());
+            }
+            text = rest.to_string();
+        }
+    }
+    assert!(seen[1] >= seen[0], "{seen:?}");
+    drop(events);
+
     // No control routes without a token.
     let (code, _) = demo.post("/api/halt", Some("Bearer anything")).await;
     assert_eq!(code, 404, "no control endpoint exists without a token");
