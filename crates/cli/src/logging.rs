@@ -112,7 +112,7 @@ pub fn init(global: &GlobalArgs) -> Result<LogGuard, String> {
         ),
     };
     let console = tracing_subscriber::fmt::layer()
-        .with_writer(io::stderr)
+        .with_writer(ConsoleRecord::default)
         .with_ansi(io::stderr().is_terminal())
         .with_target(false)
         .with_filter(console_filter)
@@ -144,6 +144,31 @@ pub fn init(global: &GlobalArgs) -> Result<LogGuard, String> {
         .try_init()
         .map_err(|e| format!("cannot install the logger: {e}"))?;
     Ok(LogGuard { _file: guard, file })
+}
+
+/// One console log record, collected whole and written to stderr above the status line when
+/// the record ends (see `scalper_live::console`).
+#[derive(Debug, Default)]
+struct ConsoleRecord(Vec<u8>);
+
+impl Write for ConsoleRecord {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ConsoleRecord {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            // stderr gone: nowhere to report it; the log file still has the record.
+            let _ = scalper_live::console::write_log(&self.0);
+        }
+    }
 }
 
 /// Today's UTC date: the one wall-clock read of this crate's logging.

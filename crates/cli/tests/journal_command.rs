@@ -6,13 +6,21 @@ mod common;
 
 use common::Dir;
 use rust_decimal_macros::dec;
-use scalper_journal::{Close, Fill, Intent, Journal, OpenOptions};
+use scalper_journal::{Close, Fill, Intent, Journal, OpenOptions, SystemEvent};
 use scalper_model::{
     DealId, DealReference, Direction, Epic, Money, OrderType, Price, Size, Timestamp,
 };
 
 fn write_journal(path: &std::path::Path) {
     let mut j = Journal::open(path, &OpenOptions::default()).unwrap();
+    j.record_event(
+        Timestamp::from_millis(1_767_599_999_000),
+        &SystemEvent::EngineStart {
+            mode: "live".into(),
+            currency: Some("EUR".into()),
+        },
+    )
+    .unwrap();
     let r = DealReference::new("SCALP-test-000001").unwrap();
     j.record_intent(&Intent {
         ts: Timestamp::from_millis(1_767_600_000_000),
@@ -65,6 +73,9 @@ fn list_show_export_and_report() {
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
     assert_eq!(list[0]["deal_reference"], "SCALP-test-000001");
 
+    let r = d.run(&["journal", "list"], &[]);
+    assert!(r.stdout.contains("in EUR, the account's currency"), "{r:?}");
+
     let r = d.run(&["journal", "show", "SCALP-test-000001"], &[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("SCALP-test-000001"), "{r:?}");
@@ -79,6 +90,13 @@ fn list_show_export_and_report() {
     let r = d.run(&["report", "--json"], &[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.json()["total"]["trades"], 1, "{r:?}");
+    assert_eq!(r.json()["currency"], "EUR", "{r:?}");
+    let r = d.run(&["report"], &[]);
+    assert!(
+        r.stdout
+            .starts_with("report: all closed trades (amounts in EUR)"),
+        "{r:?}"
+    );
     let r = d.run(&["report", "--from", "2030-01-01T00:00:00Z", "--json"], &[]);
     assert_eq!(r.json()["total"]["trades"], 0, "{r:?}");
     let r = d.run(&["report", "--from", "yesterday"], &[]);

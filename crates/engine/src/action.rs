@@ -133,6 +133,11 @@ pub enum Refusal {
         required: Money,
         available: Money,
     },
+    /// The broker refused `size` on this instrument for insufficient funds, and no position
+    /// has closed since: that size (or more) is not tried again until margin frees up.
+    BrokerRefusedFunds {
+        size: Size,
+    },
     NothingToClose,
 }
 
@@ -156,6 +161,7 @@ impl Refusal {
             Self::NoStopToSizeFrom => "no_stop_to_size_from",
             Self::SizeBelowMinimum { .. } => "size_below_minimum",
             Self::InsufficientMargin { .. } => "insufficient_margin",
+            Self::BrokerRefusedFunds { .. } => "broker_refused_funds",
             Self::StopTooFar { .. } => "stop_too_far",
             Self::NothingToClose => "nothing_to_close",
         }
@@ -215,6 +221,10 @@ impl fmt::Display for Refusal {
             } => write!(
                 f,
                 "margin {required} needed, {available} available: entry not sent"
+            ),
+            Self::BrokerRefusedFunds { size } => write!(
+                f,
+                "the broker refused size {size} for insufficient funds; not tried again until a position closes and frees margin"
             ),
             Self::StopTooFar { distance, max } => write!(
                 f,

@@ -41,6 +41,10 @@ pub struct EngineConfig {
     /// How often a live run compares the broker's positions with its own, in ms (also after
     /// every stream reconnection). Default 60000.
     pub reconcile_interval_ms: i64,
+    /// How often a live run reads each market's dealing rules and status again, in ms (IG
+    /// changes minimum stop distances during the day; also after a status change on the
+    /// stream). Default 300000; at least 10000.
+    pub market_refresh_ms: i64,
 }
 
 /// What a live run does with open positions when it ends by its duration.
@@ -92,6 +96,7 @@ impl Default for EngineConfig {
             trailing_step_points: Decimal::ONE,
             at_end: AtEnd::Flatten,
             reconcile_interval_ms: 60_000,
+            market_refresh_ms: 300_000,
         }
     }
 }
@@ -306,6 +311,12 @@ impl EngineConfig {
             return Err(invalid(
                 "reconcile_interval_ms",
                 "must be >= 1000 (each reconciliation reads /positions from IG)",
+            ));
+        }
+        if self.market_refresh_ms < 10_000 {
+            return Err(invalid(
+                "market_refresh_ms",
+                "must be >= 10000 (each refresh reads every market's details from IG)",
             ));
         }
         self.risk.validate()

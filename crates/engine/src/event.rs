@@ -2,8 +2,8 @@
 //! [`crate::Broker`], and [`BrokerEvent`]s back from it. Plain data, no behaviour.
 
 use scalper_model::{
-    Candle, DealId, DealReference, Direction, Epic, MarketStatus, Money, Points, Price, Quote,
-    RejectReason, Size, Timestamp,
+    Candle, DealId, DealReference, DealingRules, Direction, Epic, MarketStatus, Money, Points,
+    Price, Quote, RejectReason, Size, Timestamp,
 };
 use std::sync::Arc;
 
@@ -33,6 +33,17 @@ pub enum EngineEvent {
     MarketStatus {
         epic: Epic,
         status: MarketStatus,
+        at: Timestamp,
+    },
+    /// What the broker says the account can still commit to new positions (IG's ACCOUNT
+    /// stream, `AVAILABLE_TO_DEAL`), in account currency: the margin rule takes the smaller of
+    /// this and the engine's own estimate.
+    AccountFunds { available_to_deal: Money },
+    /// The market's dealing rules as the broker gives them now (minimum stop distance,
+    /// sizes): they apply to the next order.
+    DealingRules {
+        epic: Epic,
+        rules: DealingRules,
         at: Timestamp,
     },
 }
@@ -119,6 +130,24 @@ pub enum CloseCause {
     Manual,
     /// Closed by an engine [`CloseOrder`] (signal, max hold, kill switch, loss limit, end).
     Engine,
+}
+
+impl CloseCause {
+    /// The cause as logs, reports and files spell it: `stop`, `limit`, `manual`, `engine`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseCause::Stop => "stop",
+            CloseCause::Limit => "limit",
+            CloseCause::Manual => "manual",
+            CloseCause::Engine => "engine",
+        }
+    }
+}
+
+impl std::fmt::Display for CloseCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What kind of broker failure happened; the broker has already retried what it could.
@@ -224,7 +253,11 @@ impl EngineEvent {
             Self::Broker(
                 BrokerEvent::Accepted { at, .. } | BrokerEvent::PositionClosed { at, .. },
             ) => Some(*at),
-            Self::Broker(_) | Self::Command(_) => None,
+            // Read at the wall clock's time: it does not move the engine's clock.
+            Self::Broker(_)
+            | Self::Command(_)
+            | Self::DealingRules { .. }
+            | Self::AccountFunds { .. } => None,
         }
     }
 }

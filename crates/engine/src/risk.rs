@@ -79,6 +79,9 @@ pub struct RiskInput<'a> {
     pub cooldown_until: Option<Timestamp>,
     /// End of the pause after a broker rejection of an entry.
     pub rejected_until: Option<Timestamp>,
+    /// The smallest size the broker refused for insufficient funds since a position last
+    /// closed: entries of that size or more are refused without asking.
+    pub funds_refused: Option<Size>,
     pub equity: Money,
     /// Margin the account can still commit (equity with open P&L, less the margin of open
     /// positions), in account currency; `None` when the instrument has no margin modelled.
@@ -307,6 +310,11 @@ impl RiskManager {
         }
         if let Some(refusal) = cap_by_margin(i, entry.size.is_some(), &mut size) {
             return Decision::Refuse(refusal);
+        }
+        if let Some(refused) = i.funds_refused {
+            if size >= refused {
+                return Decision::Refuse(Refusal::BrokerRefusedFunds { size: refused });
+            }
         }
         Decision::Approve(Approved {
             size: Size::new(scalper_model::normalized(size.value())),

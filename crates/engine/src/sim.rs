@@ -171,6 +171,13 @@ impl SimBroker {
         }
     }
 
+    /// Replaces a market's dealing rules (a paper run follows the broker's current ones).
+    pub fn set_dealing_rules(&mut self, epic: &Epic, rules: scalper_model::DealingRules) {
+        if let Some(m) = self.markets.iter_mut().find(|m| m.instrument.epic == *epic) {
+            m.instrument.rules = rules;
+        }
+    }
+
     fn market(&self, epic: &Epic) -> Option<usize> {
         self.markets.iter().position(|m| m.instrument.epic == *epic)
     }
@@ -675,6 +682,10 @@ impl Venue for SimBroker {
             EngineEvent::Candle(c) => self.on_bar(c),
             EngineEvent::MarketStatus { epic, status, .. } => {
                 self.set_market_status(epic, status.clone());
+                return;
+            }
+            EngineEvent::DealingRules { epic, rules, .. } => {
+                self.set_dealing_rules(epic, rules.clone());
                 return;
             }
             _ => return,

@@ -48,6 +48,7 @@ fn decide(available: Decimal, size: Option<Decimal>, stop: Decimal) -> Decision 
         consecutive_losses: 0,
         cooldown_until: None,
         rejected_until: None,
+        funds_refused: None,
         equity: Money::new(dec!(100000)),
         available_margin: Some(Money::new(available)),
         max_spread_points: None,

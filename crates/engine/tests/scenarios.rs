@@ -1408,13 +1408,13 @@ fn rejected_entry_pauses_the_instrument() {
     );
     let a = h.send(EngineEvent::Broker(BrokerEvent::Rejected {
         deal_ref: r(1),
-        reason: RejectReason::InsufficientFunds,
+        reason: RejectReason::LevelTolerance,
         detail: None,
     }));
     assert_eq!(
         a,
         vec![warn(&format!(
-            "entry {} rejected: insufficient funds",
+            "entry {} rejected: price moved beyond the order level",
             r(1)
         ))]
     );
@@ -1449,5 +1449,140 @@ fn rejected_entry_pauses_the_instrument() {
             Some(dec!(10)),
             None
         )]
+    );
+}
+
+#[test]
+fn insufficient_funds_stops_that_size_until_a_position_closes() {
+    let mut cfg = test_config();
+    cfg.risk.reject_cooldown_ms = 1000;
+    let mut h = Harness::build(cfg, EngineInit::default(), true);
+    // A position on the second instrument holds margin.
+    h.script(1, vec![enter(Direction::Sell, dec!(10), None)]);
+    h.send(quote_on(epic2(), 0, dec!(1.2500), dec!(1.2501)));
+    let a = h.send(accepted(1, 1, dec!(1.2500), dec!(0.5), 1));
+    assert!(matches!(a.as_slice(), [Action::TradeOpened(_)]), "{a:?}");
+    // IG refuses the first instrument's entry for funds.
+    h.quote_with(
+        2,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    h.send(EngineEvent::Broker(BrokerEvent::Rejected {
+        deal_ref: r(2),
+        reason: RejectReason::InsufficientFunds,
+        detail: None,
+    }));
+    // After the rejection pause, the same size is not sent again: nothing freed margin.
+    let a = h.quote_with(
+        1500,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    assert_eq!(
+        a,
+        refused(
+            Direction::Buy,
+            Refusal::BrokerRefusedFunds {
+                size: size(dec!(0.5))
+            }
+        )
+    );
+    // The other position closes: margin is free and the entry goes out again.
+    h.send(closed(1, dec!(1.2490), CloseCause::Limit, 1600));
+    let a = h.quote_with(
+        1700,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    assert_eq!(
+        a,
+        vec![open_order(
+            3,
+            Direction::Buy,
+            dec!(0.5),
+            Some(dec!(10)),
+            None
+        )]
+    );
+}
+
+#[test]
+fn refreshed_dealing_rules_apply_to_the_next_order() {
+    let mut h = Harness::new(test_config());
+    let mut rules = instrument().rules;
+    rules.min_stop_distance = pts(dec!(5));
+    let a = h.send(EngineEvent::DealingRules {
+        epic: epic(),
+        rules,
+        at: ts(0),
+    });
+    assert!(
+        matches!(a.as_slice(), [Action::Log { message, .. }] if message.contains("minimum stop distance 2 -> 5 points")),
+        "{a:?}"
+    );
+    // A 3-point stop is widened to IG's new minimum, and sized on it (50 / (5 x 10) = 1).
+    let a = h.quote_with(
+        1,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(3), None)],
+    );
+    assert_eq!(
+        a,
+        vec![open_order(1, Direction::Buy, dec!(1), Some(dec!(5)), None)]
+    );
+    // The same rules again change nothing and say nothing.
+    let a = h.send(EngineEvent::DealingRules {
+        epic: epic(),
+        rules: h.engine.market(&epic()).unwrap().rules.clone(),
+        at: ts(2),
+    });
+    assert!(a.is_empty(), "{a:?}");
+}
+
+#[test]
+fn the_brokers_available_to_deal_caps_the_margin_rule() {
+    // EUR/USD with IG's 3.33% margin: 0.5 contract at 1.1000 needs 1,831.50 of margin.
+    let mut inst = instrument();
+    inst.margin = scalper_model::MarginRules::percent(dec!(3.33));
+    let q = Queue::default();
+    let mut engine = scalper_engine::Engine::with_strategies(
+        test_config(),
+        vec![(
+            inst,
+            Box::new(Scripted(q.clone())) as Box<dyn scalper_engine::Strategy>,
+        )],
+        EngineInit::default(),
+    )
+    .unwrap();
+    // The engine's own estimate (10,000 of equity, nothing open) would carry it, but IG says
+    // the account can deal only 1,000 more (other positions, or a margin call elsewhere).
+    let a = engine.process(EngineEvent::AccountFunds {
+        available_to_deal: money(dec!(1000)),
+    });
+    assert!(a.is_empty(), "{a:?}");
+    q.lock()
+        .unwrap()
+        .push_back(vec![enter(Direction::Buy, dec!(10), None)]);
+    let a = engine.process(quote(0, dec!(1.0999), dec!(1.1000)));
+    assert!(
+        matches!(a.as_slice(), [Action::Refused { reason, .. }] if reason.rule() == "insufficient_margin"),
+        "{a:?}"
+    );
+    // Once IG reports room again, the same entry goes out.
+    engine.process(EngineEvent::AccountFunds {
+        available_to_deal: money(dec!(9000)),
+    });
+    q.lock()
+        .unwrap()
+        .push_back(vec![enter(Direction::Buy, dec!(10), None)]);
+    let a = engine.process(quote(1, dec!(1.0999), dec!(1.1000)));
+    assert!(
+        matches!(a.as_slice(), [Action::Broker(BrokerCommand::Open(_))]),
+        "{a:?}"
     );
 }

@@ -108,6 +108,11 @@ impl IgClient {
         self.inner.sessions.force_relogin().await
     }
 
+    /// The room left in IG's trading and non-trading allowances, as this client counts them.
+    pub fn allowance_headroom(&self) -> crate::rate::Headroom {
+        self.inner.transport.headroom()
+    }
+
     /// A snapshot of session state and counters.
     pub fn stats(&self) -> SessionStats {
         let i = &self.inner;
@@ -260,7 +265,7 @@ impl ClientInner {
     /// same request (IG did not act on it); on an allowance error, or a transient failure of a
     /// read (5xx, timeout, connection error), back off and retry it (reads only, never orders).
     pub(crate) async fn call(self: &Arc<Self>, call: &Call) -> Result<Reply, IgError> {
-        self.transport.acquire(call.budget).await;
+        self.transport.acquire(call).await;
         let mut token_retried = false;
         let mut allowance_attempt = 1;
         let mut transient_attempt = 1;
@@ -344,7 +349,7 @@ impl ClientInner {
                     non_trading_per_minute = a.non_trading_per_minute,
                     "IG allowances read"
                 );
-                self.transport.set_allowances(a).await;
+                self.transport.set_allowances(a);
             }
             Ok(None) => {}
             Err(IgError::LoggedOut) => {

@@ -14,6 +14,7 @@ use crate::orders::{
     CloseRequest, DealOutcome, OpenRequest, PositionAmend, Resolution, WorkingOrderAmend,
     WorkingOrderRequest,
 };
+use crate::rate::Priority;
 use crate::transport::Call;
 use crate::types::{Confirmation, DealStatus};
 use scalper_ig_wire::positions::{
@@ -93,6 +94,7 @@ impl IgClient {
         tracing::info!(deal_ref = %reference, deal_id = %req.deal_id, size = %req.size, "closing position");
         let mut call = Call::get("/positions/otc", 1, "close position")
             .dealing()
+            .priority(Priority::Protect)
             .with_json(Method::DELETE, &body)?;
         call.delete_override = true;
         self.deal(
@@ -122,6 +124,7 @@ impl IgClient {
             "amend position",
         )
         .dealing()
+        .priority(Priority::Amend)
         .with_json(Method::PUT, &body)?;
         self.deal(call, reference, PositionCheck::None, false).await
     }
@@ -179,6 +182,7 @@ impl IgClient {
             "amend working order",
         )
         .dealing()
+        .priority(Priority::Amend)
         .with_json(Method::PUT, &body)?;
         self.deal(call, reference, PositionCheck::None, false).await
     }
@@ -191,7 +195,8 @@ impl IgClient {
             2,
             "delete working order",
         )
-        .dealing();
+        .dealing()
+        .priority(Priority::Protect);
         call.method = Method::DELETE;
         call.delete_override = true;
         self.deal(call, reference, PositionCheck::None, false).await
@@ -283,7 +288,7 @@ impl IgClient {
             tokio::time::sleep(cfg.confirm_poll_interval).await;
         }
         tracing::warn!(deal_ref = %reference, last = %last, "no confirmation; checking /positions");
-        match (&check, self.positions().await) {
+        match (&check, self.positions_with(Priority::Protect).await) {
             (PositionCheck::OpenedWith(r), Ok(list)) => {
                 if let Some(p) = list.iter().find(|p| p.deal_reference.as_ref() == Some(r)) {
                     return DealOutcome::Accepted {

@@ -15,6 +15,7 @@ use scalper_model::{DealId, DealReference, Direction, Epic, Timestamp};
 use crate::client::IgClient;
 use crate::convert;
 use crate::error::IgError;
+use crate::rate::Priority;
 use crate::transport::Call;
 use crate::types::{
     Account, Activity, CloseLevel, Confirmation, Market, OpenPosition, PricePage, Transaction,
@@ -131,11 +132,16 @@ impl IgClient {
 
     /// `GET /positions` v2.
     pub async fn positions(&self) -> Result<Vec<OpenPosition>, IgError> {
-        let resp: PositionsResponse = self
-            .inner
-            .call(&Call::get("/positions", 2, "positions"))
-            .await?
-            .json("positions")?;
+        self.positions_with(Priority::Read).await
+    }
+
+    /// `GET /positions` v2 at `priority` (a deal's outcome check goes before reads).
+    pub(crate) async fn positions_with(
+        &self,
+        priority: Priority,
+    ) -> Result<Vec<OpenPosition>, IgError> {
+        let call = Call::get("/positions", 2, "positions").priority(priority);
+        let resp: PositionsResponse = self.inner.call(&call).await?.json("positions")?;
         resp.positions.iter().map(convert::position).collect()
     }
 
@@ -157,7 +163,8 @@ impl IgClient {
             format!("/confirms/{}", seg(reference.as_str())),
             1,
             "deal confirmation",
-        );
+        )
+        .priority(Priority::Protect);
         let c: DealConfirmation = self.inner.call(&call).await?.json("deal confirmation")?;
         convert::confirmation(&c, reference)
     }

@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use crate::config::IgConfig;
 use crate::error::IgError;
-use crate::rate::{Budget, RateLimiter};
+use crate::rate::{Budget, Headroom, Priority, RateLimiter};
 use crate::scrub::{self, Scrubber};
 use crate::stats::StatsCounters;
 use crate::types::Allowances;
@@ -108,14 +108,21 @@ impl Transport {
         self.scrub.remember(tokens);
     }
 
-    /// Waits until `budget` allows one more request.
-    pub(crate) async fn acquire(&self, budget: Budget) {
-        self.limiter.acquire(budget).await;
+    /// Waits until the call's budget gives it a slot (by its priority).
+    pub(crate) async fn acquire(&self, call: &Call) {
+        self.limiter
+            .acquire(call.budget, call.priority, call.context)
+            .await;
     }
 
     /// Replaces the default budgets (once `/operations/application` answered).
-    pub(crate) async fn set_allowances(&self, a: Allowances) {
-        self.limiter.set_allowances(a).await;
+    pub(crate) fn set_allowances(&self, a: Allowances) {
+        self.limiter.set_allowances(a);
+    }
+
+    /// The room left in the trading and non-trading budgets.
+    pub(crate) fn headroom(&self) -> Headroom {
+        self.limiter.headroom()
     }
 
     /// Sends `call` once with the API key and `auth` (if any), counted.
@@ -144,6 +151,8 @@ pub(crate) struct Call {
     /// JSON body.
     pub body: Option<Bytes>,
     pub budget: Budget,
+    /// Who goes first when the budget is short.
+    pub priority: Priority,
     /// Send as POST with `_method: DELETE`.
     pub delete_override: bool,
     /// Needs session authentication headers.
@@ -163,6 +172,7 @@ impl Call {
             query: Vec::new(),
             body: None,
             budget: Budget::NonTrading,
+            priority: Priority::Read,
             delete_override: false,
             auth: true,
             retry_allowance: true,
@@ -184,9 +194,17 @@ impl Call {
         Ok(self)
     }
 
+    /// A dealing request: the trading budget, as an entry unless [`Call::priority`] says
+    /// otherwise.
     pub(crate) fn dealing(mut self) -> Self {
         self.budget = Budget::Trading;
+        self.priority = Priority::Entry;
         self.retry_allowance = false;
+        self
+    }
+
+    pub(crate) fn priority(mut self, priority: Priority) -> Self {
+        self.priority = priority;
         self
     }
 

@@ -34,7 +34,7 @@ pub use reconcile::{
     reconcile, BrokerPosition, BrokerView, ConfirmLookup, ReconAction, ReconClass, ReconItem,
     ReconciliationReport,
 };
-pub use report::{build_report, Report, ReportRow};
+pub use report::{build_report, Report, ReportRow, FAR_FUTURE_MS};
 pub use schema::SCHEMA_VERSION;
 pub use store::{lock_path, Durability, OpenOptions, DEFAULT_PATH};
 pub use types::{

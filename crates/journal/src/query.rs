@@ -246,7 +246,7 @@ impl Journal {
         )
     }
 
-    fn query_events(
+    pub(crate) fn query_events(
         &self,
         tail: &str,
         args: &[&dyn rusqlite::ToSql],

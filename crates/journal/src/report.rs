@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Journal, JournalError, Trade};
 
+/// A `--to` beyond any trade: 3000-01-01T00:00:00Z. Reports up to it say "all closed trades".
+pub const FAR_FUTURE_MS: i64 = 32_503_680_000_000;
+
 /// One line of a report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReportRow {
@@ -46,6 +49,9 @@ pub struct Report {
     /// Paper trades (simulated fills), apart from the broker's.
     #[serde(default)]
     pub paper_total: ReportRow,
+    /// The account currency of every amount (from the last run's start), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 /// Builds one row from trades in close order.
@@ -110,13 +116,32 @@ pub fn build_report(from: Timestamp, to: Timestamp, closed: &[Trade]) -> Report 
         instruments: epics.into_iter().map(|(k, v)| row(k, v)).collect(),
         total: row("total".into(), closed.iter().filter(|t| !t.paper)),
         paper_total: row("paper total".into(), closed.iter().filter(|t| t.paper)),
+        currency: None,
     }
 }
 
 impl Journal {
     /// Report over trades closed in `[from, to)`.
     pub fn report(&self, from: Timestamp, to: Timestamp) -> Result<Report, JournalError> {
-        Ok(build_report(from, to, &self.closed_trades(from, to)?))
+        Ok(Report {
+            currency: self.account_currency()?,
+            ..build_report(from, to, &self.closed_trades(from, to)?)
+        })
+    }
+
+    /// The account currency the latest run started with (`engine_start`), when the broker
+    /// reported one.
+    pub fn account_currency(&self) -> Result<Option<String>, JournalError> {
+        let last = self.query_events(
+            "WHERE kind = 'engine_start' AND json_extract(detail, '$.currency') IS NOT NULL ORDER BY seq DESC LIMIT 1",
+            &[],
+        )?;
+        Ok(last.into_iter().find_map(|e| {
+            e.detail
+                .get("currency")
+                .and_then(|c| c.as_str())
+                .map(str::to_string)
+        }))
     }
 }
 
@@ -144,7 +169,17 @@ fn write_row(f: &mut fmt::Formatter<'_>, r: &ReportRow) -> fmt::Result {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "report {} .. {}", self.from, self.to)?;
+        let period = if self.from == Timestamp::from_millis(0) && self.to.millis() >= FAR_FUTURE_MS
+        {
+            "all closed trades".to_string()
+        } else {
+            format!("trades closed from {} to {}", self.from, self.to)
+        };
+        let currency = self.currency.as_deref().map_or_else(
+            || " (amounts in the account currency)".to_string(),
+            |c| format!(" (amounts in {c})"),
+        );
+        writeln!(f, "report: {period}{currency}")?;
         let header = format!(
             "{:<22} {:>6} {:>5} {:>5} {:>7} {:>12} {:>10} {:>12} {:>10}",
             "", "trades", "wins", "losses", "win%", "pnl", "fees", "net", "drawdown"

@@ -134,6 +134,10 @@ pub enum SystemEvent {
     /// Engine start and stop, for reading the journal later.
     EngineStart {
         mode: String,
+        /// The account's currency as the broker reported it at the start: every amount the
+        /// journal holds for this run is in it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        currency: Option<String>,
     },
     EngineStop {
         reason: String,

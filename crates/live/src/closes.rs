@@ -5,7 +5,7 @@
 //! (`SYSTEM` is IG itself) and its level against the position's stop and limit. The last quote
 //! only gives the estimate used when IG's history does not show the close (yet).
 
-use scalper_engine::{BrokerEvent, CloseCause, Engine};
+use scalper_engine::{BrokerEvent, CloseCause, Engine, Trade};
 use scalper_ig::stream::{PositionUpdate, UpdateStatus};
 use scalper_ig::{CloseLevel, IgClient};
 use scalper_model::{DealId, DealState, Direction, Price, Quote, Timestamp};
@@ -41,6 +41,18 @@ pub fn gone(
         .trades()
         .iter()
         .find(|t| t.deal_id.as_ref() == Some(deal_id) && t.state == DealState::Open)?;
+    gone_trade(trade, quote_for, now, level_hint)
+}
+
+/// `trade`, an open position with a deal id, as a [`GoneClose`] estimated from the last quote
+/// (or `level_hint`, or its entry level when no quote came yet).
+pub fn gone_trade(
+    trade: &Trade,
+    quote_for: impl Fn(&scalper_model::Epic) -> Option<Quote>,
+    now: Timestamp,
+    level_hint: Option<Price>,
+) -> Option<GoneClose> {
+    let deal_id = trade.deal_id.clone()?;
     let exit_side = quote_for(&trade.epic).map(|q| match trade.direction {
         Direction::Buy => q.bid,
         Direction::Sell => q.offer,
@@ -48,7 +60,7 @@ pub fn gone(
     let level = exit_side.or(level_hint).or(trade.entry_level)?;
     Some(GoneClose {
         estimate: BrokerEvent::PositionClosed {
-            deal_id: deal_id.clone(),
+            deal_id,
             level,
             pnl: None,
             cause: CloseCause::Manual,
@@ -74,6 +86,33 @@ pub fn broker_side_close(
     gone(engine, quote_for, now, &p.deal_id, p.level)
 }
 
+/// Whether a close at `level` is at or past the position's stop (then `Stop`) or its limit
+/// (then `Limit`): a long is stopped below and limited above, a short the other way round.
+pub fn level_cause(
+    direction: Direction,
+    level: Price,
+    stop: Option<Price>,
+    limit: Option<Price>,
+) -> Option<CloseCause> {
+    let (stopped, limited) = match direction {
+        Direction::Buy => (
+            stop.is_some_and(|s| level <= s),
+            limit.is_some_and(|l| level >= l),
+        ),
+        Direction::Sell => (
+            stop.is_some_and(|s| level >= s),
+            limit.is_some_and(|l| level <= l),
+        ),
+    };
+    if stopped {
+        Some(CloseCause::Stop)
+    } else if limited {
+        Some(CloseCause::Limit)
+    } else {
+        None
+    }
+}
+
 /// IG's cause for a close: who closed it (the activity's channel) and where (its level against
 /// the position's stop and limit).
 pub fn cause_from_ig(
@@ -83,23 +122,12 @@ pub fn cause_from_ig(
     limit: Option<Price>,
 ) -> (CloseCause, String) {
     let channel = close.channel.as_deref().unwrap_or("").to_ascii_uppercase();
-    let at_or_past = |level: Price, worse: bool| match (direction, worse) {
-        // A long is stopped below, limited above; a short the other way round.
-        (Direction::Buy, true) | (Direction::Sell, false) => close.level <= level,
-        (Direction::Buy, false) | (Direction::Sell, true) => close.level >= level,
-    };
     let description = close
         .description
         .as_deref()
         .map(|d| format!(" ({d})"))
         .unwrap_or_default();
-    let by_level = if stop.is_some_and(|s| at_or_past(s, true)) {
-        Some(CloseCause::Stop)
-    } else if limit.is_some_and(|l| at_or_past(l, false)) {
-        Some(CloseCause::Limit)
-    } else {
-        None
-    };
+    let by_level = level_cause(direction, close.level, stop, limit);
     match (channel.as_str(), by_level) {
         ("SYSTEM", Some(CloseCause::Stop)) => (
             CloseCause::Stop,
@@ -306,5 +334,45 @@ mod tests {
             "a hand close past the stop is still a hand close"
         );
         assert!(r.contains("through WEB"), "{r}");
+    }
+
+    #[test]
+    fn level_cause_reads_each_side_for_longs_and_shorts() {
+        let p = |d| Some(Price::new(d));
+        let long = |l| {
+            level_cause(
+                Direction::Buy,
+                Price::new(l),
+                p(dec!(1.0990)),
+                p(dec!(1.1020)),
+            )
+        };
+        assert_eq!(long(dec!(1.0990)), Some(CloseCause::Stop), "at the stop");
+        assert_eq!(long(dec!(1.1020)), Some(CloseCause::Limit), "at the limit");
+        assert_eq!(long(dec!(1.1000)), None, "between the two");
+        let short = |l| {
+            level_cause(
+                Direction::Sell,
+                Price::new(l),
+                p(dec!(1.1020)),
+                p(dec!(1.0990)),
+            )
+        };
+        assert_eq!(
+            short(dec!(1.1025)),
+            Some(CloseCause::Stop),
+            "past a short's stop"
+        );
+        assert_eq!(
+            short(dec!(1.0985)),
+            Some(CloseCause::Limit),
+            "past a short's limit"
+        );
+        assert_eq!(short(dec!(1.1000)), None);
+        assert_eq!(
+            level_cause(Direction::Buy, Price::new(dec!(1.0)), None, None),
+            None,
+            "no stop or limit: no level cause"
+        );
     }
 }

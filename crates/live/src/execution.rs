@@ -44,6 +44,16 @@ pub enum Job {
         held: Vec<GoneClose>,
         managed: Vec<DealId>,
     },
+    /// Read these markets' dealing rules and status again (`GET /markets/{epic}`).
+    RefreshMarkets(Vec<Epic>),
+}
+
+/// A market's dealing rules and status as IG gives them now.
+#[derive(Debug, Clone)]
+pub struct MarketNow {
+    pub epic: Epic,
+    pub rules: scalper_model::DealingRules,
+    pub status: scalper_model::MarketStatus,
 }
 
 /// What one job led to (possibly nothing: a superseded amendment, a repeated resolution).
@@ -54,6 +64,8 @@ pub struct Completed {
     pub close_reasons: Vec<(DealId, String)>,
     /// What a [`Job::Reconcile`] found (`None` for other jobs, or when `/positions` failed).
     pub reconciled: Option<Reconciled>,
+    /// What a [`Job::RefreshMarkets`] read (markets whose read failed are left out).
+    pub markets: Vec<MarketNow>,
 }
 
 impl Completed {
@@ -185,6 +197,7 @@ impl Scheduler {
             Job::Command(BrokerCommand::Close(_)) | Job::ValueClose(_) | Job::Reconcile { .. } => {
                 self.urgent.push_back(job);
             }
+            Job::RefreshMarkets(_) => self.normal.push_back(job),
             Job::Command(BrokerCommand::Resolve { deal_ref, .. }) => {
                 let queued = self.normal.iter().any(|j| {
                     matches!(j, Job::Command(BrokerCommand::Resolve { deal_ref: r, .. }) if r == deal_ref)
@@ -241,7 +254,7 @@ impl Scheduler {
                 self.resolving.insert(deal_ref.clone());
                 Lane::Resolve(deal_ref.clone())
             }
-            Job::ValueClose(_) | Job::Reconcile { .. } => Lane::Free,
+            Job::ValueClose(_) | Job::Reconcile { .. } | Job::RefreshMarkets(_) => Lane::Free,
         };
         self.running += 1;
         Some((job, lane))
@@ -361,7 +374,9 @@ impl Task {
                 reason: RejectReason::Refused("the amendment's request task failed".into()),
                 detail: None,
             }],
-            Job::Command(BrokerCommand::Resolve { .. }) | Job::Reconcile { .. } => Vec::new(),
+            Job::Command(BrokerCommand::Resolve { .. })
+            | Job::Reconcile { .. }
+            | Job::RefreshMarkets(_) => Vec::new(),
             Job::ValueClose(g) => vec![g.estimate.clone()],
         };
         let mut broker = self.broker.clone();
@@ -372,6 +387,10 @@ impl Task {
                 Job::ValueClose(g) => {
                     Completed::valued(vec![crate::closes::value_close(&client, g).await])
                 }
+                Job::RefreshMarkets(epics) => Completed {
+                    markets: refresh_markets(&client, &epics).await,
+                    ..Completed::default()
+                },
                 Job::Reconcile { held, managed } => {
                     match crate::closes::reconcile(&client, held, managed).await {
                         Some(mut r) => {
@@ -404,6 +423,24 @@ impl Task {
         self.sched.release(&running.lane);
         done.unwrap_or_else(|| Completed::events(running.on_panic))
     }
+}
+
+/// Reads each market's details; one that fails is logged and left out (the last rules stay).
+async fn refresh_markets(client: &IgClient, epics: &[Epic]) -> Vec<MarketNow> {
+    let mut out = Vec::with_capacity(epics.len());
+    for epic in epics {
+        match client.market(epic).await {
+            Ok(m) => out.push(MarketNow {
+                epic: epic.clone(),
+                rules: m.instrument.rules,
+                status: m.status,
+            }),
+            Err(e) => {
+                tracing::warn!(epic = %epic, error = %e, "cannot read the market's dealing rules again; keeping the last ones");
+            }
+        }
+    }
+    out
 }
 
 fn unknown(deal_ref: &DealReference) -> Vec<BrokerEvent> {
@@ -479,6 +516,7 @@ mod tests {
             Job::Command(BrokerCommand::Resolve { deal_ref, .. }) => format!("resolve {deal_ref}"),
             Job::ValueClose(_) => "value".into(),
             Job::Reconcile { .. } => "reconcile".into(),
+            Job::RefreshMarkets(_) => "refresh".into(),
         }
     }
 

@@ -122,7 +122,7 @@ impl JournalSink {
             ))?;
         for t in &left {
             tracing::warn!(trade = t.id.0, reference = %t.deal_reference, epic = %t.epic,
-                direction = t.direction.as_str(), size = %t.size,
+                direction = %t.direction, size = %t.size,
                 "a paper position from an earlier paper run was left open; closed in the journal as paper_abandoned (no exit price, no P&L)");
         }
         Ok(left.len())

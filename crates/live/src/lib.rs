@@ -11,6 +11,7 @@
 
 pub mod clock;
 pub mod closes;
+pub mod console;
 pub mod error;
 pub mod execution;
 pub mod interrupts;
@@ -213,9 +214,11 @@ pub async fn run(
         t.set_phase(RunPhase::WindingDown);
     }
     let wind_down = Instant::now();
-    let counters = session.finish(stop, wall_now).await;
+    let trading::Finished {
+        counters,
+        positions_left,
+    } = session.finish(stop, wall_now).await;
     let wind_down_s = wind_down.elapsed().as_secs_f64();
-    let positions_left = session.positions_left();
     let (end_balance, currency) = account_balance(&client, account.as_deref()).await;
     let broker_balance_change = match (start_balance, end_balance) {
         (Some(start), Some(end)) => Some(end - start),
@@ -260,11 +263,6 @@ pub async fn run(
             Stop::Deadline | Stop::Interrupted => 0,
         },
     })
-}
-
-/// The account's balance (`GET /accounts`), when IG reports one for the session's account.
-pub async fn account_equity(client: &IgClient, account: Option<&str>) -> Option<Money> {
-    account_balance(client, account).await.0
 }
 
 /// The account's balance and currency (`GET /accounts`), when IG reports them.

@@ -43,7 +43,7 @@ pub async fn start(
         })
         .await?;
     let account = info.account_id.as_ref().map(ToString::to_string);
-    tracing::info!(account = ?account, "logged in");
+    tracing::info!(account = %account.as_deref().unwrap_or("(none named)"), "logged in");
     let instruments = load_instruments(client, epics, intr).await?;
     let mut journal = match &opts.journal {
         Some(path) => Some(JournalSink::open(path, opts.durable_journal, opts.paper)?),
@@ -71,6 +71,7 @@ pub async fn start(
             opts,
             intr,
             wall_now,
+            currency,
         )
         .await?;
     }
@@ -117,6 +118,7 @@ async fn recover(
     opts: &RunOptions,
     intr: &mut Interrupts,
     wall_now: Timestamp,
+    currency: Option<String>,
 ) -> Result<(), LiveError> {
     j.abandon_paper_trades(wall_now)?;
     let report = intr
@@ -163,6 +165,7 @@ async fn recover(
         wall_now,
         &scalper_journal::SystemEvent::EngineStart {
             mode: if opts.paper { "paper" } else { "live" }.into(),
+            currency,
         },
     );
     j.session_events(&client.stats(), wall_now);

@@ -1,7 +1,8 @@
 //! The one-line console status: time, quotes per second, open positions, P&L, session state
-//! and token age, redrawn every second on stderr when it is a terminal.
+//! and token age, redrawn every second on stderr when it is a terminal. Log lines are written
+//! above it (see [`crate::console`]).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use scalper_engine::EngineSummary;
@@ -49,7 +50,7 @@ impl StatusLine {
             .halted
             .map_or_else(String::new, |h| format!(" HALTED({h})"));
         let line = format!(
-            "\r[{:>5}s] {:>6.1} q/s | open {} | trades {} | P&L {} | session {} token {}{}{}",
+            "[{:>5}s] {:>6.1} q/s | open {} | trades {} | P&L {} | session {} token {}{}{}",
             self.started.elapsed().as_secs(),
             qps,
             s.open_positions,
@@ -60,16 +61,15 @@ impl StatusLine {
             mode,
             halted,
         );
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "{line:<110}");
-        let _ = err.flush();
+        // A terminal that cannot be written to has nothing to show the status on.
+        let _ = crate::console::draw_status(&line);
         self.drawn = true;
     }
 
     /// Ends the line so later output starts on a fresh one.
     pub fn finish(&mut self) {
         if self.drawn {
-            let _ = writeln!(std::io::stderr());
+            let _ = crate::console::end_status();
             self.drawn = false;
         }
     }

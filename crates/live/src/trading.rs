@@ -30,6 +30,8 @@ use crate::{LiveError, RunOptions, Stop};
 
 /// How long a dealing call waits for its streamed confirm before polling `/confirms`.
 const STREAM_CONFIRM_WAIT: Duration = Duration::from_secs(2);
+/// The shortest time between two reads of one market's details after status changes.
+const MARKET_REFRESH_MIN: Duration = Duration::from_secs(10);
 /// How long the end of a run waits for closes and requests in flight.
 const WIND_DOWN: Duration = Duration::from_secs(15);
 
@@ -38,6 +40,14 @@ const WIND_DOWN: Duration = Duration::from_secs(15);
 pub struct LoopCounters {
     pub quotes: u64,
     pub reconnects: u64,
+}
+
+/// What the end of a run leaves for its report.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub counters: LoopCounters,
+    /// The positions still held after the wind-down (each also logged at WARN).
+    pub positions_left: Vec<crate::PositionLeft>,
 }
 
 /// The stream's receivers while trading.
@@ -60,6 +70,10 @@ pub struct Session {
     counters: LoopCounters,
     at_end: AtEnd,
     reconcile_every: Duration,
+    /// How often every market's dealing rules and status are read again.
+    refresh_every: Duration,
+    /// When each market was last asked for again (a status change asks at most every 10 s).
+    refreshed: HashMap<Epic, Instant>,
     reported_unknown: std::collections::HashSet<String>,
     refusals: std::collections::BTreeMap<String, crate::RefusalCount>,
     streams: Option<Streams>,
@@ -92,6 +106,7 @@ impl Session {
         let clock = QuoteClock::default();
         let at_end = engine_cfg.at_end;
         let reconcile_ms = engine_cfg.reconcile_interval_ms;
+        let refresh_ms = engine_cfg.market_refresh_ms;
         // From here on no SQLite transaction runs on the event loop.
         let journal_failures = match start.journal.as_mut() {
             Some(j) => j.start_writer(opts.telemetry.as_ref().map(|t| t.journal_write.clone()))?,
@@ -144,6 +159,10 @@ impl Session {
             reconcile_every: Duration::from_millis(
                 u64::try_from(reconcile_ms).unwrap_or(60_000).max(1000),
             ),
+            refresh_every: Duration::from_millis(
+                u64::try_from(refresh_ms).unwrap_or(300_000).max(10_000),
+            ),
+            refreshed: HashMap::new(),
             streams: None,
             journal_failures,
             publisher,
@@ -157,7 +176,7 @@ impl Session {
     }
 
     /// The positions the engine still holds (or is still opening or closing).
-    pub fn positions_left(&self) -> Vec<crate::PositionLeft> {
+    fn positions_left(&self) -> Vec<crate::PositionLeft> {
         self.engine
             .trades()
             .iter()
@@ -226,6 +245,10 @@ impl Session {
     fn start_stream(&self, epics: &[Epic], opts: &RunOptions) -> Streams {
         let mut subs: Vec<Subscription> = epics.iter().cloned().map(Subscription::Price).collect();
         subs.push(Subscription::Trade);
+        if !self.venue.is_paper() {
+            // Funds, margin and what the account can still deal: the margin rule's live input.
+            subs.push(Subscription::Account);
+        }
         let (client, mut rx) =
             StreamClient::start(opts.stream.clone(), Arc::new(self.client.clone()), subs);
         // Deal confirms come from the TRADE stream first (REST `/confirms` is the fallback): a
@@ -271,6 +294,7 @@ impl Session {
         let mut interrupted = false;
         let reconcile_every = self.reconcile_every;
         let mut next_reconcile = Instant::now() + reconcile_every;
+        let mut next_refresh = Instant::now() + self.refresh_every;
         let mut reconciled_after = 0u64;
         let stop = loop {
             let sleep_until = deadline.map_or_else(
@@ -334,6 +358,11 @@ impl Session {
                     if Instant::now() >= next_reconcile {
                         self.reconcile("interval");
                         next_reconcile = Instant::now() + reconcile_every;
+                    }
+                    if Instant::now() >= next_refresh {
+                        let all = self.engine.epics().cloned().collect();
+                        self.refresh_markets(all);
+                        next_refresh = Instant::now() + self.refresh_every;
                     }
                     let elapsed = i64::try_from(last_quote_wall.elapsed().as_millis()).unwrap_or(i64::MAX);
                     if last_quote_ts.millis() > 0 {
@@ -466,13 +495,26 @@ impl Session {
                     }
                     booked += 1;
                     if from_reconciliation {
-                        tracing::warn!(deal_id = %deal_id, %level, ?cause, "closed at the broker without the stream saying so: booked at IG's level");
+                        tracing::warn!(deal_id = %deal_id, %level, cause = %cause, "closed at the broker without the stream saying so: booked at IG's level");
                     } else {
-                        tracing::info!(deal_id = %deal_id, %level, ?cause, "closed at the broker: booked at IG's level");
+                        tracing::info!(deal_id = %deal_id, %level, cause = %cause, "closed at the broker: booked at IG's level");
                     }
                 }
             }
             self.feed(EngineEvent::Broker(ev));
+        }
+        for m in done.markets {
+            let at = self.clock.now();
+            self.feed(EngineEvent::DealingRules {
+                epic: m.epic.clone(),
+                rules: m.rules,
+                at,
+            });
+            self.feed(EngineEvent::MarketStatus {
+                epic: m.epic,
+                status: m.status,
+                at,
+            });
         }
         if let Some(mut r) = done.reconciled {
             // Each unmanaged position is reported once per run, not at every reconciliation.
@@ -524,25 +566,29 @@ impl Session {
         else {
             return;
         };
-        let past = |l: scalper_model::Price, worse: bool| match (t.direction, worse) {
-            (scalper_model::Direction::Buy, true) | (scalper_model::Direction::Sell, false) => {
-                level <= l
-            }
-            _ => level >= l,
-        };
-        let (c, what) = if t.stop_level.is_some_and(|s| past(s, true)) {
-            (CloseCause::Stop, "stop")
-        } else if t.limit_level.is_some_and(|l| past(l, false)) {
-            (CloseCause::Limit, "limit")
-        } else {
-            return;
-        };
+        let (c, what) =
+            match crate::closes::level_cause(t.direction, level, t.stop_level, t.limit_level) {
+                Some(CloseCause::Stop) => (CloseCause::Stop, "stop"),
+                Some(CloseCause::Limit) => (CloseCause::Limit, "limit"),
+                _ => return,
+            };
         *cause = c;
         let reason = format!(
             "{what}: IG closed it at {level} before our close request arrived (the request found no position)"
         );
         if let Some(j) = self.venue.journal_mut() {
             j.note_close_reason(deal_id.clone(), reason);
+        }
+    }
+
+    /// Asks the execution task to read `epics`' dealing rules and status again.
+    fn refresh_markets(&mut self, epics: Vec<Epic>) {
+        let now = Instant::now();
+        for e in &epics {
+            self.refreshed.insert(e.clone(), now);
+        }
+        if self.venue.refresh_markets(epics) {
+            tracing::debug!("market details asked again");
         }
     }
 
@@ -555,10 +601,7 @@ impl Session {
             .trades()
             .iter()
             .filter(|t| t.state == DealState::Open)
-            .filter_map(|t| t.deal_id.as_ref())
-            .filter_map(|d| {
-                crate::closes::gone(&self.engine, |e| quotes.get(e).cloned(), now, d, None)
-            })
+            .filter_map(|t| crate::closes::gone_trade(t, |e| quotes.get(e).cloned(), now, None))
             .collect();
         // Every deal the engine knows, in any state: a position it is opening is not "unknown".
         let managed = self
@@ -588,7 +631,23 @@ impl Session {
         }
         log_stream_event(ev);
         if let Some(e) = ev.engine_event() {
+            if let EngineEvent::MarketStatus { epic, status, .. } = &e {
+                // A status change may come with new dealing rules: read them (at most every 10 s).
+                let changed = self.engine.market(epic).is_some_and(|m| m.status != status);
+                let recent = self
+                    .refreshed
+                    .get(epic)
+                    .is_some_and(|t| t.elapsed() < MARKET_REFRESH_MIN);
+                if changed && !recent {
+                    self.refresh_markets(vec![epic.clone()]);
+                }
+            }
             self.feed(e);
+        }
+        if let StreamEvent::Account { update, .. } = ev {
+            if let Some(available_to_deal) = update.available_to_deal {
+                self.feed(EngineEvent::AccountFunds { available_to_deal });
+            }
         }
         if let StreamEvent::Position(p) = ev {
             if self.venue.is_paper() {
@@ -607,7 +666,7 @@ impl Session {
 
     /// Winds the run down: closes everything when asked (demo), waits (bounded) for closes and
     /// for requests in flight, stops the stream and journals the stop.
-    pub async fn finish(&mut self, stop: Stop, wall_start: Timestamp) -> LoopCounters {
+    pub async fn finish(&mut self, stop: Stop, wall_start: Timestamp) -> Finished {
         // A second interrupt means "stop now": nothing more is sent.
         let close = self.at_end == AtEnd::Flatten
             && matches!(stop, Stop::Deadline | Stop::StreamClosed)
@@ -620,12 +679,13 @@ impl Session {
             self.feed(EngineEvent::Command(Command::CloseAll));
         }
         self.wait_for_outcomes(close).await;
-        for p in self.positions_left() {
+        let positions_left = self.positions_left();
+        for p in &positions_left {
             tracing::warn!(
                 trade_id = p.trade_id,
                 deal_id = p.deal_id.as_deref().unwrap_or("-"),
                 epic = %p.epic,
-                direction = p.direction,
+                direction = %p.direction,
                 size = %p.size,
                 entry = p.entry_level.as_deref().unwrap_or("-"),
                 stop = p.stop_level.as_deref().unwrap_or("none"),
@@ -658,7 +718,10 @@ impl Session {
         for failure in self.journal_failures.drain() {
             tracing::error!(failure = %failure, "JOURNAL WRITE FAILED at the end of the run");
         }
-        self.counters
+        Finished {
+            counters: self.counters,
+            positions_left,
+        }
     }
 
     /// Until every position is closed (when `closing`) and no request is in flight, or
@@ -763,13 +826,13 @@ fn log_action(action: &Action) {
             direction,
             reason,
         } => {
-            tracing::info!(epic = %epic, ?direction, reason = ?reason, "entry refused by risk");
+            tracing::info!(epic = %epic, direction = %direction.map_or("-", |d| d.as_str()), reason = %reason, "entry refused by risk");
         }
         Action::TradeOpened(t) => tracing::info!(
             trade_id = t.trade_id,
             deal_id = %t.deal_id,
             epic = %t.epic,
-            direction = t.direction.as_str(),
+            direction = %t.direction,
             size = %t.size,
             level = %t.level,
             stop = %t.stop_level.map_or_else(|| "none".into(), |p| p.to_string()),
@@ -781,12 +844,12 @@ fn log_action(action: &Action) {
             trade_id = t.trade_id,
             deal_id = %t.deal_id,
             epic = %t.epic,
-            direction = t.direction.as_str(),
+            direction = %t.direction,
             size = %t.size,
             entry = %t.entry_price,
             exit = %t.exit_price,
             pnl = %t.pnl,
-            cause = ?t.cause,
+            cause = %t.cause,
             reason = %t.reason,
             paper = t.paper,
             "trade closed"

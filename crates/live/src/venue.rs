@@ -9,7 +9,7 @@ use scalper_engine::{
     Action, BrokerCommand, BrokerEvent, Clock as _, Command, Engine, EngineEvent, SimBroker,
     SimConfig, Venue,
 };
-use scalper_model::{DealId, Instrument, Quote, RejectReason};
+use scalper_model::{DealId, Epic, Instrument, Quote, RejectReason};
 
 use crate::clock::QuoteClock;
 use crate::closes::GoneClose;
@@ -148,6 +148,13 @@ impl LiveVenue {
         self.exec
             .as_mut()
             .is_some_and(|e| e.send(Job::Reconcile { held, managed }).is_ok())
+    }
+
+    /// Asks the execution task to read these markets' dealing rules and status again.
+    pub fn refresh_markets(&mut self, epics: Vec<Epic>) -> bool {
+        self.exec
+            .as_mut()
+            .is_some_and(|e| e.send(Job::RefreshMarkets(epics)).is_ok())
     }
 
     fn switch_to_paper(&mut self) {

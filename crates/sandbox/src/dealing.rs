@@ -192,10 +192,10 @@ impl World<'_> {
     pub fn finish(&mut self, account: &str, reference: &str, c: DealConfirmation) {
         let json = serde_json::to_string(&c).unwrap_or_default();
         tracing::info!(
-            account,
-            deal_ref = reference,
-            status = c.deal_status.as_deref().unwrap_or("-"),
-            reason = c.reason.as_deref().unwrap_or("-"),
+            account = %account,
+            deal_ref = %reference,
+            status = %c.deal_status.as_deref().unwrap_or("-"),
+            reason = %c.reason.as_deref().unwrap_or("-"),
             "deal confirmed"
         );
         let lose = self.st.faults.take(&FaultKind::LoseConfirm);

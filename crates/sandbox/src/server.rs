@@ -199,6 +199,23 @@ impl Inner {
         })
     }
 
+    pub fn set_min_stop_distance(&self, epic: &str, points: Decimal) -> Result<(), ApiError> {
+        if points < Decimal::ZERO || points > Decimal::from(100_000) {
+            return Err(ApiError::bad_request(
+                "error.sandbox.invalid-min-stop-distance",
+            ));
+        }
+        self.with(|w| {
+            let m =
+                w.st.markets
+                    .get_mut(epic)
+                    .ok_or_else(|| ApiError::not_found("error.public-api.epic-not-found"))?;
+            tracing::warn!(epic, %points, "admin: minimum stop distance changed");
+            m.entry.min_stop_distance = points;
+            Ok(())
+        })
+    }
+
     pub fn inject(&self, spec: FaultSpec) {
         if spec == FaultSpec::default() {
             return;
@@ -511,6 +528,11 @@ impl SandboxHandle {
         status: Option<MarketStatus>,
     ) -> Result<(), ApiError> {
         self.inner.set_market_status(epic.as_str(), status)
+    }
+    /// Changes a market's minimum stop/limit distance in points (`/markets/{epic}` shows it;
+    /// orders closer than it are rejected), as IG does during the day.
+    pub fn set_min_stop_distance(&self, epic: &Epic, points: Decimal) -> Result<(), ApiError> {
+        self.inner.set_min_stop_distance(epic.as_str(), points)
     }
     /// Stops the server gracefully and waits for its tasks.
     pub async fn shutdown(self) {

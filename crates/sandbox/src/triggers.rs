@@ -86,7 +86,7 @@ impl World<'_> {
         for (p, what) in hits {
             let level = close_price(q, p.direction);
             let reference = self.st.deal_reference();
-            tracing::info!(account, deal_id = %p.deal_id, %level, trigger = what, "position closed by {what}");
+            tracing::info!(account = %account, deal_id = %p.deal_id, %level, trigger = %what, "position closed by {what}");
             if let Some((pnl, _)) = self.realise(account, &p.deal_id, p.size, level, what) {
                 let details = ActivityDetails {
                     size: Some(p.size),

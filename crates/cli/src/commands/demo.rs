@@ -103,9 +103,14 @@ pub async fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         for a in &state.accounts {
             if !a.ledger.is_empty() {
                 outln!(
-                    "sandbox account {}: balance {} ({} ledger entries, {} open positions)",
+                    "sandbox account {}: balance {}{} ({} ledger entries, {} open positions)",
                     a.account_id,
                     a.balance,
+                    report
+                        .currency
+                        .as_deref()
+                        .map(|c| format!(" {c}"))
+                        .unwrap_or_default(),
                     a.ledger.len(),
                     a.positions.len()
                 );

@@ -15,9 +15,6 @@ use crate::exit::SUCCESS;
 use crate::output::print_json;
 use crate::Context;
 
-/// Year 3000: the open end of a report range.
-const FAR_FUTURE_MS: i64 = 32_503_680_000_000;
-
 /// `--journal`, else `[journal] path` in the config file, else `data/journal.sqlite`.
 pub fn journal_path(flag: Option<&PathBuf>, ctx: &Context) -> Result<PathBuf, ConfigError> {
     #[derive(serde::Deserialize)]
@@ -60,6 +57,9 @@ pub fn run(cmd: &JournalCommand, ctx: &Context) -> anyhow::Result<ExitCode> {
             } else {
                 for t in &trades {
                     outln!("{t}");
+                }
+                if let Some(c) = j.account_currency()? {
+                    outln!("amounts (pnl, fees) in {c}, the account's currency");
                 }
             }
         }
@@ -116,7 +116,7 @@ pub fn run(cmd: &JournalCommand, ctx: &Context) -> anyhow::Result<ExitCode> {
 
 pub fn report(args: &ReportArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     let from = time("--from", args.from.as_ref(), 0)?;
-    let to = time("--to", args.to.as_ref(), FAR_FUTURE_MS)?;
+    let to = time("--to", args.to.as_ref(), scalper_journal::FAR_FUTURE_MS)?;
     let j = open(args.journal.as_ref(), ctx)?;
     let report = j.report(from, to)?;
     if args.json {

@@ -42,6 +42,8 @@ struct Market {
     consecutive_losses: u32,
     cooldown_until: Option<Timestamp>,
     rejected_until: Option<Timestamp>,
+    /// See [`crate::risk::RiskInput::funds_refused`]; cleared when any position closes.
+    funds_refused: Option<scalper_model::Size>,
     max_spread_points: Option<Decimal>,
 }
 
@@ -76,6 +78,8 @@ pub struct Engine {
     nothing_left_reported: bool,
     equity_start: Money,
     realised: Money,
+    /// The broker's latest `AVAILABLE_TO_DEAL` (live runs with the ACCOUNT stream).
+    broker_available: Option<Money>,
     peak: Money,
     max_drawdown: Money,
     wins: u64,
@@ -154,6 +158,7 @@ impl Engine {
                 consecutive_losses: 0,
                 cooldown_until: None,
                 rejected_until: None,
+                funds_refused: None,
             });
         }
         let markets = list;
@@ -180,6 +185,7 @@ impl Engine {
             nothing_left_reported: false,
             equity_start: init.equity,
             realised: Money::ZERO,
+            broker_available: None,
             peak: Money::ZERO,
             max_drawdown: Money::ZERO,
             wins: 0,
@@ -233,6 +239,30 @@ impl Engine {
                             format!("market status {} -> {status}", m.status),
                         ));
                         m.status = status;
+                    }
+                }
+            }
+            EngineEvent::AccountFunds { available_to_deal } => {
+                self.broker_available = Some(available_to_deal);
+            }
+            EngineEvent::DealingRules { epic, rules, .. } => {
+                if let Some(m) = self.markets.iter_mut().find(|m| m.instrument.epic == epic) {
+                    if m.instrument.rules != rules {
+                        let old = &m.instrument.rules;
+                        out.push(log(
+                            LogLevel::Info,
+                            Some(epic),
+                            format!(
+                                "dealing rules changed: minimum stop distance {} -> {} points, minimum size {} -> {}, maximum stop distance {} -> {}; the next order uses them",
+                                old.min_stop_distance,
+                                rules.min_stop_distance,
+                                old.min_deal_size,
+                                rules.min_deal_size,
+                                old.max_stop_distance.map_or_else(|| "none".into(), |d| d.to_string()),
+                                rules.max_stop_distance.map_or_else(|| "none".into(), |d| d.to_string()),
+                            ),
+                        ));
+                        m.instrument.rules = rules;
                     }
                 }
             }
@@ -487,7 +517,10 @@ impl Engine {
                 used += m.instrument.margin_for(t.size, level);
             }
         }
-        self.equity_start + self.realised + self.unrealised() - used
+        let own = self.equity_start + self.realised + self.unrealised() - used;
+        // The broker's figure can lag a fill by a moment and ours cannot see other positions
+        // on the account: the smaller is the safe one.
+        self.broker_available.map_or(own, |b| own.min(b))
     }
 
     /// Unrealised P&L of open trades, at the bid (long) or offer (short).

@@ -95,6 +95,7 @@ impl Engine {
             consecutive_losses: self.cfg.risk.cooldown_after_losses,
             cooldown_until: m.cooldown_until,
             rejected_until: m.rejected_until,
+            funds_refused: m.funds_refused,
             equity: self.equity_start + self.realised,
             available_margin: (!m.instrument.margin.is_none()).then(|| self.available_margin()),
             max_spread_points: m.max_spread_points,

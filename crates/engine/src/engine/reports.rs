@@ -116,7 +116,12 @@ impl Engine {
                 deal_ref,
                 reason,
                 detail,
-            } => self.on_rejected(&deal_ref, &rejection_text(&reason, detail.as_deref()), out),
+            } => self.on_rejected(
+                &deal_ref,
+                &reason,
+                &rejection_text(&reason, detail.as_deref()),
+                out,
+            ),
             BrokerEvent::OutcomeUnknown { deal_ref, detail } => {
                 let Some(i) = self.trades.iter().position(|t| {
                     t.open_ref == deal_ref || t.close_ref.as_ref() == Some(&deal_ref)
@@ -219,6 +224,7 @@ impl Engine {
     fn on_rejected(
         &mut self,
         deal_ref: &scalper_model::DealReference,
+        code: &scalper_model::RejectReason,
         reason: &str,
         out: &mut Vec<Action>,
     ) {
@@ -234,7 +240,13 @@ impl Engine {
                 return;
             }
             let epic = t.epic.clone();
+            let size = t.size;
             self.trades.remove(i);
+            if *code == scalper_model::RejectReason::InsufficientFunds {
+                if let Some(m) = self.markets.iter_mut().find(|m| m.instrument.epic == epic) {
+                    m.funds_refused = Some(m.funds_refused.map_or(size, |s| s.min(size)));
+                }
+            }
             // A refused order is not resent on every quote: pause entries on this instrument.
             // (A resolution that found no deal is not a refusal.)
             let pause = self.cfg.risk.reject_cooldown_ms;
@@ -344,6 +356,10 @@ impl Engine {
         out: &mut Vec<Action>,
     ) {
         let mut t = self.trades.remove(i);
+        // A close frees margin: sizes the broker refused for funds may be tried again.
+        for m in &mut self.markets {
+            m.funds_refused = None;
+        }
         if t.state == DealState::Closing && t.unknown_ref.is_some() {
             self.unknown_resolved += 1;
         }

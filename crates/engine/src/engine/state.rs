@@ -140,6 +140,8 @@ pub struct MarketView<'a> {
     pub strategy: &'static str,
     pub last_quote: Option<&'a Quote>,
     pub status: &'a MarketStatus,
+    /// The dealing rules the next order is checked against.
+    pub rules: &'a scalper_model::DealingRules,
     pub stream_gap: bool,
     pub consecutive_losses: u32,
     pub cooldown_until: Option<Timestamp>,
@@ -232,6 +234,7 @@ impl Engine {
             strategy: m.strategy.name(),
             last_quote: m.last_quote.as_ref(),
             status: &m.status,
+            rules: &m.instrument.rules,
             stream_gap: m.stream_gap,
             consecutive_losses: m.consecutive_losses,
             cooldown_until: m.cooldown_until,

@@ -253,7 +253,7 @@ impl SessionManager {
     async fn validate(&self) -> Result<(), IgError> {
         let s = self.session().await?;
         let call = Call::get("/session", 1, "validate session");
-        self.transport.acquire(call.budget).await;
+        self.transport.acquire(&call).await;
         match self.transport.send(&call, Some(s.auth())).await {
             Ok(_) => {
                 self.touch();
@@ -362,7 +362,7 @@ impl Locked<'_> {
                     stats.logins.inc();
                     tracing::info!(
                         attempt,
-                        account = s.account_text().unwrap_or("-"),
+                        account = %s.account_text().unwrap_or("-"),
                         "IG login succeeded"
                     );
                     return Ok(s);

@@ -12,6 +12,7 @@
 //! | `POST /sandbox/price` | `{"epic", "bid", "offer"}` | force a price; stops, limits and orders trigger |
 //! | `POST /sandbox/step` | `{"epic"?, "ticks"?}` | produce the next simulated quotes now |
 //! | `POST /sandbox/market-status` | `{"epic", "status"}` (`null` = schedule) | override a market's status |
+//! | `POST /sandbox/dealing-rules` | `{"epic", "min_stop_distance"}` (points) | change a market's minimum stop/limit distance, as IG does during the day |
 //! | `POST /sandbox/stream-fault` | `{"kind": "drop"\|"silence"\|"loop"\|"end"\|"refuse", "millis"?, "cause"?, "count"?}` | streaming fault |
 
 use std::net::IpAddr;
@@ -41,6 +42,7 @@ pub(super) fn router() -> Router<Shared> {
         .route("/price", post(price))
         .route("/step", post(step))
         .route("/market-status", post(market_status))
+        .route("/dealing-rules", post(dealing_rules))
         .route("/stream-fault", post(stream_fault))
 }
 
@@ -190,6 +192,18 @@ struct StatusBody {
 async fn market_status(State(inner): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
     let b: StatusBody = parse_body(&body)?;
     inner.set_market_status(&b.epic, b.status.as_deref().map(MarketStatus::from_ig))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct RulesBody {
+    epic: String,
+    min_stop_distance: Decimal,
+}
+
+async fn dealing_rules(State(inner): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
+    let b: RulesBody = parse_body(&body)?;
+    inner.set_min_stop_distance(&b.epic, b.min_stop_distance)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
