@@ -11,8 +11,8 @@ use scalper_ig::SessionStats;
 use scalper_model::{Epic, Instrument, Money, Quote, Timestamp};
 
 use crate::telemetry::{
-    ClosedTradeView, ErrorNote, InstrumentView, OrderTally, PnlView, PositionView, RunPhase,
-    SessionView, StatusSnapshot, StreamView, Telemetry, ERRORS_KEPT, PUBLISH_EVERY,
+    AllowanceView, ClosedTradeView, ErrorNote, InstrumentView, OrderTally, PnlView, PositionView,
+    RunPhase, SessionView, StatusSnapshot, StreamView, Telemetry, ERRORS_KEPT, PUBLISH_EVERY,
     RECENT_TRADES_KEPT,
 };
 
@@ -28,6 +28,7 @@ struct QuoteTally {
 pub(crate) struct LoopView<'a> {
     pub engine: &'a Engine,
     pub stats: &'a SessionStats,
+    pub headroom: scalper_ig::rate::Headroom,
     pub orders: &'a OrderTally,
     pub refusals: &'a BTreeMap<String, crate::RefusalCount>,
     pub quotes: u64,
@@ -212,7 +213,7 @@ impl Publisher {
             uptime_s: self.started.elapsed().as_secs_f64(),
             paper: v.paper,
             halted: s.halted.map(|h| h.to_string()),
-            session: session_view(v.stats),
+            session: session_view(v.stats, v.headroom),
             stream: StreamView {
                 state: self.stream_state.to_string(),
                 reconnects: v.reconnects,
@@ -274,7 +275,7 @@ impl Publisher {
     }
 }
 
-fn session_view(stats: &SessionStats) -> SessionView {
+fn session_view(stats: &SessionStats, h: scalper_ig::rate::Headroom) -> SessionView {
     SessionView {
         state: stats.state.as_str().to_string(),
         version: format!("{:?}", stats.session_version).to_lowercase(),
@@ -286,6 +287,13 @@ fn session_view(stats: &SessionStats) -> SessionView {
         token_errors_recovered: stats.token_errors_recovered,
         allowance_backoffs: stats.allowance_backoffs,
         requests: stats.requests,
+        allowance: AllowanceView {
+            trading: h.trading,
+            trading_limit: h.trading_limit,
+            non_trading: h.non_trading,
+            non_trading_limit: h.non_trading_limit,
+            waiting: h.waiting,
+        },
     }
 }
 

@@ -71,7 +71,7 @@ pub async fn start(
             opts,
             intr,
             wall_now,
-            currency,
+            currency.clone(),
         )
         .await?;
     }

@@ -299,6 +299,18 @@ pub struct SessionView {
     pub token_errors_recovered: u64,
     pub allowance_backoffs: u64,
     pub requests: u64,
+    /// IG's request budgets: what could be sent now, the limits, and requests waiting.
+    pub allowance: AllowanceView,
+}
+
+/// The room left in IG's trading and non-trading request budgets (per minute).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct AllowanceView {
+    pub trading: u32,
+    pub trading_limit: u32,
+    pub non_trading: u32,
+    pub non_trading_limit: u32,
+    pub waiting: u32,
 }
 
 /// The price stream.

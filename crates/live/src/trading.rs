@@ -404,6 +404,7 @@ impl Session {
         let view = LoopView {
             engine: &self.engine,
             stats: &stats,
+            headroom: self.client.allowance_headroom(),
             orders: self.venue.tally(),
             refusals: &self.refusals,
             quotes: self.counters.quotes,

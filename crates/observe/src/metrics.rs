@@ -274,6 +274,37 @@ fn session(enc: &mut DescriptorEncoder, s: &StatusSnapshot) -> Result<(), FmtErr
             i64::try_from(age).unwrap_or(i64::MAX),
         )?;
     }
+    let a = v.allowance;
+    let mut m = enc.encode_descriptor(
+        "allowance_headroom",
+        "IG requests that could be sent now, by budget (per minute)",
+        None,
+        MetricType::Gauge,
+    )?;
+    gauge_in(&mut m, &[("budget", "trading")], i64::from(a.trading))?;
+    gauge_in(
+        &mut m,
+        &[("budget", "non_trading")],
+        i64::from(a.non_trading),
+    )?;
+    let mut m = enc.encode_descriptor(
+        "allowance_limit",
+        "IG's request budget per minute, by budget",
+        None,
+        MetricType::Gauge,
+    )?;
+    gauge_in(&mut m, &[("budget", "trading")], i64::from(a.trading_limit))?;
+    gauge_in(
+        &mut m,
+        &[("budget", "non_trading")],
+        i64::from(a.non_trading_limit),
+    )?;
+    gauge(
+        enc,
+        "allowance_waiting",
+        "IG requests waiting for a budget",
+        i64::from(a.waiting),
+    )?;
     gauge(
         enc,
         "session_active",

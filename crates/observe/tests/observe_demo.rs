@@ -17,7 +17,7 @@ const EPICS: [&str; 3] = [
 ];
 
 /// Every family `/metrics` must hold, with its type.
-const FAMILIES: [(&str, &str); 31] = [
+const FAMILIES: [(&str, &str); 34] = [
     ("scalper_run_phase", "gauge"),
     ("scalper_halted", "gauge"),
     ("scalper_open_positions", "gauge"),
@@ -45,6 +45,9 @@ const FAMILIES: [(&str, &str); 31] = [
     ("scalper_token_errors_recovered", "counter"),
     ("scalper_allowance_backoffs", "counter"),
     ("scalper_session_active", "gauge"),
+    ("scalper_allowance_headroom", "gauge"),
+    ("scalper_allowance_limit", "gauge"),
+    ("scalper_allowance_waiting", "gauge"),
     ("scalper_stream_connected", "gauge"),
     ("scalper_stream_reconnects", "counter"),
     ("scalper_decision_seconds", "histogram"),
@@ -145,6 +148,14 @@ async fn metrics_status_and_health_of_a_trading_run() {
     assert_eq!(m1.value("scalper_stream_connected", ""), 1.0);
     assert_eq!(m1.value("scalper_session_active", ""), 1.0);
     assert!(m1.value("scalper_logins_total", "") >= 1.0);
+    for budget in ["trading", "non_trading"] {
+        let l = format!("budget=\"{budget}\"");
+        let (room, limit) = (
+            m1.value("scalper_allowance_headroom", &l),
+            m1.value("scalper_allowance_limit", &l),
+        );
+        assert!(limit > 0.0 && room <= limit, "{budget}: {room} of {limit}");
+    }
     assert!(m1.value("scalper_orders_sent_total", "kind=\"open\"") >= 2.0);
     assert!(m1.value("scalper_orders_filled_total", "") >= 2.0);
     assert!(m1.value("scalper_trades_closed_total", "") >= 1.0);
