@@ -145,4 +145,20 @@ fn demo_serves_metrics_and_status_while_it_trades() {
         std::net::TcpStream::connect(&addr).is_err(),
         "the server stopped with the run"
     );
+    // No run answers: `scalper status` reads the journal instead.
+    let journal_arg = journal.to_str().unwrap();
+    let r = d.run(
+        &[
+            "status",
+            "--url",
+            &format!("http://{addr}"),
+            "--journal",
+            journal_arg,
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("no run answers"), "{r:?}");
+    assert!(r.stdout.contains("0 open trade(s)"), "{r:?}");
+    assert!(r.stdout.contains("latest trades:"), "{r:?}");
 }

@@ -82,6 +82,21 @@ pub struct HttpArgs {
     pub http_allow_remote: bool,
 }
 
+/// `scalper status [--url URL] [--journal PATH] [--json]`
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// The running engine's --http address.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:9464")]
+    pub url: String,
+    /// The journal to read when no run answers (default: `[journal] path` in scalper.toml,
+    /// else data/journal.sqlite).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<std::path::PathBuf>,
+    /// Print the JSON status instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `scalper run [--paper] [--live] [--instruments LIST] [--duration D] [--json]`
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {

@@ -10,6 +10,7 @@ pub mod research;
 pub mod run;
 pub mod sandbox;
 pub mod soak;
+pub mod status;
 pub mod summary;
 pub mod test;
 
@@ -33,5 +34,6 @@ pub async fn dispatch(command: &Command, ctx: &Context) -> anyhow::Result<ExitCo
         Command::Journal(cmd) => journal::run(cmd, ctx),
         Command::Report(args) => journal::report(args, ctx),
         Command::Soak(args) => soak::run(args).await,
+        Command::Status(args) => status::run(args, ctx).await,
     }
 }
