@@ -354,3 +354,58 @@ fn a_misspelled_engine_key_fails_config_check_as_it_would_fail_run() {
     let r = d.run(&["run", "--duration", "1s"], &[]);
     assert_eq!(r.code, 2, "{r:?}");
 }
+
+#[test]
+fn a_schedule_is_checked_with_the_rest_of_the_engine() {
+    let d = Dir::new();
+    d.write(".env", &complete_env("alice"));
+    d.write(
+        "scalper.toml",
+        "[[engine.schedule]]\nname = \"weekend\"\nat = \"21:50\"\ndays = [\"Fri\"]\ninstruments = [\"EUR_USD\"]\n",
+    );
+    let r = d.run(&["config", "check"], &[]);
+    assert_eq!(r.code, 0, "a valid schedule passes: {r:?}");
+    d.write(
+        "scalper.toml",
+        "[[engine.schedule]]\nat = \"21:50\"\ntimezone = \"Europe/Londn\"\n",
+    );
+    let r = d.run(&["config", "check"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stdout.contains("Europe/Londn"), "{r:?}");
+    d.write(
+        "scalper.toml",
+        "[[engine.schedule]]\nat = \"21:50\"\ninstruments = [\"EURO_DOLLAR\"]\n",
+    );
+    let r = d.run(&["config", "check"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stdout.contains("EURO_DOLLAR"), "{r:?}");
+}
+
+#[test]
+fn a_news_file_is_read_and_its_bad_lines_are_named() {
+    let d = Dir::new();
+    d.write(".env", &complete_env("alice"));
+    d.write(
+        "scalper.toml",
+        "[engine.news]\nfile = \"news.csv\"\nbefore_min = 15\n",
+    );
+    let r = d.run(&["config", "check"], &[]);
+    assert_eq!(r.code, 2, "a missing news file is an error: {r:?}");
+    assert!(r.stdout.contains("news.csv"), "{r:?}");
+    d.write(
+        "news.csv",
+        "time,scope,impact,title\n2026-12-04T13:30:00Z,USD,high,NFP\n",
+    );
+    let r = d.run(&["config", "check"], &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    d.write(
+        "news.csv",
+        "time,scope,impact,title\n2026-12-04T13:30:00Z,USD,huge,NFP\n",
+    );
+    let r = d.run(&["config", "check"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stdout.contains("line 2") && r.stdout.contains("huge"),
+        "{r:?}"
+    );
+}

@@ -128,6 +128,38 @@ async fn wrong_password_exits_3_after_exactly_one_login_attempt() {
     sb.shutdown().await;
 }
 
+/// `IG_API_URL` without IG's path (or with a wrong one): `test` and `run` say which URL is
+/// wrong and which one to use, exit 2 (configuration) and send no order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_api_url_path_is_named_with_the_right_form() {
+    let sb = sandbox().await;
+    let d = std::sync::Arc::new(Dir::new());
+    let root = format!("http://{}", sb.addr());
+    for (url, command) in [
+        (format!("{root}/wrong"), &["test", "EUR_USD"][..]),
+        (root.clone(), &["test", "EUR_USD", "--json"][..]),
+        (format!("{root}/wrong"), &["run", "--duration", "5s"][..]),
+    ] {
+        let r = run(&d, command, env(&url, PASSWORD)).await;
+        assert_eq!(r.code, 2, "{url} {command:?}: {r:?}");
+        let msg = format!("IG_API_URL {url} is not IG's REST API");
+        assert!(r.stderr.contains(&msg), "{r:?}");
+        assert!(
+            r.stderr
+                .contains(&format!("Did you mean {}?", sb.rest_url())),
+            "{r:?}"
+        );
+        assert!(
+            r.stderr.contains("https://demo-api.ig.com/gateway/deal"),
+            "{r:?}"
+        );
+        assert_no_secret(&r.all());
+        assert_no_secret(&d.logs());
+    }
+    assert_eq!(sb.state().requests_matching("/positions/otc"), 0);
+    sb.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trade_on_live_needs_live_flag_and_nothing_is_sent() {
     let sb = sandbox().await;
@@ -278,4 +310,46 @@ async fn prices_with_no_bars_says_so_and_writes_nothing() {
     assert!(r.stdout.contains("nothing written to none.csv"), "{r:?}");
     assert!(!r.stdout.contains("0 MINUTE bars"), "{r:?}");
     assert!(!d.path().join("none.csv").exists(), "no file for no bars");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markets_search_lists_epics_with_their_product_and_scalper_name() {
+    let sb = sandbox().await;
+    let d = std::sync::Arc::new(Dir::new());
+    let r = run(
+        &d,
+        &["markets", "search", "EUR/USD", "--json"],
+        env(&sb.rest_url(), PASSWORD),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{r:?}");
+    let rows = r.json();
+    let rows = rows.as_array().unwrap();
+    let cfd = rows
+        .iter()
+        .find(|m| m["epic"] == "CS.D.EURUSD.CFD.IP")
+        .expect("the CFD epic");
+    assert_eq!(cfd["product"], "CFD");
+    assert_eq!(cfd["friendly_name"], "EUR_USD");
+    assert!(
+        rows.iter()
+            .any(|m| m["product"] == "spread bet" && m["friendly_name"] == "EUR_USD"),
+        "the spread-bet form is listed too: {rows:?}"
+    );
+    let r = run(
+        &d,
+        &["markets", "search", "no such market"],
+        env(&sb.rest_url(), PASSWORD),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("no market matches"), "{r:?}");
+    let r = run(
+        &d,
+        &["markets", "search", " "],
+        env(&sb.rest_url(), PASSWORD),
+    )
+    .await;
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_no_secret(&r.all());
 }

@@ -85,6 +85,14 @@ pub enum Refusal {
         status: String,
     },
     OutsideTradingHours,
+    /// Inside the no-entry window of a scheduled flatten (`[[engine.schedule]]`).
+    ScheduledFlatten {
+        name: String,
+    },
+    /// Inside a news event's window (`[engine.news]`).
+    NewsBlackout {
+        event: String,
+    },
     NoQuote,
     StreamGap,
     StaleQuote {
@@ -133,6 +141,17 @@ pub enum Refusal {
         required: Money,
         available: Money,
     },
+    /// Open notional plus the entry's over equity would pass `max_leverage`.
+    MaxLeverage {
+        leverage: Decimal,
+        max: Decimal,
+    },
+    /// The entry would take `currency`'s net exposure past `max_currency_exposure`.
+    MaxCurrencyExposure {
+        currency: String,
+        exposure: Money,
+        max: Money,
+    },
     /// The broker refused `size` on this instrument for insufficient funds, and no position
     /// has closed since: that size (or more) is not tried again until margin frees up.
     BrokerRefusedFunds {
@@ -148,6 +167,8 @@ impl Refusal {
             Self::Halted { .. } => "halted",
             Self::MarketNotTradeable { .. } => "market_not_tradeable",
             Self::OutsideTradingHours => "outside_trading_hours",
+            Self::ScheduledFlatten { .. } => "scheduled_flatten",
+            Self::NewsBlackout { .. } => "news_blackout",
             Self::NoQuote => "no_quote",
             Self::StreamGap => "stream_gap",
             Self::StaleQuote { .. } => "stale_quote",
@@ -162,6 +183,8 @@ impl Refusal {
             Self::SizeBelowMinimum { .. } => "size_below_minimum",
             Self::InsufficientMargin { .. } => "insufficient_margin",
             Self::BrokerRefusedFunds { .. } => "broker_refused_funds",
+            Self::MaxLeverage { .. } => "max_leverage",
+            Self::MaxCurrencyExposure { .. } => "max_currency_exposure",
             Self::StopTooFar { .. } => "stop_too_far",
             Self::NothingToClose => "nothing_to_close",
         }
@@ -174,6 +197,10 @@ impl fmt::Display for Refusal {
             Self::Halted { reason } => write!(f, "halted: {reason}"),
             Self::MarketNotTradeable { status } => write!(f, "market not tradeable ({status})"),
             Self::OutsideTradingHours => f.write_str("outside trading hours"),
+            Self::ScheduledFlatten { name } => {
+                write!(f, "no entries around the scheduled flatten ({name})")
+            }
+            Self::NewsBlackout { event } => write!(f, "news blackout: {event}"),
             Self::NoQuote => f.write_str("no quote yet"),
             Self::StreamGap => f.write_str("price stream gap: waiting for a fresh quote"),
             Self::StaleQuote { age_ms, max_ms } => {
@@ -221,6 +248,22 @@ impl fmt::Display for Refusal {
             } => write!(
                 f,
                 "margin {required} needed, {available} available: entry not sent"
+            ),
+            Self::MaxLeverage { leverage, max } => write!(
+                f,
+                "leverage would be {}:1, above the maximum {}:1",
+                leverage.round_dp(2).normalize(),
+                max.normalize()
+            ),
+            Self::MaxCurrencyExposure {
+                currency,
+                exposure,
+                max,
+            } => write!(
+                f,
+                "net {currency} exposure would be {}, beyond the maximum {}",
+                exposure.round_cents(),
+                max.round_cents()
             ),
             Self::BrokerRefusedFunds { size } => write!(
                 f,
@@ -301,6 +344,12 @@ mod tests {
                 status: "CLOSED".into(),
             },
             Refusal::OutsideTradingHours,
+            Refusal::ScheduledFlatten {
+                name: "weekend".into(),
+            },
+            Refusal::NewsBlackout {
+                event: "NFP (USD)".into(),
+            },
             Refusal::NoQuote,
             Refusal::StreamGap,
             Refusal::StaleQuote {
@@ -334,6 +383,18 @@ mod tests {
             Refusal::InsufficientMargin {
                 required: Money::new(Decimal::TEN),
                 available: Money::ZERO,
+            },
+            Refusal::BrokerRefusedFunds {
+                size: Size::new(Decimal::ONE),
+            },
+            Refusal::MaxLeverage {
+                leverage: Decimal::TEN,
+                max: Decimal::ONE,
+            },
+            Refusal::MaxCurrencyExposure {
+                currency: "EUR".into(),
+                exposure: Money::new(Decimal::TEN),
+                max: Money::ZERO,
             },
             Refusal::NothingToClose,
         ];

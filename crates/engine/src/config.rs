@@ -45,6 +45,10 @@ pub struct EngineConfig {
     /// changes minimum stop distances during the day; also after a status change on the
     /// stream). Default 300000; at least 10000.
     pub market_refresh_ms: i64,
+    /// Scheduled flattens (`[[engine.schedule]]`): weekend close, rollover, any local time.
+    pub schedule: Vec<crate::schedule::FlattenAt>,
+    /// News blackouts (`[engine.news]`).
+    pub news: crate::news::NewsConfig,
 }
 
 /// What a live run does with open positions when it ends by its duration.
@@ -97,6 +101,8 @@ impl Default for EngineConfig {
             at_end: AtEnd::Flatten,
             reconcile_interval_ms: 60_000,
             market_refresh_ms: 300_000,
+            schedule: Vec::new(),
+            news: crate::news::NewsConfig::default(),
         }
     }
 }
@@ -184,6 +190,13 @@ pub struct RiskConfig {
     pub session_timezone: String,
     /// Local time at which a session day starts, `HH:MM`. Default `00:00`.
     pub session_start: HhMm,
+    /// Maximum leverage: the notional of every open position plus the entry's, in account
+    /// currency, over equity. Default none.
+    pub max_leverage: Option<Decimal>,
+    /// Maximum net exposure per currency, in account currency (long EUR/USD and long EUR/GBP
+    /// are both long EUR); an entry that would take a currency past it is refused unless it
+    /// reduces that currency's exposure. Default none.
+    pub max_currency_exposure: Option<Decimal>,
 }
 
 impl Default for RiskConfig {
@@ -203,6 +216,8 @@ impl Default for RiskConfig {
             daily_loss_limit: Some(dec!(500)),
             session_timezone: "UTC".to_string(),
             session_start: HhMm(NaiveTime::MIN),
+            max_leverage: None,
+            max_currency_exposure: None,
         }
     }
 }
@@ -313,6 +328,7 @@ impl EngineConfig {
                 "must be >= 1000 (each reconciliation reads /positions from IG)",
             ));
         }
+        crate::schedule::Schedule::new(&self.schedule, &self.news)?;
         if self.market_refresh_ms < 10_000 {
             return Err(invalid(
                 "market_refresh_ms",
@@ -354,6 +370,8 @@ impl RiskConfig {
         positive_opt("risk.max_size", self.max_size)?;
         positive_opt("risk.max_spread_points", self.max_spread_points)?;
         positive_opt("risk.daily_loss_limit", self.daily_loss_limit)?;
+        positive_opt("risk.max_leverage", self.max_leverage)?;
+        positive_opt("risk.max_currency_exposure", self.max_currency_exposure)?;
         if self.max_open_positions == 0 {
             return Err(invalid("risk.max_open_positions", "must be >= 1"));
         }

@@ -18,7 +18,9 @@ pub mod driver;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod news;
 pub mod risk;
+pub mod schedule;
 pub mod sim;
 pub mod strategy;
 

@@ -2,14 +2,16 @@
 //! with a [`Refusal`]. Also session-day and trading-hours arithmetic (time-zone aware).
 //!
 //! Checks run in this order, the first failure wins: halt, unresolved outcome, market status,
-//! stream gap, quote present, stale quote, trading hours, spread, open positions per
-//! instrument, open positions total, trades per day, cooldown, then sizing.
+//! stream gap, quote present, stale quote, trading hours, scheduled flatten or news window,
+//! spread, open positions per instrument, open positions total, trades per day, cooldown, then
+//! sizing (margin, leverage and currency exposure, a size the broker refused for funds).
 
 use chrono::{Datelike, NaiveDate, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use scalper_model::{
-    DealReference, Instrument, MarketStatus, Money, Points, Quote, Size, Timestamp,
+    DealReference, Direction, Instrument, MarketStatus, Money, Points, Price, Quote, Size,
+    Timestamp,
 };
 
 use crate::action::{HaltReason, Refusal};
@@ -47,6 +49,90 @@ fn cap_by_margin(i: &RiskInput<'_>, fixed: bool, size: &mut Size) -> Option<Refu
     })
 }
 
+/// The open positions' notional, in account currency: in total and net per currency (a long
+/// EUR/USD is long EUR and short USD; an index is long or short its currency).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exposure {
+    pub gross: Money,
+    pub by_currency: Vec<(String, Money)>,
+}
+
+impl Exposure {
+    /// Adds a position of `direction` and `notional` (account currency) on `inst`.
+    pub fn add(&mut self, inst: &Instrument, direction: Direction, notional: Money) {
+        self.gross += notional;
+        for (currency, sign) in legs(inst, direction) {
+            let amount = if sign { notional } else { -notional };
+            match self.by_currency.iter_mut().find(|(c, _)| *c == currency) {
+                Some((_, m)) => *m += amount,
+                None => self.by_currency.push((currency.to_string(), amount)),
+            }
+        }
+    }
+
+    pub fn net(&self, currency: &str) -> Money {
+        self.by_currency
+            .iter()
+            .find(|(c, _)| c == currency)
+            .map_or(Money::ZERO, |(_, m)| *m)
+    }
+}
+
+/// The currencies a position is long (`true`) or short (`false`) of: an FX pair's base and
+/// quote, or an instrument's own currency.
+fn legs(inst: &Instrument, direction: Direction) -> Vec<(&str, bool)> {
+    let long = direction == Direction::Buy;
+    match scalper_model::catalogue::by_epic(&inst.epic) {
+        Some((m, _)) if !m.base.is_empty() => vec![(m.base, long), (m.currency, !long)],
+        Some((m, _)) => vec![(m.currency, long)],
+        None => vec![(inst.currency.as_str(), long)],
+    }
+}
+
+/// Notional of `size` at `level`, in account currency.
+pub fn notional(inst: &Instrument, size: Size, level: Price) -> Money {
+    inst.to_account(Money::new(inst.notional_per_unit(level) * size.value()))
+}
+
+/// Refuses an entry that would pass the leverage or a currency's exposure limit.
+fn check_exposure(
+    c: &RiskConfig,
+    i: &RiskInput<'_>,
+    direction: Direction,
+    size: Size,
+) -> Option<Refusal> {
+    let current = i.exposure?;
+    let q = i.quote?;
+    let inst = i.instrument;
+    let added = notional(inst, size, q.offer.max(q.bid));
+    if let Some(max) = c.max_leverage {
+        let equity = i.equity.value();
+        let leverage = if equity > Decimal::ZERO {
+            (current.gross + added).value() / equity
+        } else {
+            Decimal::MAX
+        };
+        if leverage > max {
+            return Some(Refusal::MaxLeverage { leverage, max });
+        }
+    }
+    if let Some(max) = c.max_currency_exposure {
+        let mut after = current.clone();
+        after.add(inst, direction, added);
+        for (currency, _) in legs(inst, direction) {
+            let (before, now) = (current.net(currency), after.net(currency));
+            if now.value().abs() > max && now.value().abs() > before.value().abs() {
+                return Some(Refusal::MaxCurrencyExposure {
+                    currency: currency.to_string(),
+                    exposure: now,
+                    max: Money::new(max),
+                });
+            }
+        }
+    }
+    None
+}
+
 /// An approved entry: the size and distances to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approved {
@@ -82,6 +168,10 @@ pub struct RiskInput<'a> {
     /// The smallest size the broker refused for insufficient funds since a position last
     /// closed: entries of that size or more are refused without asking.
     pub funds_refused: Option<Size>,
+    /// The open positions' exposure, when a leverage or currency limit is configured.
+    pub exposure: Option<&'a Exposure>,
+    /// The scheduled flatten or news window that holds now.
+    pub blackout: Option<&'a crate::schedule::Blackout>,
     pub equity: Money,
     /// Margin the account can still commit (equity with open P&L, less the margin of open
     /// positions), in account currency; `None` when the instrument has no margin modelled.
@@ -223,6 +313,17 @@ impl RiskManager {
         if !self.in_trading_hours(i.now) {
             return Some(Refusal::OutsideTradingHours);
         }
+        match i.blackout {
+            Some(crate::schedule::Blackout::Scheduled(name)) => {
+                return Some(Refusal::ScheduledFlatten { name: name.clone() });
+            }
+            Some(crate::schedule::Blackout::News(event)) => {
+                return Some(Refusal::NewsBlackout {
+                    event: event.clone(),
+                });
+            }
+            None => {}
+        }
         if let Some(max) = i.max_spread_points.or(c.max_spread_points) {
             let spread = i.instrument.to_points(q.spread()).value();
             if spread > max {
@@ -309,6 +410,9 @@ impl RiskManager {
             });
         }
         if let Some(refusal) = cap_by_margin(i, entry.size.is_some(), &mut size) {
+            return Decision::Refuse(refusal);
+        }
+        if let Some(refusal) = check_exposure(&self.cfg, i, entry.direction, size) {
             return Decision::Refuse(refusal);
         }
         if let Some(refused) = i.funds_refused {

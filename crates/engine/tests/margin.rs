@@ -49,6 +49,8 @@ fn decide(available: Decimal, size: Option<Decimal>, stop: Decimal) -> Decision 
         cooldown_until: None,
         rejected_until: None,
         funds_refused: None,
+        blackout: None,
+        exposure: None,
         equity: Money::new(dec!(100000)),
         available_margin: Some(Money::new(available)),
         max_spread_points: None,

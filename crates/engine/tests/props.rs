@@ -100,7 +100,7 @@ proptest! {
         let input = RiskInput {
             now: ts(0), instrument: &inst, quote: Some(&q), status: &status, stream_gap: false,
             halted: None, unresolved: None, open_total: 0, open_instrument: 0, trades_today: 0,
-            consecutive_losses: 0, cooldown_until: None, rejected_until: None, funds_refused: None, equity: Money::new(Decimal::from(equity)), available_margin: None,
+            consecutive_losses: 0, cooldown_until: None, rejected_until: None, funds_refused: None, blackout: None, exposure: None, equity: Money::new(Decimal::from(equity)), available_margin: None,
             max_spread_points: None,
         };
         let entry = Entry {

@@ -1586,3 +1586,120 @@ fn the_brokers_available_to_deal_caps_the_margin_rule() {
         "{a:?}"
     );
 }
+
+#[test]
+fn a_scheduled_flatten_closes_positions_and_blocks_entries_before_it() {
+    // T0 is Tuesday 2024-01-02 08:00 UTC (London is on GMT).
+    let mut cfg = test_config();
+    cfg.schedule = vec![scalper_engine::schedule::FlattenAt {
+        name: Some("rollover".into()),
+        at: "08:10".parse().unwrap(),
+        timezone: "Europe/London".into(),
+        days: vec![],
+        instruments: vec![],
+        no_entries_before_min: 5,
+        no_entries_after_min: 0,
+    }];
+    let mut h = Harness::new(cfg);
+    open_long(&mut h);
+    // 08:06: inside the five minutes before the flatten, entries are refused.
+    let a = h.quote_with(
+        360_000,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Sell, dec!(10), None)],
+    );
+    assert_eq!(
+        a,
+        refused(
+            Direction::Sell,
+            Refusal::ScheduledFlatten {
+                name: "rollover".into()
+            }
+        )
+    );
+    // 08:10: the position is closed, with the schedule as its reason.
+    let a = h.send(quote(600_000, dec!(1.1002), dec!(1.1003)));
+    assert_eq!(
+        a,
+        vec![
+            Action::Log {
+                level: LogLevel::Info,
+                epic: None,
+                message: "scheduled flatten (rollover)".into(),
+            },
+            close_order(2, 1, Direction::Sell, dec!(0.5)),
+        ]
+    );
+    assert_eq!(
+        h.engine.trades()[0].close_reason.as_deref(),
+        Some("scheduled flatten (rollover)")
+    );
+    // After it, entries are allowed again (the closing position still counts as open).
+    h.send(closed(1, dec!(1.1002), CloseCause::Engine, 600_100));
+    let a = h.quote_with(
+        600_200,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    assert!(
+        matches!(a.as_slice(), [Action::Broker(BrokerCommand::Open(_))]),
+        "{a:?}"
+    );
+}
+
+#[test]
+fn currency_exposure_and_leverage_limits_count_every_leg() {
+    let mut cfg = test_config();
+    cfg.risk.max_open_per_instrument = 2;
+    cfg.risk.max_currency_exposure = Some(dec!(100000));
+    let mut h = Harness::build(cfg.clone(), EngineInit::default(), true);
+    // Long 0.5 EUR/USD at 1.1001: long EUR 55,005, short USD 55,005.
+    open_long(&mut h);
+    // Long 0.5 GBP/USD at 1.2501 would make USD -117,510: refused on USD.
+    h.script(1, vec![enter(Direction::Buy, dec!(10), None)]);
+    let a = h.send(quote_on(epic2(), 20, dec!(1.2500), dec!(1.2501)));
+    assert_eq!(
+        a,
+        vec![Action::Refused {
+            epic: epic2(),
+            direction: Some(Direction::Buy),
+            reason: Refusal::MaxCurrencyExposure {
+                currency: "USD".into(),
+                exposure: money(dec!(-117510)),
+                max: money(dec!(100000)),
+            },
+        }]
+    );
+    // Short GBP/USD reduces the USD exposure and keeps GBP within the limit: sent.
+    h.script(1, vec![enter(Direction::Sell, dec!(10), None)]);
+    let a = h.send(quote_on(epic2(), 30, dec!(1.2500), dec!(1.2501)));
+    assert!(
+        matches!(a.as_slice(), [Action::Broker(BrokerCommand::Open(_))]),
+        "{a:?}"
+    );
+
+    // Leverage: 10,000 of equity at most 5:1 = 50,000 of notional; one EUR/USD contract of
+    // 0.5 is 55,005.
+    cfg.risk.max_currency_exposure = None;
+    cfg.risk.max_leverage = Some(dec!(5));
+    let mut h = Harness::build(
+        cfg,
+        EngineInit {
+            equity: money(dec!(10000)),
+            ..EngineInit::default()
+        },
+        false,
+    );
+    let a = h.quote_with(
+        0,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    assert!(
+        matches!(a.as_slice(), [Action::Refused { reason: Refusal::MaxLeverage { max, .. }, .. }] if *max == dec!(5)),
+        "{a:?}"
+    );
+}

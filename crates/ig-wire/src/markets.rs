@@ -12,6 +12,28 @@ pub struct MarketDetails {
     pub snapshot: Option<MarketSnapshot>,
 }
 
+/// `GET /markets?searchTerm=` v1 response.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MarketSearchResponse {
+    pub markets: Vec<MarketSearchEntry>,
+}
+
+/// One market found by a search.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MarketSearchEntry {
+    pub epic: String,
+    pub instrument_name: Option<String>,
+    pub instrument_type: Option<String>,
+    pub expiry: Option<String>,
+    pub market_status: Option<String>,
+    #[serde(with = "super::num::opt")]
+    pub bid: Option<Decimal>,
+    #[serde(with = "super::num::opt")]
+    pub offer: Option<Decimal>,
+}
+
 /// `GET /markets?epics=a,b` v2 response.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

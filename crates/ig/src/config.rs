@@ -32,6 +32,27 @@ impl Environment {
     }
 }
 
+/// The REST base URL a user most likely meant when `url` (shown without credentials) is not
+/// IG's REST API: IG's own hosts at their `/gateway/deal`, any other host (a sandbox) at
+/// `/gateway/deal` on the same scheme, host and port. `None` when that is `url` itself or
+/// `url` is not a URL.
+pub(crate) fn suggested_api_url(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let host = parsed.host_str()?;
+    let suggestion = if host == "ig.com" || host.ends_with(".ig.com") {
+        let env = if host.starts_with("demo") {
+            Environment::Demo
+        } else {
+            Environment::Live
+        };
+        env.default_api_url().to_string()
+    } else {
+        let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+        format!("{}://{host}{port}/gateway/deal", parsed.scheme())
+    };
+    (suggestion != url.trim_end_matches('/')).then_some(suggestion)
+}
+
 impl std::fmt::Display for Environment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -268,6 +289,42 @@ impl IgConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wrong_url_gets_the_url_meant() {
+        let cases = [
+            (
+                "http://127.0.0.1:8080/wrong",
+                Some("http://127.0.0.1:8080/gateway/deal"),
+            ),
+            (
+                "http://127.0.0.1:8080",
+                Some("http://127.0.0.1:8080/gateway/deal"),
+            ),
+            (
+                "http://[::1]:9000/gateway",
+                Some("http://[::1]:9000/gateway/deal"),
+            ),
+            (
+                "https://demo-api.ig.com",
+                Some("https://demo-api.ig.com/gateway/deal"),
+            ),
+            (
+                "https://api.ig.com/deal",
+                Some("https://api.ig.com/gateway/deal"),
+            ),
+            (
+                "https://[redacted]@localhost:1/x",
+                Some("https://localhost:1/gateway/deal"),
+            ),
+            ("http://127.0.0.1:8080/gateway/deal", None),
+            ("http://127.0.0.1:8080/gateway/deal/", None),
+            ("not a url", None),
+        ];
+        for (url, want) in cases {
+            assert_eq!(suggested_api_url(url).as_deref(), want, "{url}");
+        }
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -126,6 +126,31 @@ fn margin_rules(inst: &scalper_ig_wire::markets::InstrumentDetails) -> MarginRul
 }
 
 /// Converts a `/markets/{epic}` v3 answer into a [`Market`].
+/// One search result, or `None` (logged) when IG's epic is unusable.
+pub fn market_hit(
+    e: &scalper_ig_wire::markets::MarketSearchEntry,
+) -> Option<crate::types::MarketHit> {
+    let epic = match Epic::new(e.epic.trim()) {
+        Ok(epic) => epic,
+        Err(err) => {
+            tracing::warn!(epic = %e.epic, error = %err, "market search: an entry with an unusable epic left out");
+            return None;
+        }
+    };
+    Some(crate::types::MarketHit {
+        epic,
+        name: e.instrument_name.clone().unwrap_or_default(),
+        instrument_type: e.instrument_type.clone().unwrap_or_default(),
+        expiry: e.expiry.clone().unwrap_or_else(|| "-".into()),
+        status: e
+            .market_status
+            .as_deref()
+            .map_or(MarketStatus::Other(String::new()), MarketStatus::from_ig),
+        bid: e.bid.map(Price::new),
+        offer: e.offer.map(Price::new),
+    })
+}
+
 pub fn market(details: &MarketDetails) -> Result<Market, IgError> {
     const CTX: &str = "market details";
     let inst = details

@@ -255,8 +255,41 @@ impl IgClient {
         }
     }
 
+    /// No confirm and no open position carries `reference`: IG either never executed it, or
+    /// opened a position that is already closed (its stop or limit fired before the outcome
+    /// was known). The activity history tells which; the engine then finds the position gone
+    /// and books IG's close.
+    async fn opened_and_gone(&self, reference: DealReference, last: String) -> DealOutcome {
+        match self.opened_by_reference(&reference, None).await {
+            Ok(Some(a)) => {
+                tracing::warn!(deal_ref = %reference, deal_id = ?a.deal_id,
+                    "no confirmation and no open position, but IG's history shows the deal: it was opened and is already closed");
+                DealOutcome::Accepted {
+                    deal_reference: reference,
+                    deal_id: a.deal_id,
+                    level: a.level,
+                    size: a.size,
+                    confirmation: None,
+                    resolved_by: Resolution::Activity,
+                }
+            }
+            Ok(None) => DealOutcome::NotFound {
+                deal_reference: reference,
+                detail: format!(
+                    "no confirmation ({last}), no position and no activity with this reference"
+                ),
+            },
+            Err(e) => DealOutcome::Unknown {
+                deal_reference: reference,
+                detail: format!(
+                    "no confirmation ({last}) and no position; activity history unavailable: {e}"
+                ),
+            },
+        }
+    }
+
     /// Polls `/confirms/{reference}` until it answers or `confirm_timeout` passes, then checks
-    /// `/positions`. Never resends the dealing request.
+    /// `/positions`, then the activity history. Never resends the dealing request.
     async fn resolve(
         &self,
         reference: DealReference,
@@ -300,10 +333,7 @@ impl IgClient {
                         resolved_by: Resolution::Positions,
                     };
                 }
-                DealOutcome::NotFound {
-                    deal_reference: reference,
-                    detail: format!("no confirmation ({last}) and no position with this reference"),
-                }
+                self.opened_and_gone(reference, last).await
             }
             (PositionCheck::Gone(id), Ok(list)) => {
                 if list.iter().any(|p| &p.deal_id == id) {

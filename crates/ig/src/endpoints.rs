@@ -4,7 +4,7 @@
 use scalper_ig_wire::accounts::AccountsResponse;
 use scalper_ig_wire::confirms::DealConfirmation;
 use scalper_ig_wire::history::{ActivityResponse, TransactionsResponse};
-use scalper_ig_wire::markets::{MarketDetails, MarketsResponse};
+use scalper_ig_wire::markets::{MarketDetails, MarketSearchResponse, MarketsResponse};
 use scalper_ig_wire::positions::{PositionEntry, PositionsResponse};
 use scalper_ig_wire::prices::PricesResponse;
 use scalper_ig_wire::time::utc_s;
@@ -18,8 +18,8 @@ use crate::error::IgError;
 use crate::rate::Priority;
 use crate::transport::Call;
 use crate::types::{
-    Account, Activity, CloseLevel, Confirmation, Market, OpenPosition, PricePage, Transaction,
-    WorkingOrder,
+    Account, Activity, CloseLevel, Confirmation, Market, MarketHit, OpenPosition, PricePage,
+    Transaction, WorkingOrder,
 };
 
 /// Query of `GET /prices/{epic}` v3.
@@ -130,6 +130,18 @@ impl IgClient {
         Ok(convert::price_page(&resp, epic, q.resolution))
     }
 
+    /// `GET /markets?searchTerm=` v1: markets whose name or epic matches `term`. An answer
+    /// entry with an unusable epic is logged and left out.
+    pub async fn search_markets(&self, term: &str) -> Result<Vec<MarketHit>, IgError> {
+        let call = Call::get("/markets", 1, "market search").query("searchTerm", term);
+        let resp: MarketSearchResponse = self.inner.call(&call).await?.json("market search")?;
+        Ok(resp
+            .markets
+            .iter()
+            .filter_map(convert::market_hit)
+            .collect())
+    }
+
     /// `GET /positions` v2.
     pub async fn positions(&self) -> Result<Vec<OpenPosition>, IgError> {
         self.positions_with(Priority::Read).await
@@ -193,6 +205,27 @@ impl IgClient {
         call = opt(call, "pageSize", q.page_size);
         let resp: ActivityResponse = self.inner.call(&call).await?.json("activity history")?;
         Ok(resp.activities.iter().map(convert::activity).collect())
+    }
+
+    /// The position IG opened for our dealing `reference`, from the activity history (since
+    /// `from`, else the newest page of 500): what a confirm no longer tells once `/confirms`
+    /// has forgotten or lost it and the position is already closed (its stop fired first).
+    /// `Ok(None)` when the history holds no accepted deal with this reference.
+    pub async fn opened_by_reference(
+        &self,
+        reference: &DealReference,
+        from: Option<Timestamp>,
+    ) -> Result<Option<Activity>, IgError> {
+        let query = ActivityQuery {
+            from,
+            page_size: Some(500),
+            ..ActivityQuery::default()
+        };
+        Ok(self
+            .activity(&query)
+            .await?
+            .into_iter()
+            .find(|a| a.deal_reference.as_ref() == Some(reference) && a.deal_id.is_some()))
     }
 
     /// The deal that closed position `deal_id`: its activity in the `closing` direction, from

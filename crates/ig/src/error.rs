@@ -147,6 +147,16 @@ pub enum IgError {
     #[error("IG's answer to {context} is larger than {limit} bytes and was refused (a broken or hostile server?); the limit is IgConfig::max_body_bytes")]
     BodyTooLarge { context: String, limit: usize },
 
+    /// The REST base URL answered the login with 404 (no IG error code, or IG's `invalid.url`):
+    /// it does not point at IG's REST API, usually a wrong or missing path. Never retried.
+    #[error("IG_API_URL {url} is not IG's REST API: the login (POST {url}/session) answered HTTP 404 Not Found.{} IG's REST API is at https://demo-api.ig.com/gateway/deal (demo) or https://api.ig.com/gateway/deal (live); `scalper sandbox` prints the sandbox's (http://127.0.0.1:PORT/gateway/deal)", suggestion.as_deref().map(|s| format!(" Did you mean {s}?")).unwrap_or_default())]
+    WrongUrl {
+        /// The configured URL, without `user:password@`.
+        url: String,
+        /// The URL most likely meant (same host, IG's path), when it differs from `url`.
+        suggestion: Option<String>,
+    },
+
     /// The login succeeded but gave no account to trade on.
     #[error("IG's login answer gives no usable account: {detail}")]
     NoAccount { detail: String },
@@ -220,6 +230,7 @@ impl IgError {
             | Self::AccountRefused { .. }
             | Self::ApiKey { .. }
             | Self::NoAccount { .. }
+            | Self::WrongUrl { .. }
             | Self::Config { .. } => true,
             Self::LoginFailed { last, .. } => last.is_fatal(),
             _ => false,
@@ -308,6 +319,10 @@ impl IgError {
                 limit,
             },
             Self::NoAccount { detail } => Self::NoAccount { detail: f(&detail) },
+            Self::WrongUrl { url, suggestion } => Self::WrongUrl {
+                url: f(&url),
+                suggestion: suggestion.as_deref().map(f),
+            },
             Self::LoginFailed { attempts, last } => Self::LoginFailed {
                 attempts,
                 last: Box::new(last.map_text(f)),

@@ -38,6 +38,6 @@ pub use scrub::redact_url;
 pub use stats::{SessionState, SessionStats};
 pub use types::{
     Account, Activity, Allowances, Balance, CloseLevel, Confirmation, DealStatus,
-    HistoricalAllowance, Market, OpenPosition, PositionStatus, PricePage, SessionInfo, Transaction,
-    WorkingOrder,
+    HistoricalAllowance, Market, MarketHit, OpenPosition, PositionStatus, PricePage, SessionInfo,
+    Transaction, WorkingOrder,
 };

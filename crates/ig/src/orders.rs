@@ -191,6 +191,9 @@ pub enum Resolution {
     ConfirmedAfterLostResponse,
     /// `/confirms` never answered; `/positions` showed the result.
     Positions,
+    /// Neither `/confirms` nor `/positions` knew it; the activity history showed the deal
+    /// (opened, and already closed).
+    Activity,
 }
 
 /// The outcome of a dealing request.

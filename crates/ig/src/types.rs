@@ -24,6 +24,19 @@ pub struct Market {
     pub scaling_factor: Decimal,
 }
 
+/// A market a search found (`GET /markets?searchTerm=`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MarketHit {
+    pub epic: Epic,
+    pub name: String,
+    /// IG's `instrumentType` (`CURRENCIES`, `INDICES`, `COMMODITIES`, ...).
+    pub instrument_type: String,
+    pub expiry: String,
+    pub status: MarketStatus,
+    pub bid: Option<Price>,
+    pub offer: Option<Price>,
+}
+
 impl Market {
     /// Spread in points (`None` without both sides).
     pub fn spread_points(&self) -> Option<Decimal> {

@@ -111,6 +111,35 @@ async fn an_endless_body_is_refused_at_the_limit() {
     assert!(produced < 64 * 1024 * 1024, "{produced} bytes produced");
 }
 
+/// A server that is not IG (an HTML 404 for everything) behind a URL with `user:password@`:
+/// the login is refused once as a wrong URL, the password is redacted and the right form is
+/// suggested on the same host.
+#[tokio::test]
+async fn a_404_from_a_server_that_is_not_ig_is_a_wrong_url() {
+    let hits = Arc::new(AtomicU64::new(0));
+    let h = hits.clone();
+    let addr = serve(move |_, _| {
+        h.fetch_add(1, Ordering::SeqCst);
+        async { (StatusCode::NOT_FOUND, "<html>Not Found</html>").into_response() }
+    })
+    .await;
+    let cfg = config(addr, SessionVersion::V2)
+        .with_api_url(format!("http://trader:url-secret-77@{addr}/api"));
+    let err = IgClient::new(cfg).unwrap().login().await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, IgError::WrongUrl { .. }), "{err:?}");
+    assert!(
+        text.contains(&format!("IG_API_URL http://[redacted]@{addr}/api ")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("Did you mean http://{addr}/gateway/deal?")),
+        "{text}"
+    );
+    assert!(!text.contains("url-secret-77"), "{text}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "one attempt, no retry");
+}
+
 #[tokio::test]
 async fn a_declared_oversized_body_is_refused_before_reading() {
     let addr = serve(|_, _| async { vec![b' '; 2 * 1024 * 1024].into_response() }).await;

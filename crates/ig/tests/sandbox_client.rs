@@ -237,6 +237,60 @@ async fn invalid_credentials_are_not_retried() {
     sb.shutdown().await;
 }
 
+/// A REST base URL with a wrong or missing path answers the login with 404: the error names
+/// the URL and the one meant (the sandbox's `/gateway/deal`), once, without retrying.
+#[tokio::test]
+async fn a_wrong_url_path_names_the_url_and_the_right_form() {
+    let sb = start().await;
+    let root = format!("http://{}", sb.addr());
+    for (url, version) in [
+        (format!("{root}/wrong"), SessionVersion::V2),
+        (root.clone(), SessionVersion::V2),
+        (format!("{root}/gateway"), SessionVersion::V3),
+    ] {
+        let cfg = IgConfig::new(
+            Environment::Demo,
+            "sandbox",
+            SecretString::from("sandbox-pass"),
+            SecretString::from("sandbox-api-key"),
+        )
+        .with_api_url(url.clone())
+        .with_session_version(version)
+        .for_local_tests();
+        let e = IgClient::new(cfg).unwrap().login().await.unwrap_err();
+        match &e {
+            IgError::WrongUrl {
+                url: shown,
+                suggestion,
+            } => {
+                assert_eq!(shown, &url);
+                assert_eq!(suggestion.as_deref(), Some(sb.rest_url().as_str()));
+            }
+            other => panic!("{url}: {other:?}"),
+        }
+        assert!(e.is_fatal(), "never retried: {e:?}");
+        let text = e.to_string();
+        for part in [
+            format!("IG_API_URL {url} is not IG's REST API"),
+            format!("POST {url}/session"),
+            "404".into(),
+            format!("Did you mean {}?", sb.rest_url()),
+            "https://demo-api.ig.com/gateway/deal".into(),
+            "https://api.ig.com/gateway/deal".into(),
+        ] {
+            assert!(text.contains(&part), "{part:?} missing from: {text}");
+        }
+        assert!(!text.contains("sandbox-pass") && !text.contains("sandbox-api-key"));
+    }
+    assert_eq!(sb.state().total_logins(), 0);
+    // The right URL logs in.
+    client(&sb, SessionVersion::V2, "sandbox-pass")
+        .login()
+        .await
+        .unwrap();
+    sb.shutdown().await;
+}
+
 #[tokio::test]
 async fn v3_refreshes_expired_access_token_and_fetches_stream_tokens() {
     let sb = start_with(SandboxConfig {

@@ -162,7 +162,9 @@ impl JournalSink {
                     }),
                     _ => None,
                 },
-                Err(e) if e.is_deal_not_found() => Some(ConfirmLookup::NotFound),
+                Err(e) if e.is_deal_not_found() => {
+                    opened_by_reference(client, &t.deal_reference, t.created_at).await
+                }
                 Err(_) => None,
             };
             if let Some(l) = lookup {
@@ -842,6 +844,32 @@ impl Drop for Writer {
 /// The level (and time, when known) of the deal that closed position `deal_id`, from the
 /// broker's activity history (`/history/activity?dealId=`): the activity in the closing
 /// direction. `None` when the history cannot be read or does not show it.
+/// What the activity history says of a reference `/confirms` does not know (it keeps confirms
+/// for about a minute, and may lose one): the deal IG opened for it (`Accepted`, the position
+/// may be closed already) or none (`NotFound`: never executed). `None` when the history cannot
+/// be read (the trade stays unresolved).
+async fn opened_by_reference(
+    client: &IgClient,
+    reference: &scalper_model::DealReference,
+    created: Timestamp,
+) -> Option<ConfirmLookup> {
+    // A minute of slack for the broker's clock against ours.
+    match client
+        .opened_by_reference(reference, Some(created.plus_millis(-60_000)))
+        .await
+    {
+        Ok(Some(a)) => a.deal_id.map(|deal_id| ConfirmLookup::Accepted {
+            deal_id,
+            level: a.level,
+        }),
+        Ok(None) => Some(ConfirmLookup::NotFound),
+        Err(e) => {
+            tracing::warn!(reference = %reference, error = %e, "cannot read the activity history");
+            None
+        }
+    }
+}
+
 pub async fn broker_close(
     client: &IgClient,
     deal_id: &DealId,

@@ -188,7 +188,7 @@ pub async fn run(
     let start = startup::start(&client, &engine_cfg, &epics, &opts, &mut intr, wall_now).await?;
     let start_balance = start.start_balance;
     let account = start.account.clone();
-    // Boxed: the engine and the loop's state would otherwise make every caller's future large.
+    // Boxed: the session (engine, venue, driver) would make the run's future very large.
     let mut session = Box::new(trading::Session::new(
         client.clone(),
         engine_cfg,

@@ -34,6 +34,9 @@ pub enum ReliabilityError {
     /// The in-process sandbox did not start.
     #[error("starting the sandbox")]
     SandboxStart(#[source] SandboxError),
+    /// The sandbox refused a new simulator speed.
+    #[error("changing the sandbox's speed")]
+    Speed(#[source] SandboxError),
     /// The sandbox refused a fault to inject.
     #[error(transparent)]
     Fault(#[from] FaultSpecError),

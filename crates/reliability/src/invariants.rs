@@ -31,6 +31,8 @@ pub struct Invariants {
     pub broker_positions: usize,
     /// Journal trades with a deal id.
     pub journal_positions: usize,
+    /// Journal trades with a deal id (positions the broker opened), per epic.
+    pub positions_per_instrument: BTreeMap<String, usize>,
     pub journal_closed: usize,
     pub journal_rejected: usize,
     /// Sandbox positions (deal ids) the journal does not know.
@@ -169,6 +171,9 @@ pub fn check(
             _ => {}
         }
         if let Some(id) = &t.deal_id {
+            *inv.positions_per_instrument
+                .entry(t.epic.to_string())
+                .or_default() += 1;
             by_deal
                 .entry(id.to_string())
                 .or_default()

@@ -18,6 +18,7 @@
 //!     exe: "target/debug/scalper".into(),
 //!     dir: "soak".into(),
 //!     max_rss_mib: 256,
+//!     min_positions_per_day: 1000,
 //! })
 //! .await?;
 //! assert!(report.passed, "{:?}", report.violations);
@@ -29,10 +30,13 @@ pub mod error;
 pub mod harness;
 pub mod invariants;
 pub mod kill;
+pub mod limit_close;
+mod schedule;
 pub mod soak;
 
 pub use error::ReliabilityError;
 pub use harness::{wait_until, EngineProcess, EngineSetup, Harness, ACCOUNT};
 pub use invariants::{check, positions_per_epic, Invariants};
 pub use kill::{dealing_requests, kill_at, KillMoment};
+pub use limit_close::LimitCloseOutcome;
 pub use soak::{run_soak, SoakOptions, SoakReport};

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::bus::{self, BusEvent, StreamFault};
 use crate::catalog::{self, ProductKind};
+use crate::clock::SimClock;
 use crate::config::{Credentials, SandboxConfig};
 use crate::dealing::World;
 use crate::error::{ApiError, SandboxError};
@@ -45,8 +46,8 @@ pub(crate) struct Inner {
     /// Every REST request as it arrives, for benchmarks and tests ([`SandboxHandle::watch_requests`]).
     pub requests: broadcast::Sender<RequestSeen>,
     pub req_seq: AtomicU64,
-    /// Real instant and simulated time the simulator clock is anchored at.
-    anchor: (Instant, Timestamp),
+    /// The simulator's clock (its speed can change while the sandbox runs).
+    clock: Mutex<SimClock>,
     pub stream_url: String,
     /// The address the sandbox listens on (the admin API accepts it as `Host`).
     pub addr: SocketAddr,
@@ -76,10 +77,14 @@ impl Inner {
         r
     }
 
-    /// The simulated time the ticker should have reached now.
-    fn sim_target(&self) -> Timestamp {
-        let real = self.anchor.0.elapsed().as_secs_f64() * self.cfg.speed;
-        self.anchor.1.plus_millis((real * 1000.0) as i64)
+    fn clock(&self) -> MutexGuard<'_, SimClock> {
+        self.clock.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The simulated time the ticker should have reached now, and the clock's speed.
+    fn sim_target(&self) -> (Timestamp, f64) {
+        let c = self.clock();
+        (c.at(Instant::now()), c.speed())
     }
 
     /// Advances every market to `until` (at most `cap` quotes each), running triggers.
@@ -337,7 +342,7 @@ impl Sandbox {
             bus: bus::channel(),
             requests: broadcast::channel(1024).0,
             req_seq: AtomicU64::new(0),
-            anchor: (anchored, start),
+            clock: Mutex::new(SimClock::new(anchored, start, config.speed)),
             stream_url: stream_url.clone(),
             addr: local,
             cfg: config,
@@ -366,8 +371,9 @@ impl Sandbox {
                     _ = iv.tick() => {}
                     _ = stop_rx.wait_for(|s| *s) => break,
                 }
-                if ticker_inner.cfg.speed > 0.0 {
-                    ticker_inner.advance(ticker_inner.sim_target(), 10_000);
+                let (target, speed) = ticker_inner.sim_target();
+                if speed > 0.0 {
+                    ticker_inner.advance(target, 10_000);
                 } else {
                     let now = Instant::now();
                     ticker_inner.lock().confirms.retain(|_, c| c.expires > now);
@@ -509,6 +515,19 @@ impl SandboxHandle {
         self.inner
             .set_price(epic.as_str(), Price::new(bid), Price::new(offer))
     }
+    /// Changes the simulator's speed (simulated seconds per real second; 0 pauses it) from now
+    /// on; simulated time goes on from where it is. A harness runs the market at real speed
+    /// while an engine restarts, so that a restart costs the simulated minutes it would in
+    /// reality, not hours of accelerated time.
+    pub fn set_speed(&self, speed: f64) -> Result<(), SandboxError> {
+        if !(speed >= 0.0 && speed.is_finite()) {
+            return Err(SandboxError::Config(format!(
+                "speed must be >= 0, got {speed}"
+            )));
+        }
+        self.inner.clock().set_speed(Instant::now(), speed);
+        Ok(())
+    }
     /// Produces the next `ticks` simulated quotes of one epic (or all), whatever the speed.
     pub fn step(&self, epic: Option<&Epic>, ticks: u32) -> Result<Vec<Quote>, ApiError> {
         self.inner.step(epic.map(Epic::as_str), ticks)
@@ -520,6 +539,23 @@ impl SandboxHandle {
             .markets
             .get(epic.as_str())
             .map(|m| m.last.clone())
+    }
+    /// The activity history (`/history/activity`) of one deal of an account, oldest first:
+    /// its opening, amendments and its close (by the client, or by IG itself: channel
+    /// `SYSTEM`, with the close level and the position's stop and limit).
+    pub fn deal_activities(&self, account: &str, deal_id: &str) -> Vec<Activity> {
+        self.inner
+            .lock()
+            .accounts
+            .get(account)
+            .map(|a| {
+                a.activities
+                    .iter()
+                    .filter(|x| x.deal_id.as_deref() == Some(deal_id))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
     }
     /// Overrides a market's status (`None` returns it to the schedule).
     pub fn set_market_status(

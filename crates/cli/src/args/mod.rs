@@ -14,7 +14,9 @@ pub use research::{
     BacktestArgs, JournalArgs, JournalCommand, PricesArgs, ReportArgs, SweepArgs, SynthArgs,
 };
 pub use soak::SoakArgs;
-pub use trading::{DemoArgs, HttpArgs, RunArgs, SandboxArgs, StatusArgs, TestArgs};
+pub use trading::{
+    DemoArgs, HttpArgs, MarketsSearchArgs, RunArgs, SandboxArgs, StatusArgs, TestArgs,
+};
 pub use values::{parse_duration, parse_speed};
 
 /// A fast, safe scalping engine for IG Markets.
@@ -92,6 +94,9 @@ pub enum Command {
     Synth(SynthArgs),
     /// Download IG price history to CSV.
     Prices(PricesArgs),
+    /// Find IG markets and their epics.
+    #[command(subcommand)]
+    Markets(MarketsCommand),
     /// Inspect the trade journal.
     #[command(subcommand)]
     Journal(JournalCommand),
@@ -103,6 +108,14 @@ pub enum Command {
     /// Fault soak: the engine against the sandbox in accelerated time under a seeded schedule
     /// of IG failures and SIGKILLs, then checks that nothing was lost or doubled.
     Soak(SoakArgs),
+}
+
+/// `scalper markets ...`
+#[derive(Debug, Subcommand)]
+pub enum MarketsCommand {
+    /// Search IG's markets by name (`/markets?searchTerm=`): epic, name, type, product, status
+    /// and prices, with the friendly name scalper knows it by.
+    Search(MarketsSearchArgs),
 }
 
 /// `scalper config ...`

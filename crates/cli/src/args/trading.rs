@@ -23,6 +23,16 @@ pub struct TestArgs {
     pub live: bool,
 }
 
+/// `scalper markets search <TEXT> [--json]`
+#[derive(Debug, Clone, Args)]
+pub struct MarketsSearchArgs {
+    /// What to look for: a name (`EUR/USD`, `Germany 40`, `gold`) or part of an epic.
+    pub text: String,
+    /// Print one JSON array instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `scalper sandbox ...`
 #[derive(Debug, Clone, Args)]
 pub struct SandboxArgs {

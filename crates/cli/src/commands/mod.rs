@@ -4,6 +4,7 @@
 pub mod config_check;
 pub mod demo;
 pub mod journal;
+pub mod markets;
 pub mod observe;
 pub mod prices;
 pub mod research;
@@ -16,7 +17,7 @@ pub mod test;
 
 use std::process::ExitCode;
 
-use crate::args::{Command, ConfigCommand};
+use crate::args::{Command, ConfigCommand, MarketsCommand};
 use crate::Context;
 
 /// Runs one command.
@@ -31,6 +32,7 @@ pub async fn dispatch(command: &Command, ctx: &Context) -> anyhow::Result<ExitCo
         Command::Sweep(args) => research::sweep(args, ctx),
         Command::Synth(args) => research::synth(args, ctx),
         Command::Prices(args) => prices::run(args, ctx).await,
+        Command::Markets(MarketsCommand::Search(args)) => markets::search(args, ctx).await,
         Command::Journal(cmd) => journal::run(cmd, ctx),
         Command::Report(args) => journal::report(args, ctx),
         Command::Soak(args) => soak::run(args).await,

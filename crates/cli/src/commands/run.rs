@@ -81,10 +81,47 @@ pub fn engine_config(ctx: &Context) -> anyhow::Result<EngineConfig> {
         .section("engine")
         .map_err(ConfigError::Usage)?
         .unwrap_or_default();
+    load_news(&mut cfg)?;
     cfg.validate()
         .map_err(|e| ConfigError::Usage(format!("[engine]: {e}")))?;
     cfg.seed = run_seed();
     Ok(cfg)
+}
+
+/// Reads `[engine.news] file` (`.ics` as iCalendar, anything else as CSV) into the events.
+fn load_news(cfg: &mut EngineConfig) -> Result<(), ConfigError> {
+    let Some(file) = cfg.news.file.clone() else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        ConfigError::Usage(format!("[engine.news] file {file}: cannot read it: {e}"))
+    })?;
+    let is_ics = std::path::Path::new(&file)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("ics"));
+    let parsed = if is_ics {
+        scalper_engine::news::parse_ics(&text)
+    } else {
+        scalper_engine::news::parse_csv(&text)
+    };
+    cfg.news.events =
+        parsed.map_err(|e| ConfigError::Usage(format!("[engine.news] file {file}: {e}")))?;
+    let counted = cfg
+        .news
+        .events
+        .iter()
+        .filter(|e| e.impact >= cfg.news.min_impact)
+        .count();
+    tracing::info!(
+        file,
+        events = cfg.news.events.len(),
+        at_or_above_min_impact = counted,
+        before_min = cfg.news.before_min,
+        after_min = cfg.news.after_min,
+        flatten = cfg.news.flatten,
+        "news blackouts loaded"
+    );
+    Ok(())
 }
 
 #[allow(clippy::disallowed_methods)] // a per-run seed for deal references, not trading time

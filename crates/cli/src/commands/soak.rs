@@ -34,6 +34,7 @@ pub async fn run(args: &SoakArgs) -> anyhow::Result<ExitCode> {
         exe,
         dir: dir.clone(),
         max_rss_mib: args.max_rss_mib,
+        min_positions_per_day: args.min_positions_per_day,
     };
     eprintln!(
         "soak: {} simulated hours at x{} (about {:.0} s), seed {}, {} kill(s); working directory {}",
@@ -46,6 +47,14 @@ pub async fn run(args: &SoakArgs) -> anyhow::Result<ExitCode> {
     );
     let report = run_soak(&opts).await?;
     print(&report, args.json);
+    if !report.passed {
+        eprintln!(
+            "soak FAILED: {} violation(s), the first: {}; working directory kept: {}",
+            report.violations.len(),
+            report.violations.first().map_or("", String::as_str),
+            report.dir
+        );
+    }
     if report.passed && temporary {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -54,6 +63,22 @@ pub async fn run(args: &SoakArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `request-in-flight 1/1, at-execution 0/1, ...`: moments that came of the SIGKILLs aimed at
+/// them (`none` when no SIGKILL was made).
+fn moments(r: &SoakReport) -> String {
+    if r.kill_moments.is_empty() {
+        return "none".into();
+    }
+    r.kill_moments
+        .iter()
+        .map(|(k, n)| {
+            let hit = r.kill_moments_hit.get(k).copied().unwrap_or(0);
+            format!("{k} {hit}/{n}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn print(r: &SoakReport, json: bool) {
@@ -73,23 +98,44 @@ fn print(r: &SoakReport, json: bool) {
         "  engine runs {}  SIGKILLs {} (moments hit: {})  unplanned exits {}  panics {}",
         r.engine_runs,
         r.kills,
-        r.kill_moments_hit
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        moments(r),
         r.unplanned_exits,
         r.panics
     );
-    outln!("  faults fired:");
+    outln!("  faults fired (while a position was open):");
     for (k, v) in &r.faults_fired {
-        outln!("    {k:<28} {v}");
+        match r.faults_fired_while_open.get(k) {
+            Some(open) => outln!("    {k:<28} {v} ({open})"),
+            None if k.starts_with("sandbox:") => outln!("    {k:<28} {v}"),
+            None => outln!("    {k:<28} {v} (0)"),
+        }
+    }
+    for c in &r.limit_closes {
+        outln!(
+            "  silent limit close {} {}: IG {}  journal {} ({})  {}",
+            c.deal_id,
+            c.epic,
+            c.ig_level,
+            c.journal_level
+                .map_or_else(|| "-".to_string(), |l| l.to_string()),
+            c.journal_reason.as_deref().unwrap_or("-"),
+            c.problem.as_deref().unwrap_or("booked during the run")
+        );
     }
     outln!(
-        "  positions at the broker {}  journal closed {}  rejected {}",
+        "  positions at the broker {} ({:.0} per 24 simulated hours)  journal closed {}  rejected {}",
         r.broker_positions,
+        r.positions_per_day,
         r.journal_closed,
         r.journal_rejected
+    );
+    outln!(
+        "  positions per instrument: {}",
+        r.positions_per_instrument
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     outln!(
         "  journal P&L {}  sandbox ledger {}  peak engine RSS {} MiB  max open per instrument {}",

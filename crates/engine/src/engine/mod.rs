@@ -91,6 +91,11 @@ pub struct Engine {
     restored_day: Option<NaiveDate>,
     day_pnl: Money,
     day_trades: u32,
+    schedule: crate::schedule::Schedule,
+    /// When the schedule next needs a look (a blackout starts or ends, a flatten is due).
+    next_schedule_at: Timestamp,
+    /// Flattens up to this instant have been done.
+    schedule_done_to: Timestamp,
 }
 
 impl Engine {
@@ -163,6 +168,13 @@ impl Engine {
         }
         let markets = list;
         let trades = restored_trades(&markets, init.positions, init.paper)?;
+        let schedule = crate::schedule::Schedule::new(&cfg.schedule, &cfg.news)?;
+        let next_schedule_at = if schedule.is_empty() {
+            Timestamp::from_millis(i64::MAX)
+        } else {
+            // The first timed event looks.
+            Timestamp::from_millis(i64::MIN)
+        };
         let after_restored = trades.iter().map(|t| t.trade_id).max().unwrap_or(0) + 1;
         let next_trade_id = init
             .first_trade_id
@@ -197,6 +209,9 @@ impl Engine {
             restored_day: init.day,
             day_pnl: init.day_realised_pnl,
             day_trades: init.day_trades,
+            schedule,
+            next_schedule_at,
+            schedule_done_to: Timestamp::from_millis(i64::MIN),
         })
     }
 
@@ -284,11 +299,47 @@ impl Engine {
         if t > self.now {
             self.now = t;
         }
+        if self.now >= self.next_schedule_at {
+            self.on_schedule(out);
+        }
         // The usual event: same session day, already started.
         if self.started && self.now < self.next_day_at {
             return;
         }
         self.new_day_or_start(out);
+    }
+
+    /// A scheduled flatten is due, or a no-entry window starts or ends.
+    #[cold]
+    #[inline(never)]
+    fn on_schedule(&mut self, out: &mut Vec<Action>) {
+        if self.now.millis() == i64::MIN {
+            return; // no time yet
+        }
+        if !self.started {
+            // Flattens before the first event are not this run's.
+            self.schedule_done_to = self.now;
+        }
+        let due: Vec<(String, Vec<usize>)> = self
+            .schedule
+            .due(self.schedule_done_to, self.now)
+            .into_iter()
+            .map(|(label, scope)| {
+                let idx = (0..self.markets.len())
+                    .filter(|&i| scope.covers(&self.markets[i].instrument.epic))
+                    .collect();
+                (label, idx)
+            })
+            .collect();
+        for (label, markets) in due {
+            let reason = format!("scheduled flatten ({label})");
+            out.push(log(LogLevel::Info, None, reason.clone()));
+            for idx in markets {
+                self.exit(idx, None, &reason, true, out);
+            }
+        }
+        self.schedule_done_to = self.now;
+        self.next_schedule_at = self.schedule.next_change(self.now);
     }
 
     /// The first event, or the first of a new session day.
@@ -521,6 +572,27 @@ impl Engine {
         // The broker's figure can lag a fill by a moment and ours cannot see other positions
         // on the account: the smaller is the safe one.
         self.broker_available.map_or(own, |b| own.min(b))
+    }
+
+    /// The open (and opening) positions' notional, at their entry or the last quote.
+    fn exposure(&self) -> crate::risk::Exposure {
+        let mut e = crate::risk::Exposure::default();
+        for t in self.trades.iter().filter(|t| counts_as_open(t)) {
+            let Some(m) = self.markets.iter().find(|m| m.instrument.epic == t.epic) else {
+                continue;
+            };
+            let level = t
+                .entry_level
+                .or_else(|| m.last_quote.as_ref().map(|q| q.offer.max(q.bid)));
+            if let Some(level) = level {
+                e.add(
+                    &m.instrument,
+                    t.direction,
+                    crate::risk::notional(&m.instrument, t.size, level),
+                );
+            }
+        }
+        e
     }
 
     /// Unrealised P&L of open trades, at the bid (long) or offer (short).

@@ -27,7 +27,7 @@ impl Engine {
         }
     }
 
-    fn exit(
+    pub(super) fn exit(
         &mut self,
         idx: usize,
         direction: Option<Direction>,
@@ -81,6 +81,10 @@ impl Engine {
                 unresolved = t.unknown_ref.as_ref();
             }
         }
+        let blackout = self.schedule.blackout(self.now, epic);
+        let exposure = (self.cfg.risk.max_leverage.is_some()
+            || self.cfg.risk.max_currency_exposure.is_some())
+        .then(|| self.exposure());
         let input = RiskInput {
             now: self.now,
             instrument: &m.instrument,
@@ -96,6 +100,8 @@ impl Engine {
             cooldown_until: m.cooldown_until,
             rejected_until: m.rejected_until,
             funds_refused: m.funds_refused,
+            blackout: blackout.as_ref(),
+            exposure: exposure.as_ref(),
             equity: self.equity_start + self.realised,
             available_margin: (!m.instrument.margin.is_none()).then(|| self.available_margin()),
             max_spread_points: m.max_spread_points,

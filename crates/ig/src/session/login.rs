@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
 use super::{v3_deadlines, Session, Tokens};
-use crate::config::{IgConfig, SessionVersion};
+use crate::config::{suggested_api_url, IgConfig, SessionVersion};
 use crate::error::IgError;
 use crate::transport::{Call, Reply, Transport};
 
@@ -57,12 +57,30 @@ fn encrypt_password(
 }
 
 impl Login<'_> {
-    /// One login attempt with the configured version (and account, for v2).
+    /// One login attempt with the configured version (and account, for v2). A 404 that is
+    /// not one of IG's own error codes means the URL is not IG's REST API: [`IgError::WrongUrl`].
     pub(super) async fn login(&self) -> Result<Session, IgError> {
-        match self.cfg.session_version {
+        let attempt = match self.cfg.session_version {
             SessionVersion::V2 => self.login_v2().await,
             SessionVersion::V3 => self.login_v3().await,
-        }
+        };
+        attempt.map_err(|e| match e {
+            IgError::Api {
+                status: 404,
+                error_code,
+                ..
+            } if error_code
+                .as_deref()
+                .is_none_or(|c| c == errors::code::INVALID_URL) =>
+            {
+                let url = self.transport.shown_base().to_string();
+                IgError::WrongUrl {
+                    suggestion: suggested_api_url(&url),
+                    url,
+                }
+            }
+            e => e,
+        })
     }
 
     async fn login_v2(&self) -> Result<Session, IgError> {
