@@ -33,6 +33,7 @@ fn every_option_of_every_command_has_a_help_line() {
         &["journal", "export"],
         &["report"],
         &["soak"],
+        &["status"],
     ];
     let mut bare = Vec::new();
     for c in commands {

@@ -150,6 +150,13 @@ pub enum SystemEvent {
         closes_booked: u32,
         unknown_at_broker: Vec<String>,
     },
+    /// An operator's control action (`halt`, `flatten`, `resume`) and where it came from
+    /// (e.g. `http 127.0.0.1:50312`), with the halt in force after it.
+    Control {
+        action: String,
+        source: String,
+        halted_after: Option<String>,
+    },
 }
 
 impl SystemEvent {
@@ -168,6 +175,7 @@ impl SystemEvent {
             Self::EngineStart { .. } => "engine_start",
             Self::EngineStop { .. } => "engine_stop",
             Self::InRunReconciliation { .. } => "in_run_reconciliation",
+            Self::Control { .. } => "control",
         }
     }
 }

@@ -5,7 +5,9 @@
 //! another instrument held by the sandbox (`hold-deal`) for the whole measurement.
 //!
 //! `cargo bench -p scalper-live --bench tick_to_order` (`SCALPER_BENCH_SAMPLES`, default 300;
-//! `SCALPER_BENCH_DEBUG=1` prints each sample over 3 ms with its request).
+//! `SCALPER_BENCH_DEBUG=1` prints each sample over 3 ms with its request;
+//! `SCALPER_BENCH_HTTP=1` runs with telemetry and the HTTP server of `--http`, scraped for
+//! `/metrics` and `/api/status` every 100 ms, and prints the decision-latency histogram's mean).
 //! Client-side rate limiting is off: the budget pacing IG's allowances is not what is measured.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -109,7 +111,34 @@ async fn measure(held: bool, samples: usize) -> Vec<Duration> {
     let dir = tempfile::tempdir().unwrap();
     let interrupts = Interrupts::manual();
     let kill = interrupts.kill_switch();
+    let http = std::env::var_os("SCALPER_BENCH_HTTP").is_some();
+    let (telemetry, view) = scalper_live::telemetry();
+    let server = if http {
+        let s = scalper_observe::Server::start(
+            scalper_observe::HttpConfig {
+                addr: "127.0.0.1:0".parse().unwrap(),
+                allow_remote: false,
+                control_token: None,
+            },
+            view.clone(),
+        )
+        .await
+        .unwrap();
+        let addr = s.local_addr();
+        let scraper = tokio::spawn(async move {
+            loop {
+                for path in ["/metrics", "/api/status"] {
+                    scrape(addr, path).await;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        Some((s, scraper))
+    } else {
+        None
+    };
     let opts = RunOptions {
+        telemetry: http.then_some(telemetry),
         // `SCALPER_BENCH_NO_JOURNAL=1`: no journal, to see what its writes cost.
         journal: std::env::var_os("SCALPER_BENCH_NO_JOURNAL")
             .is_none()
@@ -163,7 +192,30 @@ async fn measure(held: bool, samples: usize) -> Vec<Duration> {
     kill.press();
     let _ = tokio::time::timeout(Duration::from_secs(20), run).await;
     sandbox.shutdown().await;
+    if let Some((s, scraper)) = server {
+        scraper.abort();
+        s.shutdown().await;
+        let d = view.decision_latency();
+        println!(
+            "decision latency (telemetry histogram): {} events, mean {:.2} µs",
+            d.count,
+            d.sum_ns as f64 / d.count.max(1) as f64 / 1e3
+        );
+    }
     out
+}
+
+/// One HTTP/1.1 GET, read to the end (what a Prometheus scrape costs the process).
+async fn scrape(addr: std::net::SocketAddr, path: &str) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
+        return;
+    };
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).await.is_ok() {
+        let mut body = Vec::new();
+        let _ = s.read_to_end(&mut body).await;
+    }
 }
 
 fn main() {

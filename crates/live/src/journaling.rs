@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
+use crate::telemetry::LatencyHistogram;
 use crate::LiveError;
 use scalper_engine::event::rejection_text;
 use scalper_engine::{Action, BrokerCommand, BrokerEvent, Engine, HaltReason, RestoredPosition};
@@ -680,10 +682,14 @@ impl JournalSink {
     /// Hands the journal to a writer thread: from now on no journal write runs on the caller's
     /// thread (the intent log's append excepted). The writes it cannot make come back through
     /// the returned [`JournalFailures`].
-    pub fn start_writer(&mut self) -> Result<JournalFailures, LiveError> {
+    /// `latency`, when given, gets the time of each record's SQLite write.
+    pub fn start_writer(
+        &mut self,
+        latency: Option<Arc<LatencyHistogram>>,
+    ) -> Result<JournalFailures, LiveError> {
         match self.direct.take() {
             Some(journal) => {
-                let (writer, failures) = Writer::start(journal)?;
+                let (writer, failures) = Writer::start(journal, latency)?;
                 self.writer = Some(writer);
                 Ok(JournalFailures(Some(failures)))
             }
@@ -752,6 +758,7 @@ struct Writer {
 impl Writer {
     fn start(
         mut journal: Journal,
+        latency: Option<Arc<LatencyHistogram>>,
     ) -> Result<(Self, tokio::sync::mpsc::UnboundedReceiver<String>), LiveError> {
         let (jobs, rx) = std::sync::mpsc::channel::<(String, Job)>();
         let (fail_tx, failures) = tokio::sync::mpsc::unbounded_channel();
@@ -761,7 +768,12 @@ impl Writer {
             .spawn(move || {
                 let mut failed = false;
                 let mut run = |(context, job): (String, Job), journal: &mut Journal| {
-                    if let Err(e) = job(journal) {
+                    let started = latency.as_ref().map(|_| std::time::Instant::now());
+                    let result = job(journal);
+                    if let (Some(h), Some(t)) = (latency.as_ref(), started) {
+                        h.record(t.elapsed());
+                    }
+                    if let Err(e) = result {
                         failed = true;
                         let _ = fail_tx.send(format!("{context}: {e}"));
                     }
@@ -899,7 +911,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("journal.sqlite");
         let mut sink = JournalSink::open(&path, false, false).expect("open");
-        let mut failures = sink.start_writer().expect("writer");
+        let mut failures = sink.start_writer(None).expect("writer");
         // Start-up's direct access is over.
         assert!(sink.direct().is_err());
         let i = intent("REF-W1");

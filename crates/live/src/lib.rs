@@ -16,8 +16,10 @@ pub mod error;
 pub mod execution;
 pub mod interrupts;
 pub mod journaling;
+mod publishing;
 pub mod startup;
 pub mod status;
+pub mod telemetry;
 pub mod trading;
 pub mod venue;
 
@@ -35,6 +37,10 @@ pub use error::LiveError;
 pub use execution::{Execution, Job, MAX_IN_FLIGHT};
 pub use interrupts::{Interrupts, KillSwitch};
 pub use journaling::JournalSink;
+pub use telemetry::{
+    telemetry, ControlAction, ControlError, ControlReply, RunPhase, ServiceNotify, StatusSnapshot,
+    Telemetry, TelemetryView,
+};
 pub use venue::LiveVenue;
 
 /// How to run.
@@ -57,6 +63,13 @@ pub struct RunOptions {
     /// Where kill-switch presses come from: `None` listens for Ctrl-C (SIGINT); services and
     /// tests pass [`Interrupts::manual`] and press its [`KillSwitch`].
     pub interrupts: Option<Interrupts>,
+    /// Where the run publishes its status and latencies and takes control requests (metrics
+    /// and HTTP servers read the other side, [`TelemetryView`]); `None`: nothing is published
+    /// and nothing is timed.
+    pub telemetry: Option<Telemetry>,
+    /// Service-manager notifications (ready, watchdog keep-alive from the event loop,
+    /// stopping).
+    pub service: Option<std::sync::Arc<dyn ServiceNotify>>,
 }
 
 impl Default for RunOptions {
@@ -70,6 +83,8 @@ impl Default for RunOptions {
             journal: None,
             durable_journal: true,
             interrupts: None,
+            telemetry: None,
+            service: None,
         }
     }
 }
@@ -188,7 +203,16 @@ pub async fn run(
         "ready to trade: logged in, markets loaded, journal reconciled"
     );
     eprintln!("ready to trade after {ready_ms} ms (login, markets, reconciliation; {restored} open position(s) taken over)");
+    if let Some(s) = &opts.service {
+        s.ready();
+    }
     let stop = session.trade(&epics, &opts, &mut intr, started).await;
+    if let Some(s) = &opts.service {
+        s.stopping();
+    }
+    if let Some(t) = &opts.telemetry {
+        t.set_phase(RunPhase::WindingDown);
+    }
     let wind_down = Instant::now();
     let trading::Finished {
         counters,
@@ -200,6 +224,7 @@ pub async fn run(
         (Some(start), Some(end)) => Some(end - start),
         _ => None,
     };
+    session.publish_final();
     let stats = client.stats();
     let s = session.engine().summary();
     Ok(RunReport {

@@ -20,6 +20,8 @@ pub struct Started {
     pub start_balance: Option<Money>,
     /// The session's account id.
     pub account: Option<String>,
+    /// The account's currency, when the broker reports it.
+    pub currency: Option<String>,
 }
 
 /// Logs in, loads the instruments, opens and reconciles the journal, and builds the engine's
@@ -69,7 +71,7 @@ pub async fn start(
             opts,
             intr,
             wall_now,
-            currency,
+            currency.clone(),
         )
         .await?;
     }
@@ -79,6 +81,7 @@ pub async fn start(
         init,
         start_balance,
         account,
+        currency,
     })
 }
 

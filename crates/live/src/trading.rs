@@ -21,8 +21,10 @@ use crate::clock::QuoteClock;
 use crate::execution::Execution;
 use crate::interrupts::Interrupts;
 use crate::journaling::JournalFailures;
+use crate::publishing::{LoopView, Publisher};
 use crate::startup::Started;
 use crate::status::StatusLine;
+use crate::telemetry::{ControlAction, ControlReply, ControlRequest, RunPhase, ServiceNotify};
 use crate::venue::{LiveVenue, VenueStop};
 use crate::{LiveError, RunOptions, Stop};
 
@@ -76,6 +78,11 @@ pub struct Session {
     refusals: std::collections::BTreeMap<String, crate::RefusalCount>,
     streams: Option<Streams>,
     journal_failures: JournalFailures,
+    /// Status snapshots and latencies for observers (`RunOptions::telemetry`).
+    publisher: Option<Publisher>,
+    /// Operators' control requests (`RunOptions::telemetry`).
+    control: Option<mpsc::Receiver<ControlRequest>>,
+    service: Option<Arc<dyn ServiceNotify>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -102,9 +109,17 @@ impl Session {
         let refresh_ms = engine_cfg.market_refresh_ms;
         // From here on no SQLite transaction runs on the event loop.
         let journal_failures = match start.journal.as_mut() {
-            Some(j) => j.start_writer()?,
+            Some(j) => j.start_writer(opts.telemetry.as_ref().map(|t| t.journal_write.clone()))?,
             None => JournalFailures::default(),
         };
+        let publisher = opts
+            .telemetry
+            .clone()
+            .map(|t| Publisher::new(t, &start.instruments, start.currency.clone()));
+        let control = opts
+            .telemetry
+            .as_ref()
+            .and_then(crate::Telemetry::take_control);
         let engine =
             Engine::new(engine_cfg, start.instruments.clone(), start.init).map_err(|e| {
                 LiveError::Engine {
@@ -150,6 +165,9 @@ impl Session {
             refreshed: HashMap::new(),
             streams: None,
             journal_failures,
+            publisher,
+            control,
+            service: opts.service.clone(),
         })
     }
 
@@ -179,20 +197,30 @@ impl Session {
     /// Drives a quote through the engine (and, paper, IG's margin close-out: see
     /// [`LiveVenue::drive_quote`]) and logs what it did.
     fn feed_quote(&mut self, q: Quote) {
+        let timed = self.publisher.as_ref().map(|_| Instant::now());
         self.venue
             .drive_quote(&mut self.driver, &mut self.engine, q, &mut self.actions);
-        self.take_actions();
+        self.take_actions(timed);
     }
 
     /// Drives one event through the engine and logs what it did.
     fn feed(&mut self, event: EngineEvent) {
+        let timed = self.publisher.as_ref().map(|_| Instant::now());
         self.driver
             .step(&mut self.engine, &mut self.venue, event, &mut self.actions);
-        self.take_actions();
+        self.take_actions(timed);
     }
 
-    /// Counts refusals and logs the actions of the last step.
-    fn take_actions(&mut self) {
+    /// Publishes the last step's decision time and actions (when observed), counts refusals
+    /// and logs the actions.
+    fn take_actions(&mut self, timed: Option<Instant>) {
+        if let (Some(p), Some(t)) = (self.publisher.as_mut(), timed) {
+            p.decision(t.elapsed());
+            let now = self.clock.now();
+            for a in &self.actions {
+                p.action(a, now);
+            }
+        }
         for a in self.actions.drain(..) {
             if let Action::Refused { reason, .. } = &a {
                 let now = self.clock.now();
@@ -301,8 +329,13 @@ impl Session {
                     self.feed(EngineEvent::Command(Command::Halt { close_positions: None }));
                 }
                 () = tokio::time::sleep_until(sleep_until), if deadline.is_some() => break Stop::Deadline,
+                req = next_control(&mut self.control) => self.on_control(req),
                 failure = self.journal_failures.next() => {
                     tracing::error!(failure = %failure, "JOURNAL WRITE FAILED: halting new entries (positions keep their stops)");
+                    let now = self.clock.now();
+                    if let Some(p) = self.publisher.as_mut() {
+                        p.error(now, format!("journal write failed: {failure}"));
+                    }
                     self.feed(EngineEvent::Command(Command::Halt { close_positions: Some(false) }));
                 }
                 done = self.venue.next_completed() => self.on_completed(done),
@@ -322,6 +355,9 @@ impl Session {
                     let Some(q) = q else { break Stop::StreamClosed };
                     self.counters.quotes += 1;
                     status.quote();
+                    if let Some(p) = self.publisher.as_mut() {
+                        p.quote(&q);
+                    }
                     last_quote_ts = last_quote_ts.max(q.ts);
                     self.clock.observe(q.ts);
                     match self.last_quotes.get_mut(&q.epic) {
@@ -353,8 +389,13 @@ impl Session {
                         j.session_events(&stats, now);
                     }
                     status.print(&self.engine.summary(), &stats, self.venue.is_paper());
+                    if let Some(s) = &self.service {
+                        s.alive();
+                    }
+                    self.publish(RunPhase::Trading, true);
                 }
             }
+            self.publish(RunPhase::Trading, false);
             if self.venue.stop() == Some(VenueStop::NothingLeft) {
                 break Stop::NothingLeft;
             }
@@ -364,6 +405,74 @@ impl Session {
         };
         status.finish();
         stop
+    }
+
+    /// Publishes a status snapshot when one is due (or `force`d).
+    fn publish(&mut self, phase: RunPhase, force: bool) {
+        let Some(p) = self.publisher.as_mut() else {
+            return;
+        };
+        if !force && !p.due() {
+            return;
+        }
+        let stats = self.client.stats();
+        let view = LoopView {
+            engine: &self.engine,
+            stats: &stats,
+            headroom: self.client.allowance_headroom(),
+            orders: self.venue.tally(),
+            refusals: &self.refusals,
+            quotes: self.counters.quotes,
+            reconnects: self.counters.reconnects,
+            paper: self.venue.is_paper(),
+            now: self.clock.now(),
+        };
+        p.publish(phase, &view);
+    }
+
+    /// The run is over: the last snapshot says so.
+    pub fn publish_final(&mut self) {
+        self.publish(RunPhase::Stopped, true);
+    }
+
+    /// An operator's control action: logged and journaled with its source, driven through
+    /// the engine, answered with the state after it.
+    fn on_control(&mut self, req: ControlRequest) {
+        let ControlRequest {
+            action,
+            source,
+            reply,
+        } = req;
+        tracing::warn!(action = action.as_str(), source = %source, "control action");
+        let command = match action {
+            ControlAction::Halt => Command::Halt {
+                close_positions: Some(false),
+            },
+            ControlAction::Flatten => Command::Halt {
+                close_positions: Some(true),
+            },
+            ControlAction::Resume => Command::Resume,
+        };
+        self.feed(EngineEvent::Command(command));
+        let halted = self.engine.halted().map(|h| h.to_string());
+        let now = self.clock.now();
+        if let Some(j) = self.venue.journal_mut() {
+            j.event(
+                now,
+                &scalper_journal::SystemEvent::Control {
+                    action: action.as_str().into(),
+                    source,
+                    halted_after: halted.clone(),
+                },
+            );
+        }
+        self.publish(RunPhase::Trading, true);
+        // The caller may have given up waiting; the action stands either way.
+        let _ = reply.send(ControlReply {
+            action,
+            halted,
+            open_positions: self.engine.open_positions(),
+        });
     }
 
     /// A job of the execution task is done: IG's close reasons go to the journal, then the
@@ -529,6 +638,9 @@ impl Session {
             self.counters.reconnects += 1;
         }
         let now = self.clock.now();
+        if let Some(p) = self.publisher.as_mut() {
+            note_stream_event(p, ev, now);
+        }
         if let (StreamEvent::Status(st), Some(j)) = (ev, self.venue.journal_mut()) {
             let gap_ms = i64::try_from(last_quote_wall.elapsed().as_millis()).unwrap_or(i64::MAX);
             j.stream_status(st, gap_ms, now);
@@ -653,6 +765,45 @@ impl Session {
             }
         }
         self.streams = Some(streams);
+    }
+}
+
+/// The next control request (pending forever without a control channel, or once it closed).
+async fn next_control(control: &mut Option<mpsc::Receiver<ControlRequest>>) -> ControlRequest {
+    if let Some(rx) = control.as_mut() {
+        if let Some(req) = rx.recv().await {
+            return req;
+        }
+        *control = None;
+    }
+    std::future::pending().await
+}
+
+/// The stream's state and its refusals, for observers.
+fn note_stream_event(p: &mut Publisher, ev: &StreamEvent, now: Timestamp) {
+    match ev {
+        StreamEvent::Status(st) => {
+            p.stream_status(st);
+            match st {
+                StreamStatus::Gap { reason, .. } => p.error(now, format!("stream gap: {reason}")),
+                StreamStatus::SessionRefused { code, message } => {
+                    p.error(now, format!("stream session refused ({code}): {message}"));
+                }
+                StreamStatus::CredentialsUnavailable { message, .. } => {
+                    p.error(now, format!("stream credentials unavailable: {message}"));
+                }
+                _ => {}
+            }
+        }
+        StreamEvent::SubscriptionRefused {
+            subscription,
+            code,
+            message,
+        } => p.error(
+            now,
+            format!("subscription {subscription:?} refused ({code}): {message}"),
+        ),
+        _ => {}
     }
 }
 

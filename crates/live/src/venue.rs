@@ -15,6 +15,7 @@ use crate::clock::QuoteClock;
 use crate::closes::GoneClose;
 use crate::execution::{Completed, Execution, Job};
 use crate::journaling::JournalSink;
+use crate::telemetry::OrderTally;
 
 /// Why the event loop must stop, as decided while driving the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +44,8 @@ pub struct LiveVenue {
     stop: Option<VenueStop>,
     /// IG's margin close-out on the paper account (IG applies its own to a real one).
     margin: MarginWatch,
+    /// Requests sent and their outcomes, for observers.
+    tally: OrderTally,
 }
 
 impl LiveVenue {
@@ -62,6 +65,7 @@ impl LiveVenue {
             paper_cfg: SimConfig::default(),
             stop: None,
             margin: MarginWatch::new(),
+            tally: OrderTally::default(),
         }
     }
 
@@ -82,6 +86,7 @@ impl LiveVenue {
             paper_cfg,
             stop: None,
             margin: MarginWatch::new(),
+            tally: OrderTally::default(),
         }
     }
 
@@ -128,6 +133,11 @@ impl LiveVenue {
     /// Set when driving the engine decided the run must end.
     pub fn stop(&self) -> Option<VenueStop> {
         self.stop
+    }
+
+    /// Dealing requests sent and their outcomes so far.
+    pub fn tally(&self) -> &OrderTally {
+        &self.tally
     }
 
     pub fn journal_mut(&mut self) -> Option<&mut JournalSink> {
@@ -212,6 +222,9 @@ impl Venue for LiveVenue {
         event: &EngineEvent,
         queue: &mut VecDeque<EngineEvent>,
     ) {
+        if let EngineEvent::Broker(ev) = event {
+            self.tally.event(ev);
+        }
         if let (Some(j), EngineEvent::Broker(ev)) = (self.journal.as_mut(), event) {
             if let Err(e) = j.on_broker_event(ev, engine, self.clock.now()) {
                 tracing::error!(error = %e, "JOURNAL WRITE FAILED for a broker report");
@@ -273,6 +286,7 @@ impl Venue for LiveVenue {
 
     fn submit(&mut self, cmd: &BrokerCommand, queue: &mut VecDeque<EngineEvent>) {
         tracing::debug!(?cmd, "broker command");
+        self.tally.command(cmd);
         match &mut self.route {
             Route::Paper(sim) => Venue::submit(sim.as_mut(), cmd, queue),
             Route::Ig => {

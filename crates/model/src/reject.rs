@@ -59,6 +59,35 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
+    /// A short stable name for counting (metrics labels): the snake_case variant name, with
+    /// `refused` and `other` for the reasons that carry free text.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InsufficientFunds => "insufficient_funds",
+            Self::MarketClosed => "market_closed",
+            Self::MarketClosedWithEdits => "market_closed_with_edits",
+            Self::MarketOffline => "market_offline",
+            Self::ClosingsOnly => "closings_only",
+            Self::InstrumentNotFound => "instrument_not_found",
+            Self::PositionNotFound => "position_not_found",
+            Self::PositionNotAvailableToClose => "position_not_available_to_close",
+            Self::OrderNotFound => "order_not_found",
+            Self::MinimumDealSize => "minimum_deal_size",
+            Self::SizeIncrement => "size_increment",
+            Self::StopOrLimitLevel => "stop_or_limit_level",
+            Self::LevelTolerance => "level_tolerance",
+            Self::OrderSizeCannotBeFilled => "order_size_cannot_be_filled",
+            Self::WrongSideOfMarket => "wrong_side_of_market",
+            Self::LimitOrderWrongSideOfMarket => "limit_order_wrong_side_of_market",
+            Self::GoodTillDateInThePast => "good_till_date_in_the_past",
+            Self::CfdOrderOnSpreadBetAccount => "cfd_order_on_spread_bet_account",
+            Self::SpreadBetOrderOnCfdAccount => "spread_bet_order_on_cfd_account",
+            Self::NoDeal => "no_deal",
+            Self::Refused(_) => "refused",
+            Self::Other(_) => "other",
+        }
+    }
+
     /// A reason that can only change when the market does (closed, offline, closings only):
     /// sending the same request again later may succeed.
     pub fn is_market_state(&self) -> bool {

@@ -14,7 +14,9 @@ pub use research::{
     BacktestArgs, JournalArgs, JournalCommand, PricesArgs, ReportArgs, SweepArgs, SynthArgs,
 };
 pub use soak::SoakArgs;
-pub use trading::{DemoArgs, MarketsSearchArgs, RunArgs, SandboxArgs, TestArgs};
+pub use trading::{
+    DemoArgs, HttpArgs, MarketsSearchArgs, RunArgs, SandboxArgs, StatusArgs, TestArgs,
+};
 pub use values::{parse_duration, parse_speed};
 
 /// A fast, safe scalping engine for IG Markets.
@@ -100,6 +102,9 @@ pub enum Command {
     Journal(JournalCommand),
     /// Per-day and per-instrument performance report from the journal.
     Report(ReportArgs),
+    /// What a running engine is doing (its `--http` server's /api/status), or what the journal
+    /// says when no run answers.
+    Status(StatusArgs),
     /// Fault soak: the engine against the sandbox in accelerated time under a seeded schedule
     /// of IG failures and SIGKILLs, then checks that nothing was lost or doubled.
     Soak(SoakArgs),

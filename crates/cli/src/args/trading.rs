@@ -1,6 +1,6 @@
 //! Arguments of the commands that talk to a broker: `test`, `sandbox`, `run` and `demo`.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::Args;
@@ -79,6 +79,34 @@ impl SandboxArgs {
     }
 }
 
+/// `--http ADDR [--http-allow-remote]`: the observability server of `run` and `demo`.
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// Serve /metrics (Prometheus), /health, /health/ready and /api/status on this address,
+    /// e.g. 127.0.0.1:9464 (port 0 picks a free one; the address is printed). With
+    /// SCALPER_CONTROL_TOKEN set, also POST /api/halt, /api/flatten and /api/resume.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// Permit a non-loopback --http address (anyone who can reach it sees the run).
+    #[arg(long, requires = "http")]
+    pub http_allow_remote: bool,
+}
+
+/// `scalper status [--url URL] [--journal PATH] [--json]`
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// The running engine's --http address.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:9464")]
+    pub url: String,
+    /// The journal to read when no run answers (default: `[journal] path` in scalper.toml,
+    /// else data/journal.sqlite).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<std::path::PathBuf>,
+    /// Print the JSON status instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `scalper run [--paper] [--live] [--instruments LIST] [--duration D] [--json]`
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -105,6 +133,8 @@ pub struct RunArgs {
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 /// `scalper demo [--duration D] [--speed X] [--seed N] [--json]`
@@ -126,4 +156,6 @@ pub struct DemoArgs {
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }

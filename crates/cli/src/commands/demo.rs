@@ -27,6 +27,7 @@ const DEFAULT_SPEED: f64 = 30.0;
 const DEMO_OAUTH_TTL: Duration = Duration::from_secs(8);
 
 pub async fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
+    crate::commands::observe::check(&args.http)?;
     if ctx.toml().table.contains_key("engine") {
         eprintln!("note: demo ignores the [engine] section of scalper.toml (it runs the built-in strategy with the demo's fixed risk against its own sandbox); `scalper run` uses it");
     }
@@ -71,7 +72,7 @@ pub async fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     // account to hold one position per instrument at once.
     engine_cfg.risk.risk_per_trade =
         RiskPerTrade::Amount(rust_decimal::Decimal::from(DEMO_RISK_PER_TRADE));
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         duration: Some(args.duration),
         paper: false,
         status_line: !args.json,
@@ -80,8 +81,13 @@ pub async fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         journal: Some(journal_path.clone()),
         durable_journal: false,
         interrupts: None,
+        ..RunOptions::default()
     };
+    let server = crate::commands::observe::attach(&args.http, &mut opts).await?;
     let result = scalper_live::run(client, engine_cfg, epics, opts).await;
+    if let Some(s) = server {
+        s.shutdown().await;
+    }
     let state = sandbox.state();
     if tokio::time::timeout(Duration::from_secs(5), sandbox.shutdown())
         .await

@@ -20,11 +20,10 @@ use crate::Context;
 fn product(hit: &MarketHit) -> &'static str {
     match by_epic(&hit.epic) {
         Some((_, ProductKind::SpreadBet)) => "spread bet",
-        Some((_, ProductKind::Cfd)) => "CFD",
         None if hit.epic.as_str().contains(".DFB.") || hit.epic.as_str().contains(".TODAY.") => {
             "spread bet"
         }
-        None => "CFD",
+        Some((_, ProductKind::Cfd)) | None => "CFD",
     }
 }
 

@@ -5,11 +5,13 @@ pub mod config_check;
 pub mod demo;
 pub mod journal;
 pub mod markets;
+pub mod observe;
 pub mod prices;
 pub mod research;
 pub mod run;
 pub mod sandbox;
 pub mod soak;
+pub mod status;
 pub mod summary;
 pub mod test;
 
@@ -34,5 +36,6 @@ pub async fn dispatch(command: &Command, ctx: &Context) -> anyhow::Result<ExitCo
         Command::Journal(cmd) => journal::run(cmd, ctx),
         Command::Report(args) => journal::report(args, ctx),
         Command::Soak(args) => soak::run(args).await,
+        Command::Status(args) => status::run(args, ctx).await,
     }
 }

@@ -14,6 +14,7 @@ use crate::Context;
 use scalper_live::RunOptions;
 
 pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
+    crate::commands::observe::check(&args.http)?;
     let cfg = ctx.ig_config()?;
     match (cfg.environment, args.live) {
         (Environment::Live, false) if !args.paper => {
@@ -48,7 +49,7 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
             .join(", ")
     );
     let client = IgClient::new(cfg)?;
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         duration: args.duration,
         paper: args.paper,
         status_line: !args.json,
@@ -60,8 +61,14 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         )?),
         durable_journal: true,
         interrupts: None,
+        ..RunOptions::default()
     };
-    let report = scalper_live::run(client, engine_cfg, epics, opts).await?;
+    let server = crate::commands::observe::attach(&args.http, &mut opts).await?;
+    let result = scalper_live::run(client, engine_cfg, epics, opts).await;
+    if let Some(s) = server {
+        s.shutdown().await;
+    }
+    let report = result?;
     crate::commands::summary::print(&report, args.json);
     Ok(ExitCode::from(report.exit_code))
 }

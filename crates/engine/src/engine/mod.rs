@@ -613,10 +613,17 @@ impl Engine {
     /// Unrealised P&L of open trades, at the bid (long) or offer (short).
     fn unrealised(&self) -> Money {
         let mut total = Money::ZERO;
-        for (t, m, entry, exit) in self.valued_positions() {
-            total += m.instrument.pnl(t.direction, t.size, entry, exit);
+        for (_, pnl) in self.open_pnl() {
+            total += pnl;
         }
         total
+    }
+
+    /// Each open trade with a quote to value it at, and its unrealised P&L in account
+    /// currency at the bid (long) or offer (short) of its market's last quote.
+    pub fn open_pnl(&self) -> impl Iterator<Item = (&Trade, Money)> {
+        self.valued_positions()
+            .map(|(t, m, entry, exit)| (t, m.instrument.pnl(t.direction, t.size, entry, exit)))
     }
 }
 
