@@ -699,13 +699,13 @@ impl Session {
         for p in &positions_left {
             tracing::warn!(
                 trade_id = p.trade_id,
-                deal_id = p.deal_id.as_deref().unwrap_or("-"),
+                deal_id = %p.deal_id.as_deref().unwrap_or("-"),
                 epic = %p.epic,
                 direction = %p.direction,
                 size = %p.size,
-                entry = p.entry_level.as_deref().unwrap_or("-"),
-                stop = p.stop_level.as_deref().unwrap_or("none"),
-                limit = p.limit_level.as_deref().unwrap_or("none"),
+                entry = %p.entry_level.as_deref().unwrap_or("-"),
+                stop = %p.stop_level.as_deref().unwrap_or("none"),
+                limit = %p.limit_level.as_deref().unwrap_or("none"),
                 "POSITION LEFT OPEN at the end of the run (it keeps its broker stop and limit)"
             );
         }
@@ -875,11 +875,14 @@ fn log_action(action: &Action) {
             epic,
             message,
         } => {
-            let epic = epic.as_ref().map(ToString::to_string).unwrap_or_default();
-            match level {
-                LogLevel::Error => tracing::error!(epic = %epic, "{message}"),
-                LogLevel::Warn => tracing::warn!(epic = %epic, "{message}"),
-                LogLevel::Info => tracing::info!(epic = %epic, "{message}"),
+            // A message about no one instrument carries no `epic` field.
+            match (level, epic) {
+                (LogLevel::Error, Some(e)) => tracing::error!(epic = %e, "{message}"),
+                (LogLevel::Warn, Some(e)) => tracing::warn!(epic = %e, "{message}"),
+                (LogLevel::Info, Some(e)) => tracing::info!(epic = %e, "{message}"),
+                (LogLevel::Error, None) => tracing::error!("{message}"),
+                (LogLevel::Warn, None) => tracing::warn!("{message}"),
+                (LogLevel::Info, None) => tracing::info!("{message}"),
             }
         }
         Action::Halted { reason } => tracing::warn!(reason = %reason, "new entries halted"),
