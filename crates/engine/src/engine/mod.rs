@@ -557,16 +557,8 @@ impl Engine {
     /// margin of every open or pending position (at its entry level, else the last quote).
     fn available_margin(&self) -> Money {
         let mut used = Money::ZERO;
-        for t in self.trades.iter().filter(|t| counts_as_open(t)) {
-            let Some(m) = self.markets.iter().find(|m| m.instrument.epic == t.epic) else {
-                continue;
-            };
-            let level = t
-                .entry_level
-                .or_else(|| m.last_quote.as_ref().map(|q| q.offer.max(q.bid)));
-            if let Some(level) = level {
-                used += m.instrument.margin_for(t.size, level);
-            }
+        for (t, inst, level) in self.open_at_level() {
+            used += inst.margin_for(t.size, level);
         }
         let own = self.equity_start + self.realised + self.unrealised() - used;
         // The broker's figure can lag a fill by a moment and ours cannot see other positions
@@ -577,22 +569,29 @@ impl Engine {
     /// The open (and opening) positions' notional, at their entry or the last quote.
     fn exposure(&self) -> crate::risk::Exposure {
         let mut e = crate::risk::Exposure::default();
-        for t in self.trades.iter().filter(|t| counts_as_open(t)) {
-            let Some(m) = self.markets.iter().find(|m| m.instrument.epic == t.epic) else {
-                continue;
-            };
-            let level = t
-                .entry_level
-                .or_else(|| m.last_quote.as_ref().map(|q| q.offer.max(q.bid)));
-            if let Some(level) = level {
-                e.add(
-                    &m.instrument,
-                    t.direction,
-                    crate::risk::notional(&m.instrument, t.size, level),
-                );
-            }
+        for (t, inst, level) in self.open_at_level() {
+            e.add(
+                inst,
+                t.direction,
+                crate::risk::notional(inst, t.size, level),
+            );
         }
         e
+    }
+
+    /// Each open (or opening) position with its instrument and the level margin and exposure
+    /// are taken at: its entry, else the last quote's higher side.
+    fn open_at_level(&self) -> impl Iterator<Item = (&Trade, &Instrument, Price)> {
+        self.trades
+            .iter()
+            .filter(|t| counts_as_open(t))
+            .filter_map(|t| {
+                let m = self.markets.iter().find(|m| m.instrument.epic == t.epic)?;
+                let level = t
+                    .entry_level
+                    .or_else(|| m.last_quote.as_ref().map(|q| q.offer.max(q.bid)))?;
+                Some((t, &m.instrument, level))
+            })
     }
 
     /// The account as IG's margin close-out sees it: equity (start, realised and open P&L at
