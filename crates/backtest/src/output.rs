@@ -5,7 +5,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use scalper_engine::CloseCause;
 use scalper_model::{Candle, Quote};
 
 use crate::error::BacktestError;
@@ -64,7 +63,7 @@ impl<W: Write> TradesCsv<W> {
         self.put(t.pnl.value())?;
         self.put(t.commission.value())?;
         self.put(t.funding.value())?;
-        self.out.write_field(cause_name(t.cause))?;
+        self.out.write_field(t.cause.as_str())?;
         self.out.write_field(&t.reason)?;
         self.out.write_record(None::<&[u8]>)
     }
@@ -82,16 +81,6 @@ impl<W: Write> TradesCsv<W> {
         self.out
             .into_inner()
             .map_err(|e| csv::Error::from(e.into_error()))
-    }
-}
-
-/// The cause as the trades CSV and the JSON report spell it.
-fn cause_name(c: CloseCause) -> &'static str {
-    match c {
-        CloseCause::Stop => "stop",
-        CloseCause::Limit => "limit",
-        CloseCause::Manual => "manual",
-        CloseCause::Engine => "engine",
     }
 }
 
@@ -195,7 +184,7 @@ pub fn write_bars_csv<W: Write>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use scalper_engine::CloseCause;
 
     #[test]
     fn cause_names_are_the_serde_names() {
@@ -207,7 +196,7 @@ mod tests {
         ] {
             assert_eq!(
                 serde_json::to_value(c).unwrap(),
-                serde_json::Value::from(cause_name(c))
+                serde_json::Value::from(c.as_str())
             );
         }
     }
