@@ -10,7 +10,7 @@ use chrono::{Datelike, NaiveDate, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use scalper_model::{
-    DealReference, Direction, Instrument, MarketStatus, Money, Points, Price, Quote, Size,
+    DealReference, Direction, Epic, Instrument, MarketStatus, Money, Points, Price, Quote, Size,
     Timestamp,
 };
 
@@ -51,17 +51,28 @@ fn cap_by_margin(i: &RiskInput<'_>, fixed: bool, size: &mut Size) -> Option<Refu
 }
 
 /// The open positions' notional, in account currency: in total and net per currency (a long
-/// EUR/USD is long EUR and short USD; an index is long or short its currency).
+/// EUR/USD is long EUR and short USD; an index is long or short its currency), and per
+/// instrument (long positive, short negative).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Exposure {
     pub gross: Money,
     pub by_currency: Vec<(String, Money)>,
+    pub by_instrument: Vec<(Epic, Money)>,
 }
 
 impl Exposure {
     /// Adds a position of `direction` and `notional` (account currency) on `inst`.
     pub fn add(&mut self, inst: &Instrument, direction: Direction, notional: Money) {
         self.gross += notional;
+        let signed = if direction == Direction::Buy {
+            notional
+        } else {
+            -notional
+        };
+        match self.by_instrument.iter_mut().find(|(e, _)| *e == inst.epic) {
+            Some((_, m)) => *m += signed,
+            None => self.by_instrument.push((inst.epic.clone(), signed)),
+        }
         for (currency, sign) in legs(inst, direction) {
             let amount = if sign { notional } else { -notional };
             match self.by_currency.iter_mut().find(|(c, _)| *c == currency) {

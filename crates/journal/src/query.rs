@@ -283,6 +283,38 @@ impl Journal {
         Ok(out)
     }
 
+    /// Each trade closed in `[start, end)` with a known P&L, in close order: its close time and
+    /// its P&L less fees (the points of a day's realised equity curve).
+    pub fn closes_between(
+        &self,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<Vec<(Timestamp, Money)>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT closed_at, pnl, fees FROM trades WHERE state = 'closed'
+                    AND closed_at >= ?1 AND closed_at < ?2 AND pnl IS NOT NULL
+                    ORDER BY closed_at, id",
+            )
+            .map_err(JournalError::sqlite("reading the day's closes"))?;
+        let mut rows = stmt
+            .query(params![start.millis(), end.millis()])
+            .map_err(JournalError::sqlite("reading the day's closes"))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows
+            .next()
+            .map_err(JournalError::sqlite("reading the day's closes"))?
+        {
+            let at: i64 = row
+                .get(0)
+                .map_err(JournalError::sqlite("reading the day's closes"))?;
+            let pnl = dec(row, 1, "pnl")? - dec(row, 2, "fees")?;
+            out.push((Timestamp::from_millis(at), Money::new(pnl)));
+        }
+        Ok(out)
+    }
+
     /// Realised P&L and trade counts for the window `[start, end)` (e.g. one trading day as the
     /// risk manager defines it), so the daily loss limit and trade caps survive restarts.
     /// Entries count by creation time (rejected ones excluded); P&L by close time.

@@ -234,6 +234,15 @@ fn day_stats_survive_a_restart_and_respect_the_boundary() {
     );
     assert_eq!(j.open_trades().unwrap().len(), 0);
     assert_eq!(j.unresolved_trades().unwrap().len(), 1);
+    // The day's closes in order, each net of its fees (the status page's equity curve).
+    assert_eq!(
+        j.closes_between(ts(0), ts(day)).unwrap(),
+        [
+            (ts(1000), Money::new(d("-12.44"))),
+            (ts(3000), Money::new(d("-0.09"))),
+            (ts(5000), Money::new(d("-7.60"))),
+        ]
+    );
 }
 
 #[test]

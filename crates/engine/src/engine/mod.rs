@@ -566,8 +566,9 @@ impl Engine {
         self.broker_available.map_or(own, |b| own.min(b))
     }
 
-    /// The open (and opening) positions' notional, at their entry or the last quote.
-    fn exposure(&self) -> crate::risk::Exposure {
+    /// The open (and opening) positions' notional, at their entry or the last quote: in total,
+    /// net per currency and per instrument, in the account currency.
+    pub fn exposure(&self) -> crate::risk::Exposure {
         let mut e = crate::risk::Exposure::default();
         for (t, inst, level) in self.open_at_level() {
             e.add(
