@@ -90,18 +90,7 @@ impl JournalSink {
         risk: &scalper_engine::RiskManager,
         now: Timestamp,
     ) -> Result<(Money, u32), LiveError> {
-        const DAY: i64 = 86_400_000;
-        let end = risk.next_session_start(now);
-        // The last session boundary at or before `now`: walk forward from two days back (a DST
-        // day is 23 or 25 hours, so fixed arithmetic would miss it).
-        let mut start = risk.next_session_start(now.plus_millis(-2 * DAY));
-        loop {
-            let next = risk.next_session_start(start);
-            if next > now || next <= start {
-                break;
-            }
-            start = next;
-        }
+        let (start, end) = session_bounds(risk, now);
         let stats = self
             .direct_ref()?
             .day_stats(start, end)
@@ -109,6 +98,34 @@ impl JournalSink {
                 "reading today's totals from the journal",
             ))?;
         Ok((stats.realised_pnl - stats.fees, stats.trades_opened))
+    }
+
+    /// Today's realised equity curve from the journal: the session's start at zero, then the
+    /// running realised P&L (less fees) after each trade closed since, in close order; empty
+    /// when nothing closed today (the curve then starts with the run).
+    pub fn day_curve(
+        &self,
+        risk: &scalper_engine::RiskManager,
+        now: Timestamp,
+    ) -> Result<Vec<(Timestamp, Money)>, LiveError> {
+        let (start, end) = session_bounds(risk, now);
+        let closes = self
+            .direct_ref()?
+            .closes_between(start, end)
+            .map_err(LiveError::journal(
+                "reading today's closes from the journal",
+            ))?;
+        if closes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut total = Money::ZERO;
+        let mut curve = Vec::with_capacity(closes.len() + 1);
+        curve.push((start, Money::ZERO));
+        for (at, pnl) in closes {
+            total += pnl;
+            curve.push((at, total));
+        }
+        Ok(curve)
     }
 
     /// Closes the paper trades an earlier paper run left open (no exit price): they never met
@@ -882,6 +899,24 @@ pub async fn broker_close(
             None
         }
     }
+}
+
+/// The trading session containing `now` (the engine's session day: `risk.session_timezone`
+/// and `risk.session_start`), as `[start, end)`.
+fn session_bounds(risk: &scalper_engine::RiskManager, now: Timestamp) -> (Timestamp, Timestamp) {
+    const DAY: i64 = 86_400_000;
+    let end = risk.next_session_start(now);
+    // The last session boundary at or before `now`: walk forward from two days back (a DST
+    // day is 23 or 25 hours, so fixed arithmetic would miss it).
+    let mut start = risk.next_session_start(now.plus_millis(-2 * DAY));
+    loop {
+        let next = risk.next_session_start(start);
+        if next > now || next <= start {
+            break;
+        }
+        start = next;
+    }
+    (start, end)
 }
 
 #[cfg(test)]

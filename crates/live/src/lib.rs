@@ -12,10 +12,12 @@
 pub mod clock;
 pub mod closes;
 pub mod console;
+pub mod curve;
 pub mod error;
 pub mod execution;
 pub mod interrupts;
 pub mod journaling;
+pub mod logtail;
 mod publishing;
 pub mod startup;
 pub mod status;
@@ -37,6 +39,7 @@ pub use error::LiveError;
 pub use execution::{Execution, Job, MAX_IN_FLIGHT};
 pub use interrupts::{Interrupts, KillSwitch};
 pub use journaling::JournalSink;
+pub use logtail::LogTail;
 pub use telemetry::{
     telemetry, ControlAction, ControlError, ControlReply, RunPhase, ServiceNotify, StatusSnapshot,
     Telemetry, TelemetryView,

@@ -11,9 +11,9 @@ use scalper_ig::SessionStats;
 use scalper_model::{Epic, Instrument, Money, Quote, Timestamp};
 
 use crate::telemetry::{
-    AllowanceView, ClosedTradeView, ErrorNote, InstrumentView, OrderTally, PnlView, PositionView,
-    RunPhase, SessionView, StatusSnapshot, StreamView, Telemetry, ERRORS_KEPT, PUBLISH_EVERY,
-    RECENT_TRADES_KEPT,
+    AllowanceView, ClosedTradeView, ErrorNote, ExposureView, InstrumentView, OrderTally, PnlView,
+    PositionView, RunPhase, SessionView, StatusSnapshot, StreamView, Telemetry, ERRORS_KEPT,
+    PUBLISH_EVERY, RECENT_TRADES_KEPT,
 };
 
 /// Per instrument: quotes counted and when the last one came.
@@ -53,8 +53,14 @@ pub(crate) struct Publisher {
 
 impl Publisher {
     /// `currency`: the account's, as the broker reported it (else the instruments' account
-    /// currency, when known).
-    pub fn new(telemetry: Telemetry, instruments: &[Instrument], currency: Option<String>) -> Self {
+    /// currency, when known); `day_curve`: today's realised equity curve from the journal.
+    pub fn new(
+        telemetry: Telemetry,
+        instruments: &[Instrument],
+        currency: Option<String>,
+        day_curve: Vec<(Timestamp, Money)>,
+    ) -> Self {
+        telemetry.curve.seed(day_curve);
         let currency = currency.or_else(|| {
             instruments
                 .iter()
@@ -176,6 +182,9 @@ impl Publisher {
         let now_wall = Instant::now();
         self.last_published = Some(now_wall);
         let snapshot = self.snapshot(phase, v, now_wall);
+        self.telemetry
+            .curve
+            .push(v.engine.session_day(), v.now, snapshot.pnl.day_total);
         self.telemetry.publish(snapshot);
     }
 
@@ -227,6 +236,7 @@ impl Publisher {
                 unrealised,
                 day_realised: s.day_pnl,
                 day_trades: s.day_trades,
+                day_total: s.day_pnl + unrealised,
                 equity: s.equity,
                 max_drawdown: s.max_drawdown,
                 trades: s.trades,
@@ -246,6 +256,7 @@ impl Publisher {
                 .count() as u32,
             unknown_outcomes_resolved: s.unknown_outcomes_resolved,
             recent_trades: self.recent.clone(),
+            exposure: exposure_view(engine),
             last_errors: self.errors.clone(),
             heartbeat: Some(now_wall),
         }
@@ -272,6 +283,19 @@ impl Publisher {
                 }
             })
             .collect()
+    }
+}
+
+fn exposure_view(engine: &Engine) -> ExposureView {
+    let e = engine.exposure();
+    ExposureView {
+        gross: e.gross,
+        by_currency: e.by_currency.into_iter().collect(),
+        by_instrument: e
+            .by_instrument
+            .into_iter()
+            .map(|(epic, m)| (epic.to_string(), m))
+            .collect(),
     }
 }
 

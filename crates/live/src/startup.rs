@@ -22,6 +22,8 @@ pub struct Started {
     pub account: Option<String>,
     /// The account's currency, when the broker reports it.
     pub currency: Option<String>,
+    /// Today's realised equity curve from the journal (only with telemetry; empty otherwise).
+    pub day_curve: Vec<(Timestamp, Money)>,
 }
 
 /// Logs in, loads the instruments, opens and reconciles the journal, and builds the engine's
@@ -75,6 +77,17 @@ pub async fn start(
         )
         .await?;
     }
+    let day_curve = match (&journal, &opts.telemetry) {
+        (Some(j), Some(_)) => {
+            let risk =
+                RiskManager::new(engine_cfg.risk.clone()).map_err(|e| LiveError::Engine {
+                    context: "checking the [engine.risk] settings".into(),
+                    detail: e.to_string(),
+                })?;
+            j.day_curve(&risk, wall_now)?
+        }
+        _ => Vec::new(),
+    };
     Ok(Started {
         instruments,
         journal,
@@ -82,6 +95,7 @@ pub async fn start(
         start_balance,
         account,
         currency,
+        day_curve,
     })
 }
 

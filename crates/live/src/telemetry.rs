@@ -13,6 +13,9 @@ use scalper_model::{Money, Timestamp};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::curve::{EquityCurve, SharedCurve};
+use crate::logtail::{LogLine, LogTail};
+
 /// The loop publishes a new snapshot at most this often (and every second, and after a control
 /// action).
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(250);
@@ -142,6 +145,7 @@ pub struct Telemetry {
     status: Arc<watch::Sender<Arc<StatusSnapshot>>>,
     pub(crate) decision: Arc<LatencyHistogram>,
     pub(crate) journal_write: Arc<LatencyHistogram>,
+    pub(crate) curve: SharedCurve,
     control: Arc<Mutex<Option<mpsc::Receiver<ControlRequest>>>>,
 }
 
@@ -152,6 +156,8 @@ pub struct TelemetryView {
     status: watch::Receiver<Arc<StatusSnapshot>>,
     decision: Arc<LatencyHistogram>,
     journal_write: Arc<LatencyHistogram>,
+    curve: SharedCurve,
+    log: Option<LogTail>,
     control: mpsc::Sender<ControlRequest>,
 }
 
@@ -162,17 +168,21 @@ pub fn telemetry() -> (Telemetry, TelemetryView) {
     let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
     let decision = Arc::new(LatencyHistogram::default());
     let journal_write = Arc::new(LatencyHistogram::default());
+    let curve = SharedCurve::default();
     (
         Telemetry {
             status: Arc::new(status_tx),
             decision: decision.clone(),
             journal_write: journal_write.clone(),
+            curve: curve.clone(),
             control: Arc::new(Mutex::new(Some(control_rx))),
         },
         TelemetryView {
             status: status_rx,
             decision,
             journal_write,
+            curve,
+            log: None,
             control: control_tx,
         },
     )
@@ -202,6 +212,30 @@ impl Telemetry {
 }
 
 impl TelemetryView {
+    /// Shows the records `tail` keeps (a layer of the process's `tracing` subscriber, see
+    /// [`LogTail::layer`]) as the run's last log lines; the tail starts keeping them now.
+    #[must_use]
+    pub fn with_log(mut self, tail: LogTail) -> Self {
+        tail.enable();
+        self.log = Some(tail);
+        self
+    }
+
+    /// The last log records, oldest first (empty without [`TelemetryView::with_log`]).
+    pub fn log_lines(&self) -> Vec<LogLine> {
+        self.log.as_ref().map(LogTail::lines).unwrap_or_default()
+    }
+
+    /// The latest log record's sequence number (0: none).
+    pub fn log_seq(&self) -> u64 {
+        self.log.as_ref().map_or(0, LogTail::last_seq)
+    }
+
+    /// Today's equity curve (the session day's realised plus unrealised P&L).
+    pub fn equity_curve(&self) -> EquityCurve {
+        self.curve.read()
+    }
+
     /// The latest snapshot.
     pub fn status(&self) -> Arc<StatusSnapshot> {
         self.status.borrow().clone()
@@ -279,6 +313,8 @@ pub struct StatusSnapshot {
     pub unknown_outcomes_resolved: u64,
     /// The latest closed trades, newest last.
     pub recent_trades: VecDeque<ClosedTradeView>,
+    /// The open positions' notional in the account currency.
+    pub exposure: ExposureView,
     /// The latest warnings and errors, newest last.
     pub last_errors: VecDeque<ErrorNote>,
     /// When the loop published this (liveness); not serialised.
@@ -368,11 +404,25 @@ pub struct PnlView {
     pub day_realised: Money,
     /// Entries over the session day.
     pub day_trades: u32,
+    /// The session day's realised plus the open positions' unrealised P&L (the latest point
+    /// of today's equity curve).
+    pub day_total: Money,
     pub equity: Money,
     pub max_drawdown: Money,
     pub trades: u64,
     pub wins: u64,
     pub losses: u64,
+}
+
+/// The open (and opening) positions' notional at their entry level, in the account currency.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExposureView {
+    /// The sum of every position's notional.
+    pub gross: Money,
+    /// Net per currency: a long EUR/USD is long EUR and short USD (long positive).
+    pub by_currency: BTreeMap<String, Money>,
+    /// Net per instrument (long positive, short negative).
+    pub by_instrument: BTreeMap<String, Money>,
 }
 
 /// A closed round trip.

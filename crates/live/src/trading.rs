@@ -112,10 +112,14 @@ impl Session {
             Some(j) => j.start_writer(opts.telemetry.as_ref().map(|t| t.journal_write.clone()))?,
             None => JournalFailures::default(),
         };
-        let publisher = opts
-            .telemetry
-            .clone()
-            .map(|t| Publisher::new(t, &start.instruments, start.currency.clone()));
+        let publisher = opts.telemetry.clone().map(|t| {
+            Publisher::new(
+                t,
+                &start.instruments,
+                start.currency.clone(),
+                std::mem::take(&mut start.day_curve),
+            )
+        });
         let control = opts
             .telemetry
             .as_ref()
