@@ -1,10 +1,13 @@
 //! Logging: console (stderr) and `<log-dir>/scalping_engine.log`, rotated daily (the previous
 //! day's file is renamed `scalping_engine.log.YYYY-MM-DD`), written off-thread through
 //! tracing-appender. Filters: `--log-filter`, else `RUST_LOG`, else defaults shaped by -v/-q.
+//! A third layer keeps the last records at INFO and above for the `--http` status page
+//! ([`log_tail`]); it keeps nothing until the page's server attaches to it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use tracing_appender::non_blocking::WorkerGuard;
@@ -60,6 +63,14 @@ pub fn harden(filter: &str) -> String {
         .collect();
     parts.extend(WIRE_CRATES.iter().map(|c| format!("{c}=info")));
     parts.join(",")
+}
+
+/// The process's log tail (the subscriber is process-wide, so is its tail).
+static TAIL: OnceLock<scalper_live::LogTail> = OnceLock::new();
+
+/// The last log records, for the status page (`None` before [`init`]).
+pub fn log_tail() -> Option<scalper_live::LogTail> {
+    TAIL.get().cloned()
 }
 
 /// Keeps the file writer alive; dropping it flushes the log.
@@ -138,9 +149,11 @@ pub fn init(global: &GlobalArgs) -> Result<LogGuard, String> {
             (None, None, None)
         }
     };
+    let tail = TAIL.get_or_init(scalper_live::LogTail::new);
     tracing_subscriber::registry()
         .with(console)
         .with(file_layer)
+        .with(tail.layer())
         .try_init()
         .map_err(|e| format!("cannot install the logger: {e}"))?;
     Ok(LogGuard { _file: guard, file })

@@ -1,5 +1,6 @@
-//! The HTTP routes: metrics, liveness and readiness, the status JSON, and (with a token) the
-//! control actions, each handed to the event loop and logged with its source.
+//! The HTTP routes: metrics, liveness and readiness, the status JSON, today's equity curve, and
+//! (with a token) the control actions, each handed to the event loop and logged with its
+//! source; a source that keeps failing authentication is refused for a while (429).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use prometheus_client::registry::Registry;
 use scalper_live::{ControlAction, ControlError, RunPhase, StatusSnapshot, TelemetryView};
 use serde_json::json;
 
-use crate::control::Token;
+use crate::control::{Throttle, Token};
 
 /// A trading loop that has not published for this long is reported stalled by `/health`
 /// (it publishes every second at least).
@@ -27,6 +28,7 @@ struct App {
     view: TelemetryView,
     registry: Registry,
     token: Option<Token>,
+    throttle: Throttle,
 }
 
 type Shared = State<Arc<App>>;
@@ -38,6 +40,7 @@ pub fn router(view: TelemetryView, token: Option<Token>) -> Router {
         registry: crate::metrics::registry(view.clone()),
         view,
         token,
+        throttle: Throttle::default(),
     });
     let mut r = Router::new()
         .route("/metrics", get(metrics))
@@ -45,6 +48,7 @@ pub fn router(view: TelemetryView, token: Option<Token>) -> Router {
         .route("/health/live", get(health))
         .route("/health/ready", get(ready))
         .route("/api/status", get(status))
+        .route("/api/equity", get(equity))
         .route("/", get(crate::page::index))
         .route("/api/events", get(events));
     if control {
@@ -137,10 +141,22 @@ pub fn not_ready(s: &StatusSnapshot) -> Vec<String> {
 /// The snapshot as JSON, with each instrument's quote age and the loop's heartbeat age.
 async fn status(State(app): Shared) -> Response {
     let s = app.view.status();
-    (StatusCode::OK, Json(status_json(&s))).into_response()
+    let mut body = status_json(&s);
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("log".into(), json!(app.view.log_lines()));
+    }
+    (StatusCode::OK, Json(body)).into_response()
 }
 
-/// `/api/status`'s body.
+/// Today's equity curve: `{"currency", "day", "points": [[ms, "pnl"], ...]}`.
+async fn equity(State(app): Shared) -> Response {
+    let curve = app.view.equity_curve();
+    let currency = app.view.status().pnl.currency.clone();
+    let body = json!({ "currency": currency, "day": curve.day, "points": curve.points });
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+/// `/api/status`'s body, without the log lines (the caller adds them when it wants them).
 pub fn status_json(s: &StatusSnapshot) -> serde_json::Value {
     let mut v = serde_json::to_value(s).unwrap_or_else(|_| json!({}));
     let now = Instant::now();
@@ -188,11 +204,21 @@ async fn act(
     headers: &HeaderMap,
     action: ControlAction,
 ) -> Response {
+    if let Err(wait) = app.throttle.check(from.ip(), Instant::now()) {
+        tracing::warn!(action = action.as_str(), source = %from, retry_after_s = wait.as_secs(), "control request refused: too many failed attempts from this source");
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, wait.as_secs().max(1).to_string())],
+            Json(json!({"error": "too many failed attempts; try again later"})),
+        )
+            .into_response();
+    }
     let authorization = headers
         .get(header::AUTHORIZATION)
         .map(axum::http::HeaderValue::as_bytes);
     let authorised = app.token.as_ref().is_some_and(|t| t.accepts(authorization));
     if !authorised {
+        app.throttle.failed(from.ip(), Instant::now());
         tracing::warn!(action = action.as_str(), source = %from, with_credentials = authorization.is_some(), "control request refused: missing or wrong token");
         return (
             StatusCode::UNAUTHORIZED,

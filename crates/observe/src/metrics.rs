@@ -46,6 +46,7 @@ impl Collector for RunCollector {
         run(&mut enc, &s)?;
         instruments(&mut enc, &s)?;
         money(&mut enc, &s)?;
+        exposure(&mut enc, &s)?;
         orders(&mut enc, &s)?;
         session(&mut enc, &s)?;
         stream(&mut enc, &s)?;
@@ -190,6 +191,37 @@ fn money(enc: &mut DescriptorEncoder, s: &StatusSnapshot) -> Result<(), FmtError
     ] {
         let mut m = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
         gauge_f64_in(&mut m, &[("currency", currency)], to_f64(value))?;
+    }
+    Ok(())
+}
+
+fn exposure(enc: &mut DescriptorEncoder, s: &StatusSnapshot) -> Result<(), FmtError> {
+    let e = &s.exposure;
+    let currency = s.pnl.currency.as_deref().unwrap_or("");
+    let mut m = enc.encode_descriptor(
+        "exposure_gross",
+        "Notional of the open positions, in the account currency",
+        None,
+        MetricType::Gauge,
+    )?;
+    gauge_f64_in(&mut m, &[("currency", currency)], to_f64(e.gross))?;
+    let mut m = enc.encode_descriptor(
+        "exposure_by_currency",
+        "Net exposure to each currency (long positive), in the account currency",
+        None,
+        MetricType::Gauge,
+    )?;
+    for (c, v) in &e.by_currency {
+        gauge_f64_in(&mut m, &[("currency", c.as_str())], to_f64(*v))?;
+    }
+    let mut m = enc.encode_descriptor(
+        "exposure_by_instrument",
+        "Net notional per instrument (long positive), in the account currency",
+        None,
+        MetricType::Gauge,
+    )?;
+    for (epic, v) in &e.by_instrument {
+        gauge_f64_in(&mut m, &[("epic", epic.as_str())], to_f64(*v))?;
     }
     Ok(())
 }

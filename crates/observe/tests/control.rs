@@ -29,7 +29,10 @@ async fn halt_resume_and_flatten_need_the_token_and_take_effect() {
     })
     .await;
 
-    // Refused without the right token, and nothing changes.
+    // Refused without the right token, and nothing changes; a source that keeps failing is
+    // refused before its token is looked at (429), other sources are not.
+    let attacker: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let mut attempts = 0;
     for auth in [
         None,
         Some("Bearer wrong-token"),
@@ -37,14 +40,29 @@ async fn halt_resume_and_flatten_need_the_token_and_take_effect() {
         Some(TOKEN),
     ] {
         for path in ["/api/halt", "/api/flatten", "/api/resume"] {
-            let (code, body) = demo.post(path, auth).await;
-            assert_eq!(code, 401, "{path} with {auth:?}: {body}");
+            let (code, body, retry_after) = demo.post_from(attacker, path, auth).await;
+            attempts += 1;
+            if attempts <= scalper_observe::control::MAX_FAILURES {
+                assert_eq!(code, 401, "{path} with {auth:?}: {body}");
+            } else {
+                assert_eq!(
+                    code, 429,
+                    "{path} with {auth:?} (attempt {attempts}): {body}"
+                );
+                let secs: u64 = retry_after.expect("Retry-After").parse().unwrap();
+                assert!((1..=60).contains(&secs), "{secs}");
+            }
             assert!(
                 !body.to_string().contains(TOKEN),
                 "the token is never echoed"
             );
         }
     }
+    let (code, body, _) = demo.post_from(attacker, "/api/halt", Some(&bearer)).await;
+    assert_eq!(
+        code, 429,
+        "even the right token waits out the throttle: {body}"
+    );
     let s = demo.status().await;
     assert!(
         s["halted"].is_null(),

@@ -17,7 +17,7 @@ const EPICS: [&str; 3] = [
 ];
 
 /// Every family `/metrics` must hold, with its type.
-const FAMILIES: [(&str, &str); 34] = [
+const FAMILIES: [(&str, &str); 37] = [
     ("scalper_run_phase", "gauge"),
     ("scalper_halted", "gauge"),
     ("scalper_open_positions", "gauge"),
@@ -33,6 +33,9 @@ const FAMILIES: [(&str, &str); 34] = [
     ("scalper_day_realised_pnl", "gauge"),
     ("scalper_equity", "gauge"),
     ("scalper_max_drawdown", "gauge"),
+    ("scalper_exposure_gross", "gauge"),
+    ("scalper_exposure_by_currency", "gauge"),
+    ("scalper_exposure_by_instrument", "gauge"),
     ("scalper_orders_sent", "counter"),
     ("scalper_orders_filled", "counter"),
     ("scalper_orders_rejected", "counter"),
@@ -115,6 +118,40 @@ async fn metrics_status_and_health_of_a_trading_run() {
         "every closed trade is in recent_trades so far"
     );
     assert_eq!(status["pnl"]["currency"], "GBP", "{status:#}");
+    assert_eq!(
+        dec(&status["pnl"]["day_total"]),
+        dec(&status["pnl"]["day_realised"]) + dec(&status["pnl"]["unrealised"]),
+        "{status:#}"
+    );
+    // Exposure: the open positions' notional, net per instrument (one position each at most)
+    // and per currency.
+    let exposure = &status["exposure"];
+    let gross = dec(&exposure["gross"]);
+    assert!(gross > Decimal::ZERO, "{exposure}");
+    let by_instrument = exposure["by_instrument"].as_object().unwrap();
+    assert!(
+        by_instrument.keys().all(|k| EPICS.contains(&k.as_str())),
+        "{exposure}"
+    );
+    let abs: Decimal = by_instrument.values().map(|v| dec(v).abs()).sum();
+    assert_eq!(abs, gross, "{exposure}");
+    assert!(
+        exposure["by_currency"]["USD"].is_string(),
+        "every FX pair here has USD: {exposure}"
+    );
+    // Today's equity curve: in time order, its last point today's P&L so far.
+    let (code, body) = demo.get("/api/equity").await;
+    assert_eq!(code, 200, "{body}");
+    let curve: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(curve["currency"], "GBP");
+    assert!(curve["day"].is_string(), "{curve}");
+    let points = curve["points"].as_array().unwrap();
+    assert!(points.len() >= 2, "{curve}");
+    let times: Vec<u64> = points.iter().map(|p| p[0].as_u64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+    for p in points {
+        dec(&p[1]);
+    }
     assert_eq!(status["session"]["state"], "active");
     assert_eq!(status["stream"]["state"], "connected");
     assert!(status["halted"].is_null());
@@ -162,6 +199,7 @@ async fn metrics_status_and_health_of_a_trading_run() {
     assert!(m1.sum("scalper_positions_closed_total") >= 1.0);
     assert!(m1.value("scalper_equity", "currency=\"GBP\"") > 0.0);
     assert!(m1.value("scalper_max_drawdown", "currency=\"GBP\"") >= 0.0);
+    assert!(m1.value("scalper_exposure_gross", "currency=\"GBP\"") >= 0.0);
     for h in ["scalper_decision_seconds", "scalper_journal_write_seconds"] {
         let count = m1.value(&format!("{h}_count"), "");
         assert!(count > 0.0, "{h} observed nothing");
@@ -191,8 +229,10 @@ async fn metrics_status_and_health_of_a_trading_run() {
     let (code, page) = demo.get("/").await;
     assert_eq!(code, 200);
     assert!(page.contains("new EventSource(\"api/events\")"), "{page}");
+    // The SVG namespace is a name, not a resource; nothing else may point outside.
+    let outside = page.replace("\"http://www.w3.org/2000/svg\"", "");
     assert!(
-        !page.contains("http://") && !page.contains("https://"),
+        !outside.contains("http://") && !outside.contains("https://") && !outside.contains("//cdn"),
         "no external resource"
     );
     let mut events = demo

@@ -36,6 +36,10 @@ pub async fn attach(http: &HttpArgs, opts: &mut RunOptions) -> anyhow::Result<Op
         .map(secrecy::SecretString::from);
     let control = control_token.is_some();
     let (telemetry, view): (Telemetry, _) = scalper_live::telemetry();
+    let view = match crate::logging::log_tail() {
+        Some(tail) => view.with_log(tail),
+        None => view,
+    };
     let server = Server::start(
         HttpConfig {
             addr,
@@ -53,7 +57,7 @@ pub async fn attach(http: &HttpArgs, opts: &mut RunOptions) -> anyhow::Result<Op
     })?;
     let bound = server.local_addr();
     eprintln!(
-        "http: listening on http://{bound} (/metrics, /health, /health/ready, /api/status; control {})",
+        "http: listening on http://{bound} (the status page at /; /metrics, /health, /health/ready, /api/status; control {})",
         if control {
             "on: POST /api/halt, /api/flatten, /api/resume with the bearer token"
         } else {

@@ -28,6 +28,16 @@ pub struct Demo {
 }
 
 pub async fn start_demo(seed: u64, token: Option<&str>) -> Demo {
+    start_demo_with(seed, token, None).await
+}
+
+/// [`start_demo`] with the run's last log lines taken from `log` (a layer of the test's
+/// subscriber).
+pub async fn start_demo_with(
+    seed: u64,
+    token: Option<&str>,
+    log: Option<scalper_live::LogTail>,
+) -> Demo {
     let sandbox = Sandbox::start(SandboxConfig {
         seed,
         speed: 30.0,
@@ -49,6 +59,10 @@ pub async fn start_demo(seed: u64, token: Option<&str>) -> Demo {
     )
     .unwrap();
     let (telemetry, view) = scalper_live::telemetry();
+    let view = match log {
+        Some(tail) => view.with_log(tail),
+        None => view,
+    };
     let server = Server::start(
         HttpConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -132,6 +146,36 @@ impl Demo {
         (
             code,
             serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// `POST path` from the source address `from` (another loopback address, for the
+    /// per-source throttle): (status, JSON body, Retry-After).
+    pub async fn post_from(
+        &self,
+        from: std::net::IpAddr,
+        path: &str,
+        auth: Option<&str>,
+    ) -> (u16, serde_json::Value, Option<String>) {
+        let client = reqwest::Client::builder()
+            .local_address(from)
+            .build()
+            .unwrap();
+        let mut req = client.post(format!("{}{path}", self.base));
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        let r = req.send().await.unwrap();
+        let code = r.status().as_u16();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let text = r.text().await.unwrap();
+        (
+            code,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+            retry_after,
         )
     }
 
