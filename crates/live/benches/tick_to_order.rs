@@ -7,7 +7,9 @@
 //! `cargo bench -p scalper-live --bench tick_to_order` (`SCALPER_BENCH_SAMPLES`, default 300;
 //! `SCALPER_BENCH_DEBUG=1` prints each sample over 3 ms with its request;
 //! `SCALPER_BENCH_HTTP=1` runs with telemetry and the HTTP server of `--http`, scraped for
-//! `/metrics` and `/api/status` every 100 ms, and prints the decision-latency histogram's mean).
+//! `/metrics` and `/api/status` every 100 ms, the status page open (its `/api/equity` read and
+//! `/api/events` followed) and the log tail on, and prints the decision-latency histogram's
+//! mean).
 //! Client-side rate limiting is off: the budget pacing IG's allowances is not what is measured.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -113,6 +115,12 @@ async fn measure(held: bool, samples: usize) -> Vec<Duration> {
     let kill = interrupts.kill_switch();
     let http = std::env::var_os("SCALPER_BENCH_HTTP").is_some();
     let (telemetry, view) = scalper_live::telemetry();
+    // As in `scalper`: the log tail keeps records only once the server is attached to it.
+    let view = if http {
+        view.with_log(LOG_TAIL.clone())
+    } else {
+        view
+    };
     let server = if http {
         let s = scalper_observe::Server::start(
             scalper_observe::HttpConfig {
@@ -126,6 +134,9 @@ async fn measure(held: bool, samples: usize) -> Vec<Duration> {
         .unwrap();
         let addr = s.local_addr();
         let scraper = tokio::spawn(async move {
+            scrape(addr, "/api/equity").await;
+            let page = tokio::spawn(follow_events(addr));
+            let _page = AbortOnDrop(page);
             loop {
                 for path in ["/metrics", "/api/status"] {
                     scrape(addr, path).await;
@@ -205,6 +216,30 @@ async fn measure(held: bool, samples: usize) -> Vec<Duration> {
     out
 }
 
+static LOG_TAIL: std::sync::LazyLock<scalper_live::LogTail> =
+    std::sync::LazyLock::new(scalper_live::LogTail::new);
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Follows `/api/events` as the open status page does, until aborted.
+async fn follow_events(addr: std::net::SocketAddr) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
+        return;
+    };
+    let req = format!("GET /api/events HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    if s.write_all(req.as_bytes()).await.is_ok() {
+        let mut buf = vec![0u8; 64 * 1024];
+        while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
+    }
+}
+
 /// One HTTP/1.1 GET, read to the end (what a Prometheus scrape costs the process).
 async fn scrape(addr: std::net::SocketAddr, path: &str) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -219,10 +254,18 @@ async fn scrape(addr: std::net::SocketAddr, path: &str) {
 }
 
 fn main() {
-    // `RUST_LOG=info` shows what the runtime does (nothing is logged by default).
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
+    // `RUST_LOG=info` shows what the runtime does (nothing is logged by default); the log
+    // tail keeps the last INFO records for the status page, as `scalper` does.
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(tracing_subscriber::EnvFilter::from_default_env()),
+        )
+        .with(LOG_TAIL.layer())
         .try_init();
     let samples: usize = std::env::var("SCALPER_BENCH_SAMPLES")
         .ok()
