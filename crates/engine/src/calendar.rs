@@ -50,7 +50,8 @@ pub struct CalendarConfig {
     pub no_entries_before_close_min: u32,
     /// Which closes positions are flattened before. Default `long_close`.
     pub flatten_before: FlattenBefore,
-    /// How many minutes before such a close. Default 5.
+    /// How many minutes before such a close (entries are refused from then on too, whatever
+    /// `no_entries_before_close_min` says). Default 5.
     pub flatten_before_close_min: u32,
     /// Closed days and early closes.
     pub holidays: Vec<HolidayConfig>,
@@ -284,12 +285,24 @@ impl Calendar {
     /// Whether entries on `epic` are refused now.
     pub fn block(&self, now: Timestamp, epic: &Epic) -> Option<CalendarBlock> {
         let m = self.market(epic)?;
-        match m.windows.iter().find(|w| w.open <= now && now < w.close) {
+        match m
+            .windows
+            .iter()
+            .position(|w| w.open <= now && now < w.close)
+        {
             None => Some(CalendarBlock::Closed(
                 m.windows.iter().map(|w| w.open).find(|&o| o > now),
             )),
-            Some(w) => {
-                let buffer = i64::from(self.cfg.no_entries_before_close_min) * 60_000;
+            Some(i) => {
+                let w = m.windows[i];
+                // From the flatten before this close on, even when the no-entry buffer is
+                // shorter: an entry after the flatten would be held through the close.
+                let flatten = if self.flattens_before(m, i) {
+                    self.cfg.flatten_before_close_min
+                } else {
+                    0
+                };
+                let buffer = i64::from(self.cfg.no_entries_before_close_min.max(flatten)) * 60_000;
                 (w.close.since(now) <= buffer).then_some(CalendarBlock::Closing(w.close))
             }
         }
@@ -408,6 +421,23 @@ mod tests {
             c.next_change(utc("2026-01-09T21:51:00Z")),
             utc("2026-01-09T21:55:00Z")
         );
+    }
+
+    #[test]
+    fn no_entry_after_the_pre_close_flatten_even_with_a_shorter_buffer() {
+        let cfg = CalendarConfig {
+            no_entries_before_close_min: 2,
+            flatten_before_close_min: 5,
+            ..CalendarConfig::default()
+        };
+        let mut c = Calendar::new(&cfg).expect("valid");
+        c.set_hours(&eur(), &[], utc("2026-01-09T12:00:00Z"))
+            .expect("ok");
+        assert_eq!(
+            c.block(utc("2026-01-09T21:56:00Z"), &eur()),
+            Some(CalendarBlock::Closing(utc("2026-01-09T22:00:00Z")))
+        );
+        assert_eq!(c.block(utc("2026-01-09T21:54:00Z"), &eur()), None);
     }
 
     #[test]
