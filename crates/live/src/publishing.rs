@@ -154,6 +154,15 @@ impl Publisher {
         );
     }
 
+    /// A note from before the first quote (start-up), without a time.
+    pub fn note(&mut self, message: String) {
+        push_bounded(
+            &mut self.errors,
+            ErrorNote { at: None, message },
+            ERRORS_KEPT,
+        );
+    }
+
     pub fn stream_status(&mut self, st: &StreamStatus) {
         self.stream_state = match st {
             StreamStatus::Connected { .. } => "connected",

@@ -112,10 +112,13 @@ impl Session {
             Some(j) => j.start_writer(opts.telemetry.as_ref().map(|t| t.journal_write.clone()))?,
             None => JournalFailures::default(),
         };
-        let publisher = opts
-            .telemetry
-            .clone()
-            .map(|t| Publisher::new(t, &start.instruments, start.currency.clone()));
+        let publisher = opts.telemetry.clone().map(|t| {
+            let mut p = Publisher::new(t, &start.instruments, start.currency.clone());
+            for note in std::mem::take(&mut start.notes) {
+                p.note(note);
+            }
+            p
+        });
         let control = opts
             .telemetry
             .as_ref()
@@ -547,6 +550,15 @@ impl Session {
                     "in-run reconciliation found a difference with IG and booked it"
                 );
                 let now = self.clock.now();
+                if let Some(p) = self.publisher.as_mut() {
+                    p.error(
+                        now,
+                        format!(
+                            "in-run reconciliation found a difference with IG: {booked} close(s) booked, {} position(s) IG holds that this run does not manage",
+                            r.unknown.len()
+                        ),
+                    );
+                }
                 if let Some(j) = self.venue.journal_mut() {
                     j.event(
                         now,
