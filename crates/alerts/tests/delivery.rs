@@ -3,6 +3,8 @@
 //! refusal is not retried; a full queue drops and counts; no secret reaches a channel or an
 //! error; `test_channels` reports each channel.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;

@@ -3,6 +3,8 @@
 //! `ca_file`): delivery after STARTTLS and AUTH, a busy server retried, a refused login not
 //! retried and explained without the password, and a server without STARTTLS refused.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::PathBuf;
@@ -98,9 +100,8 @@ impl FakeSmtp {
                     }
                     let _ = s.write_all(b"220 localhost fake ESMTP\r\n").await;
                     if plain_phase(&mut s, &b, &log).await {
-                        let tls = match acceptor.accept(s.into_inner()).await {
-                            Ok(t) => t,
-                            Err(_) => return,
+                        let Ok(tls) = acceptor.accept(s.into_inner()).await else {
+                            return;
                         };
                         session(BufReader::new(tls), &log, true).await;
                     }

@@ -1,7 +1,7 @@
 //! Fakes for the alert channels' tests: an HTTP server (webhook, Slack, Telegram) answering a
 //! scripted list of statuses, and a polling wait with a deadline.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
