@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use scalper_engine::HaltReason;
-use scalper_live::telemetry::ErrorNote;
+use scalper_live::telemetry::{notes, ErrorNote};
 use scalper_live::{RunPhase, StatusSnapshot, TelemetryView};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -31,11 +31,8 @@ pub struct Watch {
     last_at_ms: Option<i64>,
 }
 
-/// Prefixes of the error notes the run publishes (`scalper_live`'s publisher and loop).
-const NOTE_PAPER: &str = "broker failed, paper trading: ";
-const NOTE_JOURNAL: &str = "journal write failed: ";
-const NOTE_RECONCILE: [&str; 2] = ["reconciliation with the broker", "in-run reconciliation"];
-const NOTE_STREAM_REFUSED: [&str; 2] = ["stream session refused", "stream credentials unavailable"];
+const NOTE_RECONCILE: [&str; 2] = [notes::RECONCILIATION, notes::IN_RUN_RECONCILIATION];
+const NOTE_STREAM_REFUSED: [&str; 2] = [notes::STREAM_REFUSED, notes::STREAM_CREDENTIALS];
 
 impl Watch {
     pub fn new(cfg: WatchConfig) -> Self {
@@ -77,11 +74,11 @@ impl Watch {
         let start = if self.errors.is_empty() { 0 } else { start };
         for e in s.last_errors.iter().skip(start) {
             let m = &e.message;
-            if let Some(detail) = m.strip_prefix(NOTE_PAPER) {
+            if let Some(detail) = m.strip_prefix(notes::PAPER_FALLBACK) {
                 out.push(Event::PaperFallback {
                     detail: detail.to_string(),
                 });
-            } else if let Some(detail) = m.strip_prefix(NOTE_JOURNAL) {
+            } else if let Some(detail) = m.strip_prefix(notes::JOURNAL_FAILED) {
                 out.push(Event::JournalFailure {
                     detail: detail.to_string(),
                 });
@@ -317,7 +314,7 @@ mod tests {
         let mut w = Watch::new(cfg());
         let mut s = trading(t0);
         note(&mut s, 1, "stream gap: timeout");
-        note(&mut s, 2, "journal write failed: disk full");
+        note(&mut s, 2, &format!("{}disk full", notes::JOURNAL_FAILED));
         assert_eq!(
             w.observe(&s, t0),
             [Event::JournalFailure {
@@ -325,11 +322,11 @@ mod tests {
             }]
         );
         assert!(w.observe(&s, t0).is_empty());
-        note(&mut s, 3, "broker failed, paper trading: HTTP 503");
+        note(&mut s, 3, &format!("{}HTTP 503", notes::PAPER_FALLBACK));
         note(
             &mut s,
             4,
-            "in-run reconciliation found a difference with IG: 1 close(s) booked",
+            &format!("{}1 close(s) booked", notes::IN_RUN_RECONCILIATION),
         );
         s.last_errors.pop_front();
         let evs = w.observe(&s, t0);

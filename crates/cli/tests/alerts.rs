@@ -369,3 +369,41 @@ fn a_demo_run_alerts_its_start_a_control_halt_and_its_stop() {
         "the control token is in no alert"
     );
 }
+
+#[test]
+fn a_refused_login_is_alerted_without_the_password() {
+    use scalper_sandbox::{MarketSchedule, Sandbox, SandboxConfig};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = rt
+        .block_on(Sandbox::start(SandboxConfig {
+            schedule: MarketSchedule::AlwaysOpen,
+            ..SandboxConfig::default()
+        }))
+        .unwrap();
+    let (hook_addr, hits) = fake_http();
+    let d = Dir::new();
+    d.write(
+        "scalper.toml",
+        &format!("[alerts.webhook]\nurl = \"http://{hook_addr}/hook\"\n"),
+    );
+    let url = sandbox.rest_url();
+    let wrong = "Not-The-Passw0rd-991";
+    let r = d.run(
+        &["run", "--duration", "5s", "--json"],
+        &[
+            ("IG_USERNAME", "sandbox"),
+            ("IG_PASSWORD", wrong),
+            ("IG_API_KEY", "sandbox-api-key"),
+            ("IG_API_URL", url.as_str()),
+        ],
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    // The run waits for its alerts before it exits.
+    assert_eq!(events(&hits), ["start", "login_refused", "stop"]);
+    let all = hits.lock().unwrap().clone();
+    let refused: serde_json::Value = serde_json::from_str(&all[1].1).unwrap();
+    assert_eq!(refused["severity"], "critical");
+    assert_eq!(refused["title"], "login refused by IG");
+    assert!(all.iter().all(|(_, b)| !b.contains(wrong) && !b.contains("sandbox-api-key")));
+    rt.block_on(sandbox.shutdown());
+}

@@ -78,9 +78,8 @@ pub async fn start(
             currency.clone(),
         )
         .await?;
-        notes.extend(
-            differences.map(|r| format!("reconciliation with the broker found differences: {r}")),
-        );
+        notes
+            .extend(differences.map(|r| format!("{}{r}", crate::telemetry::notes::RECONCILIATION)));
     }
     Ok(Started {
         instruments,

@@ -115,6 +115,17 @@ impl AlertTally {
     }
 }
 
+/// How the notes in [`StatusSnapshot::last_errors`] that observers classify begin (the alerts
+/// turn them into events): one spelling, used by the run and its observers alike.
+pub mod notes {
+    pub const PAPER_FALLBACK: &str = "broker failed, paper trading: ";
+    pub const JOURNAL_FAILED: &str = "journal write failed: ";
+    pub const RECONCILIATION: &str = "reconciliation with the broker found differences: ";
+    pub const IN_RUN_RECONCILIATION: &str = "in-run reconciliation found a difference with IG: ";
+    pub const STREAM_REFUSED: &str = "stream session refused ";
+    pub const STREAM_CREDENTIALS: &str = "stream credentials unavailable: ";
+}
+
 /// What an operator asks of a running engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

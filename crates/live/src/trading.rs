@@ -24,7 +24,9 @@ use crate::journaling::JournalFailures;
 use crate::publishing::{LoopView, Publisher};
 use crate::startup::Started;
 use crate::status::StatusLine;
-use crate::telemetry::{ControlAction, ControlReply, ControlRequest, RunPhase, ServiceNotify};
+use crate::telemetry::{
+    notes, ControlAction, ControlReply, ControlRequest, RunPhase, ServiceNotify,
+};
 use crate::venue::{LiveVenue, VenueStop};
 use crate::{LiveError, RunOptions, Stop};
 
@@ -337,7 +339,7 @@ impl Session {
                     tracing::error!(failure = %failure, "JOURNAL WRITE FAILED: halting new entries (positions keep their stops)");
                     let now = self.clock.now();
                     if let Some(p) = self.publisher.as_mut() {
-                        p.error(now, format!("journal write failed: {failure}"));
+                        p.error(now, format!("{}{failure}", notes::JOURNAL_FAILED));
                     }
                     self.feed(EngineEvent::Command(Command::Halt { close_positions: Some(false) }));
                 }
@@ -554,7 +556,8 @@ impl Session {
                     p.error(
                         now,
                         format!(
-                            "in-run reconciliation found a difference with IG: {booked} close(s) booked, {} position(s) IG holds that this run does not manage",
+                            "{}{booked} close(s) booked, {} position(s) IG holds that this run does not manage",
+                            notes::IN_RUN_RECONCILIATION,
                             r.unknown.len()
                         ),
                     );
@@ -799,10 +802,10 @@ fn note_stream_event(p: &mut Publisher, ev: &StreamEvent, now: Timestamp) {
             match st {
                 StreamStatus::Gap { reason, .. } => p.error(now, format!("stream gap: {reason}")),
                 StreamStatus::SessionRefused { code, message } => {
-                    p.error(now, format!("stream session refused ({code}): {message}"));
+                    p.error(now, format!("{}({code}): {message}", notes::STREAM_REFUSED));
                 }
                 StreamStatus::CredentialsUnavailable { message, .. } => {
-                    p.error(now, format!("stream credentials unavailable: {message}"));
+                    p.error(now, format!("{}{message}", notes::STREAM_CREDENTIALS));
                 }
                 _ => {}
             }
