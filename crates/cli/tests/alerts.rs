@@ -404,6 +404,8 @@ fn a_refused_login_is_alerted_without_the_password() {
     let refused: serde_json::Value = serde_json::from_str(&all[1].1).unwrap();
     assert_eq!(refused["severity"], "critical");
     assert_eq!(refused["title"], "login refused by IG");
-    assert!(all.iter().all(|(_, b)| !b.contains(wrong) && !b.contains("sandbox-api-key")));
+    assert!(all
+        .iter()
+        .all(|(_, b)| !b.contains(wrong) && !b.contains("sandbox-api-key")));
     rt.block_on(sandbox.shutdown());
 }
