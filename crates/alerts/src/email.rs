@@ -128,7 +128,9 @@ impl Mailer {
                 },
                 false,
             )
-        } else if e.is_tls() {
+        } else if e.is_client() && detail.contains("STARTTLS") {
+            ("the server does not offer STARTTLS and scalper sends mail only encrypted: check [alerts.email] host and port (587 is the usual submission port)", false)
+        } else if e.is_tls() || detail.contains("certificate") {
             ("TLS failed: the server must offer STARTTLS with a certificate for [alerts.email] host (or one signed by ca_file)", false)
         } else if e.is_permanent() {
             (

@@ -381,8 +381,31 @@ async fn a_server_without_starttls_gets_nothing() {
     let cfg = config(smtp.channel(PASSWORD), 1);
     let report = test_channels(&cfg, &redactor()).await.unwrap();
     let e = report[0].1.as_ref().unwrap_err();
+    assert!(!e.retryable);
+    assert!(e.message.contains("does not offer STARTTLS"), "{}", e.message);
     assert!(!e.message.contains(PASSWORD), "{}", e.message);
     let log = smtp.log();
     assert!(log.auths.is_empty(), "no login without TLS");
+    assert!(log.mails.is_empty());
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_refused_with_what_to_check() {
+    let smtp = FakeSmtp::start(Behaviour {
+        starttls: true,
+        busy_first: 0,
+    })
+    .await;
+    let ChannelConfig::Email(mut email) = smtp.channel(PASSWORD) else {
+        unreachable!()
+    };
+    email.ca_file = None;
+    let cfg = config(ChannelConfig::Email(email), 3);
+    let report = test_channels(&cfg, &redactor()).await.unwrap();
+    let e = report[0].1.as_ref().unwrap_err();
+    assert!(!e.retryable, "{e:?}");
+    assert!(e.message.contains("ca_file"), "{}", e.message);
+    let log = smtp.log();
+    assert!(log.auths.is_empty(), "no login over an unverified connection");
     assert!(log.mails.is_empty());
 }
