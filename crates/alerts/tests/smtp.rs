@@ -382,7 +382,11 @@ async fn a_server_without_starttls_gets_nothing() {
     let report = test_channels(&cfg, &redactor()).await.unwrap();
     let e = report[0].1.as_ref().unwrap_err();
     assert!(!e.retryable);
-    assert!(e.message.contains("does not offer STARTTLS"), "{}", e.message);
+    assert!(
+        e.message.contains("does not offer STARTTLS"),
+        "{}",
+        e.message
+    );
     assert!(!e.message.contains(PASSWORD), "{}", e.message);
     let log = smtp.log();
     assert!(log.auths.is_empty(), "no login without TLS");
@@ -406,6 +410,9 @@ async fn an_untrusted_certificate_is_refused_with_what_to_check() {
     assert!(!e.retryable, "{e:?}");
     assert!(e.message.contains("ca_file"), "{}", e.message);
     let log = smtp.log();
-    assert!(log.auths.is_empty(), "no login over an unverified connection");
+    assert!(
+        log.auths.is_empty(),
+        "no login over an unverified connection"
+    );
     assert!(log.mails.is_empty());
 }
