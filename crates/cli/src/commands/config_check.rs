@@ -40,7 +40,7 @@ pub fn run(args: &ConfigCheckArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         print_json(&j);
     } else {
         out!("{}", report.to_text());
-        if alerts.present {
+        if alerts.present || !alerts.warnings.is_empty() {
             out!("{}", alerts_text(alerts));
         }
         if !extra.is_empty() {
@@ -79,20 +79,25 @@ fn run_sections(ctx: &Context) -> Vec<String> {
 /// `[alerts]`: each setting with its source (secrets redacted), and its warnings.
 fn alerts_text(a: &AlertsSettings) -> String {
     let mut out = String::from("\nAlerts ([alerts]):\n");
+    if !a.present {
+        out.push_str("  not configured\n");
+    }
     let channels: Vec<&str> = a
         .config
         .iter()
         .flat_map(|c| c.channels.iter().map(ChannelConfig::name))
         .collect();
-    let _ = writeln!(
-        out,
-        "  channels:           {}",
-        if channels.is_empty() {
-            "none usable (see the problems below)".to_string()
-        } else {
-            channels.join(", ")
-        }
-    );
+    if a.present {
+        let _ = writeln!(
+            out,
+            "  channels:           {}",
+            if channels.is_empty() {
+                "none usable (see the problems and warnings)".to_string()
+            } else {
+                channels.join(", ")
+            }
+        );
+    }
     for s in &a.settings {
         let from = if s.source == Source::Default {
             "default".to_string()

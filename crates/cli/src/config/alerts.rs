@@ -84,7 +84,24 @@ pub fn resolve(
     for s in ig_secrets {
         r.out.redactor.add(s);
     }
-    let Some(section) = table.get("alerts") else {
+    let section = table.get("alerts");
+    for (var, name) in [
+        (WEBHOOK_URL_VAR, "webhook"),
+        (SLACK_URL_VAR, "slack"),
+        (TELEGRAM_TOKEN_VAR, "telegram"),
+        (SMTP_PASSWORD_VAR, "email"),
+    ] {
+        let configured = section
+            .and_then(toml::Value::as_table)
+            .is_some_and(|t| t.contains_key(name));
+        if let (false, Some(found)) = (configured, env.get(var)) {
+            r.out.warnings.push(format!(
+                "{var} is set ({}) but scalper.toml has no [alerts.{name}]: add the section to send alerts there",
+                found.source
+            ));
+        }
+    }
+    let Some(section) = section else {
         return r.out;
     };
     r.out.present = true;
@@ -532,6 +549,16 @@ mod tests {
     fn no_section_no_alerts() {
         let s = load("[engine]\n", &[]);
         assert!(!s.present && s.config.is_none() && s.problems.is_empty());
+        let s = load(
+            "[alerts.webhook]\nurl = \"https://h.example.com/x\"\n",
+            &[(SLACK_URL_VAR, "https://hooks.slack.com/services/T/B/x")],
+        );
+        assert!(
+            s.warnings.iter().any(|w| w.contains("no [alerts.slack]")),
+            "{:?}",
+            s.warnings
+        );
+        assert!(!format!("{:?}", s.warnings).contains("hooks.slack.com"));
     }
 
     #[test]
