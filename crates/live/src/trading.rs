@@ -42,6 +42,8 @@ const WIND_DOWN: Duration = Duration::from_secs(15);
 pub struct LoopCounters {
     pub quotes: u64,
     pub reconnects: u64,
+    /// Paper margin close-outs (equity below 50% of the margin used).
+    pub margin_closeouts: u64,
 }
 
 /// What the end of a run leaves for its report.
@@ -132,6 +134,7 @@ impl Session {
                     detail: e.to_string(),
                 }
             })?;
+        let hours = std::mem::take(&mut start.hours);
         let venue = if opts.paper {
             tracing::warn!("PAPER trading: fills are simulated from live quotes");
             LiveVenue::paper(
@@ -149,7 +152,7 @@ impl Session {
                 start.instruments,
             )
         };
-        Ok(Self {
+        let mut session = Self {
             client,
             engine,
             venue,
@@ -173,7 +176,12 @@ impl Session {
             publisher,
             control,
             service: opts.service.clone(),
-        })
+        };
+        let at = crate::wall_clock_now();
+        for (epic, times) in hours {
+            session.feed(EngineEvent::TradingHours { epic, times, at });
+        }
+        Ok(session)
     }
 
     pub fn engine(&self) -> &Engine {
@@ -531,6 +539,11 @@ impl Session {
                 rules: m.rules,
                 at,
             });
+            self.feed(EngineEvent::TradingHours {
+                epic: m.epic.clone(),
+                times: m.opening_hours,
+                at,
+            });
             self.feed(EngineEvent::MarketStatus {
                 epic: m.epic,
                 status: m.status,
@@ -749,6 +762,7 @@ impl Session {
         for failure in self.journal_failures.drain() {
             tracing::error!(failure = %failure, "JOURNAL WRITE FAILED at the end of the run");
         }
+        self.counters.margin_closeouts = self.venue.margin_closeouts();
         Finished {
             counters: self.counters,
             positions_left,
