@@ -1715,9 +1715,7 @@ fn market_hours_refuse_entries_near_and_after_the_close_and_flatten_before_the_w
     let sun_open = fri_close + 48 * H;
     let mut h = Harness::new(test_config());
     // With the time known (a first quote), the hours are logged as they arrive.
-    assert!(h
-        .send(quote(0, dec!(1.1000), dec!(1.1001)))
-        .is_empty());
+    assert!(h.send(quote(0, dec!(1.1000), dec!(1.1001))).is_empty());
     let a = h.send(EngineEvent::TradingHours {
         epic: epic(),
         times: vec![],

@@ -303,8 +303,14 @@ fn scalper_stops_and_targets_in_points() {
         .collect();
     assert!(opens.len() >= 5, "{} entries", opens.len());
     for o in opens {
-        assert_eq!(o.stop_distance.map(scalper_model::Points::value), Some(dec!(7.5)));
-        assert_eq!(o.limit_distance.map(scalper_model::Points::value), Some(dec!(12)));
+        assert_eq!(
+            o.stop_distance.map(scalper_model::Points::value),
+            Some(dec!(7.5))
+        );
+        assert_eq!(
+            o.limit_distance.map(scalper_model::Points::value),
+            Some(dec!(12))
+        );
     }
     assert!(engine.summary().trades > 0);
     let bad = ScalperConfig {
