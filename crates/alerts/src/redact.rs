@@ -200,7 +200,7 @@ fn scrub_pairs(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let key = SECRET_KEYS.iter().find(|k| {
-            lower[i..].starts_with(**k)
+            bytes[i..].starts_with(k.as_bytes())
                 && (i == 0 || !is_token_char(char::from(bytes[i - 1])))
                 && !bytes
                     .get(i + k.len())
@@ -281,6 +281,27 @@ mod tests {
         let r = r();
         for (input, want) in cases {
             assert_eq!(r.scrub(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn text_that_is_not_ascii_is_scrubbed_without_panicking() {
+        let r = r();
+        assert_eq!(
+            r.scrub("P&L £12 — pässword password=x€y é token:ü"),
+            "P&L £12 — pässword password=[redacted] é token:[redacted]"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scrubbing_never_panics_and_never_leaves_a_known_secret(
+            before in "\\PC{0,40}",
+            after in "\\PC{0,40}",
+        ) {
+            let r = r();
+            let out = r.scrub(&format!("{before}hunter2-smtp-pass{after}"));
+            proptest::prop_assert!(!out.contains("hunter2-smtp-pass"), "{}", out);
         }
     }
 
