@@ -38,8 +38,8 @@ pub use execution::{Execution, Job, MAX_IN_FLIGHT};
 pub use interrupts::{Interrupts, KillSwitch};
 pub use journaling::JournalSink;
 pub use telemetry::{
-    telemetry, ControlAction, ControlError, ControlReply, RunPhase, ServiceNotify, StatusSnapshot,
-    Telemetry, TelemetryView,
+    telemetry, AlertCounts, AlertTally, ControlAction, ControlError, ControlReply, RunPhase,
+    ServiceNotify, StatusSnapshot, Telemetry, TelemetryView,
 };
 pub use venue::LiveVenue;
 

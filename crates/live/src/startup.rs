@@ -27,6 +27,9 @@ pub struct Started {
     pub account: Option<String>,
     /// The account's currency, when the broker reports it.
     pub currency: Option<String>,
+    /// What start-up found worth an operator's attention (differences the reconciliation with
+    /// the broker settled): the run's observers get them as its first errors.
+    pub notes: Vec<String>,
 }
 
 /// Logs in, loads the instruments, opens and reconciles the journal, and builds the engine's
@@ -67,8 +70,9 @@ pub async fn start(
         paper: opts.paper,
         ..EngineInit::default()
     };
+    let mut notes = Vec::new();
     if let Some(j) = journal.as_mut() {
-        recover(
+        let differences = recover(
             client,
             engine_cfg,
             &instruments,
@@ -80,6 +84,8 @@ pub async fn start(
             currency.clone(),
         )
         .await?;
+        notes
+            .extend(differences.map(|r| format!("{}{r}", crate::telemetry::notes::RECONCILIATION)));
     }
     Ok(Started {
         epics,
@@ -90,6 +96,7 @@ pub async fn start(
         start_balance,
         account,
         currency,
+        notes,
     })
 }
 
@@ -167,7 +174,8 @@ async fn load_instruments(
 }
 
 /// Reconciles the journal with the broker, values what closed while scalper was down, and
-/// fills in the day's totals and the positions to manage.
+/// fills in the day's totals and the positions to manage. Returns the reconciliation's report
+/// when it found differences.
 #[allow(clippy::too_many_arguments)]
 async fn recover(
     client: &IgClient,
@@ -179,11 +187,12 @@ async fn recover(
     intr: &mut Interrupts,
     wall_now: Timestamp,
     currency: Option<String>,
-) -> Result<(), LiveError> {
+) -> Result<Option<String>, LiveError> {
     j.abandon_paper_trades(wall_now)?;
     let report = intr
         .or_interrupt("reconciling with the broker", j.reconcile(client, wall_now))
         .await?;
+    let differences = (!report.is_clean()).then(|| report.to_string());
     if report.is_clean() {
         tracing::info!("reconciliation with the broker: journal and broker agree");
     } else {
@@ -229,7 +238,7 @@ async fn recover(
         },
     );
     j.session_events(&client.stats(), wall_now);
-    Ok(())
+    Ok(differences)
 }
 
 fn announce_positions(positions: &[scalper_engine::RestoredPosition]) {

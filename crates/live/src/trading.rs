@@ -24,7 +24,9 @@ use crate::journaling::JournalFailures;
 use crate::publishing::{LoopView, Publisher};
 use crate::startup::Started;
 use crate::status::StatusLine;
-use crate::telemetry::{ControlAction, ControlReply, ControlRequest, RunPhase, ServiceNotify};
+use crate::telemetry::{
+    notes, ControlAction, ControlReply, ControlRequest, RunPhase, ServiceNotify,
+};
 use crate::venue::{LiveVenue, VenueStop};
 use crate::{LiveError, RunOptions, Stop};
 
@@ -114,10 +116,13 @@ impl Session {
             Some(j) => j.start_writer(opts.telemetry.as_ref().map(|t| t.journal_write.clone()))?,
             None => JournalFailures::default(),
         };
-        let publisher = opts
-            .telemetry
-            .clone()
-            .map(|t| Publisher::new(t, &start.instruments, start.currency.clone()));
+        let publisher = opts.telemetry.clone().map(|t| {
+            let mut p = Publisher::new(t, &start.instruments, start.currency.clone());
+            for note in std::mem::take(&mut start.notes) {
+                p.note(note);
+            }
+            p
+        });
         let control = opts
             .telemetry
             .as_ref()
@@ -342,7 +347,7 @@ impl Session {
                     tracing::error!(failure = %failure, "JOURNAL WRITE FAILED: halting new entries (positions keep their stops)");
                     let now = self.clock.now();
                     if let Some(p) = self.publisher.as_mut() {
-                        p.error(now, format!("journal write failed: {failure}"));
+                        p.error(now, format!("{}{failure}", notes::JOURNAL_FAILED));
                     }
                     self.feed(EngineEvent::Command(Command::Halt { close_positions: Some(false) }));
                 }
@@ -560,6 +565,16 @@ impl Session {
                     "in-run reconciliation found a difference with IG and booked it"
                 );
                 let now = self.clock.now();
+                if let Some(p) = self.publisher.as_mut() {
+                    p.error(
+                        now,
+                        format!(
+                            "{}{booked} close(s) booked, {} position(s) IG holds that this run does not manage",
+                            notes::IN_RUN_RECONCILIATION,
+                            r.unknown.len()
+                        ),
+                    );
+                }
                 if let Some(j) = self.venue.journal_mut() {
                     j.event(
                         now,
@@ -801,10 +816,10 @@ fn note_stream_event(p: &mut Publisher, ev: &StreamEvent, now: Timestamp) {
             match st {
                 StreamStatus::Gap { reason, .. } => p.error(now, format!("stream gap: {reason}")),
                 StreamStatus::SessionRefused { code, message } => {
-                    p.error(now, format!("stream session refused ({code}): {message}"));
+                    p.error(now, format!("{}({code}): {message}", notes::STREAM_REFUSED));
                 }
                 StreamStatus::CredentialsUnavailable { message, .. } => {
-                    p.error(now, format!("stream credentials unavailable: {message}"));
+                    p.error(now, format!("{}{message}", notes::STREAM_CREDENTIALS));
                 }
                 _ => {}
             }
