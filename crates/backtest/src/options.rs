@@ -172,6 +172,42 @@ impl InstrumentSpec {
                 ),
             ));
         }
+        // Much nearer the typical level of another kind of market than this one's (in either
+        // scale): Germany 40 at 18,500 given as USD/JPY, whose IG-scaled level is 15,120.
+        // Markets of the same kind are not compared (EUR/USD history reaches GBP/USD's levels).
+        if nearest > LOOKS_LIKE_OTHER_ABOVE {
+            let better = catalogue::MARKETS
+                .iter()
+                .filter(|m| m.class != spec.class && m.typical_mid > Decimal::ZERO)
+                .flat_map(|m| [(m, m.typical_mid), (m, m.typical_mid * m.scaling_factor)])
+                .map(|(m, level)| (m, off(level)))
+                .filter(|(_, o)| *o <= LOOKS_LIKE_WITHIN)
+                .min_by(|a, b| a.1.cmp(&b.1));
+            if let Some((m, _)) = better {
+                return Err(BacktestError::option(
+                    "instrument",
+                    format!(
+                        "the data's first price {} looks like {}'s (typical {}), not {}'s \
+                         (typical {}{}): give --instrument {} if the file holds {}",
+                        first_mid.normalize(),
+                        m.name,
+                        m.typical_mid.normalize(),
+                        spec.name,
+                        spec.typical_mid.normalize(),
+                        if scaled {
+                            format!(
+                                ", {} in IG's scaled levels",
+                                (spec.typical_mid * scaling).normalize()
+                            )
+                        } else {
+                            String::new()
+                        },
+                        m.friendly,
+                        m.name,
+                    ),
+                ));
+            }
+        }
         if scaled && off(other) < off(here) {
             return Err(BacktestError::option(
                 "price_scale",
@@ -299,6 +335,10 @@ impl InstrumentSpec {
 /// first price may be before it is refused as another market's: far beyond what a market
 /// moves in years (Germany 40 from 3,000 to 24,000), far below the gap between markets.
 pub const FAR_FROM_TYPICAL: Decimal = Decimal::from_parts(10, 0, 0, false, 0);
+/// Data this far (as a ratio) from the market's typical level in both scales...
+const LOOKS_LIKE_OTHER_ABOVE: Decimal = Decimal::from_parts(115, 0, 0, false, 2);
+/// ... and this near another kind of market's is refused as that market's.
+const LOOKS_LIKE_WITHIN: Decimal = Decimal::from_parts(110, 0, 0, false, 2);
 
 /// The account a backtest reports in: its currency and, optionally, a fixed rate (account
 /// units per unit of the instrument's currency; default: the built-in fixed rates).

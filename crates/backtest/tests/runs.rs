@@ -559,3 +559,33 @@ fn another_markets_prices_are_refused() {
     o.initial_equity = dec!(10_000_000);
     assert!(run_backtest(&o).unwrap().metrics.trades > 0);
 }
+
+/// Germany 40 quotes (18,500) given as USD/JPY: within ten times of USD/JPY's IG-scaled level
+/// (15,120), so the scale check alone would say "use --price-scale ig"; they are refused as
+/// Germany 40's instead, naming the instrument to give, in both scales.
+#[test]
+fn index_prices_given_for_a_currency_pair_name_the_index() {
+    use std::fmt::Write as _;
+    let d = tempfile::tempdir().unwrap();
+    let mut csv = String::from("ts_ms,bid,ask\n");
+    for i in 0..50 {
+        let bid = 18_500 + 3 * (i % 8 - 4i64).abs();
+        writeln!(csv, "{},{bid}.0,{bid}.8", T0 + i * 1000).unwrap();
+    }
+    let p = write(d.path(), "ger40.csv", &csv);
+    for scale in [
+        scalper_model::PriceScale::Market,
+        scalper_model::PriceScale::Ig,
+    ] {
+        let mut o = opts(p.clone(), "ema-cross", &["fast=2", "slow=5", "size=1"]);
+        o.instrument = scalper_backtest::InstrumentSpec::named("USD_JPY");
+        o.instrument.price_scale = scale;
+        let text = run_backtest(&o).unwrap_err().to_string();
+        assert!(text.contains("looks like Germany 40's"), "{text}");
+        assert!(text.contains("--instrument GER40"), "{text}");
+        assert!(!text.contains("--price-scale"), "{text}");
+    }
+    let mut o = opts(p, "ema-cross", &["fast=2", "slow=5", "size=1"]);
+    o.instrument = scalper_backtest::InstrumentSpec::named("GER40");
+    assert!(run_backtest(&o).is_ok());
+}

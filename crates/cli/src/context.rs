@@ -9,6 +9,7 @@ use scalper_model::Epic;
 use secrecy::SecretString;
 
 use crate::args::GlobalArgs;
+use crate::config::alerts::AlertsSettings;
 use crate::config::{self, ConfigError, ConfigReport, FlagValues, LoadInputs, TomlConfig};
 
 /// Shared state of one `scalper` invocation.
@@ -18,6 +19,7 @@ pub struct Context {
     pub cwd: PathBuf,
     env: Vec<(String, SecretString)>,
     report: OnceLock<ConfigReport>,
+    alerts: OnceLock<AlertsSettings>,
 }
 
 impl Context {
@@ -27,7 +29,9 @@ impl Context {
             .map_err(|e| ConfigError::Usage(format!("cannot read the working directory: {e}")))?;
         let mut env = Vec::new();
         for (name, value) in std::env::vars_os() {
-            let Some(name) = name.to_str().filter(|n| n.starts_with("IG_")) else {
+            let Some(name) = name.to_str().filter(|n| {
+                n.starts_with("IG_") || n.starts_with(config::alerts::ALERT_VAR_PREFIX)
+            }) else {
                 continue;
             };
             match value.into_string() {
@@ -49,6 +53,7 @@ impl Context {
             cwd,
             env,
             report: OnceLock::new(),
+            alerts: OnceLock::new(),
         }
     }
 
@@ -69,6 +74,24 @@ impl Context {
                     session_version: g.ig_session_version.clone(),
                 },
             })
+        })
+    }
+
+    /// `[alerts]` with its secrets, validated (loaded on first call).
+    pub fn alerts(&self) -> &AlertsSettings {
+        self.alerts.get_or_init(|| {
+            let report = self.config();
+            let r = &report.resolved;
+            let ig: Vec<&SecretString> = [&r.password, &r.api_key]
+                .into_iter()
+                .filter_map(|s| s.as_ref().map(|s| &s.value))
+                .collect();
+            config::alerts::resolve(
+                &report.toml.table,
+                &report.toml_path(),
+                &report.alert_env,
+                &ig,
+            )
         })
     }
 

@@ -97,3 +97,107 @@ fn sandbox_rejects_bad_faults_spec_with_exit_2() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("--faults"), "{r:?}");
 }
+
+/// Starts `scalper sandbox` with `args` and returns it with its REST URL.
+fn spawn_sandbox(d: &Dir, args: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scalper"))
+        .current_dir(d.path())
+        .env_clear()
+        .args(["sandbox", "--port", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut printed = Vec::new();
+    let url = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no URL printed: {printed:?}"));
+        printed.push(line.clone());
+        if let Some(u) = line.strip_prefix("  REST base URL:") {
+            break u.trim().to_string();
+        }
+    };
+    (child, url)
+}
+
+/// `--start-time` sets the simulated clock and each market keeps its own hours; `--holiday`
+/// closes the markets it names.
+#[test]
+fn sandbox_start_time_and_holidays_set_each_markets_status() {
+    let d = Dir::new();
+    // Wednesday 2027-01-06 22:30 UTC: FX open, Germany 40 closed for the night; a holiday
+    // closes FTSE 100 early that day, so it is closed too; gold is in its daily break.
+    let (mut child, url) = spawn_sandbox(
+        &d,
+        &[
+            "--start-time",
+            "2027-01-06T22:30:00Z",
+            "--holiday",
+            "2027-01-06@12:00=FTSE100",
+        ],
+    );
+    let env = [
+        ("IG_API_URL", url.as_str()),
+        ("IG_USERNAME", "sandbox"),
+        ("IG_PASSWORD", "sandbox-pass"),
+        ("IG_API_KEY", "sandbox-api-key"),
+    ];
+    let status = |name: &str| {
+        let r = d.run(&["test", name, "--json"], &env);
+        assert_eq!(r.code, 0, "{r:?}");
+        r.json()["market_status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(status("EUR_USD"), "TRADEABLE");
+    assert_eq!(status("GER40"), "CLOSED");
+    assert_eq!(status("GOLD"), "CLOSED");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // With --always-open every market trades at that hour.
+    let (mut child, url) = spawn_sandbox(
+        &d,
+        &["--start-time", "2027-01-06T22:30:00Z", "--always-open"],
+    );
+    let r = d.run(
+        &["test", "GER40", "--json"],
+        &[
+            ("IG_API_URL", url.as_str()),
+            ("IG_USERNAME", "sandbox"),
+            ("IG_PASSWORD", "sandbox-pass"),
+            ("IG_API_KEY", "sandbox-api-key"),
+        ],
+    );
+    assert_eq!(r.json()["market_status"], "TRADEABLE", "{r:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn sandbox_rejects_bad_start_time_and_holiday_with_exit_2() {
+    let d = Dir::new();
+    let r = d.run(&["sandbox", "--port", "0", "--start-time", "friday"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("RFC 3339"), "{r:?}");
+    let r = d.run(
+        &["sandbox", "--port", "0", "--holiday", "2026-12-24=NOPE"],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("NOPE"), "{r:?}");
+    let r = d.run(&["sandbox", "--port", "0", "--holiday", "24/12/2026"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("YYYY-MM-DD"), "{r:?}");
+}

@@ -94,6 +94,14 @@ pub enum Refusal {
     NewsBlackout {
         event: String,
     },
+    /// The market is closed by its hours or a holiday (`[engine.calendar]`).
+    MarketClosed {
+        opens: Option<Timestamp>,
+    },
+    /// The market closes within `no_entries_before_close_min`.
+    MarketClosing {
+        closes: Timestamp,
+    },
     NoQuote,
     StreamGap,
     StaleQuote {
@@ -173,6 +181,8 @@ impl Refusal {
             Self::OutsideTradingHours => "outside_trading_hours",
             Self::ScheduledFlatten { .. } => "scheduled_flatten",
             Self::NewsBlackout { .. } => "news_blackout",
+            Self::MarketClosed { .. } => "market_closed",
+            Self::MarketClosing { .. } => "market_closing",
             Self::NoQuote => "no_quote",
             Self::StreamGap => "stream_gap",
             Self::StaleQuote { .. } => "stale_quote",
@@ -205,6 +215,13 @@ impl fmt::Display for Refusal {
                 write!(f, "no entries around the scheduled flatten ({name})")
             }
             Self::NewsBlackout { event } => write!(f, "news blackout: {event}"),
+            Self::MarketClosed { opens: Some(t) } => {
+                write!(f, "market closed by its hours (opens {t})")
+            }
+            Self::MarketClosed { opens: None } => {
+                f.write_str("market closed by its hours (no opening within a week)")
+            }
+            Self::MarketClosing { closes } => write!(f, "market closes at {closes}"),
             Self::NoQuote => f.write_str("no quote yet"),
             Self::StreamGap => f.write_str("price stream gap: waiting for a fresh quote"),
             Self::StaleQuote { age_ms, max_ms } => {
@@ -357,6 +374,8 @@ mod tests {
             Refusal::NewsBlackout {
                 event: "NFP (USD)".into(),
             },
+            Refusal::MarketClosed { opens: Some(t) },
+            Refusal::MarketClosing { closes: t },
             Refusal::NoQuote,
             Refusal::StreamGap,
             Refusal::StaleQuote {

@@ -49,6 +49,8 @@ pub struct EngineConfig {
     pub schedule: Vec<crate::schedule::FlattenAt>,
     /// News blackouts (`[engine.news]`).
     pub news: crate::news::NewsConfig,
+    /// Market hours, holidays and pre-close flattening (`[engine.calendar]`).
+    pub calendar: crate::calendar::CalendarConfig,
 }
 
 /// What a live run does with open positions when it ends by its duration.
@@ -103,6 +105,7 @@ impl Default for EngineConfig {
             market_refresh_ms: 300_000,
             schedule: Vec::new(),
             news: crate::news::NewsConfig::default(),
+            calendar: crate::calendar::CalendarConfig::default(),
         }
     }
 }
@@ -328,7 +331,7 @@ impl EngineConfig {
                 "must be >= 1000 (each reconciliation reads /positions from IG)",
             ));
         }
-        crate::schedule::Schedule::new(&self.schedule, &self.news)?;
+        crate::schedule::Schedule::new(&self.schedule, &self.news, &self.calendar)?;
         if self.market_refresh_ms < 10_000 {
             return Err(invalid(
                 "market_refresh_ms",

@@ -46,6 +46,15 @@ pub enum EngineEvent {
         rules: DealingRules,
         at: Timestamp,
     },
+    /// The market's hours as the broker gives them (IG's `openingHours.marketTimes` pairs of
+    /// `HH:MM` in the account's zone; empty when it gives none): with `[engine.calendar]`,
+    /// the engine refuses entries while it is closed or about to close and flattens before
+    /// long closes.
+    TradingHours {
+        epic: Epic,
+        times: Vec<(String, String)>,
+        at: Timestamp,
+    },
 }
 
 /// An operator command.
@@ -257,6 +266,7 @@ impl EngineEvent {
             Self::Broker(_)
             | Self::Command(_)
             | Self::DealingRules { .. }
+            | Self::TradingHours { .. }
             | Self::AccountFunds { .. } => None,
         }
     }

@@ -12,6 +12,7 @@
 
 pub mod action;
 pub mod broker;
+pub mod calendar;
 pub mod clock;
 pub mod config;
 pub mod driver;

@@ -334,6 +334,12 @@ impl RiskManager {
                     event: event.clone(),
                 });
             }
+            Some(crate::schedule::Blackout::MarketClosed(opens)) => {
+                return Some(Refusal::MarketClosed { opens: *opens });
+            }
+            Some(crate::schedule::Blackout::MarketClosing(closes)) => {
+                return Some(Refusal::MarketClosing { closes: *closes });
+            }
             None => {}
         }
         if let Some(max) = i.max_spread_points.or(c.max_spread_points) {

@@ -73,6 +73,8 @@ struct Item {
 #[derive(Debug, Clone, Default)]
 pub struct Schedule {
     items: Vec<Item>,
+    /// Market hours ([`crate::calendar`]).
+    pub(crate) calendar: crate::calendar::Calendar,
     /// News events at or above the configured impact, in time order.
     news: Vec<NewsEvent>,
     news_before_ms: i64,
@@ -87,6 +89,10 @@ pub enum Blackout {
     Scheduled(String),
     /// A news event's window: its title and scope.
     News(String),
+    /// The market is closed (by its hours or a holiday); it opens again at, if known.
+    MarketClosed(Option<Timestamp>),
+    /// The market closes at this instant, within `no_entries_before_close_min`.
+    MarketClosing(Timestamp),
 }
 
 /// Instruments a due flatten closes.
@@ -111,7 +117,12 @@ impl DueScope<'_> {
 const MAX_WINDOW_MIN: u32 = 24 * 60;
 
 impl Schedule {
-    pub fn new(cfg: &[FlattenAt], news: &NewsConfig) -> Result<Self, ConfigError> {
+    pub fn new(
+        cfg: &[FlattenAt],
+        news: &NewsConfig,
+        calendar: &crate::calendar::CalendarConfig,
+    ) -> Result<Self, ConfigError> {
+        let calendar = crate::calendar::Calendar::new(calendar)?;
         if news.before_min > MAX_WINDOW_MIN || news.after_min > MAX_WINDOW_MIN {
             return Err(ConfigError::Invalid {
                 field: "news".into(),
@@ -167,6 +178,7 @@ impl Schedule {
         events.sort_by_key(|e| e.at);
         Ok(Self {
             items,
+            calendar,
             news: events,
             news_before_ms: i64::from(news.before_min) * 60_000,
             news_after_ms: i64::from(news.after_min) * 60_000,
@@ -175,7 +187,7 @@ impl Schedule {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty() && self.news.is_empty()
+        self.items.is_empty() && self.news.is_empty() && self.calendar.is_empty()
     }
 
     fn news_window(&self, e: &NewsEvent) -> (Timestamp, Timestamp) {
@@ -215,6 +227,12 @@ impl Schedule {
 
     /// The window (scheduled flatten or news) that holds `now` for `epic`, if any.
     pub fn blackout(&self, now: Timestamp, epic: &Epic) -> Option<Blackout> {
+        if let Some(block) = self.calendar.block(now, epic) {
+            return Some(match block {
+                crate::calendar::CalendarBlock::Closed(opens) => Blackout::MarketClosed(opens),
+                crate::calendar::CalendarBlock::Closing(at) => Blackout::MarketClosing(at),
+            });
+        }
         let scheduled = self.items.iter().find_map(|item| {
             if !Self::applies(item, epic) {
                 return None;
@@ -248,6 +266,12 @@ impl Schedule {
                 (item.cfg.label(), scope)
             })
             .collect();
+        for (epic, close) in self.calendar.due(after, now) {
+            out.push((
+                format!("before the market closes at {close}"),
+                DueScope::Only(std::slice::from_ref(epic)),
+            ));
+        }
         if self.news_flatten {
             for e in &self.news {
                 let (from, _) = self.news_window(e);
@@ -265,7 +289,7 @@ impl Schedule {
     /// The first instant after `now` at which a blackout starts or ends or a flatten is due
     /// (`i64::MAX` millis when there is none within a week).
     pub fn next_change(&self, now: Timestamp) -> Timestamp {
-        let mut next = Timestamp::from_millis(i64::MAX);
+        let mut next = self.calendar.next_change(now);
         for item in &self.items {
             for f in Self::flattens(item, now) {
                 let (from, to) = Self::window(item, f);
@@ -327,7 +351,12 @@ mod tests {
 
     #[test]
     fn a_friday_flatten_follows_london_time_across_the_clock_change() {
-        let s = Schedule::new(&[friday_close()], &NewsConfig::default()).unwrap();
+        let s = Schedule::new(
+            &[friday_close()],
+            &NewsConfig::default(),
+            &crate::calendar::CalendarConfig::default(),
+        )
+        .unwrap();
         let eur = Epic::new("CS.D.EURUSD.CFD.IP").unwrap();
         // Summer (BST, UTC+1): 21:50 London is 20:50 UTC.
         assert!(s.blackout(ts("2026-07-03T20:19:00Z"), &eur).is_none());
@@ -358,7 +387,12 @@ mod tests {
     fn instruments_narrow_it_and_unknown_names_are_refused() {
         let mut c = friday_close();
         c.instruments = vec!["GBP_USD".into()];
-        let s = Schedule::new(&[c.clone()], &NewsConfig::default()).unwrap();
+        let s = Schedule::new(
+            &[c.clone()],
+            &NewsConfig::default(),
+            &crate::calendar::CalendarConfig::default(),
+        )
+        .unwrap();
         let inside = ts("2026-12-04T21:45:00Z");
         assert!(s
             .blackout(inside, &Epic::new("CS.D.EURUSD.CFD.IP").unwrap())
@@ -367,9 +401,13 @@ mod tests {
             .blackout(inside, &Epic::new("CS.D.GBPUSD.CFD.IP").unwrap())
             .is_some());
         c.instruments = vec!["EURO_DOLLAR".into()];
-        let e = Schedule::new(&[c], &NewsConfig::default())
-            .unwrap_err()
-            .to_string();
+        let e = Schedule::new(
+            &[c],
+            &NewsConfig::default(),
+            &crate::calendar::CalendarConfig::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("EURO_DOLLAR"), "{e}");
     }
 
@@ -385,7 +423,7 @@ mod tests {
             .unwrap(),
             ..NewsConfig::default()
         };
-        let s = Schedule::new(&[], &news).unwrap();
+        let s = Schedule::new(&[], &news, &crate::calendar::CalendarConfig::default()).unwrap();
         let eur = Epic::new("CS.D.EURUSD.CFD.IP").unwrap();
         let ger = Epic::new("IX.D.DAX.IFMM.IP").unwrap();
         assert!(s.blackout(ts("2026-12-04T13:19:00Z"), &eur).is_none());

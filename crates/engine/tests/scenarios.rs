@@ -1703,3 +1703,150 @@ fn currency_exposure_and_leverage_limits_count_every_leg() {
         "{a:?}"
     );
 }
+
+/// Market hours from the broker (`[engine.calendar]`, defaults): EUR/USD announced with no IG
+/// hours follows FX's New York week. T0 is Tuesday 2024-01-02 08:00 UTC; the week closes
+/// Friday 2024-01-05 22:00 UTC (17:00 New York) and opens Sunday 22:00 UTC.
+#[test]
+fn market_hours_refuse_entries_near_and_after_the_close_and_flatten_before_the_weekend() {
+    const H: i64 = 3_600_000;
+    const MIN: i64 = 60_000;
+    let fri_close = 3 * 24 * H + 14 * H; // Friday 22:00
+    let sun_open = fri_close + 48 * H;
+    let mut h = Harness::new(test_config());
+    // With the time known (a first quote), the hours are logged as they arrive.
+    assert!(h.send(quote(0, dec!(1.1000), dec!(1.1001))).is_empty());
+    let a = h.send(EngineEvent::TradingHours {
+        epic: epic(),
+        times: vec![],
+        at: ts(0),
+    });
+    assert!(
+        matches!(a.as_slice(), [Action::Log { level: LogLevel::Info, message, .. }] if message.contains("open until")),
+        "{a:?}"
+    );
+    open_long(&mut h);
+    // Friday 21:50:30, inside the 10 minutes before the close: no entries.
+    let a = h.quote_with(
+        fri_close - 9 * MIN - 30_000,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Sell, dec!(10), None)],
+    );
+    assert_eq!(
+        a,
+        refused(
+            Direction::Sell,
+            Refusal::MarketClosing {
+                closes: ts(fri_close)
+            }
+        )
+    );
+    // Friday 21:55: the long position is closed before the weekend.
+    let a = h.send(quote(fri_close - 5 * MIN, dec!(1.1002), dec!(1.1003)));
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert!(
+        matches!(&a[0], Action::Log { message, .. } if message.contains("scheduled flatten (before the market closes")),
+        "{a:?}"
+    );
+    assert_eq!(a[1], close_order(2, 1, Direction::Sell, dec!(0.5)));
+    h.send(closed(
+        1,
+        dec!(1.1002),
+        CloseCause::Engine,
+        fri_close - 5 * MIN + 100,
+    ));
+    // Saturday: closed, and the refusal says when it opens.
+    let a = h.quote_with(
+        fri_close + 12 * H,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    assert_eq!(
+        a,
+        refused(
+            Direction::Buy,
+            Refusal::MarketClosed {
+                opens: Some(ts(sun_open))
+            }
+        )
+    );
+    // Sunday 22:01: open again.
+    let a = h.quote_with(
+        sun_open + MIN,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    assert!(
+        matches!(a.as_slice(), [Action::Broker(BrokerCommand::Open(_))]),
+        "{a:?}"
+    );
+}
+
+/// A configured holiday (an early close) and IG's own daily window for an index-like market:
+/// with `weekly_rules` off only IG's hours and the holiday count.
+#[test]
+fn a_holiday_early_close_and_ig_windows_gate_entries() {
+    const MIN: i64 = 60_000;
+    let mut cfg = test_config();
+    cfg.calendar.weekly_rules = false;
+    cfg.calendar.flatten_before = scalper_engine::calendar::FlattenBefore::Never;
+    cfg.calendar.holidays = vec![scalper_engine::calendar::HolidayConfig {
+        date: NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
+        early_close: Some("12:00".parse().unwrap()),
+        instruments: vec!["EUR_USD".into()],
+        name: Some("test holiday".into()),
+    }];
+    let mut h = Harness::new(cfg);
+    // IG: 07:00-17:00 London (GMT in January), before the engine has seen any time: logged
+    // with the first quote, at the broker's time.
+    assert!(h
+        .send(EngineEvent::TradingHours {
+            epic: epic(),
+            times: vec![("07:00".into(), "17:00".into())],
+            at: ts(0),
+        })
+        .is_empty());
+    let a = h.send(quote(0, dec!(1.1000), dec!(1.1001)));
+    assert!(
+        matches!(a.as_slice(), [Action::Log { message, .. }] if message.contains("open until 2024-01-02T12:00:00")),
+        "{a:?}"
+    );
+    open_long(&mut h);
+    // 11:55 London: the early close at 12:00 (in the market's zone: here IG's, London) is
+    // within 10 minutes.
+    let a = h.quote_with(
+        3 * 60 * MIN + 55 * MIN,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Sell, dec!(10), None)],
+    );
+    assert_eq!(
+        a,
+        refused(
+            Direction::Sell,
+            Refusal::MarketClosing {
+                closes: ts(4 * 60 * MIN)
+            }
+        )
+    );
+    // No flatten with `flatten_before = "never"`: the position is still open at 12:30.
+    let a = h.quote_with(
+        4 * 60 * MIN + 30 * MIN,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Sell, dec!(10), None)],
+    );
+    assert_eq!(
+        a,
+        refused(
+            Direction::Sell,
+            Refusal::MarketClosed {
+                opens: Some(ts(23 * 60 * MIN))
+            }
+        )
+    );
+    assert_eq!(h.engine.trades()[0].state, DealState::Open);
+}

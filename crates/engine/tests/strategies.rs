@@ -279,6 +279,51 @@ fn scalper_trailing_stop_amends_through_the_sim() {
     assert!(engine.summary().trades > 0);
 }
 
+/// Stops and targets fixed in points (`stop_points`, `target_points`) replace the ATR
+/// multiples on every entry, whatever the volatility.
+#[test]
+fn scalper_stops_and_targets_in_points() {
+    let quotes = random_walk(42, 20_000, 250);
+    let strat = ScalperConfig {
+        stop_points: Some(dec!(7.5)),
+        target_points: Some(dec!(12)),
+        ..ScalperConfig::default()
+    };
+    let cfg = EngineConfig {
+        strategy: StrategyConfig::Scalper(strat),
+        ..EngineConfig::default()
+    };
+    let (engine, actions) = run(&cfg, SimConfig::default(), &quotes);
+    let opens: Vec<_> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Broker(BrokerCommand::Open(o)) => Some(o),
+            _ => None,
+        })
+        .collect();
+    assert!(opens.len() >= 5, "{} entries", opens.len());
+    for o in opens {
+        assert_eq!(
+            o.stop_distance.map(scalper_model::Points::value),
+            Some(dec!(7.5))
+        );
+        assert_eq!(
+            o.limit_distance.map(scalper_model::Points::value),
+            Some(dec!(12))
+        );
+    }
+    assert!(engine.summary().trades > 0);
+    let bad = ScalperConfig {
+        target_points: Some(dec!(0)),
+        ..ScalperConfig::default()
+    };
+    assert!(bad
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("target_points"));
+}
+
 #[test]
 fn strategy_config_by_name_and_set() {
     let mut s = StrategyConfig::from_name("EMA_CROSS").unwrap();

@@ -291,6 +291,17 @@ pub fn market(details: &MarketDetails, account_currency: Option<&str>) -> Result
         offer: snap.offer.map(Price::new),
         update_time: snap.update_time.clone(),
         streaming_prices_available: inst.streaming_prices_available.unwrap_or(false),
+        opening_hours: inst
+            .opening_hours
+            .as_ref()
+            .and_then(|h| h.market_times.as_ref())
+            .map(|times| {
+                times
+                    .iter()
+                    .filter_map(|t| Some((t.open_time.clone()?, t.close_time.clone()?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
         scaling_factor: snap
             .scaling_factor
             .filter(|s| *s > Decimal::ZERO)
@@ -494,6 +505,7 @@ pub fn account(a: &WireAccount) -> Result<Account, IgError> {
         name: a.account_name.clone(),
         preferred: a.preferred == Some(true),
         currency: a.currency.clone(),
+        account_type: a.account_type.clone(),
         balance: a.balance.as_ref().map(|b| Balance {
             balance: b.balance.map(Money::new),
             deposit: b.deposit.map(Money::new),

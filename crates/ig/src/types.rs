@@ -19,6 +19,9 @@ pub struct Market {
     pub update_time: Option<String>,
     /// Whether IG streams prices for this market.
     pub streaming_prices_available: bool,
+    /// IG's `openingHours.marketTimes` (`HH:MM` pairs in the account's zone); empty when IG
+    /// gives none (markets open around the clock on weekdays, such as FX).
+    pub opening_hours: Vec<(String, String)>,
     /// IG's `scalingFactor`: how many IG level units make one unit of the market price
     /// (10000 for FX CFDs quoted as 10812.3 for 1.08123; 1 when IG sends none).
     pub scaling_factor: Decimal,
@@ -157,6 +160,8 @@ pub struct Account {
     pub preferred: bool,
     pub currency: Option<String>,
     pub balance: Option<Balance>,
+    /// IG's `accountType`: `CFD`, `SPREADBET` or `PHYSICAL`.
+    pub account_type: Option<String>,
 }
 
 /// Balance figures of an account, in its currency.

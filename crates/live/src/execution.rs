@@ -54,6 +54,8 @@ pub struct MarketNow {
     pub epic: Epic,
     pub rules: scalper_model::DealingRules,
     pub status: scalper_model::MarketStatus,
+    /// IG's `openingHours` pairs (empty: none).
+    pub opening_hours: Vec<(String, String)>,
 }
 
 /// What one job led to (possibly nothing: a superseded amendment, a repeated resolution).
@@ -434,6 +436,7 @@ async fn refresh_markets(client: &IgClient, epics: &[Epic]) -> Vec<MarketNow> {
                 epic: epic.clone(),
                 rules: m.instrument.rules,
                 status: m.status,
+                opening_hours: m.opening_hours,
             }),
             Err(e) => {
                 tracing::warn!(epic = %epic, error = %e, "cannot read the market's dealing rules again; keeping the last ones");

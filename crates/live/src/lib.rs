@@ -41,8 +41,8 @@ pub use interrupts::{Interrupts, KillSwitch};
 pub use journaling::JournalSink;
 pub use logtail::LogTail;
 pub use telemetry::{
-    telemetry, ControlAction, ControlError, ControlReply, RunPhase, ServiceNotify, StatusSnapshot,
-    Telemetry, TelemetryView,
+    telemetry, AlertCounts, AlertTally, ControlAction, ControlError, ControlReply, RunPhase,
+    ServiceNotify, StatusSnapshot, Telemetry, TelemetryView,
 };
 pub use venue::LiveVenue;
 
@@ -111,6 +111,9 @@ pub struct RunReport {
     pub paper_fallback: bool,
     pub paper: bool,
     pub refusals: u64,
+    /// Paper margin close-outs: every position closed because equity fell below 50% of the
+    /// margin in use (IG's close-out level). Always 0 on a real account (IG closes those).
+    pub margin_closeouts: u64,
     /// The refusals by rule (`size_below_minimum`, `halted`, ...), with the first of each.
     pub refusals_by_rule: std::collections::BTreeMap<String, RefusalCount>,
     pub quotes: u64,
@@ -191,6 +194,7 @@ pub async fn run(
     let start = startup::start(&client, &engine_cfg, &epics, &opts, &mut intr, wall_now).await?;
     let start_balance = start.start_balance;
     let account = start.account.clone();
+    let epics = start.epics.clone();
     // Boxed: the session (engine, venue, driver) would make the run's future very large.
     let mut session = Box::new(trading::Session::new(
         client.clone(),
@@ -246,6 +250,7 @@ pub async fn run(
         paper_fallback: s.paper_fallback,
         paper: opts.paper || s.paper_fallback,
         refusals: s.refusals,
+        margin_closeouts: counters.margin_closeouts,
         refusals_by_rule: session.refusals_by_rule(),
         quotes: counters.quotes,
         halted: s.halted.map(|h| h.to_string()),
@@ -294,6 +299,6 @@ pub(crate) async fn account_balance(
 }
 
 #[allow(clippy::disallowed_methods)] // journal timestamps before the first quote arrives
-fn wall_clock_now() -> Timestamp {
+pub(crate) fn wall_clock_now() -> Timestamp {
     Timestamp::from_datetime(chrono::Utc::now())
 }

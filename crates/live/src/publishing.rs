@@ -11,9 +11,9 @@ use scalper_ig::SessionStats;
 use scalper_model::{Epic, Instrument, Money, Quote, Timestamp};
 
 use crate::telemetry::{
-    AllowanceView, ClosedTradeView, ErrorNote, ExposureView, InstrumentView, OrderTally, PnlView,
-    PositionView, RunPhase, SessionView, StatusSnapshot, StreamView, Telemetry, ERRORS_KEPT,
-    PUBLISH_EVERY, RECENT_TRADES_KEPT,
+    notes, AllowanceView, ClosedTradeView, ErrorNote, ExposureView, InstrumentView, OrderTally,
+    PnlView, PositionView, RunPhase, SessionView, StatusSnapshot, StreamView, Telemetry,
+    ERRORS_KEPT, PUBLISH_EVERY, RECENT_TRADES_KEPT,
 };
 
 /// Per instrument: quotes counted and when the last one came.
@@ -142,7 +142,7 @@ impl Publisher {
             }
             Action::Halted { reason } => self.error(now, format!("new entries halted: {reason}")),
             Action::PaperFallback { detail } => {
-                self.error(now, format!("broker failed, paper trading: {detail}"));
+                self.error(now, format!("{}{detail}", notes::PAPER_FALLBACK));
             }
             _ => {}
         }
@@ -156,6 +156,15 @@ impl Publisher {
                 at: Some(at),
                 message,
             },
+            ERRORS_KEPT,
+        );
+    }
+
+    /// A note from before the first quote (start-up), without a time.
+    pub fn note(&mut self, message: String) {
+        push_bounded(
+            &mut self.errors,
+            ErrorNote { at: None, message },
             ERRORS_KEPT,
         );
     }

@@ -13,7 +13,12 @@ use crate::{LiveError, RunOptions};
 /// What start-up established.
 #[derive(Debug)]
 pub struct Started {
+    /// The epics traded: the configured ones, with a built-in market's epic switched to the
+    /// account's kind (a spread-bet account deals `CS.D.EURUSD.TODAY.IP`, not `...CFD.IP`).
+    pub epics: Vec<Epic>,
     pub instruments: Vec<Instrument>,
+    /// Each market's `openingHours` as IG gave them (empty: none), for the engine's calendar.
+    pub hours: Vec<(Epic, Vec<(String, String)>)>,
     pub journal: Option<JournalSink>,
     pub init: EngineInit,
     /// The account's balance at the start, when the broker reports one.
@@ -24,6 +29,9 @@ pub struct Started {
     pub currency: Option<String>,
     /// Today's realised equity curve from the journal (only with telemetry; empty otherwise).
     pub day_curve: Vec<(Timestamp, Money)>,
+    /// What start-up found worth an operator's attention (differences the reconciliation with
+    /// the broker settled): the run's observers get them as its first errors.
+    pub notes: Vec<String>,
 }
 
 /// Logs in, loads the instruments, opens and reconciles the journal, and builds the engine's
@@ -46,7 +54,8 @@ pub async fn start(
         .await?;
     let account = info.account_id.as_ref().map(ToString::to_string);
     tracing::info!(account = %account.as_deref().unwrap_or("(none named)"), "logged in");
-    let instruments = load_instruments(client, epics, intr).await?;
+    let epics = epics_for_account(client, account.as_deref(), epics, intr).await?;
+    let (instruments, hours) = load_instruments(client, &epics, intr).await?;
     let mut journal = match &opts.journal {
         Some(path) => Some(JournalSink::open(path, opts.durable_journal, opts.paper)?),
         None => None,
@@ -63,8 +72,9 @@ pub async fn start(
         paper: opts.paper,
         ..EngineInit::default()
     };
+    let mut notes = Vec::new();
     if let Some(j) = journal.as_mut() {
-        recover(
+        let differences = recover(
             client,
             engine_cfg,
             &instruments,
@@ -76,6 +86,8 @@ pub async fn start(
             currency.clone(),
         )
         .await?;
+        notes
+            .extend(differences.map(|r| format!("{}{r}", crate::telemetry::notes::RECONCILIATION)));
     }
     let day_curve = match (&journal, &opts.telemetry) {
         (Some(j), Some(_)) => {
@@ -89,22 +101,76 @@ pub async fn start(
         _ => Vec::new(),
     };
     Ok(Started {
+        epics,
         instruments,
+        hours,
         journal,
         init,
         start_balance,
         account,
         currency,
         day_curve,
+        notes,
     })
+}
+
+/// The configured epics for the session's account: on a spread-bet account a built-in CFD
+/// epic (what a friendly name such as `EUR_USD` resolves to) becomes the market's spread-bet
+/// epic, and on a CFD account the reverse; each switch is logged. Unknown epics and accounts
+/// that do not say their type are left alone.
+async fn epics_for_account(
+    client: &IgClient,
+    account: Option<&str>,
+    epics: &[Epic],
+    intr: &mut Interrupts,
+) -> Result<Vec<Epic>, LiveError> {
+    let accounts = intr
+        .or_interrupt("reading the account type", async {
+            Ok(client.accounts().await)
+        })
+        .await?;
+    let accounts = match accounts {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the account type; trading the epics as configured");
+            return Ok(epics.to_vec());
+        }
+    };
+    let kind = accounts
+        .iter()
+        .find(|a| Some(a.account_id.as_str()) == account)
+        .or_else(|| accounts.iter().find(|a| a.preferred))
+        .and_then(|a| a.account_type.as_deref())
+        .and_then(|t| match t.trim().to_ascii_uppercase().as_str() {
+            "CFD" => Some(scalper_model::ProductKind::Cfd),
+            "SPREADBET" => Some(scalper_model::ProductKind::SpreadBet),
+            _ => None,
+        });
+    let Some(kind) = kind else {
+        return Ok(epics.to_vec());
+    };
+    Ok(epics
+        .iter()
+        .map(
+            |e| match scalper_model::catalogue::epic_for_account(e, kind) {
+                Some(other) => {
+                    tracing::info!(configured = %e, trading = %other, account_type = kind.as_ig(),
+                        "the account deals {}: trading the market's {} epic", kind.as_ig(), kind.as_ig());
+                    other
+                }
+                None => e.clone(),
+            },
+        )
+        .collect())
 }
 
 async fn load_instruments(
     client: &IgClient,
     epics: &[Epic],
     intr: &mut Interrupts,
-) -> Result<Vec<Instrument>, LiveError> {
+) -> Result<(Vec<Instrument>, Vec<(Epic, Vec<(String, String)>)>), LiveError> {
     let mut instruments = Vec::with_capacity(epics.len());
+    let mut hours = Vec::with_capacity(epics.len());
     for epic in epics {
         let market = intr
             .or_interrupt("loading market details", async {
@@ -115,13 +181,15 @@ async fn load_instruments(
             .await?;
         tracing::info!(epic = %epic, status = %market.status, min_size = %market.instrument.rules.min_deal_size,
             min_stop = %market.instrument.rules.min_stop_distance, "market loaded");
+        hours.push((epic.clone(), market.opening_hours));
         instruments.push(market.instrument);
     }
-    Ok(instruments)
+    Ok((instruments, hours))
 }
 
 /// Reconciles the journal with the broker, values what closed while scalper was down, and
-/// fills in the day's totals and the positions to manage.
+/// fills in the day's totals and the positions to manage. Returns the reconciliation's report
+/// when it found differences.
 #[allow(clippy::too_many_arguments)]
 async fn recover(
     client: &IgClient,
@@ -133,11 +201,12 @@ async fn recover(
     intr: &mut Interrupts,
     wall_now: Timestamp,
     currency: Option<String>,
-) -> Result<(), LiveError> {
+) -> Result<Option<String>, LiveError> {
     j.abandon_paper_trades(wall_now)?;
     let report = intr
         .or_interrupt("reconciling with the broker", j.reconcile(client, wall_now))
         .await?;
+    let differences = (!report.is_clean()).then(|| report.to_string());
     if report.is_clean() {
         tracing::info!("reconciliation with the broker: journal and broker agree");
     } else {
@@ -183,7 +252,7 @@ async fn recover(
         },
     );
     j.session_events(&client.stats(), wall_now);
-    Ok(())
+    Ok(differences)
 }
 
 fn announce_positions(positions: &[scalper_engine::RestoredPosition]) {

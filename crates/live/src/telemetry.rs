@@ -76,6 +76,59 @@ impl LatencyHistogram {
     }
 }
 
+/// Alerts sent, failed and dropped, counted by the alert dispatcher (`crates/alerts`) and read
+/// by the metrics (`scalper_alerts_*_total`): a few relaxed atomic adds, off the event loop.
+#[derive(Debug, Default)]
+pub struct AlertTally {
+    sent: AtomicU64,
+    failed: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// A copy of an [`AlertTally`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlertCounts {
+    /// Deliveries a channel accepted.
+    pub sent: u64,
+    /// Deliveries given up after their last attempt (or refused for good).
+    pub failed: u64,
+    /// Alerts dropped because a queue was full.
+    pub dropped: u64,
+}
+
+impl AlertTally {
+    pub fn sent(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn failed(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn dropped(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn counts(&self) -> AlertCounts {
+        AlertCounts {
+            sent: self.sent.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// How the notes in [`StatusSnapshot::last_errors`] that observers classify begin (the alerts
+/// turn them into events): one spelling, used by the run and its observers alike.
+pub mod notes {
+    pub const PAPER_FALLBACK: &str = "broker failed, paper trading: ";
+    pub const JOURNAL_FAILED: &str = "journal write failed: ";
+    pub const RECONCILIATION: &str = "reconciliation with the broker found differences: ";
+    pub const IN_RUN_RECONCILIATION: &str = "in-run reconciliation found a difference with IG: ";
+    pub const STREAM_REFUSED: &str = "stream session refused ";
+    pub const STREAM_CREDENTIALS: &str = "stream credentials unavailable: ";
+}
+
 /// What an operator asks of a running engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -159,6 +212,7 @@ pub struct TelemetryView {
     curve: SharedCurve,
     log: Option<LogTail>,
     control: mpsc::Sender<ControlRequest>,
+    alerts: Arc<AlertTally>,
 }
 
 /// A connected pair: the run publishes into the [`Telemetry`], observers read the
@@ -184,6 +238,7 @@ pub fn telemetry() -> (Telemetry, TelemetryView) {
             curve,
             log: None,
             control: control_tx,
+            alerts: Arc::new(AlertTally::default()),
         },
     )
 }
@@ -254,6 +309,11 @@ impl TelemetryView {
     /// Time of each journal record's SQLite write, on the journal writer thread.
     pub fn journal_write_latency(&self) -> LatencyCounts {
         self.journal_write.counts()
+    }
+
+    /// The alert dispatcher's counters (it counts into them; the metrics read them).
+    pub fn alerts(&self) -> Arc<AlertTally> {
+        self.alerts.clone()
     }
 
     /// Hands `action` to the event loop and waits for what it did.

@@ -24,7 +24,9 @@ use crate::journaling::JournalFailures;
 use crate::publishing::{LoopView, Publisher};
 use crate::startup::Started;
 use crate::status::StatusLine;
-use crate::telemetry::{ControlAction, ControlReply, ControlRequest, RunPhase, ServiceNotify};
+use crate::telemetry::{
+    notes, ControlAction, ControlReply, ControlRequest, RunPhase, ServiceNotify,
+};
 use crate::venue::{LiveVenue, VenueStop};
 use crate::{LiveError, RunOptions, Stop};
 
@@ -40,6 +42,8 @@ const WIND_DOWN: Duration = Duration::from_secs(15);
 pub struct LoopCounters {
     pub quotes: u64,
     pub reconnects: u64,
+    /// Paper margin close-outs (equity below 50% of the margin used).
+    pub margin_closeouts: u64,
 }
 
 /// What the end of a run leaves for its report.
@@ -113,12 +117,16 @@ impl Session {
             None => JournalFailures::default(),
         };
         let publisher = opts.telemetry.clone().map(|t| {
-            Publisher::new(
+            let mut p = Publisher::new(
                 t,
                 &start.instruments,
                 start.currency.clone(),
                 std::mem::take(&mut start.day_curve),
-            )
+            );
+            for note in std::mem::take(&mut start.notes) {
+                p.note(note);
+            }
+            p
         });
         let control = opts
             .telemetry
@@ -131,6 +139,7 @@ impl Session {
                     detail: e.to_string(),
                 }
             })?;
+        let hours = std::mem::take(&mut start.hours);
         let venue = if opts.paper {
             tracing::warn!("PAPER trading: fills are simulated from live quotes");
             LiveVenue::paper(
@@ -148,7 +157,7 @@ impl Session {
                 start.instruments,
             )
         };
-        Ok(Self {
+        let mut session = Self {
             client,
             engine,
             venue,
@@ -172,7 +181,12 @@ impl Session {
             publisher,
             control,
             service: opts.service.clone(),
-        })
+        };
+        let at = crate::wall_clock_now();
+        for (epic, times) in hours {
+            session.feed(EngineEvent::TradingHours { epic, times, at });
+        }
+        Ok(session)
     }
 
     pub fn engine(&self) -> &Engine {
@@ -338,7 +352,7 @@ impl Session {
                     tracing::error!(failure = %failure, "JOURNAL WRITE FAILED: halting new entries (positions keep their stops)");
                     let now = self.clock.now();
                     if let Some(p) = self.publisher.as_mut() {
-                        p.error(now, format!("journal write failed: {failure}"));
+                        p.error(now, format!("{}{failure}", notes::JOURNAL_FAILED));
                     }
                     self.feed(EngineEvent::Command(Command::Halt { close_positions: Some(false) }));
                 }
@@ -530,6 +544,11 @@ impl Session {
                 rules: m.rules,
                 at,
             });
+            self.feed(EngineEvent::TradingHours {
+                epic: m.epic.clone(),
+                times: m.opening_hours,
+                at,
+            });
             self.feed(EngineEvent::MarketStatus {
                 epic: m.epic,
                 status: m.status,
@@ -551,6 +570,16 @@ impl Session {
                     "in-run reconciliation found a difference with IG and booked it"
                 );
                 let now = self.clock.now();
+                if let Some(p) = self.publisher.as_mut() {
+                    p.error(
+                        now,
+                        format!(
+                            "{}{booked} close(s) booked, {} position(s) IG holds that this run does not manage",
+                            notes::IN_RUN_RECONCILIATION,
+                            r.unknown.len()
+                        ),
+                    );
+                }
                 if let Some(j) = self.venue.journal_mut() {
                     j.event(
                         now,
@@ -738,6 +767,7 @@ impl Session {
         for failure in self.journal_failures.drain() {
             tracing::error!(failure = %failure, "JOURNAL WRITE FAILED at the end of the run");
         }
+        self.counters.margin_closeouts = self.venue.margin_closeouts();
         Finished {
             counters: self.counters,
             positions_left,
@@ -791,10 +821,10 @@ fn note_stream_event(p: &mut Publisher, ev: &StreamEvent, now: Timestamp) {
             match st {
                 StreamStatus::Gap { reason, .. } => p.error(now, format!("stream gap: {reason}")),
                 StreamStatus::SessionRefused { code, message } => {
-                    p.error(now, format!("stream session refused ({code}): {message}"));
+                    p.error(now, format!("{}({code}): {message}", notes::STREAM_REFUSED));
                 }
                 StreamStatus::CredentialsUnavailable { message, .. } => {
-                    p.error(now, format!("stream credentials unavailable: {message}"));
+                    p.error(now, format!("{}{message}", notes::STREAM_CREDENTIALS));
                 }
                 _ => {}
             }

@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 use crate::economics::{default_rate, MarginRules, MarketTerms, PriceScale, ProductKind};
+use crate::hours::TradingHours;
 use crate::{DealingRules, EconomicsError, Epic, Instrument, Points, Size};
 
 /// The kind of market.
@@ -52,11 +53,30 @@ pub struct MarketSpec {
     /// A typical mid price (market units) and spread (points), for simulators.
     pub typical_mid: Decimal,
     pub typical_spread_points: Decimal,
-    /// IG-like opening hours, UTC, for display (FX trades around the clock on weekdays).
-    pub hours: &'static str,
+    /// IG-like opening hours (see [`MarketSpec::trading_hours`]).
+    pub hours: HoursRule,
 }
 
-const FX_HOURS: &str = "Sun 22:00 - Fri 22:00 UTC";
+/// The weekly hours of a built-in market, in the zone whose clock it follows (IG's own hours
+/// differ in detail and change; these are close enough for simulation and checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoursRule {
+    /// Sunday 17:00 to Friday 17:00 New York time.
+    Fx,
+    /// Sunday to Thursday from `open` to `close` the next day, New York time (CME-like day
+    /// with a daily break).
+    NewYorkOvernight { open: (u32, u32), close: (u32, u32) },
+    /// Monday to Friday, same day, in London.
+    LondonWeekdays { open: (u32, u32), close: (u32, u32) },
+    /// Monday to Friday, same day, in Frankfurt.
+    FrankfurtWeekdays { open: (u32, u32), close: (u32, u32) },
+}
+
+const FX_HOURS: HoursRule = HoursRule::Fx;
+const CME_DAY: HoursRule = HoursRule::NewYorkOvernight {
+    open: (18, 0),
+    close: (17, 0),
+};
 
 macro_rules! fx {
     ($friendly:literal, $name:literal, $code:literal, $base:literal, $quote:literal, $pip:expr, $scale:expr, $mid:expr, $spread:expr) => {
@@ -220,7 +240,10 @@ pub const MARKETS: &[MarketSpec] = &[
         ig_decimals: 1,
         typical_mid: dec!(18500),
         typical_spread_points: dec!(1.2),
-        hours: "Mon-Fri 00:15 - 21:00 UTC",
+        hours: HoursRule::FrankfurtWeekdays {
+            open: (1, 15),
+            close: (22, 0),
+        },
     },
     MarketSpec {
         friendly: "US500",
@@ -243,7 +266,7 @@ pub const MARKETS: &[MarketSpec] = &[
         ig_decimals: 1,
         typical_mid: dec!(5200),
         typical_spread_points: dec!(0.4),
-        hours: "Sun 23:00 - Fri 22:00 UTC",
+        hours: CME_DAY,
     },
     MarketSpec {
         friendly: "WALL_ST",
@@ -266,7 +289,7 @@ pub const MARKETS: &[MarketSpec] = &[
         ig_decimals: 1,
         typical_mid: dec!(39000),
         typical_spread_points: dec!(2.4),
-        hours: "Sun 23:00 - Fri 22:00 UTC",
+        hours: CME_DAY,
     },
     MarketSpec {
         friendly: "FTSE100",
@@ -289,7 +312,10 @@ pub const MARKETS: &[MarketSpec] = &[
         ig_decimals: 1,
         typical_mid: dec!(8100),
         typical_spread_points: dec!(1.0),
-        hours: "Mon-Fri 00:00 - 21:00 UTC",
+        hours: HoursRule::LondonWeekdays {
+            open: (1, 0),
+            close: (21, 0),
+        },
     },
     MarketSpec {
         friendly: "GOLD",
@@ -312,11 +338,30 @@ pub const MARKETS: &[MarketSpec] = &[
         ig_decimals: 1,
         typical_mid: dec!(2350),
         typical_spread_points: dec!(0.3),
-        hours: "Sun 23:00 - Fri 22:00 UTC",
+        hours: CME_DAY,
     },
 ];
 
 impl MarketSpec {
+    /// This market's weekly trading hours.
+    pub fn trading_hours(&self) -> TradingHours {
+        let t = |(h, m): (u32, u32)| {
+            chrono::NaiveTime::from_hms_opt(h, m, 0).unwrap_or(chrono::NaiveTime::MIN)
+        };
+        match self.hours {
+            HoursRule::Fx => TradingHours::fx(),
+            HoursRule::NewYorkOvernight { open, close } => {
+                TradingHours::overnight(chrono_tz::America::New_York, t(open), t(close))
+            }
+            HoursRule::LondonWeekdays { open, close } => {
+                TradingHours::weekdays(chrono_tz::Europe::London, t(open), t(close))
+            }
+            HoursRule::FrankfurtWeekdays { open, close } => {
+                TradingHours::weekdays(chrono_tz::Europe::Berlin, t(open), t(close))
+            }
+        }
+    }
+
     /// The epic of `kind`.
     pub fn epic_str(&self, kind: ProductKind) -> &'static str {
         match kind {
@@ -399,6 +444,16 @@ fn squash(s: &str) -> String {
         .chars()
         .filter(char::is_ascii_alphanumeric)
         .collect()
+}
+
+/// The epic of the same built-in market for an account dealing `kind`, when `epic` is the
+/// other kind's (`CS.D.EURUSD.CFD.IP` on a spread-bet account is `CS.D.EURUSD.TODAY.IP`).
+pub fn epic_for_account(epic: &Epic, kind: ProductKind) -> Option<Epic> {
+    let (spec, k) = by_epic(epic)?;
+    if k == kind {
+        return None;
+    }
+    Epic::new(spec.epic_str(kind)).ok()
 }
 
 /// The built-in market of a friendly name or alias (case and separators ignored:

@@ -4,6 +4,7 @@
 pub mod catalogue;
 pub mod deal;
 pub mod economics;
+pub mod hours;
 pub mod ids;
 pub mod market;
 pub mod num;

@@ -61,8 +61,31 @@ impl Collector for RunCollector {
             "journal_write_seconds",
             "Time of one journal record's SQLite write on the journal writer thread",
             &self.view.journal_write_latency(),
-        )
+        )?;
+        alerts(&mut enc, self.view.alerts().counts())
     }
+}
+
+/// The alert dispatcher's counters (zero without `[alerts]`).
+fn alerts(enc: &mut DescriptorEncoder, a: scalper_live::AlertCounts) -> Result<(), FmtError> {
+    counter(
+        enc,
+        "alerts_sent",
+        "Alert deliveries a channel accepted",
+        a.sent,
+    )?;
+    counter(
+        enc,
+        "alerts_failed",
+        "Alert deliveries given up after their last attempt",
+        a.failed,
+    )?;
+    counter(
+        enc,
+        "alerts_dropped",
+        "Alerts dropped because the alert queue was full (trading is never slowed by alerts)",
+        a.dropped,
+    )
 }
 
 fn run(enc: &mut DescriptorEncoder, s: &StatusSnapshot) -> Result<(), FmtError> {

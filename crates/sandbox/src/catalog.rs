@@ -42,6 +42,8 @@ pub struct CatalogEntry {
     pub margin_factor_pct: Decimal,
     pub start_mid: Decimal,
     pub base_spread: Decimal,
+    /// Weekly trading hours (the market's own zone).
+    pub hours: scalper_model::hours::TradingHours,
     /// The economics of this epic on the sandbox's account (IG-scaled prices): the one P&L
     /// and margin arithmetic of [`scalper_model::economics`].
     pub economics: Instrument,
@@ -150,6 +152,7 @@ pub fn catalogue_for(account_currency: &str) -> Vec<CatalogEntry> {
                 margin_factor_pct: m.margin_percent,
                 start_mid: m.typical_mid * m.scaling_factor,
                 base_spread: m.typical_spread_points * point_ig,
+                hours: m.trading_hours(),
                 economics,
             });
         }

@@ -6,9 +6,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{Datelike, Timelike};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
+use scalper_model::hours::{Holiday, TradingHours};
 use scalper_model::{Epic, Timestamp};
 use secrecy::SecretString;
 
@@ -42,34 +42,105 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// When markets are open (evaluated on simulated time, UTC).
+/// When markets are open (evaluated on simulated time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MarketSchedule {
     /// Always TRADEABLE (for demos and tests on any day).
     AlwaysOpen,
-    /// FX hours: closed from Friday 22:00 to Sunday 22:00 UTC.
+    /// Each market's own hours ([`scalper_model::catalogue::MarketSpec::trading_hours`]: FX
+    /// Sunday to Friday 17:00 New York time, index and gold sessions with their daily breaks),
+    /// less the configured holidays.
     #[default]
-    WeekdaysFx,
+    MarketHours,
+}
+
+/// A day one or more markets keep other hours in the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarketHoliday {
+    pub holiday: Holiday,
+    /// The markets it applies to (epics); every market when empty.
+    pub epics: Vec<Epic>,
+}
+
+impl MarketHoliday {
+    /// Parses `DATE[@HH:MM][=EPIC_OR_NAME,...]`: `2026-12-25` (every market closed all day),
+    /// `2026-12-24@13:00=GER40,FTSE100` (those close early at 13:00, in each market's zone).
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let (head, markets) = match spec.split_once('=') {
+            Some((h, m)) => (h, Some(m)),
+            None => (spec, None),
+        };
+        let (date, close) = match head.split_once('@') {
+            Some((d, c)) => (d, Some(c)),
+            None => (head, None),
+        };
+        let date = chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+            .map_err(|_| format!("holiday {spec:?}: {date:?} is not a date (YYYY-MM-DD)"))?;
+        let early_close = close
+            .map(|c| {
+                chrono::NaiveTime::parse_from_str(c.trim(), "%H:%M")
+                    .map_err(|_| format!("holiday {spec:?}: early close {c:?} is not HH:MM"))
+            })
+            .transpose()?;
+        let epics = markets
+            .map(|list| {
+                list.split(',')
+                    .filter(|n| !n.trim().is_empty())
+                    .map(|n| {
+                        scalper_model::market::resolve_instrument(n.trim()).ok_or_else(|| {
+                            format!("holiday {spec:?}: {n:?} is neither a market name (GER40) nor an epic")
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Self {
+            holiday: Holiday { date, early_close },
+            epics,
+        })
+    }
+
+    fn applies(&self, epic: &Epic) -> bool {
+        self.epics.is_empty()
+            || self.epics.contains(epic)
+            || scalper_model::catalogue::by_epic(epic).is_some_and(|(spec, _)| {
+                self.epics
+                    .iter()
+                    .any(|e| scalper_model::catalogue::by_epic(e).is_some_and(|(s, _)| s == spec))
+            })
+    }
 }
 
 impl MarketSchedule {
-    /// Whether the market is open at `ts`.
-    pub fn is_open(self, ts: Timestamp) -> bool {
+    /// Whether a market with `hours` is open at `ts` given the `holidays` of `epic`.
+    pub fn is_open(
+        self,
+        epic: &Epic,
+        hours: &TradingHours,
+        holidays: &[MarketHoliday],
+        ts: Timestamp,
+    ) -> bool {
         match self {
             Self::AlwaysOpen => true,
-            Self::WeekdaysFx => {
-                let Some(dt) = ts.to_datetime() else {
-                    return true;
-                };
-                let h = dt.hour();
-                match dt.weekday() {
-                    chrono::Weekday::Sat => false,
-                    chrono::Weekday::Fri => h < 22,
-                    chrono::Weekday::Sun => h >= 22,
-                    _ => true,
-                }
+            Self::MarketHours => {
+                let days: Vec<Holiday> = holidays
+                    .iter()
+                    .filter(|h| h.applies(epic))
+                    .map(|h| h.holiday)
+                    .collect();
+                hours.is_open(ts, &days)
             }
         }
+    }
+
+    /// The holidays of `epic` among `holidays`.
+    pub fn holidays_of(epic: &Epic, holidays: &[MarketHoliday]) -> Vec<Holiday> {
+        holidays
+            .iter()
+            .filter(|h| h.applies(epic))
+            .map(|h| h.holiday)
+            .collect()
     }
 }
 
@@ -135,6 +206,8 @@ pub struct SandboxConfig {
     /// Faults active from the start.
     pub faults: FaultSpec,
     pub schedule: MarketSchedule,
+    /// Closed days and early closes under [`MarketSchedule::MarketHours`].
+    pub holidays: Vec<MarketHoliday>,
     pub replay: Option<Replay>,
     /// How long `/confirms/{dealReference}` stays available.
     pub confirm_ttl: Duration,
@@ -179,6 +252,7 @@ impl Default for SandboxConfig {
             rate_limits: None,
             faults: FaultSpec::default(),
             schedule: MarketSchedule::default(),
+            holidays: Vec::new(),
             replay: None,
             confirm_ttl: Duration::from_secs(60),
             lockout_after: 5,
@@ -195,6 +269,12 @@ impl Default for SandboxConfig {
 }
 
 impl SandboxConfig {
+    /// Whether the market of `entry` is open at simulated time `now`.
+    pub fn is_open(&self, entry: &crate::catalog::CatalogEntry, now: Timestamp) -> bool {
+        self.schedule
+            .is_open(&entry.epic, &entry.hours, &self.holidays, now)
+    }
+
     /// Parses a `--faults` spec (grammar in [`crate::faults`]).
     pub fn parse_faults(spec: &str) -> Result<FaultSpec, FaultSpecError> {
         FaultSpec::parse(spec)
@@ -218,14 +298,47 @@ mod tests {
 
     #[test]
     fn weekend_is_closed_by_default_schedule() {
-        // 2026-11-28 is a Saturday; 2026-11-26 a Thursday.
+        use chrono::Datelike;
+        // 2027-11-27 is a Saturday.
         let sat = Timestamp::from_millis(1_764_331_200_000 + 365 * 86_400_000);
-        let s = MarketSchedule::WeekdaysFx;
+        let s = MarketSchedule::MarketHours;
         let dt = sat.to_datetime().unwrap();
         assert_eq!(dt.weekday(), chrono::Weekday::Sat, "{dt}");
-        assert!(!s.is_open(sat));
-        assert!(s.is_open(Timestamp::from_millis(sat.millis() - 2 * 86_400_000)));
-        assert!(MarketSchedule::AlwaysOpen.is_open(sat));
+        let eur = Epic::new("CS.D.EURUSD.CFD.IP").unwrap();
+        let fx = TradingHours::fx();
+        assert!(!s.is_open(&eur, &fx, &[], sat));
+        let thu = Timestamp::from_millis(sat.millis() - 2 * 86_400_000);
+        assert!(s.is_open(&eur, &fx, &[], thu));
+        assert!(MarketSchedule::AlwaysOpen.is_open(&eur, &fx, &[], sat));
+        // A holiday on Thursday for GER40 only leaves EUR/USD open.
+        let thu_date = thu.to_datetime().unwrap().date_naive();
+        let hol = MarketHoliday::parse(&format!("{thu_date}=GER40")).unwrap();
+        assert!(s.is_open(&eur, &fx, std::slice::from_ref(&hol), thu));
+        let dax = Epic::new("IX.D.DAX.IFMM.IP").unwrap();
+        let ger = scalper_model::catalogue::by_name("GER40")
+            .unwrap()
+            .trading_hours();
+        assert!(!s.is_open(&dax, &ger, std::slice::from_ref(&hol), thu));
+        // The spread-bet epic of the same market is covered too.
+        let dax_bet = Epic::new("IX.D.DAX.DAILY.IP").unwrap();
+        assert!(!s.is_open(&dax_bet, &ger, std::slice::from_ref(&hol), thu));
+    }
+
+    #[test]
+    fn holiday_specs_parse_or_say_what_is_wrong() {
+        let h = MarketHoliday::parse("2026-12-24@13:00=GER40,FTSE100").unwrap();
+        assert_eq!(h.epics.len(), 2);
+        assert_eq!(
+            h.holiday.early_close,
+            chrono::NaiveTime::from_hms_opt(13, 0, 0)
+        );
+        assert!(MarketHoliday::parse("2026-12-25").unwrap().epics.is_empty());
+        let e = MarketHoliday::parse("25/12/2026").unwrap_err();
+        assert!(e.contains("YYYY-MM-DD"), "{e}");
+        let e = MarketHoliday::parse("2026-12-24@1pm").unwrap_err();
+        assert!(e.contains("HH:MM"), "{e}");
+        let e = MarketHoliday::parse("2026-12-24=NOPE").unwrap_err();
+        assert!(e.contains("NOPE"), "{e}");
     }
 
     #[test]

@@ -100,7 +100,7 @@ impl World<'_> {
     /// Why the market of `epic` refuses deals now (`None`: it is tradeable or unknown).
     pub fn tradeable(&self, epic: &str) -> Option<RejectReason> {
         let m = self.st.markets.get(epic)?;
-        match m.status(self.cfg.schedule.is_open(self.st.sim_now)) {
+        match m.status_at(self.cfg, self.st.sim_now) {
             MarketStatus::Tradeable => None,
             MarketStatus::Offline => Some(RejectReason::MarketOffline),
             MarketStatus::ClosingsOnly => Some(RejectReason::ClosingsOnly),

@@ -29,7 +29,7 @@ mod working_orders;
 #[path = "../../model/tests/common/money_cases.rs"]
 mod money_cases;
 
-pub use config::{Credentials, MarketSchedule, RateLimits, Replay, SandboxConfig};
+pub use config::{Credentials, MarketHoliday, MarketSchedule, RateLimits, Replay, SandboxConfig};
 pub use error::{ApiError, SandboxError};
 pub use faults::{FaultSpec, FaultSpecError};
 pub use server::{RequestSeen, Sandbox, SandboxHandle};

@@ -257,6 +257,11 @@ impl MarketRt {
         );
     }
 
+    /// Current status at simulated time `now` under `cfg`'s schedule.
+    pub fn status_at(&self, cfg: &crate::SandboxConfig, now: Timestamp) -> MarketStatus {
+        self.status(cfg.is_open(&self.entry, now))
+    }
+
     /// Current status: admin override, else the schedule's open/closed.
     pub fn status(&self, open: bool) -> MarketStatus {
         match &self.status_override {

@@ -265,11 +265,12 @@ impl Inner {
 
 /// Publishes a price (with the market's status) and runs its triggers.
 fn publish_quote(w: &mut World<'_>, q: &Quote) {
-    let open = w.cfg.schedule.is_open(w.st.sim_now);
     let status =
         w.st.markets
             .get(q.epic.as_str())
-            .map_or(MarketStatus::Tradeable, |m| m.status(open));
+            .map_or(MarketStatus::Tradeable, |m| {
+                m.status_at(w.cfg, w.st.sim_now)
+            });
     w.out.push(BusEvent::Price {
         epic: q.epic.clone(),
         bid: q.bid,

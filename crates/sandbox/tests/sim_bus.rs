@@ -11,7 +11,9 @@ use common::{start, start_with, Raw, EURUSD};
 use rust_decimal_macros::dec;
 use scalper_model::{Epic, Timestamp};
 use scalper_sandbox::bus::{BusEvent, TradeKind};
-use scalper_sandbox::{MarketSchedule, Replay, Sandbox, SandboxConfig, SandboxError};
+use scalper_sandbox::{
+    MarketHoliday, MarketSchedule, Replay, Sandbox, SandboxConfig, SandboxError,
+};
 use serde_json::json;
 
 #[tokio::test]
@@ -128,7 +130,7 @@ async fn replays_a_quote_csv() {
 async fn weekend_schedule_closes_markets() {
     // 2026-11-28 12:00 UTC is a Saturday.
     let cfg = SandboxConfig {
-        schedule: MarketSchedule::WeekdaysFx,
+        schedule: MarketSchedule::MarketHours,
         start_time: Some(Timestamp::from_millis(1_795_867_200_000)),
         ..SandboxConfig::for_tests()
     };
@@ -138,6 +140,85 @@ async fn weekend_schedule_closes_markets() {
     let r = c.get(&format!("/markets/{EURUSD}"), 3).await;
     assert_eq!(r.body["snapshot"]["marketStatus"], "CLOSED");
     let reference = c.open(EURUSD, "BUY", "1", json!({})).await;
+    assert_eq!(c.confirm(&reference).await["reason"], "MARKET_CLOSED");
+    sb.shutdown().await;
+}
+
+const GER40: &str = "IX.D.DAX.IFMM.IP";
+const GOLD: &str = "CS.D.CFDGOLD.CFDGC.IP";
+
+/// Wednesday 2027-01-06 at `hh:mm` UTC (London is on GMT, Frankfurt on CET, New York on EST).
+fn wed_utc(hh: i64, mm: i64) -> Timestamp {
+    Timestamp::from_millis(1_799_193_600_000 + (hh * 60 + mm) * 60_000)
+}
+
+#[tokio::test]
+async fn each_market_keeps_its_own_hours_in_details_status_and_dealing() {
+    assert_eq!(
+        wed_utc(0, 0).to_datetime().unwrap().to_rfc3339(),
+        "2027-01-06T00:00:00+00:00"
+    );
+    // 22:30 UTC: FX is open, Germany 40 (01:15-22:00 Frankfurt = 00:15-21:00 UTC) closed, gold
+    // in its daily break (17:00-18:00 New York = 22:00-23:00 UTC).
+    let cfg = SandboxConfig {
+        schedule: MarketSchedule::MarketHours,
+        start_time: Some(wed_utc(22, 30)),
+        ..SandboxConfig::for_tests()
+    };
+    let sb = start_with(cfg).await;
+    let mut c = Raw::new(&sb);
+    c.login().await;
+    let fx = c.get(&format!("/markets/{EURUSD}"), 3).await;
+    assert_eq!(fx.body["snapshot"]["marketStatus"], "TRADEABLE");
+    // FX trades around the clock on its days: no daily windows, as IG gives it.
+    assert!(
+        fx.body["instrument"]["openingHours"].is_null(),
+        "{}",
+        fx.body
+    );
+    let ger = c.get(&format!("/markets/{GER40}"), 3).await;
+    assert_eq!(ger.body["snapshot"]["marketStatus"], "CLOSED");
+    assert_eq!(ger.body["instrument"]["type"], "INDICES");
+    // Its hours as IG gives them: the day's windows in London time.
+    assert_eq!(
+        ger.body["instrument"]["openingHours"]["marketTimes"],
+        json!([{"openTime": "00:15", "closeTime": "21:00"}])
+    );
+    let gold = c.get(&format!("/markets/{GOLD}"), 3).await;
+    assert_eq!(gold.body["snapshot"]["marketStatus"], "CLOSED");
+    assert_eq!(
+        gold.body["instrument"]["openingHours"]["marketTimes"],
+        json!([{"openTime": "23:00", "closeTime": "22:00"}])
+    );
+    // Dealing follows: Germany 40 is refused MARKET_CLOSED, EUR/USD fills.
+    let reference = c.open(GER40, "BUY", "1", json!({})).await;
+    assert_eq!(c.confirm(&reference).await["reason"], "MARKET_CLOSED");
+    let reference = c.open(EURUSD, "BUY", "1", json!({})).await;
+    assert_eq!(c.confirm(&reference).await["dealStatus"], "ACCEPTED");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_configured_holiday_closes_only_its_markets() {
+    let cfg = SandboxConfig {
+        schedule: MarketSchedule::MarketHours,
+        start_time: Some(wed_utc(10, 0)),
+        holidays: vec![MarketHoliday::parse("2027-01-06=GER40").unwrap()],
+        ..SandboxConfig::for_tests()
+    };
+    let sb = start_with(cfg).await;
+    let mut c = Raw::new(&sb);
+    c.login().await;
+    let ger = c.get(&format!("/markets/{GER40}"), 3).await;
+    assert_eq!(ger.body["snapshot"]["marketStatus"], "CLOSED");
+    // Its usual hours; the holiday shows in its status.
+    assert_eq!(
+        ger.body["instrument"]["openingHours"]["marketTimes"],
+        json!([{"openTime": "00:15", "closeTime": "21:00"}])
+    );
+    let fx = c.get(&format!("/markets/{EURUSD}"), 3).await;
+    assert_eq!(fx.body["snapshot"]["marketStatus"], "TRADEABLE");
+    let reference = c.open(GER40, "SELL", "1", json!({})).await;
     assert_eq!(c.confirm(&reference).await["reason"], "MARKET_CLOSED");
     sb.shutdown().await;
 }

@@ -108,6 +108,24 @@ pub enum Command {
     /// Fault soak: the engine against the sandbox in accelerated time under a seeded schedule
     /// of IG failures and SIGKILLs, then checks that nothing was lost or doubled.
     Soak(SoakArgs),
+    /// Alerts (`[alerts]` in scalper.toml).
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+}
+
+/// `scalper alerts ...`
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Send one test message to each configured channel and report each one's outcome.
+    Test(AlertsTestArgs),
+}
+
+/// `scalper alerts test`
+#[derive(Debug, Clone, Args)]
+pub struct AlertsTestArgs {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `scalper markets ...`

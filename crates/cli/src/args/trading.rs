@@ -70,6 +70,27 @@ pub struct SandboxArgs {
     /// Fault-injection specification (see the README).
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<String>,
+    /// Keep every market TRADEABLE whatever the (simulated) time, instead of each market's
+    /// own hours (FX Sunday-Friday, Germany 40 01:15-22:00 Frankfurt, ...).
+    #[arg(long)]
+    pub always_open: bool,
+    /// Start the simulated clock here (RFC 3339, e.g. 2026-12-24T12:55:00Z) instead of now.
+    #[arg(long, value_name = "TIME", value_parser = parse_start_time)]
+    pub start_time: Option<scalper_model::Timestamp>,
+    /// A closed day or early close: DATE[@HH:MM][=MARKET,...] (e.g. 2026-12-25, or
+    /// 2026-12-24@13:00=GER40,FTSE100; times in each market's own zone). Repeatable.
+    #[arg(long, value_name = "SPEC", value_parser = parse_holiday)]
+    pub holiday: Vec<scalper_sandbox::MarketHoliday>,
+}
+
+fn parse_start_time(s: &str) -> Result<scalper_model::Timestamp, String> {
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .map(|dt| scalper_model::Timestamp::from_datetime(dt.with_timezone(&chrono::Utc)))
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time such as 2026-12-24T12:55:00Z ({e})"))
+}
+
+fn parse_holiday(s: &str) -> Result<scalper_sandbox::MarketHoliday, String> {
+    scalper_sandbox::MarketHoliday::parse(s)
 }
 
 impl SandboxArgs {

@@ -28,6 +28,7 @@ const DEMO_OAUTH_TTL: Duration = Duration::from_secs(8);
 
 pub async fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     crate::commands::observe::check(&args.http)?;
+    crate::commands::alerts::check(ctx)?;
     if ctx.toml().table.contains_key("engine") {
         eprintln!("note: demo ignores the [engine] section of scalper.toml (it runs the built-in strategy with the demo's fixed risk against its own sandbox); `scalper run` uses it");
     }
@@ -83,10 +84,24 @@ pub async fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         interrupts: None,
         ..RunOptions::default()
     };
-    let server = crate::commands::observe::attach(&args.http, &mut opts).await?;
+    let alerts = crate::commands::alerts::start(ctx, &mut opts)?;
+    let server = crate::commands::observe::attach(
+        &args.http,
+        &mut opts,
+        alerts
+            .as_ref()
+            .map(crate::commands::alerts::RunAlerts::view),
+    )
+    .await?;
+    if let Some(a) = &alerts {
+        a.notify(&crate::commands::alerts::started("demo", "SANDBOX", &epics));
+    }
     let result = scalper_live::run(client, engine_cfg, epics, opts).await;
     if let Some(s) = server {
         s.shutdown().await;
+    }
+    if let Some(a) = alerts {
+        a.finish(&result).await;
     }
     let state = sandbox.state();
     if tokio::time::timeout(Duration::from_secs(5), sandbox.shutdown())

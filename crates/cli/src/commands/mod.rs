@@ -1,6 +1,7 @@
 //! The subcommands. Each takes its arguments and the [`Context`] and returns the exit code
 //! (errors are mapped by [`crate::exit::exit_code_for`], which knows no command).
 
+pub mod alerts;
 pub mod config_check;
 pub mod demo;
 pub mod journal;
@@ -17,7 +18,7 @@ pub mod test;
 
 use std::process::ExitCode;
 
-use crate::args::{Command, ConfigCommand, MarketsCommand};
+use crate::args::{AlertsCommand, Command, ConfigCommand, MarketsCommand};
 use crate::Context;
 
 /// Runs one command.
@@ -37,5 +38,6 @@ pub async fn dispatch(command: &Command, ctx: &Context) -> anyhow::Result<ExitCo
         Command::Report(args) => journal::report(args, ctx),
         Command::Soak(args) => soak::run(args).await,
         Command::Status(args) => status::run(args, ctx).await,
+        Command::Alerts(AlertsCommand::Test(args)) => alerts::test(args, ctx).await,
     }
 }

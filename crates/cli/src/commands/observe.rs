@@ -2,7 +2,7 @@
 //! run, with control endpoints when `SCALPER_CONTROL_TOKEN` is set, and the systemd
 //! notifications when started by systemd.
 
-use scalper_live::{RunOptions, Telemetry};
+use scalper_live::{RunOptions, Telemetry, TelemetryView};
 use scalper_observe::{HttpConfig, ObserveError, Server};
 
 use crate::args::HttpArgs;
@@ -22,8 +22,13 @@ pub fn check(http: &HttpArgs) -> Result<(), ConfigError> {
 }
 
 /// Starts the HTTP server when `--http` is given and wires its telemetry and the service
-/// notifications into `opts`. The server stops when the returned handle is shut down.
-pub async fn attach(http: &HttpArgs, opts: &mut RunOptions) -> anyhow::Result<Option<Server>> {
+/// notifications into `opts`. The server stops when the returned handle is shut down. `shared`:
+/// the view of telemetry the caller already put into `opts` (the alerts'), served as is.
+pub async fn attach(
+    http: &HttpArgs,
+    opts: &mut RunOptions,
+    shared: Option<TelemetryView>,
+) -> anyhow::Result<Option<Server>> {
     #[cfg(unix)]
     if let Some(systemd) = scalper_observe::service::Systemd::from_env() {
         opts.service = Some(std::sync::Arc::new(systemd));
@@ -35,7 +40,13 @@ pub async fn attach(http: &HttpArgs, opts: &mut RunOptions) -> anyhow::Result<Op
         .ok()
         .map(secrecy::SecretString::from);
     let control = control_token.is_some();
-    let (telemetry, view): (Telemetry, _) = scalper_live::telemetry();
+    let (telemetry, view): (Option<Telemetry>, _) = match shared {
+        Some(view) if opts.telemetry.is_some() => (None, view),
+        _ => {
+            let (t, v) = scalper_live::telemetry();
+            (Some(t), v)
+        }
+    };
     let view = match crate::logging::log_tail() {
         Some(tail) => view.with_log(tail),
         None => view,
@@ -64,6 +75,8 @@ pub async fn attach(http: &HttpArgs, opts: &mut RunOptions) -> anyhow::Result<Op
             "off: SCALPER_CONTROL_TOKEN is not set"
         }
     );
-    opts.telemetry = Some(telemetry);
+    if let Some(t) = telemetry {
+        opts.telemetry = Some(t);
+    }
     Ok(Some(server))
 }

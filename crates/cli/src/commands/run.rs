@@ -48,6 +48,7 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let environment = cfg.environment;
     let client = IgClient::new(cfg)?;
     let mut opts = RunOptions {
         duration: args.duration,
@@ -63,10 +64,28 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         interrupts: None,
         ..RunOptions::default()
     };
-    let server = crate::commands::observe::attach(&args.http, &mut opts).await?;
+    let alerts = crate::commands::alerts::start(ctx, &mut opts)?;
+    let server = crate::commands::observe::attach(
+        &args.http,
+        &mut opts,
+        alerts
+            .as_ref()
+            .map(crate::commands::alerts::RunAlerts::view),
+    )
+    .await?;
+    if let Some(a) = &alerts {
+        a.notify(&crate::commands::alerts::started(
+            if args.paper { "paper" } else { "dealing" },
+            &environment.as_str().to_uppercase(),
+            &epics,
+        ));
+    }
     let result = scalper_live::run(client, engine_cfg, epics, opts).await;
     if let Some(s) = server {
         s.shutdown().await;
+    }
+    if let Some(a) = alerts {
+        a.finish(&result).await;
     }
     let report = result?;
     crate::commands::summary::print(&report, args.json);

@@ -33,6 +33,11 @@ pub fn sandbox_config(args: &SandboxArgs) -> Result<SandboxConfig, ConfigError> 
     if let Some(seed) = args.seed {
         cfg.seed = seed;
     }
+    if args.always_open {
+        cfg.schedule = scalper_sandbox::MarketSchedule::AlwaysOpen;
+    }
+    cfg.start_time = args.start_time.or(cfg.start_time);
+    cfg.holidays.clone_from(&args.holiday);
     if let Some(speed) = args.speed {
         cfg.speed = speed;
     }

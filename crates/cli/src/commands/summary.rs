@@ -68,6 +68,12 @@ pub fn print(report: &RunReport, json: bool) {
         report.ended,
         report.wind_down_s
     );
+    if report.margin_closeouts > 0 {
+        outln!(
+            "MARGIN CLOSE-OUTS {} (paper): equity fell below 50% of the margin in use and every position was closed",
+            report.margin_closeouts
+        );
+    }
     for (rule, r) in &report.refusals_by_rule {
         outln!(
             "refused {:>8} × {rule}, first at {}: {}",

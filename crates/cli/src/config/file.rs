@@ -147,8 +147,13 @@ fn find_secrets(table: &toml::Table, prefix: &str, path: &Path, out: &mut Vec<St
         };
         let norm = key.to_ascii_lowercase().replace('-', "_");
         if SECRET_KEYS.contains(&norm.as_str()) {
+            let instead = if dotted.starts_with("alerts.") {
+                "SCALPER_ALERTS_TELEGRAM_TOKEN / SCALPER_ALERTS_SMTP_PASSWORD"
+            } else {
+                "IG_PASSWORD / IG_API_KEY"
+            };
             out.push(format!(
-                "{}: key `{dotted}` holds a secret, and secrets are never read from TOML: remove it and set IG_PASSWORD / IG_API_KEY in the environment or an env file (chmod 600)",
+                "{}: key `{dotted}` holds a secret, and secrets are never read from TOML: remove it and set {instead} in the environment or an env file (chmod 600)",
                 path.display()
             ));
         } else if let Some(t) = value.as_table() {

@@ -2,6 +2,7 @@
 //! non-secrets) `scalper.toml`, each value with its provenance, validated into an
 //! [`scalper_ig::IgConfig`]. `scalper config check` renders the [`ConfigReport`].
 
+pub mod alerts;
 pub mod dotenv;
 mod file;
 mod report;

@@ -44,9 +44,22 @@ pub struct ConfigReport {
     pub missing: Vec<Var>,
     /// The TOML file's contents (empty without one), for sections other commands read.
     pub toml: TomlConfig,
+    /// `SCALPER_ALERTS_*` values (the alert channels' secrets) with their sources.
+    pub alert_env: std::collections::BTreeMap<String, super::var::Sourced<secrecy::SecretString>>,
 }
 
 impl ConfigReport {
+    /// The TOML file's path (looked at, found or not).
+    pub fn toml_path(&self) -> PathBuf {
+        self.files
+            .iter()
+            .find(|f| f.kind == "config_file")
+            .map_or_else(
+                || PathBuf::from(super::file::TOML_DEFAULT),
+                |f| f.path.clone(),
+            )
+    }
+
     /// Complete and free of problems: ready to log in.
     pub fn is_complete(&self) -> bool {
         self.problems.is_empty() && self.missing.is_empty()

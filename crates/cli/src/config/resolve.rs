@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::alerts;
 use super::dotenv;
 use super::file::{self, TomlConfig};
 use super::report::{ConfigReport, FileInfo};
 use super::validate::{self, Candidate};
-use super::var::{Source, Var};
+use super::var::{Source, Sourced, Var};
 
 /// Env files read, highest priority first, when `--env-file` is not given.
 pub const ENV_FILES: [&str; 2] = [".env.scalper", ".env"];
@@ -60,6 +61,25 @@ pub fn load(inputs: &LoadInputs) -> ConfigReport {
 
     let mut flags = Vec::new();
     let mut env_vars = Vec::new();
+    // `SCALPER_ALERTS_*` (the alert channels' secrets), highest priority first.
+    let mut alert_env: BTreeMap<String, Sourced<SecretString>> = BTreeMap::new();
+    let mut offer_alert =
+        |name: &str, value: SecretString, source: Source, warnings: &mut Vec<String>| {
+            if !alerts::ALERT_VARS.contains(&name) {
+                warnings.push(format!(
+                    "{source}: unknown variable {name} ignored (known: {})",
+                    alerts::ALERT_VARS.join(", ")
+                ));
+                return;
+            }
+            if value.expose_secret().trim().is_empty() {
+                warnings.push(format!("{name} is set but empty in {source}; ignored"));
+                return;
+            }
+            alert_env
+                .entry(name.to_string())
+                .or_insert(Sourced { value, source });
+        };
     let f = &inputs.flags;
     for (var, value) in [
         (Var::Username, &f.username),
@@ -83,6 +103,8 @@ pub fn load(inputs: &LoadInputs) -> ConfigReport {
         if let Some(var) = Var::from_name(name) {
             env_vars.push(var.name());
             offer(var, value.clone(), Source::Environment, &mut warnings);
+        } else if name.starts_with(alerts::ALERT_VAR_PREFIX) {
+            offer_alert(name, value.clone(), Source::Environment, &mut warnings);
         }
     }
 
@@ -103,6 +125,9 @@ pub fn load(inputs: &LoadInputs) -> ConfigReport {
             };
             match Var::from_name(&entry.key) {
                 Some(var) => offer(var, entry.value, source, &mut warnings),
+                None if entry.key.starts_with(alerts::ALERT_VAR_PREFIX) => {
+                    offer_alert(&entry.key, entry.value, source, &mut warnings);
+                }
                 None if entry.key.starts_with("IG_") => warnings.push(format!(
                     "{source}: unknown variable {} ignored (known: {})",
                     entry.key,
@@ -160,6 +185,7 @@ pub fn load(inputs: &LoadInputs) -> ConfigReport {
         problems,
         missing,
         toml,
+        alert_env,
     }
 }
 

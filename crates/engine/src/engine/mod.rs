@@ -96,6 +96,9 @@ pub struct Engine {
     next_schedule_at: Timestamp,
     /// Flattens up to this instant have been done.
     schedule_done_to: Timestamp,
+    /// Market hours arrived before the first timed event: logged once the engine knows the
+    /// time (the broker's, not the wall clock's).
+    hours_unlogged: bool,
 }
 
 impl Engine {
@@ -168,7 +171,7 @@ impl Engine {
         }
         let markets = list;
         let trades = restored_trades(&markets, init.positions, init.paper)?;
-        let schedule = crate::schedule::Schedule::new(&cfg.schedule, &cfg.news)?;
+        let schedule = crate::schedule::Schedule::new(&cfg.schedule, &cfg.news, &cfg.calendar)?;
         let next_schedule_at = if schedule.is_empty() {
             Timestamp::from_millis(i64::MAX)
         } else {
@@ -212,6 +215,7 @@ impl Engine {
             schedule,
             next_schedule_at,
             schedule_done_to: Timestamp::from_millis(i64::MIN),
+            hours_unlogged: false,
         })
     }
 
@@ -281,6 +285,31 @@ impl Engine {
                     }
                 }
             }
+            EngineEvent::TradingHours { epic, times, at } => {
+                let known = self.now.millis() != i64::MIN;
+                let now = if known { self.now } else { at };
+                match self.schedule.calendar.set_hours(&epic, &times, now) {
+                    Ok(Some(change)) => {
+                        if known {
+                            out.push(log(
+                                LogLevel::Info,
+                                Some(epic),
+                                format!("market hours: {change}"),
+                            ));
+                        } else {
+                            self.hours_unlogged = true;
+                        }
+                        // Look at the calendar on the next event; closes before now are not
+                        // this announcement's to flatten.
+                        self.next_schedule_at = Timestamp::from_millis(i64::MIN);
+                        if self.schedule_done_to < now {
+                            self.schedule_done_to = now;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => out.push(log(LogLevel::Warn, Some(epic), e)),
+                }
+            }
         }
         self.check_nothing_left(out);
     }
@@ -339,6 +368,16 @@ impl Engine {
             }
         }
         self.schedule_done_to = self.now;
+        self.schedule.calendar.refresh(self.now);
+        if std::mem::take(&mut self.hours_unlogged) {
+            for (epic, state) in self.schedule.calendar.describe_all(self.now) {
+                out.push(log(
+                    LogLevel::Info,
+                    Some(epic),
+                    format!("market hours: {state}"),
+                ));
+            }
+        }
         self.next_schedule_at = self.schedule.next_change(self.now);
     }
 

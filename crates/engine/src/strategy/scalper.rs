@@ -5,11 +5,13 @@
 //! momentum rises through `+entry_threshold_atr × ATR` (short: falls through the negative),
 //! only when flat, the spread is at most `max_spread_points` and ATR lies within
 //! `[min_atr_points, max_atr_points]`. Stop `stop_atr × ATR`, target `target_atr × ATR`,
-//! optional trailing stop `trailing_atr × ATR`, forced exit after `max_hold_ms`, and (with
-//! `exit_on_reverse`) exit when the fast EMA crosses back through the slow one.
+//! optional trailing stop `trailing_atr × ATR` (each of the three may be fixed in points
+//! instead: `stop_points`, `target_points`, `trailing_points`), forced exit after
+//! `max_hold_ms`, and (with `exit_on_reverse`) exit when the fast EMA crosses back through the
+//! slow one.
 
 use rust_decimal::Decimal;
-use scalper_model::{Direction, Instrument, Quote, Size};
+use scalper_model::{Direction, Instrument, Points, Quote, Size};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -50,6 +52,12 @@ pub struct ScalperConfig {
     pub exit_on_reverse: bool,
     /// Fixed deal size; absent (default) = size from risk per trade and the stop distance.
     pub size: Option<Decimal>,
+    /// A fixed stop distance in points, instead of `stop_atr × ATR`.
+    pub stop_points: Option<Decimal>,
+    /// A fixed target distance in points, instead of `target_atr × ATR`.
+    pub target_points: Option<Decimal>,
+    /// A fixed trailing-stop distance in points, instead of `trailing_atr × ATR`.
+    pub trailing_points: Option<Decimal>,
 }
 
 impl Default for ScalperConfig {
@@ -69,6 +77,9 @@ impl Default for ScalperConfig {
             max_hold_ms: 60_000,
             exit_on_reverse: false,
             size: None,
+            stop_points: None,
+            target_points: None,
+            trailing_points: None,
         }
     }
 }
@@ -112,6 +123,15 @@ impl ScalperConfig {
         }
         if matches!(self.size, Some(s) if s <= Decimal::ZERO) {
             return Err(invalid("size", "must be > 0 when set"));
+        }
+        for (name, v) in [
+            ("stop_points", self.stop_points),
+            ("target_points", self.target_points),
+            ("trailing_points", self.trailing_points),
+        ] {
+            if matches!(v, Some(p) if p <= Decimal::ZERO) {
+                return Err(invalid(name, "must be > 0 points when set"));
+            }
         }
         Ok(())
     }
@@ -258,15 +278,28 @@ impl Strategy for Scalper {
         {
             return Vec::new();
         }
-        let Some(stop) = points_from_f64(self.cfg.stop_atr * atr) else {
+        let Some(stop) = self
+            .cfg
+            .stop_points
+            .map(Points::new)
+            .or_else(|| points_from_f64(self.cfg.stop_atr * atr))
+        else {
             return Vec::new();
         };
         vec![Intent::Enter(Entry {
             direction: dir,
             size: self.cfg.size.map(Size::new),
             stop_distance: Some(stop),
-            limit_distance: points_from_f64(self.cfg.target_atr * atr),
-            trailing_distance: self.cfg.trailing_atr.and_then(|t| points_from_f64(t * atr)),
+            limit_distance: self
+                .cfg
+                .target_points
+                .map(Points::new)
+                .or_else(|| points_from_f64(self.cfg.target_atr * atr)),
+            trailing_distance: self
+                .cfg
+                .trailing_points
+                .map(Points::new)
+                .or_else(|| self.cfg.trailing_atr.and_then(|t| points_from_f64(t * atr))),
             max_hold_ms: (self.cfg.max_hold_ms > 0).then_some(self.cfg.max_hold_ms),
             // "momentum {momentum:.2} pts vs threshold {threshold:.2} (ATR {atr:.2} pts,
             // spread {spread_points:.2} pts)", built without the formatter.

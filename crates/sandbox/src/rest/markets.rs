@@ -37,7 +37,6 @@ fn uv(unit: &str, value: Decimal) -> Option<UnitValue> {
 pub(crate) fn details(w: &World<'_>, epic: &str) -> Option<MarketDetails> {
     let m = w.st.markets.get(epic)?;
     let e = &m.entry;
-    let open = w.cfg.schedule.is_open(w.st.sim_now);
     let mid = m.last.mid().value();
     let net = (mid - m.day_open).round_dp(e.decimals);
     let pct = if m.day_open.is_zero() {
@@ -46,16 +45,27 @@ pub(crate) fn details(w: &World<'_>, epic: &str) -> Option<MarketDetails> {
         (net / m.day_open * Decimal::ONE_HUNDRED).round_dp(2)
     };
     let symbol = catalog::currency_symbol(e.currency);
-    let hours = match w.cfg.schedule {
-        crate::config::MarketSchedule::AlwaysOpen => vec![MarketTime {
-            open_time: Some("00:00".into()),
-            close_time: Some("23:59".into()),
-        }],
-        crate::config::MarketSchedule::WeekdaysFx => vec![MarketTime {
-            open_time: Some("22:00".into()),
-            close_time: Some("22:00".into()),
-        }],
-    };
+    // IG gives a market's daily windows in the account's zone (London here); weekends and
+    // holidays show in its status, not in these. A market trading around the clock on its
+    // trading days (FX) has none; the always-open schedule says all day, every day.
+    let hours: Option<Vec<MarketTime>> = match w.cfg.schedule {
+        crate::config::MarketSchedule::AlwaysOpen => Some(vec![("00:00".into(), "23:59".into())]),
+        crate::config::MarketSchedule::MarketHours => {
+            let daily = e
+                .hours
+                .ig_daily_times(w.st.sim_now, chrono_tz::Europe::London);
+            (daily != [("00:00".to_string(), "23:59".to_string())]).then_some(daily)
+        }
+    }
+    .map(|pairs| {
+        pairs
+            .into_iter()
+            .map(|(open, close)| MarketTime {
+                open_time: Some(open),
+                close_time: Some(close),
+            })
+            .collect()
+    });
     Some(MarketDetails {
         instrument: Some(InstrumentDetails {
             epic: e.epic.as_str().into(),
@@ -87,8 +97,8 @@ pub(crate) fn details(w: &World<'_>, epic: &str) -> Option<MarketDetails> {
             margin_factor_unit: Some("PERCENTAGE".into()),
             slippage_factor: uv("pct", Decimal::new(50, 0)),
             limited_risk_premium: uv("POINTS", Decimal::new(5, 1)),
-            opening_hours: Some(OpeningHours {
-                market_times: Some(hours),
+            opening_hours: hours.map(|times| OpeningHours {
+                market_times: Some(times),
             }),
             news_code: Some(format!("{}=", e.base)),
             chart_code: Some(format!("{}{}", e.base, e.quote)),
@@ -110,7 +120,7 @@ pub(crate) fn details(w: &World<'_>, epic: &str) -> Option<MarketDetails> {
             trailing_stops_preference: Some("AVAILABLE".into()),
         }),
         snapshot: Some(MarketSnapshot {
-            market_status: Some(m.status(open).as_ig().into()),
+            market_status: Some(m.status_at(w.cfg, w.st.sim_now).as_ig().into()),
             net_change: Some(net),
             percentage_change: Some(pct),
             update_time: Some(ig_time::time_of_day(m.last.ts)),
@@ -152,9 +162,9 @@ pub(super) async fn markets(
             w.st.markets.values().filter(|m| {
                 m.entry.name.to_ascii_uppercase().replace('/', "").contains(&term) || m.entry.epic.as_str().contains(&term)
             }).map(|m| json!({
-                "epic": m.entry.epic.as_str(), "instrumentName": m.entry.name, "instrumentType": "CURRENCIES",
+                "epic": m.entry.epic.as_str(), "instrumentName": m.entry.name, "instrumentType": m.entry.instrument_type(),
                 "expiry": m.entry.expiry, "bid": m.last.bid.value(), "offer": m.last.offer.value(),
-                "marketStatus": m.status(w.cfg.schedule.is_open(w.st.sim_now)).as_ig(),
+                "marketStatus": m.status_at(w.cfg, w.st.sim_now).as_ig(),
                 "scalingFactor": m.entry.scaling_factor, "streamingPricesAvailable": true,
             })).collect()
         });

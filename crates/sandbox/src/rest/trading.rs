@@ -106,7 +106,6 @@ pub(super) async fn application(
 
 fn position_entry(w: &World<'_>, p: &Position, ver: u8) -> PositionEntry {
     let m = w.st.markets.get(&p.epic);
-    let open = w.cfg.schedule.is_open(w.st.sim_now);
     let e = m.map(|m| &m.entry);
     PositionEntry {
         position: scalper_ig_wire::positions::Position {
@@ -132,7 +131,7 @@ fn position_entry(w: &World<'_>, p: &Position, ver: u8) -> PositionEntry {
             instrument_name: e.map(|e| e.name.clone()),
             expiry: e.map(|e| e.expiry.to_string()),
             epic: p.epic.clone(),
-            instrument_type: Some("CURRENCIES".into()),
+            instrument_type: Some(e.map_or("CURRENCIES", |e| e.instrument_type()).into()),
             lot_size: Some(Decimal::ONE),
             high: m.map(|m| m.high.round_dp(1)),
             low: m.map(|m| m.low.round_dp(1)),
@@ -144,7 +143,7 @@ fn position_entry(w: &World<'_>, p: &Position, ver: u8) -> PositionEntry {
             update_time_utc: m.map(|m| ig_time::time_of_day(m.last.ts)),
             delay_time: Some(Decimal::ZERO),
             streaming_prices_available: Some(true),
-            market_status: m.map(|m| m.status(open).as_ig().to_string()),
+            market_status: m.map(|m| m.status_at(w.cfg, w.st.sim_now).as_ig().to_string()),
             scaling_factor: e.map(|e| e.scaling_factor),
         },
     }
@@ -253,7 +252,6 @@ pub(super) async fn working_orders(
 ) -> Result<Response, ApiError> {
     let who = authenticate(&inner, &h)?;
     let list = inner.with(|w| {
-        let open = w.cfg.schedule.is_open(w.st.sim_now);
         let orders =
             w.st.accounts
                 .get(&who.account)
@@ -286,9 +284,12 @@ pub(super) async fn working_orders(
                     market_data: WorkingOrderMarket {
                         instrument_name: m.map(|m| m.entry.name.clone()),
                         expiry: m.map(|m| m.entry.expiry.to_string()),
-                        market_status: m.map(|m| m.status(open).as_ig().to_string()),
+                        market_status: m
+                            .map(|m| m.status_at(w.cfg, w.st.sim_now).as_ig().to_string()),
                         epic: Some(o.epic.clone()),
-                        instrument_type: Some("CURRENCIES".into()),
+                        instrument_type: Some(
+                            m.map_or("CURRENCIES", |m| m.entry.instrument_type()).into(),
+                        ),
                         lot_size: Some(Decimal::ONE),
                         bid: m.map(|m| m.last.bid.value()),
                         offer: m.map(|m| m.last.offer.value()),
