@@ -50,6 +50,11 @@ impl SharedCurve {
         while c.points.last().is_some_and(|(t, _)| *t > at) {
             c.points.pop();
         }
+        // Two publications at one clock reading: the later value stands.
+        if let Some(last) = c.points.last_mut().filter(|(t, _)| *t == at) {
+            last.1 = value;
+            return;
+        }
         if c.points.len() >= CURVE_POINTS_KEPT {
             thin(&mut c.points);
         }
@@ -92,10 +97,16 @@ mod tests {
             (Timestamp::from_millis(0), m(0)),
             (Timestamp::from_millis(10), m(5)),
         ]);
+        c.push(day1, Timestamp::from_millis(20), m(6));
         c.push(day1, Timestamp::from_millis(20), m(7));
         let r = c.read();
         assert_eq!(r.day, day1);
         assert_eq!(r.points.len(), 3, "the seed then the run");
+        assert_eq!(
+            r.points[2],
+            (Timestamp::from_millis(20), m(7)),
+            "one point per time"
+        );
         for i in 0..n {
             c.push(day1, Timestamp::from_millis(100 + i), m(i));
         }
