@@ -178,7 +178,8 @@ fn answer_detail(text: &str) -> String {
     truncate(&detail, 200)
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources, each once, joined with `: `.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
     while let Some(inner) = source {

@@ -382,6 +382,44 @@ fn a_schedule_is_checked_with_the_rest_of_the_engine() {
 }
 
 #[test]
+fn the_calendar_is_checked_with_the_rest_of_the_engine() {
+    let d = Dir::new();
+    d.write(".env", &complete_env("alice"));
+    d.write(
+        "scalper.toml",
+        "[engine.calendar]\nflatten_before = \"every_close\"\nholidays = [{ date = \"2026-12-24\", early_close = \"13:00\", instruments = [\"GER40\"] }]\n",
+    );
+    let r = d.run(&["config", "check"], &[]);
+    assert_eq!(r.code, 0, "a valid calendar passes: {r:?}");
+    for (toml, names) in [
+        (
+            "[engine.calendar]\nholidays = [{ date = \"2026-12-24\", instruments = [\"DAXX\"] }]\n",
+            "DAXX",
+        ),
+        (
+            "[engine.calendar]\nholidays = [{ date = \"24/12/2026\" }]\n",
+            "24/12/2026",
+        ),
+        (
+            "[engine.calendar]\nig_timezone = \"Europe/Londn\"\n",
+            "Europe/Londn",
+        ),
+        (
+            "[engine.calendar]\nflatten_before = \"sometimes\"\n",
+            "sometimes",
+        ),
+    ] {
+        d.write("scalper.toml", toml);
+        let r = d.run(&["config", "check"], &[]);
+        assert_eq!(r.code, 2, "{toml}: {r:?}");
+        assert!(
+            r.stdout.contains(names) || r.stderr.contains(names),
+            "{toml}: {r:?}"
+        );
+    }
+}
+
+#[test]
 fn a_news_file_is_read_and_its_bad_lines_are_named() {
     let d = Dir::new();
     d.write(".env", &complete_env("alice"));

@@ -16,35 +16,7 @@ use common::Dir;
 #[test]
 fn sandbox_prints_url_serves_test_and_stops_on_sigint() {
     let d = Dir::new();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scalper"))
-        .current_dir(d.path())
-        .env_clear()
-        .args(["sandbox", "--port", "0", "--seed", "3"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut printed = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let url = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no URL printed: {printed:?}"));
-        printed.push(line.clone());
-        if let Some(u) = line.strip_prefix("  REST base URL:") {
-            break u.trim().to_string();
-        }
-    };
+    let (mut child, url, rx, mut printed) = spawn_sandbox(&d, &["--seed", "3"]);
     assert!(
         url.starts_with("http://127.0.0.1:") && url.ends_with("/gateway/deal"),
         "{url}"
@@ -98,8 +70,17 @@ fn sandbox_rejects_bad_faults_spec_with_exit_2() {
     assert!(r.stderr.contains("--faults"), "{r:?}");
 }
 
-/// Starts `scalper sandbox` with `args` and returns it with its REST URL.
-fn spawn_sandbox(d: &Dir, args: &[&str]) -> (std::process::Child, String) {
+/// Starts `scalper sandbox` with `args`: the child, its REST URL, the rest of its stdout and
+/// the lines printed up to the URL.
+fn spawn_sandbox(
+    d: &Dir,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    String,
+    mpsc::Receiver<String>,
+    Vec<String>,
+) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_scalper"))
         .current_dir(d.path())
         .env_clear()
@@ -130,7 +111,7 @@ fn spawn_sandbox(d: &Dir, args: &[&str]) -> (std::process::Child, String) {
             break u.trim().to_string();
         }
     };
-    (child, url)
+    (child, url, rx, printed)
 }
 
 /// `--start-time` sets the simulated clock and each market keeps its own hours; `--holiday`
@@ -140,7 +121,7 @@ fn sandbox_start_time_and_holidays_set_each_markets_status() {
     let d = Dir::new();
     // Wednesday 2027-01-06 22:30 UTC: FX open, Germany 40 closed for the night; a holiday
     // closes FTSE 100 early that day, so it is closed too; gold is in its daily break.
-    let (mut child, url) = spawn_sandbox(
+    let (mut child, url, _, _) = spawn_sandbox(
         &d,
         &[
             "--start-time",
@@ -167,7 +148,7 @@ fn sandbox_start_time_and_holidays_set_each_markets_status() {
     child.wait().unwrap();
 
     // With --always-open every market trades at that hour.
-    let (mut child, url) = spawn_sandbox(
+    let (mut child, url, _, _) = spawn_sandbox(
         &d,
         &["--start-time", "2027-01-06T22:30:00Z", "--always-open"],
     );

@@ -76,6 +76,7 @@ impl Default for CalendarConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HolidayConfig {
+    #[serde(deserialize_with = "date_ymd")]
     pub date: NaiveDate,
     #[serde(default)]
     pub early_close: Option<HhMm>,
@@ -85,6 +86,14 @@ pub struct HolidayConfig {
     /// A name for logs (`Christmas`).
     #[serde(default)]
     pub name: Option<String>,
+}
+
+/// A `YYYY-MM-DD` date, with an error that shows what was given.
+fn date_ymd<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    let s = String::deserialize(d)?;
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+        serde::de::Error::custom(format!("{s:?} is not a date (YYYY-MM-DD, e.g. 2026-12-25)"))
+    })
 }
 
 /// A close longer than this is a "long close" (12 hours: weekends and holidays, not an index's

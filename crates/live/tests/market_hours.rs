@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use scalper_ig::SessionVersion;
@@ -15,34 +13,9 @@ use scalper_live::{Interrupts, RunOptions};
 use scalper_model::{Epic, Timestamp};
 use scalper_sandbox::{MarketSchedule, Sandbox, SandboxConfig};
 
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spread_bet_run_trades_its_epic_and_respects_the_weekend_close() {
-    let logs = Logs::default();
-    let sink = logs.clone();
-    tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .init();
+    let logs = common::Logs::install();
 
     // Friday 2027-01-08 21:52 UTC: FX closes at 22:00 UTC (17:00 New York).
     let start = Timestamp::from_millis(1_799_445_120_000);

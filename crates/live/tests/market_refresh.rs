@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rust_decimal_macros::dec;
@@ -14,26 +12,6 @@ use scalper_ig::SessionVersion;
 use scalper_live::{Interrupts, RunOptions};
 use scalper_model::{Epic, MarketStatus};
 use scalper_sandbox::{Sandbox, SandboxConfig};
-
-/// Every log line of the process, for conditions to wait on.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 async fn wait_for(what: &str, deadline: Instant, mut done: impl FnMut() -> bool) {
     while !done() {
@@ -44,13 +22,7 @@ async fn wait_for(what: &str, deadline: Instant, mut done: impl FnMut() -> bool)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_market_status_change_reads_the_dealing_rules_again() {
-    let logs = Logs::default();
-    let sink = logs.clone();
-    tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .init();
+    let logs = common::Logs::install();
 
     let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
     let epic = Epic::new("CS.D.EURUSD.CFD.IP").unwrap();

@@ -167,7 +167,7 @@ fn end_events(result: &Result<RunReport, LiveError>) -> Vec<Event> {
             });
         }
         Err(e) => {
-            let detail = error_chain(e);
+            let detail = scalper_alerts::channel::error_chain(e);
             match e {
                 LiveError::Broker { source, .. } if source.exit_code() == 3 => {
                     out.push(Event::LoginRefused {
@@ -198,18 +198,36 @@ fn end_events(result: &Result<RunReport, LiveError>) -> Vec<Event> {
     out
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        let t = inner.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        source = inner.source();
+/// Runs `scalper_live::run` with the run's observers: `[alerts]` (the start alert first, the
+/// end alerts after) and the `--http` server, both stopped when the run ends. The outer error
+/// is a bad `[alerts]` or `--http`; the inner one the run's own.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_observed(
+    ctx: &Context,
+    http: &crate::args::HttpArgs,
+    mut opts: RunOptions,
+    mode: &str,
+    environment: &str,
+    client: scalper_ig::IgClient,
+    engine_cfg: scalper_engine::EngineConfig,
+    epics: Vec<scalper_model::Epic>,
+) -> anyhow::Result<Result<RunReport, LiveError>> {
+    let alerts = start(ctx, &mut opts)?;
+    let server =
+        crate::commands::observe::attach(http, &mut opts, alerts.as_ref().map(RunAlerts::view))
+            .await?;
+    if let Some(a) = &alerts {
+        a.notify(&started(mode, environment, &epics));
     }
-    s
+    // Boxed: the run's future is large, and this one holds it across the observers' awaits.
+    let result = Box::pin(scalper_live::run(client, engine_cfg, epics, opts)).await;
+    if let Some(s) = server {
+        s.shutdown().await;
+    }
+    if let Some(a) = alerts {
+        a.finish(&result).await;
+    }
+    Ok(result)
 }
 
 /// The start alert.

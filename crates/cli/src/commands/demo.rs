@@ -73,7 +73,7 @@ pub async fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     // account to hold one position per instrument at once.
     engine_cfg.risk.risk_per_trade =
         RiskPerTrade::Amount(rust_decimal::Decimal::from(DEMO_RISK_PER_TRADE));
-    let mut opts = RunOptions {
+    let opts = RunOptions {
         duration: Some(args.duration),
         paper: false,
         status_line: !args.json,
@@ -84,25 +84,10 @@ pub async fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         interrupts: None,
         ..RunOptions::default()
     };
-    let alerts = crate::commands::alerts::start(ctx, &mut opts)?;
-    let server = crate::commands::observe::attach(
-        &args.http,
-        &mut opts,
-        alerts
-            .as_ref()
-            .map(crate::commands::alerts::RunAlerts::view),
+    let result = crate::commands::alerts::run_observed(
+        ctx, &args.http, opts, "demo", "SANDBOX", client, engine_cfg, epics,
     )
     .await?;
-    if let Some(a) = &alerts {
-        a.notify(&crate::commands::alerts::started("demo", "SANDBOX", &epics));
-    }
-    let result = scalper_live::run(client, engine_cfg, epics, opts).await;
-    if let Some(s) = server {
-        s.shutdown().await;
-    }
-    if let Some(a) = alerts {
-        a.finish(&result).await;
-    }
     let state = sandbox.state();
     if tokio::time::timeout(Duration::from_secs(5), sandbox.shutdown())
         .await

@@ -50,7 +50,7 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     );
     let environment = cfg.environment;
     let client = IgClient::new(cfg)?;
-    let mut opts = RunOptions {
+    let opts = RunOptions {
         duration: args.duration,
         paper: args.paper,
         status_line: !args.json,
@@ -64,29 +64,17 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         interrupts: None,
         ..RunOptions::default()
     };
-    let alerts = crate::commands::alerts::start(ctx, &mut opts)?;
-    let server = crate::commands::observe::attach(
+    let result = crate::commands::alerts::run_observed(
+        ctx,
         &args.http,
-        &mut opts,
-        alerts
-            .as_ref()
-            .map(crate::commands::alerts::RunAlerts::view),
+        opts,
+        if args.paper { "paper" } else { "dealing" },
+        &environment.as_str().to_uppercase(),
+        client,
+        engine_cfg,
+        epics,
     )
     .await?;
-    if let Some(a) = &alerts {
-        a.notify(&crate::commands::alerts::started(
-            if args.paper { "paper" } else { "dealing" },
-            &environment.as_str().to_uppercase(),
-            &epics,
-        ));
-    }
-    let result = scalper_live::run(client, engine_cfg, epics, opts).await;
-    if let Some(s) = server {
-        s.shutdown().await;
-    }
-    if let Some(a) = alerts {
-        a.finish(&result).await;
-    }
     let report = result?;
     crate::commands::summary::print(&report, args.json);
     Ok(ExitCode::from(report.exit_code))

@@ -49,3 +49,36 @@ pub fn busy_ema_config(seed: u64, slow: u32) -> EngineConfig {
     cfg.risk.daily_loss_limit = None;
     cfg
 }
+
+/// Every log line of the test process, for conditions to wait on: install with
+/// [`Logs::install`] once per test binary.
+#[derive(Clone, Default)]
+pub struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    /// A new buffer, installed as the process's tracing subscriber (INFO and above).
+    pub fn install() -> Self {
+        let logs = Self::default();
+        let sink = logs.clone();
+        tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .init();
+        logs
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
