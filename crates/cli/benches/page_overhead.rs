@@ -1,7 +1,8 @@
-//! What `--http` costs a demo: runs the real `scalper demo` (same seed, same duration) without
-//! `--http` and with it, the latter with the status page open the whole time (a client
-//! following `/api/events`, as the page does, after reading `/api/equity`) and `/metrics` and
-//! `/api/status` scraped every second. Prints each run's CPU time (user + system, read from
+//! What `--http` and alerts cost a demo: runs the real `scalper demo` (same seed, same
+//! duration) without `--http`, with it, and with it and `[alerts]` sending to a local webhook;
+//! with `--http` the status page is open the whole time (a client following `/api/events`, as
+//! the page does, after reading `/api/equity`) and `/metrics` and `/api/status` are scraped
+//! every second. Prints each run's CPU time (user + system, read from
 //! `/proc/<pid>/stat` once the process has exited and before it is reaped), its trades, and with `--http` the engine's decision latency (the `scalper_decision_seconds`
 //! histogram of the last scrape); then the mean CPU time of each mode and their difference.
 //!
@@ -122,8 +123,82 @@ struct RunResult {
     events: u64,
 }
 
-fn run_demo(http: bool, secs: u64, seed: u64) -> RunResult {
+/// The three ways the bench runs a demo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Off,
+    Http,
+    HttpAlerts,
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Off => "no --http",
+            Self::Http => "--http, page open",
+            Self::HttpAlerts => "--http + alerts",
+        }
+    }
+}
+
+/// A webhook that answers every POST 200 and counts them.
+fn fake_webhook() -> (String, Arc<std::sync::atomic::AtomicU64>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    let mut any = false;
+                    while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                        any = true;
+                        let l = line.trim_end().to_ascii_lowercase();
+                        if l.is_empty() {
+                            break;
+                        }
+                        if let Some(v) = l.strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                        line.clear();
+                    }
+                    if !any {
+                        return;
+                    }
+                    let mut body = vec![0u8; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    seen.fetch_add(1, Ordering::Relaxed);
+                    if conn
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}/hook"), count)
+}
+
+fn run_demo(mode: Mode, secs: u64, seed: u64, webhook: &str) -> RunResult {
+    let http = mode != Mode::Off;
     let dir = tempfile::tempdir().unwrap();
+    if mode == Mode::HttpAlerts {
+        std::fs::write(
+            dir.path().join("scalper.toml"),
+            format!("[alerts]\nname = \"bench\"\n\n[alerts.webhook]\nurl = \"{webhook}\"\n"),
+        )
+        .unwrap();
+    }
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_scalper"));
     cmd.args(["demo", "--json", "--seed", &seed.to_string()])
         .args(["--duration", &format!("{secs}s")])
@@ -207,15 +282,15 @@ fn main() {
     }
     let runs = env_num("PAGE_BENCH_RUNS", 3);
     let secs = env_num("PAGE_BENCH_SECS", 30);
-    let mut cpu = [Vec::new(), Vec::new()];
+    let (webhook, alerts_received) = fake_webhook();
+    let mut cpu = [Vec::new(), Vec::new(), Vec::new()];
     for i in 0..runs {
-        for http in [false, true] {
-            let r = run_demo(http, secs, 42 + i);
-            let mode = if http {
-                "--http, page open"
-            } else {
-                "no --http"
-            };
+        for (k, m) in [Mode::Off, Mode::Http, Mode::HttpAlerts]
+            .into_iter()
+            .enumerate()
+        {
+            let r = run_demo(m, secs, 42 + i, &webhook);
+            let mode = m.label();
             let decision = r.decision.map_or(String::new(), |(mean, p50, p99)| {
                 format!(
                     "  decision mean {:.1} µs, p50 <= {:.0} µs, p99 <= {:.0} µs",
@@ -232,13 +307,15 @@ fn main() {
                 r.trades,
                 r.events,
             );
-            cpu[usize::from(http)].push(r.user + r.system);
+            cpu[k].push(r.user + r.system);
         }
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let (off, on) = (mean(&cpu[0]), mean(&cpu[1]));
+    let (off, on, alerts) = (mean(&cpu[0]), mean(&cpu[1]), mean(&cpu[2]));
     println!(
-        "mean cpu over {runs} runs of {secs} s: {off:.2} s without --http, {on:.2} s with (page open, scraped every second): {:+.1}%",
-        (on - off) / off * 100.0
+        "mean cpu over {runs} runs of {secs} s: {off:.2} s without --http, {on:.2} s with (page open, scraped every second): {:+.1}%; {alerts:.2} s with --http and alerts ({} alerts delivered): {:+.1}%",
+        (on - off) / off * 100.0,
+        alerts_received.load(Ordering::Relaxed),
+        (alerts - off) / off * 100.0
     );
 }
