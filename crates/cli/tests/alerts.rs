@@ -9,7 +9,7 @@ mod common;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -291,41 +291,7 @@ fn a_demo_run_alerts_its_start_a_control_halt_and_its_stop() {
         ),
     );
     let control = "e2e-control-token-1234";
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scalper"))
-        .args([
-            "demo",
-            "--duration",
-            "120s",
-            "--json",
-            "--http",
-            "127.0.0.1:0",
-            "--journal",
-        ])
-        .arg(d.path().join("demo.sqlite"))
-        .current_dir(d.path())
-        .env("SCALPER_CONTROL_TOKEN", control)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("http: listening on http://") {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                );
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the demo prints the address it listens on");
+    let (child, addr) = common::spawn_demo_http(&d, Some(control));
     wait_for("the start alert", 60, || {
         events(&hits).contains(&"start".to_string())
     });

@@ -6,8 +6,8 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::process::{Command, Stdio};
+use std::io::{Read as _, Write as _};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::Dir;
@@ -50,41 +50,7 @@ fn get(addr: &str, path: &str) -> (u16, String) {
 fn demo_serves_metrics_and_status_while_it_trades() {
     let d = Dir::new();
     let journal = d.path().join("demo.sqlite");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scalper"))
-        .args([
-            "demo",
-            "--duration",
-            "120s",
-            "--json",
-            "--http",
-            "127.0.0.1:0",
-            "--journal",
-        ])
-        .arg(&journal)
-        .current_dir(d.path())
-        .env_remove("SCALPER_CONTROL_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("http: listening on http://") {
-                let addr = rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-                let _ = tx.send(addr);
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the demo prints the address it listens on");
+    let (child, addr) = common::spawn_demo_http(&d, None);
     assert!(
         addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
         "{addr}"

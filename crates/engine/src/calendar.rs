@@ -237,16 +237,20 @@ impl Calendar {
             .iter()
             .filter(|(epics, _)| {
                 epics.as_ref().is_none_or(|list| {
-                    list.contains(epic)
-                        || scalper_model::catalogue::by_epic(epic).is_some_and(|(spec, _)| {
-                            list.iter().any(|e| {
-                                scalper_model::catalogue::by_epic(e).is_some_and(|(s, _)| s == spec)
-                            })
-                        })
+                    list.iter()
+                        .any(|e| scalper_model::catalogue::same_market(e, epic))
                 })
             })
             .map(|(_, h)| *h)
             .collect();
+        // A refresh with the same hours (every few minutes) changes nothing.
+        if self
+            .markets
+            .iter()
+            .any(|x| &x.epic == epic && x.hours == hours && x.weekly == weekly)
+        {
+            return Ok(None);
+        }
         let mut m = Market {
             epic: epic.clone(),
             hours,
@@ -258,16 +262,10 @@ impl Calendar {
         expand(&mut m, now);
         let describe = describe(&m, now);
         match self.markets.iter_mut().find(|x| &x.epic == epic) {
-            Some(old) if old.hours == m.hours && old.weekly == m.weekly => Ok(None),
-            Some(old) => {
-                *old = m;
-                Ok(Some(describe))
-            }
-            None => {
-                self.markets.push(m);
-                Ok(Some(describe))
-            }
+            Some(old) => *old = m,
+            None => self.markets.push(m),
         }
+        Ok(Some(describe))
     }
 
     /// Expands windows that are due (about daily).

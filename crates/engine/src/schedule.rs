@@ -8,7 +8,7 @@
 //! The engine asks [`Schedule::next_change`] once and checks a single timestamp per event until
 //! then: the schedule costs nothing on the quote path.
 
-use chrono::{Datelike, Duration, NaiveDate, TimeZone, Weekday};
+use chrono::{Datelike, Duration, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -209,7 +209,7 @@ impl Schedule {
             if !item.cfg.days.is_empty() && !item.cfg.days.contains(&date.weekday()) {
                 return None;
             }
-            local_instant(item.tz, date, item.cfg.at)
+            scalper_model::hours::local_instant(item.tz, date, item.cfg.at.0)
         })
     }
 
@@ -310,19 +310,6 @@ impl Schedule {
         }
         next
     }
-}
-
-/// `time` on local `date` in `tz`, as a UTC timestamp (the earlier of an ambiguous time; an
-/// hour later inside a clock-change gap).
-fn local_instant(tz: Tz, date: NaiveDate, time: HhMm) -> Option<Timestamp> {
-    let naive = date.and_time(time.0);
-    tz.from_local_datetime(&naive)
-        .earliest()
-        .or_else(|| {
-            tz.from_local_datetime(&(naive + Duration::hours(1)))
-                .earliest()
-        })
-        .map(|d| Timestamp::from_datetime(d.with_timezone(&chrono::Utc)))
 }
 
 #[cfg(test)]

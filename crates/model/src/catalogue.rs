@@ -456,6 +456,12 @@ pub fn epic_for_account(epic: &Epic, kind: ProductKind) -> Option<Epic> {
     Epic::new(spec.epic_str(kind)).ok()
 }
 
+/// Whether two epics are the same market: equal, or the CFD and spread-bet epics of one
+/// built-in market.
+pub fn same_market(a: &Epic, b: &Epic) -> bool {
+    a == b || matches!((by_epic(a), by_epic(b)), (Some((x, _)), Some((y, _))) if x == y)
+}
+
 /// The built-in market of a friendly name or alias (case and separators ignored:
 /// `eur_usd`, `EUR/USD`, `ger40`, `dax`).
 pub fn by_name(input: &str) -> Option<&'static MarketSpec> {

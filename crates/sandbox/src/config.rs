@@ -103,12 +103,10 @@ impl MarketHoliday {
 
     fn applies(&self, epic: &Epic) -> bool {
         self.epics.is_empty()
-            || self.epics.contains(epic)
-            || scalper_model::catalogue::by_epic(epic).is_some_and(|(spec, _)| {
-                self.epics
-                    .iter()
-                    .any(|e| scalper_model::catalogue::by_epic(e).is_some_and(|(s, _)| s == spec))
-            })
+            || self
+                .epics
+                .iter()
+                .any(|e| scalper_model::catalogue::same_market(e, epic))
     }
 }
 

@@ -74,7 +74,8 @@ pub struct SandboxArgs {
     /// own hours (FX Sunday-Friday, Germany 40 01:15-22:00 Frankfurt, ...).
     #[arg(long)]
     pub always_open: bool,
-    /// Start the simulated clock here (RFC 3339, e.g. 2026-12-24T12:55:00Z) instead of now.
+    /// Start the simulated clock here (RFC 3339 such as 2026-12-24T12:55:00Z, a date, or epoch
+    /// ms; UTC without an offset) instead of now.
     #[arg(long, value_name = "TIME", value_parser = parse_start_time)]
     pub start_time: Option<scalper_model::Timestamp>,
     /// A closed day or early close: DATE[@HH:MM][=MARKET,...] (e.g. 2026-12-25, or
@@ -84,9 +85,9 @@ pub struct SandboxArgs {
 }
 
 fn parse_start_time(s: &str) -> Result<scalper_model::Timestamp, String> {
-    chrono::DateTime::parse_from_rfc3339(s.trim())
-        .map(|dt| scalper_model::Timestamp::from_datetime(dt.with_timezone(&chrono::Utc)))
-        .map_err(|e| format!("{s:?} is not an RFC 3339 time such as 2026-12-24T12:55:00Z ({e})"))
+    scalper_backtest::parse_time(s).map_err(|_| {
+        format!("{s:?} is not a time: use RFC 3339 (2026-12-24T12:55:00Z), a date or epoch ms")
+    })
 }
 
 fn parse_holiday(s: &str) -> Result<scalper_sandbox::MarketHoliday, String> {

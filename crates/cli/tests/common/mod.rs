@@ -122,3 +122,45 @@ pub fn assert_no_secret(text: &str) {
         );
     }
 }
+
+/// Starts `scalper demo --json --http 127.0.0.1:0 --duration 120s` in `d` (journal
+/// `demo.sqlite` there), with `SCALPER_CONTROL_TOKEN` set to `control` or unset; returns the
+/// child and the address it printed (`http: listening on http://ADDR`).
+pub fn spawn_demo_http(d: &Dir, control: Option<&str>) -> (std::process::Child, String) {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scalper"));
+    cmd.args([
+        "demo",
+        "--duration",
+        "120s",
+        "--json",
+        "--http",
+        "127.0.0.1:0",
+        "--journal",
+    ])
+    .arg(d.path().join("demo.sqlite"))
+    .current_dir(d.path())
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    match control {
+        Some(token) => cmd.env("SCALPER_CONTROL_TOKEN", token),
+        None => cmd.env_remove("SCALPER_CONTROL_TOKEN"),
+    };
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("http: listening on http://") {
+                let addr = rest.split_whitespace().next().unwrap_or_default();
+                let _ = tx.send(addr.to_string());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the demo prints the address it listens on");
+    (child, addr)
+}
