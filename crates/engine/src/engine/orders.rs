@@ -167,7 +167,7 @@ impl Engine {
             })
         };
         if self.halted().is_none() && unresolved.is_none() && in_flight().count() >= 2 {
-            if let Some(t) = in_flight().last() {
+            if let Some(t) = in_flight().next_back() {
                 self.refusals += 1;
                 out.push(Action::Refused {
                     epic: epic.clone(),
