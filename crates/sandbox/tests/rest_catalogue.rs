@@ -319,6 +319,52 @@ async fn prices_in_v1_v2_and_v3_shapes() {
         .as_str()
         .unwrap()
         .contains('-'));
+    // Every resolution, far beyond the simulator's own bars: a back-filled history that ends
+    // where the simulation starts, the same in every version.
+    for res in ["SECOND", "MINUTE_15", "HOUR_4", "DAY", "WEEK", "MONTH"] {
+        let v3 = c
+            .get(
+                &format!("/prices/{EURUSD}?resolution={res}&max=30&pageSize=0"),
+                3,
+            )
+            .await;
+        assert_eq!(len(&v3.body["prices"]), 30, "{res}");
+        let v2 = c.get(&format!("/prices/{EURUSD}/{res}/30"), 2).await;
+        assert_eq!(
+            v2.body["prices"][0]["openPrice"], v3.body["prices"][0]["openPrice"],
+            "{res}"
+        );
+        for p in v3.body["prices"].as_array().unwrap() {
+            assert!(p["lowPrice"]["bid"].as_f64() <= p["highPrice"]["bid"].as_f64());
+            assert!(p["lastTradedVolume"].as_u64().unwrap() >= 1);
+        }
+    }
+    let days = c
+        .get(
+            &format!(
+                "/prices/{EURUSD}?resolution=DAY&from=2025-12-01T00:00:00&to=2025-12-10T00:00:00"
+            ),
+            3,
+        )
+        .await;
+    assert_eq!(len(&days.body["prices"]), 10);
+    assert_eq!(
+        days.body["prices"][0]["snapshotTimeUTC"],
+        "2025-12-01T00:00:00"
+    );
+    assert_eq!(days.body["metadata"]["pageData"]["totalPages"], 1);
+    assert_eq!(
+        c.get(
+            &format!(
+                "/prices/{EURUSD}?resolution=DAY&from=2025-12-01T00:00:00&to=2025-12-10T00:00:00"
+            ),
+            3
+        )
+        .await
+        .body["prices"],
+        days.body["prices"],
+        "deterministic"
+    );
     // Errors.
     let bad = [
         (

@@ -17,10 +17,10 @@ use scalper_ig_wire::prices::{
 use scalper_model::Timestamp;
 
 use super::{authenticate, ok_json, require_version, Shared};
+use crate::backfill;
 use crate::catalog;
 use crate::dealing::World;
 use crate::error::ApiError;
-use crate::market::aggregate;
 use scalper_ig_wire::time as ig_time;
 use scalper_ig_wire::Resolution;
 
@@ -248,21 +248,32 @@ pub(super) async fn prices(
         .rate_limits
         .map_or(10_000, |r| r.historical_points_per_week);
     inner.with(|w| {
-        let m =
+        let mkt =
             w.st.markets
                 .get(&epic)
                 .ok_or_else(|| ApiError::bad_request("error.unsupported.epic"))?;
-        let bars = aggregate(m, period);
-        let selected: Vec<_> = if from.is_some() || to.is_some() {
-            bars.into_iter()
-                .filter(|b| {
-                    from.is_none_or(|f| b.start >= f.millis())
-                        && to.is_none_or(|t| b.start <= t.millis())
-                })
-                .collect()
-        } else {
-            let skip = bars.len().saturating_sub(max);
-            bars.into_iter().skip(skip).collect()
+        let seed = w.cfg.seed;
+        let selected = match (from, to) {
+            (Some(f), t) => {
+                backfill::range(mkt, seed, period, f.millis(), t.map(Timestamp::millis))
+            }
+            // Only `to`: the `max` bars up to it.
+            (None, Some(t)) => {
+                let span = i64::try_from(max)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(period);
+                let mut bars = backfill::range(
+                    mkt,
+                    seed,
+                    period,
+                    t.millis().saturating_sub(span),
+                    Some(t.millis()),
+                );
+                let skip = bars.len().saturating_sub(max);
+                bars.drain(..skip);
+                bars
+            }
+            (None, None) => backfill::last(mkt, seed, period, max),
         };
         let total_pages = if page_size == 0 {
             1
@@ -310,7 +321,7 @@ pub(super) async fn prices(
         let size = prices.len() as u64;
         Ok(ok_json(&PricesResponse {
             prices,
-            instrument_type: Some(m.entry.instrument_type().into()),
+            instrument_type: Some(mkt.entry.instrument_type().into()),
             metadata: Some(PriceMetadata {
                 allowance: Some(PriceAllowance {
                     remaining_allowance: Some(i64::from(

@@ -1,6 +1,7 @@
 //! `/prices` v1 (`/{epic}/{resolution}?startdate=&enddate=`) and v2 (`/{epic}/{resolution}/
 //! {numPoints}` and `/{epic}/{resolution}/{startDate}/{endDate}`): the same bars as v3 (the
-//! simulator's history, warm-up included) in the older shapes, with the allowance at the top.
+//! back-filled history, then the simulator's own) in the older shapes, with the allowance at
+//! the top.
 
 use std::collections::HashMap;
 
@@ -15,8 +16,9 @@ use scalper_ig_wire::Resolution;
 use scalper_model::Timestamp;
 
 use super::{authenticate, ok_json, require_version, Shared};
+use crate::backfill;
 use crate::error::ApiError;
-use crate::market::{aggregate, Bar};
+use crate::market::Bar;
 
 /// v1's date spelling, in queries and answers.
 const V1_DATE: &str = "%Y:%m:%d-%H:%M:%S";
@@ -67,16 +69,10 @@ fn answer(
             w.st.markets
                 .get(epic)
                 .ok_or_else(|| ApiError::bad_request("error.unsupported.epic"))?;
-        let bars = aggregate(m, period);
+        let seed = w.cfg.seed;
         let picked: Vec<Bar> = match *sel {
-            Select::Last(n) => {
-                let skip = bars.len().saturating_sub(n);
-                bars.into_iter().skip(skip).collect()
-            }
-            Select::Range(f, t) => bars
-                .into_iter()
-                .filter(|b| b.start >= f.millis() && b.start <= t.millis())
-                .collect(),
+            Select::Last(n) => backfill::last(m, seed, period, n),
+            Select::Range(f, t) => backfill::range(m, seed, period, f.millis(), Some(t.millis())),
         };
         let n = u32::try_from(picked.len()).unwrap_or(u32::MAX);
         if w.cfg.rate_limits.is_some() && w.st.historical_used.saturating_add(n) > total {
