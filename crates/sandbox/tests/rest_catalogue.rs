@@ -365,6 +365,25 @@ async fn prices_in_v1_v2_and_v3_shapes() {
         days.body["prices"],
         "deterministic"
     );
+    // Extreme numbers are answered, not a panic.
+    let r = c
+        .get(
+            &format!("/prices/{EURUSD}?pageNumber=999999999999999999&max=99999999999"),
+            3,
+        )
+        .await;
+    assert_eq!((r.status, len(&r.body["prices"])), (StatusCode::OK, 0));
+    let r = c
+        .get(&format!("/prices/{EURUSD}/SECOND/99999999999999"), 2)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = c
+        .get(
+            &format!("/prices/{EURUSD}/DAY/0001-01-01 00:00:00/9999-12-31 00:00:00"),
+            2,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
     // Errors.
     let bad = [
         (
@@ -470,6 +489,19 @@ async fn history_from_the_sandboxs_own_deals() {
             >= 2
     );
     assert!(v2.body["activities"][0]["dateUtc"].is_string());
+    let r = c
+        .get(
+            "/history/activity?maxSpanSeconds=9223372036854775807&pageNumber=9223372036854775807",
+            2,
+        )
+        .await;
+    assert_eq!((r.status, len(&r.body["activities"])), (StatusCode::OK, 0));
+    assert_eq!(
+        c.get("/history/activity/9223372036854775807", 1)
+            .await
+            .status,
+        StatusCode::OK
+    );
     let v1 = c.get("/history/activity/3600000", 1).await;
     let lines = v1.body["activities"].as_array().unwrap();
     assert!(lines.len() >= 2);

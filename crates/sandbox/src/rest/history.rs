@@ -84,7 +84,10 @@ fn span(inner: &Shared, q: &HashMap<String, String>) -> Result<Span, ApiError> {
     }
     if f.is_none() && t.is_none() {
         if let Some(s) = int(q, "maxSpanSeconds")? {
-            return Ok((Some(now(inner) - s.max(0).saturating_mul(1000)), None));
+            return Ok((
+                Some(now(inner).saturating_sub(s.max(0).saturating_mul(1000))),
+                None,
+            ));
         }
     }
     Ok((f, t))

@@ -285,17 +285,17 @@ pub(super) async fn prices(
         } else {
             selected
                 .into_iter()
-                .skip((page_number - 1) * page_size)
+                .skip((page_number - 1).saturating_mul(page_size))
                 .take(page_size)
                 .collect()
         };
         let n = page.len() as u32;
-        if w.cfg.rate_limits.is_some() && w.st.historical_used + n > total_allowance {
+        if w.cfg.rate_limits.is_some() && w.st.historical_used.saturating_add(n) > total_allowance {
             return Err(ApiError::forbidden(
                 "error.public-api.exceeded-account-historical-data-allowance",
             ));
         }
-        w.st.historical_used += n;
+        w.st.historical_used = w.st.historical_used.saturating_add(n);
         let ba = |p: (Decimal, Decimal)| {
             Some(BidAsk {
                 bid: Some(p.0),
