@@ -443,7 +443,22 @@ fn build_state(cfg: &SandboxConfig, start: Timestamp) -> Result<State, SandboxEr
             },
         );
     }
-    st.preferred = "SANDBOX-CFD".into();
+    if !st.accounts.contains_key(&cfg.default_account) {
+        return Err(SandboxError::Config(format!(
+            "unknown default account {:?} (use {} or {})",
+            cfg.default_account,
+            crate::config::CFD_ACCOUNT,
+            crate::config::SPREAD_BET_ACCOUNT
+        )));
+    }
+    st.preferred.insert(
+        cfg.credentials.username.clone(),
+        cfg.default_account.clone(),
+    );
+    if let Some(u) = &cfg.spread_bet_user {
+        st.preferred
+            .insert(u.clone(), crate::config::SPREAD_BET_ACCOUNT.into());
+    }
     Ok(st)
 }
 
