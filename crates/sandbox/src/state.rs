@@ -156,8 +156,6 @@ pub struct State {
     pub accounts: BTreeMap<String, Account>,
     /// Each user's default (preferred) account, by login name.
     pub preferred: BTreeMap<String, String>,
-    /// `/accounts/preferences`: trailing stops enabled, by account.
-    pub trailing_stops: BTreeMap<String, bool>,
     /// Watchlists, by account.
     pub watchlists: BTreeMap<String, Vec<Watchlist>>,
     pub markets: BTreeMap<String, MarketRt>,
@@ -216,7 +214,6 @@ impl State {
             requests: BTreeMap::new(),
             accounts: BTreeMap::new(),
             preferred: BTreeMap::new(),
-            trailing_stops: BTreeMap::new(),
             watchlists: BTreeMap::new(),
             markets: BTreeMap::new(),
             confirms: HashMap::new(),

@@ -193,25 +193,26 @@ async fn each_user_lands_on_its_default_account() {
         )
         .await;
     assert_eq!(r.code(), "error.security.invalid-details");
-    // Preferences, per account.
+    // Preferences, per account: trailing stops on until the account turns them off.
     assert_eq!(
         c.get("/accounts/preferences", 1).await.body["trailingStopsEnabled"],
-        false
+        true
     );
     let r = c
         .call(
             Method::PUT,
             "/accounts/preferences",
             1,
-            Some(json!({"trailingStopsEnabled": "true"})),
+            Some(json!({"trailingStopsEnabled": "false"})),
             &[],
         )
         .await;
     assert_eq!(r.body["status"], "SUCCESS");
     assert_eq!(
         c.get("/accounts/preferences", 1).await.body["trailingStopsEnabled"],
-        true
+        false
     );
+
     let r = c
         .call(
             Method::PUT,

@@ -97,6 +97,36 @@ async fn trailing_stop_requests_follow_igs_rules() {
             "{extra}"
         );
     }
+    // With the account's trailing stops turned off, IG refuses them.
+    let r = c
+        .call(
+            Method::PUT,
+            "/accounts/preferences",
+            1,
+            Some(json!({"trailingStopsEnabled": false})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = c
+        .post(
+            "/positions/otc",
+            2,
+            with(json!({"stopDistance": "10", "trailingStopIncrement": "1"})),
+        )
+        .await;
+    let conf = c.confirm(r.body["dealReference"].as_str().unwrap()).await;
+    assert_eq!(conf["reason"], "TRAILING_STOP_NOT_ALLOWED", "{conf}");
+    let r = c
+        .call(
+            Method::PUT,
+            "/accounts/preferences",
+            1,
+            Some(json!({"trailingStopsEnabled": true})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
     // An increment under the market's minimum step is a dealing rejection.
     let r = c
         .post(

@@ -21,10 +21,9 @@ pub(super) async fn preferences(
     require_version(&h, &[1])?;
     let on = inner
         .lock()
-        .trailing_stops
+        .accounts
         .get(&who.account)
-        .copied()
-        .unwrap_or(false);
+        .is_some_and(|a| a.trailing_stops_enabled);
     Ok(ok_json(&json!({ "trailingStopsEnabled": on })))
 }
 
@@ -57,7 +56,9 @@ pub(super) async fn set_preferences(
             flag(x).ok_or_else(|| ApiError::bad_request("invalid.request.trailingStopsEnabled"))?
         }
     };
-    inner.lock().trailing_stops.insert(who.account, on);
+    if let Some(a) = inner.lock().accounts.get_mut(&who.account) {
+        a.trailing_stops_enabled = on;
+    }
     Ok(ok_json(&json!({ "status": "SUCCESS" })))
 }
 

@@ -184,6 +184,7 @@ pub(super) async fn login(
         (cst, xst, account)
     };
     let (balance, pnl, margin, available) = inner.with(|w| w.funds(&account));
+    let trailing = trailing_enabled(&inner, &account);
     let kind = accounts
         .iter()
         .find(|a| a.account_id == account)
@@ -205,7 +206,7 @@ pub(super) async fn login(
         timezone_offset: Some(rust_decimal::Decimal::ZERO),
         has_active_demo_accounts: Some(true),
         has_active_live_accounts: Some(false),
-        trailing_stops_enabled: Some(true),
+        trailing_stops_enabled: Some(trailing),
         rerouting_environment: None,
         dealing_enabled: Some(true),
     };
@@ -380,7 +381,7 @@ pub(super) async fn switch(
     };
     tracing::info!(account = %req.account_id, "account switched");
     let mut resp = ok_json(&SwitchAccountResponse {
-        trailing_stops_enabled: Some(true),
+        trailing_stops_enabled: Some(trailing_enabled(&inner, &req.account_id)),
         dealing_enabled: Some(true),
         has_active_demo_accounts: Some(true),
         has_active_live_accounts: Some(false),
@@ -423,4 +424,13 @@ pub(super) async fn encryption_key(
         encryption_key: B64.encode(der.as_bytes()),
         time_stamp: Some(ts),
     }))
+}
+
+/// The account's `trailingStopsEnabled` preference (`PUT /accounts/preferences`).
+fn trailing_enabled(inner: &Shared, account: &str) -> bool {
+    inner
+        .lock()
+        .accounts
+        .get(account)
+        .is_some_and(|a| a.trailing_stops_enabled)
 }
