@@ -2,7 +2,8 @@
 
 A strategy is a built-in one by name (``"ema-cross"``, ``"sma-cross"``, ``"scalper"``) or a
 Python class with ``on_quote(self, quote, ctx)`` (and optionally ``on_bar``, ``on_fill``,
-``on_timer``) returning ``None``, an :class:`Enter` / :class:`Exit`, or a list of them. The
+``on_timer``) returning ``None``, an :class:`Enter` / :class:`Exit` / :class:`Reduce`, or a list of
+them. The
 Rust engine runs it: risk approves or refuses every entry and only the engine trades, exactly
 as in the ``scalper`` CLI, so a Python strategy and the same strategy in Rust give the same
 trades.
@@ -27,6 +28,7 @@ from ._scalper import (  # noqa: F401  (re-exported)
     Exit,
     Fill,
     Quote,
+    Reduce,
     ScalperError,
     __version__,
     strategy_names,
@@ -46,6 +48,7 @@ __all__ = [
     "Exit",
     "Fill",
     "Quote",
+    "Reduce",
     "Report",
     "ScalperError",
     "Strategy",

@@ -68,16 +68,31 @@ class Enter:
         trailing: Optional[Amount] = None,
         max_hold_ms: Optional[int] = None,
         reason: Optional[str] = None,
-    ) -> None: ...
+        guaranteed: bool = False,
+        trailing_increment: Optional[Amount] = None,
+    ) -> None:
+        """``trailing``: an engine-managed trailing stop (points); ``guaranteed``: a
+        guaranteed stop at ``stop``; ``trailing_increment``: IG's own trailing stop starting at
+        ``stop`` and moving in steps of this many points."""
     @property
     def direction(self) -> str: ...
     @property
     def reason(self) -> str: ...
+    @property
+    def guaranteed(self) -> bool: ...
 
 class Exit:
     """Close the instrument's positions of ``direction`` (all when ``None``)."""
 
     def __init__(self, direction: Optional[str] = None, *, reason: Optional[str] = None) -> None: ...
+
+class Reduce:
+    """Close ``fraction`` (0 < fraction < 1) of each position of ``direction`` (all when
+    ``None``), rounded down to the market's size step."""
+
+    def __init__(
+        self, fraction: Amount, direction: Optional[str] = None, *, reason: Optional[str] = None
+    ) -> None: ...
 
 def strategy_names() -> List[str]:
     """The built-in strategies, then those registered in this process."""

@@ -84,7 +84,7 @@ def test_garbage_from_a_strategy_is_a_clear_error_and_positions_are_flattened(qu
     with pytest.warns(scalper.StrategyWarning):
         r = scalper.backtest(quotes, Garbage, on_error="flatten")
     (err,) = r.strategy_errors
-    assert "item 1 is 'not an intent'" in err and "scalper.Enter or scalper.Exit" in err
+    assert "item 1 is 'not an intent'" in err and "expected scalper.Enter, Exit or Reduce" in err
     assert r.metrics["trades"] == 1
     # Flattened at the error (the quote after the 60th), not at the end of the data.
     assert r.trades[0]["exit_time"] < r.trades[0]["entry_time"] + 60_000
@@ -146,3 +146,34 @@ def test_hooks_get_fills_context_and_timers(quotes):
     assert seen["fills"] == [("BUY", False, Decimal(1)), ("SELL", True, Decimal(1))]
     assert seen["timers"] > 10
     assert seen["positions"] == {None, "BUY"}
+
+
+def test_stop_kinds_and_partial_closes():
+    assert scalper.Enter("BUY", size=2, stop=30, guaranteed=True).guaranteed
+    with pytest.raises(ValueError, match="need a stop"):
+        scalper.Enter("BUY", guaranteed=True)
+    with pytest.raises(ValueError, match="not both"):
+        scalper.Enter("BUY", stop=30, guaranteed=True, trailing_increment=5)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        scalper.Reduce(1)
+    assert "0.5" in repr(scalper.Reduce("0.5", "BUY"))
+
+
+class Halves(scalper.Strategy):
+    def __init__(self):
+        self.n = 0
+
+    def on_quote(self, q, ctx):
+        self.n += 1
+        if self.n == 10:
+            return scalper.Enter(scalper.BUY, size=2, reason="in")
+        if self.n == 20:
+            return scalper.Reduce("0.5", reason="half")
+        return None
+
+
+def test_a_partial_close_from_python(quotes):
+    r = scalper.backtest(quotes, Halves)
+    assert r.strategy_errors == []
+    # The position closed at the end of the data is what the reduce left of it.
+    assert r.trades[-1]["size"] == Decimal(1), r.trades

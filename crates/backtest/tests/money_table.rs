@@ -140,6 +140,7 @@ fn paper_pnl(c: &MoneyCase) -> Money {
         limit_distance: None,
         currency: c.account.into(),
         expiry: "-".into(),
+        stop_kind: scalper_engine::StopKind::Normal,
     }));
     let Some(BrokerEvent::Accepted { deal_id, level, .. }) = opened.first() else {
         panic!("{}: not opened: {opened:?}", c.name);

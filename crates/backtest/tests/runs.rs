@@ -238,6 +238,7 @@ fn stop_is_assumed_hit_first_inside_a_bar() {
         limit_distance: Some(Points::new(dec!(10))),
         currency: "USD".into(),
         expiry: "-".into(),
+        stop_kind: scalper_engine::StopKind::Normal,
     }));
     assert!(ev.is_empty(), "bar orders wait for the next open: {ev:?}");
     // Next bar opens at 1.1000 (fill; stop 1.0990, limit 1.1010) and trades through both.

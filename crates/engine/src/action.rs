@@ -26,6 +26,8 @@ pub enum Action {
     TradeOpened(OpenedTrade),
     /// A position closed.
     TradeClosed(ClosedTrade),
+    /// Part of a position closed; the rest stays open under the same deal id.
+    TradeReduced(ReducedTrade),
     /// A log record with a level and an optional epic.
     Log {
         level: LogLevel,
@@ -144,6 +146,15 @@ pub enum Refusal {
         distance: Decimal,
         max: Decimal,
     },
+    /// The strategy asked for a guaranteed or broker-side trailing stop that the market (or,
+    /// for trailing stops, the account's preferences) does not offer.
+    StopKindUnavailable {
+        kind: String,
+    },
+    /// A guaranteed or broker-side trailing stop needs a stop distance.
+    StopKindNeedsDistance {
+        kind: String,
+    },
     /// The margin the entry needs is more than the account has available (equity including
     /// open P&L, less the margin of open positions), in account currency.
     InsufficientMargin {
@@ -200,6 +211,8 @@ impl Refusal {
             Self::MaxLeverage { .. } => "max_leverage",
             Self::MaxCurrencyExposure { .. } => "max_currency_exposure",
             Self::StopTooFar { .. } => "stop_too_far",
+            Self::StopKindUnavailable { .. } => "stop_kind_unavailable",
+            Self::StopKindNeedsDistance { .. } => "stop_kind_needs_distance",
             Self::NothingToClose => "nothing_to_close",
         }
     }
@@ -299,6 +312,15 @@ impl fmt::Display for Refusal {
                 distance.normalize(),
                 max.normalize()
             ),
+            Self::StopKindUnavailable { kind } if kind == "trailing" => f.write_str(
+                "trailing stops are not available at the broker for this market or account (IG: the market's trailingStopsPreference, the account's trailingStopsEnabled preference); use trailing = \"engine\"",
+            ),
+            Self::StopKindUnavailable { kind } => {
+                write!(f, "{kind} stops are not offered on this market")
+            }
+            Self::StopKindNeedsDistance { kind } => {
+                write!(f, "a {kind} stop needs a stop distance")
+            }
             Self::NothingToClose => f.write_str("no open position to close"),
         }
     }
@@ -322,7 +344,27 @@ pub struct OpenedTrade {
     pub paper: bool,
 }
 
-/// A finished round trip.
+/// Part of a position closed (`Intent::Reduce`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReducedTrade {
+    pub trade_id: u64,
+    pub deal_ref: DealReference,
+    pub deal_id: DealId,
+    pub epic: Epic,
+    pub direction: Direction,
+    /// The size closed now.
+    pub closed_size: Size,
+    /// The size still open.
+    pub remaining: Size,
+    pub level: Price,
+    /// P&L of the closed part, in account currency.
+    pub pnl: Money,
+    pub at: Timestamp,
+    pub reason: String,
+}
+
+/// A finished round trip. After partial closes, `size` is the part closed at the exit and
+/// `pnl` the whole trade's P&L (the partial closes' included).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClosedTrade {
     pub trade_id: u64,

@@ -7,6 +7,8 @@ use scalper_model::{
 };
 use std::sync::Arc;
 
+use crate::strategy::StopKind;
+
 use serde::{Deserialize, Serialize};
 
 /// One input to [`crate::Engine::process`]. The engine's notion of "now" is the latest
@@ -104,6 +106,9 @@ pub struct OpenOrder {
     pub currency: Arc<str>,
     /// `-` for CFDs, `DFB` for daily funded bets.
     pub expiry: Arc<str>,
+    /// A normal, guaranteed or broker-side trailing stop (`stop_distance` is its distance).
+    #[serde(default, skip_serializing_if = "StopKind::is_normal")]
+    pub stop_kind: StopKind,
 }
 
 /// A market order that closes a position by deal id. `direction` is the closing side (the
@@ -222,6 +227,19 @@ pub enum BrokerEvent {
         cause: CloseCause,
         at: Timestamp,
     },
+    /// Part of a position closed (a [`CloseOrder`] smaller than the position); the rest
+    /// stays open under the same deal id.
+    PartiallyClosed {
+        deal_id: DealId,
+        /// The close request's reference, when the broker reports it.
+        deal_ref: Option<DealReference>,
+        /// The size closed.
+        size: Size,
+        level: Price,
+        /// Realised P&L of the closed part when the broker reports it.
+        pnl: Option<Money>,
+        at: Timestamp,
+    },
     /// An [`AmendOrder`] took effect.
     Amended {
         deal_id: DealId,
@@ -260,7 +278,9 @@ impl EngineEvent {
                 Some(*t)
             }
             Self::Broker(
-                BrokerEvent::Accepted { at, .. } | BrokerEvent::PositionClosed { at, .. },
+                BrokerEvent::Accepted { at, .. }
+                | BrokerEvent::PositionClosed { at, .. }
+                | BrokerEvent::PartiallyClosed { at, .. },
             ) => Some(*at),
             // Read at the wall clock's time: it does not move the engine's clock.
             Self::Broker(_)

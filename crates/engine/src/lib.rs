@@ -45,4 +45,4 @@ pub use event::{
 pub use margin::{below_close_out, MarginWatch, CLOSE_OUT_PERCENT};
 pub use risk::{Approved, Decision, RiskInput, RiskManager};
 pub use sim::{step, step_quote, SimBroker, SimConfig, SimPosition};
-pub use strategy::{Entry, Fill, Intent, Strategy, StrategyConfig, StrategyContext};
+pub use strategy::{Entry, Fill, Intent, StopKind, Strategy, StrategyConfig, StrategyContext};

@@ -17,7 +17,7 @@ use scalper_model::{
 use crate::action::{HaltReason, Refusal};
 use crate::config::{parse_tz, RiskConfig, RiskPerTrade};
 use crate::error::ConfigError;
-use crate::strategy::Entry;
+use crate::strategy::{Entry, StopKind};
 
 /// Caps a risk-sized entry at what the available margin carries (a fixed size is not
 /// shrunk), and refuses an entry whose size (at least the minimum deal) the margin cannot
@@ -389,8 +389,41 @@ impl RiskManager {
         let rules = &i.instrument.rules;
         let min = rules.min_stop_distance;
         let widen = |d: Points| if d < min { min } else { d };
-        let stop = entry.stop_distance.map(widen);
         let limit = entry.limit_distance.map(widen);
+        let stop = match entry.stop_kind {
+            StopKind::Normal => entry.stop_distance.map(widen),
+            StopKind::Guaranteed => {
+                let Some(g) = rules.guaranteed_stop else {
+                    return Decision::Refuse(Refusal::StopKindUnavailable {
+                        kind: "guaranteed".into(),
+                    });
+                };
+                let Some(d) = entry.stop_distance else {
+                    return Decision::Refuse(Refusal::StopKindNeedsDistance {
+                        kind: "guaranteed".into(),
+                    });
+                };
+                let gmin = if g.min_distance > min {
+                    g.min_distance
+                } else {
+                    min
+                };
+                Some(if d < gmin { gmin } else { d })
+            }
+            StopKind::Trailing { .. } => {
+                if !rules.trailing_stops {
+                    return Decision::Refuse(Refusal::StopKindUnavailable {
+                        kind: "trailing".into(),
+                    });
+                }
+                let Some(d) = entry.stop_distance else {
+                    return Decision::Refuse(Refusal::StopKindNeedsDistance {
+                        kind: "trailing".into(),
+                    });
+                };
+                Some(widen(d))
+            }
+        };
         if let (Some(s), Some(max)) = (stop, rules.max_stop_distance) {
             if s > max {
                 return Decision::Refuse(Refusal::StopTooFar {

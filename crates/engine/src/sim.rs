@@ -29,6 +29,7 @@ use crate::broker::Broker;
 use crate::driver::{Driver, Venue};
 use crate::engine::Engine;
 use crate::event::{BrokerCommand, BrokerEvent, CloseCause, CloseOrder, EngineEvent, OpenOrder};
+use crate::strategy::StopKind;
 
 /// How many recent outcomes the sim broker keeps for `Resolve` requests (the engine resolves
 /// only references of trades still in flight; a short list stays in cache).
@@ -92,8 +93,13 @@ pub struct SimPosition {
     pub level: Price,
     pub stop_level: Option<Price>,
     pub limit_level: Option<Price>,
-    /// Commission paid on entry.
+    /// Commission paid on entry (what is left of it after partial closes).
     pub commission: Money,
+    /// Normal, guaranteed (filled at its level whatever the gap) or trailing (moved by the
+    /// broker in steps of its increment, at the distance it was opened with).
+    pub stop_kind: StopKind,
+    /// A trailing stop's distance in price units.
+    pub trailing_distance: Option<Decimal>,
 }
 
 /// Commission of one fill: `percent` of the notional (`level / point_size x value_per_point x
@@ -286,6 +292,29 @@ impl SimBroker {
         {
             return Some(RejectReason::SizeIncrement);
         }
+        match o.stop_kind {
+            StopKind::Normal => {}
+            StopKind::Guaranteed => match (rules.guaranteed_stop, o.stop_distance) {
+                (None, _) => return Some(RejectReason::Other("CR_NOT_ALLOWED".into())),
+                (Some(g), Some(d)) if d < g.min_distance => {
+                    return Some(RejectReason::StopOrLimitLevel)
+                }
+                (Some(_), None) => return Some(RejectReason::Other("STOP_REQUIRED_ERROR".into())),
+                _ => {}
+            },
+            StopKind::Trailing { increment } => {
+                if !rules.trailing_stops {
+                    return Some(RejectReason::Other("TRAILING_STOP_NOT_ALLOWED".into()));
+                }
+                if o.stop_distance.is_none()
+                    || rules.min_trailing_step.is_some_and(|m| increment < m)
+                {
+                    return Some(RejectReason::Other(
+                        "ATTACHED_ORDER_TRAILING_STOP_ERROR".into(),
+                    ));
+                }
+            }
+        }
         for d in [o.stop_distance, o.limit_distance].into_iter().flatten() {
             if d < rules.min_stop_distance {
                 return Some(RejectReason::StopOrLimitLevel);
@@ -308,8 +337,17 @@ impl SimBroker {
         if c.direction == p.direction {
             return Some(RejectReason::PositionNotAvailableToClose);
         }
-        if c.size != p.size {
+        // All of it, or a part that leaves at least the minimum deal size open.
+        if c.size > p.size || c.size <= Size::ZERO {
             return Some(RejectReason::OrderSizeCannotBeFilled);
+        }
+        if c.size < p.size {
+            let min = self.market(&p.epic).map_or(Size::ZERO, |i| {
+                self.markets[i].instrument.rules.min_deal_size
+            });
+            if c.size < min || p.size.value() - c.size.value() < min.value() {
+                return Some(RejectReason::MinimumDealSize);
+            }
         }
         let m = self.market(&p.epic).map(|i| &self.markets[i]);
         if !m.is_some_and(|m| {
@@ -386,6 +424,11 @@ impl SimBroker {
                     stop_level,
                     limit_level,
                     commission,
+                    stop_kind: o.stop_kind,
+                    trailing_distance: match o.stop_kind {
+                        StopKind::Trailing { .. } => o.stop_distance.map(|d| inst.from_points(d)),
+                        _ => None,
+                    },
                 });
                 let ev = BrokerEvent::Accepted {
                     deal_ref: o.deal_ref.clone(),
@@ -401,6 +444,18 @@ impl SimBroker {
             }
             BrokerCommand::Close(c) => {
                 let level = price(c.direction);
+                let partial = self
+                    .positions
+                    .iter()
+                    .find(|p| p.deal_id == c.deal_id)
+                    .is_some_and(|p| c.size < p.size);
+                if partial {
+                    if let Some(ev) = self.close_part(c, level, q.ts) {
+                        self.remember(&c.deal_ref, &ev);
+                        out.push(ev);
+                    }
+                    return;
+                }
                 if let Some(ev) = self.close_position(&c.deal_id, level, CloseCause::Engine, q.ts) {
                     self.remember(&c.deal_ref, &ev);
                     out.push(ev);
@@ -432,6 +487,70 @@ impl SimBroker {
             cause,
             at,
         })
+    }
+
+    /// Closes `c.size` of a larger position: P&L of that part, net of its share of the entry
+    /// commission and its own.
+    fn close_part(&mut self, c: &CloseOrder, level: Price, at: Timestamp) -> Option<BrokerEvent> {
+        let i = self.positions.iter().position(|p| p.deal_id == c.deal_id)?;
+        let idx = self.market(&self.positions[i].epic)?;
+        let inst = &self.markets[idx].instrument;
+        let p = &self.positions[i];
+        let share = if p.size.value().is_zero() {
+            Decimal::ZERO
+        } else {
+            c.size.value() / p.size.value()
+        };
+        let entry_commission = Money::new(p.commission.value() * share).round_cents();
+        let pnl = inst.pnl(p.direction, c.size, p.level, level)
+            - entry_commission
+            - self.commission(inst, level, c.size);
+        let p = &mut self.positions[i];
+        p.size = Size::new(scalper_model::normalized(p.size.value() - c.size.value()));
+        p.commission -= entry_commission;
+        Some(BrokerEvent::PartiallyClosed {
+            deal_id: c.deal_id.clone(),
+            deal_ref: Some(c.deal_ref.clone()),
+            size: c.size,
+            level,
+            pnl: Some(pnl),
+            at,
+        })
+    }
+
+    /// IG's trailing stops on a new price: each stop that is more than its distance plus one
+    /// increment behind the best price moves up by whole increments.
+    fn trail(&mut self, idx: usize, q: &Quote, out: &mut Vec<BrokerEvent>) {
+        let point = self.markets[idx].instrument.point_size;
+        for p in &mut self.positions {
+            let (StopKind::Trailing { increment }, Some(dist), Some(stop)) =
+                (p.stop_kind, p.trailing_distance, p.stop_level)
+            else {
+                continue;
+            };
+            if p.epic != q.epic {
+                continue;
+            }
+            let step = increment.value() * point;
+            if step <= Decimal::ZERO {
+                continue;
+            }
+            let moved = match p.direction {
+                Direction::Buy => q.bid - dist - stop,
+                Direction::Sell => stop - (q.offer + dist),
+            };
+            if moved < step {
+                continue;
+            }
+            let steps = (moved / step).floor();
+            let new = stop + p.direction.sign() * steps * step;
+            p.stop_level = Some(new);
+            out.push(BrokerEvent::Amended {
+                deal_id: p.deal_id.clone(),
+                stop_level: Some(new),
+                limit_level: p.limit_level,
+            });
+        }
     }
 
     fn amend(&mut self, a: &crate::event::AmendOrder) -> BrokerEvent {
@@ -508,6 +627,7 @@ impl SimBroker {
     #[inline(never)]
     fn trigger_and_fill(&mut self, idx: usize, seq: u64, q: &Quote) -> Vec<BrokerEvent> {
         let mut out = Vec::new();
+        self.trail(idx, q, &mut out);
         // Slippage applies to stop fills only: computed when a stop triggers.
         let slip = |b: &Self| b.slip(&b.markets[idx].instrument, q);
         let mut i = 0;
@@ -519,8 +639,12 @@ impl SimBroker {
             }
             let hit = match p.direction {
                 Direction::Buy => {
-                    if p.stop_level.is_some_and(|s| q.bid <= s) {
-                        Some((q.bid - slip(self), CloseCause::Stop))
+                    if let Some(s) = p.stop_level.filter(|s| q.bid <= *s) {
+                        // A guaranteed stop fills at its level, gap or not.
+                        Some(match p.stop_kind {
+                            StopKind::Guaranteed => (s, CloseCause::Stop),
+                            _ => (q.bid - slip(self), CloseCause::Stop),
+                        })
                     } else if p.limit_level.is_some_and(|l| q.bid >= l) {
                         p.limit_level.map(|l| (l, CloseCause::Limit))
                     } else {
@@ -528,8 +652,11 @@ impl SimBroker {
                     }
                 }
                 Direction::Sell => {
-                    if p.stop_level.is_some_and(|s| q.offer >= s) {
-                        Some((q.offer + slip(self), CloseCause::Stop))
+                    if let Some(s) = p.stop_level.filter(|s| q.offer >= *s) {
+                        Some(match p.stop_kind {
+                            StopKind::Guaranteed => (s, CloseCause::Stop),
+                            _ => (q.offer + slip(self), CloseCause::Stop),
+                        })
                     } else if p.limit_level.is_some_and(|l| q.offer <= l) {
                         p.limit_level.map(|l| (l, CloseCause::Limit))
                     } else {

@@ -63,6 +63,7 @@ fn decide(available: Decimal, size: Option<Decimal>, stop: Decimal) -> Decision 
         trailing_distance: None,
         max_hold_ms: None,
         reason: String::new(),
+        stop_kind: scalper_engine::StopKind::Normal,
     };
     risk.check_entry(&input, &entry)
 }

@@ -56,6 +56,7 @@ proptest! {
                 trailing_distance: None,
                 max_hold_ms: None,
                 reason: "prop".into(),
+                stop_kind: scalper_engine::StopKind::Normal,
             });
             let a = h.quote_with(t, *entry, *entry, vec![fixed]);
             prop_assert!(matches!(a.as_slice(), [Action::Broker(BrokerCommand::Open(_))]), "{:?}", a);
@@ -106,6 +107,7 @@ proptest! {
         let entry = Entry {
             direction: Direction::Buy, size: None, stop_distance: Some(Points::new(Decimal::new(stop, 1))),
             limit_distance: None, trailing_distance: None, max_hold_ms: None, reason: String::new(),
+            stop_kind: scalper_engine::StopKind::Normal,
         };
         let budget_money = match cfg.risk_per_trade {
             RiskPerTrade::Percent(pc) => Decimal::from(equity) * pc / dec!(100),
@@ -144,6 +146,7 @@ proptest! {
         let ev = b.submit(BrokerCommand::Open(scalper_engine::OpenOrder {
             deal_ref: r(1), epic: epic(), direction: dir, size: sz, stop_distance: None,
             limit_distance: None, currency: "USD".into(), expiry: "-".into(),
+            stop_kind: scalper_engine::StopKind::Normal,
         }));
         let scalper_engine::BrokerEvent::Accepted { deal_id, .. } = &ev[0] else { panic!("{ev:?}") };
         let ev = b.submit(BrokerCommand::Close(scalper_engine::CloseOrder {

@@ -39,6 +39,7 @@ fn open_order(
         limit_distance: limit.map(pts),
         currency: "USD".into(),
         expiry: "-".into(),
+        stop_kind: scalper_engine::StopKind::Normal,
     }))
 }
 
@@ -253,7 +254,7 @@ fn max_hold_time_closes_on_timer() {
         max_hold_ms: Some(30_000),
         ..match enter(Direction::Buy, dec!(10), None) {
             Intent::Enter(e) => e,
-            Intent::Exit { .. } => unreachable!(),
+            _ => unreachable!(),
         }
     });
     h.quote_with(0, dec!(1.1000), dec!(1.1001), vec![entry]);
@@ -280,7 +281,7 @@ fn trailing_stop_is_amended_in_steps() {
         trailing_distance: Some(pts(dec!(5))),
         ..match enter(Direction::Buy, dec!(10), None) {
             Intent::Enter(e) => e,
-            Intent::Exit { .. } => unreachable!(),
+            _ => unreachable!(),
         }
     });
     h.quote_with(0, dec!(1.1000), dec!(1.1001), vec![entry]);
@@ -405,6 +406,7 @@ fn sizing_widens_stops_floors_and_caps() {
         trailing_distance: None,
         max_hold_ms: None,
         reason: "fixed".into(),
+        stop_kind: scalper_engine::StopKind::Normal,
     });
     let a = h.quote_with(2, dec!(1.1000), dec!(1.1001), vec![fixed]);
     assert_eq!(
@@ -420,6 +422,7 @@ fn sizing_widens_stops_floors_and_caps() {
         trailing_distance: None,
         max_hold_ms: None,
         reason: "bare".into(),
+        stop_kind: scalper_engine::StopKind::Normal,
     });
     let a = h.quote_with(0, dec!(1.1000), dec!(1.1001), vec![bare]);
     assert_eq!(a, refused(Direction::Buy, Refusal::NoStopToSizeFrom));

@@ -46,6 +46,7 @@ fn open(
         limit_distance: limit.map(pts),
         currency: "USD".into(),
         expiry: "-".into(),
+        stop_kind: scalper_engine::StopKind::Normal,
     })
 }
 

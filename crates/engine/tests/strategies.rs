@@ -50,6 +50,14 @@ fn sides(intents: &[Intent]) -> Vec<String> {
             Intent::Exit { direction, .. } => {
                 format!("exit {}", direction.map_or("ALL", |d| d.as_str()))
             }
+            Intent::Reduce {
+                direction,
+                fraction,
+                ..
+            } => format!(
+                "reduce {} {fraction}",
+                direction.map_or("ALL", |d| d.as_str())
+            ),
         })
         .collect()
 }

@@ -92,6 +92,40 @@ fn distance_points(
     }
 }
 
+/// Guaranteed stops when the market offers them (`controlledRiskAllowed`): the minimum
+/// distance (`minControlledRiskStopDistance`, 0 when absent) and the premium charged when one
+/// is triggered (`limitedRiskPremium`, 0 when absent).
+fn guaranteed_rules(
+    inst: &scalper_ig_wire::markets::InstrumentDetails,
+    rules: &scalper_ig_wire::markets::DealingRulesDetails,
+    mid: Option<Decimal>,
+    point: Decimal,
+) -> Option<scalper_model::GuaranteedStopRules> {
+    if inst.controlled_risk_allowed != Some(true) {
+        return None;
+    }
+    let min_distance =
+        distance_points(rules.min_controlled_risk_stop_distance.as_ref(), mid, point)
+            .unwrap_or(Points::ZERO);
+    let premium = match &inst.limited_risk_premium {
+        Some(UnitValue {
+            unit,
+            value: Some(v),
+        }) if unit
+            .as_deref()
+            .is_some_and(|u| u.eq_ignore_ascii_case("PERCENTAGE")) =>
+        {
+            scalper_model::StopPremium::Percent(*v)
+        }
+        Some(UnitValue { value: Some(v), .. }) => scalper_model::StopPremium::Points(*v),
+        _ => scalper_model::StopPremium::Points(Decimal::ZERO),
+    };
+    Some(scalper_model::GuaranteedStopRules {
+        min_distance,
+        premium,
+    })
+}
+
 /// Step implied by the precision of a size: 0.5 -> 0.1, 0.25 -> 0.01, 1 -> 1.
 fn size_step(min: Decimal) -> Decimal {
     Decimal::new(1, min.normalize().scale())
@@ -252,6 +286,9 @@ pub fn market(details: &MarketDetails, account_currency: Option<&str>) -> Result
                 mid,
                 point,
             ),
+            guaranteed_stop: guaranteed_rules(inst, &rules, mid, point),
+            trailing_stops: rules.trailing_stops_preference.as_deref() == Some("AVAILABLE"),
+            min_trailing_step: distance_points(rules.min_step_distance.as_ref(), mid, point),
         },
         expiry: inst.expiry.clone().unwrap_or_else(|| "-".to_string()),
     };

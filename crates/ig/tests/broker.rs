@@ -34,6 +34,7 @@ fn open_cmd(r: &str) -> BrokerCommand {
         limit_distance: None,
         currency: "USD".into(),
         expiry: "-".into(),
+        stop_kind: scalper_engine::StopKind::Normal,
     })
 }
 

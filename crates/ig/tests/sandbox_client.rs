@@ -422,6 +422,7 @@ async fn broker_rejections_carry_the_mapped_reason() {
             limit_distance: None,
             currency: "USD".into(),
             expiry: "-".into(),
+            stop_kind: scalper_engine::StopKind::Normal,
         })
     };
     let reason = |ev: Vec<BrokerEvent>| match &ev[..] {

@@ -38,8 +38,8 @@ pub use report::{build_report, Report, ReportRow, FAR_FUTURE_MS};
 pub use schema::SCHEMA_VERSION;
 pub use store::{lock_path, Durability, OpenOptions, DEFAULT_PATH};
 pub use types::{
-    Amendment, Close, ConfirmOutcome, DayStats, EventRecord, Fill, Intent, SystemEvent, Trade,
-    TradeDetail, TradeFilter, TradeId,
+    Amendment, Close, ConfirmOutcome, DayStats, EventRecord, Fill, Intent, PartialClose,
+    SystemEvent, Trade, TradeDetail, TradeFilter, TradeId,
 };
 
 /// An open journal. Writable journals hold the engine lock until dropped.

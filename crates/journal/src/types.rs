@@ -92,6 +92,22 @@ pub struct Close {
     pub reason: String,
 }
 
+/// Part of a position closed; the rest stays open under the same deal id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartialClose {
+    pub ts: Timestamp,
+    /// The close request's own reference.
+    pub close_reference: DealReference,
+    pub level: Price,
+    /// The size closed.
+    pub size: Size,
+    /// The size still open.
+    pub remaining: Size,
+    /// Realised P&L of the part closed, in account currency.
+    pub pnl: Money,
+    pub reason: String,
+}
+
 /// Events that do not belong to one trade.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

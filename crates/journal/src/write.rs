@@ -11,7 +11,8 @@ use serde_json::json;
 
 use crate::query::{dec_text, state_str};
 use crate::{
-    Amendment, Close, ConfirmOutcome, Fill, Intent, Journal, JournalError, SystemEvent, TradeId,
+    Amendment, Close, ConfirmOutcome, Fill, Intent, Journal, JournalError, PartialClose,
+    SystemEvent, TradeId,
 };
 
 const CLOSED_EXTERNALLY: &str = "closed_externally";
@@ -222,6 +223,33 @@ impl Journal {
         let detail =
             serde_json::to_value(amendment).map_err(|e| JournalError::decode("amendment", e))?;
         insert_event(&tx, amendment.ts, "amendment", Some(id), &detail)?;
+        tx.commit().map_err(JournalError::sqlite("committing"))
+    }
+
+    /// Part of the position closed: the trade's size becomes what is left, and the part is
+    /// kept as a `partial_close` event (its P&L is in the trade's P&L when it closes).
+    pub fn record_partial_close(
+        &mut self,
+        reference: &DealReference,
+        part: &PartialClose,
+    ) -> Result<(), JournalError> {
+        let tx = self.begin()?;
+        let (id, state) = load_state(&tx, reference)?;
+        if !state.may_hold_position() {
+            return Err(JournalError::Transition {
+                deal_reference: reference.clone(),
+                state,
+                event: DealEvent::PositionSeen,
+            });
+        }
+        tx.execute(
+            "UPDATE trades SET size = ?2 WHERE id = ?1",
+            params![id.0, dec_text(part.remaining.value())],
+        )
+        .map_err(JournalError::sqlite("writing a partial close"))?;
+        let detail =
+            serde_json::to_value(part).map_err(|e| JournalError::decode("partial close", e))?;
+        insert_event(&tx, part.ts, "partial_close", Some(id), &detail)?;
         tx.commit().map_err(JournalError::sqlite("committing"))
     }
 

@@ -481,6 +481,7 @@ mod tests {
             limit_distance: None,
             currency: Arc::from("USD"),
             expiry: Arc::from("-"),
+            stop_kind: scalper_engine::StopKind::Normal,
         }))
     }
 

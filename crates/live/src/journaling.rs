@@ -13,7 +13,8 @@ use scalper_engine::{Action, BrokerCommand, BrokerEvent, Engine, HaltReason, Res
 use scalper_ig::{DealStatus, IgClient};
 use scalper_journal::{
     Amendment, BrokerPosition, BrokerView, Close, ConfirmLookup, ConfirmOutcome, Durability, Fill,
-    Intent, IntentWriter, Journal, JournalError, OpenOptions, ReconciliationReport, SystemEvent,
+    Intent, IntentWriter, Journal, JournalError, OpenOptions, PartialClose, ReconciliationReport,
+    SystemEvent,
 };
 use scalper_model::{
     DealId, DealState, Direction, Epic, Instrument, Money, OrderType, Price, Timestamp,
@@ -395,11 +396,11 @@ impl JournalSink {
                 })?;
             }
             BrokerCommand::Close(c) => {
-                if let Some(t) = engine
-                    .trades()
-                    .iter()
-                    .find(|t| t.deal_id.as_ref() == Some(&c.deal_id))
-                {
+                if let Some(t) = engine.trades().iter().find(|t| {
+                    t.deal_id.as_ref() == Some(&c.deal_id)
+                        // A partial close leaves the trade open: journaled when it fills.
+                        && t.reducing.as_ref().is_none_or(|(r, _, _)| *r != c.deal_ref)
+                }) {
                     let reference = t.open_ref.clone();
                     self.write(format!("journaling the close of {reference}"), move |j| {
                         j.record_close_submitted(&reference, now).map(drop)
@@ -553,6 +554,28 @@ impl JournalSink {
                 );
                 self.write(format!("journaling the close of {r}"), move |j| {
                     j.record_close(&r, &close).map(drop)
+                })?;
+            }
+            Action::TradeReduced(p) => {
+                let Some(r) = engine
+                    .trades()
+                    .iter()
+                    .find(|t| t.trade_id == p.trade_id)
+                    .map(|t| t.open_ref.clone())
+                else {
+                    return Ok(());
+                };
+                let part = PartialClose {
+                    ts: p.at,
+                    close_reference: p.deal_ref.clone(),
+                    level: p.level,
+                    size: p.closed_size,
+                    remaining: p.remaining,
+                    pnl: p.pnl,
+                    reason: p.reason.clone(),
+                };
+                self.write(format!("journaling the partial close of {r}"), move |j| {
+                    j.record_partial_close(&r, &part)
                 })?;
             }
             Action::Refused {

@@ -904,6 +904,18 @@ fn log_action(action: &Action) {
             paper = t.paper,
             "trade closed"
         ),
+        Action::TradeReduced(t) => tracing::info!(
+            trade_id = t.trade_id,
+            deal_id = %t.deal_id,
+            epic = %t.epic,
+            direction = %t.direction,
+            closed = %t.closed_size,
+            remaining = %t.remaining,
+            level = %t.level,
+            pnl = %t.pnl,
+            reason = %t.reason,
+            "trade partly closed"
+        ),
         Action::Log {
             level,
             epic,

@@ -363,6 +363,16 @@ impl MarketSpec {
     }
 
     /// The epic of `kind`.
+    /// Guaranteed stops as the sandbox offers them on this market: no nearer than five times
+    /// the normal minimum, for a premium of half the normal minimum in points when triggered.
+    /// These are the sandbox's figures: IG publishes its own per market and changes them.
+    pub fn guaranteed_stop(&self) -> crate::GuaranteedStopRules {
+        crate::GuaranteedStopRules {
+            min_distance: Points::new(self.min_stop_points * Decimal::from(5)),
+            premium: crate::StopPremium::Points(self.min_stop_points / Decimal::TWO),
+        }
+    }
+
     pub fn epic_str(&self, kind: ProductKind) -> &'static str {
         match kind {
             ProductKind::Cfd => self.cfd_epic,
@@ -413,6 +423,9 @@ impl MarketSpec {
                 size_step: self.size_step,
                 min_stop_distance: Points::new(self.min_stop_points),
                 max_stop_distance: Some(Points::new(self.max_stop_points)),
+                guaranteed_stop: Some(self.guaranteed_stop()),
+                trailing_stops: true,
+                min_trailing_step: Some(Points::new(self.min_stop_points)),
             },
             expiry: match kind {
                 ProductKind::Cfd => "-".to_string(),

@@ -17,7 +17,9 @@ pub use economics::{
     Amount, EconomicsError, MarginBand, MarginRules, MarketTerms, PriceScale, ProductKind,
 };
 pub use ids::{AccountId, DealId, DealReference, Epic, IdError};
-pub use market::{DealingRules, Direction, Instrument, MarketStatus, OrderType};
+pub use market::{
+    DealingRules, Direction, GuaranteedStopRules, Instrument, MarketStatus, OrderType, StopPremium,
+};
 pub use num::{normalized, Money, Points, Price, Size};
 pub use quote::{Candle, Quote};
 pub use reject::RejectReason;

@@ -128,6 +128,49 @@ pub struct DealingRules {
     pub min_stop_distance: Points,
     /// Maximum stop or limit distance, in points (if IG gives one).
     pub max_stop_distance: Option<Points>,
+    /// Guaranteed stops on this market (IG's `controlledRiskAllowed`, its
+    /// `minControlledRiskStopDistance` and `limitedRiskPremium`); `None`: not offered.
+    #[serde(default)]
+    pub guaranteed_stop: Option<GuaranteedStopRules>,
+    /// IG's `trailingStopsPreference` is `AVAILABLE` (and, once the live runtime has read the
+    /// account's preferences, trailing stops are enabled for the account).
+    #[serde(default)]
+    pub trailing_stops: bool,
+    /// Smallest trailing-stop increment, in points (IG's `minStepDistance`).
+    #[serde(default)]
+    pub min_trailing_step: Option<Points>,
+}
+
+/// What a guaranteed stop takes on a market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuaranteedStopRules {
+    /// The nearest a guaranteed stop may be to the price, in points.
+    pub min_distance: Points,
+    /// The premium IG charges when the guaranteed stop is triggered (nothing otherwise).
+    pub premium: StopPremium,
+}
+
+/// A guaranteed-stop premium as IG states it (`limitedRiskPremium {unit, value}`): points per
+/// unit of size, or a percentage of the deal's value (size × level).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "unit", content = "value", rename_all = "snake_case")]
+pub enum StopPremium {
+    Points(Decimal),
+    Percent(Decimal),
+}
+
+impl StopPremium {
+    /// The premium in points for a deal at `level` (prices with `point_size` price units per
+    /// point): a percentage premium is that share of the level counted in points.
+    pub fn points_at(&self, level: Price, point_size: Decimal) -> Points {
+        match *self {
+            Self::Points(p) => Points::new(p),
+            Self::Percent(pct) if !point_size.is_zero() => {
+                Points::new(pct / Decimal::ONE_HUNDRED * level.value() / point_size)
+            }
+            Self::Percent(_) => Points::ZERO,
+        }
+    }
 }
 
 /// An instrument as scalper uses it: epic, friendly name, price scaling, economics (see
@@ -325,6 +368,9 @@ pub fn default_fx_rules() -> DealingRules {
         size_step: dec!(0.01),
         min_stop_distance: Points::new(dec!(2)),
         max_stop_distance: None,
+        guaranteed_stop: None,
+        trailing_stops: false,
+        min_trailing_step: None,
     }
 }
 

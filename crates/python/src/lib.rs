@@ -247,6 +247,7 @@ fn _scalper(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<strategy::Context>()?;
     m.add_class::<strategy::Enter>()?;
     m.add_class::<strategy::Exit>()?;
+    m.add_class::<strategy::Reduce>()?;
     m.add_function(wrap_pyfunction!(_backtest, m)?)?;
     m.add_function(wrap_pyfunction!(_sweep, m)?)?;
     m.add_function(wrap_pyfunction!(strategy_names, m)?)?;

@@ -13,8 +13,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple, PyType};
 use rust_decimal::Decimal;
 use scalper_engine::strategy::{
-    invalid, mid_f64, to_f64, Entry, Fill as EngineFill, Intent, Strategy, StrategyContext,
-    StrategyFactory,
+    invalid, mid_f64, to_f64, Entry, Fill as EngineFill, Intent, StopKind, Strategy,
+    StrategyContext, StrategyFactory,
 };
 use scalper_engine::ConfigError;
 use scalper_model::{Candle, Direction, Instrument, Points, Quote as EngineQuote, Size, Timestamp};
@@ -260,6 +260,8 @@ fn intents(ret: &Bound<'_, PyAny>) -> Result<Vec<Intent>, String> {
             Some(Intent::Enter(e.get().0.clone()))
         } else if let Ok(x) = v.downcast::<Exit>() {
             Some(x.get().0.clone())
+        } else if let Ok(x) = v.downcast::<Reduce>() {
+            Some(x.get().0.clone())
         } else {
             None
         }
@@ -283,7 +285,7 @@ fn intents(ret: &Bound<'_, PyAny>) -> Result<Vec<Intent>, String> {
         t.iter().collect()
     } else {
         return Err(format!(
-            "{}: expected None, a scalper.Enter or scalper.Exit, or a list of them",
+            "{}: expected None, a scalper.Enter, Exit or Reduce, or a list of them",
             describe(ret)
         ));
     };
@@ -293,7 +295,7 @@ fn intents(ret: &Bound<'_, PyAny>) -> Result<Vec<Intent>, String> {
         .map(|(n, v)| {
             one(v).ok_or_else(|| {
                 format!(
-                    "a list whose item {n} is {}: expected scalper.Enter or scalper.Exit",
+                    "a list whose item {n} is {}: expected scalper.Enter, Exit or Reduce",
                     describe(v)
                 )
             })
@@ -543,8 +545,10 @@ impl Context {
 }
 
 /// `Enter(direction, *, size=None, stop=None, limit=None, trailing=None, max_hold_ms=None,
-/// reason="")`: open a position. Amounts are ints, strs or `decimal.Decimal`s (no floats);
-/// without `size`, risk sizes the trade from `stop`.
+/// reason="", guaranteed=False, trailing_increment=None)`: open a position. Amounts are
+/// ints, strs or `decimal.Decimal`s (no floats); without `size`, risk sizes the trade from
+/// `stop`. `trailing` is an engine-managed trail; `guaranteed=True` asks for a guaranteed
+/// stop, `trailing_increment` for IG's own trailing stop (both need `stop`).
 #[derive(Debug)]
 #[pyclass(frozen, module = "scalper._scalper")]
 pub struct Enter(pub Entry);
@@ -552,7 +556,8 @@ pub struct Enter(pub Entry);
 #[pymethods]
 impl Enter {
     #[new]
-    #[pyo3(signature = (direction, *, size=None, stop=None, limit=None, trailing=None, max_hold_ms=None, reason=None))]
+    #[pyo3(signature = (direction, *, size=None, stop=None, limit=None, trailing=None, max_hold_ms=None, reason=None, guaranteed=false, trailing_increment=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         direction: &Bound<'_, PyAny>,
         size: Option<&Bound<'_, PyAny>>,
@@ -561,6 +566,8 @@ impl Enter {
         trailing: Option<&Bound<'_, PyAny>>,
         max_hold_ms: Option<i64>,
         reason: Option<String>,
+        guaranteed: bool,
+        trailing_increment: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let positive = |what: &str, v: Option<&Bound<'_, PyAny>>| -> PyResult<Option<Decimal>> {
             v.filter(|v| !v.is_none())
@@ -586,6 +593,22 @@ impl Enter {
             )));
         }
         e.max_hold_ms = max_hold_ms;
+        let increment = positive("trailing_increment", trailing_increment)?;
+        if (guaranteed || increment.is_some()) && e.stop_distance.is_none() {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "guaranteed and trailing_increment need a stop distance (stop=...)",
+            ));
+        }
+        e = match (guaranteed, increment) {
+            (true, Some(_)) => {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "a stop is either guaranteed or trailing at the broker, not both",
+                ))
+            }
+            (true, None) => e.with_guaranteed_stop(),
+            (false, Some(i)) => e.with_broker_trailing(Points::new(i)),
+            (false, None) => e,
+        };
         Ok(Self(e))
     }
     #[getter]
@@ -595,6 +618,10 @@ impl Enter {
     #[getter]
     fn reason(&self) -> &str {
         &self.0.reason
+    }
+    #[getter]
+    fn guaranteed(&self) -> bool {
+        matches!(self.0.stop_kind, StopKind::Guaranteed)
     }
     fn __repr__(&self) -> String {
         format!(
@@ -637,7 +664,50 @@ impl Exit {
                 "Exit({:?}, reason={reason:?})",
                 direction.map(Direction::as_str)
             ),
-            Intent::Enter(_) => "Exit(?)".into(),
+            _ => "Exit(?)".into(),
+        }
+    }
+}
+
+/// `Reduce(fraction, direction=None, *, reason="")`: close `fraction` (0 < fraction < 1;
+/// an int, str or Decimal) of each position of `direction` (all when `None`), rounded down to
+/// the market's size step.
+#[derive(Debug)]
+#[pyclass(frozen, module = "scalper._scalper")]
+pub struct Reduce(pub Intent);
+
+#[pymethods]
+impl Reduce {
+    #[new]
+    #[pyo3(signature = (fraction, direction=None, *, reason=None))]
+    fn new(
+        fraction: &Bound<'_, PyAny>,
+        direction: Option<&Bound<'_, PyAny>>,
+        reason: Option<String>,
+    ) -> PyResult<Self> {
+        let f = decimal("fraction", fraction)?;
+        if f <= Decimal::ZERO || f >= Decimal::ONE {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "fraction: must be between 0 and 1 (exclusive), got {f}; use Exit to close all"
+            )));
+        }
+        let dir = direction
+            .filter(|d| !d.is_none())
+            .map(direction_of)
+            .transpose()?;
+        Ok(Self(Intent::reduce(dir, f, reason.unwrap_or_default())))
+    }
+    fn __repr__(&self) -> String {
+        match &self.0 {
+            Intent::Reduce {
+                direction,
+                fraction,
+                reason,
+            } => format!(
+                "Reduce({fraction}, {:?}, reason={reason:?})",
+                direction.map(Direction::as_str)
+            ),
+            _ => "Reduce(?)".into(),
         }
     }
 }

@@ -44,8 +44,8 @@
 pub use rust_decimal::Decimal;
 pub use scalper_engine::strategy::{
     factory, invalid, lookup, mid_f64, points_from_f64, register, strategy_names, to_f64, Atr,
-    CandleBuilder, CustomStrategy, Ema, Entry, Fill, Intent, Sma, Strategy, StrategyConfig,
-    StrategyContext, StrategyFactory, StrategyParams,
+    CandleBuilder, CustomStrategy, Ema, Entry, Fill, Intent, Sma, StopKind, Strategy,
+    StrategyConfig, StrategyContext, StrategyFactory, StrategyParams,
 };
 pub use scalper_engine::ConfigError;
 pub use scalper_model::{Candle, Direction, Instrument, Points, Price, Quote, Size, Timestamp};
@@ -54,7 +54,7 @@ pub use scalper_model::{Candle, Direction, Instrument, Points, Price, Quote, Siz
 pub mod prelude {
     pub use super::{
         factory, mid_f64, register, Atr, Candle, CandleBuilder, ConfigError, Decimal, Direction,
-        Ema, Entry, Fill, Instrument, Intent, Points, Price, Quote, Size, Sma, Strategy,
+        Ema, Entry, Fill, Instrument, Intent, Points, Price, Quote, Size, Sma, StopKind, Strategy,
         StrategyContext, StrategyFactory, StrategyParams, Timestamp,
     };
 }

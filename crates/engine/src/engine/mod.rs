@@ -714,6 +714,10 @@ fn restored_trades(
             last_resolve_at: None,
             prev_stop_level: None,
             adopted: p.adopted,
+            stop_kind: crate::strategy::StopKind::Normal,
+            premium_points: None,
+            reducing: None,
+            partial_pnl: Money::ZERO,
         });
     }
     Ok(trades)

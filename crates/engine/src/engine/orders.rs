@@ -2,13 +2,15 @@
 //! state transitions (through `DealState::apply`, errors surfaced as ERROR logs), exits
 //! (max hold, trailing stop, kill switch, daily loss limit) and the broker-failure policy.
 
-use scalper_model::{DealEvent, DealState, Direction, Money};
+use scalper_model::{DealEvent, DealState, Direction, Money, Size};
 
 use super::{counts_as_open, log, Engine, Trade};
 use crate::action::{Action, HaltReason, LogLevel};
 use crate::event::{AmendOrder, BrokerCommand, CloseOrder, OpenOrder};
 use crate::risk::{Decision, RiskInput};
-use crate::strategy::{Entry, Intent};
+use crate::strategy::{Entry, Intent, StopKind};
+use rust_decimal::Decimal;
+use scalper_model::Points;
 
 impl Engine {
     pub(super) fn handle_intents(
@@ -23,6 +25,11 @@ impl Engine {
                     self.exit(idx, direction, &reason, false, out);
                 }
                 Intent::Enter(entry) => self.enter(idx, entry, out),
+                Intent::Reduce {
+                    direction,
+                    fraction,
+                    reason,
+                } => self.reduce(idx, direction, fraction, &reason, out),
             }
         }
     }
@@ -51,6 +58,71 @@ impl Engine {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Closes `fraction` of each open position on market `idx` (of `direction`, or all):
+    /// rounded down to the size step; a part below the minimum deal size is not sent (logged),
+    /// a remainder below it closes the whole position.
+    fn reduce(
+        &mut self,
+        idx: usize,
+        direction: Option<Direction>,
+        fraction: Decimal,
+        reason: &str,
+        out: &mut Vec<Action>,
+    ) {
+        if fraction <= Decimal::ZERO || fraction >= Decimal::ONE {
+            if fraction >= Decimal::ONE {
+                self.exit(idx, direction, reason, false, out);
+            }
+            return;
+        }
+        let rules = self.markets[idx].instrument.rules.clone();
+        let epic = self.markets[idx].instrument.epic.clone();
+        let expiry = self.markets[idx].expiry.clone();
+        for i in 0..self.trades.len() {
+            let t = &self.trades[i];
+            if t.epic != epic
+                || direction.is_some_and(|d| d != t.direction)
+                || t.adopted
+                || t.state != DealState::Open
+                || t.close_ref.is_some()
+                || t.reducing.is_some()
+                || t.unknown_ref.is_some()
+            {
+                continue;
+            }
+            let Some(deal_id) = t.deal_id.clone() else {
+                continue;
+            };
+            let part = Size::new(t.size.value() * fraction).floor_to_step(rules.size_step);
+            if part < rules.min_deal_size || part <= Size::ZERO {
+                out.push(log(
+                    LogLevel::Info,
+                    Some(epic.clone()),
+                    format!(
+                        "partial close of trade {} not sent: {} of {} is below the minimum deal size {}",
+                        t.trade_id, part, t.size, rules.min_deal_size
+                    ),
+                ));
+                continue;
+            }
+            if t.size.value() - part.value() < rules.min_deal_size.value() {
+                self.close_trade(i, reason, out);
+                continue;
+            }
+            let deal_ref = self.refs.next_ref();
+            let t = &mut self.trades[i];
+            t.reducing = Some((deal_ref.clone(), part, reason.to_string()));
+            out.push(Action::Broker(BrokerCommand::Close(CloseOrder {
+                deal_ref,
+                deal_id,
+                epic: t.epic.clone(),
+                direction: t.direction.opposite(),
+                size: part,
+                expiry: expiry.clone(),
+            })));
         }
     }
 
@@ -151,7 +223,25 @@ impl Engine {
             last_resolve_at: None,
             prev_stop_level: None,
             adopted: false,
+            stop_kind: entry.stop_kind,
+            premium_points: None,
+            reducing: None,
+            partial_pnl: Money::ZERO,
         };
+        let stop_kind = match entry.stop_kind {
+            // The increment is at least the market's minimum step (1 point when unknown).
+            StopKind::Trailing { increment } => {
+                let floor = inst
+                    .rules
+                    .min_trailing_step
+                    .unwrap_or(Points::new(Decimal::ONE));
+                StopKind::Trailing {
+                    increment: if increment < floor { floor } else { increment },
+                }
+            }
+            k => k,
+        };
+        trade.stop_kind = stop_kind;
         let order = OpenOrder {
             deal_ref,
             epic: epic.clone(),
@@ -161,6 +251,7 @@ impl Engine {
             limit_distance: approved.limit_distance,
             currency: m.currency.clone(),
             expiry: m.expiry.clone(),
+            stop_kind,
         };
         match trade.state.apply(DealEvent::Submit) {
             Ok(s) => trade.state = s,
@@ -180,6 +271,11 @@ impl Engine {
         let Some(deal_id) = t.deal_id.clone() else {
             return;
         };
+        // A partial close is in flight: close the rest once it is settled.
+        if t.reducing.is_some() {
+            t.close_when_open = Some(reason.to_string());
+            return;
+        }
         match t.state.apply(DealEvent::SubmitClose) {
             Ok(s) => t.state = s,
             Err(e) => {

@@ -5,10 +5,10 @@
 use scalper_model::{DealEvent, DealState, Money, Points, Price, Timestamp};
 
 use super::{log, placeholder_id, Engine};
-use crate::action::{Action, ClosedTrade, HaltReason, LogLevel, OpenedTrade};
+use crate::action::{Action, ClosedTrade, HaltReason, LogLevel, OpenedTrade, ReducedTrade};
 use crate::config::BrokerFailurePolicy;
 use crate::event::{rejection_text, BrokerCommand, BrokerEvent, CloseCause};
-use crate::strategy::{Fill, StrategyContext};
+use crate::strategy::{Fill, StopKind, StrategyContext};
 
 impl Engine {
     pub(super) fn on_broker_event(&mut self, ev: BrokerEvent, out: &mut Vec<Action>) {
@@ -22,6 +22,16 @@ impl Engine {
                 limit_level,
                 at,
             } => {
+                if let Some(i) = self
+                    .trades
+                    .iter()
+                    .position(|t| t.reducing.as_ref().is_some_and(|(r, _, _)| *r == deal_ref))
+                {
+                    // A confirm of a partial close (or its resolution).
+                    let deal_id = self.trades[i].deal_id.clone().unwrap_or(deal_id);
+                    self.reduced(i, deal_id, size, level, None, at, out);
+                    return;
+                }
                 let Some(i) = self.trades.iter().position(|t| t.open_ref == deal_ref) else {
                     // A confirm of a close request: treat it as the close.
                     if let Some(i) = self
@@ -79,6 +89,16 @@ impl Engine {
                 t.entry_time = Some(at);
                 t.size = size;
                 t.best_price = Some(level);
+                if t.stop_kind == StopKind::Guaranteed {
+                    t.premium_points = self
+                        .markets
+                        .iter()
+                        .find(|m| m.instrument.epic == t.epic)
+                        .and_then(|m| {
+                            let g = m.instrument.rules.guaranteed_stop?;
+                            Some(g.premium.points_at(level, m.instrument.point_size))
+                        });
+                }
                 t.stop_level = stop_level.or_else(|| away(t.stop_distance, -sign));
                 t.limit_level = limit_level.or_else(|| away(t.limit_distance, sign));
                 self.day_trades += 1;
@@ -123,6 +143,29 @@ impl Engine {
                 out,
             ),
             BrokerEvent::OutcomeUnknown { deal_ref, detail } => {
+                if let Some(i) = self
+                    .trades
+                    .iter()
+                    .position(|t| t.reducing.as_ref().is_some_and(|(r, _, _)| *r == deal_ref))
+                {
+                    let now = self.now;
+                    let t = &mut self.trades[i];
+                    if t.unknown_ref.as_ref() == Some(&deal_ref) {
+                        return;
+                    }
+                    t.unknown_ref = Some(deal_ref.clone());
+                    t.last_resolve_at = Some(now);
+                    out.push(log(
+                        LogLevel::Warn,
+                        Some(t.epic.clone()),
+                        format!("outcome of partial close {deal_ref} unknown ({detail}): resolving, nothing resent"),
+                    ));
+                    out.push(Action::Broker(BrokerCommand::Resolve {
+                        deal_ref,
+                        epic: t.epic.clone(),
+                    }));
+                    return;
+                }
                 let Some(i) = self.trades.iter().position(|t| {
                     t.open_ref == deal_ref || t.close_ref.as_ref() == Some(&deal_ref)
                 }) else {
@@ -181,6 +224,25 @@ impl Engine {
                     format!("position {deal_id} closed but not ours"),
                 )),
             },
+            BrokerEvent::PartiallyClosed {
+                deal_id,
+                deal_ref: _,
+                size,
+                level,
+                pnl,
+                at,
+            } => match self
+                .trades
+                .iter()
+                .position(|t| t.deal_id.as_ref() == Some(&deal_id))
+            {
+                Some(i) => self.reduced(i, deal_id, size, level, pnl, at, out),
+                None => out.push(log(
+                    LogLevel::Warn,
+                    None,
+                    format!("position {deal_id} partly closed but not ours"),
+                )),
+            },
             BrokerEvent::Amended {
                 deal_id,
                 stop_level,
@@ -228,6 +290,30 @@ impl Engine {
         reason: &str,
         out: &mut Vec<Action>,
     ) {
+        if let Some(i) = self
+            .trades
+            .iter()
+            .position(|t| t.reducing.as_ref().is_some_and(|(r, _, _)| r == deal_ref))
+        {
+            let t = &mut self.trades[i];
+            t.reducing = None;
+            if t.unknown_ref.as_ref() == Some(deal_ref) {
+                t.unknown_ref = None;
+                self.unknown_resolved += 1;
+            }
+            out.push(log(
+                LogLevel::Warn,
+                Some(t.epic.clone()),
+                format!(
+                    "partial close {deal_ref} of trade {} rejected: {reason}",
+                    t.trade_id
+                ),
+            ));
+            if let Some(r) = t.close_when_open.take() {
+                self.close_trade(i, &r, out);
+            }
+            return;
+        }
         if let Some(i) = self.trades.iter().position(|t| t.open_ref == *deal_ref) {
             let t = &mut self.trades[i];
             let was_unknown = t.state == DealState::Unknown;
@@ -346,6 +432,87 @@ impl Engine {
     }
 
     /// Records the close of trade `i` and updates the statistics.
+    /// Realised P&L into the run's and the day's totals and the drawdown.
+    fn book(&mut self, pnl: Money) {
+        self.realised += pnl;
+        self.day_pnl += pnl;
+        if self.realised > self.peak {
+            self.peak = self.realised;
+        }
+        let dd = self.peak - self.realised;
+        if dd > self.max_drawdown {
+            self.max_drawdown = dd;
+        }
+    }
+
+    /// Part of trade `i` closed: book its P&L, shrink the trade, tell the strategy, and
+    /// carry out a close that waited for it.
+    #[allow(clippy::too_many_arguments)]
+    fn reduced(
+        &mut self,
+        i: usize,
+        deal_id: scalper_model::DealId,
+        size: scalper_model::Size,
+        level: Price,
+        pnl: Option<Money>,
+        at: Timestamp,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(idx) = self
+            .markets
+            .iter()
+            .position(|m| m.instrument.epic == self.trades[i].epic)
+        else {
+            return;
+        };
+        let t = &mut self.trades[i];
+        let (deal_ref, reason) = match t.reducing.take() {
+            Some((r, _, why)) => (r, why),
+            None => (
+                t.open_ref.clone(),
+                "closed in part at the broker".to_string(),
+            ),
+        };
+        if t.unknown_ref.as_ref() == Some(&deal_ref) {
+            t.unknown_ref = None;
+            self.unknown_resolved += 1;
+        }
+        let size = if size > t.size { t.size } else { size };
+        let entry = t.entry_level.unwrap_or(level);
+        let inst = &self.markets[idx].instrument;
+        let pnl = pnl
+            .unwrap_or_else(|| inst.pnl(t.direction, size, entry, level))
+            .round_cents();
+        t.size = scalper_model::Size::new(scalper_model::normalized(t.size.value() - size.value()));
+        t.partial_pnl += pnl;
+        let reduced = ReducedTrade {
+            trade_id: t.trade_id,
+            deal_ref,
+            deal_id,
+            epic: t.epic.clone(),
+            direction: t.direction,
+            closed_size: size,
+            remaining: t.size,
+            level,
+            pnl,
+            at,
+            reason,
+        };
+        let fill = Fill {
+            direction: t.direction,
+            size,
+            level,
+            at,
+            closing: true,
+        };
+        self.book(pnl);
+        out.push(Action::TradeReduced(reduced));
+        self.notify_fill(i, &fill);
+        if let Some(r) = self.trades[i].close_when_open.take() {
+            self.close_trade(i, &r, out);
+        }
+    }
+
     fn finish(
         &mut self,
         i: usize,
@@ -380,9 +547,31 @@ impl Engine {
         let inst = &self.markets[idx].instrument;
         let entry = t.entry_level.unwrap_or(level);
         // Realised P&L is booked in cents, as brokers book it, so totals match the ledger.
-        let pnl = pnl
+        let mut pnl = pnl
             .unwrap_or_else(|| inst.pnl(t.direction, t.size, entry, level))
             .round_cents();
+        // A triggered guaranteed stop costs its premium (IG books it as its own transaction).
+        let mut premium_note = None;
+        if let (CloseCause::Stop, StopKind::Guaranteed, Some(p)) =
+            (cause, t.stop_kind, t.premium_points)
+        {
+            let premium = inst
+                .pnl(
+                    scalper_model::Direction::Buy,
+                    t.size,
+                    entry,
+                    entry + p.value() * inst.point_size,
+                )
+                .round_cents();
+            pnl -= premium;
+            premium_note = Some(format!(
+                "guaranteed stop triggered: premium {} points ({premium})",
+                p.value().normalize()
+            ));
+        }
+        // Partial closes were realised when they happened; the trade reports its whole P&L.
+        let booked = pnl;
+        let pnl = pnl + t.partial_pnl;
         let closed = ClosedTrade {
             trade_id: t.trade_id,
             deal_ref: t.open_ref.clone(),
@@ -400,19 +589,11 @@ impl Engine {
             reason: if cause == CloseCause::Engine {
                 t.close_reason.take().unwrap_or_default()
             } else {
-                String::new()
+                premium_note.unwrap_or_default()
             },
             paper: t.paper,
         };
-        self.realised += pnl;
-        self.day_pnl += pnl;
-        if self.realised > self.peak {
-            self.peak = self.realised;
-        }
-        let dd = self.peak - self.realised;
-        if dd > self.max_drawdown {
-            self.max_drawdown = dd;
-        }
+        self.book(booked);
         self.closed_total += 1;
         if self.closed_kept > 0 {
             if self.closed.len() >= 2 * self.closed_kept {

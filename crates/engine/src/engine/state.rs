@@ -110,6 +110,20 @@ pub struct Trade {
     /// [`RestoredPosition::adopted`]): strategy exits leave it alone.
     #[serde(default)]
     pub adopted: bool,
+    /// The stop the broker keeps: a broker-side trailing stop is never amended by the engine,
+    /// a triggered guaranteed stop costs the market's premium.
+    #[serde(default)]
+    pub stop_kind: crate::strategy::StopKind,
+    /// The guaranteed-stop premium in points, fixed at the fill (charged only when the stop
+    /// is triggered).
+    #[serde(default)]
+    pub premium_points: Option<Points>,
+    /// A partial close in flight: its reference, size and reason.
+    #[serde(default)]
+    pub reducing: Option<(DealReference, Size, String)>,
+    /// P&L already realised by partial closes.
+    #[serde(default)]
+    pub partial_pnl: Money,
 }
 
 /// Run totals for the status line and the summary.

@@ -3,7 +3,9 @@
 
 use scalper_model::{Direction, Points, Size};
 
-use super::{Entry, Intent};
+use rust_decimal::Decimal;
+
+use super::{Entry, Intent, StopKind};
 
 impl Entry {
     /// An entry with no size (risk sizes it), no stop, limit, trail or hold limit.
@@ -16,6 +18,7 @@ impl Entry {
             trailing_distance: None,
             max_hold_ms: None,
             reason: reason.into(),
+            stop_kind: StopKind::Normal,
         }
     }
     /// A fixed deal size.
@@ -42,6 +45,20 @@ impl Entry {
         self.trailing_distance = Some(points);
         self
     }
+    /// A guaranteed stop (filled at its level whatever the gap, for the market's premium);
+    /// give its distance with [`Entry::with_stop`].
+    #[must_use]
+    pub fn with_guaranteed_stop(mut self) -> Self {
+        self.stop_kind = StopKind::Guaranteed;
+        self
+    }
+    /// A trailing stop kept by the broker, starting [`Entry::with_stop`]'s distance away and
+    /// following the price in steps of `increment` points.
+    #[must_use]
+    pub fn with_broker_trailing(mut self, increment: Points) -> Self {
+        self.stop_kind = StopKind::Trailing { increment };
+        self
+    }
     /// Close the position after this many milliseconds.
     #[must_use]
     pub fn with_max_hold_ms(mut self, ms: i64) -> Self {
@@ -55,6 +72,19 @@ impl Intent {
     pub fn exit(direction: Option<Direction>, reason: impl Into<String>) -> Self {
         Self::Exit {
             direction,
+            reason: reason.into(),
+        }
+    }
+
+    /// Close `fraction` (0 < fraction < 1) of each position of `direction` (all when `None`).
+    pub fn reduce(
+        direction: Option<Direction>,
+        fraction: Decimal,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self::Reduce {
+            direction,
+            fraction,
             reason: reason.into(),
         }
     }

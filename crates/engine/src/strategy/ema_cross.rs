@@ -113,6 +113,7 @@ impl Strategy for EmaCross {
             limit_distance: None,
             trailing_distance: None,
             max_hold_ms: None,
+            stop_kind: super::StopKind::Normal,
             // Static text: a flip every few dozen quotes must not pay for float formatting
             // (the levels are in the trade's entry price and the EMAs are reproducible).
             reason: match dir {

@@ -21,7 +21,7 @@ pub use indicators::{Atr, Ema, Sma};
 pub use registry::{
     factory, lookup, register, strategy_names, CustomStrategy, StrategyFactory, StrategyParams,
 };
-pub use scalper::{Scalper, ScalperConfig};
+pub use scalper::{Scalper, ScalperConfig, StopType, TrailingBy};
 pub use sma_cross::{SmaCross, SmaCrossConfig};
 
 use crate::error::ConfigError;
@@ -35,6 +35,15 @@ pub enum Intent {
     /// Close positions on this instrument: those of `direction`, or all when `None`.
     Exit {
         direction: Option<Direction>,
+        reason: String,
+    },
+    /// Close part of the positions on this instrument (those of `direction`, or all when
+    /// `None`): `fraction` of each one's size, rounded down to the market's size step. A part
+    /// below the minimum deal size is not sent; a remainder below it closes the whole
+    /// position.
+    Reduce {
+        direction: Option<Direction>,
+        fraction: Decimal,
         reason: String,
     },
 }
@@ -56,6 +65,31 @@ pub struct Entry {
     pub max_hold_ms: Option<i64>,
     /// Human-readable reason, logged and journaled.
     pub reason: String,
+    /// What kind of stop the broker keeps (a normal one unless the strategy asks).
+    #[serde(default, skip_serializing_if = "StopKind::is_normal")]
+    pub stop_kind: StopKind,
+}
+
+/// The kind of stop the broker keeps for a position.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StopKind {
+    /// A normal stop: filled at the first price at or beyond it (gaps slip).
+    #[default]
+    Normal,
+    /// A guaranteed stop: filled exactly at its level whatever the gap, for the market's
+    /// premium when it is triggered; no nearer than the market's guaranteed minimum.
+    Guaranteed,
+    /// A trailing stop kept by the broker (IG's `trailingStop`): it starts `stop_distance`
+    /// from the fill and follows the price in steps of `increment` points (at least the
+    /// market's minimum step). The engine sends no amendments for it.
+    Trailing { increment: Points },
+}
+
+impl StopKind {
+    pub fn is_normal(&self) -> bool {
+        matches!(self, Self::Normal)
+    }
 }
 
 /// What a strategy may look at besides the market data it is given.

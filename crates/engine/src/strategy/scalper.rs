@@ -15,7 +15,7 @@ use scalper_model::{Direction, Instrument, Points, Quote, Size};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    invalid, points_from_f64, push_fixed, to_f64, Atr, Ema, Entry, Intent, Strategy,
+    invalid, points_from_f64, push_fixed, to_f64, Atr, Ema, Entry, Intent, StopKind, Strategy,
     StrategyContext,
 };
 use crate::error::ConfigError;
@@ -58,6 +58,39 @@ pub struct ScalperConfig {
     pub target_points: Option<Decimal>,
     /// A fixed trailing-stop distance in points, instead of `trailing_atr × ATR`.
     pub trailing_points: Option<Decimal>,
+    /// `normal` (default) or `guaranteed`: a guaranteed stop is filled at its level whatever
+    /// the gap, for the market's premium when triggered, and no nearer than its minimum.
+    pub stop_type: StopType,
+    /// Who trails the stop: `engine` (default; stop amendments, the same on every broker) or
+    /// `broker` (IG's own trailing stop at the trailing distance: no amendments to send, and
+    /// it keeps trailing while scalper is down).
+    pub trailing: TrailingBy,
+    /// With `trailing = "broker"`: the stop moves in steps of this many points (default and
+    /// floor: the market's minimum step).
+    pub trailing_step_points: Option<Decimal>,
+    /// Take part of the profit: once the price is this many points in the position's favour,
+    /// close `partial_close_fraction` of it (once per position). Absent (default): never.
+    pub partial_close_points: Option<Decimal>,
+    /// The share closed at `partial_close_points`, above 0 and below 1. Default 0.5.
+    pub partial_close_fraction: Decimal,
+}
+
+/// The kind of stop a strategy puts on its positions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopType {
+    #[default]
+    Normal,
+    Guaranteed,
+}
+
+/// Who moves a trailing stop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrailingBy {
+    #[default]
+    Engine,
+    Broker,
 }
 
 impl Default for ScalperConfig {
@@ -80,6 +113,11 @@ impl Default for ScalperConfig {
             stop_points: None,
             target_points: None,
             trailing_points: None,
+            stop_type: StopType::Normal,
+            trailing: TrailingBy::Engine,
+            trailing_step_points: None,
+            partial_close_points: None,
+            partial_close_fraction: rust_decimal_macros::dec!(0.5),
         }
     }
 }
@@ -132,6 +170,41 @@ impl ScalperConfig {
             if matches!(v, Some(p) if p <= Decimal::ZERO) {
                 return Err(invalid(name, "must be > 0 points when set"));
             }
+        }
+        for (name, v) in [
+            ("trailing_step_points", self.trailing_step_points),
+            ("partial_close_points", self.partial_close_points),
+        ] {
+            if matches!(v, Some(p) if p <= Decimal::ZERO) {
+                return Err(invalid(name, "must be > 0 points when set"));
+            }
+        }
+        if self.partial_close_fraction <= Decimal::ZERO
+            || self.partial_close_fraction >= Decimal::ONE
+        {
+            return Err(invalid(
+                "partial_close_fraction",
+                "must be above 0 and below 1 (the share of the position closed)",
+            ));
+        }
+        if self.trailing == TrailingBy::Broker {
+            if self.trailing_points.is_none() && self.trailing_atr.is_none() {
+                return Err(invalid(
+                    "trailing",
+                    "\"broker\" needs a trailing distance: set trailing_points or trailing_atr",
+                ));
+            }
+            if self.stop_type == StopType::Guaranteed {
+                return Err(invalid(
+                    "stop_type",
+                    "a guaranteed stop cannot trail at IG: use trailing = \"engine\" or stop_type = \"normal\"",
+                ));
+            }
+        } else if self.trailing_step_points.is_some() {
+            return Err(invalid(
+                "trailing_step_points",
+                "applies to trailing = \"broker\" only (the engine's step is [engine] trailing_step_points)",
+            ));
         }
         Ok(())
     }
@@ -286,6 +359,23 @@ impl Strategy for Scalper {
         else {
             return Vec::new();
         };
+        let trailing = self
+            .cfg
+            .trailing_points
+            .map(Points::new)
+            .or_else(|| self.cfg.trailing_atr.and_then(|t| points_from_f64(t * atr)));
+        // IG keeps one stop: a broker-side trailing stop starts at the trailing distance.
+        let (stop, trailing, stop_kind) = match (self.cfg.trailing, trailing, self.cfg.stop_type) {
+            (TrailingBy::Broker, Some(t), _) => (
+                t,
+                None,
+                StopKind::Trailing {
+                    increment: Points::new(self.cfg.trailing_step_points.unwrap_or(Decimal::ZERO)),
+                },
+            ),
+            (_, t, StopType::Guaranteed) => (stop, t, StopKind::Guaranteed),
+            (_, t, StopType::Normal) => (stop, t, StopKind::Normal),
+        };
         vec![Intent::Enter(Entry {
             direction: dir,
             size: self.cfg.size.map(Size::new),
@@ -295,11 +385,8 @@ impl Strategy for Scalper {
                 .target_points
                 .map(Points::new)
                 .or_else(|| points_from_f64(self.cfg.target_atr * atr)),
-            trailing_distance: self
-                .cfg
-                .trailing_points
-                .map(Points::new)
-                .or_else(|| self.cfg.trailing_atr.and_then(|t| points_from_f64(t * atr))),
+            trailing_distance: trailing,
+            stop_kind,
             max_hold_ms: (self.cfg.max_hold_ms > 0).then_some(self.cfg.max_hold_ms),
             // "momentum {momentum:.2} pts vs threshold {threshold:.2} (ATR {atr:.2} pts,
             // spread {spread_points:.2} pts)", built without the formatter.

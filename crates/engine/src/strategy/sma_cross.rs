@@ -106,6 +106,7 @@ impl SmaCross {
                 limit_distance: None,
                 trailing_distance: None,
                 max_hold_ms: None,
+                stop_kind: super::StopKind::Normal,
                 reason: format!("sma-cross: fast {fast:.6} crossed slow {slow:.6}"),
             }),
         ]

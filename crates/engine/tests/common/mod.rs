@@ -42,6 +42,9 @@ pub fn instrument_for(epic: Epic) -> Instrument {
             size_step: dec!(0.01),
             min_stop_distance: Points::new(dec!(2)),
             max_stop_distance: Some(Points::new(dec!(500))),
+            guaranteed_stop: None,
+            trailing_stops: false,
+            min_trailing_step: None,
         },
         kind: scalper_model::ProductKind::Cfd,
         contract_size: Some(dec!(100000)),
@@ -136,6 +139,7 @@ pub fn enter(direction: Direction, stop: Decimal, limit: Option<Decimal>) -> Int
         trailing_distance: None,
         max_hold_ms: None,
         reason: "test".into(),
+        stop_kind: scalper_engine::StopKind::Normal,
     })
 }
 
