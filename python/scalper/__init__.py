@@ -34,7 +34,7 @@ from ._scalper import (  # noqa: F401  (re-exported)
     strategy_names,
     synth,
 )
-from ._scalper import _backtest, _sweep
+from ._scalper import _backtest, _demo, _run, _sweep
 
 BUY = "BUY"
 SELL = "SELL"
@@ -54,7 +54,10 @@ __all__ = [
     "Strategy",
     "StrategyWarning",
     "SweepReport",
+    "RunReport",
     "backtest",
+    "demo",
+    "run",
     "strategy_names",
     "sweep",
     "synth",
@@ -270,3 +273,117 @@ def sweep(
     text, errors = _sweep(strategy, grid, options, jobs, metric, walk_forward)
     _warn(errors)
     return SweepReport(json.loads(text), errors)
+
+
+class RunReport:
+    """A live run's summary, as ``scalper run --json`` / ``scalper demo --json`` print it:
+    ``trades``, ``wins``, ``losses``, ``pnl`` and ``max_drawdown`` (Decimal), ``quotes``,
+    ``refusals``, ``halted``, ``ended``, ``positions_left``, ``paper``, ``currency``, ... (every
+    key of :meth:`to_dict` is an attribute), plus ``strategy_errors``."""
+
+    def __init__(self, data: Dict[str, Any], strategy_errors: List[str]):
+        self._data = dict(data)
+        for k in ("pnl", "max_drawdown", "broker_balance_change"):
+            if isinstance(self._data.get(k), str):
+                self._data[k] = Decimal(self._data[k])
+        self.strategy_errors = list(strategy_errors)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_data"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dict(self._data)
+
+    def __repr__(self) -> str:
+        d = self._data
+        return (
+            f"RunReport(trades={d.get('trades')}, pnl={d.get('pnl')} {d.get('currency') or ''}, "
+            f"ended={d.get('ended')!r}, positions_left={len(d.get('positions_left') or [])}"
+            + (f", strategy_errors={len(self.strategy_errors)}" if self.strategy_errors else "")
+            + ")"
+        )
+
+
+def demo(
+    strategy: StrategyLike = "scalper",
+    *,
+    params: Optional[Dict[str, Any]] = None,
+    duration: str = "60s",
+    speed: float = 30.0,
+    seed: int = 42,
+    instruments: Optional[Sequence[str]] = None,
+    paper: bool = False,
+    journal: Optional[str] = None,
+    on_error: str = "halt",
+    engine_toml: Optional[str] = None,
+) -> RunReport:
+    """Run ``strategy`` against the built-in IG sandbox, as ``scalper demo`` does: the sandbox
+    starts in this process (REST, streaming, a seeded market simulator at ``speed`` simulated
+    seconds per second), the engine logs in through the real IG client and trades
+    ``instruments`` (default EUR_USD, GBP_USD, USD_JPY) for ``duration`` (``"60s"``, ``"5m"``)
+    through the live runtime, journaling to ``journal`` (a new file; default one in the
+    temporary directory). ``paper=True`` fills on the sandbox's quotes without sending orders.
+    Ctrl-C stops entries and closes positions; a second one ends the run at once."""
+    text, errors = _demo(
+        strategy,
+        params=dict(params) if params else None,
+        duration=duration,
+        speed=speed,
+        seed=seed,
+        instruments=list(instruments) if instruments else None,
+        paper=paper,
+        journal=journal,
+        on_error=on_error,
+        engine_toml=engine_toml,
+    )
+    _warn(errors)
+    return RunReport(json.loads(text), errors)
+
+
+def run(
+    strategy: StrategyLike = "scalper",
+    *,
+    params: Optional[Dict[str, Any]] = None,
+    instruments: Optional[Sequence[str]] = None,
+    duration: Optional[str] = None,
+    paper: bool = True,
+    live: bool = False,
+    api_url: Optional[str] = None,
+    journal: Optional[str] = None,
+    equity: int = 10000,
+    on_error: str = "halt",
+    engine_toml: Optional[str] = None,
+) -> RunReport:
+    """Run ``strategy`` on IG through the live runtime, as ``scalper run`` does. Credentials
+    come from ``IG_USERNAME``, ``IG_PASSWORD``, ``IG_API_KEY`` in the environment; ``IG_DEMO``
+    unset or true means IG's demo gateway (``IG_API_URL`` or ``api_url`` for another URL, such
+    as a ``scalper sandbox``). ``paper=True`` (the default) fills from live quotes without
+    orders. A LIVE account needs both ``IG_DEMO=false`` and ``live=True``."""
+    import os
+
+    missing = [v for v in ("IG_USERNAME", "IG_PASSWORD", "IG_API_KEY") if not os.environ.get(v)]
+    if missing:
+        raise ScalperError("missing in the environment: " + ", ".join(missing))
+    demo_env = os.environ.get("IG_DEMO", "true").strip().lower() not in ("false", "0", "no")
+    text, errors = _run(
+        strategy,
+        username=os.environ["IG_USERNAME"],
+        password=os.environ["IG_PASSWORD"],
+        api_key=os.environ["IG_API_KEY"],
+        params=dict(params) if params else None,
+        instruments=list(instruments) if instruments else None,
+        duration=duration,
+        paper=paper,
+        demo=demo_env,
+        live=live,
+        api_url=api_url or os.environ.get("IG_API_URL"),
+        journal=journal,
+        equity=equity,
+        on_error=on_error,
+        engine_toml=engine_toml,
+    )
+    _warn(errors)
+    return RunReport(json.loads(text), errors)

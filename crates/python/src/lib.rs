@@ -7,6 +7,7 @@
 #![allow(clippy::needless_pass_by_value)]
 
 mod convert;
+mod live;
 mod strategy;
 mod synth;
 
@@ -252,5 +253,6 @@ fn _scalper(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_sweep, m)?)?;
     m.add_function(wrap_pyfunction!(strategy_names, m)?)?;
     m.add_function(wrap_pyfunction!(synth::synth, m)?)?;
+    live::add(m)?;
     Ok(())
 }
