@@ -8,6 +8,7 @@
 
 mod convert;
 mod live;
+mod remote;
 mod strategy;
 mod synth;
 
@@ -19,8 +20,8 @@ use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use scalper_backtest::{
-    parse_grid, run_backtest, run_sweep, AccountConversion, BacktestOptions, CacheMode,
-    InstrumentSpec, RankMetric, SweepOptions,
+    parse_grid, run_backtest, run_sweep, run_sweep_on, AccountConversion, BacktestOptions,
+    CacheMode, InstrumentSpec, RankMetric, SweepOptions,
 };
 use scalper_engine::strategy::{register, strategy_names as names};
 
@@ -179,9 +180,11 @@ fn _backtest(
     Ok((json, errors.map(|e| e.take()).unwrap_or_default()))
 }
 
-/// `_sweep(strategy, grid, options, jobs, metric, walk_forward) -> (report_json, errors)`.
+/// `_sweep(strategy, grid, options, jobs, metric, walk_forward, runner) -> (report_json,
+/// errors)`; `runner` (a Python callable) runs the points elsewhere (see [`remote`]).
 #[pyfunction]
-#[pyo3(signature = (strategy, grid, options, jobs=None, metric=None, walk_forward=None))]
+#[pyo3(signature = (strategy, grid, options, jobs=None, metric=None, walk_forward=None, runner=None))]
+#[allow(clippy::too_many_arguments)]
 fn _sweep(
     py: Python<'_>,
     strategy: &Bound<'_, PyAny>,
@@ -190,6 +193,7 @@ fn _sweep(
     jobs: Option<usize>,
     metric: Option<String>,
     walk_forward: Option<u32>,
+    runner: Option<Py<PyAny>>,
 ) -> PyResult<(String, Vec<String>)> {
     let (base, errors) = self::options(strategy, &options.copy()?)?;
     let grid = grid_axes(grid)?;
@@ -206,9 +210,17 @@ fn _sweep(
         walk_forward,
     };
     // Released even for Python strategies: the sweep's worker threads take the GIL in turn.
-    let report = py
-        .allow_threads(|| run_sweep(&sweep))
-        .map_err(|e| ScalperError::new_err(e.to_string()))?;
+    let report = match runner {
+        None => py.allow_threads(|| run_sweep(&sweep)),
+        Some(runner) => {
+            let runner = remote::PyRunner {
+                runner,
+                errors: errors.clone(),
+            };
+            py.allow_threads(|| run_sweep_on(&sweep, &runner))
+        }
+    }
+    .map_err(|e| ScalperError::new_err(e.to_string()))?;
     Ok((
         to_json(&report)?,
         errors.map(|e| e.take()).unwrap_or_default(),
@@ -251,6 +263,7 @@ fn _scalper(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<strategy::Reduce>()?;
     m.add_function(wrap_pyfunction!(_backtest, m)?)?;
     m.add_function(wrap_pyfunction!(_sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(remote::_run_point, m)?)?;
     m.add_function(wrap_pyfunction!(strategy_names, m)?)?;
     m.add_function(wrap_pyfunction!(synth::synth, m)?)?;
     live::add(m)?;

@@ -34,7 +34,7 @@ pub enum OnError {
 pub struct ErrorLog(Mutex<Vec<String>>);
 
 impl ErrorLog {
-    fn push(&self, message: String) {
+    pub fn push(&self, message: String) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
