@@ -26,7 +26,7 @@ pub mod schedule;
 pub mod sim;
 pub mod strategy;
 
-pub use action::{Action, ClosedTrade, HaltReason, LogLevel, OpenedTrade, Refusal};
+pub use action::{Action, ClosedTrade, HaltReason, LogLevel, OpenedTrade, ReducedTrade, Refusal};
 pub use broker::{Broker, DealRefGen};
 pub use clock::{Clock, ManualClock};
 pub use config::{
@@ -45,4 +45,7 @@ pub use event::{
 pub use margin::{below_close_out, MarginWatch, CLOSE_OUT_PERCENT};
 pub use risk::{Approved, Decision, RiskInput, RiskManager};
 pub use sim::{step, step_quote, SimBroker, SimConfig, SimPosition};
-pub use strategy::{Entry, Fill, Intent, StopKind, Strategy, StrategyConfig, StrategyContext};
+pub use strategy::{
+    Entry, Fill, Intent, ScalperConfig, StopKind, StopType, Strategy, StrategyConfig,
+    StrategyContext, TrailingBy,
+};

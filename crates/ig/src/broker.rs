@@ -7,10 +7,11 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::PositionStatus;
 use scalper_engine::event::{
     AmendOrder, BrokerCommand, BrokerEvent, CloseCause, CloseOrder, FailureKind, OpenOrder,
 };
-use scalper_engine::{Broker, Clock};
+use scalper_engine::{Broker, Clock, StopKind};
 use scalper_model::{DealReference, Direction, Money, Price, Quote, RejectReason};
 
 use crate::error::IgError;
@@ -115,6 +116,11 @@ async fn open(client: &IgClient, clock: &dyn Clock, o: OpenOrder) -> Vec<BrokerE
         limit_distance: o.limit_distance,
         expiry: o.expiry.to_string(),
         deal_reference: Some(o.deal_ref.clone()),
+        guaranteed_stop: o.stop_kind == StopKind::Guaranteed,
+        trailing_increment: match o.stop_kind {
+            StopKind::Trailing { increment } => Some(increment),
+            _ => None,
+        },
         ..OpenRequest::market(o.epic.clone(), o.direction, o.size, o.currency.to_string())
     };
     match client.open_position(&req).await {
@@ -184,7 +190,22 @@ async fn close(client: &IgClient, clock: &dyn Clock, c: CloseOrder) -> Vec<Broke
                 // level from the activity history, else the closing side of the market.
                 None => recorded_or_market_close(client, &c).await,
             };
+            // IG keeps the deal id of a position closed in part (`PARTIALLY_CLOSED`).
+            let partial = confirmation.as_ref().is_some_and(|k| {
+                k.position_status == Some(PositionStatus::PartiallyClosed)
+                    || k.affected_deals
+                        .iter()
+                        .any(|(id, st)| *id == c.deal_id && *st == PositionStatus::PartiallyClosed)
+            });
             match level {
+                Some(level) if partial => vec![BrokerEvent::PartiallyClosed {
+                    deal_id: c.deal_id,
+                    deal_ref: Some(deal_reference),
+                    size: c.size,
+                    level,
+                    pnl: confirmation.and_then(|k| k.profit).map(Money::new),
+                    at: clock.now(),
+                }],
                 Some(level) => vec![BrokerEvent::PositionClosed {
                     deal_id: c.deal_id,
                     level,

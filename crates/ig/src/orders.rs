@@ -43,6 +43,9 @@ pub struct OpenRequest {
     pub stop_level: Option<Price>,
     pub limit_level: Option<Price>,
     pub guaranteed_stop: bool,
+    /// A trailing stop kept by IG, moving in steps of this many points at `stop_distance`
+    /// (IG: `trailingStop`, `trailingStopIncrement`; no `stopLevel`, no guaranteed stop).
+    pub trailing_increment: Option<Points>,
     /// IG requires `true` when a stop or limit is attached; the client then forces it.
     pub force_open: bool,
     pub time_in_force: Option<TimeInForce>,
@@ -71,6 +74,7 @@ impl OpenRequest {
             stop_level: None,
             limit_level: None,
             guaranteed_stop: false,
+            trailing_increment: None,
             force_open: false,
             time_in_force: None,
             deal_reference: None,
@@ -104,6 +108,19 @@ impl OpenRequest {
                 ))
             }
         };
+        if self.trailing_increment.is_some() {
+            if self.guaranteed_stop {
+                return Err(invalid("a trailing stop cannot be guaranteed (IG)"));
+            }
+            if self.stop_distance.is_none() || self.stop_level.is_some() {
+                return Err(invalid(
+                    "a trailing stop needs a stop distance and no stop level (IG)",
+                ));
+            }
+        }
+        if self.guaranteed_stop && self.stop_distance.is_none() && self.stop_level.is_none() {
+            return Err(invalid("a guaranteed stop needs a stop distance or level"));
+        }
         let has_exit = self.stop_distance.is_some()
             || self.stop_level.is_some()
             || self.limit_distance.is_some()
@@ -125,8 +142,8 @@ impl OpenRequest {
             stop_distance: self.stop_distance.map(Points::value),
             stop_level: self.stop_level.map(Price::value),
             time_in_force: self.time_in_force.map(|t| t.as_ig().to_string()),
-            trailing_stop: None,
-            trailing_stop_increment: None,
+            trailing_stop: self.trailing_increment.map(|_| true),
+            trailing_stop_increment: self.trailing_increment.map(Points::value),
         })
     }
 }

@@ -702,6 +702,10 @@ impl Session {
             if self.venue.is_paper() {
                 return;
             }
+            if let Some(e) = broker_stop_move(&self.engine, p) {
+                self.feed(EngineEvent::Broker(e));
+                return;
+            }
             let quotes = &self.last_quotes;
             let found =
                 crate::closes::broker_side_close(&self.engine, |e| quotes.get(e).cloned(), now, p);
@@ -867,6 +871,32 @@ fn log_stream_event(ev: &StreamEvent) {
         }
         _ => {}
     }
+}
+
+/// An `OPU` update that moved the stop of one of our open positions while no amendment of
+/// ours is in flight (IG's own trailing stop stepping, or a change on the platform): the engine
+/// takes the broker's levels.
+fn broker_stop_move(
+    engine: &scalper_engine::Engine,
+    p: &scalper_ig::stream::trade::PositionUpdate,
+) -> Option<scalper_engine::BrokerEvent> {
+    if p.status != scalper_ig::stream::trade::UpdateStatus::Updated {
+        return None;
+    }
+    let t = engine.trades().iter().find(|t| {
+        t.deal_id.as_ref() == Some(&p.deal_id) && t.state == scalper_model::DealState::Open
+    })?;
+    if t.prev_stop_level.is_some() || p.stop_level.is_none() || p.stop_level == t.stop_level {
+        return None;
+    }
+    if p.size.is_some_and(|s| s != t.size) {
+        return None;
+    }
+    Some(scalper_engine::BrokerEvent::Amended {
+        deal_id: p.deal_id.clone(),
+        stop_level: p.stop_level,
+        limit_level: p.limit_level.or(t.limit_level),
+    })
 }
 
 fn log_action(action: &Action) {

@@ -425,7 +425,7 @@ impl MarketSpec {
                 max_stop_distance: Some(Points::new(self.max_stop_points)),
                 guaranteed_stop: Some(self.guaranteed_stop()),
                 trailing_stops: true,
-                min_trailing_step: Some(Points::new(self.min_stop_points)),
+                min_trailing_step: Some(Points::new(Decimal::ONE)),
             },
             expiry: match kind {
                 ProductKind::Cfd => "-".to_string(),

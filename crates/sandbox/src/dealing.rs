@@ -237,9 +237,59 @@ impl World<'_> {
             "level": p.level, "size": p.size, "stopLevel": p.stop_level, "limitLevel": p.limit_level,
             "status": status, "dealStatus": "ACCEPTED", "currency": p.currency,
             "timestamp": ig_time::utc_s(self.st.sim_now) + ".000", "channel": "PUBLIC_WEB_API",
-            "guaranteedStop": false, "trailingStopDistance": null, "trailingStep": null,
+            "guaranteedStop": p.stop.guaranteed,
+            "trailingStopDistance": p.stop.trailing.map(|t| t.0),
+            "trailingStep": p.stop.trailing.map(|t| t.1),
         });
         self.publish_trade(account, TradeKind::Opu, json.to_string());
+    }
+
+    /// A triggered guaranteed stop's premium (`CRPREM`, as IG books it): premium points ×
+    /// size, valued like a move of that many points, as its own ledger entry and transaction.
+    pub fn charge_premium(&mut self, account: &str, p: &Position) {
+        let Some(points) = p.stop.premium.filter(|x| *x > Decimal::ZERO) else {
+            return;
+        };
+        let Some(e) = self.entry(&p.epic).cloned() else {
+            return;
+        };
+        let cost = e
+            .economics
+            .pnl(
+                Direction::Buy,
+                Size::new(p.size),
+                Price::new(p.level),
+                Price::new(p.level + points),
+            )
+            .value()
+            .round_dp(2);
+        let ts = self.st.sim_now;
+        if let Some(acc) = self.st.accounts.get_mut(account) {
+            let sym = catalog::currency_symbol(&self.cfg.currency);
+            crate::state::cap(&mut acc.transactions);
+            acc.transactions.push(Transaction {
+                date: Some(ig_time::local_s(ts)),
+                date_utc: Some(ig_time::utc_s(ts)),
+                open_date_utc: Some(ig_time::utc_s(p.created)),
+                instrument_name: Some(format!("{} CRPREM {}", e.name, p.deal_id)),
+                period: Some(e.expiry.to_string()),
+                profit_and_loss: Some(format!("{sym}-{cost}")),
+                transaction_type: Some("DEAL".into()),
+                reference: Some(p.deal_id.clone()),
+                open_level: None,
+                close_level: None,
+                size: None,
+                currency: Some(sym.to_string()),
+                cash_transaction: Some(true),
+            });
+        }
+        tracing::info!(account, deal_id = %p.deal_id, %points, %cost, "guaranteed stop premium charged");
+        self.st.post_ledger(
+            account,
+            &p.deal_id,
+            &format!("CRPREM {} {}", e.name, p.deal_id),
+            -cost,
+        );
     }
 
     pub fn wou(&mut self, account: &str, o: &WorkingOrder, status: &str) {
@@ -426,11 +476,13 @@ mod tests {
                         limit_level: None,
                         currency: entry.currency.to_string(),
                         created: t0,
+                        stop: crate::state::StopTerms::default(),
                     }],
                     orders: Vec::new(),
                     ledger: Vec::new(),
                     activities: Vec::new(),
                     transactions: Vec::new(),
+                    trailing_stops_enabled: true,
                 },
             );
             let mut out = Vec::new();
@@ -480,6 +532,7 @@ mod tests {
             limit_level: None,
             currency: "USD".into(),
             created: t0,
+            stop: crate::state::StopTerms::default(),
         };
         for (id, balance, level) in [("LOSER", dec!(3000), level), ("FINE", dec!(100000), level)] {
             st.accounts.insert(
@@ -494,6 +547,7 @@ mod tests {
                     ledger: Vec::new(),
                     activities: Vec::new(),
                     transactions: Vec::new(),
+                    trailing_stops_enabled: true,
                 },
             );
         }

@@ -96,6 +96,34 @@ impl World<'_> {
                 "invalid.request.stopOrLimit.level-and-distance",
             ));
         }
+        // IG's rules for the two special stops.
+        let trailing = req.trailing_stop == Some(true);
+        if trailing && req.stop_level.is_some() {
+            return Err(ApiError::bad_request(
+                "invalid.request.trailingStop.stopLevel-not-allowed",
+            ));
+        }
+        if trailing && (req.stop_distance.is_none() || req.trailing_stop_increment.is_none()) {
+            return Err(ApiError::bad_request(
+                "invalid.request.trailingStop.distance-and-increment-required",
+            ));
+        }
+        if trailing && req.guaranteed_stop {
+            return Err(ApiError::bad_request(
+                "invalid.request.trailingStop.guaranteedStop-not-allowed",
+            ));
+        }
+        if !trailing && req.trailing_stop_increment.is_some() {
+            return Err(ApiError::bad_request(
+                "invalid.request.trailingStopIncrement.trailingStop-false",
+            ));
+        }
+        let guaranteed = req.guaranteed_stop;
+        if guaranteed && req.stop_level.is_none() && req.stop_distance.is_none() {
+            return Err(ApiError::bad_request(
+                "invalid.request.guaranteedStop.stop-required",
+            ));
+        }
         let has_attached = req.stop_level.is_some()
             || req.stop_distance.is_some()
             || req.limit_level.is_some()
@@ -160,6 +188,30 @@ impl World<'_> {
                 {
                     return Some(RejectReason::LevelTolerance);
                 }
+                if trailing {
+                    let allowed = entry.economics.rules.trailing_stops
+                        && self
+                            .st
+                            .accounts
+                            .get(account)
+                            .is_some_and(|a| a.trailing_stops_enabled);
+                    if !allowed {
+                        return Some(RejectReason::Other("TRAILING_STOP_NOT_ALLOWED".into()));
+                    }
+                    let min_step = entry
+                        .economics
+                        .rules
+                        .min_trailing_step
+                        .map_or(Decimal::ZERO, scalper_model::Points::value);
+                    if req.trailing_stop_increment.is_some_and(|i| i < min_step) {
+                        return Some(RejectReason::Other(
+                            "ATTACHED_ORDER_TRAILING_STOP_ERROR".into(),
+                        ));
+                    }
+                }
+                if guaranteed && entry.economics.rules.guaranteed_stop.is_none() {
+                    return Some(RejectReason::Other("STOP_OR_LIMIT_NOT_ALLOWED".into()));
+                }
                 None
             });
         if let Some(r) = reason {
@@ -172,9 +224,13 @@ impl World<'_> {
         let limit = req
             .limit_level
             .or(req.limit_distance.map(|d| fill + d * dir.sign()));
+        let min_stop = match entry.economics.rules.guaranteed_stop {
+            Some(g) if guaranteed => g.min_distance.value().max(entry.min_stop_distance),
+            _ => entry.min_stop_distance,
+        };
         let bad_stop = stop.is_some_and(|s| {
             let dist = (fill - s) * dir.sign();
-            dist < entry.min_stop_distance || dist > entry.max_stop_distance
+            dist < min_stop || dist > entry.max_stop_distance
         });
         let bad_limit = limit.is_some_and(|l| (l - fill) * dir.sign() <= Decimal::ZERO);
         if bad_stop || bad_limit {
@@ -251,6 +307,26 @@ impl World<'_> {
                 limit_level: limit,
                 currency: req.currency_code.clone(),
                 created: self.st.sim_now,
+                stop: crate::state::StopTerms {
+                    guaranteed,
+                    premium: entry
+                        .economics
+                        .rules
+                        .guaranteed_stop
+                        .filter(|_| guaranteed)
+                        .map(|g| {
+                            g.premium
+                                .points_at(
+                                    scalper_model::Price::new(fill),
+                                    entry.economics.point_size,
+                                )
+                                .value()
+                        }),
+                    trailing: match (trailing, req.stop_distance, req.trailing_stop_increment) {
+                        (true, Some(d), Some(i)) => Some((d, i)),
+                        _ => None,
+                    },
+                },
             };
             c.status = Some("OPEN".into());
             c.stop_level = stop;

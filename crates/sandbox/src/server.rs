@@ -439,6 +439,7 @@ fn build_state(cfg: &SandboxConfig, start: Timestamp) -> Result<State, SandboxEr
                 ledger: Vec::new(),
                 activities: Vec::<Activity>::new(),
                 transactions: Vec::new(),
+                trailing_stops_enabled: true,
             },
         );
     }

@@ -45,6 +45,24 @@ pub struct Position {
     pub limit_level: Option<Decimal>,
     pub currency: String,
     pub created: Timestamp,
+    /// Guaranteed or trailing: what kind of stop IG keeps for it.
+    #[serde(default)]
+    pub stop: StopTerms,
+}
+
+/// The kind of stop a position has: normal (the default), guaranteed (filled at its level,
+/// `premium` points charged when triggered) or trailing (IG moves it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StopTerms {
+    #[serde(default)]
+    pub guaranteed: bool,
+    /// The guaranteed-stop premium in points, charged per unit of size when triggered.
+    #[serde(default)]
+    pub premium: Option<Decimal>,
+    /// Trailing distance and step, in points (price units at IG's scale).
+    #[serde(default)]
+    pub trailing: Option<(Decimal, Decimal)>,
 }
 
 /// A resting LIMIT/STOP order.
@@ -90,6 +108,9 @@ pub struct Account {
     pub ledger: Vec<LedgerEntry>,
     pub activities: Vec<Activity>,
     pub transactions: Vec<Transaction>,
+    /// The account's `trailingStopsEnabled` preference: trailing-stop orders are rejected
+    /// `TRAILING_STOP_NOT_ALLOWED` without it.
+    pub trailing_stops_enabled: bool,
 }
 
 /// A stored confirm.

@@ -55,7 +55,38 @@ impl World<'_> {
         }
     }
 
+    /// IG's trailing stops: a stop more than its distance plus one step behind the price
+    /// moves toward it by whole steps; each move is an `OPU` with status `UPDATED`.
+    fn trail_stops(&mut self, account: &str, epic: &str, q: &Quote) {
+        let Some(acc) = self.st.accounts.get_mut(account) else {
+            return;
+        };
+        let mut moved = Vec::new();
+        for p in acc.positions.iter_mut().filter(|p| p.epic == epic) {
+            let (Some((dist, step)), Some(stop)) = (p.stop.trailing, p.stop_level) else {
+                continue;
+            };
+            if step <= rust_decimal::Decimal::ZERO {
+                continue;
+            }
+            let mark = close_price(q, p.direction);
+            let sign = p.direction.sign();
+            let gap = (mark - stop) * sign - dist;
+            if gap < step {
+                continue;
+            }
+            let steps = (gap / step).floor();
+            p.stop_level = Some(stop + sign * steps * step);
+            moved.push(p.clone());
+        }
+        for p in moved {
+            tracing::debug!(account, deal_id = %p.deal_id, stop = ?p.stop_level, "trailing stop moved");
+            self.opu(account, &p, "UPDATED");
+        }
+    }
+
     fn position_triggers(&mut self, account: &str, epic: &str, q: &Quote) {
+        self.trail_stops(account, epic, q);
         let hits: Vec<(Position, &'static str)> = self
             .st
             .accounts
@@ -79,7 +110,11 @@ impl World<'_> {
             })
             .unwrap_or_default();
         for (p, what) in hits {
-            let level = close_price(q, p.direction);
+            // A guaranteed stop fills at its own level, however far the price gapped.
+            let level = match (what, p.stop.guaranteed, p.stop_level) {
+                ("STOP", true, Some(s)) => s,
+                _ => close_price(q, p.direction),
+            };
             let reference = self.st.deal_reference();
             tracing::info!(account = %account, deal_id = %p.deal_id, %level, trigger = %what, "position closed by {what}");
             if let Some((pnl, _)) = self.realise(account, &p.deal_id, p.size, level, what) {
@@ -115,6 +150,9 @@ impl World<'_> {
                         action
                     },
                 );
+                if what == "STOP" && p.stop.guaranteed {
+                    self.charge_premium(account, &p);
+                }
                 // IG itself closed it: its activity's channel is SYSTEM, as on IG.
                 if let Some(a) = self
                     .st
@@ -173,6 +211,7 @@ impl World<'_> {
                 limit_level: o.limit_distance.map(|d| fill + d * sign),
                 currency: o.currency.clone(),
                 created: now,
+                stop: crate::state::StopTerms::default(),
             };
             tracing::info!(account, deal_id = %o.deal_id, %fill, "working order filled");
             if let Some(a) = self.st.accounts.get_mut(account) {

@@ -44,6 +44,8 @@ struct Market {
     rejected_until: Option<Timestamp>,
     /// See [`crate::risk::RiskInput::funds_refused`]; cleared when any position closes.
     funds_refused: Option<scalper_model::Size>,
+    /// The broker refused a trailing stop for this account: refreshed rules keep them off.
+    trailing_refused: bool,
     max_spread_points: Option<Decimal>,
 }
 
@@ -167,6 +169,7 @@ impl Engine {
                 cooldown_until: None,
                 rejected_until: None,
                 funds_refused: None,
+                trailing_refused: false,
             });
         }
         let markets = list;
@@ -264,8 +267,13 @@ impl Engine {
             EngineEvent::AccountFunds { available_to_deal } => {
                 self.broker_available = Some(available_to_deal);
             }
-            EngineEvent::DealingRules { epic, rules, .. } => {
+            EngineEvent::DealingRules {
+                epic, mut rules, ..
+            } => {
                 if let Some(m) = self.markets.iter_mut().find(|m| m.instrument.epic == epic) {
+                    if m.trailing_refused {
+                        rules.trailing_stops = false;
+                    }
                     if m.instrument.rules != rules {
                         let old = &m.instrument.rules;
                         out.push(log(

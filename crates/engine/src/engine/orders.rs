@@ -96,7 +96,11 @@ impl Engine {
             let Some(deal_id) = t.deal_id.clone() else {
                 continue;
             };
-            let part = Size::new(t.size.value() * fraction).floor_to_step(rules.size_step);
+            let part = Size::new(scalper_model::normalized(
+                Size::new(t.size.value() * fraction)
+                    .floor_to_step(rules.size_step)
+                    .value(),
+            ));
             if part < rules.min_deal_size || part <= Size::ZERO {
                 out.push(log(
                     LogLevel::Info,

@@ -328,6 +328,20 @@ impl Engine {
             let epic = t.epic.clone();
             let size = t.size;
             self.trades.remove(i);
+            // The account does not take trailing stops (IG: its trailingStopsEnabled
+            // preference): entries asking for one are refused here from now on.
+            if matches!(code, scalper_model::RejectReason::Other(c) if c == "TRAILING_STOP_NOT_ALLOWED")
+            {
+                if let Some(m) = self.markets.iter_mut().find(|m| m.instrument.epic == epic) {
+                    m.instrument.rules.trailing_stops = false;
+                    m.trailing_refused = true;
+                }
+                out.push(log(
+                    LogLevel::Error,
+                    Some(epic.clone()),
+                    "the broker refuses trailing stops on this account or market: enable trailing stops in the IG account's preferences, or set trailing = \"engine\" in the strategy".to_string(),
+                ));
+            }
             if *code == scalper_model::RejectReason::InsufficientFunds {
                 if let Some(m) = self.markets.iter_mut().find(|m| m.instrument.epic == epic) {
                     m.funds_refused = Some(m.funds_refused.map_or(size, |s| s.min(size)));

@@ -264,6 +264,9 @@ pub struct Scalper {
     /// Side of the momentum signal on the previous quote (edge-triggered entries).
     prev_signal: Option<Direction>,
     exit_sent: bool,
+    /// The open position's fill level (f64) and whether its partial close went out.
+    entry: Option<(Direction, f64)>,
+    partial_sent: bool,
 }
 
 impl Scalper {
@@ -277,6 +280,8 @@ impl Scalper {
             point: if point > 0.0 { point } else { 1.0 },
             prev_signal: None,
             exit_sent: false,
+            entry: None,
+            partial_sent: false,
             cfg,
         }
     }
@@ -294,6 +299,15 @@ impl Strategy for Scalper {
 
     fn uses_timer(&self) -> bool {
         false
+    }
+
+    fn on_fill(&mut self, fill: &super::Fill, ctx: &StrategyContext<'_>) {
+        if !fill.closing {
+            self.entry = Some((fill.direction, to_f64(fill.level.value())));
+            self.partial_sent = false;
+        } else if ctx.open_trades == 0 {
+            self.entry = None;
+        }
     }
 
     fn on_quote(&mut self, quote: &Quote, ctx: &StrategyContext<'_>) -> Vec<Intent> {
@@ -321,6 +335,22 @@ impl Strategy for Scalper {
         let prev = std::mem::replace(&mut self.prev_signal, signal);
 
         if ctx.open_trades > 0 {
+            if let (Some(points), Some((side, level)), false) =
+                (self.cfg.partial_close_points, self.entry, self.partial_sent)
+            {
+                let gain = match side {
+                    Direction::Buy => to_f64(quote.bid.value()) - level,
+                    Direction::Sell => level - to_f64(quote.offer.value()),
+                } / self.point;
+                if gain >= to_f64(points) {
+                    self.partial_sent = true;
+                    return vec![Intent::Reduce {
+                        direction: Some(side),
+                        fraction: self.cfg.partial_close_fraction,
+                        reason: "partial profit target reached".to_string(),
+                    }];
+                }
+            }
             if let Some(side) = ctx.position {
                 let reversed = match side {
                     Direction::Buy => momentum < 0.0,

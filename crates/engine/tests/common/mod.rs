@@ -174,8 +174,10 @@ pub struct Harness {
 }
 
 pub fn test_config() -> EngineConfig {
-    let mut cfg = EngineConfig::default();
-    cfg.deal_ref_prefix = "T".into();
+    let mut cfg = EngineConfig {
+        deal_ref_prefix: "T".into(),
+        ..EngineConfig::default()
+    };
     // A fixed amount keeps sizes independent of earlier P&L (percent sizing is tested apart).
     cfg.risk.risk_per_trade = scalper_engine::RiskPerTrade::Amount(dec!(50));
     cfg

@@ -96,7 +96,11 @@ pub(crate) fn details(w: &World<'_>, epic: &str) -> Option<MarketDetails> {
             margin_factor: Some(e.margin_factor_pct),
             margin_factor_unit: Some("PERCENTAGE".into()),
             slippage_factor: uv("pct", Decimal::new(50, 0)),
-            limited_risk_premium: uv("POINTS", Decimal::new(5, 1)),
+            limited_risk_premium: match e.economics.rules.guaranteed_stop.map(|g| g.premium) {
+                Some(scalper_model::StopPremium::Percent(p)) => uv("PERCENTAGE", p),
+                Some(scalper_model::StopPremium::Points(p)) => uv("POINTS", p),
+                None => None,
+            },
             opening_hours: hours.map(|times| OpeningHours {
                 market_times: Some(times),
             }),
@@ -110,9 +114,23 @@ pub(crate) fn details(w: &World<'_>, epic: &str) -> Option<MarketDetails> {
             ..InstrumentDetails::default()
         }),
         dealing_rules: Some(DealingRulesDetails {
-            min_step_distance: uv("POINTS", Decimal::new(1, 1)),
+            min_step_distance: uv(
+                "POINTS",
+                e.economics
+                    .rules
+                    .min_trailing_step
+                    .map_or(Decimal::new(1, 1), scalper_model::Points::value),
+            ),
             min_deal_size: uv("POINTS", e.min_deal_size),
-            min_controlled_risk_stop_distance: uv("POINTS", e.min_stop_distance * Decimal::TWO),
+            min_controlled_risk_stop_distance: uv(
+                "POINTS",
+                e.economics
+                    .rules
+                    .guaranteed_stop
+                    .map_or(e.min_stop_distance * Decimal::TWO, |g| {
+                        g.min_distance.value()
+                    }),
+            ),
             min_normal_stop_or_limit_distance: uv("POINTS", e.min_stop_distance),
             max_stop_or_limit_distance: uv("POINTS", e.max_stop_distance),
             controlled_risk_spacing: uv("POINTS", Decimal::new(10, 0)),

@@ -202,7 +202,7 @@ pub(super) async fn login(
         timezone_offset: Some(rust_decimal::Decimal::ZERO),
         has_active_demo_accounts: Some(true),
         has_active_live_accounts: Some(false),
-        trailing_stops_enabled: Some(false),
+        trailing_stops_enabled: Some(true),
         rerouting_environment: None,
         dealing_enabled: Some(true),
     };
@@ -363,7 +363,7 @@ pub(super) async fn switch(
     };
     tracing::info!(account = %req.account_id, "account switched");
     let mut resp = ok_json(&SwitchAccountResponse {
-        trailing_stops_enabled: Some(false),
+        trailing_stops_enabled: Some(true),
         dealing_enabled: Some(true),
         has_active_demo_accounts: Some(true),
         has_active_live_accounts: Some(false),
