@@ -110,4 +110,37 @@ def _sweep(
     jobs: Optional[int] = None,
     metric: Optional[str] = None,
     walk_forward: Optional[int] = None,
+    runner: Optional[Any] = None,
 ) -> Tuple[str, List[str]]: ...
+def _demo(
+    strategy: Any,
+    *,
+    params: Optional[Dict[str, Any]] = None,
+    duration: str = "60s",
+    speed: float = 30.0,
+    seed: int = 42,
+    instruments: Optional[List[str]] = None,
+    paper: bool = False,
+    journal: Optional[str] = None,
+    on_error: str = "halt",
+    engine_toml: Optional[str] = None,
+) -> Tuple[str, List[str]]: ...
+def _run(
+    strategy: Any,
+    *,
+    username: str,
+    password: str,
+    api_key: str,
+    params: Optional[Dict[str, Any]] = None,
+    instruments: Optional[List[str]] = None,
+    duration: Optional[str] = None,
+    paper: bool = True,
+    demo: bool = True,
+    live: bool = False,
+    api_url: Optional[str] = None,
+    journal: Optional[str] = None,
+    equity: int = 10000,
+    on_error: str = "halt",
+    engine_toml: Optional[str] = None,
+) -> Tuple[str, List[str]]: ...
+def _run_point(strategy: Any, options: str) -> str: ...
