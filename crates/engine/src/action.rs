@@ -137,6 +137,12 @@ pub enum Refusal {
     OutcomeUnknownPending {
         deal_ref: DealReference,
     },
+    /// Two entries on this instrument are not confirmed yet (a flip's and its replacement):
+    /// a strategy flipping faster than the broker confirms cannot stack up entries, each to
+    /// be closed as soon as it opens, behind the allowance.
+    EntryInFlight {
+        deal_ref: DealReference,
+    },
     NoStopToSizeFrom,
     SizeBelowMinimum {
         size: Size,
@@ -204,6 +210,7 @@ impl Refusal {
             Self::Cooldown { .. } => "cooldown",
             Self::RecentlyRejected { .. } => "recently_rejected",
             Self::OutcomeUnknownPending { .. } => "outcome_unknown_pending",
+            Self::EntryInFlight { .. } => "entry_in_flight",
             Self::NoStopToSizeFrom => "no_stop_to_size_from",
             Self::SizeBelowMinimum { .. } => "size_below_minimum",
             Self::InsufficientMargin { .. } => "insufficient_margin",
@@ -262,6 +269,12 @@ impl fmt::Display for Refusal {
                 write!(
                     f,
                     "cooldown after {losses} consecutive losses until {until}"
+                )
+            }
+            Self::EntryInFlight { deal_ref } => {
+                write!(
+                    f,
+                    "entries on this instrument not confirmed yet (latest {deal_ref}): no third in flight"
                 )
             }
             Self::OutcomeUnknownPending { deal_ref } => {

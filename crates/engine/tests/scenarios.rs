@@ -1853,3 +1853,44 @@ fn a_holiday_early_close_and_ig_windows_gate_entries() {
     );
     assert_eq!(h.engine.trades()[0].state, DealState::Open);
 }
+
+#[test]
+fn a_third_entry_in_flight_on_one_instrument_is_refused() {
+    // A strategy flipping faster than the broker confirms: the first entry is marked to close
+    // on fill, its replacement goes out, and a third flip waits for them.
+    let mut h = Harness::new(test_config());
+    h.quote_with(
+        0,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    let flip = |to: Direction| {
+        vec![
+            Intent::Exit {
+                direction: Some(to.opposite()),
+                reason: "flip".into(),
+            },
+            enter(to, dec!(10), None),
+        ]
+    };
+    let a = h.quote_with(10, dec!(1.1000), dec!(1.1001), flip(Direction::Sell));
+    assert!(
+        matches!(a[..], [Action::Broker(BrokerCommand::Open(_))]),
+        "{a:?}"
+    );
+    let a = h.quote_with(20, dec!(1.1000), dec!(1.1001), flip(Direction::Buy));
+    assert_eq!(
+        a,
+        refused(Direction::Buy, Refusal::EntryInFlight { deal_ref: r(2) })
+    );
+    // Once the first fills (and is closed at once), a new entry may go again.
+    h.send(accepted(1, 1, dec!(1.1001), dec!(0.5), 30));
+    let a = h.quote_with(40, dec!(1.1000), dec!(1.1001), flip(Direction::Buy));
+    assert!(
+        a.iter().any(
+            |x| matches!(x, Action::Broker(BrokerCommand::Open(o)) if o.direction == Direction::Buy)
+        ),
+        "{a:?}"
+    );
+}

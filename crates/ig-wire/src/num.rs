@@ -118,6 +118,54 @@ pub mod str_or_num {
     }
 }
 
+/// Booleans IG accepts as JSON `true`/`false` or the strings `"true"`/`"false"` (trading_ig
+/// sends `"forceOpen": "false"`); written as JSON booleans. Use with `bool` or, through
+/// [`opt_flag`], `Option<bool>`.
+pub mod flag {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    pub(super) enum Raw {
+        B(bool),
+        S(String),
+    }
+
+    pub(super) fn read<E: Error>(r: Raw) -> Result<bool, E> {
+        match r {
+            Raw::B(b) => Ok(b),
+            Raw::S(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+            Raw::S(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+            Raw::S(s) => Err(E::custom(format!("not a boolean: {s:?}"))),
+        }
+    }
+
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `with` signature
+    pub fn serialize<S: Serializer>(v: &bool, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bool(*v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        read(Raw::deserialize(d)?)
+    }
+}
+
+/// `Option<bool>` with [`flag`]'s spellings (null or absent is `None`).
+pub mod opt_flag {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[allow(clippy::ref_option)] // serde's `with` signature
+    pub fn serialize<S: Serializer>(v: &Option<bool>, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        Option::<super::flag::Raw>::deserialize(d)?
+            .map(super::flag::read)
+            .transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rust_decimal::Decimal;

@@ -11,6 +11,7 @@ pub struct PricesResponse {
     pub prices: Vec<PricePoint>,
     pub instrument_type: Option<String>,
     /// v3.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<PriceMetadata>,
     /// v1/v2 put the allowance at the top level.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -21,11 +21,13 @@ pub enum Resolution {
     Hour4,
     Day,
     Week,
+    /// A month; as a bar length, 30 days (see [`Resolution::millis`]).
+    Month,
 }
 
 impl Resolution {
     /// Every resolution, shortest first.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::Second,
         Self::Minute,
         Self::Minute2,
@@ -40,6 +42,7 @@ impl Resolution {
         Self::Hour4,
         Self::Day,
         Self::Week,
+        Self::Month,
     ];
 
     /// IG's spelling (`MINUTE_5`).
@@ -59,10 +62,11 @@ impl Resolution {
             Self::Hour4 => "HOUR_4",
             Self::Day => "DAY",
             Self::Week => "WEEK",
+            Self::Month => "MONTH",
         }
     }
 
-    /// The bar length in milliseconds.
+    /// The bar length in milliseconds (`MONTH`: 30 days).
     pub const fn millis(self) -> i64 {
         const S: i64 = 1_000;
         const M: i64 = 60 * S;
@@ -82,6 +86,8 @@ impl Resolution {
             Self::Hour4 => 4 * H,
             Self::Day => 24 * H,
             Self::Week => 7 * 24 * H,
+            // Calendar months vary; a fixed 30 days is what a bar length can say.
+            Self::Month => 30 * 24 * H,
         }
     }
 
@@ -146,11 +152,15 @@ mod tests {
             Some(604_800_000)
         );
         assert_eq!(Resolution::from_ig("minute"), None);
-        assert_eq!(Resolution::from_ig("MONTH"), None);
+        assert_eq!(
+            Resolution::from_ig("MONTH").map(Resolution::millis),
+            Some(2_592_000_000)
+        );
+        assert_eq!(Resolution::from_ig("YEAR"), None);
         assert_eq!(" minute_2 ".parse(), Ok(Resolution::Minute2));
         let err = "fortnight".parse::<Resolution>().unwrap_err().to_string();
         assert!(
-            err.contains("SECOND, MINUTE, MINUTE_2") && err.ends_with("DAY, WEEK)"),
+            err.contains("SECOND, MINUTE, MINUTE_2") && err.ends_with("DAY, WEEK, MONTH)"),
             "{err}"
         );
         for r in Resolution::ALL {

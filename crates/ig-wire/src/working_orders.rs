@@ -105,11 +105,12 @@ pub struct CreateWorkingOrderRequest {
     pub direction: String,
     pub epic: String,
     pub expiry: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(with = "super::num::opt_flag", skip_serializing_if = "Option::is_none")]
     pub force_open: Option<bool>,
     /// `yyyy/mm/dd hh:mm:ss` UTC or epoch milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub good_till_date: Option<String>,
+    #[serde(with = "super::num::flag")]
     pub guaranteed_stop: bool,
     #[serde(with = "super::num::opt")]
     pub level: Option<Decimal>,

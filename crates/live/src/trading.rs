@@ -268,7 +268,7 @@ impl Session {
         intr: &mut Interrupts,
         started: Instant,
     ) -> Stop {
-        self.clock.observe(crate::wall_clock_now());
+        self.clock.seed(crate::wall_clock_now());
         let mut streams = self.start_stream(epics, opts);
         let stop = self.event_loop(&mut streams, opts, intr, started).await;
         self.streams = Some(streams);

@@ -14,6 +14,11 @@ use secrecy::SecretString;
 
 use crate::faults::{FaultSpec, FaultSpecError};
 
+/// The CFD account's id.
+pub const CFD_ACCOUNT: &str = "SANDBOX-CFD";
+/// The spread-bet account's id.
+pub const SPREAD_BET_ACCOUNT: &str = "SANDBOX-SB";
+
 /// Login credentials the sandbox accepts. `Debug` redacts the secrets.
 #[derive(Clone)]
 pub struct Credentials {
@@ -195,6 +200,12 @@ pub struct SandboxConfig {
     /// v3 refresh token lifetime.
     pub oauth_refresh_ttl: Duration,
     pub credentials: Credentials,
+    /// The account the configured user's login lands on (`--default-account`): IG's per-client
+    /// default account. `SANDBOX-CFD` unless set.
+    pub default_account: String,
+    /// A second login (same password) whose default account is the spread-bet one, as a
+    /// spread-bet client's is on IG; `None` disables it.
+    pub spread_bet_user: Option<String>,
     /// Account currency (GBP by default).
     pub currency: String,
     /// Opening balance of each account.
@@ -245,6 +256,8 @@ impl Default for SandboxConfig {
             oauth_expires_in: Duration::from_secs(60),
             oauth_refresh_ttl: Duration::from_secs(600),
             credentials: Credentials::default(),
+            default_account: CFD_ACCOUNT.into(),
+            spread_bet_user: Some("sandbox-sb".into()),
             currency: "GBP".into(),
             starting_balance: dec!(10000),
             rate_limits: None,
@@ -271,6 +284,17 @@ impl SandboxConfig {
     pub fn is_open(&self, entry: &crate::catalog::CatalogEntry, now: Timestamp) -> bool {
         self.schedule
             .is_open(&entry.epic, &entry.hours, &self.holidays, now)
+    }
+
+    /// The default account of `username`, when it is one of the sandbox's users.
+    pub fn user_default_account(&self, username: &str) -> Option<&str> {
+        if username == self.credentials.username {
+            Some(&self.default_account)
+        } else if self.spread_bet_user.as_deref() == Some(username) {
+            Some(SPREAD_BET_ACCOUNT)
+        } else {
+            None
+        }
     }
 
     /// Parses a `--faults` spec (grammar in [`crate::faults`]).

@@ -6,6 +6,7 @@
 //! (state snapshot, fault injection, price control) and graceful shutdown. The admin HTTP API is
 //! documented in `rest/admin.rs`, the fault grammar in [`faults`].
 
+mod backfill;
 pub mod bus;
 pub mod catalog;
 pub mod clock;

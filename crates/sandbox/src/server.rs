@@ -443,7 +443,22 @@ fn build_state(cfg: &SandboxConfig, start: Timestamp) -> Result<State, SandboxEr
             },
         );
     }
-    st.preferred = "SANDBOX-CFD".into();
+    if !st.accounts.contains_key(&cfg.default_account) {
+        return Err(SandboxError::Config(format!(
+            "unknown default account {:?} (use {} or {})",
+            cfg.default_account,
+            crate::config::CFD_ACCOUNT,
+            crate::config::SPREAD_BET_ACCOUNT
+        )));
+    }
+    st.preferred.insert(
+        cfg.credentials.username.clone(),
+        cfg.default_account.clone(),
+    );
+    if let Some(u) = &cfg.spread_bet_user {
+        st.preferred
+            .insert(u.clone(), crate::config::SPREAD_BET_ACCOUNT.into());
+    }
     Ok(st)
 }
 
@@ -528,6 +543,42 @@ impl SandboxHandle {
             )));
         }
         self.inner.clock().set_speed(Instant::now(), speed);
+        Ok(())
+    }
+    /// Moves simulated time forward to `to` at once, as if nothing traded in between: every
+    /// simulated market keeps its last price and quotes it at `to`, then goes on at the
+    /// current speed; stops and orders see that quote. For soaks that skip the quiet hours
+    /// of a simulated week. A time at or before now, or a replayed market, is refused.
+    pub fn jump(&self, to: Timestamp) -> Result<(), SandboxError> {
+        let (now, speed) = self.inner.sim_target();
+        if to <= now {
+            return Err(SandboxError::Config(format!(
+                "cannot jump back: {to} is not after the simulated time {now}"
+            )));
+        }
+        self.inner.with(|w| {
+            if w.st
+                .markets
+                .values()
+                .any(|m| matches!(m.source, crate::market::Source::Replay { .. }))
+            {
+                return Err(SandboxError::Config(
+                    "a replayed market cannot jump in time".into(),
+                ));
+            }
+            let epics: Vec<String> = w.st.markets.keys().cloned().collect();
+            for epic in epics {
+                let Some(m) = w.st.markets.get_mut(&epic) else {
+                    continue;
+                };
+                let (bid, offer) = (m.last.bid, m.last.offer);
+                let q = m.set_quote(bid, offer, to);
+                publish_quote(w, &q);
+            }
+            w.st.sim_now = to;
+            Ok(())
+        })?;
+        *self.inner.clock() = SimClock::new(Instant::now(), to, speed);
         Ok(())
     }
     /// Produces the next `ticks` simulated quotes of one epic (or all), whatever the speed.

@@ -20,6 +20,8 @@ use crate::market::MarketRt;
 #[derive(Clone)]
 pub struct V2Session {
     pub xst: String,
+    /// The login name (whose default account applies).
+    pub user: String,
     pub account: String,
     pub created: Instant,
     pub last_used: Instant,
@@ -29,6 +31,8 @@ pub struct V2Session {
 #[derive(Debug, Clone)]
 pub struct OAuthAccess {
     pub expires: Instant,
+    /// The login name: without `IG-ACCOUNT-ID` its default account applies.
+    pub user: String,
 }
 
 /// An open position.
@@ -85,6 +89,16 @@ pub struct WorkingOrder {
     pub created: Timestamp,
 }
 
+/// A watchlist of one account (`/watchlists`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watchlist {
+    pub id: String,
+    pub name: String,
+    /// System watchlists can be neither edited nor deleted.
+    pub system: bool,
+    pub epics: Vec<String>,
+}
+
 /// One cash movement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -133,13 +147,19 @@ pub struct RateWindow {
 pub struct State {
     pub sessions: HashMap<String, V2Session>,
     pub oauth: HashMap<String, OAuthAccess>,
-    pub refresh: HashMap<String, Instant>,
+    /// Refresh tokens: expiry and login name.
+    pub refresh: HashMap<String, (Instant, String)>,
     pub failed_logins: u32,
     pub locked_until: Option<Instant>,
     pub logins: BTreeMap<String, u64>,
     pub requests: BTreeMap<String, u64>,
     pub accounts: BTreeMap<String, Account>,
-    pub preferred: String,
+    /// Each user's default (preferred) account, by login name.
+    pub preferred: BTreeMap<String, String>,
+    /// `/accounts/preferences`: trailing stops enabled, by account.
+    pub trailing_stops: BTreeMap<String, bool>,
+    /// Watchlists, by account.
+    pub watchlists: BTreeMap<String, Vec<Watchlist>>,
     pub markets: BTreeMap<String, MarketRt>,
     pub confirms: HashMap<String, StoredConfirm>,
     pub used_refs: HashSet<String>,
@@ -176,6 +196,15 @@ impl std::fmt::Debug for State {
 }
 
 impl State {
+    /// The default account of `user` (the first account for an unknown one).
+    pub fn default_account(&self, user: &str) -> String {
+        self.preferred
+            .get(user)
+            .cloned()
+            .or_else(|| self.accounts.keys().next().cloned())
+            .unwrap_or_default()
+    }
+
     pub fn new(seed: u64, sim_now: Timestamp) -> Self {
         Self {
             sessions: HashMap::new(),
@@ -186,7 +215,9 @@ impl State {
             logins: BTreeMap::new(),
             requests: BTreeMap::new(),
             accounts: BTreeMap::new(),
-            preferred: String::new(),
+            preferred: BTreeMap::new(),
+            trailing_stops: BTreeMap::new(),
+            watchlists: BTreeMap::new(),
             markets: BTreeMap::new(),
             confirms: HashMap::new(),
             used_refs: HashSet::new(),
@@ -244,7 +275,7 @@ impl State {
             now.duration_since(s.last_used) < idle_ttl && now.duration_since(s.created) < max_age
         });
         self.oauth.retain(|_, t| t.expires > now);
-        self.refresh.retain(|_, exp| *exp > now);
+        self.refresh.retain(|_, (exp, _)| *exp > now);
         while self.sessions.len() >= max {
             let Some(oldest) = self
                 .sessions
@@ -271,7 +302,7 @@ impl State {
             let Some(first) = self
                 .refresh
                 .iter()
-                .min_by_key(|(_, exp)| **exp)
+                .min_by_key(|(_, (exp, _))| *exp)
                 .map(|(k, _)| k.clone())
             else {
                 break;

@@ -67,6 +67,10 @@ pub struct SandboxArgs {
     /// API key the sandbox accepts (default `sandbox-api-key`).
     #[arg(long, value_name = "K")]
     pub api_key: Option<String>,
+    /// The account --username's login lands on: `cfd` (SANDBOX-CFD, the default) or
+    /// `spread-bet` (SANDBOX-SB). The second login `sandbox-sb` always lands on SANDBOX-SB.
+    #[arg(long, value_name = "ACCOUNT", value_parser = parse_account)]
+    pub default_account: Option<String>,
     /// Fault-injection specification (see the README).
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<String>,
@@ -88,6 +92,18 @@ fn parse_start_time(s: &str) -> Result<scalper_model::Timestamp, String> {
     scalper_backtest::parse_time(s).map_err(|_| {
         format!("{s:?} is not a time: use RFC 3339 (2026-12-24T12:55:00Z), a date or epoch ms")
     })
+}
+
+fn parse_account(s: &str) -> Result<String, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "cfd" | "sandbox-cfd" => Ok(scalper_sandbox::config::CFD_ACCOUNT.into()),
+        "spread-bet" | "spreadbet" | "sb" | "sandbox-sb" => {
+            Ok(scalper_sandbox::config::SPREAD_BET_ACCOUNT.into())
+        }
+        _ => Err(format!(
+            "{s:?} is not an account: use cfd (SANDBOX-CFD) or spread-bet (SANDBOX-SB)"
+        )),
+    }
 }
 
 fn parse_holiday(s: &str) -> Result<scalper_sandbox::MarketHoliday, String> {

@@ -59,6 +59,9 @@ pub fn sandbox_config(args: &SandboxArgs) -> Result<SandboxConfig, ConfigError> 
             .clone()
             .map_or(default.api_key, SecretString::from),
     };
+    if let Some(account) = &args.default_account {
+        cfg.default_account.clone_from(account);
+    }
     if cfg.credentials.username.trim().is_empty() {
         return Err(ConfigError::Usage("--username must not be empty".into()));
     }
@@ -94,7 +97,15 @@ pub async fn run(args: &SandboxArgs, _ctx: &Context) -> anyhow::Result<ExitCode>
     outln!("  username:        {}", creds.username);
     outln!("  password:        {}", creds.password.expose_secret());
     outln!("  API key:         {}", creds.api_key.expose_secret());
-    outln!("  accounts:        {cfd} (CFD, default), {sb} (spread bet)");
+    outln!("  accounts:        {cfd} (CFD), {sb} (spread bet)");
+    outln!(
+        "  default account: {} for {}",
+        handle.config().default_account,
+        creds.username
+    );
+    if let Some(u) = &handle.config().spread_bet_user {
+        outln!("  spread-bet user: {u} (same password; lands on {sb})");
+    }
     outln!("Point scalper at it with:");
     outln!("  export IG_API_URL={}", handle.rest_url());
     outln!(
@@ -156,6 +167,11 @@ mod tests {
         assert_eq!(c.credentials.api_key.expose_secret(), "sandbox-api-key");
         assert!(!args(&["--bind", "0.0.0.0"]).is_loopback());
         assert!(!c.allow_remote);
+        assert_eq!(c.default_account, "SANDBOX-CFD");
+        let sb = sandbox_config(&args(&["--default-account", "spread-bet"])).unwrap();
+        assert_eq!(sb.default_account, "SANDBOX-SB");
+        let bad = Cli::try_parse_from(["scalper", "sandbox", "--default-account", "isa"]);
+        assert!(bad.is_err_and(|e| e.to_string().contains("spread-bet")));
     }
 
     #[test]

@@ -157,6 +157,28 @@ impl Engine {
                 unresolved = t.unknown_ref.as_ref();
             }
         }
+        // At most two entries in flight per instrument: one a flip marked to close as soon as
+        // it fills, and its replacement. A strategy flipping faster than the broker confirms
+        // cannot stack up more behind the allowance (halts and unknown outcomes are risk's
+        // first words, so they keep precedence).
+        let in_flight = || {
+            self.trades.iter().filter(|t| {
+                t.epic == *epic && t.state == DealState::Submitted && t.close_ref.is_none()
+            })
+        };
+        if self.halted().is_none() && unresolved.is_none() && in_flight().count() >= 2 {
+            if let Some(t) = in_flight().next_back() {
+                self.refusals += 1;
+                out.push(Action::Refused {
+                    epic: epic.clone(),
+                    direction: Some(entry.direction),
+                    reason: crate::action::Refusal::EntryInFlight {
+                        deal_ref: t.open_ref.clone(),
+                    },
+                });
+                return;
+            }
+        }
         let blackout = self.schedule.blackout(self.now, epic);
         let exposure = (self.cfg.risk.max_leverage.is_some()
             || self.cfg.risk.max_currency_exposure.is_some())

@@ -1,4 +1,4 @@
-//! Market data: `/markets/{epic}` v3, `/markets?epics=` v2 (and `?searchTerm=` v1) and
+//! Market data: `/markets/{epic}` v1-v3, `/markets?epics=` v1/v2 (and `?searchTerm=` v1) and
 //! `/prices/{epic}` v3 candles from the simulator's history with allowance metadata.
 
 use std::collections::HashMap;
@@ -15,13 +15,12 @@ use scalper_ig_wire::prices::{
     BidAsk, PageData, PriceAllowance, PriceMetadata, PricePoint, PricesResponse,
 };
 use scalper_model::Timestamp;
-use serde_json::json;
 
-use super::{authenticate, ok_json, Shared};
+use super::{authenticate, ok_json, require_version, Shared};
+use crate::backfill;
 use crate::catalog;
 use crate::dealing::World;
 use crate::error::ApiError;
-use crate::market::aggregate;
 use scalper_ig_wire::time as ig_time;
 use scalper_ig_wire::Resolution;
 
@@ -162,6 +161,7 @@ pub(super) async fn market(
     Path(epic): Path<String>,
 ) -> Result<Response, ApiError> {
     authenticate(&inner, &h)?;
+    require_version(&h, &[1, 2, 3])?;
     let d = inner.with(|w| details(w, &epic));
     d.map(|d| ok_json(&d))
         .ok_or_else(|| ApiError::not_found("error.public-api.epic-not-found"))
@@ -174,19 +174,9 @@ pub(super) async fn markets(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     authenticate(&inner, &h)?;
-    if let Some(term) = q.get("searchTerm") {
-        let term = term.to_ascii_uppercase().replace('/', "");
-        let found: Vec<serde_json::Value> = inner.with(|w| {
-            w.st.markets.values().filter(|m| {
-                m.entry.name.to_ascii_uppercase().replace('/', "").contains(&term) || m.entry.epic.as_str().contains(&term)
-            }).map(|m| json!({
-                "epic": m.entry.epic.as_str(), "instrumentName": m.entry.name, "instrumentType": m.entry.instrument_type(),
-                "expiry": m.entry.expiry, "bid": m.last.bid.value(), "offer": m.last.offer.value(),
-                "marketStatus": m.status_at(w.cfg, w.st.sim_now).as_ig(),
-                "scalingFactor": m.entry.scaling_factor, "streamingPricesAvailable": true,
-            })).collect()
-        });
-        return Ok(ok_json(&json!({ "markets": found })));
+    let v = require_version(&h, &[1, 2])?;
+    if let Some(found) = super::navigation::search(&inner, &q) {
+        return Ok(found);
     }
     let list: Vec<String> = q
         .get("epics")
@@ -203,7 +193,31 @@ pub(super) async fn markets(
     if list.len() > 50 {
         return Err(ApiError::bad_request("error.public-api.too-many-epics"));
     }
-    let market_details = inner.with(|w| list.iter().filter_map(|e| details(w, e)).collect());
+    // v2's `filter=SNAPSHOT_ONLY` leaves out the dealing rules and all but the instrument's
+    // identity (v1 has no filter).
+    let snapshot_only = match (v, q.get("filter").map(String::as_str)) {
+        (_, None | Some("ALL")) | (1, _) => false,
+        (_, Some("SNAPSHOT_ONLY")) => true,
+        (_, Some(_)) => return Err(ApiError::bad_request("invalid.request.filter")),
+    };
+    let mut market_details: Vec<MarketDetails> =
+        inner.with(|w| list.iter().filter_map(|e| details(w, e)).collect());
+    if snapshot_only {
+        for d in &mut market_details {
+            d.dealing_rules = None;
+            d.instrument = d.instrument.take().map(|i| InstrumentDetails {
+                epic: i.epic,
+                expiry: i.expiry,
+                name: i.name,
+                instrument_type: i.instrument_type,
+                lot_size: i.lot_size,
+                margin_factor: i.margin_factor,
+                margin_factor_unit: i.margin_factor_unit,
+                streaming_prices_available: i.streaming_prices_available,
+                ..InstrumentDetails::default()
+            });
+        }
+    }
     Ok(ok_json(&MarketsResponse { market_details }))
 }
 
@@ -224,6 +238,7 @@ pub(super) async fn prices(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     authenticate(&inner, &h)?;
+    require_version(&h, &[3])?;
     let res = q.get("resolution").map_or("MINUTE", String::as_str);
     let period = Resolution::from_ig(res)
         .map(Resolution::millis)
@@ -251,21 +266,32 @@ pub(super) async fn prices(
         .rate_limits
         .map_or(10_000, |r| r.historical_points_per_week);
     inner.with(|w| {
-        let m =
+        let mkt =
             w.st.markets
                 .get(&epic)
                 .ok_or_else(|| ApiError::bad_request("error.unsupported.epic"))?;
-        let bars = aggregate(m, period);
-        let selected: Vec<_> = if from.is_some() || to.is_some() {
-            bars.into_iter()
-                .filter(|b| {
-                    from.is_none_or(|f| b.start >= f.millis())
-                        && to.is_none_or(|t| b.start <= t.millis())
-                })
-                .collect()
-        } else {
-            let skip = bars.len().saturating_sub(max);
-            bars.into_iter().skip(skip).collect()
+        let seed = w.cfg.seed;
+        let selected = match (from, to) {
+            (Some(f), t) => {
+                backfill::range(mkt, seed, period, f.millis(), t.map(Timestamp::millis))
+            }
+            // Only `to`: the `max` bars up to it.
+            (None, Some(t)) => {
+                let span = i64::try_from(max)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(period);
+                let mut bars = backfill::range(
+                    mkt,
+                    seed,
+                    period,
+                    t.millis().saturating_sub(span),
+                    Some(t.millis()),
+                );
+                let skip = bars.len().saturating_sub(max);
+                bars.drain(..skip);
+                bars
+            }
+            (None, None) => backfill::last(mkt, seed, period, max),
         };
         let total_pages = if page_size == 0 {
             1
@@ -277,17 +303,17 @@ pub(super) async fn prices(
         } else {
             selected
                 .into_iter()
-                .skip((page_number - 1) * page_size)
+                .skip((page_number - 1).saturating_mul(page_size))
                 .take(page_size)
                 .collect()
         };
         let n = page.len() as u32;
-        if w.cfg.rate_limits.is_some() && w.st.historical_used + n > total_allowance {
+        if w.cfg.rate_limits.is_some() && w.st.historical_used.saturating_add(n) > total_allowance {
             return Err(ApiError::forbidden(
                 "error.public-api.exceeded-account-historical-data-allowance",
             ));
         }
-        w.st.historical_used += n;
+        w.st.historical_used = w.st.historical_used.saturating_add(n);
         let ba = |p: (Decimal, Decimal)| {
             Some(BidAsk {
                 bid: Some(p.0),
@@ -313,7 +339,7 @@ pub(super) async fn prices(
         let size = prices.len() as u64;
         Ok(ok_json(&PricesResponse {
             prices,
-            instrument_type: Some(m.entry.instrument_type().into()),
+            instrument_type: Some(mkt.entry.instrument_type().into()),
             metadata: Some(PriceMetadata {
                 allowance: Some(PriceAllowance {
                     remaining_allowance: Some(i64::from(

@@ -3,9 +3,15 @@
 //! (API key, CST/X-SECURITY-TOKEN, OAuth Bearer + IG-ACCOUNT-ID) and body parsing.
 
 mod admin;
+mod history;
 mod markets;
+mod navigation;
+mod operations;
+mod prices;
+mod sentiment;
 mod session;
 mod trading;
+mod watchlists;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -41,10 +47,51 @@ pub(crate) fn router(inner: Shared) -> Router {
         .route("/session/encryptionKey", get(session::encryption_key))
         .route("/session/refresh-token", post(session::refresh))
         .route("/accounts", get(trading::accounts))
-        .route("/operations/application", get(trading::application))
+        .route(
+            "/accounts/preferences",
+            get(operations::preferences).put(operations::set_preferences),
+        )
+        .route(
+            "/operations/application",
+            get(trading::application).put(operations::update_application),
+        )
+        .route(
+            "/operations/application/disable",
+            axum::routing::put(operations::disable_application),
+        )
         .route("/markets", get(markets::markets))
         .route("/markets/{epic}", get(markets::market))
+        .route("/marketnavigation", get(navigation::root))
+        .route("/marketnavigation/{node}", get(navigation::node_children))
         .route("/prices/{epic}", get(markets::prices))
+        .route("/prices/{epic}/{resolution}", get(prices::v1))
+        .route("/prices/{epic}/{resolution}/{num}", get(prices::num_points))
+        .route(
+            "/prices/{epic}/{resolution}/{from}/{to}",
+            get(prices::date_range),
+        )
+        .route(
+            "/watchlists",
+            get(watchlists::list).post(watchlists::create),
+        )
+        .route(
+            "/watchlists/{id}",
+            get(watchlists::read)
+                .put(watchlists::add)
+                .delete(watchlists::delete)
+                .post(watchlists::post_delete),
+        )
+        .route(
+            "/watchlists/{id}/{epic}",
+            axum::routing::delete(watchlists::remove).post(watchlists::post_remove),
+        )
+        .route("/clientsentiment", get(sentiment::many))
+        .route("/clientsentiment/", get(sentiment::many))
+        .route("/clientsentiment/{market_id}", get(sentiment::one))
+        .route(
+            "/clientsentiment/related/{market_id}",
+            get(sentiment::related),
+        )
         .route("/positions", get(trading::positions))
         .route("/positions/{deal_id}", get(trading::position))
         .route(
@@ -64,8 +111,19 @@ pub(crate) fn router(inner: Shared) -> Router {
                 .delete(trading::delete_order)
                 .post(trading::post_order_delete),
         )
-        .route("/history/activity", get(trading::activity))
-        .route("/history/transactions", get(trading::transactions))
+        .route("/history/activity", get(history::activity))
+        .route("/history/activity/", get(history::activity))
+        .route("/history/activity/{period}", get(history::activity_last))
+        .route(
+            "/history/activity/{from}/{to}",
+            get(history::activity_dates),
+        )
+        .route("/history/transactions", get(history::transactions_v2))
+        .route("/history/transactions/", get(history::transactions_v2))
+        .route(
+            "/history/transactions/{kind}/{period}",
+            get(history::transactions_last),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             inner.clone(),
             middleware,
@@ -286,6 +344,24 @@ fn rate_limited(
     None
 }
 
+/// The `Version` header, when `allowed` serves it: IG routes by path and version, so a version
+/// an endpoint does not have is an unknown URL (404 `invalid.url`).
+pub(crate) fn require_version(h: &HeaderMap, allowed: &[u8]) -> Result<u8, ApiError> {
+    let raw = h
+        .get("version")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    let v = match raw {
+        None | Some("") => 1,
+        Some(s) => s.parse().map_err(|_| ApiError::not_found("invalid.url"))?,
+    };
+    if allowed.contains(&v) {
+        Ok(v)
+    } else {
+        Err(ApiError::not_found("invalid.url"))
+    }
+}
+
 /// The `Version` header (1 when absent, as IG defaults).
 pub(crate) fn version(h: &HeaderMap) -> u8 {
     h.get("version")
@@ -296,6 +372,17 @@ pub(crate) fn version(h: &HeaderMap) -> u8 {
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+/// Whether a `POST` is a `DELETE` (IG's `_method: DELETE` header).
+pub(crate) fn is_delete(h: &HeaderMap) -> bool {
+    h.get("_method")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"DELETE"))
+}
+
+/// The sandbox's API key.
+pub(crate) fn api_key(inner: &Inner) -> String {
+    inner.cfg.credentials.api_key.expose_secret().to_string()
 }
 
 /// Checks `X-IG-API-KEY`.
@@ -316,6 +403,8 @@ pub(crate) fn session_alive(cfg: &SandboxConfig, s: &V2Session, now: Instant) ->
 /// Who a request is from.
 #[derive(Debug, Clone)]
 pub(crate) struct Authed {
+    /// The login name.
+    pub user: String,
     pub account: String,
     /// The CST for v2 sessions, `None` for OAuth.
     pub cst: Option<String>,
@@ -333,11 +422,13 @@ pub(crate) fn authenticate(inner: &Inner, h: &HeaderMap) -> Result<Authed, ApiEr
             .or_else(|| auth.strip_prefix("bearer "))
             .ok_or_else(|| ApiError::unauthorized("error.security.oauth-token-invalid"))?
             .trim();
-        let live = st.oauth.get(token).is_some_and(|t| t.expires > now);
-        if !live {
-            st.oauth.remove(token);
-            return Err(ApiError::unauthorized("error.security.oauth-token-invalid"));
-        }
+        let user = match st.oauth.get(token) {
+            Some(t) if t.expires > now => t.user.clone(),
+            _ => {
+                st.oauth.remove(token);
+                return Err(ApiError::unauthorized("error.security.oauth-token-invalid"));
+            }
+        };
         let account = match header(h, "ig-account-id") {
             Some(a) if st.accounts.contains_key(a) => a.to_string(),
             Some(_) => {
@@ -345,9 +436,10 @@ pub(crate) fn authenticate(inner: &Inner, h: &HeaderMap) -> Result<Authed, ApiEr
                     "error.security.account-access-denied",
                 ))
             }
-            None => st.preferred.clone(),
+            None => st.default_account(&user),
         };
         return Ok(Authed {
+            user,
             account,
             cst: None,
             access: Some(token.to_string()),
@@ -396,6 +488,7 @@ pub(crate) fn authenticate(inner: &Inner, h: &HeaderMap) -> Result<Authed, ApiEr
             }
             s.last_used = now;
             Ok(Authed {
+                user: s.user.clone(),
                 account: s.account.clone(),
                 cst: Some(cst),
                 access: None,

@@ -61,14 +61,15 @@ fn count(inner: &Inner, kind: &str) {
     *inner.lock().logins.entry(kind.into()).or_default() += 1;
 }
 
-fn accounts_list(inner: &Inner) -> Vec<SessionAccount> {
+fn accounts_list(inner: &Inner, user: &str) -> Vec<SessionAccount> {
     let st = inner.lock();
+    let default = st.default_account(user);
     st.accounts
         .values()
         .map(|a| SessionAccount {
             account_id: a.id.clone(),
             account_name: Some(a.name.clone()),
-            preferred: Some(a.id == st.preferred),
+            preferred: Some(a.id == default),
             account_type: Some(a.kind.as_ig().into()),
         })
         .collect()
@@ -133,7 +134,7 @@ pub(super) async fn login(
         Some(req.password.clone())
     };
     let creds = &inner.cfg.credentials;
-    let good = req.identifier == creds.username
+    let good = inner.cfg.user_default_account(&req.identifier).is_some()
         && password.as_deref() == Some(creds.password.expose_secret());
     if !good {
         let mut st = inner.lock();
@@ -153,20 +154,22 @@ pub(super) async fn login(
         return Err(ApiError::unauthorized("error.security.invalid-details"));
     }
     inner.lock().failed_logins = 0;
-    let accounts = accounts_list(&inner);
+    let user = req.identifier.clone();
+    let accounts = accounts_list(&inner, &user);
     if v >= 3 {
-        return Ok(login_v3(&inner, now));
+        return Ok(login_v3(&inner, &user, now));
     }
     let (cst, xst, account) = {
         let mut st = inner.lock();
         let cst = st.token();
         let xst = st.token();
-        let account = st.preferred.clone();
+        let account = st.default_account(&user);
         st.prune_sessions(&inner.cfg, now);
         st.sessions.insert(
             cst.clone(),
             V2Session {
                 xst: xst.clone(),
+                user: user.clone(),
                 account: account.clone(),
                 created: now,
                 last_used: now,
@@ -213,7 +216,7 @@ pub(super) async fn login(
     Ok(resp)
 }
 
-fn new_oauth(inner: &Inner, now: Instant) -> OAuthToken {
+fn new_oauth(inner: &Inner, user: &str, now: Instant) -> OAuthToken {
     let mut st = inner.lock();
     let access = st.token();
     let refresh = st.token();
@@ -222,10 +225,13 @@ fn new_oauth(inner: &Inner, now: Instant) -> OAuthToken {
         access.clone(),
         OAuthAccess {
             expires: now + inner.cfg.oauth_expires_in,
+            user: user.to_string(),
         },
     );
-    st.refresh
-        .insert(refresh.clone(), now + inner.cfg.oauth_refresh_ttl);
+    st.refresh.insert(
+        refresh.clone(),
+        (now + inner.cfg.oauth_refresh_ttl, user.to_string()),
+    );
     OAuthToken {
         access_token: access,
         refresh_token: refresh,
@@ -235,10 +241,18 @@ fn new_oauth(inner: &Inner, now: Instant) -> OAuthToken {
     }
 }
 
-fn login_v3(inner: &Inner, now: Instant) -> Response {
-    let token = new_oauth(inner, now);
+fn login_v3(inner: &Inner, user: &str, now: Instant) -> Response {
+    let token = new_oauth(inner, user, now);
     count(inner, "v3");
-    let account = inner.lock().preferred.clone();
+    let (account, kind) = {
+        let st = inner.lock();
+        let account = st.default_account(user);
+        let kind = st
+            .accounts
+            .get(&account)
+            .map(|a| a.kind.as_ig().to_string());
+        (account, kind)
+    };
     tracing::info!(version = 3, "login accepted");
     ok_json(&LoginV3Response {
         account_id: Some(account),
@@ -246,7 +260,7 @@ fn login_v3(inner: &Inner, now: Instant) -> Response {
         timezone_offset: Some(rust_decimal::Decimal::ZERO),
         lightstreamer_endpoint: Some(inner.stream_url.clone()),
         oauth_token: Some(token),
-        account_type: Some("CFD".into()),
+        account_type: kind,
     })
 }
 
@@ -259,18 +273,19 @@ pub(super) async fn refresh(
     check_api_key(&inner, &h)?;
     let req: RefreshTokenRequest = parse_body(&body)?;
     let now = Instant::now();
-    let valid = {
+    let user = {
         let mut st = inner.lock();
         st.refresh
             .remove(&req.refresh_token)
-            .is_some_and(|exp| exp > now)
+            .filter(|(exp, _)| *exp > now)
+            .map(|(_, user)| user)
     };
-    if !valid {
+    let Some(user) = user else {
         tracing::info!("refresh refused: refresh token invalid or expired");
         return Err(ApiError::unauthorized("error.security.oauth-token-invalid"));
-    }
+    };
     count(&inner, "refresh");
-    Ok(ok_json(&new_oauth(&inner, now)))
+    Ok(ok_json(&new_oauth(&inner, &user, now)))
 }
 
 /// `GET /session` v1 (with `fetchSessionTokens=true` the CST/XST headers).
@@ -314,6 +329,7 @@ pub(super) async fn read(
                     cst.clone(),
                     V2Session {
                         xst: xst.clone(),
+                        user: who.user.clone(),
                         account: who.account.clone(),
                         created: now,
                         last_used: now,
@@ -351,7 +367,8 @@ pub(super) async fn switch(
             ));
         }
         if req.default_account == Some(true) {
-            st.preferred.clone_from(&req.account_id);
+            st.preferred
+                .insert(who.user.clone(), req.account_id.clone());
         }
         let xst = st.token();
         if let Some(s) = st.sessions.get_mut(&cst) {

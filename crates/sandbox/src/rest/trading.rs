@@ -1,23 +1,17 @@
 //! Accounts and dealing endpoints: `/accounts`, `/operations/application`, positions, confirms,
-//! working orders and history.
-
-use std::collections::HashMap;
+//! working orders (history: `history.rs`).
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use rust_decimal::Decimal;
 use scalper_ig_wire::accounts::{Account, AccountBalance, AccountsResponse};
 use scalper_ig_wire::application::Application;
-use scalper_ig_wire::history::{
-    ActivityMetadata, ActivityPaging, ActivityResponse, TransactionsMetadata, TransactionsResponse,
-};
 use scalper_ig_wire::positions::{
     ClosePositionRequest, DealReferenceResponse, OpenPositionRequest, PositionEntry,
     PositionMarket, PositionsResponse,
 };
-use scalper_ig_wire::prices::PageData;
 use scalper_ig_wire::working_orders::{
     WorkingOrderData, WorkingOrderEntry, WorkingOrderMarket, WorkingOrdersResponse,
 };
@@ -44,8 +38,9 @@ pub(super) async fn accounts(
     State(inner): State<Shared>,
     h: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authenticate(&inner, &h)?;
+    let who = authenticate(&inner, &h)?;
     let accounts = inner.with(|w| {
+        let default = w.st.default_account(&who.user);
         let ids: Vec<String> = w.st.accounts.keys().cloned().collect();
         ids.iter()
             .filter_map(|id| {
@@ -57,7 +52,7 @@ pub(super) async fn accounts(
                     account_alias: None,
                     status: Some("ENABLED".into()),
                     account_type: Some(a.kind.as_ig().into()),
-                    preferred: Some(w.st.preferred == a.id),
+                    preferred: Some(default == a.id),
                     balance: Some(AccountBalance {
                         balance: Some(balance),
                         deposit: Some(margin),
@@ -80,6 +75,11 @@ pub(super) async fn application(
     h: HeaderMap,
 ) -> Result<Response, ApiError> {
     authenticate(&inner, &h)?;
+    Ok(ok_json(&vec![application_entry(&inner)]))
+}
+
+/// The sandbox's one application.
+pub(super) fn application_entry(inner: &Shared) -> Application {
     // Advertise what is enforced: with rate limits off (local runs), generous allowances, so
     // that clients which pace themselves from this answer are not slowed by limits that do
     // not exist here.
@@ -89,7 +89,7 @@ pub(super) async fn application(
         account_non_trading_per_min: 100_000,
         historical_points_per_week: 10_000_000,
     });
-    Ok(ok_json(&vec![Application {
+    Application {
         name: Some("scalper-sandbox".into()),
         api_key: Some(inner.cfg.credentials.api_key.expose_secret().to_string()),
         status: Some("ENABLED".into()),
@@ -101,7 +101,7 @@ pub(super) async fn application(
         allow_equities: Some(false),
         allow_quote_orders: Some(false),
         created_date: Some("2026-01-01T00:00:00".into()),
-    }]))
+    }
 }
 
 fn position_entry(w: &World<'_>, p: &Position, ver: u8) -> PositionEntry {
@@ -352,6 +352,8 @@ pub(super) async fn post_order_delete(
     State(inner): State<Shared>,
     h: HeaderMap,
     Path(deal_id): Path<String>,
+    // Read (trading_ig sends `{}`) so that the keep-alive connection stays usable.
+    _body: Bytes,
 ) -> Result<Response, ApiError> {
     if !is_delete(&h) {
         return Err(ApiError::new(
@@ -360,126 +362,4 @@ pub(super) async fn post_order_delete(
         ));
     }
     delete_order(State(inner), h, Path(deal_id)).await
-}
-
-fn range(q: &HashMap<String, String>) -> Result<(Option<i64>, Option<i64>), ApiError> {
-    let p = |k: &str| {
-        q.get(k)
-            .map(|v| {
-                ig_time::parse_time(v)
-                    .map(scalper_model::Timestamp::millis)
-                    .ok_or_else(|| ApiError::bad_request("error.malformed.date"))
-            })
-            .transpose()
-    };
-    let (f, t) = (p("from")?, p("to")?);
-    if let (Some(a), Some(b)) = (f, t) {
-        if a > b {
-            return Err(ApiError::bad_request("error.invalid.daterange"));
-        }
-    }
-    Ok((f, t))
-}
-
-fn in_range(date: Option<&String>, (f, t): (Option<i64>, Option<i64>)) -> bool {
-    let Some(ts) = date
-        .and_then(|d| ig_time::parse_time(d))
-        .map(scalper_model::Timestamp::millis)
-    else {
-        return true;
-    };
-    f.is_none_or(|f| ts >= f) && t.is_none_or(|t| ts <= t)
-}
-
-/// `GET /history/activity` v3.
-pub(super) async fn activity(
-    State(inner): State<Shared>,
-    h: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    let who = authenticate(&inner, &h)?;
-    let span = range(&q)?;
-    let page_size: usize = match q.get("pageSize") {
-        None => 50,
-        Some(v) => match v.parse() {
-            Ok(size) if (10..=500).contains(&size) => size,
-            _ => return Err(ApiError::bad_request("error.request.invalid.page-size")),
-        },
-    };
-    let deal = q.get("dealId").cloned();
-    let mut list: Vec<_> = {
-        let st = inner.lock();
-        st.accounts
-            .get(&who.account)
-            .map(|a| a.activities.clone())
-            .unwrap_or_default()
-    };
-    list.retain(|a| {
-        in_range(a.date.as_ref(), span)
-            && deal.as_ref().is_none_or(|d| a.deal_id.as_ref() == Some(d))
-    });
-    list.reverse();
-    list.truncate(page_size);
-    let size = list.len() as u64;
-    Ok(ok_json(&ActivityResponse {
-        activities: list,
-        metadata: Some(ActivityMetadata {
-            paging: Some(ActivityPaging {
-                size: Some(size),
-                next: None,
-            }),
-        }),
-    }))
-}
-
-/// `GET /history/transactions` v2.
-pub(super) async fn transactions(
-    State(inner): State<Shared>,
-    h: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    let who = authenticate(&inner, &h)?;
-    let span = range(&q)?;
-    let page_size = q
-        .get("pageSize")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(20);
-    let page_number = q
-        .get("pageNumber")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1);
-    let mut list: Vec<_> = {
-        let st = inner.lock();
-        st.accounts
-            .get(&who.account)
-            .map(|a| a.transactions.clone())
-            .unwrap_or_default()
-    };
-    list.retain(|t| in_range(t.date_utc.as_ref(), span));
-    list.reverse();
-    let total_pages = if page_size == 0 {
-        1
-    } else {
-        list.len().div_ceil(page_size).max(1)
-    };
-    if page_size > 0 {
-        list = list
-            .into_iter()
-            .skip((page_number - 1) * page_size)
-            .take(page_size)
-            .collect();
-    }
-    let size = list.len() as u64;
-    Ok(ok_json(&TransactionsResponse {
-        transactions: list,
-        metadata: Some(TransactionsMetadata {
-            size: Some(size),
-            page_data: Some(PageData {
-                page_size: Some(page_size as u64),
-                page_number: Some(page_number as u64),
-                total_pages: Some(total_pages as u64),
-            }),
-        }),
-    }))
 }

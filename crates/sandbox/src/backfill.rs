@@ -1,0 +1,167 @@
+//! Deterministic price history before the simulator's first stored bar, so that `/prices` can
+//! answer any resolution and range: bars walk backwards from the oldest stored bar's open (the
+//! history ends exactly where the simulation's own bars begin), each drawn from a generator
+//! seeded by (sandbox seed, epic, resolution, bar start), so the same request always gets the
+//! same bars whatever else was asked before. Resolutions are not consistent with one another
+//! (a DAY bar is not the sum of its HOUR bars), and closed hours and weekends are not skipped.
+//!
+//! The random walk is `f64` (statistics, as in [`crate::sim`]); every level is a `Decimal`
+//! rounded to the instrument's decimal places.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::Decimal;
+
+use crate::market::{aggregate, Bar, MarketRt};
+
+/// Back-filled bars one request may generate at most (the newest are kept).
+pub const MAX_BACKFILL_BARS: i64 = 20_000;
+
+/// The bars of `period_ms` starting in `[from, to]` (epoch ms, `to` open-ended when `None`),
+/// oldest first: back-filled ones, then the simulator's.
+pub fn range(m: &MarketRt, seed: u64, period_ms: i64, from: i64, to: Option<i64>) -> Vec<Bar> {
+    let live = aggregate(m, period_ms);
+    let mut out = before(m, seed, period_ms, &live, from);
+    out.extend(live);
+    out.retain(|b| b.start >= from && to.is_none_or(|t| b.start <= t));
+    out
+}
+
+/// The last `n` bars of `period_ms`, oldest first.
+pub fn last(m: &MarketRt, seed: u64, period_ms: i64, n: usize) -> Vec<Bar> {
+    let live = aggregate(m, period_ms);
+    let missing = i64::try_from(n.saturating_sub(live.len())).unwrap_or(i64::MAX);
+    let mut out = if missing > 0 {
+        let end = live.first().map_or(m.last.ts.millis(), |b| b.start);
+        let from = end.saturating_sub(missing.min(MAX_BACKFILL_BARS).saturating_mul(period_ms));
+        before(m, seed, period_ms, &live, from)
+    } else {
+        Vec::new()
+    };
+    out.extend(live);
+    let skip = out.len().saturating_sub(n);
+    out.drain(..skip);
+    out
+}
+
+/// Back-filled bars starting in `[from, first live bar)`, oldest first.
+fn before(m: &MarketRt, seed: u64, period: i64, live: &[Bar], from: i64) -> Vec<Bar> {
+    if period <= 0 {
+        return Vec::new();
+    }
+    let (end, anchor) = if let Some(b) = live.first() {
+        (b.start, b.open)
+    } else {
+        let ts = m.last.ts.millis();
+        (
+            ts - ts.rem_euclid(period),
+            (m.last.bid.value(), m.last.offer.value()),
+        )
+    };
+    let aligned = from - from.rem_euclid(period);
+    if aligned >= end {
+        return Vec::new();
+    }
+    let count = ((end - aligned) / period).min(MAX_BACKFILL_BARS);
+    let e = &m.entry;
+    let decimals = e.decimals;
+    let sigma = e.sim_params().vol_per_sqrt_sec * (period as f64 / 1000.0).sqrt();
+    let spread = (anchor.1 - anchor.0).to_f64().unwrap_or(0.0).max(0.0);
+    let epic_hash = e
+        .epic
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    let level = |mid: f64| -> (Decimal, Decimal) {
+        let bid = Decimal::from_f64(mid - spread / 2.0).unwrap_or_default();
+        let ask = Decimal::from_f64(mid + spread / 2.0).unwrap_or_default();
+        (bid.round_dp(decimals), ask.round_dp(decimals))
+    };
+    let mut close_mid = ((anchor.0 + anchor.1) / Decimal::TWO)
+        .to_f64()
+        .unwrap_or(0.0);
+    let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    for k in 1..=count {
+        let start = end - k * period;
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            seed ^ epic_hash
+                ^ (period as u64).rotate_left(32)
+                ^ (start as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        let z: f64 = StandardNormal.sample(&mut rng);
+        let up: f64 = StandardNormal.sample(&mut rng);
+        let down: f64 = StandardNormal.sample(&mut rng);
+        let open_mid = close_mid * (-sigma * z).exp();
+        let high_mid = open_mid.max(close_mid) * (sigma * up.abs() * 0.5).exp();
+        let low_mid = open_mid.min(close_mid) * (-sigma * down.abs() * 0.5).exp();
+        let ticks = ((period as f64 / 300.0) * rng.gen_range(0.5..1.5)).max(1.0);
+        out.push(Bar {
+            start,
+            open: level(open_mid),
+            high: level(high_mid),
+            low: level(low_mid),
+            close: level(close_mid),
+            ticks: ticks as u64,
+        });
+        close_mid = open_mid;
+    }
+    out.reverse();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::market::Source;
+    use crate::sim::MarketSim;
+    use scalper_model::Timestamp;
+
+    fn market() -> MarketRt {
+        let entry = crate::catalog::catalogue().swap_remove(0);
+        let start = Timestamp::from_millis(1_767_225_600_000);
+        let warm = start.plus_millis(-600_000);
+        let sim = MarketSim::new(entry.sim_params(), 7, warm);
+        let mut m = MarketRt::new(entry, Source::Sim(Box::new(sim)), warm);
+        while m.next_before(start).is_some() {}
+        m
+    }
+
+    #[test]
+    fn history_ends_where_the_simulation_begins_and_is_deterministic() {
+        let m = market();
+        let live = aggregate(&m, 60_000);
+        let days = last(&m, 1, 86_400_000, 30);
+        assert_eq!(days.len(), 30);
+        let minutes = last(&m, 1, 60_000, live.len() + 50);
+        assert_eq!(minutes.len(), live.len() + 50);
+        // The newest back-filled minute closes at the first simulated minute's open.
+        assert_eq!(minutes[49].close, live[0].open);
+        assert_eq!(minutes[50..], live[..]);
+        for w in minutes.windows(2).take(49) {
+            assert_eq!(w[0].start + 60_000, w[1].start);
+            assert_eq!(w[0].close, w[1].open, "continuous");
+            assert!(w[0].low.0 <= w[0].open.0.min(w[0].close.0));
+            assert!(w[0].high.0 >= w[0].open.0.max(w[0].close.0));
+        }
+        assert_eq!(last(&m, 1, 86_400_000, 30), days, "same request, same bars");
+        assert_ne!(
+            last(&m, 2, 86_400_000, 30),
+            days,
+            "another seed, another history"
+        );
+        // A range: the same bars as by count, and bounded.
+        let from = minutes[10].start;
+        assert_eq!(
+            range(&m, 1, 60_000, from, Some(minutes[20].start)),
+            minutes[10..=20]
+        );
+        assert_eq!(
+            range(&m, 1, 1_000, 0, None).len(),
+            usize::try_from(MAX_BACKFILL_BARS).unwrap() + aggregate(&m, 1_000).len()
+        );
+    }
+}
