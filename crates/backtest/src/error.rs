@@ -114,6 +114,9 @@ pub enum BacktestError {
     Output { path: PathBuf, message: String },
     #[error("no data between --from and --to")]
     EmptyRange,
+    /// A grid point run by another executor (a Ray worker) failed there.
+    #[error("{0}")]
+    Remote(String),
 }
 
 impl BacktestError {

@@ -57,6 +57,6 @@ pub use runner::{
     run_backtest, run_backtest_with_progress, run_on_source, BacktestReport, Progress, RefusalStat,
 };
 pub use sweep::{
-    expand_grid, parse_grid, run_sweep, FoldReport, GridAxis, RankMetric, SweepOptions,
-    SweepReport, SweepRow,
+    expand_grid, parse_grid, run_sweep, run_sweep_on, FoldReport, GridAxis, LocalRunner,
+    PointOutcome, PointRunner, RankMetric, SweepOptions, SweepReport, SweepRow,
 };

@@ -349,8 +349,10 @@ pub fn run_on_source<S: RecordSource>(
         equity: Money::new(opts.initial_equity),
         ..EngineInit::default()
     };
-    let mut engine =
-        Engine::with_strategies(cfg, vec![(inst.clone(), strategy.build(&inst))], init)?;
+    let built = strategy
+        .build(&inst)
+        .map_err(scalper_engine::EngineError::from)?;
+    let mut engine = Engine::with_strategies(cfg, vec![(inst.clone(), built)], init)?;
     // The book follows every close: the engine's own history would be a copy per trade.
     engine.set_closed_history(0);
     if opts.initial_equity <= Decimal::ZERO {

@@ -1,7 +1,9 @@
 //! Parameter sweeps: the cartesian product of `--grid key=v1,v2` axes, run in parallel with
 //! rayon (`jobs` threads), ranked by a metric; optionally walk-forward: the data's time span
 //! is cut into K+1 equal segments and fold i picks the best parameters on segment i and
-//! reports them out of sample on segment i+1.
+//! reports them out of sample on segment i+1. The runs themselves go through a
+//! [`PointRunner`]: rayon threads here ([`run_sweep`]), or any other executor
+//! ([`run_sweep_on`]; the Python package's Ray executor) with the same ranking and folds.
 
 use std::fmt;
 use std::str::FromStr;
@@ -174,29 +176,64 @@ pub fn expand_grid(grid: &[GridAxis]) -> Vec<Vec<(String, String)>> {
     out
 }
 
-fn run_point(base: &BacktestOptions, params: &[(String, String)]) -> SweepRow {
-    match run_backtest(&with_params(base, params)) {
-        Ok(r) => SweepRow {
-            params: params.to_vec(),
-            metrics: Some(r.metrics),
-            trades_hash: Some(r.trades_hash),
-            error: None,
-        },
-        Err(e) => SweepRow {
-            params: params.to_vec(),
-            metrics: None,
-            trades_hash: None,
-            error: Some(e.to_string()),
-        },
+/// What a grid point's run gives a sweep: its metrics and trade-list hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointOutcome {
+    pub metrics: Metrics,
+    pub trades_hash: String,
+}
+
+impl PointOutcome {
+    /// Runs one point's backtest here (what every executor does with each run it is given).
+    pub fn run(opts: &BacktestOptions) -> Result<Self, BacktestError> {
+        run_backtest(opts).map(|r| Self {
+            metrics: r.metrics,
+            trades_hash: r.trades_hash,
+        })
+    }
+}
+
+/// Runs a sweep's backtests: each run's options already hold its grid point's parameters;
+/// the outcomes come back in the order of `runs`.
+pub trait PointRunner: Sync {
+    fn run_all(&self, runs: Vec<BacktestOptions>) -> Vec<Result<PointOutcome, BacktestError>>;
+}
+
+/// Rayon threads in this process (the pool [`run_sweep`] installs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalRunner;
+
+impl PointRunner for LocalRunner {
+    fn run_all(&self, runs: Vec<BacktestOptions>) -> Vec<Result<PointOutcome, BacktestError>> {
+        runs.par_iter().map(PointOutcome::run).collect()
     }
 }
 
 fn run_grid(
+    runner: &dyn PointRunner,
     base: &BacktestOptions,
     points: &[Vec<(String, String)>],
     metric: RankMetric,
 ) -> Vec<SweepRow> {
-    let mut rows: Vec<SweepRow> = points.par_iter().map(|p| run_point(base, p)).collect();
+    let runs = points.iter().map(|p| with_params(base, p)).collect();
+    let mut rows: Vec<SweepRow> = points
+        .iter()
+        .zip(runner.run_all(runs))
+        .map(|(params, outcome)| match outcome {
+            Ok(o) => SweepRow {
+                params: params.clone(),
+                metrics: Some(o.metrics),
+                trades_hash: Some(o.trades_hash),
+                error: None,
+            },
+            Err(e) => SweepRow {
+                params: params.clone(),
+                metrics: None,
+                trades_hash: None,
+                error: Some(e.to_string()),
+            },
+        })
+        .collect();
     // Stable sort: ties keep grid order, so the ranking is deterministic.
     rows.sort_by(|a, b| {
         let s = |r: &SweepRow| {
@@ -209,8 +246,17 @@ fn run_grid(
     rows
 }
 
-/// Runs a sweep (see the module doc).
+/// Runs a sweep (see the module doc) on `jobs` rayon threads.
 pub fn run_sweep(opts: &SweepOptions) -> Result<SweepReport, BacktestError> {
+    run_sweep_on(opts, &LocalRunner)
+}
+
+/// Runs a sweep with its backtests on `runner` ([`LocalRunner`] installs the `jobs` pool;
+/// another executor runs them where it likes): the same points, ranking and folds.
+pub fn run_sweep_on(
+    opts: &SweepOptions,
+    runner: &dyn PointRunner,
+) -> Result<SweepReport, BacktestError> {
     if opts.base.data.is_empty() {
         return Err(BacktestError::NoData);
     }
@@ -232,14 +278,14 @@ pub fn run_sweep(opts: &SweepOptions) -> Result<SweepReport, BacktestError> {
         .build()
         .map_err(|e| BacktestError::option("jobs", e.to_string()))?;
     pool.install(|| {
-        let rows = run_grid(&opts.base, &points, opts.metric);
+        let rows = run_grid(runner, &opts.base, &points, opts.metric);
         if rows.iter().all(|r| r.error.is_some()) {
             // Every point failed: report the first failure as the sweep's error.
             let first = run_backtest(&with_params(&opts.base, &points[0]));
             first?;
         }
         let folds = match opts.walk_forward {
-            Some(k) => walk_forward(opts, &points, k)?,
+            Some(k) => walk_forward(runner, opts, &points, k)?,
             None => Vec::new(),
         };
         Ok(SweepReport {
@@ -317,6 +363,7 @@ fn span(opts: &BacktestOptions) -> Result<(i64, i64), BacktestError> {
 }
 
 fn walk_forward(
+    runner: &dyn PointRunner,
     opts: &SweepOptions,
     points: &[Vec<(String, String)>],
     folds_wanted: u32,
@@ -342,7 +389,7 @@ fn walk_forward(
         let mut train = opts.base.clone();
         train.from = Some(Timestamp::from_millis(train_from));
         train.to = Some(Timestamp::from_millis(split));
-        let rows = run_grid(&train, points, opts.metric);
+        let rows = run_grid(runner, &train, points, opts.metric);
         let Some((best, in_sample)) = rows
             .into_iter()
             .find_map(|r| r.metrics.clone().map(|m| (r, m)))
@@ -352,10 +399,10 @@ fn walk_forward(
         let mut test = with_params(&opts.base, &best.params);
         test.from = Some(Timestamp::from_millis(split));
         test.to = Some(Timestamp::from_millis(test_to));
-        let oos = match run_backtest(&test) {
-            Ok(r) => Some(r.metrics),
-            Err(BacktestError::EmptyRange) => None,
-            Err(e) => return Err(e),
+        let oos = match runner.run_all(vec![test]).pop() {
+            Some(Ok(r)) => Some(r.metrics),
+            Some(Err(BacktestError::EmptyRange)) | None => None,
+            Some(Err(e)) => return Err(e),
         };
         folds.push(FoldReport {
             fold: i + 1,

@@ -2,12 +2,41 @@
 //! maps its outcome to an exit code (through [`crate::exit`]).
 
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use scalper_engine::strategy::{register, StrategyFactory};
 
 use clap::Parser;
 
 use crate::args::Cli;
 use crate::exit::{exit_code_for, FAILURE, USAGE};
 use crate::{commands, logging, Context};
+
+/// The `scalper` program with more strategies: each factory is [`register`]ed before the
+/// command line is read, so `--strategy NAME`, `[engine] strategy = { kind = "NAME", ... }`,
+/// `--set`, `sweep` and `run`/`demo` know it as they know the built-ins. A custom binary's
+/// `main` is one line (see `examples/ema-cross-rs`):
+///
+/// ```no_run
+/// use scalper_engine::strategy::{factory, EmaCross, EmaCrossConfig};
+///
+/// fn main() -> std::process::ExitCode {
+///     let my_ema = factory("my-ema", |p: EmaCrossConfig, _instrument| EmaCross::new(p));
+///     scalper_cli::main_with(vec![my_ema])
+/// }
+/// ```
+///
+/// [`register`]: scalper_engine::strategy::register
+pub fn main_with(strategies: Vec<Arc<dyn StrategyFactory>>) -> ExitCode {
+    for factory in strategies {
+        let name = factory.name().to_string();
+        if let Err(e) = register(factory) {
+            eprintln!("error: strategy {name:?}: {e}");
+            return ExitCode::from(USAGE);
+        }
+    }
+    main_entry()
+}
 
 /// Parses the command line, sets up logging, runs the command and maps its outcome.
 pub fn main_entry() -> ExitCode {

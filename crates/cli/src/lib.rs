@@ -1,5 +1,6 @@
 //! The `scalper` command-line program as a library: arguments, configuration, logging, exit
-//! codes and the commands. `main.rs` only calls [`main_entry`].
+//! codes and the commands. `main.rs` only calls [`main_entry`]; a binary with its own
+//! strategies calls [`main_with`].
 
 /// `println!` that ignores a closed stdout (`scalper ... | head` must not panic).
 macro_rules! outln {
@@ -27,4 +28,4 @@ pub mod logging;
 pub mod output;
 
 pub use context::Context;
-pub use entry::main_entry;
+pub use entry::{main_entry, main_with};

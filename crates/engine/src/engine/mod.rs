@@ -15,7 +15,7 @@ use scalper_model::{
 use crate::action::{Action, ClosedTrade, HaltReason, LogLevel};
 use crate::broker::DealRefGen;
 use crate::config::EngineConfig;
-use crate::error::EngineError;
+use crate::error::{ConfigError, EngineError};
 use crate::event::{Command, EngineEvent};
 use crate::risk::RiskManager;
 use crate::strategy::{Strategy, StrategyContext};
@@ -119,10 +119,10 @@ impl Engine {
                 let strategy = override_for(&cfg, &instrument.epic)
                     .and_then(|c| c.strategy.as_ref())
                     .unwrap_or(&cfg.strategy)
-                    .build(&instrument);
-                (instrument, strategy)
+                    .build(&instrument)?;
+                Ok((instrument, strategy))
             })
-            .collect();
+            .collect::<Result<_, ConfigError>>()?;
         Self::with_strategies(cfg, markets, init)
     }
 

@@ -124,3 +124,9 @@ impl Strategy for EmaCross {
         out
     }
 }
+
+impl super::StrategyParams for EmaCrossConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        EmaCrossConfig::validate(self)
+    }
+}

@@ -1,9 +1,13 @@
 //! The [`Strategy`] trait (quotes, candles, fills and timers in; [`Intent`]s out), the
-//! built-in strategies and their TOML configuration ([`StrategyConfig`]).
+//! built-in strategies, their TOML configuration ([`StrategyConfig`]) and the registry of
+//! strategies defined outside the engine ([`register`], [`StrategyFactory`]). This module is
+//! the public strategy API: `scalper-sdk` re-exports it, and the built-ins use nothing else.
 
+mod builders;
 mod candles;
 mod ema_cross;
 mod indicators;
+mod registry;
 mod scalper;
 mod sma_cross;
 
@@ -14,6 +18,9 @@ use serde::{Deserialize, Serialize};
 pub use candles::CandleBuilder;
 pub use ema_cross::{EmaCross, EmaCrossConfig};
 pub use indicators::{Atr, Ema, Sma};
+pub use registry::{
+    factory, lookup, register, strategy_names, CustomStrategy, StrategyFactory, StrategyParams,
+};
 pub use scalper::{Scalper, ScalperConfig, StopType, TrailingBy};
 pub use sma_cross::{SmaCross, SmaCrossConfig};
 
@@ -133,13 +140,78 @@ pub trait Strategy: Send + std::fmt::Debug {
 }
 
 /// Strategy choice and parameters, as written in TOML:
-/// `strategy = { kind = "ema-cross", fast = 10, slow = 30, size = 1 }`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+/// `strategy = { kind = "ema-cross", fast = 10, slow = 30, size = 1 }`. A `kind` that is not
+/// built in names a strategy [`register`]ed in this process (`Custom`).
+#[derive(Debug, Clone, PartialEq)]
 pub enum StrategyConfig {
     Scalper(ScalperConfig),
     EmaCross(EmaCrossConfig),
     SmaCross(SmaCrossConfig),
+    /// A registered strategy and its parameters.
+    Custom(CustomStrategy),
+}
+
+/// The built-in configurations' serde form (the TOML schema of `kind = "..."`).
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum Builtin {
+    Scalper(ScalperConfig),
+    EmaCross(EmaCrossConfig),
+    SmaCross(SmaCrossConfig),
+}
+
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum BuiltinRef<'a> {
+    Scalper(&'a ScalperConfig),
+    EmaCross(&'a EmaCrossConfig),
+    SmaCross(&'a SmaCrossConfig),
+}
+
+impl Serialize for StrategyConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Scalper(c) => BuiltinRef::Scalper(c).serialize(s),
+            Self::EmaCross(c) => BuiltinRef::EmaCross(c).serialize(s),
+            Self::SmaCross(c) => BuiltinRef::SmaCross(c).serialize(s),
+            Self::Custom(c) => {
+                let mut table = c.params().clone();
+                table.insert("kind".into(), toml::Value::String(c.name().to_string()));
+                table.serialize(s)
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StrategyConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut table = toml::Table::deserialize(d)?;
+        let kind = match table.get("kind") {
+            Some(toml::Value::String(k)) => k.clone(),
+            Some(_) => return Err(D::Error::custom("strategy `kind` must be a string")),
+            None => return Err(D::Error::missing_field("kind")),
+        };
+        if BUILTIN_NAMES.contains(&kind.as_str()) {
+            let builtin: Builtin = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| D::Error::custom(e.message()))?;
+            return Ok(match builtin {
+                Builtin::Scalper(c) => Self::Scalper(c),
+                Builtin::EmaCross(c) => Self::EmaCross(c),
+                Builtin::SmaCross(c) => Self::SmaCross(c),
+            });
+        }
+        table.remove("kind");
+        CustomStrategy::with_params(&kind, table)
+            .map(Self::Custom)
+            .ok_or_else(|| {
+                D::Error::custom(format!(
+                    "unknown variant `{kind}`, expected one of {}",
+                    strategy_names().join(", ")
+                ))
+            })
+    }
 }
 
 impl Default for StrategyConfig {
@@ -148,29 +220,36 @@ impl Default for StrategyConfig {
     }
 }
 
-/// Names accepted by [`StrategyConfig::from_name`].
-pub const STRATEGY_NAMES: &[&str] = &["scalper", "ema-cross", "sma-cross"];
+/// The built-in strategies' names.
+pub const BUILTIN_NAMES: &[&str] = &["scalper", "ema-cross", "sma-cross"];
+
+/// Names of the built-in strategies (registered ones: [`strategy_names`]).
+pub const STRATEGY_NAMES: &[&str] = BUILTIN_NAMES;
 
 impl StrategyConfig {
-    /// The default configuration of a strategy by name (`scalper`, `ema-cross`, `sma-cross`).
+    /// The default configuration of a strategy by name: a built-in (`scalper`, `ema-cross`,
+    /// `sma-cross`) or a [`register`]ed one.
     pub fn from_name(name: &str) -> Result<Self, ConfigError> {
-        match name.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+        match registry::normalise(name).as_str() {
             "scalper" => Ok(Self::Scalper(ScalperConfig::default())),
             "ema-cross" => Ok(Self::EmaCross(EmaCrossConfig::default())),
             "sma-cross" => Ok(Self::SmaCross(SmaCrossConfig::default())),
-            _ => Err(ConfigError::UnknownStrategy {
-                name: name.to_string(),
-                known: STRATEGY_NAMES.join(", "),
-            }),
+            _ => CustomStrategy::named(name)
+                .map(Self::Custom)
+                .ok_or_else(|| ConfigError::UnknownStrategy {
+                    name: name.to_string(),
+                    known: strategy_names().join(", "),
+                }),
         }
     }
 
     /// The strategy's name.
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             Self::Scalper(_) => "scalper",
             Self::EmaCross(_) => "ema-cross",
             Self::SmaCross(_) => "sma-cross",
+            Self::Custom(c) => c.name(),
         }
     }
 
@@ -210,20 +289,23 @@ impl StrategyConfig {
             Self::Scalper(c) => c.validate(),
             Self::EmaCross(c) => c.validate(),
             Self::SmaCross(c) => c.validate(),
+            Self::Custom(c) => c.validate(),
         }
     }
 
-    /// Builds the strategy for one instrument.
-    pub fn build(&self, instrument: &Instrument) -> Box<dyn Strategy> {
-        match self {
+    /// Builds the strategy for one instrument (a registered strategy's factory may refuse).
+    pub fn build(&self, instrument: &Instrument) -> Result<Box<dyn Strategy>, ConfigError> {
+        Ok(match self {
             Self::Scalper(c) => Box::new(Scalper::new(c.clone(), instrument)),
             Self::EmaCross(c) => Box::new(EmaCross::new(c.clone())),
             Self::SmaCross(c) => Box::new(SmaCross::new(c.clone())),
-        }
+            Self::Custom(c) => c.build(instrument)?,
+        })
     }
 }
 
-pub(crate) fn invalid(field: &str, message: impl Into<String>) -> ConfigError {
+/// A [`ConfigError::Invalid`] naming a parameter, for [`StrategyParams::validate`].
+pub fn invalid(field: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         field: field.to_string(),
         message: message.into(),
@@ -236,13 +318,14 @@ const POW10: [f64; 29] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28,
 ];
 
-/// Mid price of a quote as f64 for indicators (avoids a decimal division per quote).
+/// Mid price of a quote as f64 for indicators (avoids a decimal division per quote): the
+/// f64 nearest the exact mid, the same bits in every strategy and language binding.
 ///
 /// Prices of one feed share a scale: then the mid is the exact integer sum of the mantissas
 /// over `2 × 10^scale`, one division and one rounding (the f64 nearest the true mid).
 #[allow(clippy::inline_always)] // measured: once per quote, a call costs a fifth of it
 #[inline(always)]
-pub(crate) fn mid_f64(q: &Quote) -> f64 {
+pub fn mid_f64(q: &Quote) -> f64 {
     let (b, o) = (q.bid.value().unpack(), q.offer.value().unpack());
     if b.scale == o.scale && b.scale <= 22 && b.hi == 0 && o.hi == 0 && !b.negative && !o.negative {
         let mb = (u64::from(b.mid) << 32) | u64::from(b.lo);
@@ -290,7 +373,7 @@ pub(crate) fn approx_f64(d: Decimal) -> f64 {
 }
 
 /// Decimal to f64 for indicators: mantissa / 10^scale (one rounding, no 128-bit division).
-pub(crate) fn to_f64(d: Decimal) -> f64 {
+pub fn to_f64(d: Decimal) -> f64 {
     let scale = d.scale() as usize;
     if let Some(p) = POW10.get(scale) {
         // A mantissa within 64 bits converts without the i128 -> f64 libcall; same
@@ -310,7 +393,7 @@ pub(crate) fn to_f64(d: Decimal) -> f64 {
 
 /// Converts an f64 number of points (indicator output) into decimal points, rounded to 0.1
 /// (half to even) from the decimal nearest the f64 (`Decimal::try_from`).
-pub(crate) fn points_from_f64(p: f64) -> Option<Points> {
+pub fn points_from_f64(p: f64) -> Option<Points> {
     if !p.is_finite() || p <= 0.0 {
         return None;
     }
@@ -331,7 +414,7 @@ pub(crate) fn points_from_f64(p: f64) -> Option<Points> {
 /// Appends `x` with `dp` decimals (`dp` <= 9), exactly as `format!("{x:.dp$}")` would,
 /// without the formatting machinery on the common path (strategies build a reason for
 /// every entry they propose, and most are refused by risk).
-pub(crate) fn push_fixed(out: &mut String, value: f64, dp: usize) {
+pub fn push_fixed(out: &mut String, value: f64, dp: usize) {
     const POW10: [f64; 10] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
     use std::fmt::Write;
     let Some(&scale) = POW10.get(dp) else {

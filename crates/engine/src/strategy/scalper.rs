@@ -437,6 +437,12 @@ impl Strategy for Scalper {
     }
 }
 
+impl super::StrategyParams for ScalperConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        ScalperConfig::validate(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -133,3 +133,9 @@ impl Strategy for SmaCross {
         self.on_close(to_f64(candle.close.value()), ctx)
     }
 }
+
+impl super::StrategyParams for SmaCrossConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        SmaCrossConfig::validate(self)
+    }
+}
