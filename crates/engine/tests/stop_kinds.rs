@@ -74,9 +74,13 @@ impl Pair {
 }
 
 fn entry(direction: Direction, stop: Decimal, kind: StopKind) -> Intent {
+    sized(direction, dec!(1), stop, kind)
+}
+
+fn sized(direction: Direction, sz: Decimal, stop: Decimal, kind: StopKind) -> Intent {
     Intent::Enter(Entry {
         direction,
-        size: Some(size(dec!(1))),
+        size: Some(size(sz)),
         stop_distance: Some(pts(stop)),
         limit_distance: None,
         trailing_distance: None,
@@ -261,16 +265,7 @@ fn a_broker_trailing_stop_moves_in_whole_steps_without_engine_amendments_and_loc
 #[test]
 fn a_partial_close_books_its_part_and_the_trade_reports_its_whole_pnl() {
     let mut pair = Pair::new(market());
-    let buy = Intent::Enter(Entry {
-        direction: Direction::Buy,
-        size: Some(size(dec!(3))),
-        stop_distance: Some(pts(dec!(20))),
-        limit_distance: None,
-        trailing_distance: None,
-        max_hold_ms: None,
-        reason: "test".into(),
-        stop_kind: StopKind::Normal,
-    });
+    let buy = sized(Direction::Buy, dec!(3), dec!(20), StopKind::Normal);
     pair.quote(0, dec!(1.1000), vec![buy]);
     let half = Intent::Reduce {
         direction: Some(Direction::Buy),
@@ -314,18 +309,7 @@ fn a_partial_close_books_its_part_and_the_trade_reports_its_whole_pnl() {
 #[test]
 fn a_part_below_the_minimum_is_not_sent_and_a_remainder_below_it_closes_everything() {
     let mut pair = Pair::new(market());
-    let buy = |sz| {
-        Intent::Enter(Entry {
-            direction: Direction::Buy,
-            size: Some(size(sz)),
-            stop_distance: Some(pts(dec!(20))),
-            limit_distance: None,
-            trailing_distance: None,
-            max_hold_ms: None,
-            reason: "test".into(),
-            stop_kind: StopKind::Normal,
-        })
-    };
+    let buy = |sz| sized(Direction::Buy, sz, dec!(20), StopKind::Normal);
     let reduce = |f| Intent::Reduce {
         direction: None,
         fraction: f,
@@ -359,16 +343,7 @@ fn a_close_asked_while_a_partial_close_is_in_flight_waits_for_it() {
     let mut pair = Pair::new(market());
     // Orders fill on the next quote: the partial close is still in flight when the exit comes.
     pair.broker = SimBroker::new(SimConfig::default(), vec![market()]);
-    let buy = Intent::Enter(Entry {
-        direction: Direction::Buy,
-        size: Some(size(dec!(2))),
-        stop_distance: Some(pts(dec!(20))),
-        limit_distance: None,
-        trailing_distance: None,
-        max_hold_ms: None,
-        reason: "test".into(),
-        stop_kind: StopKind::Normal,
-    });
+    let buy = sized(Direction::Buy, dec!(2), dec!(20), StopKind::Normal);
     pair.quote(0, dec!(1.1000), vec![buy]);
     pair.quote(1_000, dec!(1.1000), vec![]);
     let reduce = Intent::Reduce {

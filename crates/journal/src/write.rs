@@ -202,14 +202,7 @@ impl Journal {
         amendment: &Amendment,
     ) -> Result<(), JournalError> {
         let tx = self.begin()?;
-        let (id, state) = load_state(&tx, reference)?;
-        if !state.may_hold_position() {
-            return Err(JournalError::Transition {
-                deal_reference: reference.clone(),
-                state,
-                event: DealEvent::PositionSeen,
-            });
-        }
+        let id = holding(&tx, reference)?;
         tx.execute(
             "UPDATE trades SET stop_level = COALESCE(?2, stop_level),
                 limit_level = COALESCE(?3, limit_level) WHERE id = ?1",
@@ -234,14 +227,7 @@ impl Journal {
         part: &PartialClose,
     ) -> Result<(), JournalError> {
         let tx = self.begin()?;
-        let (id, state) = load_state(&tx, reference)?;
-        if !state.may_hold_position() {
-            return Err(JournalError::Transition {
-                deal_reference: reference.clone(),
-                state,
-                event: DealEvent::PositionSeen,
-            });
-        }
+        let id = holding(&tx, reference)?;
         tx.execute(
             "UPDATE trades SET size = ?2 WHERE id = ?1",
             params![id.0, dec_text(part.remaining.value())],
@@ -426,6 +412,21 @@ fn is_late_duplicate(state: DealState, event: DealEvent) -> bool {
             DealEvent::Accept
         ) | (DealState::Closing, DealEvent::PositionSeen)
     )
+}
+
+/// The trade of `reference`, which must be in a state that may hold a position (an amendment
+/// or a partial close of anything else is an impossible transition).
+fn holding(tx: &Transaction<'_>, reference: &DealReference) -> Result<TradeId, JournalError> {
+    let (id, state) = load_state(tx, reference)?;
+    if state.may_hold_position() {
+        Ok(id)
+    } else {
+        Err(JournalError::Transition {
+            deal_reference: reference.clone(),
+            state,
+            event: DealEvent::PositionSeen,
+        })
+    }
 }
 
 pub(crate) fn load_state(
