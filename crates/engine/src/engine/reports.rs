@@ -2,6 +2,7 @@
 //! resolution, closes (statistics, cooldown, daily loss) and the broker-failure policy.
 //! Every transition goes through `DealState::apply`; an impossible one is logged at ERROR.
 
+use scalper_model::economics::Amount;
 use scalper_model::{DealEvent, DealState, Money, Points, Price, Timestamp};
 
 use super::{log, placeholder_id, Engine};
@@ -579,8 +580,9 @@ impl Engine {
                 .round_cents();
             pnl -= premium;
             premium_note = Some(format!(
-                "guaranteed stop triggered: premium {} points ({premium})",
-                p.value().normalize()
+                "guaranteed stop triggered: premium {} points ({})",
+                p.value().normalize(),
+                Amount::new(premium, inst.account_currency())
             ));
         }
         // Partial closes were realised when they happened; the trade reports its whole P&L.
