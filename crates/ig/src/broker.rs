@@ -116,6 +116,9 @@ async fn open(client: &IgClient, clock: &dyn Clock, o: OpenOrder) -> Vec<BrokerE
         limit_distance: o.limit_distance,
         expiry: o.expiry.to_string(),
         deal_reference: Some(o.deal_ref.clone()),
+        // The engine manages each position by its deal id: an entry must never net (close)
+        // an opposite position of ours at IG, as `forceOpen: false` would.
+        force_open: true,
         guaranteed_stop: o.stop_kind == StopKind::Guaranteed,
         trailing_increment: match o.stop_kind {
             StopKind::Trailing { increment } => Some(increment),

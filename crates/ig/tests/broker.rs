@@ -152,3 +152,46 @@ async fn resolve_without_confirm_or_position_is_rejected_and_auth_failure_is_rep
         "{ev:?}"
     );
 }
+
+/// An entry without a stop or limit still sends `forceOpen: true`: with `false`, IG would net
+/// it against an opposite position of ours (closing that one) while the engine tracks both.
+/// The special stops go out as IG wants them.
+#[tokio::test]
+async fn entries_never_net_and_special_stops_are_sent_as_ig_wants() {
+    let fake = FakeIg::start().await;
+    let mut b = broker(&fake, fake.config(SessionVersion::V2));
+    let BrokerCommand::Open(mut o) = open_cmd("ENG-9") else {
+        unreachable!()
+    };
+    o.stop_distance = None;
+    b.execute(BrokerCommand::Open(o.clone())).await;
+    let body = fake.state.last_open_body.lock().unwrap().clone().unwrap();
+    assert_eq!(body["forceOpen"], true, "{body}");
+    assert_eq!(body["guaranteedStop"], false, "{body}");
+    assert!(body.get("trailingStop").is_none(), "{body}");
+
+    o.deal_ref = DealReference::new("ENG-10").unwrap();
+    o.stop_distance = Some(Points::new(dec!(8)));
+    o.stop_kind = scalper_engine::StopKind::Trailing {
+        increment: Points::new(dec!(2)),
+    };
+    b.execute(BrokerCommand::Open(o.clone())).await;
+    let body = fake.state.last_open_body.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        (
+            &body["trailingStop"],
+            &body["trailingStopIncrement"],
+            &body["stopDistance"]
+        ),
+        (&serde_json::json!(true), &serde_json::json!(2), &serde_json::json!(8)),
+        "{body}"
+    );
+    assert!(body.get("stopLevel").is_none(), "{body}");
+
+    o.deal_ref = DealReference::new("ENG-11").unwrap();
+    o.stop_kind = scalper_engine::StopKind::Guaranteed;
+    b.execute(BrokerCommand::Open(o)).await;
+    let body = fake.state.last_open_body.lock().unwrap().clone().unwrap();
+    assert_eq!(body["guaranteedStop"], true, "{body}");
+    assert!(body.get("trailingStop").is_none(), "{body}");
+}
