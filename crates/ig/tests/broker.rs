@@ -183,7 +183,11 @@ async fn entries_never_net_and_special_stops_are_sent_as_ig_wants() {
             &body["trailingStopIncrement"],
             &body["stopDistance"]
         ),
-        (&serde_json::json!(true), &serde_json::json!(2), &serde_json::json!(8)),
+        (
+            &serde_json::json!(true),
+            &serde_json::json!(2),
+            &serde_json::json!(8)
+        ),
         "{body}"
     );
     assert!(body.get("stopLevel").is_none(), "{body}");
