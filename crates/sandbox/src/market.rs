@@ -222,6 +222,17 @@ impl MarketRt {
         self.next_before(until).unwrap_or_else(|| self.last.clone())
     }
 
+    /// The day's net change of the mid (at the market's decimals) and its percentage.
+    pub fn day_change(&self) -> (Decimal, Decimal) {
+        let net = (self.last.mid().value() - self.day_open).round_dp(self.entry.decimals);
+        let pct = if self.day_open.is_zero() {
+            Decimal::ZERO
+        } else {
+            (net / self.day_open * Decimal::ONE_HUNDRED).round_dp(2)
+        };
+        (net, pct)
+    }
+
     /// Forces a price (admin/test).
     pub fn set_quote(&mut self, bid: Price, offer: Price, ts: Timestamp) -> Quote {
         if let Source::Sim(s) = &mut self.source {

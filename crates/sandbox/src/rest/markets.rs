@@ -36,13 +36,7 @@ fn uv(unit: &str, value: Decimal) -> Option<UnitValue> {
 pub(crate) fn details(w: &World<'_>, epic: &str) -> Option<MarketDetails> {
     let m = w.st.markets.get(epic)?;
     let e = &m.entry;
-    let mid = m.last.mid().value();
-    let net = (mid - m.day_open).round_dp(e.decimals);
-    let pct = if m.day_open.is_zero() {
-        Decimal::ZERO
-    } else {
-        (net / m.day_open * Decimal::ONE_HUNDRED).round_dp(2)
-    };
+    let (net, pct) = m.day_change();
     let symbol = catalog::currency_symbol(e.currency);
     // IG gives a market's daily windows in the account's zone (London here); weekends and
     // holidays show in its status, not in these. A market trading around the clock on its

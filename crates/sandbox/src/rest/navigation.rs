@@ -28,13 +28,7 @@ pub(crate) fn num(d: Decimal) -> Value {
 /// IG's market summary (`MarketData` of searches, navigation and watchlists).
 pub(crate) fn summary(w: &World<'_>, m: &MarketRt) -> Value {
     let e = &m.entry;
-    let mid = m.last.mid().value();
-    let net = (mid - m.day_open).round_dp(e.decimals);
-    let pct = if m.day_open.is_zero() {
-        Decimal::ZERO
-    } else {
-        (net / m.day_open * Decimal::ONE_HUNDRED).round_dp(2)
-    };
+    let (net, pct) = m.day_change();
     json!({
         "epic": e.epic.as_str(),
         "instrumentName": e.name,
