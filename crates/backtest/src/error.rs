@@ -60,6 +60,9 @@ pub enum DataErrorKind {
     UnknownFormat,
     #[error("bad cache file: {0}")]
     Cache(String),
+    /// A `--data` directory without data files; the text says what it holds instead.
+    #[error("a directory with no data files (.sbc, .csv, .json){0}")]
+    EmptyDir(String),
 }
 
 /// A data problem with the file and line (or entry) it is on.

@@ -33,10 +33,14 @@ pub mod output;
 pub mod parse;
 pub mod plot;
 pub mod record;
+pub mod recorder;
 pub mod runner;
 pub mod summary;
 pub mod sweep;
 
+pub use cache::recording::{
+    Loss, RecordedPrices, RecordedQuote, RecordingInfo, RecordingReader, RecordingWriter,
+};
 pub use cache::CacheMode;
 pub use curve::{CurveEnvelope, CurvePoint, PricePoint, MAX_CURVE_POINTS};
 pub use data::{open_data, DataOptions};
@@ -53,6 +57,7 @@ pub use output::{
 };
 pub use plot::{write_equity_png, EquityPlot};
 pub use record::{DataKind, RawBar, RawQuote, Record, RecordSource};
+pub use recorder::{RecordError, RecordSummary, Recorder, RecorderConfig, RecorderHandle, Tap};
 pub use runner::{
     run_backtest, run_backtest_with_progress, run_on_source, BacktestReport, Progress, RefusalStat,
 };

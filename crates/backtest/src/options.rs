@@ -116,6 +116,49 @@ impl InstrumentSpec {
         Ok(inst)
     }
 
+    /// Refuses a recording (see [`crate::cache::recording`]) of another instrument than
+    /// `inst`, or in IG's scaled levels when the run takes market prices (or the reverse).
+    fn check_recordings(&self, inst: &Instrument, paths: &[PathBuf]) -> Result<(), BacktestError> {
+        use crate::cache::recording::{RecordedPrices, RecordingReader};
+        for path in paths.iter().filter(|p| crate::cache::is_cache_file(p)) {
+            let Ok(rec) = RecordingReader::open(path) else {
+                continue; // a plain cache, or not readable: the loader says why
+            };
+            let info = rec.info();
+            if info.epic != inst.epic.as_str() {
+                return Err(BacktestError::option(
+                    "instrument",
+                    format!(
+                        "{} is a recording of {}, not of {}: give --instrument {}",
+                        path.display(),
+                        info.epic,
+                        inst.epic,
+                        info.epic
+                    ),
+                ));
+            }
+            let (wanted, flag) = match info.prices {
+                RecordedPrices::IgScaled => (PriceScale::Ig, "ig"),
+                RecordedPrices::Market => (PriceScale::Market, "market"),
+            };
+            if self.price_scale != wanted {
+                return Err(BacktestError::option(
+                    "price_scale",
+                    format!(
+                        "{} was recorded in {} prices: add --price-scale {flag}",
+                        path.display(),
+                        if flag == "ig" {
+                            "IG's scaled"
+                        } else {
+                            "market"
+                        },
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses data whose first price is far from the built-in market's typical level in the
     /// chosen scale, but near it in the other one (an IG-scaled EUR/USD file, 10812.3, given
     /// as market prices, or the reverse): it would be silently priced 10,000 times off. Data
@@ -234,6 +277,8 @@ impl InstrumentSpec {
         inst: &Instrument,
         paths: &[PathBuf],
     ) -> Result<(), BacktestError> {
+        let paths = &crate::data::expand_data_paths(paths)?[..];
+        self.check_recordings(inst, paths)?;
         let Some((spec, _)) = catalogue::by_epic(&inst.epic) else {
             return Ok(());
         };

@@ -20,9 +20,12 @@ use crate::parse::PRICE_SCALE;
 use crate::record::{DataKind, Record, RecordSource};
 
 mod block;
+pub mod recording;
 use block::Block;
 
-const MAGIC: &[u8; 8] = b"SCLPBTC3";
+/// Version 4 added recordings (header flag, see [`recording`]); caches of version 3 are
+/// rebuilt from their sources once.
+const MAGIC: &[u8; 8] = b"SCLPBTC4";
 const HEADER: usize = 96;
 const SAMPLE: u64 = 64 * 1024;
 static NEXT_TMP: AtomicU64 = AtomicU64::new(0);
@@ -133,6 +136,10 @@ pub struct CacheReader {
     block: Block,
     /// An error was returned: nothing more is read.
     failed: bool,
+    /// A recording: frames to the end of the file, no record count.
+    recording: bool,
+    /// A recording's torn or damaged end, dropped.
+    loss: Option<recording::Loss>,
 }
 
 /// Bytes read from the file at a time (at least the largest block).
@@ -154,6 +161,10 @@ impl CacheReader {
         }
         if &h[0..8] != MAGIC {
             return Err(bad("not a scalper cache (bad magic)"));
+        }
+        if h[recording::FLAGS_AT] & recording::FLAG_RECORDING != 0 {
+            recording::parse_header(&h).map_err(bad)?;
+            return Ok(Self::reading(path, file, DataKind::Quotes, 0, true));
         }
         let kind = match h[8] {
             1 => DataKind::Quotes,
@@ -182,7 +193,14 @@ impl CacheReader {
         if least.is_none_or(|least| least > file_len) {
             return Err(bad("truncated or padded"));
         }
-        Ok(Self {
+        let mut r = Self::reading(path, file, kind, count, false);
+        r.file_len = file_len;
+        Ok(r)
+    }
+
+    fn reading(path: &Path, file: File, kind: DataKind, count: u64, recording: bool) -> Self {
+        let file_len = file.metadata().map_or(0, |m| m.len());
+        Self {
             path: path.to_path_buf(),
             file,
             kind,
@@ -195,12 +213,19 @@ impl CacheReader {
             len: 0,
             block: Block::empty(kind),
             failed: false,
-        })
+            recording,
+            loss: None,
+        }
     }
 
-    /// Records in the cache.
+    /// Records in the cache (0 for a recording: its frames are read to the end).
     pub fn count(&self) -> u64 {
         self.count
+    }
+
+    /// A recording's end that was not a whole frame and was dropped (known once read).
+    pub fn loss(&self) -> Option<&recording::Loss> {
+        self.loss.as_ref()
     }
 
     fn error(&self, message: &str) -> DataError {
@@ -238,6 +263,9 @@ impl CacheReader {
         if self.failed {
             return Ok(false);
         }
+        if self.recording {
+            return self.next_frame();
+        }
         if self.read >= self.count {
             if self.taken != self.file_len || self.len > self.pos {
                 return Err(self.error("truncated or padded"));
@@ -258,6 +286,57 @@ impl CacheReader {
         self.pos += size;
         self.taken += size as u64;
         Ok(true)
+    }
+
+    /// A recording's next frame: its block is read, its receive column skipped. A frame that
+    /// is not whole ends the reading without an error (a run killed while writing leaves
+    /// one); what was dropped is logged and kept in [`Self::loss`].
+    fn next_frame(&mut self) -> Result<bool, DataError> {
+        let head = recording::FRAME_HEADER;
+        if self.len - self.pos < head && !self.fill(head)? {
+            if self.len == self.pos {
+                return Ok(false);
+            }
+            return self.torn("ends inside a block");
+        }
+        let len = match recording::frame_len(&self.buf[self.pos..self.len]) {
+            Ok(len) => len,
+            Err(m) => return self.torn(m),
+        };
+        if self.len - self.pos < head + len && !self.fill(head + len)? {
+            return self.torn("ends inside a block");
+        }
+        let body = self.pos + head;
+        if let Err(m) = recording::check_frame(&self.buf[self.pos..body + len]) {
+            return self.torn(m);
+        }
+        let (mut blk, _) = match recording::split_body(&self.buf[body..body + len]) {
+            Ok(v) => v,
+            Err(m) => return self.torn(m),
+        };
+        blk.starts_at(body);
+        self.block = blk;
+        self.pos = body + len;
+        self.taken += (head + len) as u64;
+        Ok(true)
+    }
+
+    #[cold]
+    fn torn(&mut self, reason: &'static str) -> Result<bool, DataError> {
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| DataError::io(&self.path, &e))?
+            .len();
+        let loss = recording::Loss {
+            offset: self.taken,
+            bytes: len.saturating_sub(self.taken),
+            reason,
+        };
+        tracing::warn!(file = %self.path.display(), loss = %loss, "recording: its last block is not whole; read up to the one before");
+        self.loss = Some(loss);
+        self.failed = true;
+        Ok(false)
     }
 
     /// The next record of the current block (call while `block.left > 0`).

@@ -107,7 +107,61 @@ fn open_source(path: &Path, opts: &DataOptions) -> Result<Source, DataError> {
 
 /// Opens several files read one after the other; they must hold the same kind of data and
 /// be in time order across files.
+/// Directories among `paths` stand for the data files directly in them (`.sbc`, `.csv`,
+/// `.json`), in name order: a recording directory `DIR/<EPIC>` gives its days in time order.
+/// A directory holding only instrument directories (a recording's top) is refused, naming
+/// them: a backtest is of one instrument.
+pub fn expand_data_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DataError> {
+    let mut out = Vec::with_capacity(paths.len());
+    for p in paths {
+        if !p.is_dir() {
+            out.push(p.clone());
+            continue;
+        }
+        let io = |e: &std::io::Error| DataError::io(p, e);
+        let mut files = Vec::new();
+        let mut subdirs = Vec::new();
+        for entry in std::fs::read_dir(p).map_err(|e| io(&e))? {
+            let path = entry.map_err(|e| io(&e))?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                subdirs.push(name.to_string());
+            } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                ["sbc", "csv", "json"]
+                    .iter()
+                    .any(|k| e.eq_ignore_ascii_case(k))
+            }) {
+                files.push(path);
+            }
+        }
+        if files.is_empty() {
+            subdirs.sort();
+            let hint = if subdirs.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; it holds the directories {}: give the one of the instrument, e.g. {}",
+                    subdirs.join(", "),
+                    p.join(&subdirs[0]).display()
+                )
+            };
+            return Err(DataError::new(
+                p,
+                Location::File,
+                DataErrorKind::EmptyDir(hint),
+            ));
+        }
+        files.sort();
+        out.extend(files);
+    }
+    Ok(out)
+}
+
 pub fn open_data(paths: &[PathBuf], opts: &DataOptions) -> Result<MultiSource, DataError> {
+    let paths = &expand_data_paths(paths)?[..];
     let Some(first) = paths.first() else {
         return Err(DataError::new(
             PathBuf::new(),
@@ -287,7 +341,7 @@ pub fn fixed(d: Decimal) -> Option<i64> {
 /// Returns how many caches were (re)built.
 pub fn prepare_caches(paths: &[PathBuf], opts: &DataOptions) -> Result<usize, DataError> {
     let mut built = 0;
-    for p in paths {
+    for p in &expand_data_paths(paths)? {
         let mut src = open_file(p, opts)?;
         if src.all_cached() {
             continue;

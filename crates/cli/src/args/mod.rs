@@ -15,7 +15,8 @@ pub use research::{
 };
 pub use soak::SoakArgs;
 pub use trading::{
-    DemoArgs, HttpArgs, MarketsSearchArgs, RunArgs, SandboxArgs, StatusArgs, TestArgs,
+    DemoArgs, HttpArgs, MarketsSearchArgs, RecordArgs, RecordFlag, RunArgs, SandboxArgs,
+    StatusArgs, TestArgs,
 };
 pub use values::{parse_duration, parse_speed};
 
@@ -86,6 +87,9 @@ pub enum Command {
     Run(RunArgs),
     /// Run the engine against an in-process sandbox; no account needed.
     Demo(DemoArgs),
+    /// Record quotes without trading (IG, or the built-in sandbox with --sandbox), to the
+    /// files `backtest --data` reads.
+    Record(RecordArgs),
     /// Backtest a strategy on historical data.
     Backtest(BacktestArgs),
     /// Run a parameter grid in parallel and rank the results.

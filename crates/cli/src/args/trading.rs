@@ -173,6 +173,42 @@ pub struct RunArgs {
     pub json: bool,
     #[command(flatten)]
     pub http: HttpArgs,
+    #[command(flatten)]
+    pub record: RecordFlag,
+}
+
+/// `--record [DIR]` of `run` and `demo`.
+#[derive(Debug, Clone, Args)]
+pub struct RecordFlag {
+    /// Record every quote received to DIR/<EPIC>/<YYYY-MM-DD>.sbc (backtest data; default DIR:
+    /// `[record] dir` in scalper.toml, else data/recordings). Never slows trading.
+    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    pub record: Option<Option<std::path::PathBuf>>,
+}
+
+/// `scalper record [DIR] [--instruments LIST] [--sandbox] [--duration D] [--json]`
+#[derive(Debug, Clone, Args)]
+pub struct RecordArgs {
+    /// Where to record (default: `[record] dir` in scalper.toml, else data/recordings).
+    pub dir: Option<std::path::PathBuf>,
+    /// Comma-separated instruments (epics or friendly names); default as for `run`.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub instruments: Vec<String>,
+    /// Record the built-in sandbox's simulated market (no account needed) instead of IG.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Seed of the sandbox market (with --sandbox).
+    #[arg(long, requires = "sandbox")]
+    pub seed: Option<u64>,
+    /// Simulated-time acceleration of the sandbox market (with --sandbox).
+    #[arg(long, requires = "sandbox", value_parser = parse_speed)]
+    pub speed: Option<f64>,
+    /// Stop after this long (default: until Ctrl-C, SIGTERM or SIGHUP).
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Print what was recorded as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `scalper demo [--duration D] [--speed X] [--seed N] [--json]`
@@ -196,4 +232,6 @@ pub struct DemoArgs {
     pub json: bool,
     #[command(flatten)]
     pub http: HttpArgs,
+    #[command(flatten)]
+    pub record: RecordFlag,
 }

@@ -73,7 +73,7 @@ pub async fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     // account to hold one position per instrument at once.
     engine_cfg.risk.risk_per_trade =
         RiskPerTrade::Amount(rust_decimal::Decimal::from(DEMO_RISK_PER_TRADE));
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         duration: Some(args.duration),
         paper: false,
         status_line: !args.json,
@@ -84,6 +84,7 @@ pub async fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         interrupts: None,
         ..RunOptions::default()
     };
+    let recording = crate::commands::record::start_if(&args.record, ctx, &mut opts.stream)?;
     let result = crate::commands::alerts::run_observed(
         ctx, &args.http, opts, "demo", "SANDBOX", client, engine_cfg, epics,
     )
@@ -95,8 +96,9 @@ pub async fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     {
         tracing::warn!("the sandbox did not stop within 5 s; abandoning it");
     }
+    let recorded = recording.map(crate::commands::record::Recording::finish);
     let report = result?;
-    crate::commands::summary::print(&report, args.json);
+    crate::commands::summary::print(&report, args.json, recorded.as_ref());
     if !args.json {
         let j = journal_path.display();
         outln!("journal: {j} (try `scalper journal list --journal {j}`)");

@@ -8,6 +8,7 @@ pub mod journal;
 pub mod markets;
 pub mod observe;
 pub mod prices;
+pub mod record;
 pub mod research;
 pub mod run;
 pub mod sandbox;
@@ -29,6 +30,7 @@ pub async fn dispatch(command: &Command, ctx: &Context) -> anyhow::Result<ExitCo
         Command::Sandbox(args) => sandbox::run(args, ctx).await,
         Command::Run(args) => run::run(args, ctx).await,
         Command::Demo(args) => demo::run(args, ctx).await,
+        Command::Record(args) => record::run(args, ctx).await,
         Command::Backtest(args) => research::backtest(args, ctx),
         Command::Sweep(args) => research::sweep(args, ctx),
         Command::Synth(args) => research::synth(args, ctx),

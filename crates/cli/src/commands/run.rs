@@ -35,7 +35,7 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     if let Some(policy) = &args.at_end {
         engine_cfg.at_end = policy.parse().map_err(ConfigError::Usage)?;
     }
-    let epics = instruments(args, ctx, &engine_cfg)?;
+    let epics = instruments(&args.instruments, ctx, &engine_cfg)?;
     eprintln!(
         "environment: {} ({})  mode: {}  at end: {}  instruments: {}",
         cfg.environment.as_str().to_uppercase(),
@@ -50,7 +50,7 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     );
     let environment = cfg.environment;
     let client = IgClient::new(cfg)?;
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         duration: args.duration,
         paper: args.paper,
         status_line: !args.json,
@@ -64,6 +64,7 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         interrupts: None,
         ..RunOptions::default()
     };
+    let recording = crate::commands::record::start_if(&args.record, ctx, &mut opts.stream)?;
     let result = crate::commands::alerts::run_observed(
         ctx,
         &args.http,
@@ -75,8 +76,9 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         epics,
     )
     .await?;
+    let recorded = recording.map(crate::commands::record::Recording::finish);
     let report = result?;
-    crate::commands::summary::print(&report, args.json);
+    crate::commands::summary::print(&report, args.json, recorded.as_ref());
     Ok(ExitCode::from(report.exit_code))
 }
 
@@ -138,9 +140,14 @@ fn run_seed() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-fn instruments(args: &RunArgs, ctx: &Context, cfg: &EngineConfig) -> anyhow::Result<Vec<Epic>> {
-    let names: Vec<String> = if !args.instruments.is_empty() {
-        args.instruments.clone()
+/// `--instruments`, else the `[engine.instruments]` keys, else EUR_USD, as epics.
+pub fn instruments(
+    list: &[String],
+    ctx: &Context,
+    cfg: &EngineConfig,
+) -> anyhow::Result<Vec<Epic>> {
+    let names: Vec<String> = if !list.is_empty() {
+        list.to_vec()
     } else if !cfg.instruments.is_empty() {
         cfg.instruments.keys().cloned().collect()
     } else {

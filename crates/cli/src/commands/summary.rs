@@ -1,16 +1,31 @@
 //! The end-of-run summary, as text or one JSON object.
 
+use scalper_backtest::RecordSummary;
 use scalper_live::RunReport;
 
-/// Prints the summary on stdout.
-pub fn print(report: &RunReport, json: bool) {
+/// Prints the summary on stdout, with what `--record` recorded (`recording` in JSON).
+pub fn print(report: &RunReport, json: bool, recording: Option<&RecordSummary>) {
     if json {
-        match serde_json::to_string(report) {
-            Ok(s) => outln!("{s}"),
-            Err(e) => eprintln!("error: cannot encode the summary: {e}"),
+        let mut v = match serde_json::to_value(report) {
+            Ok(v) => v,
+            Err(e) => return eprintln!("error: cannot encode the summary: {e}"),
+        };
+        if let (Some(r), Some(o)) = (recording, v.as_object_mut()) {
+            o.insert(
+                "recording".into(),
+                serde_json::to_value(r).unwrap_or_default(),
+            );
         }
+        outln!("{v}");
         return;
     }
+    print_text(report);
+    if let Some(r) = recording {
+        crate::commands::record::print(r, false);
+    }
+}
+
+fn print_text(report: &RunReport) {
     let win_rate = if report.trades == 0 {
         "-".to_string()
     } else {

@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::creds::StreamCredentialSource;
-use super::events::{event_channel, quote_channel, QuoteReceiver, StreamEvent};
+use super::events::{event_channel, quote_channel, QuoteReceiver, QuoteTap, StreamEvent};
 use super::items::Subscription;
 use super::runner::Runner;
 
@@ -34,6 +34,8 @@ pub struct StreamConfig {
     pub event_capacity: usize,
     /// Minimum time between two forced REST re-logins triggered by `CONERR,1`.
     pub min_relogin_interval: Duration,
+    /// Shown every quote as it arrives, before quotes coalesce (a quote recorder).
+    pub quote_tap: Option<Arc<dyn QuoteTap>>,
 }
 
 impl Default for StreamConfig {
@@ -48,6 +50,7 @@ impl Default for StreamConfig {
             bind_after_create: false,
             event_capacity: 4096,
             min_relogin_interval: Duration::from_secs(60),
+            quote_tap: None,
         }
     }
 }
@@ -88,7 +91,7 @@ impl StreamClient {
         credentials: Arc<C>,
         subscriptions: impl IntoIterator<Item = Subscription>,
     ) -> (Self, StreamReceivers) {
-        let (quote_tx, quotes) = quote_channel();
+        let (quote_tx, quotes) = quote_channel(config.quote_tap.clone());
         let (event_tx, events) = event_channel(config.event_capacity);
         let (cmds, cmd_rx) = mpsc::channel(64);
         let runner = Runner::new(

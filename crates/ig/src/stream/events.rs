@@ -131,18 +131,27 @@ pub struct QuoteReceiver {
     mailbox: Arc<Mailbox>,
 }
 
+/// Sees every quote the stream receives, as it arrives and before quotes coalesce: the one
+/// place every quote passes (a recorder hooks in here). Called on the stream's task, so it
+/// must return at once (hand the quote on, never wait).
+pub trait QuoteTap: Send + Sync + std::fmt::Debug {
+    fn on_quote(&self, quote: &Quote);
+}
+
 /// The producer side of [`QuoteReceiver`]; closes the mailbox when dropped.
 #[derive(Debug)]
 pub(crate) struct QuoteSender {
     mailbox: Arc<Mailbox>,
+    tap: Option<Arc<dyn QuoteTap>>,
 }
 
-/// A new quote mailbox.
-pub(crate) fn quote_channel() -> (QuoteSender, QuoteReceiver) {
+/// A new quote mailbox, every quote shown to `tap` first.
+pub(crate) fn quote_channel(tap: Option<Arc<dyn QuoteTap>>) -> (QuoteSender, QuoteReceiver) {
     let mailbox = Arc::new(Mailbox::default());
     (
         QuoteSender {
             mailbox: mailbox.clone(),
+            tap,
         },
         QuoteReceiver { mailbox },
     )
@@ -150,6 +159,9 @@ pub(crate) fn quote_channel() -> (QuoteSender, QuoteReceiver) {
 
 impl QuoteSender {
     pub(crate) fn send(&self, quote: Quote) {
+        if let Some(tap) = &self.tap {
+            tap.on_quote(&quote);
+        }
         {
             let mut st = self.mailbox.lock();
             let epic = quote.epic.clone();
@@ -230,7 +242,7 @@ mod tests {
 
     #[tokio::test]
     async fn quotes_coalesce_per_epic_latest_wins() {
-        let (tx, mut rx) = quote_channel();
+        let (tx, mut rx) = quote_channel(None);
         tx.send(q("AAAAAA", 1));
         tx.send(q("BBBBBB", 10));
         tx.send(q("AAAAAA", 2));
@@ -247,7 +259,7 @@ mod tests {
 
     #[tokio::test]
     async fn recv_wakes_on_send_from_other_task() {
-        let (tx, mut rx) = quote_channel();
+        let (tx, mut rx) = quote_channel(None);
         let h = tokio::spawn(async move { rx.recv().await });
         tokio::task::yield_now().await;
         tx.send(q("AAAAAA", 5));

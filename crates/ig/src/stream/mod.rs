@@ -48,7 +48,7 @@ pub use client::{StreamClient, StreamConfig, StreamReceivers, StreamStopped};
 pub use conn::ConnError;
 pub use creds::StreamCredentialSource;
 pub use engine::quote_event;
-pub use events::{AccountUpdate, QuoteReceiver, StreamEvent, StreamStatus};
+pub use events::{AccountUpdate, QuoteReceiver, QuoteTap, StreamEvent, StreamStatus};
 pub use items::{ChartScale, Mode, Subscription};
 pub use secrecy::SecretString;
 pub use trade::{
