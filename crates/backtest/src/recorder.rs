@@ -46,10 +46,13 @@ pub struct RecorderConfig {
     /// Quotes the hand-off queue holds; more are dropped (and counted).
     pub queue: usize,
     pub prices: RecordedPrices,
+    /// Sync every block to the disk (a killed process loses nothing written either way;
+    /// this guards against a power cut or a kernel crash).
+    pub sync: bool,
 }
 
 impl RecorderConfig {
-    /// The defaults (2 GiB, 30 days, 1 s, 16,384 quotes) in `dir`.
+    /// The defaults (2 GiB, 30 days, 1 s, 16,384 quotes, synced) in `dir`.
     pub fn new(dir: impl Into<PathBuf>, prices: RecordedPrices) -> Self {
         Self {
             dir: dir.into(),
@@ -58,6 +61,7 @@ impl RecorderConfig {
             flush_interval: Duration::from_secs(1),
             queue: 16_384,
             prices,
+            sync: true,
         }
     }
 }
@@ -294,7 +298,8 @@ impl Recorder {
             })?;
         }
         let info = info_for(epic, day, received_ms, self.cfg.prices);
-        let (writer, how) = RecordingWriter::open(&path, &info)?;
+        let (mut writer, how) = RecordingWriter::open(&path, &info)?;
+        writer.set_sync(self.cfg.sync);
         match how {
             Opened::Created => {
                 self.dir_bytes += writer.len();

@@ -9,7 +9,8 @@
 //! `SCALPER_BENCH_HTTP=1` runs with telemetry and the HTTP server of `--http`, scraped for
 //! `/metrics` and `/api/status` every 100 ms, the status page open (its `/api/equity` read and
 //! `/api/events` followed) and the log tail on, and prints the decision-latency histogram's
-//! mean).
+//! mean; `SCALPER_BENCH_RECORD=1` records every quote as `--record` does, the recorder's
+//! tap on the stream and its writer thread beside the run).
 //! Client-side rate limiting is off: the budget pacing IG's allowances is not what is measured.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -148,7 +149,19 @@ async fn measure(held: bool, samples: usize) -> Vec<Duration> {
     } else {
         None
     };
+    let recording = std::env::var_os("SCALPER_BENCH_RECORD").map(|_| {
+        scalper_backtest::recorder::spawn(scalper_backtest::RecorderConfig::new(
+            dir.path().join("rec"),
+            scalper_backtest::RecordedPrices::IgScaled,
+        ))
+        .unwrap()
+    });
+    let mut stream = scalper_ig::stream::StreamConfig::default();
+    if let Some((tap, _)) = &recording {
+        stream.quote_tap = Some(std::sync::Arc::new(RecordTap(tap.clone())));
+    }
     let opts = RunOptions {
+        stream,
         telemetry: http.then_some(telemetry),
         // `SCALPER_BENCH_NO_JOURNAL=1`: no journal, to see what its writes cost.
         journal: std::env::var_os("SCALPER_BENCH_NO_JOURNAL")
@@ -203,6 +216,16 @@ async fn measure(held: bool, samples: usize) -> Vec<Duration> {
     kill.press();
     let _ = tokio::time::timeout(Duration::from_secs(20), run).await;
     sandbox.shutdown().await;
+    if let Some((_, handle)) = recording {
+        let s = handle.finish();
+        println!(
+            "recorded {} quotes ({} bytes, {} dropped, stopped: {:?})",
+            s.quotes(),
+            s.bytes(),
+            s.dropped,
+            s.stopped
+        );
+    }
     if let Some((s, scraper)) = server {
         scraper.abort();
         s.shutdown().await;
@@ -214,6 +237,20 @@ async fn measure(held: bool, samples: usize) -> Vec<Duration> {
         );
     }
     out
+}
+
+/// The recorder's tap on the stream, as `scalper run --record` puts it there.
+#[derive(Debug)]
+struct RecordTap(scalper_backtest::Tap);
+
+impl scalper_ig::stream::QuoteTap for RecordTap {
+    fn on_quote(&self, quote: &scalper_model::Quote) {
+        #[allow(clippy::disallowed_methods)] // the receive time, as the CLI stamps it
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+        self.0.offer(quote, at);
+    }
 }
 
 static LOG_TAIL: std::sync::LazyLock<scalper_live::LogTail> =

@@ -314,6 +314,9 @@ pub struct RecordingWriter {
     /// The last quote time written (a new quote must come after it).
     last_ts: Option<i64>,
     buf: Vec<u8>,
+    /// Sync each frame to the disk (not needed against a killed process, only against a
+    /// power cut or a kernel crash).
+    sync: bool,
 }
 
 /// How [`RecordingWriter::open`] found the file.
@@ -351,6 +354,7 @@ impl RecordingWriter {
                     len: HEADER as u64,
                     last_ts: None,
                     buf: Vec::new(),
+                    sync: true,
                 },
                 Opened::Created,
             ));
@@ -379,6 +383,7 @@ impl RecordingWriter {
                 len: scan.end,
                 last_ts: scan.last_ts,
                 buf: Vec::new(),
+                sync: true,
             },
             Opened::Appended {
                 quotes: scan.quotes,
@@ -393,6 +398,11 @@ impl RecordingWriter {
 
     pub fn info(&self) -> &RecordingInfo {
         &self.info
+    }
+
+    /// Whether each frame is synced to the disk after its write (the default).
+    pub fn set_sync(&mut self, sync: bool) {
+        self.sync = sync;
     }
 
     /// Bytes in the file.
@@ -411,7 +421,8 @@ impl RecordingWriter {
     }
 
     /// Writes `quotes` (in time order, after [`Self::last_ts`]) with their receive times as
-    /// one frame, in one write, and syncs it. Returns the bytes written.
+    /// one frame, in one write, and syncs it (unless [`Self::set_sync`] said not to).
+    /// Returns the bytes written.
     pub fn append(&mut self, quotes: &[RawQuote], received: &[i64]) -> std::io::Result<u64> {
         if quotes.is_empty() {
             return Ok(0);
@@ -424,7 +435,9 @@ impl RecordingWriter {
             let _ = self.file.seek(SeekFrom::Start(self.len));
             return Err(e);
         }
-        self.file.sync_data()?;
+        if self.sync {
+            self.file.sync_data()?;
+        }
         self.len += self.buf.len() as u64;
         self.last_ts = quotes.last().map(|q| q.ts);
         Ok(self.buf.len() as u64)
