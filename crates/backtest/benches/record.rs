@@ -57,7 +57,7 @@ fn offer(c: &mut Criterion) {
             || {
                 let dir = tempfile::tempdir().unwrap();
                 let mut cfg = RecorderConfig::new(dir.path(), RecordedPrices::Market);
-                cfg.sync = false;
+                cfg.sync_every = None;
                 let (tap, handle) = scalper_backtest::recorder::spawn(cfg).unwrap();
                 (dir, tap, Finish(Some(handle)))
             },
@@ -96,7 +96,7 @@ fn write(c: &mut Criterion) {
                 || {
                     let dir = tempfile::tempdir().unwrap();
                     let mut cfg = RecorderConfig::new(dir.path(), RecordedPrices::Market);
-                    cfg.sync = sync;
+                    cfg.sync_every = sync.then_some(Duration::ZERO);
                     let mut rec = Recorder::open(cfg).unwrap();
                     // The day file exists: what is timed is the steady state.
                     rec.push(&qs[0], 0).unwrap();
@@ -118,7 +118,7 @@ fn write(c: &mut Criterion) {
     for sync in [true, false] {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = RecorderConfig::new(dir.path(), RecordedPrices::Market);
-        cfg.sync = sync;
+        cfg.sync_every = sync.then_some(Duration::ZERO);
         let mut rec = Recorder::open(cfg).unwrap();
         let mut at = 0usize;
         let name = if sync {

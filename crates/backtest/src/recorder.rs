@@ -4,16 +4,17 @@
 //!
 //! The trading side holds a [`Tap`]: [`Tap::offer`] hands a quote to the writer thread through
 //! a bounded queue and never waits (a full queue counts the quote as dropped). The writer
-//! thread ([`spawn`]) writes a block when an instrument has [`FRAME_QUOTES_MAX`] quotes
-//! waiting and every `flush_interval` (1 s) otherwise, so a killed run loses at most that;
+//! thread ([`spawn`]) wakes once a flush interval (never per quote), writes a block when an
+//! instrument has [`FRAME_QUOTES_MAX`] quotes waiting and every `flush_interval` (1 s)
+//! otherwise, so a killed run loses at most that, and syncs the files every `sync_every`;
 //! it keeps the directory under `max_bytes` and `keep_days` by deleting the oldest day files.
 //! An I/O error stops the recording (logged once, in the summary); trading goes on.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -46,13 +47,16 @@ pub struct RecorderConfig {
     /// Quotes the hand-off queue holds; more are dropped (and counted).
     pub queue: usize,
     pub prices: RecordedPrices,
-    /// Sync every block to the disk (a killed process loses nothing written either way;
-    /// this guards against a power cut or a kernel crash).
-    pub sync: bool,
+    /// How often each file is synced to the disk (and when it is closed): `Some(ZERO)` after
+    /// every block, `None` never (left to the OS). A killed process loses nothing written
+    /// either way: syncing guards against a power cut or a kernel crash, and costs the
+    /// filesystem's journal work in system time.
+    pub sync_every: Option<Duration>,
 }
 
 impl RecorderConfig {
-    /// The defaults (2 GiB, 30 days, 1 s, 16,384 quotes, synced) in `dir`.
+    /// The defaults (2 GiB, 30 days, blocks at least every 1 s, 16,384 quotes, synced every
+    /// 30 s) in `dir`.
     pub fn new(dir: impl Into<PathBuf>, prices: RecordedPrices) -> Self {
         Self {
             dir: dir.into(),
@@ -61,7 +65,7 @@ impl RecorderConfig {
             flush_interval: Duration::from_secs(1),
             queue: 16_384,
             prices,
-            sync: true,
+            sync_every: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -144,24 +148,72 @@ pub fn day_of(ts_ms: i64) -> i64 {
     ts_ms.div_euclid(DAY_MS)
 }
 
+/// What a quote leads to beyond being queued for its block.
+enum Next {
+    /// Not after the instrument's previous quote: skipped.
+    Stale,
+    /// Its block is full: write it.
+    Full,
+    /// Its day's file is not open.
+    NewDay,
+}
+
 /// One instrument's open day file and the quotes waiting for it.
 #[derive(Debug)]
 struct Open {
     writer: RecordingWriter,
     day: i64,
+    /// The last quote time taken (written or waiting).
+    last_ts: Option<i64>,
     quotes: Vec<RawQuote>,
     received: Vec<i64>,
+}
+
+/// The open files by instrument: a handful, found by the epic's shared text (a pointer
+/// comparison for the stream's epics) rather than by hashing it for every quote.
+#[derive(Debug, Default)]
+struct OpenFiles(Vec<(Epic, Open)>);
+
+impl OpenFiles {
+    fn get(&self, epic: &Epic) -> Option<&Open> {
+        self.0.iter().find(|(e, _)| e == epic).map(|(_, o)| o)
+    }
+    fn get_mut(&mut self, epic: &Epic) -> Option<&mut Open> {
+        self.0.iter_mut().find(|(e, _)| e == epic).map(|(_, o)| o)
+    }
+    fn contains_key(&self, epic: &Epic) -> bool {
+        self.get(epic).is_some()
+    }
+    fn remove(&mut self, epic: &Epic) -> Option<Open> {
+        let at = self.0.iter().position(|(e, _)| e == epic)?;
+        Some(self.0.swap_remove(at).1)
+    }
+    fn insert(&mut self, epic: Epic, open: Open) {
+        self.remove(&epic);
+        self.0.push((epic, open));
+    }
+    fn values(&self) -> impl Iterator<Item = &Open> {
+        self.0.iter().map(|(_, o)| o)
+    }
+    fn iter(&self) -> impl Iterator<Item = (&Epic, &Open)> {
+        self.0.iter().map(|(e, o)| (e, o))
+    }
 }
 
 /// The synchronous recorder the writer thread drives (usable directly, e.g. in tests).
 #[derive(Debug)]
 pub struct Recorder {
     cfg: RecorderConfig,
-    open: HashMap<Epic, Open>,
+    open: OpenFiles,
     summary: RecordSummary,
     /// The directory's recordings' size as last counted plus what was written since.
     dir_bytes: u64,
+    /// The instrument directories this recorder holds the lock of (see [`Self::lock`]).
+    locks: Vec<PathBuf>,
 }
+
+/// The lock file in an instrument's directory: the pid of the process recording it.
+const LOCK: &str = ".recording.lock";
 
 impl Recorder {
     /// Checks that `cfg.dir` is (or can be made) a writable directory and applies the limits
@@ -188,8 +240,9 @@ impl Recorder {
                 ..RecordSummary::default()
             },
             cfg,
-            open: HashMap::new(),
+            open: OpenFiles::default(),
             dir_bytes: 0,
+            locks: Vec::new(),
         };
         r.enforce_limits(None)?;
         Ok(r)
@@ -198,36 +251,57 @@ impl Recorder {
     /// Takes one quote; writes a block when the instrument has a full one waiting, and
     /// changes file when the quote's UTC day does.
     pub fn push(&mut self, q: &Quote, received_ms: i64) -> Result<(), RecordError> {
-        let (Some(bid), Some(ask)) = (from_decimal(q.bid.value()), from_decimal(q.offer.value()))
-        else {
-            self.stats(&q.epic).unrepresentable += 1;
+        self.push_parts(
+            &q.epic,
+            q.bid.value(),
+            q.offer.value(),
+            q.ts.millis(),
+            received_ms,
+        )
+    }
+
+    /// [`Self::push`] from a quote's parts.
+    pub fn push_parts(
+        &mut self,
+        epic: &Epic,
+        bid_price: rust_decimal::Decimal,
+        offer_price: rust_decimal::Decimal,
+        ts: i64,
+        received_ms: i64,
+    ) -> Result<(), RecordError> {
+        let (Some(bid), Some(ask)) = (from_decimal(bid_price), from_decimal(offer_price)) else {
+            self.stats(epic).unrepresentable += 1;
             return Ok(());
         };
-        let raw = RawQuote {
-            ts: q.ts.millis(),
-            bid,
-            ask,
-        };
+        let raw = RawQuote { ts, bid, ask };
         let day = day_of(raw.ts);
-        if self.open.get(&q.epic).is_none_or(|o| o.day != day) {
-            if self.open.get(&q.epic).is_some_and(|o| day < o.day) {
-                self.stats(&q.epic).not_after_previous += 1;
-                return Ok(());
+        // One look-up on the usual path: the instrument's file is open for the quote's day.
+        let next = match self.open.get_mut(epic) {
+            Some(o) if o.day == day => {
+                if o.last_ts.is_some_and(|l| raw.ts <= l) {
+                    Next::Stale
+                } else {
+                    o.quotes.push(raw);
+                    o.received.push(received_ms);
+                    o.last_ts = Some(raw.ts);
+                    if o.quotes.len() < FRAME_QUOTES_MAX {
+                        return Ok(());
+                    }
+                    Next::Full
+                }
             }
-            self.rotate(&q.epic, day, received_ms)?;
-        }
-        let Some(open) = self.open.get_mut(&q.epic) else {
-            return Ok(());
+            Some(o) if day < o.day => Next::Stale,
+            _ => Next::NewDay,
         };
-        let last = open.quotes.last().map(|l| l.ts).or(open.writer.last_ts());
-        if last.is_some_and(|l| raw.ts <= l) {
-            self.stats(&q.epic).not_after_previous += 1;
-            return Ok(());
-        }
-        open.quotes.push(raw);
-        open.received.push(received_ms);
-        if open.quotes.len() >= FRAME_QUOTES_MAX {
-            self.write_block(&q.epic.clone())?;
+        match next {
+            Next::Stale => self.stats(epic).not_after_previous += 1,
+            Next::Full => self.write_block(epic)?,
+            Next::NewDay => {
+                self.rotate(epic, day, received_ms)?;
+                if self.open.get(epic).is_some_and(|o| o.day == day) {
+                    return self.push_parts(epic, bid_price, offer_price, ts, received_ms);
+                }
+            }
         }
         Ok(())
     }
@@ -245,6 +319,17 @@ impl Recorder {
         }
         if self.cfg.max_bytes > 0 && self.dir_bytes > self.cfg.max_bytes {
             self.enforce_limits(None)?;
+        }
+        Ok(())
+    }
+
+    /// Syncs every open file to the disk.
+    pub fn sync(&mut self) -> Result<(), RecordError> {
+        for o in self.open.values() {
+            o.writer.sync().map_err(|source| RecordError::Io {
+                path: o.writer.path().to_path_buf(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -288,7 +373,14 @@ impl Recorder {
     fn rotate(&mut self, epic: &Epic, day: i64, received_ms: i64) -> Result<(), RecordError> {
         if self.open.contains_key(epic) {
             self.write_block(epic)?;
-            self.open.remove(epic);
+            if let Some(old) = self.open.remove(epic) {
+                if self.cfg.sync_every.is_some() {
+                    old.writer.sync().map_err(|source| RecordError::Io {
+                        path: old.writer.path().to_path_buf(),
+                        source,
+                    })?;
+                }
+            }
         }
         let path = day_file(&self.cfg.dir, epic.as_str(), day);
         if let Some(dir) = path.parent() {
@@ -297,9 +389,12 @@ impl Recorder {
                 source,
             })?;
         }
+        if let Some(dir) = path.parent() {
+            self.lock(dir, epic)?;
+        }
         let info = info_for(epic, day, received_ms, self.cfg.prices);
         let (mut writer, how) = RecordingWriter::open(&path, &info)?;
-        writer.set_sync(self.cfg.sync);
+        writer.set_sync(self.cfg.sync_every == Some(Duration::ZERO));
         match how {
             Opened::Created => {
                 self.dir_bytes += writer.len();
@@ -319,6 +414,7 @@ impl Recorder {
         self.open.insert(
             epic.clone(),
             Open {
+                last_ts: writer.last_ts(),
                 writer,
                 day,
                 quotes: Vec::with_capacity(256),
@@ -326,6 +422,37 @@ impl Recorder {
             },
         );
         self.enforce_limits(Some(day))
+    }
+
+    /// Takes an instrument directory for this process: two recorders appending to the same
+    /// day file would overwrite each other's blocks. A lock whose process is gone (a killed
+    /// run) is taken over; one whose process runs is refused, naming it.
+    fn lock(&mut self, dir: &Path, epic: &Epic) -> Result<(), RecordError> {
+        if self.locks.iter().any(|l| l.parent() == Some(dir)) {
+            return Ok(());
+        }
+        let lock = dir.join(LOCK);
+        let me = std::process::id();
+        if let Some(pid) = fs::read_to_string(&lock)
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+        {
+            if pid != me && Path::new(&format!("/proc/{pid}")).exists() {
+                return Err(RecordError::Dir {
+                    path: self.cfg.dir.clone(),
+                    reason: format!(
+                        "another scalper (pid {pid}) is recording {epic} here ({}): give this run another directory",
+                        lock.display()
+                    ),
+                });
+            }
+        }
+        fs::write(&lock, format!("{me}\n")).map_err(|source| RecordError::Io {
+            path: lock.clone(),
+            source,
+        })?;
+        self.locks.push(lock);
+        Ok(())
     }
 
     fn note_repair(&mut self, path: &Path, loss: &Loss) {
@@ -406,13 +533,72 @@ impl Recorder {
     }
 }
 
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        for lock in &self.locks {
+            let _ = fs::remove_file(lock);
+        }
+    }
+}
+
 enum Msg {
-    Quote(Quote, i64),
+    /// A quote of the instrument in [`Instruments`] slot `inst`, received at `at` (epoch ms).
+    Quote {
+        inst: u16,
+        bid: rust_decimal::Decimal,
+        offer: rust_decimal::Decimal,
+        ts: i64,
+        at: i64,
+    },
+    /// A quote of an instrument beyond the slots (not expected: a run has a few).
+    Named(Quote, i64),
     Stop,
+}
+
+/// Instruments by slot, filled as they first appear: the hand-off sends a slot number, not
+/// the epic, so the writer thread never touches the reference count the stream's thread
+/// updates for every quote.
+#[derive(Debug)]
+struct Instruments {
+    slots: [std::sync::OnceLock<Epic>; 64],
+}
+
+impl Default for Instruments {
+    fn default() -> Self {
+        Self {
+            slots: std::array::from_fn(|_| std::sync::OnceLock::new()),
+        }
+    }
+}
+
+impl Instruments {
+    /// `epic`'s slot (taking a free one the first time), `None` when every slot is taken.
+    #[inline]
+    fn slot(&self, epic: &Epic) -> Option<u16> {
+        for (i, s) in self.slots.iter().enumerate() {
+            let taken = match s.get() {
+                Some(e) => e,
+                None => {
+                    // Another thread may take it first: then compare with its epic.
+                    let _ = s.set(epic.clone());
+                    s.get()?
+                }
+            };
+            if taken == epic {
+                return u16::try_from(i).ok();
+            }
+        }
+        None
+    }
+
+    fn get(&self, slot: u16) -> Option<&Epic> {
+        self.slots.get(usize::from(slot)).and_then(|s| s.get())
+    }
 }
 
 #[derive(Debug, Default)]
 struct Shared {
+    instruments: Instruments,
     dropped: AtomicU64,
     stopped: AtomicBool,
     reason: Mutex<Option<String>>,
@@ -439,8 +625,17 @@ impl Tap {
         if self.shared.stopped.load(Ordering::Relaxed) {
             return;
         }
-        if let Err(TrySendError::Full(_)) = self.tx.try_send(Msg::Quote(quote.clone(), received_ms))
-        {
+        let msg = match self.shared.instruments.slot(&quote.epic) {
+            Some(inst) => Msg::Quote {
+                inst,
+                bid: quote.bid.value(),
+                offer: quote.offer.value(),
+                ts: quote.ts.millis(),
+                at: received_ms,
+            },
+            None => Msg::Named(quote.clone(), received_ms),
+        };
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(msg) {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -476,6 +671,7 @@ impl RecorderHandle {
     pub fn finish(self) -> RecordSummary {
         // Blocks only while the writer drains a full queue; fails when it has stopped.
         let _ = self.tx.send(Msg::Stop);
+        self.thread.thread().unpark();
         let mut summary = self.thread.join().unwrap_or_else(|_| RecordSummary {
             stopped: Some("the recording thread panicked".into()),
             ..RecordSummary::default()
@@ -485,17 +681,20 @@ impl RecorderHandle {
     }
 }
 
+/// A wake-up this close to the flush time flushes (a timed park may return a little early).
+const FLUSH_SLACK: Duration = Duration::from_millis(20);
+
 /// Opens the recorder (errors here are the caller's to report before the run starts) and
 /// starts its writer thread.
 pub fn spawn(cfg: RecorderConfig) -> Result<(Tap, RecorderHandle), RecordError> {
-    let flush = cfg.flush_interval;
+    let timing = (cfg.flush_interval, cfg.sync_every);
     let (tx, rx) = mpsc::sync_channel(cfg.queue.max(1));
     let recorder = Recorder::open(cfg)?;
     let shared = Arc::new(Shared::default());
     let thread_shared = shared.clone();
     let thread = std::thread::Builder::new()
         .name("scalper-recorder".into())
-        .spawn(move || write_loop(recorder, &rx, &thread_shared, flush))
+        .spawn(move || write_loop(recorder, &rx, &thread_shared, timing))
         .map_err(|source| RecordError::Io {
             path: PathBuf::from("<recorder thread>"),
             source,
@@ -509,25 +708,61 @@ pub fn spawn(cfg: RecorderConfig) -> Result<(Tap, RecorderHandle), RecordError> 
     ))
 }
 
+/// Takes the queued quotes; true when told to stop (or when every sender is gone).
+fn drain(
+    rec: &mut Recorder,
+    rx: &Receiver<Msg>,
+    instruments: &Instruments,
+) -> Result<bool, RecordError> {
+    loop {
+        match rx.try_recv() {
+            Ok(Msg::Quote {
+                inst,
+                bid,
+                offer,
+                ts,
+                at,
+            }) => {
+                if let Some(epic) = instruments.get(inst) {
+                    rec.push_parts(epic, bid, offer, ts, at)?;
+                }
+            }
+            Ok(Msg::Named(q, at)) => rec.push(&q, at)?,
+            Ok(Msg::Stop) | Err(TryRecvError::Disconnected) => return Ok(true),
+            Err(TryRecvError::Empty) => return Ok(false),
+        }
+    }
+}
+
 fn write_loop(
     mut rec: Recorder,
     rx: &Receiver<Msg>,
     shared: &Shared,
-    flush: Duration,
+    (flush, sync_every): (Duration, Option<Duration>),
 ) -> RecordSummary {
     let mut last_flush = Instant::now();
+    let mut last_sync = Instant::now();
     let mut dropped_seen = 0;
     let result = loop {
-        let wait = flush.saturating_sub(last_flush.elapsed());
-        let step = match rx.recv_timeout(wait) {
-            Ok(Msg::Quote(q, at)) => rec.push(&q, at),
-            Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => break rec.flush(),
-            Err(RecvTimeoutError::Timeout) => Ok(()),
+        // One wake-up per flush interval, never one per quote: waking the thread from the
+        // stream's side would cost a system call per quote, and each wake-up costs cold
+        // caches. The queue holds what comes meanwhile.
+        std::thread::park_timeout(flush.saturating_sub(last_flush.elapsed()));
+        let stop = match drain(&mut rec, rx, &shared.instruments) {
+            Ok(stop) => stop,
+            Err(e) => break Err(e),
         };
-        if let Err(e) = step {
-            break Err(e);
+        if stop {
+            let end = rec.flush().and_then(|()| {
+                if sync_every.is_some() {
+                    rec.sync()
+                } else {
+                    Ok(())
+                }
+            });
+            break end;
         }
-        if last_flush.elapsed() >= flush {
+        if last_flush.elapsed() + FLUSH_SLACK >= flush {
             if let Err(e) = rec.flush() {
                 break Err(e);
             }
@@ -540,6 +775,14 @@ fn write_loop(
                     "recording: the writer fell behind; quotes were dropped from the recording (trading is not affected)"
                 );
                 dropped_seen = dropped;
+            }
+        }
+        if let Some(every) = sync_every.filter(|d| !d.is_zero()) {
+            if last_sync.elapsed() >= every {
+                if let Err(e) = rec.sync() {
+                    break Err(e);
+                }
+                last_sync = Instant::now();
             }
         }
     };

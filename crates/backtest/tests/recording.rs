@@ -261,6 +261,7 @@ fn days_on_disk(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir.join(EURUSD))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sbc"))
         .collect();
     v.sort();
     v
@@ -367,4 +368,28 @@ fn a_backtest_over_a_recording_equals_one_over_the_same_quotes_from_csv() {
     assert!(from_csv.metrics.trades > 10, "{}", from_csv.metrics.trades);
     assert_eq!(from_recording.trades_hash, from_csv.trades_hash);
     assert_eq!(from_recording.metrics.net_pnl, from_csv.metrics.net_pnl);
+}
+
+#[test]
+fn an_instrument_another_live_process_records_is_refused_and_a_dead_ones_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let inst = dir.path().join(EURUSD);
+    std::fs::create_dir_all(&inst).unwrap();
+    let q = recorded(3, 2);
+    // Process 1 (init) is always alive.
+    std::fs::write(inst.join(".recording.lock"), "1\n").unwrap();
+    let mut rec = recorder(dir.path());
+    let e = rec
+        .push(&model_quote(&q[0]), q[0].received_ms)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("another scalper (pid 1)"), "{e}");
+    // A pid no process has (above the kernel's limit): a killed run's lock.
+    std::fs::write(inst.join(".recording.lock"), "4294967295\n").unwrap();
+    let mut rec = recorder(dir.path());
+    rec.push(&model_quote(&q[0]), q[0].received_ms).unwrap();
+    rec.flush().unwrap();
+    assert_eq!(rec.summary().quotes(), 1);
+    drop(rec);
+    assert!(!inst.join(".recording.lock").exists(), "the lock stays");
 }

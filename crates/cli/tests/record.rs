@@ -30,7 +30,11 @@ max_open_per_instrument = 1
 /// The day files of one instrument under `rec`, in name (day) order.
 fn day_files(rec: &Path, epic: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(rec.join(epic))
-        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .map(|d| {
+            d.map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "sbc"))
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v

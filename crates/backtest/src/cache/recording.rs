@@ -405,6 +405,11 @@ impl RecordingWriter {
         self.sync = sync;
     }
 
+    /// Syncs what was written to the disk.
+    pub fn sync(&self) -> std::io::Result<()> {
+        self.file.sync_data()
+    }
+
     /// Bytes in the file.
     pub fn len(&self) -> u64 {
         self.len

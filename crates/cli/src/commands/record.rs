@@ -33,9 +33,9 @@ struct Section {
     keep_days: Option<u32>,
     /// Quotes the hand-off queue holds before it drops. Default 16384.
     queue: Option<usize>,
-    /// Sync each block to the disk (against power cuts; a killed process loses nothing
-    /// written either way). Default true.
-    fsync: Option<bool>,
+    /// Seconds between syncs of each file to the disk (0: after every block); against power
+    /// cuts, as a killed process loses nothing written either way. Default 30.
+    fsync_s: Option<u64>,
 }
 
 /// The recorder's settings: `dir` (the flag's), else `[record] dir`, else [`DEFAULT_DIR`];
@@ -58,8 +58,8 @@ pub fn config(dir: Option<&PathBuf>, ctx: &Context) -> Result<RecorderConfig, Co
     if let Some(d) = section.keep_days {
         cfg.keep_days = d;
     }
-    if let Some(sync) = section.fsync {
-        cfg.sync = sync;
+    if let Some(s) = section.fsync_s {
+        cfg.sync_every = Some(Duration::from_secs(s));
     }
     if let Some(q) = section.queue {
         if q == 0 {
