@@ -132,8 +132,9 @@ fn write(c: &mut Criterion) {
                     let q = &qs[at % qs.len()];
                     // Time moves on past the end of the list so quotes stay in order.
                     let mut q = q.clone();
-                    q.ts =
-                        Timestamp::from_millis(q.ts.millis() + (at / qs.len()) as i64 * 10_000_000);
+                    q.ts = Timestamp::from_millis(
+                        q.ts.millis() + i64::try_from(at / qs.len()).unwrap() * 10_000_000,
+                    );
                     rec.push(&q, q.ts.millis() + 10).unwrap();
                     at += 1;
                 }

@@ -576,14 +576,9 @@ impl Instruments {
     #[inline]
     fn slot(&self, epic: &Epic) -> Option<u16> {
         for (i, s) in self.slots.iter().enumerate() {
-            let taken = match s.get() {
-                Some(e) => e,
-                None => {
-                    // Another thread may take it first: then compare with its epic.
-                    let _ = s.set(epic.clone());
-                    s.get()?
-                }
-            };
+            // A free slot is taken for `epic`; another thread may take it first, and its
+            // epic is then compared like any other.
+            let taken = s.get_or_init(|| epic.clone());
             if taken == epic {
                 return u16::try_from(i).ok();
             }

@@ -3,6 +3,8 @@
 //! recorder appends after a repair, files rotate at UTC midnight, the limits delete the
 //! oldest days, and a backtest over a recording equals one over the same quotes from CSV.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -43,7 +45,7 @@ fn recorded(n: usize, seed: u64) -> Vec<RecordedQuote> {
                 bid: b * 10_000,
                 ask: a * 10_000,
             },
-            received_ms: ts + 5 + (i as i64 * 7) % 35,
+            received_ms: ts + 5 + i64::try_from(i * 7 % 35).unwrap(),
         })
         .collect()
 }
@@ -261,7 +263,7 @@ fn days_on_disk(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir.join(EURUSD))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".sbc"))
+        .filter(|n| Path::new(n).extension().is_some_and(|x| x == "sbc"))
         .collect();
     v.sort();
     v

@@ -161,7 +161,7 @@ pub(super) fn frame_len(b: &[u8]) -> Result<usize, &'static str> {
         return Err("no block starts here");
     }
     let len = rd32(b, 4) as usize;
-    if len > FRAME_BODY_MAX || len < block::BLOCK_HEADER + RECEIVED_HEADER {
+    if !(block::BLOCK_HEADER + RECEIVED_HEADER..=FRAME_BODY_MAX).contains(&len) {
         return Err("bad block length");
     }
     Ok(len)
