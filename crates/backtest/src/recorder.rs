@@ -664,7 +664,8 @@ pub struct RecorderHandle {
 impl RecorderHandle {
     /// Writes the quotes waiting, stops the thread and returns what was recorded.
     pub fn finish(self) -> RecordSummary {
-        // Blocks only while the writer drains a full queue; fails when it has stopped.
+        // Woken first so that a full queue drains now; the send fails when it has stopped.
+        self.thread.thread().unpark();
         let _ = self.tx.send(Msg::Stop);
         self.thread.thread().unpark();
         let mut summary = self.thread.join().unwrap_or_else(|_| RecordSummary {
