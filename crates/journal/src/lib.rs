@@ -38,7 +38,7 @@ pub use report::{build_report, Report, ReportRow, FAR_FUTURE_MS};
 pub use schema::SCHEMA_VERSION;
 pub use store::{lock_path, Durability, OpenOptions, DEFAULT_PATH};
 pub use types::{
-    Amendment, Close, ConfirmOutcome, DayStats, EventRecord, Fill, Intent, PartialClose,
+    Amendment, Close, ConfirmOutcome, DayStats, EventRecord, Execution, Fill, Intent, PartialClose,
     SystemEvent, Trade, TradeDetail, TradeFilter, TradeId,
 };
 
@@ -52,6 +52,8 @@ pub struct Journal {
     _lock: Option<Connection>,
     path: PathBuf,
     read_only: bool,
+    /// The file's schema version (older than [`SCHEMA_VERSION`] only when read-only).
+    schema: i64,
 }
 
 impl std::fmt::Debug for Journal {
@@ -88,6 +90,7 @@ impl Journal {
             _lock: opened.lock,
             path: path.to_path_buf(),
             read_only: options.read_only,
+            schema: opened.version,
         };
         journal.replay_intent_log()?;
         Ok(journal)
