@@ -36,6 +36,22 @@ async fn markets_in_every_version_and_wrong_versions_are_unknown_urls() {
             "v{v}"
         );
     }
+    // The standard FX CFD and the mini CFD, as IG names and sizes them.
+    for (epic, name, contract, pip) in [
+        (EURUSD, "EUR/USD", "100000", "10"),
+        ("CS.D.EURUSD.MINI.IP", "EUR/USD Mini", "10000", "1"),
+    ] {
+        let i = &c.get(&format!("/markets/{epic}"), 3).await.body["instrument"];
+        assert_eq!(i["name"], name);
+        assert_eq!(i["type"], "CURRENCIES");
+        assert_eq!(i["unit"], "CONTRACTS");
+        assert_eq!(
+            (i["contractSize"].as_str(), i["lotSize"].as_f64()),
+            (Some(contract), Some(1.0))
+        );
+        assert_eq!(i["valueOfOnePip"], pip);
+        assert_eq!(i["onePipMeans"], "0.0001 USD/EUR");
+    }
     let r = c.get(&format!("/markets/{EURUSD}"), 0).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = c.get("/markets/CS.D.NOPE.CFD.IP", 2).await;
@@ -79,6 +95,35 @@ async fn markets_in_every_version_and_wrong_versions_are_unknown_urls() {
     sb.shutdown().await;
 }
 
+/// A navigation summary says what `/markets/{epic}` says, and a search for its name finds it
+/// with the same name.
+async fn summary_agrees_with_details_and_search(c: &Raw, m: &Value) {
+    let epic = m["epic"].as_str().unwrap();
+    let d = c.get(&format!("/markets/{epic}"), 3).await.body;
+    let i = &d["instrument"];
+    assert_eq!(m["instrumentName"], i["name"], "{epic}");
+    assert_eq!(m["instrumentType"], i["type"], "{epic}");
+    assert_eq!(m["expiry"], i["expiry"], "{epic}");
+    assert_eq!(m["lotSize"], i["lotSize"], "{epic}");
+    assert_eq!(m["scalingFactor"], d["snapshot"]["scalingFactor"], "{epic}");
+    let name = m["instrumentName"].as_str().unwrap();
+    let found = c
+        .get(
+            &format!("/markets?searchTerm={}", name.replace(' ', "%20")),
+            1,
+        )
+        .await
+        .body;
+    let hit = found["markets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["epic"] == epic)
+        .unwrap_or_else(|| panic!("search for {name:?} misses {epic}: {found}"));
+    assert_eq!(hit["instrumentName"], name);
+    assert_eq!(hit["expiry"], m["expiry"]);
+}
+
 #[tokio::test]
 async fn navigation_tree_leads_to_every_market() {
     let sb = start().await;
@@ -110,10 +155,18 @@ async fn navigation_tree_leads_to_every_market() {
                 .await;
             for m in leaf.body["markets"].as_array().unwrap() {
                 epics.push(m["epic"].as_str().unwrap().to_string());
+                summary_agrees_with_details_and_search(&c, m).await;
             }
         }
     }
-    assert_eq!(epics.len(), 20, "{epics:?}");
+    // Five FX pairs as CFD, mini CFD and spread bet; four indices and gold as CFD and bet.
+    assert_eq!(epics.len(), 25, "{epics:?}");
+    for pair in ["EURUSD", "GBPUSD", "USDJPY", "AUDUSD", "EURGBP"] {
+        for form in ["CFD", "MINI", "TODAY"] {
+            let epic = format!("CS.D.{pair}.{form}.IP");
+            assert!(epics.contains(&epic), "{epic} not in {epics:?}");
+        }
+    }
     let r = c.get("/marketnavigation/nope", 1).await;
     assert_eq!(
         (r.status, r.code()),
