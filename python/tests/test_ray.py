@@ -1,6 +1,7 @@
 """scalper.sweep(executor="ray"): a Ray head started on loopback, each backtest a Ray task,
 the same report as the local sweep (built-in and Python strategies, walk-forward too)."""
 
+import json
 import os
 import shutil
 import socket
@@ -65,3 +66,53 @@ def test_ray_sweep_equals_the_local_one(head, quotes):
     wl = scalper.sweep(quotes, "ema-cross", grid, jobs=2, walk_forward=2)
     wr = scalper.sweep(quotes, "ema-cross", grid, executor="ray", address=head, walk_forward=2)
     assert wr.folds == wl.folds and len(wr.folds) == 2
+
+
+def _scalper_bin():
+    """The CLI binary `cargo test`/`cargo build` left (`.ci/run` sets SCALPER_BIN)."""
+    explicit = os.environ.get("SCALPER_BIN")
+    if explicit:
+        return explicit
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(root, "target")
+    path = os.path.join(target, "debug", "scalper")
+    assert os.path.exists(path), f"build the CLI first (cargo build -p scalper-cli): {path}"
+    return path
+
+
+def _cli(*args):
+    return subprocess.run([_scalper_bin(), *args], capture_output=True, text=True, timeout=600)
+
+
+def test_cli_sweep_on_ray_equals_the_local_one(head, quotes):
+    grid = ["--grid", "fast=5,10", "--grid", "slow=20,40"]
+    common = ["sweep", "--data", quotes, "--strategy", "ema-cross", *grid, "--json"]
+    ray_args = ["--ray", head, "--python", sys.executable]
+    local = _cli(*common)
+    remote = _cli(*common, *ray_args)
+    assert local.returncode == 0, local.stderr
+    assert remote.returncode == 0, remote.stderr
+    assert "connected to Ray" in remote.stderr
+    # Byte for byte: the same rows, metrics (floats included), hashes and ranking.
+    assert remote.stdout == local.stdout
+    assert len(json.loads(remote.stdout)["rows"]) == 4
+    wl = _cli(*common, "--walk-forward", "2")
+    wr = _cli(*common, "--walk-forward", "2", *ray_args)
+    assert wr.returncode == 0, wr.stderr
+    assert wr.stdout == wl.stdout and len(json.loads(wr.stdout)["folds"]) == 2
+
+
+def test_cli_sweep_on_ray_says_what_is_missing(quotes, tmp_path):
+    common = ["sweep", "--data", quotes, "--strategy", "ema-cross", "--grid", "fast=5,10"]
+    # Nothing listens there: refused at once with how to start a head, not after Ray's retries.
+    nobody = _cli(*common, "--ray", f"127.0.0.1:{_free_port()}", "--python", sys.executable)
+    assert nobody.returncode == 2
+    assert "no Ray cluster at 127.0.0.1:" in nobody.stderr and "ray start --head" in nobody.stderr
+    # A Python without the package (an empty venv): told how to install it.
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    missing = _cli(*common, "--ray", "127.0.0.1:1", "--python", str(bare / "bin" / "python"))
+    assert missing.returncode == 2
+    assert "has no scalper package" in missing.stderr and "pip install ./python" in missing.stderr
+    gone = _cli(*common, "--ray", "127.0.0.1:1", "--python", str(tmp_path / "no-python"))
+    assert gone.returncode == 2 and "was not found" in gone.stderr

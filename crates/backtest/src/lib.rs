@@ -58,5 +58,5 @@ pub use runner::{
 };
 pub use sweep::{
     expand_grid, parse_grid, run_sweep, run_sweep_on, FoldReport, GridAxis, LocalRunner,
-    PointOutcome, PointRunner, RankMetric, SweepOptions, SweepReport, SweepRow,
+    PointOutcome, PointRunner, RankMetric, RemoteOutcome, SweepOptions, SweepReport, SweepRow,
 };

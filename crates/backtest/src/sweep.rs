@@ -193,6 +193,47 @@ impl PointOutcome {
     }
 }
 
+/// One run's outcome as it crosses between processes (a Ray worker's answer, as JSON): the
+/// outcome, or the error and whether it was an empty `--from`/`--to` range, plus the errors a
+/// Python strategy reported on the way.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RemoteOutcome {
+    pub outcome: Option<PointOutcome>,
+    pub error: Option<String>,
+    #[serde(default)]
+    pub empty_range: bool,
+    #[serde(default)]
+    pub strategy_errors: Vec<String>,
+}
+
+impl RemoteOutcome {
+    /// The answer for one run done here.
+    pub fn from_result(result: Result<PointOutcome, BacktestError>) -> Self {
+        match result {
+            Ok(o) => Self {
+                outcome: Some(o),
+                ..Self::default()
+            },
+            Err(e) => Self {
+                empty_range: matches!(e, BacktestError::EmptyRange),
+                error: Some(e.to_string()),
+                ..Self::default()
+            },
+        }
+    }
+
+    /// Back to the run's result on the sweep's side.
+    pub fn into_result(self) -> Result<PointOutcome, BacktestError> {
+        match (self.outcome, self.error) {
+            (Some(o), _) => Ok(o),
+            (None, _) if self.empty_range => Err(BacktestError::EmptyRange),
+            (None, e) => Err(BacktestError::Remote(e.unwrap_or_else(|| {
+                "the worker gave neither an outcome nor an error".into()
+            }))),
+        }
+    }
+}
+
 /// Runs a sweep's backtests: each run's options already hold its grid point's parameters;
 /// the outcomes come back in the order of `runs`.
 pub trait PointRunner: Sync {

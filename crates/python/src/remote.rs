@@ -6,21 +6,9 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use scalper_backtest::{BacktestError, BacktestOptions, PointOutcome, PointRunner};
-use serde::{Deserialize, Serialize};
+use scalper_backtest::{BacktestError, BacktestOptions, PointOutcome, PointRunner, RemoteOutcome};
 
 use crate::strategy::{format_error, ErrorLog, OnError};
-
-/// One run's outcome as it crosses between processes.
-#[derive(Debug, Serialize, Deserialize)]
-struct Remote {
-    outcome: Option<PointOutcome>,
-    error: Option<String>,
-    #[serde(default)]
-    empty_range: bool,
-    #[serde(default)]
-    strategy_errors: Vec<String>,
-}
 
 /// A Python callable `runner(list[str]) -> list[str]` as a sweep's executor.
 pub struct PyRunner {
@@ -61,18 +49,14 @@ impl PointRunner for PyRunner {
         answers
             .iter()
             .map(|text| {
-                let r: Remote = serde_json::from_str(text)
+                let mut r: RemoteOutcome = serde_json::from_str(text)
                     .map_err(|e| BacktestError::Remote(format!("a worker's answer: {e}")))?;
                 if let Some(log) = &self.errors {
-                    for e in r.strategy_errors {
+                    for e in std::mem::take(&mut r.strategy_errors) {
                         log.push(e);
                     }
                 }
-                match (r.outcome, r.error) {
-                    (Some(o), _) => Ok(o),
-                    (None, _) if r.empty_range => Err(BacktestError::EmptyRange),
-                    (None, e) => Err(BacktestError::Remote(e.unwrap_or_default())),
-                }
+                r.into_result()
             })
             .collect()
     }
@@ -84,11 +68,9 @@ impl PointRunner for PyRunner {
 pub fn _run_point(py: Python<'_>, strategy: &Bound<'_, PyAny>, options: &str) -> PyResult<String> {
     let (_, errors) = crate::strategy_name(strategy, OnError::Halt)?;
     let remote = match serde_json::from_str::<BacktestOptions>(options) {
-        Err(e) => Remote {
-            outcome: None,
+        Err(e) => RemoteOutcome {
             error: Some(format!("reading the run's options: {e}")),
-            empty_range: false,
-            strategy_errors: Vec::new(),
+            ..RemoteOutcome::default()
         },
         Ok(opts) => {
             let result = if errors.is_some() {
@@ -96,20 +78,9 @@ pub fn _run_point(py: Python<'_>, strategy: &Bound<'_, PyAny>, options: &str) ->
             } else {
                 py.allow_threads(|| PointOutcome::run(&opts))
             };
-            let strategy_errors = errors.map(|e| e.take()).unwrap_or_default();
-            match result {
-                Ok(o) => Remote {
-                    outcome: Some(o),
-                    error: None,
-                    empty_range: false,
-                    strategy_errors,
-                },
-                Err(e) => Remote {
-                    outcome: None,
-                    empty_range: matches!(e, BacktestError::EmptyRange),
-                    error: Some(e.to_string()),
-                    strategy_errors,
-                },
+            RemoteOutcome {
+                strategy_errors: errors.map(|e| e.take()).unwrap_or_default(),
+                ..RemoteOutcome::from_result(result)
             }
         }
     };

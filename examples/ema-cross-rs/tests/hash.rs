@@ -91,4 +91,19 @@ fn sdk_strategy_gives_the_builtin_trade_hash() {
         ],
     );
     assert_eq!(sweep["rows"].as_array().map(Vec::len), Some(2), "{sweep}");
+    // Ray workers run the Python package, which does not have this binary's strategy: refused
+    // before anything starts, saying what to do instead.
+    let out = Command::new(env!("CARGO_BIN_EXE_ema-cross-rs"))
+        .current_dir(dir.path())
+        .args(["--log-dir", "logs", "-q", "sweep", "--data", "q.csv"])
+        .args(["--strategy", "ema-cross-rs", "--grid", "fast=5,10"])
+        .args(["--ray", "127.0.0.1:1", "--python", "/nonexistent/python"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("registered in this binary only") && err.contains("without --ray"),
+        "{err}"
+    );
 }

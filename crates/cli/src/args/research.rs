@@ -85,8 +85,16 @@ pub struct SweepArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Parallel jobs (default: all cores).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "ray")]
     pub jobs: Option<usize>,
+    /// Run every backtest of the sweep as a task on this Ray cluster (e.g. 127.0.0.1:6379, or
+    /// `auto`), with the same report as a local sweep. Needs a Python with the scalper package
+    /// and Ray (see --python); the workers read the data files by their absolute paths.
+    #[arg(long, value_name = "ADDRESS")]
+    pub ray: Option<String>,
+    /// The Python that drives Ray for --ray (default: SCALPER_PYTHON, else python3).
+    #[arg(long, value_name = "PATH", requires = "ray")]
+    pub python: Option<PathBuf>,
     /// Ranking metric (e.g. pnl, sharpe, sortino, profit_factor).
     #[arg(long, value_name = "M", default_value = "pnl")]
     pub metric: String,

@@ -8,6 +8,7 @@ pub mod journal;
 pub mod markets;
 pub mod observe;
 pub mod prices;
+pub mod ray;
 pub mod research;
 pub mod run;
 pub mod sandbox;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use scalper_backtest::{
-    parse_grid, parse_time, run_backtest_with_progress, run_sweep, write_equity_png,
+    parse_grid, parse_time, run_backtest_with_progress, run_sweep, run_sweep_on, write_equity_png,
     AccountConversion, BacktestOptions, CacheMode, EquityPlot, InstrumentSpec, RankMetric,
     SweepOptions,
 };
@@ -212,13 +212,26 @@ pub fn sweep(args: &SweepArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         .map(|g| parse_grid(g))
         .collect::<Result<Vec<_>, _>>()?;
     let metric: RankMetric = args.metric.parse()?;
-    let report = run_sweep(&SweepOptions {
+    let opts = SweepOptions {
         base,
         grid,
         jobs: args.jobs,
         metric,
         walk_forward: args.walk_forward,
-    })?;
+    };
+    let report = match &args.ray {
+        None => run_sweep(&opts)?,
+        Some(address) => {
+            super::ray::check_strategy(&args.strategy)?;
+            let python = super::ray::python(args.python.as_deref());
+            let runner = super::ray::RayRunner::connect(&python, address, &args.strategy)?;
+            let report = run_sweep_on(&opts, &runner)?;
+            if let Some(e) = runner.fatal() {
+                anyhow::bail!("the sweep on Ray failed: {e}");
+            }
+            report
+        }
+    };
     if args.json {
         print_json(&serde_json::to_value(&report).context("serializing the sweep")?);
     } else {
