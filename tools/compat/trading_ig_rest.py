@@ -118,6 +118,8 @@ def dealing(ig, epic, expiry, currency):
     closed = ig.close_open_position(deal_id=deal, direction="SELL", epic=None, expiry=None,
                                     level=None, order_type="MARKET", quote_id=None, size=1)
     check(closed["dealStatus"] == "ACCEPTED", closed)
+    windows = ig.fetch_repeat_dealing_window(epic=epic)["repeatDealingWindows"]
+    check({(w["epic"], w["direction"]) for w in windows} == {(epic, "BUY"), (epic, "SELL")}, windows)
     order = ig.create_working_order(
         currency_code=currency, direction="BUY", epic=epic, expiry=expiry,
         guaranteed_stop=False, level=round(bid - 300, 1), size=1,

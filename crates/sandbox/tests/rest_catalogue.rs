@@ -28,7 +28,18 @@ async fn markets_in_every_version_and_wrong_versions_are_unknown_urls() {
         assert_eq!(r.body["instrument"]["epic"], EURUSD);
         assert!(r.body["dealingRules"]["minDealSize"]["value"].is_number());
     }
-    for v in [4, 9] {
+    // v4: the v3 details with IG's v4 additions.
+    let r = c.get(&format!("/markets/{EURUSD}"), 4).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let snap = &r.body["snapshot"];
+    assert_eq!(snap["priceLadder"][0]["bid"], snap["bid"]);
+    assert_eq!(snap["priceLadder"][0]["ask"], snap["offer"]);
+    assert!(snap["updateTimestampUTC"].as_i64().unwrap() > 1_700_000_000);
+    assert_eq!(r.body["instrument"]["limitAllowed"], true);
+    assert_eq!(r.body["instrument"]["stopAllowed"], true);
+    let r = c.get("/markets/CS.D.NOPE.CFD.IP", 4).await;
+    assert_eq!(r.code(), "error.public-api.epic-not-found");
+    for v in [5, 9] {
         let r = c.get(&format!("/markets/{EURUSD}"), v).await;
         assert_eq!(
             (r.status, r.code()),

@@ -298,6 +298,39 @@ async fn history(raw: &Raw, c: &Case, deal: &str) {
     assert_eq!(txs[0]["period"], c.expiry);
 }
 
+/// The open (BUY 1) and the close (SELL 1) are in the repeat-dealing windows for 30 s of
+/// simulated time; the refused deal and the other epic are not.
+async fn repeat_dealing_window(sb: &scalper_sandbox::SandboxHandle, raw: &Raw, c: &Case) {
+    let r = raw.get("/repeat-dealing-window", 1).await;
+    ok(&r, "GET /repeat-dealing-window");
+    let windows = r.body["repeatDealingWindows"].as_array().unwrap();
+    let sides: Vec<(&str, &str, f64)> = windows
+        .iter()
+        .map(|w| {
+            assert_eq!(w["entries"].as_array().unwrap().len(), 1, "{w}");
+            (
+                w["epic"].as_str().unwrap(),
+                w["direction"].as_str().unwrap(),
+                w["entries"][0]["size"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(sides, [(c.epic, "BUY", 1.0), (c.epic, "SELL", 1.0)]);
+    assert_eq!(windows[0]["currency"], c.currency);
+    let other = raw
+        .get(
+            &format!("/repeat-dealing-window?epic={}", c.foreign_epic),
+            1,
+        )
+        .await;
+    assert_eq!(other.body["repeatDealingWindows"], json!([]));
+    let now = sb.state().sim_time;
+    sb.jump(scalper_model::Timestamp::from_millis(now.millis() + 31_000))
+        .unwrap();
+    let later = raw.get("/repeat-dealing-window", 1).await;
+    assert_eq!(later.body["repeatDealingWindows"], json!([]));
+}
+
 async fn watchlists(raw: &Raw, c: &Case) {
     let made = raw
         .post(
@@ -341,6 +374,7 @@ async fn every_family_for_v2_and_v3_sessions_on_cfd_and_spread_bet_accounts() {
         markets_and_prices(&raw, c).await;
         let deal = dealing(&raw, c).await;
         history(&raw, c, &deal).await;
+        repeat_dealing_window(&sb, &raw, c).await;
         watchlists(&raw, c).await;
         let out = raw.call(Method::DELETE, "/session", 1, None, &[]).await;
         assert_eq!(
