@@ -322,10 +322,17 @@ async fn each_user_lands_on_its_default_account() {
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // What was set is kept: GET shows it.
+    let apps = c.get("/operations/application", 1).await;
+    assert_eq!(apps.body[0]["allowanceAccountOverall"], 30);
+    assert_eq!(apps.body[0]["allowanceAccountTrading"], 100);
     let r = c
         .call(Method::PUT, "/operations/application/disable", 1, None, &[])
         .await;
     assert_eq!(r.body["status"], "DISABLED");
+    let apps = c.get("/operations/application", 1).await;
+    assert_eq!(apps.body[0]["status"], "DISABLED");
+    assert_eq!(apps.body[0]["allowanceAccountOverall"], 30);
     assert_eq!(
         c.get("/accounts", 1).await.status,
         StatusCode::OK,
