@@ -625,6 +625,68 @@ async fn history_from_the_sandboxs_own_deals() {
     sb.shutdown().await;
 }
 
+/// Opens and closes `pairs` positions at the current simulated second (two activities each).
+async fn deals_now(c: &Raw, pairs: usize) {
+    for _ in 0..pairs {
+        let r = c.open(EURUSD, "BUY", "1", json!({})).await;
+        let deal = c.confirm(&r).await["dealId"].as_str().unwrap().to_string();
+        let r = c
+            .call(
+                Method::POST,
+                "/positions/otc",
+                1,
+                Some(json!({"dealId": deal, "direction": "SELL", "size": "1", "orderType": "MARKET"})),
+                &[("_method", "DELETE")],
+            )
+            .await;
+        c.confirm(r.body["dealReference"].as_str().unwrap()).await;
+    }
+}
+
+/// Follows v3 `next` links from `first`; returns each page's activity count.
+async fn v3_pages(c: &Raw, first: &str) -> Vec<usize> {
+    let mut pages = Vec::new();
+    let mut url = Some(first.to_string());
+    while let Some(u) = url.take() {
+        let r = c.get(&u, 3).await;
+        assert_eq!(r.status, StatusCode::OK, "{u}: {:?}", r.body);
+        let acts = r.body["activities"].as_array().unwrap();
+        assert!(
+            acts.iter().all(|a| a["details"].is_object()),
+            "{u}: detailed kept"
+        );
+        pages.push(acts.len());
+        url = r.body["metadata"]["paging"]["next"]
+            .as_str()
+            .map(str::to_string);
+        assert!(pages.len() < 10, "paging does not end: {pages:?}");
+    }
+    pages
+}
+
+#[tokio::test]
+async fn v3_paging_keeps_activities_that_share_a_second() {
+    let sb = start().await;
+    let mut c = Raw::new(&sb);
+    c.login().await;
+    let step = |secs: i64| {
+        let now = sb.state().sim_time.millis();
+        sb.jump(scalper_model::Timestamp::from_millis(now + secs * 1000))
+            .unwrap();
+    };
+    deals_now(&c, 6).await; // 12 activities in second A
+    step(5);
+    deals_now(&c, 6).await; // 12 in second B
+    step(5);
+    deals_now(&c, 4).await; // 8 in second C
+    let first = "/history/activity?detailed=true&pageSize=10";
+    // C (8, stops before B), all of B (12 > 10: one second is never split), all of A.
+    assert_eq!(v3_pages(&c, first).await, [8, 12, 12]);
+    let filtered = "/history/activity?detailed=true&pageSize=10&filter=status%3D%3DACCEPTED";
+    assert_eq!(v3_pages(&c, filtered).await, [8, 12, 12]);
+    sb.shutdown().await;
+}
+
 #[tokio::test]
 async fn watchlists_crud_and_sentiment() {
     let sb = start().await;
