@@ -44,7 +44,7 @@ async fn with_body_read(
         Ok(bytes) => Ok(axum::extract::Request::from_parts(parts, Body::from(bytes))),
         Err(e) => {
             let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                .is_some_and(<dyn std::error::Error>::is::<http_body_util::LengthLimitError>);
             let (status, code) = if too_large {
                 (
                     axum::http::StatusCode::PAYLOAD_TOO_LARGE,

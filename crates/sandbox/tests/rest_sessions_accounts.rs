@@ -93,12 +93,12 @@ async fn logged_in(sb: &scalper_sandbox::SandboxHandle, c: &Case) -> Raw {
 }
 
 async fn session_and_accounts(raw: &Raw, c: &Case) {
-    let s = raw.get("/session", 1).await;
-    ok(&s, "GET /session");
-    assert_eq!(s.body["accountId"], c.account);
-    let a = raw.get("/accounts", 1).await;
-    ok(&a, "GET /accounts");
-    let accounts = a.body["accounts"].as_array().unwrap();
+    let session = raw.get("/session", 1).await;
+    ok(&session, "GET /session");
+    assert_eq!(session.body["accountId"], c.account);
+    let listed = raw.get("/accounts", 1).await;
+    ok(&listed, "GET /accounts");
+    let accounts = listed.body["accounts"].as_array().unwrap();
     let mine = accounts
         .iter()
         .find(|x| x["accountId"] == c.account)
@@ -107,7 +107,7 @@ async fn session_and_accounts(raw: &Raw, c: &Case) {
     assert_eq!(mine["accountType"], c.account_type, "{mine}");
     // Both accounts are in the sandbox's account currency (`SandboxConfig::currency`).
     assert_eq!(mine["currency"], "GBP", "{mine}");
-    let r = raw
+    let set = raw
         .call(
             Method::PUT,
             "/accounts/preferences",
@@ -116,9 +116,9 @@ async fn session_and_accounts(raw: &Raw, c: &Case) {
             &[],
         )
         .await;
-    ok(&r, "PUT /accounts/preferences");
-    let p = raw.get("/accounts/preferences", 1).await;
-    assert_eq!(p.body["trailingStopsEnabled"], true);
+    ok(&set, "PUT /accounts/preferences");
+    let prefs = raw.get("/accounts/preferences", 1).await;
+    assert_eq!(prefs.body["trailingStopsEnabled"], true);
     let apps = raw.get("/operations/application", 1).await;
     ok(&apps, "GET /operations/application");
     assert_eq!(apps.body[0]["apiKey"], common::KEY);

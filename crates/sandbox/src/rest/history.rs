@@ -4,6 +4,7 @@
 //! paging); `/history/transactions` v1 (`/{type}/{lastPeriod}`) and v2.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -319,7 +320,7 @@ fn next_link(q: &HashMap<String, String>, to: i64, page_size: usize, span: Span)
     }
     for key in ["detailed", "dealId", "filter"] {
         if let Some(v) = q.get(key) {
-            n.push_str(&format!("&{key}={}", query_escape(v)));
+            let _ = write!(n, "&{key}={}", query_escape(v));
         }
     }
     n
@@ -332,7 +333,7 @@ fn query_escape(v: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out

@@ -29,13 +29,11 @@ pub fn python3() -> Option<PathBuf> {
     ok.then(|| PathBuf::from("python3"))
 }
 
-/// The venv's python with [`PACKAGES`] installed (created on first use, then reused). A lock
-/// file serialises test binaries that run at once (nextest).
+/// The venv's python with [`PACKAGES`] installed (created on first use, then reused). Test
+/// binaries that use it must not run at once the first time (`cargo test` runs them one after
+/// another).
 pub fn venv(python: &Path) -> PathBuf {
     let dir = target_dir().join("compat-venv");
-    std::fs::create_dir_all(target_dir()).unwrap();
-    let lock = std::fs::File::create(target_dir().join("compat-venv.lock")).unwrap();
-    lock.lock().expect("lock the compat venv");
     let py = dir.join("bin").join("python");
     let marker = dir.join(format!(".installed-{}", PACKAGES.join("+")));
     if py.exists() && marker.exists() {
