@@ -14,7 +14,7 @@ use rand_distr::{Distribution, StandardNormal};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
-use crate::market::{aggregate, Bar, MarketRt};
+use crate::market::{aggregate, bar_start, previous_bar_start, Bar, MarketRt};
 
 /// Back-filled bars one request may generate at most (the newest are kept).
 pub const MAX_BACKFILL_BARS: i64 = 20_000;
@@ -34,8 +34,13 @@ pub fn last(m: &MarketRt, seed: u64, period_ms: i64, n: usize) -> Vec<Bar> {
     let live = aggregate(m, period_ms);
     let missing = i64::try_from(n.saturating_sub(live.len())).unwrap_or(i64::MAX);
     let mut out = if missing > 0 {
-        let end = live.first().map_or(m.last.ts.millis(), |b| b.start);
-        let from = end.saturating_sub(missing.min(MAX_BACKFILL_BARS).saturating_mul(period_ms));
+        let end = live
+            .first()
+            .map_or_else(|| bar_start(m.last.ts.millis(), period_ms), |b| b.start);
+        let mut from = end;
+        for _ in 0..missing.min(MAX_BACKFILL_BARS) {
+            from = previous_bar_start(from, period_ms);
+        }
         before(m, seed, period_ms, &live, from)
     } else {
         Vec::new()
@@ -54,17 +59,15 @@ fn before(m: &MarketRt, seed: u64, period: i64, live: &[Bar], from: i64) -> Vec<
     let (end, anchor) = if let Some(b) = live.first() {
         (b.start, b.open)
     } else {
-        let ts = m.last.ts.millis();
         (
-            ts - ts.rem_euclid(period),
+            bar_start(m.last.ts.millis(), period),
             (m.last.bid.value(), m.last.offer.value()),
         )
     };
-    let aligned = from - from.rem_euclid(period);
+    let aligned = bar_start(from, period);
     if aligned >= end {
         return Vec::new();
     }
-    let count = ((end - aligned) / period).min(MAX_BACKFILL_BARS);
     let e = &m.entry;
     let decimals = e.decimals;
     let sigma = e.sim_params().vol_per_sqrt_sec * (period as f64 / 1000.0).sqrt();
@@ -84,9 +87,10 @@ fn before(m: &MarketRt, seed: u64, period: i64, live: &[Bar], from: i64) -> Vec<
     let mut close_mid = ((anchor.0 + anchor.1) / Decimal::TWO)
         .to_f64()
         .unwrap_or(0.0);
-    let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
-    for k in 1..=count {
-        let start = end - k * period;
+    let mut out = Vec::new();
+    let mut start = end;
+    while start > aligned && out.len() < usize::try_from(MAX_BACKFILL_BARS).unwrap_or(usize::MAX) {
+        start = previous_bar_start(start, period);
         let mut rng = ChaCha8Rng::seed_from_u64(
             seed ^ epic_hash
                 ^ (period as u64).rotate_left(32)
@@ -128,6 +132,30 @@ mod tests {
         let mut m = MarketRt::new(entry, Source::Sim(Box::new(sim)), warm);
         while m.next_before(start).is_some() {}
         m
+    }
+
+    #[test]
+    fn month_bars_are_calendar_months() {
+        use chrono::{Datelike, Timelike};
+        let m = market();
+        let months = last(&m, 1, crate::market::MONTH_MS, 14);
+        assert_eq!(months.len(), 14);
+        for w in months.windows(2) {
+            let (a, b) = (
+                chrono::DateTime::from_timestamp_millis(w[0].start).unwrap(),
+                chrono::DateTime::from_timestamp_millis(w[1].start).unwrap(),
+            );
+            assert_eq!((a.day(), a.hour(), b.day()), (1, 0, 1), "{a} {b}");
+            let month_no =
+                |d: chrono::DateTime<chrono::Utc>| i64::from(d.year()) * 12 + i64::from(d.month0());
+            assert_eq!(month_no(b) - month_no(a), 1);
+            assert_eq!(w[0].close, w[1].open, "continuous");
+        }
+        // The newest month holds the simulation's bars (its warm-up ends 2026-01-01 00:00).
+        let newest = chrono::DateTime::from_timestamp_millis(months[13].start).unwrap();
+        assert_eq!((newest.year(), newest.month()), (2025, 12));
+        let year = range(&m, 1, crate::market::MONTH_MS, months[2].start + 1, None);
+        assert_eq!(year[0].start, months[3].start);
     }
 
     #[test]

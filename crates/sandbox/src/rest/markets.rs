@@ -306,9 +306,11 @@ pub(super) async fn prices(
             }
             // Only `to`: the `max` bars up to it.
             (None, Some(t)) => {
+                // A little over `max` periods: calendar months are up to 31 days.
                 let span = i64::try_from(max)
                     .unwrap_or(i64::MAX)
-                    .saturating_mul(period);
+                    .saturating_mul(period)
+                    .saturating_add(period.saturating_mul(2));
                 let mut bars = backfill::range(
                     mkt,
                     seed,
