@@ -301,9 +301,14 @@ pub(super) async fn prices(
                 .ok_or_else(|| ApiError::bad_request("error.unsupported.epic"))?;
         let seed = w.cfg.seed;
         let selected = match (from, to) {
-            (Some(f), t) => {
-                backfill::range(mkt, seed, period, f.millis(), t.map(Timestamp::millis))
-            }
+            (Some(f), t) => backfill::range(
+                w.cfg,
+                mkt,
+                seed,
+                period,
+                f.millis(),
+                t.map(Timestamp::millis),
+            ),
             // Only `to`: the `max` bars up to it.
             (None, Some(t)) => {
                 // A little over `max` periods: calendar months are up to 31 days.
@@ -312,6 +317,7 @@ pub(super) async fn prices(
                     .saturating_mul(period)
                     .saturating_add(period.saturating_mul(2));
                 let mut bars = backfill::range(
+                    w.cfg,
                     mkt,
                     seed,
                     period,
@@ -322,7 +328,7 @@ pub(super) async fn prices(
                 bars.drain(..skip);
                 bars
             }
-            (None, None) => backfill::last(mkt, seed, period, max),
+            (None, None) => backfill::last(w.cfg, mkt, seed, period, max),
         };
         let total_pages = if page_size == 0 {
             1
