@@ -73,7 +73,9 @@ class Strategy:
 
     Define ``on_quote(self, quote, ctx)`` and/or ``on_bar(self, bar, ctx)``; optionally
     ``on_fill(self, fill, ctx)`` and ``on_timer(self, now_ms, ctx)`` (defining ``on_timer``
-    makes the engine send timer events, once a second of data time). The class is called
+    makes the engine send timer events, once a second of data time). ``on_fill`` only observes:
+    a fill cannot send orders, and a value it returns is not used (a warning says so, once).
+    The class is called
     with the run's ``params`` as keyword arguments, once per instrument. ``name`` (default:
     the class name) is the name the strategy is registered under.
     """

@@ -90,6 +90,33 @@ def test_garbage_from_a_strategy_is_a_clear_error_and_positions_are_flattened(qu
     assert r.trades[0]["exit_time"] < r.trades[0]["entry_time"] + 60_000
 
 
+class ActsOnFill(scalper.Strategy):
+    def __init__(self):
+        self.n = 0
+        self.fills = 0
+
+    def on_quote(self, q, ctx):
+        self.n += 1
+        return scalper.Enter("BUY", size=1, stop=20) if self.n % 500 == 1 else None
+
+    def on_fill(self, fill, ctx):
+        self.fills += 1
+        return scalper.Exit()  # a mistake: fills cannot send orders
+
+
+def test_intents_returned_from_on_fill_are_not_silently_dropped(quotes):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = scalper.backtest(quotes, ActsOnFill)
+    said = [str(w.message) for w in caught if "on_fill returned" in str(w.message)]
+    # Told once (not once per fill), with what to do instead; the strategy goes on trading.
+    assert len(said) == 1, said
+    assert "Exit" in said[0] and "return intents from on_quote" in said[0]
+    assert r.strategy_errors == [] and r.metrics["trades"] > 1
+
+
 def test_intents_refuse_floats_and_bad_directions():
     with pytest.raises(TypeError, match="floats are not exact"):
         scalper.Enter("BUY", size=1.5)

@@ -1,9 +1,17 @@
-"""scalper.demo: a Python strategy through the live runtime against the in-process IG
-sandbox (orders and paper fills); a failing one stops entries and leaves nothing open."""
+"""scalper.demo and scalper.run: a Python strategy through the live runtime against the
+in-process IG sandbox and against a `scalper sandbox` process reached as IG is (orders and paper
+fills); a failing one stops entries and leaves nothing open."""
+
+import json
+import subprocess
+import time
+import urllib.request
 
 import pytest
+from decimal import Decimal
 
 import scalper
+from conftest import scalper_bin
 from strategies import EmaCross
 
 
@@ -58,3 +66,62 @@ def test_run_refuses_live_without_both_flags(monkeypatch):
     monkeypatch.setenv("IG_DEMO", "false")
     with pytest.raises(TypeError, match="asked for twice"):
         scalper.run("ema-cross")
+
+
+@pytest.fixture
+def sandbox_process(tmp_path):
+    """`scalper sandbox` on a free port, at 60x; yields its REST base URL."""
+    proc = subprocess.Popen(
+        [scalper_bin(), "--log-dir", str(tmp_path / "logs"), "sandbox", "--port", "0",
+         "--speed", "60", "--always-open"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    url = None
+    deadline = time.monotonic() + 60
+    try:
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            if "REST base URL:" in line:
+                url = line.split("REST base URL:", 1)[1].strip()
+        assert url, "the sandbox did not print its URL"
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _balance(url):
+    admin = url.replace("/gateway/deal", "/sandbox/state")
+    with urllib.request.urlopen(admin, timeout=10) as r:
+        state = json.load(r)
+    (cfd,) = [a for a in state["accounts"] if a["accountId"] == "SANDBOX-CFD"]
+    return Decimal(cfd["balance"])
+
+
+def test_run_trades_on_ig_as_a_sandbox_process_and_says_why_a_login_fails(
+    sandbox_process, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("IG_API_URL", sandbox_process)
+    monkeypatch.setenv("IG_USERNAME", "sandbox")
+    monkeypatch.setenv("IG_API_KEY", "sandbox-api-key")
+    monkeypatch.delenv("IG_DEMO", raising=False)
+    # A wrong password: the reason IG gave and what to check, not just "logging in".
+    monkeypatch.setenv("IG_PASSWORD", "not-the-password")
+    with pytest.raises(scalper.ScalperError, match="error.security.invalid-details"):
+        scalper.run(EmaCross, duration="5s", journal=str(tmp_path / "bad.sqlite"))
+    monkeypatch.setenv("IG_PASSWORD", "sandbox-pass")
+    before = _balance(sandbox_process)
+    r = scalper.run(
+        EmaCross,
+        params={"fast": 2, "slow": 4},
+        duration="8s",
+        paper=False,
+        instruments=["EUR_USD"],
+        journal=str(tmp_path / "j.sqlite"),
+    )
+    assert r.trades > 0 and r.paper is False, r
+    assert r.positions_left == [] and r.strategy_errors == []
+    # Every trade went through IG's REST API: the broker's books agree to the penny.
+    assert _balance(sandbox_process) - before == r.pnl

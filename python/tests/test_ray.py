@@ -11,6 +11,7 @@ import sys
 import pytest
 
 import scalper
+from conftest import scalper_bin
 from strategies import EmaCross
 
 ray = pytest.importorskip("ray")
@@ -68,20 +69,8 @@ def test_ray_sweep_equals_the_local_one(head, quotes):
     assert wr.folds == wl.folds and len(wr.folds) == 2
 
 
-def _scalper_bin():
-    """The CLI binary `cargo test`/`cargo build` left (`.ci/run` sets SCALPER_BIN)."""
-    explicit = os.environ.get("SCALPER_BIN")
-    if explicit:
-        return explicit
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(root, "target")
-    path = os.path.join(target, "debug", "scalper")
-    assert os.path.exists(path), f"build the CLI first (cargo build -p scalper-cli): {path}"
-    return path
-
-
 def _cli(*args):
-    return subprocess.run([_scalper_bin(), *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run([scalper_bin(), *args], capture_output=True, text=True, timeout=600)
 
 
 def test_cli_sweep_on_ray_equals_the_local_one(head, quotes):

@@ -157,6 +157,22 @@ fn options(
     Ok((o, errors))
 }
 
+/// An error with its causes, as the CLI prints them (`logging in: IG refused the
+/// credentials ...`), each cause once.
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 fn to_json<T: serde::Serialize>(v: &T) -> PyResult<String> {
     serde_json::to_string(v).map_err(|e| ScalperError::new_err(e.to_string()))
 }
@@ -175,7 +191,7 @@ fn _backtest(
     } else {
         py.allow_threads(|| run_backtest(&opts))
     };
-    let report = result.map_err(|e| ScalperError::new_err(e.to_string()))?;
+    let report = result.map_err(|e| ScalperError::new_err(error_chain(&e)))?;
     let json = to_json(&report)?;
     Ok((json, errors.map(|e| e.take()).unwrap_or_default()))
 }
@@ -220,7 +236,7 @@ fn _sweep(
             py.allow_threads(|| run_sweep_on(&sweep, &runner))
         }
     }
-    .map_err(|e| ScalperError::new_err(e.to_string()))?;
+    .map_err(|e| ScalperError::new_err(error_chain(&e)))?;
     Ok((
         to_json(&report)?,
         errors.map(|e| e.take()).unwrap_or_default(),

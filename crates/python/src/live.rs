@@ -115,7 +115,7 @@ fn run_live(
         if let Some(s) = sandbox {
             let _ = tokio::time::timeout(Duration::from_secs(5), s.shutdown()).await;
         }
-        let report = result.map_err(|e| e.to_string())?;
+        let report = result.map_err(|e| crate::error_chain(&e))?;
         serde_json::to_string(&report).map_err(|e| e.to_string())
     });
     // Python runs signal handlers on its main thread only: this thread waits for the run in
@@ -208,7 +208,7 @@ fn _demo(
         )
         .with_api_url(sandbox.rest_url())
         .with_session_version(SessionVersion::V3);
-        let client = IgClient::new(ig).map_err(|e| e.to_string())?;
+        let client = IgClient::new(ig).map_err(|e| crate::error_chain(&e))?;
         Ok((client, Some(sandbox)))
     };
     let json = run_live(py, start, cfg, epics, opts)?;
@@ -265,7 +265,7 @@ fn _run(
         ..RunOptions::default()
     };
     let start = async move {
-        let client = IgClient::new(ig).map_err(|e| e.to_string())?;
+        let client = IgClient::new(ig).map_err(|e| crate::error_chain(&e))?;
         Ok((client, None))
     };
     let json = run_live(py, start, cfg, epics, opts)?;

@@ -145,6 +145,8 @@ pub struct PyStrategy {
     failed: bool,
     errors: Arc<ErrorLog>,
     on_error: OnError,
+    /// `on_fill` returned something (once warned: its return value is not used).
+    fill_return_warned: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for PyStrategy {
@@ -197,6 +199,7 @@ impl PyStrategy {
             on_fill: method("on_fill")?,
             on_timer: method("on_timer")?,
             failed: false,
+            fill_return_warned: std::sync::atomic::AtomicBool::new(false),
             errors: Arc::clone(&factory.errors),
             on_error: factory.on_error,
         };
@@ -242,9 +245,8 @@ impl PyStrategy {
     fn fail(&mut self, hook: &str, at: Timestamp, message: &str) -> Vec<Intent> {
         self.failed = true;
         self.errors.push(format!(
-            "strategy {} stopped in {hook} at {} ms: no more entries; positions stay managed\n{message}",
-            self.name,
-            at.millis()
+            "strategy {} stopped in {hook} at {at}: no more entries; positions stay managed\n{message}",
+            self.name
         ));
         match self.on_error {
             OnError::Halt => Vec::new(),
@@ -345,14 +347,35 @@ impl Strategy for PyStrategy {
         if self.on_fill.is_none() {
             return;
         }
-        // on_fill's return value is not used: the engine asks for intents on the next event.
+        // on_fill's return value is not used (the engine asks for intents on the next event);
+        // a strategy that returns one is told so once.
         let _ = self.call("on_fill", fill.at, |py, s| {
             let Some(m) = &s.on_fill else {
                 return Ok(None);
             };
             let f = Py::new(py, Fill::from(fill))?;
             let c = s.context(py, ctx)?;
-            m.bind(py).call1((f, c))?;
+            let ret = m.bind(py).call1((f, c))?;
+            if !ret.is_none()
+                && !s
+                    .fill_return_warned
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                let message = std::ffi::CString::new(format!(
+                    "strategy {}: on_fill returned {}, which is not used: a fill cannot send \
+                     orders; return intents from on_quote, on_bar or on_timer (the next event)",
+                    s.name,
+                    ret.repr()
+                        .map_or_else(|_| "a value".into(), |r| r.to_string())
+                ))
+                .unwrap_or_default();
+                PyErr::warn(
+                    py,
+                    &py.get_type::<pyo3::exceptions::PyUserWarning>(),
+                    &message,
+                    1,
+                )?;
+            }
             Ok(None)
         });
     }
