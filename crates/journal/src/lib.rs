@@ -12,6 +12,7 @@
 mod apply;
 mod checkpoint;
 mod error;
+mod execution_report;
 mod export;
 mod intent_log;
 mod query;
@@ -28,6 +29,7 @@ use rusqlite::Connection;
 
 pub use apply::AppliedReconciliation;
 pub use error::JournalError;
+pub use execution_report::{build_execution_report, ExecutionReport, ExecutionRow};
 pub use export::{write_trades_csv, write_trades_json};
 pub use intent_log::{intent_log_path, IntentWriter};
 pub use reconcile::{

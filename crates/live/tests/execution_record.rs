@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use scalper_ig::SessionVersion;
 use scalper_journal::{Journal, OpenOptions, TradeFilter};
 use scalper_live::{Interrupts, RunOptions};
-use scalper_model::{DealState, Direction, Epic};
+use scalper_model::{DealState, Direction, Epic, Timestamp};
 use scalper_sandbox::{FaultSpec, MarketSchedule, Sandbox, SandboxConfig};
 
 const LATENCY_MS: i64 = 40;
@@ -110,5 +110,20 @@ async fn every_trade_keeps_its_signal_latencies_slippage_and_spreads() {
     }
     // The EMA cross closes by flipping: the engine sent those closes, each with its slippage.
     assert!(closes_sent >= 1, "{closed:?}");
+    // `report --execution` sums the same records.
+    let report = j
+        .execution_report(Timestamp::from_millis(0), Timestamp::from_millis(i64::MAX))
+        .unwrap();
+    eprintln!("{report}");
+    assert_eq!(report.total.trades as usize, closed.len());
+    assert_eq!(report.without_record, 0);
+    let total: Decimal = closed
+        .iter()
+        .map(|t| t.execution.slippage.unwrap().value())
+        .sum();
+    assert_eq!(report.total.slippage.value(), total);
+    assert!(report.total.ack_ms_mean.unwrap() >= LATENCY_MS);
+    assert!(report.total.confirm_ms_p90.unwrap() >= report.total.ack_ms_mean.unwrap());
+    assert_eq!(report.instruments.len(), 1);
     sandbox.shutdown().await;
 }
