@@ -68,6 +68,14 @@ def markets(ig, epic):
     sub = ig.fetch_sub_nodes_by_node(top["nodes"][0]["id"])
     leaf = ig.fetch_sub_nodes_by_node(sub["nodes"][0]["id"])
     check(any(x["epic"] == "CS.D.EURUSD.CFD.IP" for x in leaf["markets"]), leaf)
+    # IG's names and contract sizes: the standard FX CFD, its mini, the daily-funded bet.
+    for e, name, contract in (("CS.D.EURUSD.CFD.IP", "EUR/USD", "100000"),
+                              ("CS.D.EURUSD.MINI.IP", "EUR/USD Mini", "10000"),
+                              ("CS.D.EURUSD.TODAY.IP", "EUR/USD", "1")):
+        i = ig.fetch_market_by_epic(e)["instrument"]
+        check((i["name"], i["contractSize"]) == (name, contract), i)
+        listed = [x for x in leaf["markets"] + ig.search_markets(name)["markets"] if x["epic"] == e]
+        check(listed and all(x["instrumentName"] == name for x in listed), (e, listed))
 
 
 def prices(ig, epic):
@@ -110,6 +118,8 @@ def dealing(ig, epic, expiry, currency):
     closed = ig.close_open_position(deal_id=deal, direction="SELL", epic=None, expiry=None,
                                     level=None, order_type="MARKET", quote_id=None, size=1)
     check(closed["dealStatus"] == "ACCEPTED", closed)
+    windows = ig.fetch_repeat_dealing_window(epic=epic)["repeatDealingWindows"]
+    check({(w["epic"], w["direction"]) for w in windows} == {(epic, "BUY"), (epic, "SELL")}, windows)
     order = ig.create_working_order(
         currency_code=currency, direction="BUY", epic=epic, expiry=expiry,
         guaranteed_stop=False, level=round(bid - 300, 1), size=1,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::Method;
 use scalper_ig_wire::application::Application;
 use scalper_ig_wire::session::SessionDetails;
-use scalper_model::{AccountId, DealReference};
+use scalper_model::{AccountId, DealReference, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::IgConfig;
@@ -44,7 +44,13 @@ pub(crate) struct ClientInner {
     pub(crate) stream_confirms: OnceLock<(ConfirmHub, Duration)>,
     /// The account currency read for an account id (see [`IgClient::account_currency`]).
     account_currency: std::sync::Mutex<Option<(Option<String>, String)>>,
+    /// When IG acknowledged recent dealing requests (wall clock), by deal reference, for
+    /// [`IgClient::take_acked_at`]; the oldest go first beyond [`ACKS_KEPT`].
+    acks: std::sync::Mutex<std::collections::VecDeque<(DealReference, Timestamp)>>,
 }
+
+/// Acknowledgement times kept for callers that have not taken theirs.
+const ACKS_KEPT: usize = 256;
 
 impl std::fmt::Debug for ClientInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -83,8 +89,37 @@ impl IgClient {
                 allowances_fetched: AtomicBool::new(false),
                 stream_confirms: OnceLock::new(),
                 account_currency: std::sync::Mutex::new(None),
+                acks: std::sync::Mutex::new(std::collections::VecDeque::new()),
             }),
         })
+    }
+
+    /// Notes that IG acknowledged the dealing request `reference` now (its answer with the
+    /// deal reference came back; the confirm comes after).
+    #[allow(clippy::disallowed_methods)] // a latency measurement, not trading time
+    pub(crate) fn note_acked(&self, reference: &DealReference) {
+        let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+        let mut acks = self
+            .inner
+            .acks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if acks.len() == ACKS_KEPT {
+            acks.pop_front();
+        }
+        acks.push_back((reference.clone(), now));
+    }
+
+    /// When IG acknowledged the dealing request `reference` (wall clock), once: the execution
+    /// record's `acked_at`. `None` when the answer was lost or the request refused.
+    pub fn take_acked_at(&self, reference: &DealReference) -> Option<Timestamp> {
+        let mut acks = self
+            .inner
+            .acks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let at = acks.iter().position(|(r, _)| r == reference)?;
+        acks.remove(at).map(|(_, t)| t)
     }
 
     /// Takes deal confirms from `hub` (fed from the TRADE stream), waiting up to `wait` for each

@@ -224,6 +224,7 @@ impl IgClient {
     ) -> Result<DealOutcome, IgError> {
         match self.inner.call(&call).await {
             Ok(reply) => {
+                self.note_acked(&ours);
                 let ack: Result<DealReferenceResponse, _> = reply.json(call.context);
                 let reference = if let Ok(Ok(r)) = ack.map(|a| DealReference::new(a.deal_reference))
                 {

@@ -12,6 +12,7 @@
 mod apply;
 mod checkpoint;
 mod error;
+mod execution_report;
 mod export;
 mod intent_log;
 mod query;
@@ -28,6 +29,7 @@ use rusqlite::Connection;
 
 pub use apply::AppliedReconciliation;
 pub use error::JournalError;
+pub use execution_report::{build_execution_report, ExecutionReport, ExecutionRow};
 pub use export::{write_trades_csv, write_trades_json};
 pub use intent_log::{intent_log_path, IntentWriter};
 pub use reconcile::{
@@ -38,7 +40,7 @@ pub use report::{build_report, Report, ReportRow, FAR_FUTURE_MS};
 pub use schema::SCHEMA_VERSION;
 pub use store::{lock_path, Durability, OpenOptions, DEFAULT_PATH};
 pub use types::{
-    Amendment, Close, ConfirmOutcome, DayStats, EventRecord, Fill, Intent, PartialClose,
+    Amendment, Close, ConfirmOutcome, DayStats, EventRecord, Execution, Fill, Intent, PartialClose,
     SystemEvent, Trade, TradeDetail, TradeFilter, TradeId,
 };
 
@@ -52,6 +54,8 @@ pub struct Journal {
     _lock: Option<Connection>,
     path: PathBuf,
     read_only: bool,
+    /// The file's schema version (older than [`SCHEMA_VERSION`] only when read-only).
+    schema: i64,
 }
 
 impl std::fmt::Debug for Journal {
@@ -88,6 +92,7 @@ impl Journal {
             _lock: opened.lock,
             path: path.to_path_buf(),
             read_only: options.read_only,
+            schema: opened.version,
         };
         journal.replay_intent_log()?;
         Ok(journal)

@@ -10,7 +10,8 @@ use scalper_model::{
 };
 
 use crate::{
-    DayStats, EventRecord, Journal, JournalError, Trade, TradeDetail, TradeFilter, TradeId,
+    DayStats, EventRecord, Execution, Journal, JournalError, Trade, TradeDetail, TradeFilter,
+    TradeId,
 };
 
 /// Exact decimal text (keeps the scale, e.g. `1.08120`).
@@ -53,7 +54,13 @@ const UNRESOLVED_STATES: &str = "('intent','submitted','unknown')";
 
 const TRADE_COLUMNS: &str = "id, deal_reference, epic, direction, size, order_type, stop_level,
     limit_level, paper, adopted, strategy, state, deal_id, open_level, close_level, pnl, fees,
-    created_at, opened_at, closed_at, reason";
+    created_at, opened_at, closed_at, reason, signal_at, signal_bid, signal_ask, entry_spread,
+    sent_at, acked_at, confirmed_at, slippage_points, slippage, exit_spread, exit_slippage_points";
+/// The same from a journal older than the execution record (read-only, not migrated).
+const TRADE_COLUMNS_V1: &str = "id, deal_reference, epic, direction, size, order_type,
+    stop_level, limit_level, paper, adopted, strategy, state, deal_id, open_level, close_level,
+    pnl, fees, created_at, opened_at, closed_at, reason, NULL, NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL";
 
 fn dec(row: &Row<'_>, idx: usize, ctx: &'static str) -> Result<Decimal, JournalError> {
     let s: String = row.get(idx).map_err(JournalError::sqlite(ctx))?;
@@ -112,6 +119,19 @@ fn trade_from_row(row: &Row<'_>) -> Result<Trade, JournalError> {
         opened_at: get::<Option<i64>>(row, 18)?.map(Timestamp::from_millis),
         closed_at: get::<Option<i64>>(row, 19)?.map(Timestamp::from_millis),
         reason: get(row, 20)?,
+        execution: Execution {
+            signal_at: get::<Option<i64>>(row, 21)?.map(Timestamp::from_millis),
+            signal_bid: opt_dec(row, 22, "signal bid")?.map(Price::new),
+            signal_ask: opt_dec(row, 23, "signal offer")?.map(Price::new),
+            entry_spread: opt_dec(row, 24, "entry spread")?,
+            sent_at: get::<Option<i64>>(row, 25)?.map(Timestamp::from_millis),
+            acked_at: get::<Option<i64>>(row, 26)?.map(Timestamp::from_millis),
+            confirmed_at: get::<Option<i64>>(row, 27)?.map(Timestamp::from_millis),
+            slippage_points: opt_dec(row, 28, "slippage points")?,
+            slippage: opt_dec(row, 29, "slippage")?.map(Money::new),
+            exit_spread: opt_dec(row, 30, "exit spread")?,
+            exit_slippage_points: opt_dec(row, 31, "exit slippage points")?,
+        },
     })
 }
 
@@ -121,7 +141,12 @@ impl Journal {
         sql_tail: &str,
         args: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<Trade>, JournalError> {
-        let sql = format!("SELECT {TRADE_COLUMNS} FROM trades {sql_tail}");
+        let columns = if self.schema < crate::schema::EXECUTION_SINCE {
+            TRADE_COLUMNS_V1
+        } else {
+            TRADE_COLUMNS
+        };
+        let sql = format!("SELECT {columns} FROM trades {sql_tail}");
         let mut stmt = self
             .conn
             .prepare(&sql)

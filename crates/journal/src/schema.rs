@@ -5,9 +5,10 @@
 pub const APPLICATION_ID: i64 = 0x5343_4A31;
 
 /// Migrations in order; migration `i` (0-based) brings the schema to version `i + 1`.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "initial",
-    "CREATE TABLE schema_migrations (
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "initial",
+        "CREATE TABLE schema_migrations (
         version INTEGER PRIMARY KEY,
         name TEXT NOT NULL,
         applied_at INTEGER NOT NULL
@@ -49,8 +50,110 @@ pub const MIGRATIONS: &[(&str, &str)] = &[(
     );
     CREATE INDEX events_trade ON events (trade_id);
     CREATE INDEX events_ts ON events (ts);",
-)];
+    ),
+    (
+        "execution",
+        // The execution record of a trade (see `Execution`): all NULL for trades journaled
+        // before it existed, paper fills and adopted positions where not known.
+        "ALTER TABLE trades ADD COLUMN signal_at INTEGER;
+    ALTER TABLE trades ADD COLUMN signal_bid TEXT;
+    ALTER TABLE trades ADD COLUMN signal_ask TEXT;
+    ALTER TABLE trades ADD COLUMN entry_spread TEXT;
+    ALTER TABLE trades ADD COLUMN sent_at INTEGER;
+    ALTER TABLE trades ADD COLUMN acked_at INTEGER;
+    ALTER TABLE trades ADD COLUMN confirmed_at INTEGER;
+    ALTER TABLE trades ADD COLUMN slippage_points TEXT;
+    ALTER TABLE trades ADD COLUMN slippage TEXT;
+    ALTER TABLE trades ADD COLUMN exit_spread TEXT;
+    ALTER TABLE trades ADD COLUMN exit_slippage_points TEXT;",
+    ),
+];
 
 /// The schema version this binary writes.
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The oldest schema a read-only open can read without migrating: every migration after it
+/// only adds nullable columns.
+pub const READABLE_SINCE: i64 = 1;
+
+/// The schema version that added the trades' execution record (`Execution`).
+pub const EXECUTION_SINCE: i64 = 2;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::{Execution, Journal, OpenOptions, TradeFilter};
+    use scalper_model::{DealReference, Money, Price, Timestamp};
+
+    /// A journal as the first release wrote it: schema 1, one closed trade.
+    fn version_one(path: &std::path::Path) {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        conn.execute_batch(MIGRATIONS[0].1).unwrap();
+        conn.execute(
+            "INSERT INTO trades (deal_reference, epic, direction, size, order_type, paper,
+                state, deal_id, open_level, close_level, pnl, created_at, opened_at, closed_at)
+             VALUES ('OLD-1', 'CS.D.EURUSD.CFD.IP', 'BUY', '1', 'MARKET', 0, 'closed', 'DIAAA1',
+                '1.08000', '1.08100', '10.00', 1000, 1100, 2000)",
+            [],
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+    }
+
+    #[test]
+    fn an_older_journal_reads_without_migrating_and_migrates_when_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        version_one(&path);
+        // `journal list`, `report`: read as it is, the execution record empty.
+        let ro = Journal::open(
+            &path,
+            &OpenOptions {
+                read_only: true,
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap();
+        let trades = ro.trades(&TradeFilter::default()).unwrap();
+        assert_eq!(trades.len(), 1);
+        assert_eq!(trades[0].pnl, Some(Money::new("10.00".parse().unwrap())));
+        assert_eq!(trades[0].execution, Execution::default());
+        drop(ro);
+        let version = |p: &std::path::Path| -> i64 {
+            rusqlite::Connection::open(p)
+                .unwrap()
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(version(&path), 1, "a read-only open must not migrate");
+        // A writing open migrates, keeps the trade, and takes execution records.
+        let mut rw = Journal::open(&path, &OpenOptions::default()).unwrap();
+        let reference = DealReference::new("OLD-1").unwrap();
+        let exec = Execution {
+            signal_bid: Some(Price::new("1.07990".parse().unwrap())),
+            exit_spread: Some("0.6".parse().unwrap()),
+            ..Execution::default()
+        };
+        rw.record_execution(&reference, Timestamp::from_millis(3000), &exec)
+            .unwrap();
+        // A later record adds to it; what it leaves out is kept.
+        let later = Execution {
+            sent_at: Some(Timestamp::from_millis(1001)),
+            ..Execution::default()
+        };
+        rw.record_execution(&reference, Timestamp::from_millis(3001), &later)
+            .unwrap();
+        let t = rw.trades(&TradeFilter::default()).unwrap().remove(0);
+        assert_eq!(t.execution.signal_bid, exec.signal_bid);
+        assert_eq!(t.execution.exit_spread, exec.exit_spread);
+        assert_eq!(t.execution.sent_at, later.sent_at);
+        assert_eq!(t.pnl, Some(Money::new("10.00".parse().unwrap())));
+        drop(rw);
+        assert_eq!(version(&path), SCHEMA_VERSION);
+    }
+}

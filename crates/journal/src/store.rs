@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
-use crate::schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
+use crate::schema::{APPLICATION_ID, MIGRATIONS, READABLE_SINCE, SCHEMA_VERSION};
 use crate::JournalError;
 
 /// Default journal location, relative to the working directory.
@@ -219,6 +219,8 @@ fn private_file(path: &Path) -> std::io::Result<()> {
 pub(crate) struct Opened {
     pub conn: Connection,
     pub lock: Option<Connection>,
+    /// The schema version the file has (older than [`SCHEMA_VERSION`] only when read-only).
+    pub version: i64,
 }
 
 pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened, JournalError> {
@@ -312,16 +314,33 @@ pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened, JournalErr
             .map_err(e("probing the write lock"))?;
     }
     if version < SCHEMA_VERSION {
-        if opts.read_only {
+        // Reading needs no migration from a schema whose later migrations only added
+        // columns: those read as NULL (see `Journal::trade_columns`).
+        if opts.read_only && version < READABLE_SINCE {
             return Err(JournalError::SchemaTooOld {
                 path: path.to_path_buf(),
                 found: version,
                 supported: SCHEMA_VERSION,
             });
         }
-        migrate(conn, path, version).map(|conn| Opened { conn, lock })
+        if opts.read_only {
+            return Ok(Opened {
+                conn,
+                lock,
+                version,
+            });
+        }
+        migrate(conn, path, version).map(|conn| Opened {
+            conn,
+            lock,
+            version: SCHEMA_VERSION,
+        })
     } else {
-        Ok(Opened { conn, lock })
+        Ok(Opened {
+            conn,
+            lock,
+            version,
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use rust_decimal::Decimal;
 use scalper_model::{
     DealId, DealReference, DealState, Direction, Epic, Money, OrderType, Price, Size, Timestamp,
 };
@@ -196,6 +197,40 @@ impl SystemEvent {
     }
 }
 
+/// How a trade was executed, as far as it is known (every field optional: paper fills,
+/// adopted positions and trades journaled before this record existed lack some). Times are
+/// the local wall clock in ms, except `signal_at` (the deciding quote's own time, IG's).
+/// Slippage is signed against us: positive means filled worse than the quote decided on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Execution {
+    /// The quote the strategy decided on (IG's time, bid and offer).
+    pub signal_at: Option<Timestamp>,
+    pub signal_bid: Option<Price>,
+    pub signal_ask: Option<Price>,
+    /// The spread of that quote, in points.
+    pub entry_spread: Option<Decimal>,
+    /// The opening request left, IG acknowledged it (the deal reference came back), and the
+    /// outcome was confirmed.
+    pub sent_at: Option<Timestamp>,
+    pub acked_at: Option<Timestamp>,
+    pub confirmed_at: Option<Timestamp>,
+    /// Fill level against the signal quote's side (offer for a buy, bid for a sell), in
+    /// points and in the account currency for the trade's size.
+    pub slippage_points: Option<Decimal>,
+    pub slippage: Option<Money>,
+    /// The spread when the trade closed, in points, and the close's slippage against the
+    /// quote it was sent on (only for closes the engine sent).
+    pub exit_spread: Option<Decimal>,
+    pub exit_slippage_points: Option<Decimal>,
+}
+
+impl Execution {
+    /// Sent to confirmed, when both are known.
+    pub fn latency_ms(&self) -> Option<i64> {
+        Some(self.confirmed_at?.millis() - self.sent_at?.millis())
+    }
+}
+
 /// A trade as the journal knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trade {
@@ -223,6 +258,9 @@ pub struct Trade {
     pub closed_at: Option<Timestamp>,
     /// Rejection reason, or close reason.
     pub reason: Option<String>,
+    /// How it was executed (see [`Execution`]).
+    #[serde(default)]
+    pub execution: Execution,
 }
 
 impl Trade {

@@ -6,10 +6,12 @@
 //! without changing the state.
 
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
-use scalper_model::{DealEvent, DealReference, DealState, Price, Timestamp};
+use rust_decimal::Decimal;
+use scalper_model::{DealEvent, DealReference, DealState, Money, Price, Timestamp};
 use serde_json::json;
 
 use crate::query::{dec_text, state_str};
+use crate::Execution;
 use crate::{
     Amendment, Close, ConfirmOutcome, Fill, Intent, Journal, JournalError, PartialClose,
     SystemEvent, TradeId,
@@ -216,6 +218,50 @@ impl Journal {
         let detail =
             serde_json::to_value(amendment).map_err(|e| JournalError::decode("amendment", e))?;
         insert_event(&tx, amendment.ts, "amendment", Some(id), &detail)?;
+        tx.commit().map_err(JournalError::sqlite("committing"))
+    }
+
+    /// Adds to a trade's execution record (see [`Execution`]): the fields given are set, the
+    /// others keep what they hold. Any state: the exit's spread comes with the close.
+    pub fn record_execution(
+        &mut self,
+        reference: &DealReference,
+        ts: Timestamp,
+        execution: &Execution,
+    ) -> Result<(), JournalError> {
+        let tx = self.begin()?;
+        let (id, _) = load_state(&tx, reference)?;
+        let e = execution;
+        let ms = |t: Option<Timestamp>| t.map(Timestamp::millis);
+        let text = |d: Option<Decimal>| d.map(dec_text);
+        tx.execute(
+            "UPDATE trades SET signal_at = COALESCE(?2, signal_at),
+                signal_bid = COALESCE(?3, signal_bid), signal_ask = COALESCE(?4, signal_ask),
+                entry_spread = COALESCE(?5, entry_spread), sent_at = COALESCE(?6, sent_at),
+                acked_at = COALESCE(?7, acked_at), confirmed_at = COALESCE(?8, confirmed_at),
+                slippage_points = COALESCE(?9, slippage_points),
+                slippage = COALESCE(?10, slippage), exit_spread = COALESCE(?11, exit_spread),
+                exit_slippage_points = COALESCE(?12, exit_slippage_points)
+             WHERE id = ?1",
+            params![
+                id.0,
+                ms(e.signal_at),
+                opt_dec(e.signal_bid),
+                opt_dec(e.signal_ask),
+                text(e.entry_spread),
+                ms(e.sent_at),
+                ms(e.acked_at),
+                ms(e.confirmed_at),
+                text(e.slippage_points),
+                text(e.slippage.map(Money::value)),
+                text(e.exit_spread),
+                text(e.exit_slippage_points),
+            ],
+        )
+        .map_err(JournalError::sqlite("writing an execution record"))?;
+        let detail =
+            serde_json::to_value(e).map_err(|err| JournalError::decode("execution", err))?;
+        insert_event(&tx, ts, "execution", Some(id), &detail)?;
         tx.commit().map_err(JournalError::sqlite("committing"))
     }
 

@@ -42,6 +42,7 @@ fn trade(
         opened_at: None,
         closed_at: None,
         reason: None,
+        execution: scalper_journal::Execution::default(),
     }
 }
 

@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use scalper_engine::event::{AmendOrder, BrokerCommand, BrokerEvent};
 use scalper_engine::Broker as _;
 use scalper_ig::{IgBroker, IgClient};
-use scalper_model::{DealId, DealReference, Epic, RejectReason};
+use scalper_model::{DealId, DealReference, Epic, RejectReason, Timestamp};
 
 use crate::closes::{GoneClose, Reconciled, ValuedClose};
 use tokio::sync::mpsc;
@@ -68,6 +68,25 @@ pub struct Completed {
     pub reconciled: Option<Reconciled>,
     /// What a [`Job::RefreshMarkets`] read (markets whose read failed are left out).
     pub markets: Vec<MarketNow>,
+    /// When an opening request went out, was acknowledged and confirmed (wall clock).
+    pub timing: Option<Box<DealTiming>>,
+}
+
+/// The wall-clock times of one opening request (the journal's execution record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DealTiming {
+    pub deal_ref: DealReference,
+    pub sent_at: Timestamp,
+    /// IG's answer with the deal reference (`None`: lost, refused, or paper).
+    pub acked_at: Option<Timestamp>,
+    /// The outcome (accepted or rejected) was known (`None`: still unknown).
+    pub confirmed_at: Option<Timestamp>,
+}
+
+/// The wall clock, for latencies (the run's own clock follows the quotes' times).
+#[allow(clippy::disallowed_methods)] // latency measurements, not trading time
+pub(crate) fn wall_now() -> Timestamp {
+    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
 }
 
 impl Completed {
@@ -385,7 +404,32 @@ impl Task {
         let client = self.client.clone();
         let handle = self.running.spawn(async move {
             match job {
-                Job::Command(cmd) => Completed::events(broker.execute(cmd).await),
+                Job::Command(cmd) => {
+                    let (opening, reference) = match &cmd {
+                        BrokerCommand::Open(o) => (true, Some(o.deal_ref.clone())),
+                        BrokerCommand::Close(c) => (false, Some(c.deal_ref.clone())),
+                        BrokerCommand::Amend(_) | BrokerCommand::Resolve { .. } => (false, None),
+                    };
+                    let sent_at = wall_now();
+                    let events = broker.execute(cmd).await;
+                    let acked_at = reference.as_ref().and_then(|r| client.take_acked_at(r));
+                    let timing = reference.filter(|_| opening).map(|deal_ref| {
+                        let known = events.iter().any(|e| {
+                            matches!(e, BrokerEvent::Accepted { deal_ref: r, .. }
+                                | BrokerEvent::Rejected { deal_ref: r, .. } if *r == deal_ref)
+                        });
+                        Box::new(DealTiming {
+                            deal_ref,
+                            sent_at,
+                            acked_at,
+                            confirmed_at: known.then(wall_now),
+                        })
+                    });
+                    Completed {
+                        timing,
+                        ..Completed::events(events)
+                    }
+                }
                 Job::ValueClose(g) => {
                     Completed::valued(vec![crate::closes::value_close(&client, g).await])
                 }

@@ -12,12 +12,13 @@ use scalper_engine::event::rejection_text;
 use scalper_engine::{Action, BrokerCommand, BrokerEvent, Engine, HaltReason, RestoredPosition};
 use scalper_ig::{DealStatus, IgClient};
 use scalper_journal::{
-    Amendment, BrokerPosition, BrokerView, Close, ConfirmLookup, ConfirmOutcome, Durability, Fill,
-    Intent, IntentWriter, Journal, JournalError, OpenOptions, PartialClose, ReconciliationReport,
-    SystemEvent,
+    Amendment, BrokerPosition, BrokerView, Close, ConfirmLookup, ConfirmOutcome, Durability,
+    Execution, Fill, Intent, IntentWriter, Journal, JournalError, OpenOptions, PartialClose,
+    ReconciliationReport, SystemEvent,
 };
 use scalper_model::{
-    DealId, DealState, Direction, Epic, Instrument, Money, OrderType, Price, Timestamp,
+    DealId, DealReference, DealState, Direction, Epic, Instrument, Money, OrderType, Price,
+    Timestamp,
 };
 
 /// The runner's journal. At start-up it is used directly (reads, reconciliation); for trading
@@ -39,6 +40,16 @@ pub struct JournalSink {
     seen_session: (u64, u64, u64),
     /// Why the broker closed a position, from IG's history, until the engine books the close.
     close_reasons: HashMap<DealId, String>,
+    /// The level an entry (by its reference) and an engine-sent close (by the trade's
+    /// reference) were expected at: the deciding quote's side, for the execution record.
+    /// (Boxed: the run's future stays small.)
+    expected: Box<Expected>,
+}
+
+#[derive(Debug, Default)]
+struct Expected {
+    entry: HashMap<DealReference, Price>,
+    exit: HashMap<DealReference, Price>,
 }
 
 impl JournalSink {
@@ -71,6 +82,7 @@ impl JournalSink {
             last_refusal: HashMap::new(),
             seen_session: (0, 0, 0),
             close_reasons: HashMap::new(),
+            expected: Box::default(),
         })
     }
 
@@ -386,13 +398,32 @@ impl JournalSink {
                     .append(&intent)
                     .map_err(LiveError::journal(context.clone()))?;
                 let engine_id = trade.map(|t| t.trade_id);
+                let signal = engine.market(&o.epic).and_then(|m| {
+                    let q = m.last_quote?;
+                    Some(Execution {
+                        signal_at: Some(q.ts),
+                        signal_bid: Some(q.bid),
+                        signal_ask: Some(q.offer),
+                        entry_spread: Some(m.instrument.to_points(q.offer - q.bid).value()),
+                        ..Execution::default()
+                    })
+                });
+                if let Some(level) = signal.as_ref().and_then(|s| match o.direction {
+                    Direction::Buy => s.signal_ask,
+                    Direction::Sell => s.signal_bid,
+                }) {
+                    self.expected.entry.insert(o.deal_ref.clone(), level);
+                }
                 self.write(context, move |j| {
                     let id = j.record_intent(&intent)?;
                     if engine_id.is_some_and(|n| i64::try_from(n).ok() != Some(id.0)) {
                         tracing::warn!(journal_id = id.0, engine_id = ?engine_id, reference = %intent.deal_reference,
                             "the journal numbered this trade differently from the engine (an intent was lost?)");
                     }
-                    Ok(())
+                    match signal {
+                        Some(s) => j.record_execution(&intent.deal_reference, now, &s),
+                        None => Ok(()),
+                    }
                 })?;
             }
             BrokerCommand::Close(c) => {
@@ -402,6 +433,14 @@ impl JournalSink {
                         && t.reducing.as_ref().is_none_or(|(r, _, _)| *r != c.deal_ref)
                 }) {
                     let reference = t.open_ref.clone();
+                    // Closing a buy sells at the bid; closing a sell buys at the offer.
+                    if let Some(q) = engine.market(&t.epic).and_then(|m| m.last_quote) {
+                        let level = match t.direction {
+                            Direction::Buy => q.bid,
+                            Direction::Sell => q.offer,
+                        };
+                        self.expected.exit.insert(reference.clone(), level);
+                    }
                     self.write(format!("journaling the close of {reference}"), move |j| {
                         j.record_close_submitted(&reference, now).map(drop)
                     })?;
@@ -450,6 +489,7 @@ impl JournalSink {
                 // The journal keeps the reason as readable text, as reconciliation does.
                 let reason = rejection_text(reason, detail.as_deref());
                 if opening(deal_ref) {
+                    self.expected.entry.remove(deal_ref);
                     let (r, outcome) = (deal_ref.clone(), ConfirmOutcome::Rejected { reason });
                     self.write(format!("journaling the rejection of {r}"), move |j| {
                         j.record_confirm(&r, now, &outcome).map(drop)
@@ -511,6 +551,20 @@ impl JournalSink {
         Ok(())
     }
 
+    /// Journals when an opening request went out, was acknowledged and confirmed.
+    pub fn on_timing(&mut self, t: crate::execution::DealTiming) -> Result<(), LiveError> {
+        let exec = Execution {
+            sent_at: Some(t.sent_at),
+            acked_at: t.acked_at,
+            confirmed_at: t.confirmed_at,
+            ..Execution::default()
+        };
+        let r = t.deal_ref;
+        self.write(format!("journaling the timing of {r}"), move |j| {
+            j.record_execution(&r, t.sent_at, &exec)
+        })
+    }
+
     /// Journals an engine action that is not a broker command.
     pub fn on_action(
         &mut self,
@@ -531,8 +585,30 @@ impl JournalSink {
                         limit_level: t.limit_level,
                     },
                 );
+                let slippage = self
+                    .expected
+                    .entry
+                    .remove(&t.deal_ref)
+                    .and_then(|expected| {
+                        let m = engine.market(&t.epic)?;
+                        let worse = (t.level - expected) * t.direction.sign();
+                        Some(Execution {
+                            slippage_points: Some(m.instrument.to_points(worse).value()),
+                            slippage: Some(m.instrument.pnl(
+                                t.direction,
+                                t.size,
+                                expected,
+                                t.level,
+                            )),
+                            ..Execution::default()
+                        })
+                    });
                 self.write(format!("journaling the fill of {r}"), move |j| {
-                    j.record_fill(&r, &fill).map(drop)
+                    j.record_fill(&r, &fill)?;
+                    match slippage {
+                        Some(s) => j.record_execution(&r, now, &s),
+                        None => Ok(()),
+                    }
                 })?;
             }
             Action::TradeClosed(c) => {
@@ -552,8 +628,23 @@ impl JournalSink {
                         reason,
                     },
                 );
+                let expected = self.expected.exit.remove(&c.deal_ref);
+                let exit = engine.market(&c.epic).and_then(|m| {
+                    let q = m.last_quote?;
+                    let points = |d| m.instrument.to_points(d).value();
+                    Some(Execution {
+                        exit_spread: Some(points(q.offer - q.bid)),
+                        exit_slippage_points: expected
+                            .map(|e| points((e - c.exit_price) * c.direction.sign())),
+                        ..Execution::default()
+                    })
+                });
                 self.write(format!("journaling the close of {r}"), move |j| {
-                    j.record_close(&r, &close).map(drop)
+                    j.record_close(&r, &close)?;
+                    match exit {
+                        Some(e) => j.record_execution(&r, now, &e),
+                        None => Ok(()),
+                    }
                 })?;
             }
             Action::TradeReduced(p) => {

@@ -502,6 +502,12 @@ impl Session {
             for (deal_id, reason) in done.close_reasons {
                 j.note_close_reason(deal_id, reason);
             }
+            if let Some(t) = done.timing {
+                // The record is for the trader's reports; trading does not depend on it.
+                if let Err(e) = j.on_timing(*t) {
+                    tracing::warn!(error = %e, "the execution timing was not journaled");
+                }
+            }
         }
         let mut booked = 0u32;
         let from_reconciliation = done.reconciled.is_some();

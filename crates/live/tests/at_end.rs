@@ -62,7 +62,7 @@ async fn run_with(at_end: AtEnd) -> (SandboxHandle, RunReport, tempfile::TempDir
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leave_lists_what_stays_open_with_its_journal_number_stop_and_limit() {
-    let (sandbox, report, dir) = run_with(AtEnd::Leave).await;
+    let (sandbox, report, dir) = Box::pin(run_with(AtEnd::Leave)).await;
     assert_eq!(report.ended, "duration");
     assert_eq!(report.positions_left.len(), 1, "{report:?}");
     let left = &report.positions_left[0];
@@ -94,7 +94,7 @@ async fn leave_lists_what_stays_open_with_its_journal_number_stop_and_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flatten_closes_everything_before_the_run_ends() {
-    let (sandbox, report, _dir) = run_with(AtEnd::Flatten).await;
+    let (sandbox, report, _dir) = Box::pin(run_with(AtEnd::Flatten)).await;
     assert_eq!(report.ended, "duration");
     // The summary adds up: every closed trade is a win, a loss or breakeven, and every
     // refusal is counted under its rule.

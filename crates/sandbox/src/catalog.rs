@@ -102,62 +102,113 @@ pub fn catalogue() -> Vec<CatalogEntry> {
 }
 
 /// The full catalogue, with economics for an account in `account_currency`: for each market a
-/// CFD epic then a spread-bet epic.
+/// CFD epic then a spread-bet epic; then the FX mini CFDs (`CS.D.EURUSD.MINI.IP`), last so
+/// that the other epics keep their simulator seeds.
 pub fn catalogue_for(account_currency: &str) -> Vec<CatalogEntry> {
+    let served: Vec<&MarketSpec> = MARKETS.iter().filter(|m| served(m)).collect();
     let mut out = Vec::new();
-    for m in MARKETS.iter().filter(|m| served(m)) {
+    for m in &served {
         for kind in [ProductKind::Cfd, ProductKind::SpreadBet] {
-            let Ok(epic) = Epic::new(m.epic_str(kind)) else {
-                continue;
-            };
-            // Spread bets are staked in pounds on the sandbox's spread-bet account.
-            let currency: &'static str = match kind {
-                ProductKind::Cfd => m.currency,
-                ProductKind::SpreadBet => "GBP",
-            };
-            let rate = convert(Decimal::ONE, currency, account_currency);
-            let Ok(mut terms) = m.terms(kind, account_currency, rate) else {
-                continue;
-            };
-            terms.currency = currency.to_string();
-            let Ok(economics) =
-                Instrument::from_terms(epic.clone(), m.name, &terms, PriceScale::Ig)
-            else {
-                continue;
-            };
-            let name = match (kind, m.class) {
-                (ProductKind::Cfd, AssetClass::Fx) => format!("{} Mini", m.name),
-                (ProductKind::Cfd, _) => format!("{} Cash", m.name),
-                (ProductKind::SpreadBet, _) => format!("{} (£1 Contract)", m.name),
-            };
-            let point_ig = m.one_pip_means * m.scaling_factor;
-            out.push(CatalogEntry {
-                epic,
-                name,
+            out.extend(entry(
+                m,
                 kind,
-                class: m.class,
-                expiry: if kind == ProductKind::Cfd { "-" } else { "DFB" },
-                base: m.base,
-                quote: m.currency,
-                decimals: m.ig_decimals,
-                scaling_factor: m.scaling_factor,
-                one_pip: m.one_pip_means,
-                value_per_point: economics.value_per_point,
-                contract_size: economics.contract_size.unwrap_or(Decimal::ONE),
-                currency,
-                min_deal_size: terms.rules.min_deal_size.value(),
-                size_step: terms.rules.size_step,
-                min_stop_distance: m.min_stop_points,
-                max_stop_distance: m.max_stop_points,
-                margin_factor_pct: m.margin_percent,
-                start_mid: m.typical_mid * m.scaling_factor,
-                base_spread: m.typical_spread_points * point_ig,
-                hours: m.trading_hours(),
-                economics,
-            });
+                m.epic_str(kind),
+                m.contract_size,
+                account_currency,
+            ));
         }
     }
+    for m in served.iter().filter(|m| m.class == AssetClass::Fx) {
+        let mini = m.cfd_epic.replace(".CFD.IP", ".MINI.IP");
+        let contract = m.contract_size / Decimal::TEN;
+        out.extend(entry(
+            m,
+            ProductKind::Cfd,
+            &mini,
+            contract,
+            account_currency,
+        ));
+    }
     out
+}
+
+/// IG's instrument name of a market's epic. IG names the standard FX CFD (`.CFD.IP`, 100,000
+/// base units a contract) and the daily-funded FX bet by the pair alone ("EUR/USD"), the
+/// 10,000-unit mini CFD "EUR/USD Mini", undated index markets "… Cash" with a CFD's value
+/// per point in brackets ("FTSE 100 Cash (£1)"), and Spot Gold "Spot Gold" (trading_ig's
+/// recorded `CS.D.CFDGOLD.CFDGC.IP`).
+fn ig_name(m: &MarketSpec, kind: ProductKind, mini: bool, currency: &str, vpp: Decimal) -> String {
+    match (m.class, kind) {
+        (AssetClass::Fx, _) if mini => format!("{} Mini", m.name),
+        (AssetClass::Index, ProductKind::Cfd) => format!(
+            "{} Cash ({}{})",
+            m.name,
+            currency_symbol(currency),
+            vpp.normalize()
+        ),
+        (AssetClass::Index, ProductKind::SpreadBet) => format!("{} Cash", m.name),
+        _ => m.name.to_string(),
+    }
+}
+
+/// One epic of market `m` as `kind`, with `contract_size` (CFDs) on an `account_currency`
+/// account; `None` if the model refuses its terms.
+fn entry(
+    m: &MarketSpec,
+    kind: ProductKind,
+    epic: &str,
+    contract_size: Decimal,
+    account_currency: &str,
+) -> Option<CatalogEntry> {
+    let epic = Epic::new(epic).ok()?;
+    // Spread bets are staked in pounds on the sandbox's spread-bet account.
+    let currency: &'static str = match kind {
+        ProductKind::Cfd => m.currency,
+        ProductKind::SpreadBet => "GBP",
+    };
+    let rate = convert(Decimal::ONE, currency, account_currency);
+    let mut terms = m.terms(kind, account_currency, rate).ok()?;
+    terms.currency = currency.to_string();
+    if kind == ProductKind::Cfd {
+        terms.contract_size = Some(contract_size);
+    }
+    let economics = Instrument::from_terms(epic.clone(), m.name, &terms, PriceScale::Ig).ok()?;
+    let mini = contract_size != m.contract_size;
+    let name = ig_name(m, kind, mini, currency, economics.value_per_point);
+    let point_ig = m.one_pip_means * m.scaling_factor;
+    Some(CatalogEntry {
+        epic,
+        name,
+        kind,
+        class: m.class,
+        expiry: if kind == ProductKind::Cfd { "-" } else { "DFB" },
+        base: m.base,
+        quote: m.currency,
+        decimals: m.ig_decimals,
+        scaling_factor: m.scaling_factor,
+        one_pip: m.one_pip_means,
+        value_per_point: economics.value_per_point,
+        contract_size: economics.contract_size.unwrap_or(Decimal::ONE),
+        currency,
+        min_deal_size: terms.rules.min_deal_size.value(),
+        size_step: terms.rules.size_step,
+        min_stop_distance: m.min_stop_points,
+        max_stop_distance: m.max_stop_points,
+        margin_factor_pct: m.margin_percent,
+        start_mid: m.typical_mid * m.scaling_factor,
+        base_spread: m.typical_spread_points * point_ig,
+        hours: m.trading_hours(),
+        economics,
+    })
+}
+
+/// The model's epic for a catalogue epic: a mini CFD is its market's CFD (same hours, same
+/// holidays).
+pub fn model_epic(epic: &Epic) -> Epic {
+    epic.as_str()
+        .strip_suffix(".MINI.IP")
+        .and_then(|code| Epic::new(format!("{code}.CFD.IP")).ok())
+        .unwrap_or_else(|| epic.clone())
 }
 
 /// A standalone simulator for a catalogue epic (CFD or spread bet), e.g. for `scalper synth`.
@@ -200,7 +251,7 @@ mod tests {
     #[test]
     fn catalogue_has_cfd_and_spread_bet_epics() {
         let c = catalogue();
-        assert_eq!(c.len(), 20);
+        assert_eq!(c.len(), 25);
         let eur = c
             .iter()
             .find(|e| e.epic.as_str() == "CS.D.EURUSD.CFD.IP")
@@ -218,6 +269,41 @@ mod tests {
             .find(|e| e.epic.as_str() == "CS.D.USDJPY.CFD.IP")
             .unwrap();
         assert_eq!(jpy.value_per_point, dec!(1000));
+    }
+
+    #[test]
+    fn names_and_contracts_as_ig_gives_them() {
+        let c = catalogue();
+        let get = |epic: &str| c.iter().find(|e| e.epic.as_str() == epic).unwrap();
+        let cfd = get("CS.D.EURUSD.CFD.IP");
+        assert_eq!(
+            (cfd.name.as_str(), cfd.contract_size),
+            ("EUR/USD", dec!(100000))
+        );
+        let mini = get("CS.D.EURUSD.MINI.IP");
+        assert_eq!(
+            (mini.name.as_str(), mini.contract_size),
+            ("EUR/USD Mini", dec!(10000))
+        );
+        assert_eq!(mini.value_per_point, dec!(1));
+        assert_eq!(
+            (mini.kind, mini.expiry, mini.currency),
+            (ProductKind::Cfd, "-", "USD")
+        );
+        assert_eq!(get("CS.D.EURUSD.TODAY.IP").name, "EUR/USD");
+        assert_eq!(get("CS.D.USDJPY.MINI.IP").value_per_point, dec!(100));
+        assert_eq!(get("IX.D.FTSE.IFE.IP").name, "FTSE 100 Cash (£1)");
+        assert_eq!(get("IX.D.FTSE.DAILY.IP").name, "FTSE 100 Cash");
+        assert_eq!(get("CS.D.CFDGOLD.CFDGC.IP").name, "Spot Gold");
+        let e = |s: &str| Epic::new(s).unwrap();
+        assert_eq!(
+            model_epic(&e("CS.D.GBPUSD.MINI.IP")),
+            e("CS.D.GBPUSD.CFD.IP")
+        );
+        assert_eq!(
+            model_epic(&e("IX.D.FTSE.DAILY.IP")),
+            e("IX.D.FTSE.DAILY.IP")
+        );
     }
 
     #[test]

@@ -108,10 +108,9 @@ impl MarketHoliday {
 
     fn applies(&self, epic: &Epic) -> bool {
         self.epics.is_empty()
-            || self
-                .epics
-                .iter()
-                .any(|e| scalper_model::catalogue::same_market(e, epic))
+            || self.epics.iter().any(|e| {
+                scalper_model::catalogue::same_market(e, &crate::catalog::model_epic(epic))
+            })
     }
 }
 

@@ -1,6 +1,9 @@
 //! The accept loop: one hyper connection per socket with a header-read timeout, an idle timeout
 //! for keep-alive connections with nothing in flight, and a cap on open connections (at the cap
 //! the longest-idle connection is closed to make room; with none idle the newcomer is refused).
+//! Every request body is read in full here, before any handler runs, so that a handler that
+//! ignores its body (IG's `DELETE` endpoints, `_method: DELETE`) cannot leave unread bytes that
+//! would end the keep-alive connection under the next request.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -24,6 +27,47 @@ pub(crate) struct Limits {
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
+}
+
+/// The largest request body the sandbox reads (axum's default limit for its extractors); a
+/// larger one is answered 413 `invalid.input.body-too-large` and the connection closed.
+pub(crate) const MAX_BODY: usize = 2 * 1024 * 1024;
+
+/// Reads the whole body of `req` (up to [`MAX_BODY`]) and hands the request on with it, or
+/// answers 413 when it is larger, or 400 when the client broke off sending it.
+async fn with_body_read(
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<axum::extract::Request, axum::response::Response> {
+    use axum::response::IntoResponse as _;
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(Body::new(body), MAX_BODY).await {
+        Ok(bytes) => Ok(axum::extract::Request::from_parts(parts, Body::from(bytes))),
+        Err(e) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(<dyn std::error::Error>::is::<http_body_util::LengthLimitError>);
+            let (status, code) = if too_large {
+                (
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "invalid.input.body-too-large",
+                )
+            } else {
+                (axum::http::StatusCode::BAD_REQUEST, "invalid.input")
+            };
+            tracing::debug!(error = %e, "request body not read");
+            let mut resp = (
+                status,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                format!("{{\"errorCode\":\"{code}\"}}"),
+            )
+                .into_response();
+            // The rest of the body is still on the wire: this connection cannot be reused.
+            resp.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            Err(resp)
+        }
+    }
 }
 
 /// One open connection, as the watchdog and the cap see it.
@@ -202,7 +246,10 @@ async fn serve_one(
         let busy = svc_conn.begin();
         let app = app.clone();
         async move {
-            let resp = app.oneshot(req.map(Body::new)).await?;
+            let resp = match with_body_read(req).await {
+                Ok(req) => app.oneshot(req).await?,
+                Err(refused) => refused,
+            };
             Ok::<_, std::convert::Infallible>(
                 resp.map(|body| Body::new(Tracked { body, _busy: busy })),
             )

@@ -156,25 +156,40 @@ impl World<'_> {
         (acc.balance, pnl, margin, available)
     }
 
+    /// The ACCOUNT item's values for `account` now. The sandbox has no limited-risk
+    /// (guaranteed-stop) split of P&L and margin, so the `_LR` fields are zero and the `_NLR`
+    /// ones carry the whole; nothing is ever due.
+    pub fn account_fields(&self, account: &str) -> Vec<(&'static str, String)> {
+        let (balance, pnl, margin, available) = self.funds(account);
+        let f = |d: Decimal| d.round_dp(2).to_string();
+        let zero = f(Decimal::ZERO);
+        vec![
+            ("PNL", f(pnl)),
+            ("DEPOSIT", f(margin)),
+            ("AVAILABLE_CASH", f(balance - margin)),
+            ("PNL_LR", zero.clone()),
+            ("PNL_NLR", f(pnl)),
+            ("FUNDS", f(balance)),
+            ("MARGIN", f(margin)),
+            ("MARGIN_LR", zero.clone()),
+            ("MARGIN_NLR", f(margin)),
+            ("AVAILABLE_TO_DEAL", f(available)),
+            ("EQUITY", f(balance + pnl)),
+            ("EQUITY_USED", f(margin)),
+            ("USED_MARGIN", f(margin)),
+            ("AMOUNT_DUE", zero),
+        ]
+    }
+
     /// Publishes an ACCOUNT item update.
     pub fn publish_account(&mut self, account: &str) {
-        let (balance, pnl, margin, available) = self.funds(account);
         let Ok(id) = AccountId::new(account) else {
             return;
         };
-        let f = |d: Decimal| d.round_dp(2).to_string();
+        let fields = self.account_fields(account);
         self.out.push(BusEvent::Account {
             account: id,
-            fields: vec![
-                ("PNL", f(pnl)),
-                ("DEPOSIT", f(margin)),
-                ("AVAILABLE_CASH", f(balance - margin)),
-                ("FUNDS", f(balance)),
-                ("MARGIN", f(margin)),
-                ("AVAILABLE_TO_DEAL", f(available)),
-                ("EQUITY", f(balance + pnl)),
-                ("EQUITY_USED", f(margin)),
-            ],
+            fields,
         });
     }
 

@@ -295,6 +295,37 @@ fn push_bar(bars: &mut VecDeque<Bar>, start: i64, q: &Quote, cap: usize) {
     }
 }
 
+/// IG's `MONTH` resolution as a period (`Resolution::Month.millis()`): its bars are calendar
+/// months (UTC), not 30-day spans.
+pub const MONTH_MS: i64 = 30 * 86_400_000;
+
+/// The start of the bar of `period_ms` that holds `ms`: a multiple of the period since the
+/// epoch, or the first of the calendar month for [`MONTH_MS`].
+pub fn bar_start(ms: i64, period_ms: i64) -> i64 {
+    if period_ms == MONTH_MS {
+        if let Some(d) = chrono::DateTime::from_timestamp_millis(ms) {
+            use chrono::Datelike;
+            if let Some(first) = d
+                .date_naive()
+                .with_day(1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+            {
+                return first.and_utc().timestamp_millis();
+            }
+        }
+    }
+    ms - ms.rem_euclid(period_ms)
+}
+
+/// The start of the bar before the one starting at `start`.
+pub fn previous_bar_start(start: i64, period_ms: i64) -> i64 {
+    if period_ms == MONTH_MS {
+        bar_start(start - 1, period_ms)
+    } else {
+        start - period_ms
+    }
+}
+
 /// Bars of `period_ms` built from the stored second or minute bars, oldest first.
 pub fn aggregate(m: &MarketRt, period_ms: i64) -> Vec<Bar> {
     let src = if period_ms < 60_000 {
@@ -304,7 +335,7 @@ pub fn aggregate(m: &MarketRt, period_ms: i64) -> Vec<Bar> {
     };
     let mut out: Vec<Bar> = Vec::new();
     for b in src {
-        let start = b.start - b.start.rem_euclid(period_ms);
+        let start = bar_start(b.start, period_ms);
         match out.last_mut() {
             Some(last) if last.start == start => last.merge(b),
             _ => {

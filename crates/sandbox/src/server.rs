@@ -24,7 +24,7 @@ use crate::faults::{FaultSpec, FaultSpecError};
 use crate::market::{self, MarketRt, Source};
 use crate::sim::MarketSim;
 use crate::state::{Account, AccountSnapshot, State, StateSnapshot};
-use crate::stream::{self, StreamAuthorizer, StreamContext};
+use crate::stream::{self, QuoteSnapshot, StreamAuthorizer, StreamContext};
 
 /// A REST request as the sandbox saw it arrive.
 #[derive(Debug, Clone)]
@@ -293,6 +293,31 @@ impl StreamAuthorizer for StreamAuth {
         self.0
             .upgrade()
             .and_then(|i| i.stream_login_account(user, password))
+    }
+
+    fn quote(&self, epic: &Epic) -> Option<QuoteSnapshot> {
+        let inner = self.0.upgrade()?;
+        let st = inner.lock();
+        let m = st.markets.get(epic.as_str())?;
+        Some(QuoteSnapshot {
+            bid: m.last.bid,
+            offer: m.last.offer,
+            ts: m.last.ts,
+            status: m.status_at(&inner.cfg, st.sim_now),
+            decimals: m.entry.decimals,
+            day_open: m.day_open,
+            day_high: m.high,
+            day_low: m.low,
+        })
+    }
+
+    fn account_fields(&self, account: &str) -> Option<Vec<(&'static str, String)>> {
+        let inner = self.0.upgrade()?;
+        inner.with(|w| {
+            w.st.accounts
+                .contains_key(account)
+                .then(|| w.account_fields(account))
+        })
     }
 }
 

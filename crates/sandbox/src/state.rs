@@ -127,6 +127,15 @@ pub struct Account {
     pub trailing_stops_enabled: bool,
 }
 
+/// The application's state as `PUT /operations/application` left it: `None` fields keep the
+/// configured value.
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationUpdate {
+    pub status: Option<String>,
+    pub allowance_account_overall: Option<u32>,
+    pub allowance_account_trading: Option<u32>,
+}
+
 /// A stored confirm.
 #[derive(Debug, Clone)]
 pub struct StoredConfirm {
@@ -167,6 +176,8 @@ pub struct State {
     pub rates: RateWindow,
     pub historical_used: u32,
     pub encryption_ts: i64,
+    /// What `PUT /operations/application` last set (status and advertised allowances).
+    pub application: ApplicationUpdate,
     seq: u64,
     rng: ChaCha8Rng,
 }
@@ -224,6 +235,7 @@ impl State {
             rates: RateWindow::default(),
             historical_used: 0,
             encryption_ts: sim_now.millis(),
+            application: ApplicationUpdate::default(),
             seq: 0,
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x05ee_d1d5),
         }

@@ -28,13 +28,40 @@ async fn markets_in_every_version_and_wrong_versions_are_unknown_urls() {
         assert_eq!(r.body["instrument"]["epic"], EURUSD);
         assert!(r.body["dealingRules"]["minDealSize"]["value"].is_number());
     }
-    for v in [4, 9] {
+    // v4: the v3 details with IG's v4 additions.
+    let r = c.get(&format!("/markets/{EURUSD}"), 4).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let snap = &r.body["snapshot"];
+    assert_eq!(snap["priceLadder"][0]["bid"], snap["bid"]);
+    assert_eq!(snap["priceLadder"][0]["ask"], snap["offer"]);
+    assert!(snap["updateTimestampUTC"].as_i64().unwrap() > 1_700_000_000);
+    assert_eq!(r.body["instrument"]["limitAllowed"], true);
+    assert_eq!(r.body["instrument"]["stopAllowed"], true);
+    let r = c.get("/markets/CS.D.NOPE.CFD.IP", 4).await;
+    assert_eq!(r.code(), "error.public-api.epic-not-found");
+    for v in [5, 9] {
         let r = c.get(&format!("/markets/{EURUSD}"), v).await;
         assert_eq!(
             (r.status, r.code()),
             (StatusCode::NOT_FOUND, "invalid.url"),
             "v{v}"
         );
+    }
+    // The standard FX CFD and the mini CFD, as IG names and sizes them.
+    for (epic, name, contract, pip) in [
+        (EURUSD, "EUR/USD", "100000", "10"),
+        ("CS.D.EURUSD.MINI.IP", "EUR/USD Mini", "10000", "1"),
+    ] {
+        let i = &c.get(&format!("/markets/{epic}"), 3).await.body["instrument"];
+        assert_eq!(i["name"], name);
+        assert_eq!(i["type"], "CURRENCIES");
+        assert_eq!(i["unit"], "CONTRACTS");
+        assert_eq!(
+            (i["contractSize"].as_str(), i["lotSize"].as_f64()),
+            (Some(contract), Some(1.0))
+        );
+        assert_eq!(i["valueOfOnePip"], pip);
+        assert_eq!(i["onePipMeans"], "0.0001 USD/EUR");
     }
     let r = c.get(&format!("/markets/{EURUSD}"), 0).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -79,6 +106,35 @@ async fn markets_in_every_version_and_wrong_versions_are_unknown_urls() {
     sb.shutdown().await;
 }
 
+/// A navigation summary says what `/markets/{epic}` says, and a search for its name finds it
+/// with the same name.
+async fn summary_agrees_with_details_and_search(c: &Raw, m: &Value) {
+    let epic = m["epic"].as_str().unwrap();
+    let d = c.get(&format!("/markets/{epic}"), 3).await.body;
+    let i = &d["instrument"];
+    assert_eq!(m["instrumentName"], i["name"], "{epic}");
+    assert_eq!(m["instrumentType"], i["type"], "{epic}");
+    assert_eq!(m["expiry"], i["expiry"], "{epic}");
+    assert_eq!(m["lotSize"], i["lotSize"], "{epic}");
+    assert_eq!(m["scalingFactor"], d["snapshot"]["scalingFactor"], "{epic}");
+    let name = m["instrumentName"].as_str().unwrap();
+    let found = c
+        .get(
+            &format!("/markets?searchTerm={}", name.replace(' ', "%20")),
+            1,
+        )
+        .await
+        .body;
+    let hit = found["markets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["epic"] == epic)
+        .unwrap_or_else(|| panic!("search for {name:?} misses {epic}: {found}"));
+    assert_eq!(hit["instrumentName"], name);
+    assert_eq!(hit["expiry"], m["expiry"]);
+}
+
 #[tokio::test]
 async fn navigation_tree_leads_to_every_market() {
     let sb = start().await;
@@ -110,10 +166,18 @@ async fn navigation_tree_leads_to_every_market() {
                 .await;
             for m in leaf.body["markets"].as_array().unwrap() {
                 epics.push(m["epic"].as_str().unwrap().to_string());
+                summary_agrees_with_details_and_search(&c, m).await;
             }
         }
     }
-    assert_eq!(epics.len(), 20, "{epics:?}");
+    // Five FX pairs as CFD, mini CFD and spread bet; four indices and gold as CFD and bet.
+    assert_eq!(epics.len(), 25, "{epics:?}");
+    for pair in ["EURUSD", "GBPUSD", "USDJPY", "AUDUSD", "EURGBP"] {
+        for form in ["CFD", "MINI", "TODAY"] {
+            let epic = format!("CS.D.{pair}.{form}.IP");
+            assert!(epics.contains(&epic), "{epic} not in {epics:?}");
+        }
+    }
     let r = c.get("/marketnavigation/nope", 1).await;
     assert_eq!(
         (r.status, r.code()),
@@ -258,10 +322,17 @@ async fn each_user_lands_on_its_default_account() {
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // What was set is kept: GET shows it.
+    let apps = c.get("/operations/application", 1).await;
+    assert_eq!(apps.body[0]["allowanceAccountOverall"], 30);
+    assert_eq!(apps.body[0]["allowanceAccountTrading"], 100);
     let r = c
         .call(Method::PUT, "/operations/application/disable", 1, None, &[])
         .await;
     assert_eq!(r.body["status"], "DISABLED");
+    let apps = c.get("/operations/application", 1).await;
+    assert_eq!(apps.body[0]["status"], "DISABLED");
+    assert_eq!(apps.body[0]["allowanceAccountOverall"], 30);
     assert_eq!(
         c.get("/accounts", 1).await.status,
         StatusCode::OK,
@@ -551,6 +622,68 @@ async fn history_from_the_sandboxs_own_deals() {
         c.get("/history/transactions", 1).await.code(),
         "invalid.url"
     );
+    sb.shutdown().await;
+}
+
+/// Opens and closes `pairs` positions at the current simulated second (two activities each).
+async fn deals_now(c: &Raw, pairs: usize) {
+    for _ in 0..pairs {
+        let r = c.open(EURUSD, "BUY", "1", json!({})).await;
+        let deal = c.confirm(&r).await["dealId"].as_str().unwrap().to_string();
+        let r = c
+            .call(
+                Method::POST,
+                "/positions/otc",
+                1,
+                Some(json!({"dealId": deal, "direction": "SELL", "size": "1", "orderType": "MARKET"})),
+                &[("_method", "DELETE")],
+            )
+            .await;
+        c.confirm(r.body["dealReference"].as_str().unwrap()).await;
+    }
+}
+
+/// Follows v3 `next` links from `first`; returns each page's activity count.
+async fn v3_pages(c: &Raw, first: &str) -> Vec<usize> {
+    let mut pages = Vec::new();
+    let mut url = Some(first.to_string());
+    while let Some(u) = url.take() {
+        let r = c.get(&u, 3).await;
+        assert_eq!(r.status, StatusCode::OK, "{u}: {:?}", r.body);
+        let acts = r.body["activities"].as_array().unwrap();
+        assert!(
+            acts.iter().all(|a| a["details"].is_object()),
+            "{u}: detailed kept"
+        );
+        pages.push(acts.len());
+        url = r.body["metadata"]["paging"]["next"]
+            .as_str()
+            .map(str::to_string);
+        assert!(pages.len() < 10, "paging does not end: {pages:?}");
+    }
+    pages
+}
+
+#[tokio::test]
+async fn v3_paging_keeps_activities_that_share_a_second() {
+    let sb = start().await;
+    let mut c = Raw::new(&sb);
+    c.login().await;
+    let step = |secs: i64| {
+        let now = sb.state().sim_time.millis();
+        sb.jump(scalper_model::Timestamp::from_millis(now + secs * 1000))
+            .unwrap();
+    };
+    deals_now(&c, 6).await; // 12 activities in second A
+    step(5);
+    deals_now(&c, 6).await; // 12 in second B
+    step(5);
+    deals_now(&c, 4).await; // 8 in second C
+    let first = "/history/activity?detailed=true&pageSize=10";
+    // C (8, stops before B), all of B (12 > 10: one second is never split), all of A.
+    assert_eq!(v3_pages(&c, first).await, [8, 12, 12]);
+    let filtered = "/history/activity?detailed=true&pageSize=10&filter=status%3D%3DACCEPTED";
+    assert_eq!(v3_pages(&c, filtered).await, [8, 12, 12]);
     sb.shutdown().await;
 }
 

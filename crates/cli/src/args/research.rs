@@ -219,6 +219,10 @@ pub struct ReportArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Report how trades were executed instead: slippage against the quote decided on, latency
+    /// (sent, acknowledged, confirmed) and spreads, by instrument and by hour of day.
+    #[arg(long)]
+    pub execution: bool,
     /// Journal database (default: `[journal] path` in the config file, else
     /// `data/journal.sqlite`).
     #[arg(long, value_name = "PATH")]

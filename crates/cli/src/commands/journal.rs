@@ -118,6 +118,15 @@ pub fn report(args: &ReportArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     let from = time("--from", args.from.as_ref(), 0)?;
     let to = time("--to", args.to.as_ref(), scalper_journal::FAR_FUTURE_MS)?;
     let j = open(args.journal.as_ref(), ctx)?;
+    if args.execution {
+        let report = j.execution_report(from, to)?;
+        if args.json {
+            print_json(&serde_json::to_value(&report).context("serializing the report")?);
+        } else {
+            out!("{report}");
+        }
+        return Ok(ExitCode::from(SUCCESS));
+    }
     let report = j.report(from, to)?;
     if args.json {
         print_json(&serde_json::to_value(&report).context("serializing the report")?);

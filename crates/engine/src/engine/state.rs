@@ -156,6 +156,8 @@ pub struct MarketView<'a> {
     pub status: &'a MarketStatus,
     /// The dealing rules the next order is checked against.
     pub rules: &'a scalper_model::DealingRules,
+    /// The instrument (points, value per point, account conversion).
+    pub instrument: &'a scalper_model::Instrument,
     pub stream_gap: bool,
     pub consecutive_losses: u32,
     pub cooldown_until: Option<Timestamp>,
@@ -249,6 +251,7 @@ impl Engine {
             last_quote: m.last_quote.as_ref(),
             status: &m.status,
             rules: &m.instrument.rules,
+            instrument: &m.instrument,
             stream_gap: m.stream_gap,
             consecutive_losses: m.consecutive_losses,
             cooldown_until: m.cooldown_until,

@@ -4,6 +4,7 @@
 //! paging); `/history/transactions` v1 (`/{type}/{lastPeriod}`) and v2.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -272,23 +273,7 @@ fn v3(
             a.details = None;
         }
     }
-    // More than a page: `next` asks for the older ones (`to` just before the last shown).
-    let next = if list.len() > page_size {
-        list.truncate(page_size);
-        list.last()
-            .and_then(|a| stamp(a.date.as_ref()))
-            .map(|last| {
-                let to = ig_time::utc_s(Timestamp::from_millis(last - 1000));
-                let mut n = format!("/history/activity?version=3&to={to}&pageSize={page_size}");
-                if let Some(f) = span.0 {
-                    n.push_str("&from=");
-                    n.push_str(&ig_time::utc_s(Timestamp::from_millis(f)));
-                }
-                n
-            })
-    } else {
-        None
-    };
+    let next = cut_page(&mut list, page_size).map(|to| next_link(q, to, page_size, span));
     let size = list.len() as u64;
     Ok(ok_json(&ActivityResponse {
         activities: list,
@@ -299,6 +284,59 @@ fn v3(
             }),
         }),
     }))
+}
+
+/// Cuts `list` (newest first) to one page and returns the `to` (inclusive, in ms) of the next
+/// page, if any. `to` has one-second precision, so a page never ends inside a second that
+/// goes on beyond it: the page stops before that second, or, when the whole page falls in
+/// one second, takes all of that second (more than `page_size`) so that none is lost.
+fn cut_page(list: &mut Vec<Activity>, page_size: usize) -> Option<i64> {
+    if list.len() <= page_size {
+        return None;
+    }
+    let second = |a: &Activity| stamp(a.date.as_ref()).unwrap_or(i64::MIN);
+    let boundary = second(&list[page_size]);
+    let newer = list[..page_size]
+        .iter()
+        .take_while(|a| second(a) > boundary)
+        .count();
+    if newer > 0 {
+        list.truncate(newer);
+        return Some(boundary);
+    }
+    let same = list.iter().take_while(|a| second(a) == boundary).count();
+    let older = list.len() > same;
+    list.truncate(same);
+    older.then_some(boundary - 1000)
+}
+
+/// The `next` link of a v3 page: the same query with `to` moved back.
+fn next_link(q: &HashMap<String, String>, to: i64, page_size: usize, span: Span) -> String {
+    let to = ig_time::utc_s(Timestamp::from_millis(to));
+    let mut n = format!("/history/activity?version=3&to={to}&pageSize={page_size}");
+    if let Some(f) = span.0 {
+        n.push_str("&from=");
+        n.push_str(&ig_time::utc_s(Timestamp::from_millis(f)));
+    }
+    for key in ["detailed", "dealId", "filter"] {
+        if let Some(v) = q.get(key) {
+            let _ = write!(n, "&{key}={}", query_escape(v));
+        }
+    }
+    n
+}
+
+/// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
+fn query_escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 /// A FIQL filter over activity fields (`epic`, `dealId`, `type`, `status`, `channel`,

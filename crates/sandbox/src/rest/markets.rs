@@ -148,17 +148,52 @@ pub(crate) fn details(w: &World<'_>, epic: &str) -> Option<MarketDetails> {
     })
 }
 
-/// `GET /markets/{epic}` v1-v3 (v3 shape).
+/// `GET /markets/{epic}` v1-v3 (v3 shape) and v4 (v3 plus IG's v4 fields, [`v4`]).
 pub(super) async fn market(
     State(inner): State<Shared>,
     h: HeaderMap,
     Path(epic): Path<String>,
 ) -> Result<Response, ApiError> {
     authenticate(&inner, &h)?;
-    require_version(&h, &[1, 2, 3])?;
-    let d = inner.with(|w| details(w, &epic));
-    d.map(|d| ok_json(&d))
-        .ok_or_else(|| ApiError::not_found("error.public-api.epic-not-found"))
+    let version = require_version(&h, &[1, 2, 3, 4])?;
+    let found = inner.with(|w| {
+        details(w, &epic).map(|d| {
+            let ts = w.st.markets.get(epic.as_str()).map(|m| m.last.ts);
+            (d, ts)
+        })
+    });
+    let (d, ts) = found.ok_or_else(|| ApiError::not_found("error.public-api.epic-not-found"))?;
+    if version < 4 {
+        return Ok(ok_json(&d));
+    }
+    let mut v = serde_json::to_value(&d).map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "system.error",
+        )
+    })?;
+    v4(&mut v, ts.map_or(0, |t| t.millis().div_euclid(1000)));
+    Ok(ok_json(&v))
+}
+
+/// IG's v4 additions to the v3 market details (`shared/ig-api.md` §1.7): the snapshot's
+/// `updateTimestampUTC` (seconds since 1970), a `priceLadder` (the sandbox has one tier: its
+/// top of book) and `currencyLadders` (none: no size tiers), and the instrument's
+/// `limitAllowed` and `stopAllowed`.
+fn v4(details: &mut serde_json::Value, updated_s: i64) {
+    if let Some(snap) = details.get_mut("snapshot").and_then(|s| s.as_object_mut()) {
+        let rung = serde_json::json!({"bid": snap.get("bid"), "ask": snap.get("offer")});
+        snap.insert("updateTimestampUTC".into(), updated_s.into());
+        snap.insert("priceLadder".into(), serde_json::json!([rung]));
+        snap.insert("currencyLadders".into(), serde_json::json!([]));
+    }
+    if let Some(i) = details
+        .get_mut("instrument")
+        .and_then(|i| i.as_object_mut())
+    {
+        i.insert("limitAllowed".into(), true.into());
+        i.insert("stopAllowed".into(), true.into());
+    }
 }
 
 /// `GET /markets?epics=a,b` v2 (or `?searchTerm=` v1).
@@ -266,15 +301,23 @@ pub(super) async fn prices(
                 .ok_or_else(|| ApiError::bad_request("error.unsupported.epic"))?;
         let seed = w.cfg.seed;
         let selected = match (from, to) {
-            (Some(f), t) => {
-                backfill::range(mkt, seed, period, f.millis(), t.map(Timestamp::millis))
-            }
+            (Some(f), t) => backfill::range(
+                w.cfg,
+                mkt,
+                seed,
+                period,
+                f.millis(),
+                t.map(Timestamp::millis),
+            ),
             // Only `to`: the `max` bars up to it.
             (None, Some(t)) => {
+                // A little over `max` periods: calendar months are up to 31 days.
                 let span = i64::try_from(max)
                     .unwrap_or(i64::MAX)
-                    .saturating_mul(period);
+                    .saturating_mul(period)
+                    .saturating_add(period.saturating_mul(2));
                 let mut bars = backfill::range(
+                    w.cfg,
                     mkt,
                     seed,
                     period,
@@ -285,7 +328,7 @@ pub(super) async fn prices(
                 bars.drain(..skip);
                 bars
             }
-            (None, None) => backfill::last(mkt, seed, period, max),
+            (None, None) => backfill::last(w.cfg, mkt, seed, period, max),
         };
         let total_pages = if page_size == 0 {
             1

@@ -8,6 +8,7 @@ mod markets;
 mod navigation;
 mod operations;
 mod prices;
+mod repeat_dealing;
 mod sentiment;
 mod session;
 mod trading;
@@ -103,6 +104,7 @@ pub(crate) fn router(inner: Shared) -> Router {
             axum::routing::put(trading::amend),
         )
         .route("/confirms/{deal_reference}", get(trading::confirm))
+        .route("/repeat-dealing-window", get(repeat_dealing::window))
         .route("/workingorders", get(trading::working_orders))
         .route("/workingorders/otc", post(trading::create_order))
         .route(

@@ -1,6 +1,7 @@
 //! `/accounts/preferences` v1 (GET, PUT: trailing stops enabled, per account) and
-//! `PUT /operations/application` v1 (+ `/disable`): the application's answer with the
-//! requested status and allowances. The sandbox's enforced limits stay as configured.
+//! `PUT /operations/application` v1 (+ `/disable`): the status and allowances set are kept and
+//! `GET /operations/application` shows them. The sandbox's enforced limits stay as configured,
+//! and a disabled key goes on working, so that a test cannot lock itself out.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -91,12 +92,18 @@ pub(super) async fn update_application(
     if !matches!(status.as_str(), "ENABLED" | "DISABLED" | "REVOKED") {
         return Err(ApiError::bad_request("invalid.request.status"));
     }
-    Ok(ok_json(&application(
-        &inner,
-        &status,
-        req.allowance_account_overall,
-        req.allowance_account_trading,
-    )))
+    {
+        let mut st = inner.lock();
+        let app = &mut st.application;
+        app.status = Some(status);
+        if req.allowance_account_overall.is_some() {
+            app.allowance_account_overall = req.allowance_account_overall;
+        }
+        if req.allowance_account_trading.is_some() {
+            app.allowance_account_trading = req.allowance_account_trading;
+        }
+    }
+    Ok(ok_json(&super::trading::application_entry(&inner)))
 }
 
 /// `PUT /operations/application/disable` v1: answers as IG does (the key disabled); the
@@ -108,22 +115,6 @@ pub(super) async fn disable_application(
 ) -> Result<Response, ApiError> {
     authenticate(&inner, &h)?;
     require_version(&h, &[1])?;
-    Ok(ok_json(&application(&inner, "DISABLED", None, None)))
-}
-
-fn application(
-    inner: &Shared,
-    status: &str,
-    overall: Option<u32>,
-    trading: Option<u32>,
-) -> scalper_ig_wire::application::Application {
-    let mut a = super::trading::application_entry(inner);
-    a.status = Some(status.into());
-    if overall.is_some() {
-        a.allowance_account_overall = overall;
-    }
-    if trading.is_some() {
-        a.allowance_account_trading = trading;
-    }
-    a
+    inner.lock().application.status = Some("DISABLED".into());
+    Ok(ok_json(&super::trading::application_entry(&inner)))
 }

@@ -71,8 +71,10 @@ fn answer(
                 .ok_or_else(|| ApiError::bad_request("error.unsupported.epic"))?;
         let seed = w.cfg.seed;
         let picked: Vec<Bar> = match *sel {
-            Select::Last(n) => backfill::last(m, seed, period, n),
-            Select::Range(f, t) => backfill::range(m, seed, period, f.millis(), Some(t.millis())),
+            Select::Last(n) => backfill::last(w.cfg, m, seed, period, n),
+            Select::Range(f, t) => {
+                backfill::range(w.cfg, m, seed, period, f.millis(), Some(t.millis()))
+            }
         };
         let n = u32::try_from(picked.len()).unwrap_or(u32::MAX);
         if w.cfg.rate_limits.is_some() && w.st.historical_used.saturating_add(n) > total {

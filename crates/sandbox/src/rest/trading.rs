@@ -78,7 +78,7 @@ pub(super) async fn application(
     Ok(ok_json(&vec![application_entry(&inner)]))
 }
 
-/// The sandbox's one application.
+/// The sandbox's one application, with what `PUT /operations/application` set.
 pub(super) fn application_entry(inner: &Shared) -> Application {
     // Advertise what is enforced: with rate limits off (local runs), generous allowances, so
     // that clients which pace themselves from this answer are not slowed by limits that do
@@ -89,13 +89,20 @@ pub(super) fn application_entry(inner: &Shared) -> Application {
         account_non_trading_per_min: 100_000,
         historical_points_per_week: 10_000_000,
     });
+    let set = inner.lock().application.clone();
     Application {
         name: Some("scalper-sandbox".into()),
         api_key: Some(inner.cfg.credentials.api_key.expose_secret().to_string()),
-        status: Some("ENABLED".into()),
+        status: Some(set.status.unwrap_or_else(|| "ENABLED".into())),
         allowance_application_overall: Some(l.app_non_trading_per_min),
-        allowance_account_trading: Some(l.account_trading_per_min),
-        allowance_account_overall: Some(l.account_non_trading_per_min),
+        allowance_account_trading: Some(
+            set.allowance_account_trading
+                .unwrap_or(l.account_trading_per_min),
+        ),
+        allowance_account_overall: Some(
+            set.allowance_account_overall
+                .unwrap_or(l.account_non_trading_per_min),
+        ),
         allowance_account_historical_data: Some(l.historical_points_per_week),
         concurrent_subscriptions_limit: Some(40),
         allow_equities: Some(false),

@@ -212,6 +212,9 @@ impl Item {
 /// Day statistics and the forming candle of one item, fed by price events.
 #[derive(Debug, Clone, Default)]
 pub struct PriceState {
+    /// The market's decimal places, once known: day statistics are rounded to them as REST
+    /// rounds its snapshot's.
+    decimals: Option<u32>,
     open_mid: Option<Decimal>,
     high: Option<Decimal>,
     low: Option<Decimal>,
@@ -273,6 +276,15 @@ fn market_state(status: &MarketStatus) -> String {
 }
 
 impl PriceState {
+    /// Starts the day statistics from the market's (a new subscription's snapshot), so that
+    /// `MID_OPEN`, `HIGH`, `LOW` and the changes agree with REST's market snapshot.
+    pub fn seed_day(&mut self, decimals: u32, open_mid: Decimal, high: Decimal, low: Decimal) {
+        self.decimals = Some(decimals);
+        self.open_mid = Some(open_mid);
+        self.high = Some(high);
+        self.low = Some(low);
+    }
+
     /// Updates the state with a tick and returns the value rows to send: usually one, two when
     /// a candle completes (the final row with `CONS_END=1`, then the new candle).
     pub fn on_tick(&mut self, item: &Item, fields: &[String], t: &Tick<'_>) -> Vec<Vec<Value>> {
@@ -282,12 +294,14 @@ impl PriceState {
         let low = self.low.map_or(mid, |l| l.min(mid));
         self.high = Some(high);
         self.low = Some(low);
-        let chg = mid - open;
+        let round = |d: Decimal| self.decimals.map_or(d, |dp| d.round_dp(dp));
+        let chg = round(mid - open);
         let pct = if open.is_zero() {
             Decimal::ZERO
         } else {
-            (chg / open * Decimal::ONE_HUNDRED).round_dp(4)
+            (chg / open * Decimal::ONE_HUNDRED).round_dp(2)
         };
+        let (open, high, low) = (round(open), round(high), round(low));
         let mut rows = Vec::new();
         if let Item::Chart {
             scale: Scale::Period(period),

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use rust_decimal::Decimal;
 use scalper_model::{Epic, MarketStatus, Price, Timestamp};
 use tokio::sync::{broadcast, mpsc};
 
@@ -31,6 +32,34 @@ pub trait StreamAuthorizer: Send + Sync + 'static {
     fn account(&self, user: &str, password: &str) -> Option<String> {
         self.check(user, password).then(|| user.to_string())
     }
+
+    /// A market's current price and day statistics, which a new PRICE, MARKET or CHART
+    /// subscription starts from (IG answers MERGE subscriptions with a snapshot). `None` when
+    /// unknown; the server then uses the last price it saw on the bus, if any.
+    fn quote(&self, _epic: &Epic) -> Option<QuoteSnapshot> {
+        None
+    }
+
+    /// An account's ACCOUNT item values now (IG's field names), the snapshot of a new
+    /// subscription. `None` sends no snapshot.
+    fn account_fields(&self, _account: &str) -> Option<Vec<(&'static str, String)>> {
+        None
+    }
+}
+
+/// A market as a new subscription's snapshot sees it: top of book and the day's mid
+/// statistics (open, high, low), so that PRICE, MARKET and CHART items agree with REST.
+#[derive(Debug, Clone)]
+pub struct QuoteSnapshot {
+    pub bid: Price,
+    pub offer: Price,
+    pub ts: Timestamp,
+    pub status: MarketStatus,
+    /// Decimal places of the market's prices (day statistics are rounded to them).
+    pub decimals: u32,
+    pub day_open: Decimal,
+    pub day_high: Decimal,
+    pub day_low: Decimal,
 }
 
 /// Everything the streaming server needs from the rest of the sandbox.
@@ -265,8 +294,43 @@ impl Registry {
             .map_err(|_| not_found)
     }
 
-    /// The latest price of `epic` (snapshots for new subscriptions).
+    /// The latest price of `epic` seen on the bus.
     pub(crate) fn latest(&self, epic: &Epic) -> Option<Latest> {
         lock(&self.latest).get(epic).cloned()
+    }
+
+    /// The snapshot a new subscription to `epic` starts from: the last price seen on the bus
+    /// (so that it is not counted twice by the session's own bus receiver), with the day
+    /// statistics of the sandbox's market; either alone when the other is missing.
+    pub(crate) fn snapshot(&self, epic: &Epic) -> Option<QuoteSnapshot> {
+        let backend = self.ctx.auth.quote(epic);
+        match (self.latest(epic), backend) {
+            (Some(l), Some(b)) => Some(QuoteSnapshot {
+                bid: l.bid,
+                offer: l.offer,
+                ts: l.ts,
+                status: l.status,
+                ..b
+            }),
+            (Some(l), None) => {
+                let mid = (l.bid.value() + l.offer.value()) / Decimal::TWO;
+                Some(QuoteSnapshot {
+                    bid: l.bid,
+                    offer: l.offer,
+                    ts: l.ts,
+                    status: l.status,
+                    decimals: 28, // rust_decimal's maximum scale: no rounding
+                    day_open: mid,
+                    day_high: mid,
+                    day_low: mid,
+                })
+            }
+            (None, b) => b,
+        }
+    }
+
+    /// The ACCOUNT snapshot of `account`, if the sandbox provides one.
+    pub(crate) fn account_fields(&self, account: &str) -> Option<Vec<(&'static str, String)>> {
+        self.ctx.auth.account_fields(account)
     }
 }

@@ -283,23 +283,18 @@ impl SessionTask {
                 });
                 let mut lines = Vec::new();
                 for (i, slot) in sub.slots.iter_mut().enumerate() {
-                    let latest = slot.item.epic().and_then(|e| self.registry.latest(e));
-                    if let (true, Some(l)) = (snapshot, latest) {
-                        let tick = Tick {
-                            bid: l.bid,
-                            offer: l.offer,
-                            ts: l.ts,
-                            status: &l.status,
-                        };
-                        let rows = slot.price.on_tick(&slot.item, &sub.fields, &tick);
-                        if let Some(row) = rows.into_iter().last() {
-                            lines.push(Message::Update {
-                                sub_id,
-                                item: i + 1,
-                                values: encode_update(&row, &mut slot.last),
-                            });
-                            slot.current = Some(row);
-                        }
+                    let row = if snapshot {
+                        self.snapshot_row(slot, &sub.fields)
+                    } else {
+                        None
+                    };
+                    if let Some(row) = row {
+                        lines.push(Message::Update {
+                            sub_id,
+                            item: i + 1,
+                            values: encode_update(&row, &mut slot.last),
+                        });
+                        slot.current = Some(row);
                     }
                     if sub.distinct && snapshot {
                         lines.push(Message::Eos {
@@ -312,6 +307,30 @@ impl SessionTask {
                 for l in lines {
                     self.send(&l);
                 }
+            }
+        }
+    }
+
+    /// The snapshot row of a new subscription's item: the market's current price (with its
+    /// day statistics) for price items, the account's values for ACCOUNT, none for TRADE.
+    fn snapshot_row(&self, slot: &mut Slot, fields: &[String]) -> Option<Vec<Value>> {
+        match &slot.item {
+            Item::Trade => None,
+            Item::Account => self
+                .registry
+                .account_fields(&self.account)
+                .map(|data| account_row(fields, &data, &[])),
+            item => {
+                let q = item.epic().and_then(|e| self.registry.snapshot(e))?;
+                slot.price
+                    .seed_day(q.decimals, q.day_open, q.day_high, q.day_low);
+                let tick = Tick {
+                    bid: q.bid,
+                    offer: q.offer,
+                    ts: q.ts,
+                    status: &q.status,
+                };
+                slot.price.on_tick(item, fields, &tick).into_iter().last()
             }
         }
     }

@@ -27,6 +27,8 @@ pub struct Raw {
     pub cst: Option<String>,
     pub xst: Option<String>,
     pub bearer: Option<String>,
+    /// `IG-ACCOUNT-ID`, sent with the bearer token (v3 sessions).
+    pub account: Option<String>,
 }
 
 pub struct Reply {
@@ -52,6 +54,7 @@ impl Raw {
             cst: None,
             xst: None,
             bearer: None,
+            account: None,
         }
     }
 
@@ -74,6 +77,9 @@ impl Raw {
         }
         if let Some(b) = &self.bearer {
             req = req.header("Authorization", format!("Bearer {b}"));
+            if let Some(a) = &self.account {
+                req = req.header("IG-ACCOUNT-ID", a);
+            }
         }
         for (k, v) in extra {
             req = req.header(*k, *v);
@@ -119,6 +125,42 @@ impl Raw {
         self.cst = Some(r.headers["CST"].to_str().unwrap().to_string());
         self.xst = Some(r.headers["X-SECURITY-TOKEN"].to_str().unwrap().to_string());
         r
+    }
+
+    /// Logs `user` in with session `version` (2: CST/XST; 3: bearer token and
+    /// `IG-ACCOUNT-ID` of the account the login lands on); returns that account.
+    pub async fn login_as(&mut self, user: &str, version: &str) -> String {
+        let v: u8 = version.parse().unwrap();
+        let r = self
+            .post(
+                "/session",
+                v,
+                json!({"identifier": user, "password": "sandbox-pass"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        if v == 3 {
+            let token = r.body["oauthToken"]["access_token"].as_str().unwrap();
+            let account = r.body["accountId"].as_str().unwrap().to_string();
+            self.bearer = Some(token.to_string());
+            self.account = Some(account.clone());
+            account
+        } else {
+            self.cst = Some(r.headers["CST"].to_str().unwrap().to_string());
+            self.xst = Some(r.headers["X-SECURITY-TOKEN"].to_str().unwrap().to_string());
+            r.body["currentAccountId"].as_str().unwrap().to_string()
+        }
+    }
+
+    /// `GET /session?fetchSessionTokens=true`: a v3 session's CST/XST (for streaming),
+    /// returned without being kept.
+    pub async fn fetch_session_tokens(&self) -> (String, String) {
+        let r = self.get("/session?fetchSessionTokens=true", 1).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        (
+            r.headers["CST"].to_str().unwrap().to_string(),
+            r.headers["X-SECURITY-TOKEN"].to_str().unwrap().to_string(),
+        )
     }
 
     /// Opens a market position; returns the deal reference.
