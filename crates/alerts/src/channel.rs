@@ -178,20 +178,8 @@ fn answer_detail(text: &str) -> String {
     truncate(&detail, 200)
 }
 
-/// An error and its sources, each once, joined with `: `.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        let t = inner.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        source = inner.source();
-    }
-    s
-}
+/// An error and its sources, each once, joined with `: ` (defined in `scalper-model`).
+pub use scalper_model::error_chain;
 
 fn webhook_hint(code: u16) -> &'static str {
     match code {

@@ -24,3 +24,19 @@ pub use num::{normalized, Money, Points, Price, Size};
 pub use quote::{Candle, Quote};
 pub use reject::RejectReason;
 pub use time::Timestamp;
+
+/// An error and its sources, each once, joined with `: ` (how logs, alerts and the Python
+/// package show a failure: `logging in: IG refused the username or password (...)`).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        let t = inner.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        source = inner.source();
+    }
+    s
+}

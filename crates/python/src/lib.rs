@@ -157,21 +157,7 @@ fn options(
     Ok((o, errors))
 }
 
-/// An error with its causes, as the CLI prints them (`logging in: IG refused the
-/// credentials ...`), each cause once.
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let part = c.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        cause = c.source();
-    }
-    text
-}
+pub(crate) use scalper_model::error_chain;
 
 fn to_json<T: serde::Serialize>(v: &T) -> PyResult<String> {
     serde_json::to_string(v).map_err(|e| ScalperError::new_err(e.to_string()))
