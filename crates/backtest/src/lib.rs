@@ -49,8 +49,8 @@ pub use funding::FundingOptions;
 pub use hash::{trades_hash, TradesHasher};
 pub use metrics::{EquityPoint, Metrics, MetricsAccumulator, MetricsOptions, TradeRecord};
 pub use options::{
-    load_engine_config, parse_set, parse_time, research_config, AccountConversion, BacktestOptions,
-    InstrumentSpec,
+    load_engine_config, parse_set, parse_time, recorded_price_scale, research_config,
+    AccountConversion, BacktestOptions, InstrumentSpec,
 };
 pub use output::{
     write_bars_csv, write_quotes_csv, write_trades_csv, write_trades_file, TradesCsv, TradesFile,

@@ -42,6 +42,28 @@ pub struct InstrumentSpec {
     pub price_scale: PriceScale,
 }
 
+/// The price scale of the data when every data file among `paths` (directories expanded) is
+/// a recording and they agree: a recording's header says in which prices it was made, so a
+/// backtest of it needs no `--price-scale`. `None` for other data, or when unreadable (the
+/// loader then says why).
+pub fn recorded_price_scale(paths: &[PathBuf]) -> Option<PriceScale> {
+    use crate::cache::recording::{RecordedPrices, RecordingReader};
+    let paths = crate::data::expand_data_paths(paths).ok()?;
+    let mut scale = None;
+    for path in &paths {
+        let prices = RecordingReader::open(path).ok()?.info().prices;
+        let this = match prices {
+            RecordedPrices::IgScaled => PriceScale::Ig,
+            RecordedPrices::Market => PriceScale::Market,
+        };
+        if scale.is_some_and(|s| s != this) {
+            return None;
+        }
+        scale = Some(this);
+    }
+    scale
+}
+
 impl InstrumentSpec {
     pub fn named(name: &str) -> Self {
         Self {

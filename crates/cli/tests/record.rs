@@ -76,7 +76,8 @@ fn backtest(dir: &Path, data: &Path) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_scalper"))
         .current_dir(dir)
         .env_clear()
-        .args(["backtest", "--no-cache", "--json", "--price-scale", "ig"])
+        // No --price-scale: the recording's header says its prices are IG-scaled.
+        .args(["backtest", "--no-cache", "--json"])
         .args(["--instrument", EURUSD, "--data"])
         .arg(data)
         .output()

@@ -48,10 +48,11 @@ pub struct BacktestArgs {
     /// Do not read or write the binary data cache.
     #[arg(long)]
     pub no_cache: bool,
-    /// Prices in the data: `market` (1.08123, default) or `ig` (IG's scaled levels, 10812.3).
-    /// A file in the other scale for a built-in market is refused.
-    #[arg(long, value_name = "market|ig", default_value = "market")]
-    pub price_scale: String,
+    /// Prices in the data: `market` (1.08123) or `ig` (IG's scaled levels, 10812.3). Default:
+    /// the scale recordings (`run --record`) were made in, else `market`. A file in the other
+    /// scale for a built-in market is refused.
+    #[arg(long, value_name = "market|ig")]
+    pub price_scale: Option<String>,
     /// Account currency the run reports in (default: `[backtest] account_currency` in the
     /// config file, else GBP). P&L is converted from the instrument's currency at `--rate`.
     #[arg(long, value_name = "CODE")]

@@ -133,10 +133,13 @@ pub fn backtest(args: &BacktestArgs, ctx: &Context) -> anyhow::Result<ExitCode> 
         },
         ctx,
     )?;
-    opts.instrument.price_scale = args
-        .price_scale
-        .parse()
-        .map_err(|e| ConfigError::Usage(format!("--price-scale: {e}")))?;
+    opts.instrument.price_scale = match &args.price_scale {
+        Some(s) => s
+            .parse()
+            .map_err(|e| ConfigError::Usage(format!("--price-scale: {e}")))?,
+        // A recording says in which prices it was made.
+        None => scalper_backtest::recorded_price_scale(&args.data).unwrap_or_default(),
+    };
     // Only the JSON report lists the trades; `--trades` streams them to the file as they close.
     opts.keep_trades = args.json || args.plot_trades;
     opts.keep_prices = args.plot_trades;
