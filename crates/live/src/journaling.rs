@@ -500,6 +500,8 @@ impl JournalSink {
                     .find(|t| t.close_ref.as_ref() == Some(deal_ref))
                 {
                     let (r, reason) = (t.open_ref.clone(), reason.clone());
+                    // A later close is compared with the quote it is sent on, not this one's.
+                    self.expected.exit.remove(&r);
                     self.write(format!("journaling the refused close of {r}"), move |j| {
                         j.record_close_rejected(&r, now, &reason).map(drop)
                     })?;
@@ -552,7 +554,11 @@ impl JournalSink {
     }
 
     /// Journals when an opening request went out, was acknowledged and confirmed.
-    pub fn on_timing(&mut self, t: crate::execution::DealTiming) -> Result<(), LiveError> {
+    pub fn on_timing(
+        &mut self,
+        t: crate::execution::DealTiming,
+        now: Timestamp,
+    ) -> Result<(), LiveError> {
         let exec = Execution {
             sent_at: Some(t.sent_at),
             acked_at: t.acked_at,
@@ -561,7 +567,7 @@ impl JournalSink {
         };
         let r = t.deal_ref;
         self.write(format!("journaling the timing of {r}"), move |j| {
-            j.record_execution(&r, t.sent_at, &exec)
+            j.record_execution(&r, now, &exec)
         })
     }
 

@@ -504,7 +504,7 @@ impl Session {
             }
             if let Some(t) = done.timing {
                 // The record is for the trader's reports; trading does not depend on it.
-                if let Err(e) = j.on_timing(*t) {
+                if let Err(e) = j.on_timing(*t, self.clock.now()) {
                     tracing::warn!(error = %e, "the execution timing was not journaled");
                 }
             }

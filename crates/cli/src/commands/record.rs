@@ -206,6 +206,8 @@ pub async fn run(args: &RecordArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     let epics = crate::commands::run::instruments(&args.instruments, ctx, &engine_cfg)?;
     let cfg = config(args.dir.as_ref(), ctx)?;
     let mut intr = scalper_live::Interrupts::install()?;
+    // The directory is checked (and locked) first: a bad one is refused before anything starts.
+    let recording = Recording::start(cfg)?;
     let (client, sandbox) = if args.sandbox {
         let sandbox = scalper_sandbox::Sandbox::start(scalper_sandbox::SandboxConfig {
             seed: args.seed.unwrap_or(42),
@@ -233,7 +235,6 @@ pub async fn run(args: &RecordArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         );
         (IgClient::new(ig)?, None)
     };
-    let recording = Recording::start(cfg)?;
     client.login().await.context("logging in")?;
     let mut stream_cfg = StreamConfig::default();
     recording.attach(&mut stream_cfg);
