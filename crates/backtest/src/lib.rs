@@ -34,6 +34,7 @@ pub mod parse;
 pub mod plot;
 pub mod record;
 pub mod recorder;
+pub mod replay;
 pub mod runner;
 pub mod summary;
 pub mod sweep;
@@ -55,9 +56,12 @@ pub use options::{
 pub use output::{
     write_bars_csv, write_quotes_csv, write_trades_csv, write_trades_file, TradesCsv, TradesFile,
 };
-pub use plot::{write_equity_png, EquityPlot};
+pub use plot::{write_equity_png, write_replay_png, EquityPlot};
 pub use record::{DataKind, RawBar, RawQuote, Record, RecordSource};
 pub use recorder::{RecordError, RecordSummary, Recorder, RecorderConfig, RecorderHandle, Tap};
+pub use replay::{
+    replay_run, Attribution, Extra, InstrumentReplay, Leg, LiveTrade, Pair, ReplayInput,
+};
 pub use runner::{
     run_backtest, run_backtest_with_progress, run_on_source, BacktestReport, Progress, RefusalStat,
 };

@@ -18,6 +18,7 @@ fn write_journal(path: &std::path::Path) {
         &SystemEvent::EngineStart {
             mode: "live".into(),
             currency: Some("EUR".into()),
+            setup: None,
         },
     )
     .unwrap();

@@ -298,6 +298,14 @@ impl EngineConfig {
         Ok(cfg)
     }
 
+    /// The configuration as TOML text that [`EngineConfig::from_toml`] reads back to the same
+    /// value (a run keeps it in its journal for `scalper replay`).
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        toml::to_string(self).map_err(|e| ConfigError::Parse {
+            message: e.to_string(),
+        })
+    }
+
     /// Checks ranges and names; called by [`EngineConfig::from_toml`] and `Engine::new`.
     pub fn validate(&self) -> Result<(), ConfigError> {
         crate::broker::DealRefGen::new(&self.deal_ref_prefix, self.seed).map_err(|e| {

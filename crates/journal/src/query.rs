@@ -55,12 +55,19 @@ const UNRESOLVED_STATES: &str = "('intent','submitted','unknown')";
 const TRADE_COLUMNS: &str = "id, deal_reference, epic, direction, size, order_type, stop_level,
     limit_level, paper, adopted, strategy, state, deal_id, open_level, close_level, pnl, fees,
     created_at, opened_at, closed_at, reason, signal_at, signal_bid, signal_ask, entry_spread,
-    sent_at, acked_at, confirmed_at, slippage_points, slippage, exit_spread, exit_slippage_points";
+    sent_at, acked_at, confirmed_at, slippage_points, slippage, exit_spread, exit_slippage_points,
+    exit_signal_at";
+/// The same from a journal of schema 2 (read-only, not migrated).
+const TRADE_COLUMNS_V2: &str = "id, deal_reference, epic, direction, size, order_type, stop_level,
+    limit_level, paper, adopted, strategy, state, deal_id, open_level, close_level, pnl, fees,
+    created_at, opened_at, closed_at, reason, signal_at, signal_bid, signal_ask, entry_spread,
+    sent_at, acked_at, confirmed_at, slippage_points, slippage, exit_spread, exit_slippage_points,
+    NULL";
 /// The same from a journal older than the execution record (read-only, not migrated).
 const TRADE_COLUMNS_V1: &str = "id, deal_reference, epic, direction, size, order_type,
     stop_level, limit_level, paper, adopted, strategy, state, deal_id, open_level, close_level,
     pnl, fees, created_at, opened_at, closed_at, reason, NULL, NULL, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL";
+    NULL, NULL, NULL, NULL, NULL, NULL";
 
 fn dec(row: &Row<'_>, idx: usize, ctx: &'static str) -> Result<Decimal, JournalError> {
     let s: String = row.get(idx).map_err(JournalError::sqlite(ctx))?;
@@ -131,6 +138,7 @@ fn trade_from_row(row: &Row<'_>) -> Result<Trade, JournalError> {
             slippage: opt_dec(row, 29, "slippage")?.map(Money::new),
             exit_spread: opt_dec(row, 30, "exit spread")?,
             exit_slippage_points: opt_dec(row, 31, "exit slippage points")?,
+            exit_signal_at: get::<Option<i64>>(row, 32)?.map(Timestamp::from_millis),
         },
     })
 }
@@ -143,6 +151,8 @@ impl Journal {
     ) -> Result<Vec<Trade>, JournalError> {
         let columns = if self.schema < crate::schema::EXECUTION_SINCE {
             TRADE_COLUMNS_V1
+        } else if self.schema < crate::schema::EXIT_SIGNAL_SINCE {
+            TRADE_COLUMNS_V2
         } else {
             TRADE_COLUMNS
         };

@@ -67,6 +67,12 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ALTER TABLE trades ADD COLUMN exit_spread TEXT;
     ALTER TABLE trades ADD COLUMN exit_slippage_points TEXT;",
     ),
+    (
+        "exit_signal",
+        // The quote a close the engine sent was decided on (IG's time): where a replay
+        // compares exits.
+        "ALTER TABLE trades ADD COLUMN exit_signal_at INTEGER;",
+    ),
 ];
 
 /// The schema version this binary writes.
@@ -79,6 +85,9 @@ pub const READABLE_SINCE: i64 = 1;
 
 /// The schema version that added the trades' execution record (`Execution`).
 pub const EXECUTION_SINCE: i64 = 2;
+
+/// The schema version that added `exit_signal_at` to the execution record.
+pub const EXIT_SIGNAL_SINCE: i64 = 3;
 
 #[cfg(test)]
 mod tests {

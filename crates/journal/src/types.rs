@@ -109,6 +109,50 @@ pub struct PartialClose {
     pub reason: String,
 }
 
+/// A run's set-up, journaled with its start: enough to run the same engine over the quotes it
+/// received (`scalper replay`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSetup {
+    /// The engine configuration (`[engine]`, as the run used it), as TOML.
+    pub config: String,
+    /// The instruments as the broker described them at the start (dealing rules, point
+    /// value, the account's conversion rate).
+    pub instruments: Vec<scalper_model::Instrument>,
+    /// The equity the run sized with at the start.
+    pub equity: Money,
+    /// Local wall clock (epoch ms) when the run started: the first quote a replay feeds was
+    /// received after it.
+    pub started_wall_ms: i64,
+    /// The journal id of the run's first trade: trades from it on (up to the next run's) are
+    /// this run's.
+    pub first_trade_id: u64,
+    /// Positions the run took over at its start (opened by an earlier run): a replay cannot
+    /// follow them.
+    #[serde(default)]
+    pub positions_taken_over: u32,
+    /// Paper trading (fills simulated from the live quotes).
+    #[serde(default)]
+    pub paper: bool,
+    /// The session day's totals the run started with (risk limits count them): realised
+    /// P&L, entries, and the day they belong to (`YYYY-MM-DD`).
+    #[serde(default)]
+    pub day_realised_pnl: Money,
+    #[serde(default)]
+    pub day_trades: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<String>,
+}
+
+/// The quotes a run's engine never saw (see `SystemEvent::EngineStop`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedQuotes {
+    /// How many in all.
+    pub total: u64,
+    /// Each one's instrument and IG time, in the order they were skipped (the first 100,000
+    /// when there were more).
+    pub quotes: Vec<(Epic, Timestamp)>,
+}
+
 /// Events that do not belong to one trade.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -155,9 +199,25 @@ pub enum SystemEvent {
         /// journal holds for this run is in it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         currency: Option<String>,
+        /// What `scalper replay` needs to run the same engine again (absent in journals
+        /// written before replay existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        setup: Option<Box<RunSetup>>,
     },
     EngineStop {
         reason: String,
+        /// Local wall clock (epoch ms) when trading stopped (before the wind-down): the
+        /// last quote a replay feeds was received before it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ended_wall_ms: Option<i64>,
+        /// Local wall clock (epoch ms) when the run's one-second timer started (its timer
+        /// events came every second from then).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timer_started_wall_ms: Option<i64>,
+        /// Quotes the run received but the engine never saw (a newer quote of the same
+        /// instrument replaced each before the engine read it): a replay leaves them out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        skipped_quotes: Option<SkippedQuotes>,
     },
     /// An in-run comparison of the broker's positions with the engine's that found a
     /// difference: closes the stream did not report (booked at IG's level) and positions the
@@ -222,6 +282,9 @@ pub struct Execution {
     /// quote it was sent on (only for closes the engine sent).
     pub exit_spread: Option<Decimal>,
     pub exit_slippage_points: Option<Decimal>,
+    /// The quote a close the engine sent was decided on (IG's time).
+    #[serde(default)]
+    pub exit_signal_at: Option<Timestamp>,
 }
 
 impl Execution {

@@ -241,7 +241,8 @@ impl Journal {
                 acked_at = COALESCE(?7, acked_at), confirmed_at = COALESCE(?8, confirmed_at),
                 slippage_points = COALESCE(?9, slippage_points),
                 slippage = COALESCE(?10, slippage), exit_spread = COALESCE(?11, exit_spread),
-                exit_slippage_points = COALESCE(?12, exit_slippage_points)
+                exit_slippage_points = COALESCE(?12, exit_slippage_points),
+                exit_signal_at = COALESCE(?13, exit_signal_at)
              WHERE id = ?1",
             params![
                 id.0,
@@ -256,6 +257,7 @@ impl Journal {
                 text(e.slippage.map(Money::value)),
                 text(e.exit_spread),
                 text(e.exit_slippage_points),
+                ms(e.exit_signal_at),
             ],
         )
         .map_err(JournalError::sqlite("writing an execution record"))?;

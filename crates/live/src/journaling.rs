@@ -49,7 +49,8 @@ pub struct JournalSink {
 #[derive(Debug, Default)]
 struct Expected {
     entry: HashMap<DealReference, Price>,
-    exit: HashMap<DealReference, Price>,
+    /// The level and the deciding quote's time.
+    exit: HashMap<DealReference, (Price, Timestamp)>,
 }
 
 impl JournalSink {
@@ -439,7 +440,7 @@ impl JournalSink {
                             Direction::Buy => q.bid,
                             Direction::Sell => q.offer,
                         };
-                        self.expected.exit.insert(reference.clone(), level);
+                        self.expected.exit.insert(reference.clone(), (level, q.ts));
                     }
                     self.write(format!("journaling the close of {reference}"), move |j| {
                         j.record_close_submitted(&reference, now).map(drop)
@@ -641,7 +642,8 @@ impl JournalSink {
                     Some(Execution {
                         exit_spread: Some(points(q.offer - q.bid)),
                         exit_slippage_points: expected
-                            .map(|e| points((e - c.exit_price) * c.direction.sign())),
+                            .map(|(e, _)| points((e - c.exit_price) * c.direction.sign())),
+                        exit_signal_at: expected.map(|(_, at)| at),
                         ..Execution::default()
                     })
                 });

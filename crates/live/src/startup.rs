@@ -243,12 +243,33 @@ async fn recover(
     }
     init.positions = positions;
     // One number per trade: the log's, the summary's and the journal's.
-    init.first_trade_id = Some(j.next_trade_id()?);
+    let first_trade_id = j.next_trade_id()?;
+    init.first_trade_id = Some(first_trade_id);
+    // What a replay needs to run this engine again over the quotes this run receives.
+    let setup = engine_cfg
+        .to_toml()
+        .map_err(|e| tracing::warn!(error = %e, "cannot keep the run's configuration for a replay"))
+        .ok()
+        .map(|config| {
+            Box::new(scalper_journal::RunSetup {
+                config,
+                instruments: instruments.to_vec(),
+                equity: init.equity,
+                started_wall_ms: wall_now.millis(),
+                first_trade_id,
+                positions_taken_over: u32::try_from(init.positions.len()).unwrap_or(u32::MAX),
+                paper: opts.paper,
+                day_realised_pnl: init.day_realised_pnl,
+                day_trades: init.day_trades,
+                day: init.day.map(|d| d.to_string()),
+            })
+        });
     j.event(
         wall_now,
         &scalper_journal::SystemEvent::EngineStart {
             mode: if opts.paper { "paper" } else { "live" }.into(),
             currency,
+            setup,
         },
     );
     j.session_events(&client.stats(), wall_now);

@@ -87,6 +87,9 @@ pub struct Session {
     /// Operators' control requests (`RunOptions::telemetry`).
     control: Option<mpsc::Receiver<ControlRequest>>,
     service: Option<Arc<dyn ServiceNotify>>,
+    /// Wall clock (epoch ms) when the event loop's one-second timer started: a replay sends
+    /// its timer events at the same instants.
+    timer_started_wall_ms: Option<i64>,
 }
 
 impl std::fmt::Debug for Session {
@@ -181,6 +184,7 @@ impl Session {
             publisher,
             control,
             service: opts.service.clone(),
+            timer_started_wall_ms: None,
         };
         let at = crate::wall_clock_now();
         for (epic, times) in hours {
@@ -320,6 +324,7 @@ impl Session {
     ) -> Stop {
         let deadline = opts.duration.map(|d| started + d);
         let mut ticker = tokio::time::interval(Duration::from_secs(1));
+        self.timer_started_wall_ms = Some(crate::wall_clock_now().millis());
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut status = StatusLine::new(opts.status_line);
         let mut last_quote_ts = Timestamp::from_millis(0);
@@ -726,6 +731,7 @@ impl Session {
     /// Winds the run down: closes everything when asked (demo), waits (bounded) for closes and
     /// for requests in flight, stops the stream and journals the stop.
     pub async fn finish(&mut self, stop: Stop, wall_start: Timestamp) -> Finished {
+        let trading_ended_wall_ms = crate::wall_clock_now().millis();
         // A second interrupt means "stop now": nothing more is sent.
         let close = self.at_end == AtEnd::Flatten
             && matches!(stop, Stop::Deadline | Stop::StreamClosed)
@@ -755,7 +761,10 @@ impl Session {
         if stop == Stop::StreamClosed {
             tracing::error!("the price stream stopped");
         }
+        let mut skipped = None;
         if let Some(s) = self.streams.take() {
+            let (quotes, total) = s.rx.quotes.take_replaced();
+            skipped = (total > 0).then(|| scalper_journal::SkippedQuotes { total, quotes });
             s.forwarder.abort();
             if tokio::time::timeout(Duration::from_secs(5), s.client.shutdown())
                 .await
@@ -770,6 +779,9 @@ impl Session {
                 now,
                 &scalper_journal::SystemEvent::EngineStop {
                     reason: format!("{stop:?}"),
+                    ended_wall_ms: Some(trading_ended_wall_ms),
+                    timer_started_wall_ms: self.timer_started_wall_ms,
+                    skipped_quotes: skipped,
                 },
             );
         }

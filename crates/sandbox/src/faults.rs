@@ -13,6 +13,9 @@
 //!          | "rate-limit:" T             403 error.public-api.exceeded-account-allowance
 //!          | "reject:" REASON [":" T]    reject deals with IG reason REASON (default T = 1)
 //!          | "latency:" DURATION         add this delay to every REST request
+//!          | "slippage:" POINTS          fill every market deal (opens and closes the client sends)
+//!                                        this many points worse than the sandbox's price, in the
+//!                                        epic's quoted units (a pip on IG's FX levels), e.g. 0.5
 //!          | "confirm-delay:" DURATION   /confirms answers deal-not-found until DURATION has passed
 //!          | "hold-deal:" DURATION [":" T] hold the next T dealing requests (default 1) for DURATION,
 //!                                        then execute the deal and answer as usual
@@ -68,11 +71,13 @@ pub struct FaultSpec {
     pub rules: Vec<FaultRule>,
     pub latency: Option<Duration>,
     pub confirm_delay: Option<Duration>,
+    /// Adverse points on every market fill.
+    pub slippage: Option<rust_decimal::Decimal>,
 }
 
 /// Why a fault spec was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid fault {item:?}: {reason} (grammar: name:N | name:0.F | latency:50ms | reject:REASON[:N] | hold-deal:8s[:N]; names: token-invalid, http500, http503, timeout, drop-deal-response, lose-confirm, rate-limit, reject, latency, confirm-delay, hold-deal)")]
+#[error("invalid fault {item:?}: {reason} (grammar: name:N | name:0.F | latency:50ms | slippage:0.5 | reject:REASON[:N] | hold-deal:8s[:N]; names: token-invalid, http500, http503, timeout, drop-deal-response, lose-confirm, rate-limit, reject, latency, slippage, confirm-delay, hold-deal)")]
 pub struct FaultSpecError {
     pub item: String,
     pub reason: String,
@@ -139,6 +144,24 @@ impl FaultSpec {
                     out.confirm_delay = Some(parse_duration(item, arg)?);
                     continue;
                 }
+                "slippage" => {
+                    let points: rust_decimal::Decimal = arg.trim().parse().map_err(|_| {
+                        err(
+                            item,
+                            format!("{:?} is not a number of points like 0.5", arg.trim()),
+                        )
+                    })?;
+                    if points <= rust_decimal::Decimal::ZERO
+                        || points > rust_decimal::Decimal::from(10_000)
+                    {
+                        return Err(err(
+                            item,
+                            "slippage must be more than 0 and at most 10000 points",
+                        ));
+                    }
+                    out.slippage = Some(points);
+                    continue;
+                }
                 "reject" => {
                     let (reason, count) = match arg.split_once(':') {
                         Some((r, c)) => (r.trim(), parse_trigger(item, c)?),
@@ -196,6 +219,8 @@ pub struct FaultState {
     rules: Vec<FaultRule>,
     pub latency: Option<Duration>,
     pub confirm_delay: Option<Duration>,
+    /// Adverse points on every market fill (`slippage:`).
+    pub slippage: Option<rust_decimal::Decimal>,
     rng: ChaCha8Rng,
     /// How many faults of each kind fired (reported in `/sandbox/state`).
     pub fired: std::collections::BTreeMap<String, u64>,
@@ -207,6 +232,7 @@ impl FaultState {
             rules: Vec::new(),
             latency: None,
             confirm_delay: None,
+            slippage: None,
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0xfa17),
             fired: std::collections::BTreeMap::new(),
         }
@@ -221,6 +247,9 @@ impl FaultState {
         if spec.confirm_delay.is_some() {
             self.confirm_delay = spec.confirm_delay;
         }
+        if spec.slippage.is_some() {
+            self.slippage = spec.slippage;
+        }
     }
 
     /// Removes every fault.
@@ -228,6 +257,23 @@ impl FaultState {
         self.rules.clear();
         self.latency = None;
         self.confirm_delay = None;
+        self.slippage = None;
+    }
+
+    /// A market fill at `level` for a deal in `dir` (the client buys: `Buy`), after the
+    /// `slippage:` fault: worse for the client by the armed points, counted as fired.
+    pub fn slip(
+        &mut self,
+        level: rust_decimal::Decimal,
+        dir: scalper_model::Direction,
+    ) -> rust_decimal::Decimal {
+        match self.slippage {
+            Some(points) => {
+                *self.fired.entry("slippage".into()).or_default() += 1;
+                level + points * dir.sign()
+            }
+            None => level,
+        }
     }
 
     /// Fires `kind` if a rule for it is due; consumes one count.
@@ -308,6 +354,28 @@ mod tests {
         assert_eq!(s.rules[0].trigger, Trigger::Count(3));
         assert_eq!(s.rules[1].trigger, Trigger::Fraction(0.05));
         assert_eq!(s.latency, Some(Duration::from_millis(50)));
+        let slip = FaultSpec::parse("slippage:0.5").unwrap();
+        assert_eq!(slip.slippage, Some(rust_decimal::Decimal::new(5, 1)));
+        for bad in [
+            "slippage:-1",
+            "slippage:0",
+            "slippage:abc",
+            "slippage:20000",
+        ] {
+            assert!(FaultSpec::parse(bad).is_err(), "{bad}");
+        }
+        let mut st = FaultState::new(1);
+        st.add(slip);
+        let level = rust_decimal::Decimal::from(100);
+        assert_eq!(
+            st.slip(level, scalper_model::Direction::Buy),
+            rust_decimal::Decimal::new(1005, 1)
+        );
+        assert_eq!(
+            st.slip(level, scalper_model::Direction::Sell),
+            rust_decimal::Decimal::new(995, 1)
+        );
+        assert_eq!(st.fired.get("slippage"), Some(&2));
         let r = FaultSpec::parse("reject:INSUFFICIENT_FUNDS:2, confirm-delay:2s").unwrap();
         assert_eq!(
             r.rules[0],

@@ -172,6 +172,12 @@ impl World<'_> {
         c.direction = Some(dir.as_str().into());
         c.size = Some(size);
         let fill = open_price(&quote, dir);
+        // A market deal fills `slippage:` points worse (a limit order's own level is kept).
+        let fill = if order_type == "MARKET" {
+            self.st.faults.slip(fill, dir)
+        } else {
+            fill
+        };
         let reason = self
             .common_reject(account, &req.epic, &req.expiry)
             .or_else(|| {
@@ -460,7 +466,8 @@ impl World<'_> {
                 "error.trading.otc.instrument-not-found",
             ));
         };
-        let level = close_price(&q, first.direction);
+        // The close deals `dir`, the opposite of the position: `slippage:` makes it worse.
+        let level = self.st.faults.slip(close_price(&q, first.direction), dir);
         let mut left = size;
         let mut profit = Decimal::ZERO;
         let mut affected = Vec::new();

@@ -532,3 +532,129 @@ mod tests {
         assert_eq!(dd, vec![(1, -10.0), (2, 0.0), (3, -20.0), (4, 0.0)]);
     }
 }
+
+const REPLAY: RGBColor = RGBColor(230, 130, 20);
+
+/// The chart of a replay (`scalper replay --plot`): the realised P&L of the live run and of
+/// its replay over the run's time, each step at a trade's close.
+pub fn write_replay_png(
+    path: &Path,
+    replay: &crate::replay::InstrumentReplay,
+    size: (u32, u32),
+) -> Result<(), BacktestError> {
+    if size.0 < MIN_PLOT_SIZE.0 || size.1 < MIN_PLOT_SIZE.1 {
+        return Err(BacktestError::option("plot size", "too small"));
+    }
+    let font = font().map_err(|e| BacktestError::output(path, e))?;
+    draw_replay(path, font, replay, size).map_err(|e| BacktestError::output(path, e))
+}
+
+/// Cumulative P&L steps from `(close time, pnl)` in close order, starting at 0 at `x0`.
+fn steps(x0: i64, mut closes: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+    closes.sort_by_key(|c| c.0);
+    let mut out = vec![(x0, 0.0)];
+    let mut total = 0.0;
+    for (t, p) in closes {
+        out.push((t, total));
+        total += p;
+        out.push((t, total));
+    }
+    out
+}
+
+fn draw_replay(
+    path: &Path,
+    font: FontRef<'static>,
+    r: &crate::replay::InstrumentReplay,
+    size: (u32, u32),
+) -> Result<(), String> {
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    let x0 = r.first_quote.map_or(0, Timestamp::millis);
+    let x1 = r.last_quote.map_or(x0 + 1, Timestamp::millis).max(x0 + 1);
+    let mut live_closes: Vec<(i64, f64)> = r
+        .pairs
+        .iter()
+        .map(|p| &p.live)
+        .chain(r.extra.iter().map(|x| &x.trade))
+        .filter_map(|t| Some((t.closed_at?.millis(), f(t.pnl?.value()))))
+        .collect();
+    live_closes.retain(|c| c.0 >= x0);
+    let replay_closes: Vec<(i64, f64)> = r
+        .pairs
+        .iter()
+        .map(|p| &p.replay)
+        .chain(r.missed.iter())
+        .map(|t| (t.exit_time.millis(), f(t.pnl.value())))
+        .collect();
+    let mut live = steps(x0, live_closes);
+    let mut replay = steps(x0, replay_closes);
+    let end = |v: &mut Vec<(i64, f64)>| {
+        let last = v.last().map_or(0.0, |p| p.1);
+        v.push((x1, last));
+    };
+    end(&mut live);
+    end(&mut replay);
+    let (lo, hi) = live
+        .iter()
+        .chain(replay.iter())
+        .fold((0.0f64, 0.0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    let root = GlyphBackend::new(BitMapBackend::new(path, size), font).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(&x))?;
+    let title = format!(
+        "replay of {} on {} ({}), {}: live vs replay",
+        r.strategy,
+        r.name,
+        r.epic,
+        period(Timestamp::from_millis(x0), Timestamp::from_millis(x1))
+    );
+    let title_px = (size.1 / 25).clamp(14, 24);
+    let body = root
+        .titled(
+            &title,
+            (FAMILY, title_px).into_font().style(FontStyle::Bold),
+        )
+        .map_err(|x| e(&x))?;
+    let y = padded(lo, hi);
+    let range = y.end - y.start;
+    let label = label_font(&body);
+    let span = x1 - x0;
+    let mut chart = ChartBuilder::on(&body)
+        .margin(8)
+        .x_label_area_size(40)
+        .y_label_area_size(90)
+        .build_cartesian_2d(TimeAxis(x0..x1), y)
+        .map_err(|x| e(&x))?;
+    let x_fmt = |ms: &i64| time_label(*ms, span);
+    let y_fmt = |v: &f64| amount_label(*v, range, &r.currency);
+    chart
+        .configure_mesh()
+        .x_labels(8)
+        .y_labels(6)
+        .label_style(label.clone())
+        .axis_desc_style(label.clone())
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .y_desc(format!("Realised P&L ({})", r.currency))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(|x| e(&x))?;
+    chart
+        .draw_series(LineSeries::new(replay, REPLAY.stroke_width(2)))
+        .map_err(|x| e(&x))?
+        .label(format!("replay ({} trades)", r.replay_trades))
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], REPLAY.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(live, EQUITY.stroke_width(2)))
+        .map_err(|x| e(&x))?
+        .label(format!("live ({} trades)", r.live_trades))
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], EQUITY.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font(label)
+        .background_style(WHITE.mix(0.8))
+        .border_style(START)
+        .draw()
+        .map_err(|x| e(&x))?;
+    root.present().map_err(|x| e(&x))
+}

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 pub use research::{
-    BacktestArgs, JournalArgs, JournalCommand, PricesArgs, ReportArgs, SweepArgs, SynthArgs,
+    BacktestArgs, JournalArgs, JournalCommand, PricesArgs, ReplayArgs, ReportArgs, SweepArgs,
+    SynthArgs,
 };
 pub use soak::SoakArgs;
 pub use trading::{
@@ -90,6 +91,10 @@ pub enum Command {
     /// Record quotes without trading (IG, or the built-in sandbox with --sandbox), to the
     /// files `backtest --data` reads.
     Record(RecordArgs),
+    /// Replay a journaled run over its recording with the sim broker and the run's own
+    /// configuration, and compare trade by trade: same decisions? the P&L difference explained
+    /// by latency, slippage, exit timing and missed or extra trades.
+    Replay(ReplayArgs),
     /// Backtest a strategy on historical data.
     Backtest(BacktestArgs),
     /// Run a parameter grid in parallel and rank the results.

@@ -229,3 +229,28 @@ pub struct ReportArgs {
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
 }
+
+/// `scalper replay [--journal PATH] [--data DIR] [--run N] [--trades] [--plot FILE] [--json]`
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// The run's journal (default: `[journal] path` in the config file, else
+    /// `data/journal.sqlite`; a demo's is data/demo-journal-<time>.sqlite).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+    /// The run's recording: the directory `--record` wrote (default: `[record] dir`, else
+    /// data/recordings), an instrument's directory in it, or a day file.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Which run of the journal: 1 is the first, -1 (default) the last.
+    #[arg(long, value_name = "N", default_value_t = -1, allow_hyphen_values = true)]
+    pub run: i64,
+    /// List every matched trade, not only those that differ.
+    #[arg(long)]
+    pub trades: bool,
+    /// Write a chart (PNG) of the realised P&L, live against replay.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Print the replay as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}

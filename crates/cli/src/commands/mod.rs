@@ -10,6 +10,7 @@ pub mod observe;
 pub mod prices;
 pub mod ray;
 pub mod record;
+pub mod replay;
 pub mod research;
 pub mod run;
 pub mod sandbox;
@@ -32,6 +33,7 @@ pub async fn dispatch(command: &Command, ctx: &Context) -> anyhow::Result<ExitCo
         Command::Run(args) => run::run(args, ctx).await,
         Command::Demo(args) => demo::run(args, ctx).await,
         Command::Record(args) => record::run(args, ctx).await,
+        Command::Replay(args) => replay::run(args, ctx),
         Command::Backtest(args) => research::backtest(args, ctx),
         Command::Sweep(args) => research::sweep(args, ctx),
         Command::Synth(args) => research::synth(args, ctx),

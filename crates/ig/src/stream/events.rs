@@ -104,11 +104,17 @@ pub enum StreamEvent {
     Status(StreamStatus),
 }
 
+/// At most this many replaced quotes are remembered (epic and time) for
+/// [`QuoteReceiver::take_replaced`]; later ones are only counted.
+pub const REPLACED_KEPT: usize = 100_000;
+
 #[derive(Debug, Default)]
 struct MailboxState {
     latest: HashMap<Epic, Quote>,
     order: VecDeque<Epic>,
     coalesced: u64,
+    /// The quotes replaced before being read (epic, IG time), up to [`REPLACED_KEPT`].
+    replaced: Vec<(Epic, Timestamp)>,
     closed: bool,
 }
 
@@ -165,8 +171,11 @@ impl QuoteSender {
         {
             let mut st = self.mailbox.lock();
             let epic = quote.epic.clone();
-            if st.latest.insert(epic.clone(), quote).is_some() {
+            if let Some(old) = st.latest.insert(epic.clone(), quote) {
                 st.coalesced += 1;
+                if st.replaced.len() < REPLACED_KEPT {
+                    st.replaced.push((old.epic, old.ts));
+                }
             } else {
                 st.order.push_back(epic);
             }
@@ -207,6 +216,14 @@ impl QuoteReceiver {
     /// How many quotes were replaced by a newer one before being read.
     pub fn coalesced(&self) -> u64 {
         self.mailbox.lock().coalesced
+    }
+
+    /// The quotes replaced before being read so far (epic and IG time, in the order they were
+    /// replaced, at most [`REPLACED_KEPT`]), and how many were replaced in all: the quotes the
+    /// consumer never saw. Taken: the next call returns the later ones.
+    pub fn take_replaced(&self) -> (Vec<(Epic, Timestamp)>, u64) {
+        let mut st = self.mailbox.lock();
+        (std::mem::take(&mut st.replaced), st.coalesced)
     }
 }
 
@@ -251,6 +268,15 @@ mod tests {
         assert_eq!(rx.recv().await.unwrap(), q("BBBBBB", 10));
         assert_eq!(rx.try_recv(), None);
         assert_eq!(rx.coalesced(), 2);
+        let (replaced, total) = rx.take_replaced();
+        assert_eq!(total, 2);
+        assert_eq!(
+            replaced,
+            vec![
+                (Epic::new("AAAAAA").unwrap(), Timestamp::from_millis(1)),
+                (Epic::new("AAAAAA").unwrap(), Timestamp::from_millis(2))
+            ]
+        );
         tx.send(q("BBBBBB", 11));
         drop(tx);
         assert_eq!(rx.recv().await.unwrap(), q("BBBBBB", 11));
