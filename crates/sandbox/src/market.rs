@@ -1,5 +1,6 @@
 //! One epic at runtime: its quote source (simulator or CSV replay), market status, and the
-//! second/minute bid-ask bars kept for `/prices`.
+//! second, minute, hour and day bid-ask bars kept for `/prices` (the live part of the price
+//! history; [`crate::backfill`] generates what came before).
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -51,8 +52,57 @@ impl Bar {
     }
 }
 
-const MAX_SECOND_BARS: usize = 3_600;
-const MAX_MINUTE_BARS: usize = 7 * 24 * 60;
+const SECOND_MS: i64 = 1_000;
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// Bars of one period recorded from the quotes, the oldest dropped past a cap.
+#[derive(Debug)]
+pub struct Tier {
+    pub period: i64,
+    cap: usize,
+    pub bars: VecDeque<Bar>,
+    /// Older bars were dropped: the first bar is no longer the simulation's first.
+    pub trimmed: bool,
+}
+
+impl Tier {
+    fn new(period: i64, cap: usize) -> Self {
+        Self {
+            period,
+            cap,
+            bars: VecDeque::new(),
+            trimmed: false,
+        }
+    }
+
+    fn push(&mut self, q: &Quote) {
+        let ms = q.ts.millis();
+        let start = ms - ms.rem_euclid(self.period);
+        match self.bars.back_mut() {
+            Some(b) if b.start == start => b.update(q),
+            _ => {
+                self.bars.push_back(Bar::new(start, q));
+                if self.bars.len() > self.cap {
+                    self.bars.pop_front();
+                    self.trimmed = true;
+                }
+            }
+        }
+    }
+}
+
+/// The recorded tiers: an hour of seconds, a week of minutes, 62 days of hours, ten years of
+/// days (memory stays bounded however long the sandbox runs).
+fn tiers() -> [Tier; 4] {
+    [
+        Tier::new(SECOND_MS, 3_600),
+        Tier::new(MINUTE_MS, 7 * 24 * 60),
+        Tier::new(HOUR_MS, 62 * 24),
+        Tier::new(DAY_MS, 3_660),
+    ]
+}
 
 /// Where quotes come from.
 #[derive(Debug)]
@@ -78,8 +128,11 @@ pub struct MarketRt {
     pub day_open: Decimal,
     pub high: Decimal,
     pub low: Decimal,
-    pub seconds: VecDeque<Bar>,
-    pub minutes: VecDeque<Bar>,
+    /// The quote the simulation starts from: the back-filled history ends on it, at its
+    /// second.
+    pub origin: Quote,
+    /// Live bars, finest first (seconds, minutes, hours, days).
+    pub tiers: [Tier; 4],
 }
 
 /// Why a replay file could not be loaded.
@@ -163,17 +216,22 @@ impl MarketRt {
             }
         };
         let mid = last.mid().value();
-        Self {
+        let mut m = Self {
             entry,
             source,
-            last,
             status_override: None,
             day_open: mid,
             high: mid,
             low: mid,
-            seconds: VecDeque::new(),
-            minutes: VecDeque::new(),
-        }
+            origin: last.clone(),
+            last,
+            tiers: tiers(),
+        };
+        // The starting quote is the simulation's first tick: its bars open where the
+        // back-filled history closes.
+        let first = m.origin.clone();
+        m.record(&first);
+        m
     }
 
     /// The next quote due at or before `until`, if any (recorded into bars).
@@ -253,19 +311,9 @@ impl MarketRt {
         let mid = q.mid().value();
         self.high = self.high.max(mid);
         self.low = self.low.min(mid);
-        let ms = q.ts.millis();
-        push_bar(
-            &mut self.seconds,
-            ms - ms.rem_euclid(1_000),
-            q,
-            MAX_SECOND_BARS,
-        );
-        push_bar(
-            &mut self.minutes,
-            ms - ms.rem_euclid(60_000),
-            q,
-            MAX_MINUTE_BARS,
-        );
+        for t in &mut self.tiers {
+            t.push(q);
+        }
     }
 
     /// Current status at simulated time `now` under `cfg`'s schedule.
@@ -279,18 +327,6 @@ impl MarketRt {
             Some(s) => s.clone(),
             None if open => MarketStatus::Tradeable,
             None => MarketStatus::Closed,
-        }
-    }
-}
-
-fn push_bar(bars: &mut VecDeque<Bar>, start: i64, q: &Quote, cap: usize) {
-    match bars.back_mut() {
-        Some(b) if b.start == start => b.update(q),
-        _ => {
-            bars.push_back(Bar::new(start, q));
-            if bars.len() > cap {
-                bars.pop_front();
-            }
         }
     }
 }
@@ -326,15 +362,10 @@ pub fn previous_bar_start(start: i64, period_ms: i64) -> i64 {
     }
 }
 
-/// Bars of `period_ms` built from the stored second or minute bars, oldest first.
-pub fn aggregate(m: &MarketRt, period_ms: i64) -> Vec<Bar> {
-    let src = if period_ms < 60_000 {
-        &m.seconds
-    } else {
-        &m.minutes
-    };
+/// `bars` (oldest first, each within one bar of `period_ms`) merged into bars of `period_ms`.
+pub fn aggregate<'a>(bars: impl IntoIterator<Item = &'a Bar>, period_ms: i64) -> Vec<Bar> {
     let mut out: Vec<Bar> = Vec::new();
-    for b in src {
+    for b in bars {
         let start = bar_start(b.start, period_ms);
         match out.last_mut() {
             Some(last) if last.start == start => last.merge(b),
