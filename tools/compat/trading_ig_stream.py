@@ -103,22 +103,29 @@ def dec(s):
 
 def check_candles(name, candles, ticks, period, need_complete):
     """Each candle (its last update per start) must be the OHLC and count of the ticks seen
-    in its window."""
+    in its window. The snapshot's candle also holds the ticks before the subscription: it
+    must contain the ticks seen and close on the last."""
     last = {}
     for r in candles.rows():
         last[int(r["UTM"])] = r
+    first_seen = int(ticks[0]["UTM"])
     complete = 0
     for start, r in last.items():
         window = [t for t in ticks if start <= int(t["UTM"]) < start + period]
         if not window:
             return f"{name} candle {start} has no ticks"
+        earlier = start <= first_seen
         for side, key in (("BID", "BID"), ("OFR", "OFR")):
             prices = [dec(t[key]) for t in window]
             want = [prices[0], max(prices), min(prices), prices[-1]]
             got = [dec(r[f"{side}_{k}"]) for k in ("OPEN", "HIGH", "LOW", "CLOSE")]
-            if got != want:
+            if earlier:
+                if not (got[1] >= want[1] and got[2] <= want[2] and got[3] == want[3]):
+                    return f"{name} snapshot candle {start} {side}: {got} misses ticks {want}"
+            elif got != want:
                 return f"{name} candle {start} {side}: {got} != ticks {want}"
-        if int(r["CONS_TICK_COUNT"]) != len(window):
+        count = int(r["CONS_TICK_COUNT"])
+        if count < len(window) or (not earlier and count != len(window)):
             return f"{name} candle {start}: {r['CONS_TICK_COUNT']} ticks, saw {len(window)}"
         complete += r["CONS_END"] == "1"
     if complete < need_complete:

@@ -57,7 +57,7 @@ pub fn range(
     to: Option<i64>,
 ) -> Vec<Bar> {
     let mut windows = Windows::new(cfg, m);
-    let live = live(m, period_ms, &mut windows);
+    let live = live(m, period_ms, from, &mut windows);
     let end = to.map_or(i64::MAX, |t| t.saturating_add(1));
     let hist = History::new(m, seed, windows).bars(period_ms, from, end, MAX_BACKFILL_BARS);
     let mut out = join(hist, live);
@@ -68,7 +68,7 @@ pub fn range(
 /// The last `n` bars of `period_ms` in which the market trades, oldest first.
 pub fn last(cfg: &SandboxConfig, m: &MarketRt, seed: u64, period_ms: i64, n: usize) -> Vec<Bar> {
     let mut windows = Windows::new(cfg, m);
-    let live = live(m, period_ms, &mut windows);
+    let live = live(m, period_ms, i64::MIN, &mut windows);
     let mut out = if live.len() > n {
         live
     } else {
@@ -95,28 +95,33 @@ fn join(mut hist: Vec<Bar>, live: Vec<Bar>) -> Vec<Bar> {
     hist
 }
 
-/// The simulation's bars of `period_ms`, from the finest recorded tier that divides the
-/// period and still holds everything since the start (else the coarsest that divides it,
-/// without a first bar it only partly holds). Only recorded bars in which the market trades
-/// count, so the live resolutions agree with one another too.
-fn live(m: &MarketRt, period: i64, windows: &mut Windows) -> Vec<Bar> {
+/// The simulation's bars of `period_ms` from the one holding `from`, from the finest recorded
+/// tier that divides the period and still holds everything since the start (else the
+/// coarsest that divides it, without a first bar it only partly holds). Only recorded bars in
+/// which the market trades count, so the live resolutions agree with one another too.
+fn live(m: &MarketRt, period: i64, from: i64, windows: &mut Windows) -> Vec<Bar> {
     let divides = |p: i64| p <= period && (period == MONTH_MS || period % p == 0);
     let tiers: Vec<_> = m.tiers.iter().filter(|t| divides(t.period)).collect();
-    let Some(tier) = tiers
-        .iter()
-        .find(|t| !t.trimmed)
-        .or_else(|| tiers.last())
-    else {
+    let Some(tier) = tiers.iter().find(|t| !t.trimmed).or_else(|| tiers.last()) else {
         return Vec::new();
     };
     let (Some(first), Some(newest)) = (tier.bars.front(), tier.bars.back()) else {
         return Vec::new();
     };
-    windows.cover(first.start, newest.start + tier.period);
+    let lo = if from == i64::MIN {
+        0
+    } else {
+        let start = bar_start(from, period);
+        tier.bars.partition_point(|b| b.start < start)
+    };
+    let Some(oldest) = tier.bars.get(lo) else {
+        return Vec::new();
+    };
+    windows.cover(oldest.start, newest.start + tier.period);
     let p = tier.period;
     let mut out = aggregate(
         tier.bars
-            .iter()
+            .range(lo..)
             .filter(|b| windows.open_ms(b.start, b.start + p) > 0),
         period,
     );
@@ -157,7 +162,10 @@ impl Windows {
         };
         let (mut lo, mut hi) = self.known.unwrap_or((from, from));
         let fetch = |at: i64, spans: &mut Vec<(i64, i64)>| {
-            for w in self.hours.windows(Timestamp::from_millis(at), &self.holidays) {
+            for w in self
+                .hours
+                .windows(Timestamp::from_millis(at), &self.holidays)
+            {
                 let (o, c) = (w.open.millis(), w.close.millis());
                 spans.push((o - o.rem_euclid(SEC), c - c.rem_euclid(SEC)));
             }
@@ -458,7 +466,12 @@ impl History {
         }
         // The bar's high and low are reached in the children that come closest; the others
         // make their own, smaller excursions.
-        let trading = || out.iter().zip(&secs).enumerate().filter(|(_, (_, &n))| n > 0);
+        let trading = || {
+            out.iter()
+                .zip(&secs)
+                .enumerate()
+                .filter(|(_, (_, &n))| n > 0)
+        };
         let hi = trading().max_by_key(|(i, (c, _))| (c.high, std::cmp::Reverse(*i)));
         let lo = trading().min_by_key(|(i, (c, _))| (c.low, *i));
         let (hi, lo) = (hi.map(|(i, _)| i), lo.map(|(i, _)| i));

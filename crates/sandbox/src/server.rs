@@ -299,7 +299,31 @@ impl StreamAuthorizer for StreamAuth {
         let inner = self.0.upgrade()?;
         let st = inner.lock();
         let m = st.markets.get(epic.as_str())?;
+        // The CHART scales' forming bars, as `/prices` serves them.
+        let candles = [1_000, 60_000, 300_000, 3_600_000]
+            .into_iter()
+            .filter_map(|period| {
+                let start = crate::market::bar_start(m.last.ts.millis(), period);
+                let b = crate::backfill::range(
+                    &inner.cfg,
+                    m,
+                    inner.cfg.seed,
+                    period,
+                    start,
+                    Some(start),
+                )
+                .pop()?;
+                Some(stream::CandleSeed {
+                    period,
+                    start: b.start,
+                    bid: [b.open.0, b.high.0, b.low.0, b.close.0],
+                    ofr: [b.open.1, b.high.1, b.low.1, b.close.1],
+                    ticks: b.ticks,
+                })
+            })
+            .collect();
         Some(QuoteSnapshot {
+            candles,
             bid: m.last.bid,
             offer: m.last.offer,
             ts: m.last.ts,

@@ -115,10 +115,7 @@ fn the_history_walks_through_every_level_to_the_first_tick() {
         }
     }
     let minutes = range(&open, &m, 1, MIN, live_start - 5 * MIN, None);
-    let first_live = minutes
-        .iter()
-        .position(|b| b.start == live_start)
-        .unwrap();
+    let first_live = minutes.iter().position(|b| b.start == live_start).unwrap();
     assert_eq!(minutes[first_live - 1].close, origin);
     assert_eq!(minutes[first_live].open, origin);
     for w in minutes[..first_live].windows(2) {
@@ -132,10 +129,16 @@ fn a_bar_is_the_same_whatever_was_asked() {
     let m = market();
     let wide = range(&cfg, &m, 1, HOUR, START - 30 * DAY, Some(START));
     let narrow = range(&cfg, &m, 1, HOUR, START - 10 * DAY, Some(START - 9 * DAY));
-    let at = wide.iter().position(|b| b.start == narrow[0].start).unwrap();
+    let at = wide
+        .iter()
+        .position(|b| b.start == narrow[0].start)
+        .unwrap();
     assert_eq!(wide[at..at + narrow.len()], narrow[..]);
     assert_eq!(last(&cfg, &m, 1, HOUR, wide.len()), wide);
-    assert_ne!(range(&cfg, &m, 2, HOUR, START - 30 * DAY, Some(START)), wide);
+    assert_ne!(
+        range(&cfg, &m, 2, HOUR, START - 30 * DAY, Some(START)),
+        wide
+    );
     // A spread bet of the same market has its own seed here (one path per epic).
     let by_count = last(&cfg, &m, 1, 86_400_000, 30);
     assert_eq!(by_count.len(), 30);

@@ -285,6 +285,17 @@ impl PriceState {
         self.low = Some(low);
     }
 
+    /// Starts the forming candle from the market's bar (a CHART item's snapshot), less its
+    /// last tick, which the snapshot row then adds.
+    pub fn seed_candle(&mut self, seed: &super::CandleSeed) {
+        self.candle = Some(CandleState {
+            start: seed.start,
+            bid: seed.bid,
+            ofr: seed.ofr,
+            ticks: seed.ticks.saturating_sub(1),
+        });
+    }
+
     /// Updates the state with a tick and returns the value rows to send: usually one, two when
     /// a candle completes (the final row with `CONS_END=1`, then the new candle).
     pub fn on_tick(&mut self, item: &Item, fields: &[String], t: &Tick<'_>) -> Vec<Vec<Value>> {

@@ -13,7 +13,7 @@ use tracing::debug;
 
 use scalper_ig_wire::tlcp::{encode_update, Form, Message, Value};
 
-use super::items::{account_row, trade_row, Item, PriceState, Tick};
+use super::items::{account_row, trade_row, Item, PriceState, Scale, Tick};
 use super::Registry;
 use crate::bus::{BusEvent, StreamFault};
 
@@ -324,6 +324,23 @@ impl SessionTask {
                 let q = item.epic().and_then(|e| self.registry.snapshot(e))?;
                 slot.price
                     .seed_day(q.decimals, q.day_open, q.day_high, q.day_low);
+                if let Item::Chart {
+                    scale: Scale::Period(period),
+                    ..
+                } = item
+                {
+                    let ms = q.ts.millis();
+                    let start = ms - ms.rem_euclid(*period);
+                    let close = [q.bid.value(), q.offer.value()];
+                    if let Some(seed) = q.candles.iter().find(|c| {
+                        c.period == *period
+                            && c.start == start
+                            && c.ticks > 0
+                            && [c.bid[3], c.ofr[3]] == close
+                    }) {
+                        slot.price.seed_candle(seed);
+                    }
+                }
                 let tick = Tick {
                     bid: q.bid,
                     offer: q.offer,
