@@ -11,7 +11,9 @@
 //! chain level below them. A bar costs its own generation plus one bar per level above it,
 //! never its descendants. Where the market never trades (under market hours) the path does
 //! not move and there is no bar. Every split draws from a generator seeded by (sandbox seed,
-//! epic, level, bar start), so the same bar comes back whatever was asked before.
+//! underlying epic, level, bar start), so the same bar comes back whatever was asked before;
+//! the mini and spread-bet epics of a market have the underlying's (its CFD's) history,
+//! rescaled to their quotes.
 //!
 //! Prices are integers in units of the last quoted decimal (bid, and the ask a fixed spread
 //! above it), so aggregates are exact; the random draws are `f64` (statistics, as in
@@ -26,7 +28,7 @@ use rust_decimal::Decimal;
 use scalper_model::Timestamp;
 
 use crate::config::{MarketSchedule, SandboxConfig};
-use crate::market::{aggregate, bar_start, Bar, MarketRt, MONTH_MS};
+use crate::market::{aggregate, bar_start, Bar, Follow, MarketRt, Source, MONTH_MS};
 
 /// Bars one request may generate at most (the newest are kept).
 pub const MAX_BACKFILL_BARS: usize = 20_000;
@@ -254,28 +256,33 @@ struct History {
     /// Volatility per square root of a second, as a fraction of the price.
     vol: f64,
     key: u64,
+    /// How an epic quoted from its market's underlying rescales the underlying's history.
+    follow: Option<Follow>,
 }
 
 impl History {
     fn new(m: &MarketRt, seed: u64, windows: Windows) -> Self {
-        let decimals = m.entry.decimals;
+        // An epic quoted from an underlying has the underlying's history, rescaled.
+        let follow = match &m.source {
+            Source::Follow(f) => Some(f.clone()),
+            _ => None,
+        };
+        let (origin, decimals, epic) = match &follow {
+            Some(f) => (&f.leader_origin, f.leader_decimals, f.leader.as_str()),
+            None => (&m.origin, m.entry.decimals, m.entry.epic.as_str()),
+        };
         let units = |d: Decimal| {
             (d * Decimal::from(10_i64.pow(decimals)))
                 .round()
                 .to_i64()
                 .unwrap_or(1)
         };
-        let o = &m.origin;
+        let o = origin;
         let bid = units(o.bid.value()).max(1);
         let spread = (units(o.offer.value()) - bid).max(0);
-        let epic_hash = m
-            .entry
-            .epic
-            .as_str()
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-            });
+        let epic_hash = epic.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
         let t0 = o.ts.millis();
         Self {
             windows,
@@ -285,6 +292,7 @@ impl History {
             decimals,
             vol: m.entry.sim_params().vol_per_sqrt_sec,
             key: seed ^ epic_hash,
+            follow,
         }
     }
 
@@ -336,7 +344,10 @@ impl History {
 
     fn bar(&self, n: &Node) -> Bar {
         let d = self.decimals;
-        let p = |bid: i64| (Decimal::new(bid, d), Decimal::new(bid + self.spread, d));
+        let p = |bid: i64| {
+            let (b, a) = (Decimal::new(bid, d), Decimal::new(bid + self.spread, d));
+            self.follow.as_ref().map_or((b, a), |f| f.price(b, a))
+        };
         Bar {
             start: n.start,
             open: p(n.open),

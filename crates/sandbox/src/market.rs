@@ -115,6 +115,75 @@ pub enum Source {
         offset: i64,
         period: i64,
     },
+    /// Quoted from the market's underlying ([`MarketRt::follow`]).
+    Follow(Follow),
+}
+
+/// How an epic is quoted from its market's underlying (the CFD epic's quotes): the mid
+/// scaled by `ratio`, the spread by `spread_ratio`, rounded to the epic's decimals.
+#[derive(Debug, Clone)]
+pub struct Follow {
+    /// The underlying's epic.
+    pub leader: String,
+    pub ratio: Decimal,
+    pub spread_ratio: Decimal,
+    /// The underlying's starting quote and decimals: the epic's history is the underlying's,
+    /// rescaled.
+    pub leader_origin: Quote,
+    pub leader_decimals: u32,
+    decimals: u32,
+}
+
+impl Follow {
+    /// `entry` quoted from `leader` by their starting mids and base spreads.
+    pub fn new(leader: &MarketRt, entry: &CatalogEntry) -> Self {
+        let ratio = if leader.entry.start_mid.is_zero() {
+            Decimal::ONE
+        } else {
+            entry.start_mid / leader.entry.start_mid
+        };
+        let spread_ratio = if leader.entry.base_spread.is_zero() {
+            Decimal::ONE
+        } else {
+            entry.base_spread / leader.entry.base_spread
+        };
+        Self {
+            leader: leader.entry.epic.as_str().to_string(),
+            ratio,
+            spread_ratio,
+            leader_origin: leader.origin.clone(),
+            leader_decimals: leader.entry.decimals,
+            decimals: entry.decimals,
+        }
+    }
+
+    /// The epic's bid and offer for the underlying's: monotone in both, never crossed.
+    pub fn price(&self, bid: Decimal, offer: Decimal) -> (Decimal, Decimal) {
+        let mid = (bid + offer) / Decimal::TWO * self.ratio;
+        let half = (offer - bid) * self.spread_ratio / Decimal::TWO;
+        let b = (mid - half).round_dp(self.decimals);
+        let a = (mid + half).round_dp(self.decimals);
+        let tick = Decimal::new(1, self.decimals);
+        (b, if a > b { a } else { b + tick })
+    }
+
+    /// The underlying's bid and offer that quote the epic at `bid`/`offer` (to rounding).
+    pub fn underlying_price(&self, bid: Decimal, offer: Decimal) -> (Decimal, Decimal) {
+        let ratio = if self.ratio.is_zero() {
+            Decimal::ONE
+        } else {
+            self.ratio
+        };
+        let spread = if self.spread_ratio.is_zero() {
+            Decimal::ONE
+        } else {
+            self.spread_ratio
+        };
+        let mid = (bid + offer) / Decimal::TWO / ratio;
+        let half = (offer - bid) / spread / Decimal::TWO;
+        let d = self.leader_decimals;
+        ((mid - half).round_dp(d), (mid + half).round_dp(d))
+    }
 }
 
 /// Runtime state of one epic.
@@ -205,6 +274,16 @@ impl MarketRt {
     pub fn new(entry: CatalogEntry, source: Source, start: Timestamp) -> Self {
         let last = match &source {
             Source::Sim(s) => s.last().clone(),
+            Source::Follow(f) => {
+                let o = &f.leader_origin;
+                let (bid, offer) = f.price(o.bid.value(), o.offer.value());
+                Quote {
+                    epic: entry.epic.clone(),
+                    bid: Price::new(bid),
+                    offer: Price::new(offer),
+                    ts: start,
+                }
+            }
             Source::Replay { quotes, .. } => {
                 let (_, b, a) = quotes[0];
                 Quote {
@@ -238,6 +317,7 @@ impl MarketRt {
     pub fn next_before(&mut self, until: Timestamp) -> Option<Quote> {
         let q = match &mut self.source {
             Source::Sim(s) => s.next_before(until)?,
+            Source::Follow(_) => return None,
             Source::Replay {
                 quotes,
                 idx,
@@ -270,6 +350,7 @@ impl MarketRt {
     pub fn step(&mut self) -> Quote {
         let until = match &self.source {
             Source::Sim(s) => s.next_at(),
+            Source::Follow(_) => return self.last.clone(),
             Source::Replay {
                 quotes,
                 idx,
@@ -278,6 +359,31 @@ impl MarketRt {
             } => Timestamp::from_millis(quotes[*idx].0 + offset),
         };
         self.next_before(until).unwrap_or_else(|| self.last.clone())
+    }
+
+    /// The underlying's epic when this one is quoted from it.
+    pub fn leader(&self) -> Option<&str> {
+        match &self.source {
+            Source::Follow(f) => Some(&f.leader),
+            _ => None,
+        }
+    }
+
+    /// Quotes this epic from its underlying's quote `q` (at the same time); `None` when it
+    /// is not quoted from an underlying.
+    pub fn follow(&mut self, q: &Quote) -> Option<Quote> {
+        let Source::Follow(f) = &self.source else {
+            return None;
+        };
+        let (bid, offer) = f.price(q.bid.value(), q.offer.value());
+        let quote = Quote {
+            epic: self.entry.epic.clone(),
+            bid: Price::new(bid),
+            offer: Price::new(offer),
+            ts: q.ts,
+        };
+        self.record(&quote);
+        Some(quote)
     }
 
     /// The day's net change of the mid (at the market's decimals) and its percentage.

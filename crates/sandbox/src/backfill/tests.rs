@@ -139,7 +139,6 @@ fn a_bar_is_the_same_whatever_was_asked() {
         range(&cfg, &m, 2, HOUR, START - 30 * DAY, Some(START)),
         wide
     );
-    // A spread bet of the same market has its own seed here (one path per epic).
     let by_count = last(&cfg, &m, 1, 86_400_000, 30);
     assert_eq!(by_count.len(), 30);
     assert_eq!(last(&cfg, &m, 1, 86_400_000, 30), by_count);
