@@ -441,9 +441,18 @@ impl MarketRt {
 /// months (UTC), not 30-day spans.
 pub const MONTH_MS: i64 = 30 * 86_400_000;
 
+/// IG's `WEEK` resolution as a period: its bars start on Mondays at 00:00 UTC.
+pub const WEEK_MS: i64 = 7 * 86_400_000;
+
+/// The first Monday after the Unix epoch (a Thursday), 1970-01-05.
+const FIRST_MONDAY_MS: i64 = 4 * 86_400_000;
+
 /// The start of the bar of `period_ms` that holds `ms`: a multiple of the period since the
-/// epoch, or the first of the calendar month for [`MONTH_MS`].
+/// epoch, a Monday for [`WEEK_MS`], or the first of the calendar month for [`MONTH_MS`].
 pub fn bar_start(ms: i64, period_ms: i64) -> i64 {
+    if period_ms == WEEK_MS {
+        return ms - (ms - FIRST_MONDAY_MS).rem_euclid(WEEK_MS);
+    }
     if period_ms == MONTH_MS {
         if let Some(d) = chrono::DateTime::from_timestamp_millis(ms) {
             use chrono::Datelike;

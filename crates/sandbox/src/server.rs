@@ -376,6 +376,7 @@ impl StreamAuthorizer for StreamAuth {
             .collect();
         Some(QuoteSnapshot {
             candles,
+            volume: m.entry.class != scalper_model::catalogue::AssetClass::Fx,
             bid: m.last.bid,
             offer: m.last.offer,
             ts: m.last.ts,

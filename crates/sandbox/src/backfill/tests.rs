@@ -205,6 +205,17 @@ fn no_bars_where_the_market_is_closed() {
 }
 
 #[test]
+fn week_bars_start_on_mondays() {
+    use chrono::{Datelike, Timelike, Weekday};
+    let weeks = last(&SandboxConfig::for_tests(), &market(), 1, 7 * DAY, 10);
+    assert_eq!(weeks.len(), 10);
+    for w in &weeks {
+        let d = chrono::DateTime::from_timestamp_millis(w.start).unwrap();
+        assert_eq!((d.weekday(), d.hour()), (Weekday::Mon, 0), "{d}");
+    }
+}
+
+#[test]
 fn month_bars_are_calendar_months() {
     use chrono::{Datelike, Timelike};
     let open = SandboxConfig::for_tests();

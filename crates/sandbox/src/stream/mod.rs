@@ -62,6 +62,8 @@ pub struct QuoteSnapshot {
     pub day_low: Decimal,
     /// The forming bars holding `ts` (CHART candle snapshots), as `/prices` has them.
     pub candles: Vec<CandleSeed>,
+    /// CHART items report tick volume (`LTV`); IG leaves FX without.
+    pub volume: bool,
 }
 
 /// A forming candle of `period` ms: bid and offer open, high, low, close and the tick count.
@@ -339,6 +341,7 @@ impl Registry {
                     day_high: mid,
                     day_low: mid,
                     candles: Vec::new(),
+                    volume: false,
                 })
             }
             (None, b) => b,

@@ -324,6 +324,7 @@ impl SessionTask {
                 let q = item.epic().and_then(|e| self.registry.snapshot(e))?;
                 slot.price
                     .seed_day(q.decimals, q.day_open, q.day_high, q.day_low);
+                slot.price.set_volume(q.volume);
                 if let Item::Chart {
                     scale: Scale::Period(period),
                     ..
