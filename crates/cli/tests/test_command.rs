@@ -342,7 +342,7 @@ async fn markets_search_lists_epics_with_their_product_and_scalper_name() {
         .expect("the mini CFD epic");
     assert_eq!(
         (&mini["product"], &mini["friendly_name"]),
-        (&json!("CFD"), &json!("EUR_USD")),
+        (&serde_json::json!("CFD"), &serde_json::json!("EUR_USD")),
         "the mini is known by its market's friendly name"
     );
     let r = run(

@@ -30,7 +30,9 @@ use scalper_model::Timestamp;
 use crate::config::{MarketSchedule, SandboxConfig};
 use crate::market::{aggregate, bar_start, Bar, Follow, MarketRt, Source, MONTH_MS};
 
-/// Bars one request may generate at most (the newest are kept).
+/// Bars one request may generate at most (the newest are kept), and how many bars of its
+/// resolution the history holds before the simulation's start: finer resolutions reach back
+/// less far (SECOND 5.5 hours, MINUTE 13.9 days, HOUR 2.3 years), as at IG.
 pub const MAX_BACKFILL_BARS: usize = 20_000;
 
 const SEC: i64 = 1_000;
@@ -307,7 +309,8 @@ impl History {
     /// Back-filled bars of `period` starting in `[from, to)`, at most `limit` (the newest),
     /// oldest first.
     fn bars(mut self, period: i64, from: i64, to: i64, limit: usize) -> Vec<Bar> {
-        let from = from.max(FLOOR_MS);
+        let depth = period.saturating_mul(i64::try_from(MAX_BACKFILL_BARS).unwrap_or(i64::MAX));
+        let from = from.max(FLOOR_MS).max(self.end.saturating_sub(depth));
         if let Some(level) = CHAIN.iter().position(|&p| p == period) {
             let mut nodes = self.collect(level, from, to, limit);
             nodes.reverse();

@@ -87,8 +87,11 @@ fn every_resolution_is_the_aggregate_of_the_finer_ones() {
             let m = market_of(epic);
             for &(coarse, fine, span) in pairs {
                 // Up to the newest live bar (the bar holding the start joins both parts),
-                // and up to Tuesday 30 December 16:00 (the DAX is closed at midnight).
-                let n: usize = [START, START - 32 * HOUR]
+                // and up to an earlier time when the DAX trades (it is closed at midnight):
+                // 30 December 16:00, or 31 December 21:00 for seconds (they reach back 5.5
+                // hours).
+                let earlier = if fine == SEC { 3 * HOUR } else { 32 * HOUR };
+                let n: usize = [START, START - earlier]
                     .iter()
                     .map(|&to| check_consistent(&cfg, &m, coarse, fine, to - span, to))
                     .sum();
@@ -142,6 +145,20 @@ fn a_bar_is_the_same_whatever_was_asked() {
     let by_count = last(&cfg, &m, 1, 86_400_000, 30);
     assert_eq!(by_count.len(), 30);
     assert_eq!(last(&cfg, &m, 1, 86_400_000, 30), by_count);
+}
+
+#[test]
+fn finer_resolutions_reach_back_less_far() {
+    let open = SandboxConfig::for_tests();
+    let m = market();
+    let end = m.origin.ts.millis();
+    for p in [SEC, MIN, HOUR] {
+        let bars = range(&open, &m, 1, p, 0, Some(end - 1));
+        assert_eq!(bars.len(), MAX_BACKFILL_BARS, "{p}");
+        let floor = end - p * i64::try_from(MAX_BACKFILL_BARS).unwrap();
+        assert!(bars[0].start >= floor && bars[0].start < floor + p, "{p}");
+        assert!(range(&open, &m, 1, p, 0, Some(bars[0].start - 1)).is_empty());
+    }
 }
 
 #[test]
