@@ -72,14 +72,24 @@ pub fn range(
 /// The last `n` bars of `period_ms` in which the market trades, oldest first.
 pub fn last(cfg: &SandboxConfig, m: &MarketRt, seed: u64, period_ms: i64, n: usize) -> Vec<Bar> {
     let mut windows = Windows::new(cfg, m);
-    let live = live(m, period_ms, i64::MIN, &mut windows);
-    let mut out = if live.len() > n {
-        live
+    // The newest n periods usually hold the n bars: aggregate only those first.
+    let n_periods = i64::try_from(n).unwrap_or(i64::MAX).saturating_add(1);
+    let recent = if period_ms == MONTH_MS {
+        i64::MIN
+    } else {
+        m.last.ts.millis() - period_ms.saturating_mul(n_periods)
+    };
+    let mut recorded = live(m, period_ms, recent, &mut windows);
+    if recorded.len() < n && recent != i64::MIN {
+        recorded = live(m, period_ms, i64::MIN, &mut windows);
+    }
+    let mut out = if recorded.len() > n {
+        recorded
     } else {
         // One more than needed: the newest back-filled bar may be the first live one's start.
-        let want = (n - live.len() + 1).min(MAX_BACKFILL_BARS);
+        let want = (n - recorded.len() + 1).min(MAX_BACKFILL_BARS);
         let hist = History::new(m, seed, windows).bars(period_ms, FLOOR_MS, i64::MAX, want);
-        join(hist, live)
+        join(hist, recorded)
     };
     let skip = out.len().saturating_sub(n);
     out.drain(..skip);
@@ -99,14 +109,20 @@ fn join(mut hist: Vec<Bar>, live: Vec<Bar>) -> Vec<Bar> {
     hist
 }
 
-/// The simulation's bars of `period_ms` from the one holding `from`, from the finest recorded
-/// tier that divides the period and still holds everything since the start (else the
-/// coarsest that divides it, without a first bar it only partly holds). Only recorded bars in
-/// which the market trades count, so the live resolutions agree with one another too.
+/// The simulation's bars of `period_ms` from the one holding `from`. They are aggregated
+/// from a recorded tier that divides the period and still holds everything since the start:
+/// minutes or seconds (the coarser), whose bars never straddle an opening or a close, else
+/// hours or days; when every such tier has dropped bars, the coarsest, without a first bar it
+/// only partly holds. Only recorded bars in which the market trades count, so the live
+/// resolutions agree with one another too.
 fn live(m: &MarketRt, period: i64, from: i64, windows: &mut Windows) -> Vec<Bar> {
     let divides = |p: i64| p <= period && (period == MONTH_MS || period % p == 0);
-    let tiers: Vec<_> = m.tiers.iter().filter(|t| divides(t.period)).collect();
-    let Some(tier) = tiers.iter().find(|t| !t.trimmed).or_else(|| tiers.last()) else {
+    let tiers = || m.tiers.iter().rev().filter(|t| divides(t.period));
+    let Some(tier) = tiers()
+        .find(|t| t.period <= MIN && !t.trimmed)
+        .or_else(|| tiers().find(|t| !t.trimmed))
+        .or_else(|| tiers().next())
+    else {
         return Vec::new();
     };
     let (Some(first), Some(newest)) = (tier.bars.front(), tier.bars.back()) else {
@@ -139,7 +155,7 @@ fn live(m: &MarketRt, period: i64, from: i64, windows: &mut Windows) -> Vec<Bar>
 /// when it always does. Filled lazily from the market's hours around the times asked.
 struct Windows {
     spans: Option<Vec<(i64, i64)>>,
-    hours: scalper_model::hours::TradingHours,
+    hours: Option<scalper_model::hours::TradingHours>,
     holidays: Vec<scalper_model::hours::Holiday>,
     /// The times whose spans are known: `[lo, hi)`.
     known: Option<(i64, i64)>,
@@ -147,10 +163,17 @@ struct Windows {
 
 impl Windows {
     fn new(cfg: &SandboxConfig, m: &MarketRt) -> Self {
-        let always = cfg.schedule == MarketSchedule::AlwaysOpen;
+        if cfg.schedule == MarketSchedule::AlwaysOpen {
+            return Self {
+                spans: None,
+                hours: None,
+                holidays: Vec::new(),
+                known: None,
+            };
+        }
         Self {
-            spans: (!always).then(Vec::new),
-            hours: m.entry.hours.clone(),
+            spans: Some(Vec::new()),
+            hours: Some(m.entry.hours.clone()),
             holidays: MarketSchedule::holidays_of(&m.entry.epic, &cfg.holidays),
             known: None,
         }
@@ -161,15 +184,12 @@ impl Windows {
         // `TradingHours::windows(at)` is exact from two days before `at` to eight after.
         const BACK: i64 = 2 * DAY;
         const AHEAD: i64 = 8 * DAY;
-        let Some(spans) = &mut self.spans else {
+        let (Some(spans), Some(hours)) = (&mut self.spans, &self.hours) else {
             return;
         };
         let (mut lo, mut hi) = self.known.unwrap_or((from, from));
         let fetch = |at: i64, spans: &mut Vec<(i64, i64)>| {
-            for w in self
-                .hours
-                .windows(Timestamp::from_millis(at), &self.holidays)
-            {
+            for w in hours.windows(Timestamp::from_millis(at), &self.holidays) {
                 let (o, c) = (w.open.millis(), w.close.millis());
                 spans.push((o - o.rem_euclid(SEC), c - c.rem_euclid(SEC)));
             }
