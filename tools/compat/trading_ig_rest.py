@@ -96,6 +96,35 @@ def prices(ig, epic):
     d1 = ig.fetch_historical_prices_by_epic_and_date_range(epic, "MINUTE", end - timedelta(minutes=2),
                                                            end, version="1")
     check(len(d1["prices"]) == 3, d1)
+    resolutions_agree(ig, epic, last)
+
+
+def resolutions_agree(ig, epic, now):
+    """The last three DAY bars are the aggregate of their HOUR bars. Read with the v2 calls:
+    without pandas, trading_ig's v3 call leaves the resolution out of the request."""
+    days = ig.fetch_historical_prices_by_epic_and_num_points(epic, "DAY", 3)["prices"]
+    first = datetime.strptime(days[0]["snapshotTime"], "%Y/%m/%d %H:%M:%S")
+    hours = ig.fetch_historical_prices_by_epic_and_date_range(
+        epic, "HOUR", first.strftime("%Y-%m-%d %H:%M:%S"),
+        datetime.fromisoformat(now).strftime("%Y-%m-%d %H:%M:%S"))["prices"]
+    merged = {}
+    for h in hours:
+        day = h["snapshotTime"][:10]
+        m = merged.setdefault(day, {"open": h["openPrice"], "high": dict(h["highPrice"]),
+                                    "low": dict(h["lowPrice"]), "volume": 0})
+        for side in ("bid", "ask"):
+            m["high"][side] = max(m["high"][side], h["highPrice"][side])
+            m["low"][side] = min(m["low"][side], h["lowPrice"][side])
+        m["close"] = h["closePrice"]
+        m["volume"] += h["lastTradedVolume"]
+    check(len(days) == 3 and len(merged) == 3, (days, sorted(merged)))
+    for d in days:
+        m = merged[d["snapshotTime"][:10]]
+        for field in ("open", "high", "low", "close"):
+            got = {k: m[field][k] for k in ("bid", "ask")}
+            want = {k: d[field + "Price"][k] for k in ("bid", "ask")}
+            check(got == want, (epic, d["snapshotTime"], field, got, want))
+        check(m["volume"] == d["lastTradedVolume"], (epic, d, m["volume"]))
 
 
 def dealing(ig, epic, expiry, currency):

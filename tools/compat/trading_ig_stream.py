@@ -16,6 +16,7 @@ import json
 import sys
 import threading
 import time
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import requests
@@ -102,27 +103,57 @@ def dec(s):
 
 def check_candles(name, candles, ticks, period, need_complete):
     """Each candle (its last update per start) must be the OHLC and count of the ticks seen
-    in its window."""
+    in its window. The snapshot's candle also holds the ticks before the subscription: it
+    must contain the ticks seen and close on the last."""
     last = {}
     for r in candles.rows():
         last[int(r["UTM"])] = r
+    first_seen = int(ticks[0]["UTM"])
     complete = 0
     for start, r in last.items():
         window = [t for t in ticks if start <= int(t["UTM"]) < start + period]
         if not window:
             return f"{name} candle {start} has no ticks"
+        earlier = start <= first_seen
         for side, key in (("BID", "BID"), ("OFR", "OFR")):
             prices = [dec(t[key]) for t in window]
             want = [prices[0], max(prices), min(prices), prices[-1]]
             got = [dec(r[f"{side}_{k}"]) for k in ("OPEN", "HIGH", "LOW", "CLOSE")]
-            if got != want:
+            if earlier:
+                if not (got[1] >= want[1] and got[2] <= want[2] and got[3] == want[3]):
+                    return f"{name} snapshot candle {start} {side}: {got} misses ticks {want}"
+            elif got != want:
                 return f"{name} candle {start} {side}: {got} != ticks {want}"
-        if int(r["CONS_TICK_COUNT"]) != len(window):
+        count = int(r["CONS_TICK_COUNT"])
+        if count < len(window) or (not earlier and count != len(window)):
             return f"{name} candle {start}: {r['CONS_TICK_COUNT']} ticks, saw {len(window)}"
         complete += r["CONS_END"] == "1"
     if complete < need_complete:
         return f"{name}: {complete} complete candles, want {need_complete}"
     return None
+
+
+def rest_matches_candles(ig, epic, candles, resolution, points):
+    """The last update of each candle equals the REST bar of the same start (v2 by number of
+    points): bid and offer open, high, low, close, and the tick count as the volume."""
+    bars = {}
+    for b in ig.fetch_historical_prices_by_epic_and_num_points(epic, resolution, points)["prices"]:
+        start = datetime.strptime(b["snapshotTime"], "%Y/%m/%d %H:%M:%S").replace(tzinfo=timezone.utc)
+        bars[int(start.timestamp() * 1000)] = b
+    last = {}
+    for r in candles.rows():
+        last[int(r["UTM"])] = r
+    newest = max(last)
+    for start, r in last.items():
+        if resolution == "MINUTE" and start != newest:
+            continue
+        b = bars.get(start)
+        check(b is not None, (resolution, start, sorted(bars)))
+        for side, key in (("BID", "bid"), ("OFR", "ask")):
+            got = [Decimal(str(b[f"{k}Price"][key])) for k in ("open", "high", "low", "close")]
+            want = [dec(r[f"{side}_{k}"]) for k in ("OPEN", "HIGH", "LOW", "CLOSE")]
+            check(got == want, (resolution, start, side, got, want))
+        check(b["lastTradedVolume"] == int(r["CONS_TICK_COUNT"]), (resolution, start, b, r))
 
 
 def prices_and_charts(ig, stream, account, epic):
@@ -169,6 +200,10 @@ def prices_and_charts(ig, stream, account, epic):
              lambda: check_candles("SECOND", seconds, tick_rows, 1_000, 3) is None, timeout=5)
     wait_for("1MINUTE candles consistent with the ticks",
              lambda: check_candles("1MINUTE", minutes, tick_rows, 60_000, 0) is None, timeout=5)
+    # REST /prices serves the same bars as the candles: every SECOND candle, and the forming
+    # minute.
+    rest_matches_candles(ig, epic, seconds, "SECOND", 30)
+    rest_matches_candles(ig, epic, minutes, "MINUTE", 1)
     # trading_ig's own tick consumer saw the same last tick.
     ticker = manager.ticker(epic)
     wait_for("trading_ig Ticker on the last tick",

@@ -336,6 +336,15 @@ async fn markets_search_lists_epics_with_their_product_and_scalper_name() {
             .any(|m| m["product"] == "spread bet" && m["friendly_name"] == "EUR_USD"),
         "the spread-bet form is listed too: {rows:?}"
     );
+    let mini = rows
+        .iter()
+        .find(|m| m["epic"] == "CS.D.EURUSD.MINI.IP")
+        .expect("the mini CFD epic");
+    assert_eq!(
+        (&mini["product"], &mini["friendly_name"]),
+        (&serde_json::json!("CFD"), &serde_json::json!("EUR_USD")),
+        "the mini is known by its market's friendly name"
+    );
     let r = run(
         &d,
         &["markets", "search", "no such market"],

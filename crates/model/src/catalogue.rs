@@ -451,6 +451,31 @@ impl MarketSpec {
     }
 }
 
+/// The FX mini CFDs (`CS.D.EURUSD.MINI.IP`): each FX market's CFD on a tenth of the contract
+/// (10,000 units of the base currency, so a tenth of the value per point), named as IG names
+/// it ("EUR/USD Mini") and known by the market's friendly name. Their spread bet is the
+/// market's.
+pub fn minis() -> &'static [MarketSpec] {
+    static MINIS: std::sync::LazyLock<Vec<MarketSpec>> = std::sync::LazyLock::new(|| {
+        // Built once for the process: the leaked strings are the table's own.
+        let name = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        MARKETS
+            .iter()
+            .filter(|m| m.class == AssetClass::Fx)
+            .filter_map(|m| {
+                let code = m.cfd_epic.strip_suffix(".CFD.IP")?;
+                Some(MarketSpec {
+                    cfd_epic: name(format!("{code}.MINI.IP")),
+                    name: name(format!("{} Mini", m.name)),
+                    contract_size: m.contract_size / Decimal::TEN,
+                    ..m.clone()
+                })
+            })
+            .collect()
+    });
+    &MINIS
+}
+
 fn squash(s: &str) -> String {
     s.trim()
         .to_ascii_uppercase()
@@ -469,10 +494,11 @@ pub fn epic_for_account(epic: &Epic, kind: ProductKind) -> Option<Epic> {
     Epic::new(spec.epic_str(kind)).ok()
 }
 
-/// Whether two epics are the same market: equal, or the CFD and spread-bet epics of one
-/// built-in market.
+/// Whether two epics are the same market: equal, or the CFD, mini and spread-bet epics of
+/// one built-in market.
 pub fn same_market(a: &Epic, b: &Epic) -> bool {
-    a == b || matches!((by_epic(a), by_epic(b)), (Some((x, _)), Some((y, _))) if x == y)
+    a == b
+        || matches!((by_epic(a), by_epic(b)), (Some((x, _)), Some((y, _))) if x.friendly == y.friendly)
 }
 
 /// The built-in market of a friendly name or alias (case and separators ignored:
@@ -484,9 +510,10 @@ pub fn by_name(input: &str) -> Option<&'static MarketSpec> {
         .find(|m| squash(m.friendly) == norm || m.aliases.iter().any(|a| squash(a) == norm))
 }
 
-/// The built-in market of an epic, and whether the epic is its CFD or its spread bet.
+/// The built-in market of an epic, and whether the epic is its CFD or its spread bet. An FX
+/// mini CFD's market is its entry of [`minis`] (the CFD's terms on a tenth of the contract).
 pub fn by_epic(epic: &Epic) -> Option<(&'static MarketSpec, ProductKind)> {
-    MARKETS.iter().find_map(|m| {
+    MARKETS.iter().chain(minis()).find_map(|m| {
         if m.cfd_epic == epic.as_str() {
             Some((m, ProductKind::Cfd))
         } else if m.spread_bet_epic == epic.as_str() {
@@ -521,6 +548,45 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn fx_minis_are_known_by_their_market() {
+        let mini = Epic::new("CS.D.EURUSD.MINI.IP").unwrap();
+        let (m, kind) = by_epic(&mini).unwrap();
+        assert_eq!(
+            (m.friendly, m.name, kind),
+            ("EUR_USD", "EUR/USD Mini", ProductKind::Cfd)
+        );
+        let i = m
+            .instrument(ProductKind::Cfd, PriceScale::Market, "USD", None)
+            .unwrap();
+        assert_eq!(i.epic, mini);
+        assert_eq!(i.contract_size, Some(dec!(10000)));
+        assert_eq!(i.value_per_point, dec!(1));
+        let cfd = Epic::new("CS.D.EURUSD.CFD.IP").unwrap();
+        let dfb = Epic::new("CS.D.EURUSD.TODAY.IP").unwrap();
+        assert!(same_market(&mini, &cfd) && same_market(&mini, &dfb));
+        assert!(!same_market(
+            &mini,
+            &Epic::new("CS.D.GBPUSD.MINI.IP").unwrap()
+        ));
+        assert_eq!(
+            epic_for_account(&mini, ProductKind::SpreadBet),
+            Some(dfb.clone())
+        );
+        assert_eq!(epic_for_account(&mini, ProductKind::Cfd), None);
+        // The standard CFD and the spread bet keep their own terms.
+        assert_eq!(by_epic(&cfd).unwrap().0.contract_size, dec!(100000));
+        assert_eq!(by_epic(&dfb).unwrap().1, ProductKind::SpreadBet);
+        assert_eq!(crate::market::friendly_name(&mini), Some("EUR_USD"));
+        let fx = MARKETS.iter().filter(|m| m.class == AssetClass::Fx).count();
+        assert_eq!(minis().len(), fx);
+        assert!(minis()
+            .iter()
+            .all(|m| by_epic(&Epic::new(m.cfd_epic).unwrap()).is_some()));
+        // Friendly names stay one per market.
+        assert_eq!(by_name("EUR_USD").unwrap().cfd_epic, "CS.D.EURUSD.CFD.IP");
     }
 
     #[test]

@@ -93,7 +93,13 @@ fn main() {
             r.headers()["CST"].to_str().unwrap().to_string(),
             r.headers()["X-SECURITY-TOKEN"].to_str().unwrap().to_string(),
         );
-        for (path, workers) in [("/accounts", 16), ("/markets/CS.D.EURUSD.CFD.IP", 16), ("/positions", 64)] {
+        for (path, workers) in [
+            ("/accounts", 16),
+            ("/markets/CS.D.EURUSD.CFD.IP", 16),
+            ("/positions", 64),
+            ("/prices/CS.D.EURUSD.CFD.IP?resolution=MINUTE&max=10", 16),
+            ("/prices/CS.D.EURUSD.CFD.IP?resolution=HOUR&max=500&pageSize=0", 16),
+        ] {
             let rps = run(path, workers, 3, &sb, &tokens).await;
             println!("GET {path:<32} {workers:>3} connections: {rps:>9.0} req/s");
         }

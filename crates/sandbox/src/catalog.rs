@@ -47,6 +47,9 @@ pub struct CatalogEntry {
     /// The economics of this epic on the sandbox's account (IG-scaled prices): the one P&L
     /// and margin arithmetic of [`scalper_model::economics`].
     pub economics: Instrument,
+    /// The market's CFD epic, whose price path every epic of the market (CFD, mini, spread
+    /// bet) is quoted from, as IG quotes them from one underlying.
+    pub underlying: Epic,
 }
 
 impl CatalogEntry {
@@ -199,6 +202,7 @@ fn entry(
         base_spread: m.typical_spread_points * point_ig,
         hours: m.trading_hours(),
         economics,
+        underlying: Epic::new(m.cfd_epic).ok()?,
     })
 }
 

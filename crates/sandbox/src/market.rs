@@ -1,5 +1,6 @@
 //! One epic at runtime: its quote source (simulator or CSV replay), market status, and the
-//! second/minute bid-ask bars kept for `/prices`.
+//! second, minute, hour and day bid-ask bars kept for `/prices` (the live part of the price
+//! history; [`crate::backfill`] generates what came before).
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -51,8 +52,57 @@ impl Bar {
     }
 }
 
-const MAX_SECOND_BARS: usize = 3_600;
-const MAX_MINUTE_BARS: usize = 7 * 24 * 60;
+const SECOND_MS: i64 = 1_000;
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// Bars of one period recorded from the quotes, the oldest dropped past a cap.
+#[derive(Debug)]
+pub struct Tier {
+    pub period: i64,
+    cap: usize,
+    pub bars: VecDeque<Bar>,
+    /// Older bars were dropped: the first bar is no longer the simulation's first.
+    pub trimmed: bool,
+}
+
+impl Tier {
+    fn new(period: i64, cap: usize) -> Self {
+        Self {
+            period,
+            cap,
+            bars: VecDeque::new(),
+            trimmed: false,
+        }
+    }
+
+    fn push(&mut self, q: &Quote) {
+        let ms = q.ts.millis();
+        let start = ms - ms.rem_euclid(self.period);
+        match self.bars.back_mut() {
+            Some(b) if b.start == start => b.update(q),
+            _ => {
+                self.bars.push_back(Bar::new(start, q));
+                if self.bars.len() > self.cap {
+                    self.bars.pop_front();
+                    self.trimmed = true;
+                }
+            }
+        }
+    }
+}
+
+/// The recorded tiers: an hour of seconds, a week of minutes, 62 days of hours, ten years of
+/// days (memory stays bounded however long the sandbox runs).
+fn tiers() -> [Tier; 4] {
+    [
+        Tier::new(SECOND_MS, 3_600),
+        Tier::new(MINUTE_MS, 7 * 24 * 60),
+        Tier::new(HOUR_MS, 62 * 24),
+        Tier::new(DAY_MS, 3_660),
+    ]
+}
 
 /// Where quotes come from.
 #[derive(Debug)]
@@ -65,6 +115,75 @@ pub enum Source {
         offset: i64,
         period: i64,
     },
+    /// Quoted from the market's underlying ([`MarketRt::follow`]).
+    Follow(Follow),
+}
+
+/// How an epic is quoted from its market's underlying (the CFD epic's quotes): the mid
+/// scaled by `ratio`, the spread by `spread_ratio`, rounded to the epic's decimals.
+#[derive(Debug, Clone)]
+pub struct Follow {
+    /// The underlying's epic.
+    pub leader: String,
+    pub ratio: Decimal,
+    pub spread_ratio: Decimal,
+    /// The underlying's starting quote and decimals: the epic's history is the underlying's,
+    /// rescaled.
+    pub leader_origin: Quote,
+    pub leader_decimals: u32,
+    decimals: u32,
+}
+
+impl Follow {
+    /// `entry` quoted from `leader` by their starting mids and base spreads.
+    pub fn new(leader: &MarketRt, entry: &CatalogEntry) -> Self {
+        let ratio = if leader.entry.start_mid.is_zero() {
+            Decimal::ONE
+        } else {
+            entry.start_mid / leader.entry.start_mid
+        };
+        let spread_ratio = if leader.entry.base_spread.is_zero() {
+            Decimal::ONE
+        } else {
+            entry.base_spread / leader.entry.base_spread
+        };
+        Self {
+            leader: leader.entry.epic.as_str().to_string(),
+            ratio,
+            spread_ratio,
+            leader_origin: leader.origin.clone(),
+            leader_decimals: leader.entry.decimals,
+            decimals: entry.decimals,
+        }
+    }
+
+    /// The epic's bid and offer for the underlying's: monotone in both, never crossed.
+    pub fn price(&self, bid: Decimal, offer: Decimal) -> (Decimal, Decimal) {
+        let mid = (bid + offer) / Decimal::TWO * self.ratio;
+        let half = (offer - bid) * self.spread_ratio / Decimal::TWO;
+        let b = (mid - half).round_dp(self.decimals);
+        let a = (mid + half).round_dp(self.decimals);
+        let tick = Decimal::new(1, self.decimals);
+        (b, if a > b { a } else { b + tick })
+    }
+
+    /// The underlying's bid and offer that quote the epic at `bid`/`offer` (to rounding).
+    pub fn underlying_price(&self, bid: Decimal, offer: Decimal) -> (Decimal, Decimal) {
+        let ratio = if self.ratio.is_zero() {
+            Decimal::ONE
+        } else {
+            self.ratio
+        };
+        let spread = if self.spread_ratio.is_zero() {
+            Decimal::ONE
+        } else {
+            self.spread_ratio
+        };
+        let mid = (bid + offer) / Decimal::TWO / ratio;
+        let half = (offer - bid) / spread / Decimal::TWO;
+        let d = self.leader_decimals;
+        ((mid - half).round_dp(d), (mid + half).round_dp(d))
+    }
 }
 
 /// Runtime state of one epic.
@@ -78,8 +197,11 @@ pub struct MarketRt {
     pub day_open: Decimal,
     pub high: Decimal,
     pub low: Decimal,
-    pub seconds: VecDeque<Bar>,
-    pub minutes: VecDeque<Bar>,
+    /// The quote the simulation starts from: the back-filled history ends on it, at its
+    /// second.
+    pub origin: Quote,
+    /// Live bars, finest first (seconds, minutes, hours, days).
+    pub tiers: [Tier; 4],
 }
 
 /// Why a replay file could not be loaded.
@@ -152,6 +274,16 @@ impl MarketRt {
     pub fn new(entry: CatalogEntry, source: Source, start: Timestamp) -> Self {
         let last = match &source {
             Source::Sim(s) => s.last().clone(),
+            Source::Follow(f) => {
+                let o = &f.leader_origin;
+                let (bid, offer) = f.price(o.bid.value(), o.offer.value());
+                Quote {
+                    epic: entry.epic.clone(),
+                    bid: Price::new(bid),
+                    offer: Price::new(offer),
+                    ts: start,
+                }
+            }
             Source::Replay { quotes, .. } => {
                 let (_, b, a) = quotes[0];
                 Quote {
@@ -163,23 +295,29 @@ impl MarketRt {
             }
         };
         let mid = last.mid().value();
-        Self {
+        let mut m = Self {
             entry,
             source,
-            last,
             status_override: None,
             day_open: mid,
             high: mid,
             low: mid,
-            seconds: VecDeque::new(),
-            minutes: VecDeque::new(),
-        }
+            origin: last.clone(),
+            last,
+            tiers: tiers(),
+        };
+        // The starting quote is the simulation's first tick: its bars open where the
+        // back-filled history closes.
+        let first = m.origin.clone();
+        m.record(&first);
+        m
     }
 
     /// The next quote due at or before `until`, if any (recorded into bars).
     pub fn next_before(&mut self, until: Timestamp) -> Option<Quote> {
         let q = match &mut self.source {
             Source::Sim(s) => s.next_before(until)?,
+            Source::Follow(_) => return None,
             Source::Replay {
                 quotes,
                 idx,
@@ -212,6 +350,7 @@ impl MarketRt {
     pub fn step(&mut self) -> Quote {
         let until = match &self.source {
             Source::Sim(s) => s.next_at(),
+            Source::Follow(_) => return self.last.clone(),
             Source::Replay {
                 quotes,
                 idx,
@@ -220,6 +359,31 @@ impl MarketRt {
             } => Timestamp::from_millis(quotes[*idx].0 + offset),
         };
         self.next_before(until).unwrap_or_else(|| self.last.clone())
+    }
+
+    /// The underlying's epic when this one is quoted from it.
+    pub fn leader(&self) -> Option<&str> {
+        match &self.source {
+            Source::Follow(f) => Some(&f.leader),
+            _ => None,
+        }
+    }
+
+    /// Quotes this epic from its underlying's quote `q` (at the same time); `None` when it
+    /// is not quoted from an underlying.
+    pub fn follow(&mut self, q: &Quote) -> Option<Quote> {
+        let Source::Follow(f) = &self.source else {
+            return None;
+        };
+        let (bid, offer) = f.price(q.bid.value(), q.offer.value());
+        let quote = Quote {
+            epic: self.entry.epic.clone(),
+            bid: Price::new(bid),
+            offer: Price::new(offer),
+            ts: q.ts,
+        };
+        self.record(&quote);
+        Some(quote)
     }
 
     /// The day's net change of the mid (at the market's decimals) and its percentage.
@@ -253,19 +417,9 @@ impl MarketRt {
         let mid = q.mid().value();
         self.high = self.high.max(mid);
         self.low = self.low.min(mid);
-        let ms = q.ts.millis();
-        push_bar(
-            &mut self.seconds,
-            ms - ms.rem_euclid(1_000),
-            q,
-            MAX_SECOND_BARS,
-        );
-        push_bar(
-            &mut self.minutes,
-            ms - ms.rem_euclid(60_000),
-            q,
-            MAX_MINUTE_BARS,
-        );
+        for t in &mut self.tiers {
+            t.push(q);
+        }
     }
 
     /// Current status at simulated time `now` under `cfg`'s schedule.
@@ -283,25 +437,22 @@ impl MarketRt {
     }
 }
 
-fn push_bar(bars: &mut VecDeque<Bar>, start: i64, q: &Quote, cap: usize) {
-    match bars.back_mut() {
-        Some(b) if b.start == start => b.update(q),
-        _ => {
-            bars.push_back(Bar::new(start, q));
-            if bars.len() > cap {
-                bars.pop_front();
-            }
-        }
-    }
-}
-
 /// IG's `MONTH` resolution as a period (`Resolution::Month.millis()`): its bars are calendar
 /// months (UTC), not 30-day spans.
 pub const MONTH_MS: i64 = 30 * 86_400_000;
 
+/// IG's `WEEK` resolution as a period: its bars start on Mondays at 00:00 UTC.
+pub const WEEK_MS: i64 = 7 * 86_400_000;
+
+/// The first Monday after the Unix epoch (a Thursday), 1970-01-05.
+const FIRST_MONDAY_MS: i64 = 4 * 86_400_000;
+
 /// The start of the bar of `period_ms` that holds `ms`: a multiple of the period since the
-/// epoch, or the first of the calendar month for [`MONTH_MS`].
+/// epoch, a Monday for [`WEEK_MS`], or the first of the calendar month for [`MONTH_MS`].
 pub fn bar_start(ms: i64, period_ms: i64) -> i64 {
+    if period_ms == WEEK_MS {
+        return ms - (ms - FIRST_MONDAY_MS).rem_euclid(WEEK_MS);
+    }
     if period_ms == MONTH_MS {
         if let Some(d) = chrono::DateTime::from_timestamp_millis(ms) {
             use chrono::Datelike;
@@ -326,15 +477,10 @@ pub fn previous_bar_start(start: i64, period_ms: i64) -> i64 {
     }
 }
 
-/// Bars of `period_ms` built from the stored second or minute bars, oldest first.
-pub fn aggregate(m: &MarketRt, period_ms: i64) -> Vec<Bar> {
-    let src = if period_ms < 60_000 {
-        &m.seconds
-    } else {
-        &m.minutes
-    };
+/// `bars` (oldest first, each within one bar of `period_ms`) merged into bars of `period_ms`.
+pub fn aggregate<'a>(bars: impl IntoIterator<Item = &'a Bar>, period_ms: i64) -> Vec<Bar> {
     let mut out: Vec<Bar> = Vec::new();
-    for b in src {
+    for b in bars {
         let start = bar_start(b.start, period_ms);
         match out.last_mut() {
             Some(last) if last.start == start => last.merge(b),

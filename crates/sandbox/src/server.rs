@@ -101,6 +101,7 @@ impl Inner {
                         break;
                     };
                     publish_quote(w, &q);
+                    follow(w, &q, None);
                 }
             }
             if until > w.st.sim_now {
@@ -141,10 +142,20 @@ impl Inner {
 
     pub fn step(&self, epic: Option<&str>, ticks: u32) -> Result<Vec<Quote>, ApiError> {
         self.with(|w| {
+            // An epic quoted from an underlying steps the underlying (and so every epic of
+            // its market).
             let epics: Vec<String> = match epic {
-                Some(e) if w.st.markets.contains_key(e) => vec![e.to_string()],
-                Some(_) => return Err(ApiError::not_found("error.public-api.epic-not-found")),
-                None => w.st.markets.keys().cloned().collect(),
+                Some(e) => match w.st.markets.get(e) {
+                    Some(m) => vec![m.leader().unwrap_or(e).to_string()],
+                    None => return Err(ApiError::not_found("error.public-api.epic-not-found")),
+                },
+                None => {
+                    w.st.markets
+                        .iter()
+                        .filter(|(_, m)| m.leader().is_none())
+                        .map(|(e, _)| e.clone())
+                        .collect()
+                }
             };
             let mut last = Vec::new();
             for e in epics {
@@ -157,8 +168,13 @@ impl Inner {
                         w.st.sim_now = q.ts;
                     }
                     publish_quote(w, &q);
+                    let quoted = follow(w, &q, None);
                     last.push(q);
+                    last.extend(quoted);
                 }
+            }
+            if let Some(e) = epic {
+                last.retain(|q| q.epic.as_str() == e);
             }
             Ok(last)
         })
@@ -179,8 +195,25 @@ impl Inner {
                 w.st.markets
                     .get_mut(epic)
                     .ok_or_else(|| ApiError::not_found("error.public-api.epic-not-found"))?;
-            let q = m.set_quote(bid, offer, ts);
             tracing::info!(epic, %bid, %offer, "admin: price set");
+            // The market moves as one: an epic quoted from an underlying sets the underlying
+            // (and so its other epics) to match, and itself exactly as asked.
+            let under = match &m.source {
+                crate::market::Source::Follow(f) => {
+                    let (b, o) = f.underlying_price(bid.value(), offer.value());
+                    Some((f.leader.clone(), Price::new(b), Price::new(o.max(b))))
+                }
+                _ => None,
+            };
+            let q = m.set_quote(bid, offer, ts);
+            if let Some((leader, b, o)) = under {
+                if let Some(lq) = w.st.markets.get_mut(&leader).map(|l| l.set_quote(b, o, ts)) {
+                    publish_quote(w, &lq);
+                    follow(w, &lq, Some(epic));
+                }
+            } else {
+                follow(w, &q, None);
+            }
             publish_quote(w, &q);
             Ok(q)
         })
@@ -264,6 +297,25 @@ impl Inner {
 }
 
 /// Publishes a price (with the market's status) and runs its triggers.
+/// Quotes and publishes the epics that follow the underlying of `q` (all but `except`),
+/// returning their quotes.
+fn follow(w: &mut World<'_>, q: &Quote, except: Option<&str>) -> Vec<Quote> {
+    let Some(epics) = w.st.followers.get_mut(q.epic.as_str()).map(std::mem::take) else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(epics.len());
+    for e in epics.iter().filter(|e| Some(e.as_str()) != except) {
+        if let Some(fq) = w.st.markets.get_mut(e).and_then(|m| m.follow(q)) {
+            publish_quote(w, &fq);
+            out.push(fq);
+        }
+    }
+    if let Some(slot) = w.st.followers.get_mut(q.epic.as_str()) {
+        *slot = epics;
+    }
+    out
+}
+
 fn publish_quote(w: &mut World<'_>, q: &Quote) {
     let status =
         w.st.markets
@@ -299,7 +351,32 @@ impl StreamAuthorizer for StreamAuth {
         let inner = self.0.upgrade()?;
         let st = inner.lock();
         let m = st.markets.get(epic.as_str())?;
+        // The CHART scales' forming bars, as `/prices` serves them.
+        let candles = [1_000, 60_000, 300_000, 3_600_000]
+            .into_iter()
+            .filter_map(|period| {
+                let start = crate::market::bar_start(m.last.ts.millis(), period);
+                let b = crate::backfill::range(
+                    &inner.cfg,
+                    m,
+                    inner.cfg.seed,
+                    period,
+                    start,
+                    Some(start),
+                )
+                .pop()?;
+                Some(stream::CandleSeed {
+                    period,
+                    start: b.start,
+                    bid: [b.open.0, b.high.0, b.low.0, b.close.0],
+                    ofr: [b.open.1, b.high.1, b.low.1, b.close.1],
+                    ticks: b.ticks,
+                })
+            })
+            .collect();
         Some(QuoteSnapshot {
+            candles,
+            volume: m.entry.class != scalper_model::catalogue::AssetClass::Fx,
             bid: m.last.bid,
             offer: m.last.offer,
             ts: m.last.ts,
@@ -427,6 +504,24 @@ fn build_state(cfg: &SandboxConfig, start: Timestamp) -> Result<State, SandboxEr
         .into_iter()
         .enumerate()
     {
+        let replayed = replay.as_ref().is_some_and(|(e, _)| *e == entry.epic);
+        let leader = (entry.underlying != entry.epic && !replayed)
+            .then(|| st.markets.get(entry.underlying.as_str()))
+            .flatten();
+        if let Some(leader) = leader {
+            // Quoted from the market's underlying (its CFD epic), as IG does.
+            let m = MarketRt::new(
+                entry.clone(),
+                Source::Follow(market::Follow::new(leader, &entry)),
+                warm_start,
+            );
+            st.followers
+                .entry(entry.underlying.as_str().to_string())
+                .or_default()
+                .push(entry.epic.as_str().to_string());
+            st.markets.insert(entry.epic.as_str().to_string(), m);
+            continue;
+        }
         let source = match &replay {
             Some((epic, quotes)) if *epic == entry.epic => {
                 let first = quotes[0].0;
@@ -444,9 +539,19 @@ fn build_state(cfg: &SandboxConfig, start: Timestamp) -> Result<State, SandboxEr
                 warm_start,
             ))),
         };
-        let mut m = MarketRt::new(entry, source, warm_start);
-        while m.next_before(start).is_some() {}
+        let m = MarketRt::new(entry, source, warm_start);
         st.markets.insert(m.entry.epic.as_str().to_string(), m);
+    }
+    // The warm-up: each underlying's quotes, and its followers quoted from them.
+    let epics: Vec<String> = st.markets.keys().cloned().collect();
+    for epic in epics {
+        while let Some(q) = st.markets.get_mut(&epic).and_then(|m| m.next_before(start)) {
+            for f in st.followers.get(&epic).into_iter().flatten() {
+                if let Some(m) = st.markets.get_mut(f) {
+                    m.follow(&q);
+                }
+            }
+        }
     }
     for (id, name, kind) in [
         ("SANDBOX-CFD", "CFD", ProductKind::Cfd),

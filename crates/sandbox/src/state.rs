@@ -168,6 +168,8 @@ pub struct State {
     /// Watchlists, by account.
     pub watchlists: BTreeMap<String, Vec<Watchlist>>,
     pub markets: BTreeMap<String, MarketRt>,
+    /// The epics quoted from each underlying (its market's mini and spread-bet epics).
+    pub followers: BTreeMap<String, Vec<String>>,
     pub confirms: HashMap<String, StoredConfirm>,
     pub used_refs: HashSet<String>,
     used_order: VecDeque<String>,
@@ -227,6 +229,7 @@ impl State {
             preferred: BTreeMap::new(),
             watchlists: BTreeMap::new(),
             markets: BTreeMap::new(),
+            followers: BTreeMap::new(),
             confirms: HashMap::new(),
             used_refs: HashSet::new(),
             used_order: VecDeque::new(),

@@ -131,6 +131,32 @@ async fn merge_subscriptions_start_with_snapshots_that_agree_with_rest() {
             "{funds}"
         );
 
+        // A candle's snapshot is the forming bar as /prices has it (ticks before the
+        // subscription included), not the last tick alone.
+        let bar = raw
+            .get(&format!("/prices/{epic}?resolution=MINUTE&max=1"), 3)
+            .await
+            .body;
+        let bar = &bar["prices"][0];
+        let ok = control(format!(
+            "LS_reqId=4&LS_op=add&LS_subId=4&LS_mode=MERGE&LS_group=CHART:{epic}:1MINUTE\
+             &LS_schema=BID_OPEN%20BID_HIGH%20BID_LOW%20OFR_CLOSE%20CONS_TICK_COUNT&LS_snapshot=true"
+        ))
+        .await;
+        assert!(ok.starts_with("REQOK,4"), "{ok}");
+        let candle = line_starting(&mut stream, &mut buf, "U,4,1,").await;
+        let want = [
+            dec(&bar["openPrice"]["bid"]),
+            dec(&bar["highPrice"]["bid"]),
+            dec(&bar["lowPrice"]["bid"]),
+            dec(&bar["closePrice"]["ask"]),
+            dec(&bar["lastTradedVolume"]),
+        ];
+        assert!(want[4] > Decimal::ONE, "several ticks in the minute: {bar}");
+        for (i, w) in want.iter().enumerate() {
+            assert_eq!(field(&candle, i), *w, "{candle} vs {bar}");
+        }
+
         // TRADE (DISTINCT) has no snapshot: only the end of it.
         let ok = control(format!(
             "LS_reqId=3&LS_op=add&LS_subId=3&LS_mode=DISTINCT&LS_group=TRADE:{account}\

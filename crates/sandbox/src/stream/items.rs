@@ -219,6 +219,8 @@ pub struct PriceState {
     high: Option<Decimal>,
     low: Option<Decimal>,
     candle: Option<CandleState>,
+    /// The market reports tick volume (`LTV`): not FX, which IG leaves without volume.
+    volume: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -285,6 +287,23 @@ impl PriceState {
         self.low = Some(low);
     }
 
+    /// Whether the item's market reports tick volume (`LTV`: one a tick, a candle's tick
+    /// count, as `/prices` gives `lastTradedVolume`).
+    pub fn set_volume(&mut self, volume: bool) {
+        self.volume = volume;
+    }
+
+    /// Starts the forming candle from the market's bar (a CHART item's snapshot), less its
+    /// last tick, which the snapshot row then adds.
+    pub fn seed_candle(&mut self, seed: &super::CandleSeed) {
+        self.candle = Some(CandleState {
+            start: seed.start,
+            bid: seed.bid,
+            ofr: seed.ofr,
+            ticks: seed.ticks.saturating_sub(1),
+        });
+    }
+
     /// Updates the state with a tick and returns the value rows to send: usually one, two when
     /// a candle completes (the final row with `CONS_END=1`, then the new candle).
     pub fn on_tick(&mut self, item: &Item, fields: &[String], t: &Tick<'_>) -> Vec<Vec<Value>> {
@@ -321,7 +340,7 @@ impl PriceState {
                         rows.push(Self::candle_row(
                             fields,
                             &done,
-                            true,
+                            (true, self.volume),
                             (open, chg, pct, high, low),
                         ));
                     }
@@ -337,7 +356,7 @@ impl PriceState {
                 rows.push(Self::candle_row(
                     fields,
                     c,
-                    false,
+                    (false, self.volume),
                     (open, chg, pct, high, low),
                 ));
             }
@@ -359,6 +378,7 @@ impl PriceState {
                 (_, "DELAY" | "MARKET_DELAY") => Some("0".into()),
                 (_, "UPDATE_TIME") => t.ts.to_datetime().map(|d| d.format("%H:%M:%S").to_string()),
                 (_, "BIDQUOTEID" | "ASKQUOTEID") => Some(format!("Q{}", t.ts.millis())),
+                (Item::Chart { .. }, "LTV") if self.volume => Some("1".into()),
                 _ => None,
             })
             .collect();
@@ -369,7 +389,7 @@ impl PriceState {
     fn candle_row(
         fields: &[String],
         c: &CandleState,
-        complete: bool,
+        (complete, volume): (bool, bool),
         day: (Decimal, Decimal, Decimal, Decimal, Decimal),
     ) -> Vec<Value> {
         let (open, chg, pct, high, low) = day;
@@ -384,6 +404,7 @@ impl PriceState {
                 "UTM" => Some(c.start.to_string()),
                 "CONS_END" => Some(if complete { "1" } else { "0" }.into()),
                 "CONS_TICK_COUNT" => Some(c.ticks.to_string()),
+                "LTV" if volume => Some(c.ticks.to_string()),
                 "DAY_OPEN_MID" => s(open),
                 "DAY_NET_CHG_MID" => s(chg),
                 "DAY_PERC_CHG_MID" => s(pct),
@@ -498,6 +519,41 @@ mod tests {
         );
         let rows = st.on_tick(&item, &fields, &tick(11, 6_000));
         assert_eq!(rows.len(), 2);
+        // Volume fields: null for FX (as IG leaves them), tick volume elsewhere; never a
+        // last traded price (OTC).
+        let vol: Vec<String> = ["LTV", "TTV", "LTP_CLOSE", "CONS_TICK_COUNT"]
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let mut fx = PriceState::default();
+        fx.on_tick(&item, &vol, &tick(10, 7_100));
+        assert_eq!(
+            fx.on_tick(&item, &vol, &tick(11, 7_200))[0],
+            vec![None, None, None, v("2")]
+        );
+        let mut dax = PriceState::default();
+        dax.set_volume(true);
+        dax.on_tick(&item, &vol, &tick(10, 7_100));
+        assert_eq!(
+            dax.on_tick(&item, &vol, &tick(11, 7_200))[0],
+            vec![v("2"), None, None, v("2")]
+        );
+        let ticks = Item::Chart {
+            epic: Epic::new("IX.D.DAX.IFMM.IP").unwrap(),
+            scale: Scale::Tick,
+        };
+        let tfields: Vec<String> = ["LTP", "LTV", "TTV"]
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            dax.on_tick(&ticks, &tfields, &tick(12, 7_300))[0],
+            vec![None, v("1"), None]
+        );
+        assert_eq!(
+            fx.on_tick(&ticks, &tfields, &tick(12, 7_300))[0],
+            vec![None, None, None]
+        );
         assert_eq!(rows[0][5], v("1"));
         assert_eq!(
             rows[1],

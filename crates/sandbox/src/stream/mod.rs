@@ -60,6 +60,20 @@ pub struct QuoteSnapshot {
     pub day_open: Decimal,
     pub day_high: Decimal,
     pub day_low: Decimal,
+    /// The forming bars holding `ts` (CHART candle snapshots), as `/prices` has them.
+    pub candles: Vec<CandleSeed>,
+    /// CHART items report tick volume (`LTV`); IG leaves FX without.
+    pub volume: bool,
+}
+
+/// A forming candle of `period` ms: bid and offer open, high, low, close and the tick count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandleSeed {
+    pub period: i64,
+    pub start: i64,
+    pub bid: [Decimal; 4],
+    pub ofr: [Decimal; 4],
+    pub ticks: u64,
 }
 
 /// Everything the streaming server needs from the rest of the sandbox.
@@ -310,6 +324,9 @@ impl Registry {
                 offer: l.offer,
                 ts: l.ts,
                 status: l.status,
+                // The market's bars hold ticks the bus has not delivered yet unless both are
+                // at the same tick: then the candles start from the tick alone.
+                candles: if l.ts == b.ts { b.candles } else { Vec::new() },
                 ..b
             }),
             (Some(l), None) => {
@@ -323,6 +340,8 @@ impl Registry {
                     day_open: mid,
                     day_high: mid,
                     day_low: mid,
+                    candles: Vec::new(),
+                    volume: false,
                 })
             }
             (None, b) => b,

@@ -13,12 +13,18 @@ use tracing::debug;
 
 use scalper_ig_wire::tlcp::{encode_update, Form, Message, Value};
 
-use super::items::{account_row, trade_row, Item, PriceState, Tick};
+use super::items::{account_row, trade_row, Item, PriceState, Scale, Tick};
 use super::Registry;
 use crate::bus::{BusEvent, StreamFault};
 
 /// How long an unbound session waits for a rebind before it is discarded (`CONERR,20`).
 pub const SESSION_LINGER: Duration = Duration::from_secs(10);
+
+/// The most updates a second a MERGE price item (PRICE, MARKET) gets, as IG's server
+/// announces in `CONF` ("20.0"); a client may ask for fewer with
+/// `LS_requested_max_frequency`. Updates in between are merged: the item's latest values go
+/// out when its interval has passed.
+pub const MAX_FREQUENCY: f64 = 20.0;
 
 /// Capacity of a connection's outgoing line queue; a client that falls this far behind is
 /// disconnected (it will rebind).
@@ -54,12 +60,20 @@ struct Slot {
     current: Option<Vec<Value>>,
     last: Option<Vec<Value>>,
     price: PriceState,
+    /// When a throttled item may next be updated.
+    next_at: Option<Instant>,
+    /// A throttled item's `current` values have not been sent yet.
+    pending: bool,
 }
 
 struct Sub {
     distinct: bool,
     fields: Vec<String>,
     slots: Vec<Slot>,
+    /// The least time between two updates of an item (throttled MERGE price items).
+    interval: Option<Duration>,
+    /// The frequency `CONF` announces.
+    max_frequency: f64,
 }
 
 pub(crate) struct SessionTask {
@@ -137,6 +151,7 @@ impl SessionTask {
         loop {
             let probe_at = self.last_sent + self.keepalive;
             let linger_until = self.unbound_since.map(|t| t + SESSION_LINGER);
+            let flush_at = self.next_flush();
             tokio::select! {
                 cmd = cmds.recv() => match cmd {
                     None => break,
@@ -147,6 +162,9 @@ impl SessionTask {
                     Err(broadcast::error::RecvError::Lagged(n)) => debug!(session = %self.id, n, "bus lagged"),
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
+                () = tokio::time::sleep_until(flush_at.unwrap_or(probe_at)), if flush_at.is_some() => {
+                    self.flush();
+                }
                 () = tokio::time::sleep_until(probe_at), if self.sink.is_some() => {
                     self.send(&Message::Probe);
                 }
@@ -157,6 +175,50 @@ impl SessionTask {
             }
         }
         self.registry.remove(&self.id);
+    }
+
+    /// When the first withheld update of a throttled item is due.
+    fn next_flush(&self) -> Option<Instant> {
+        self.subs
+            .values()
+            .flat_map(|sub| &sub.slots)
+            .filter(|slot| slot.pending)
+            .filter_map(|slot| slot.next_at)
+            .min()
+    }
+
+    /// Sends the withheld updates whose interval has passed.
+    fn flush(&mut self) {
+        let now = Instant::now();
+        let muted = self.muted();
+        let mut lines = Vec::new();
+        for (sub_id, sub) in &mut self.subs {
+            let Some(interval) = sub.interval else {
+                continue;
+            };
+            for (i, slot) in sub.slots.iter_mut().enumerate() {
+                if !slot.pending || slot.next_at.is_some_and(|t| t > now) {
+                    continue;
+                }
+                slot.pending = false;
+                let Some(cur) = &slot.current else {
+                    continue;
+                };
+                if muted {
+                    slot.last = None;
+                    continue;
+                }
+                lines.push(Message::Update {
+                    sub_id: *sub_id,
+                    item: i + 1,
+                    values: encode_update(cur, &mut slot.last),
+                });
+                slot.next_at = Some(now + interval);
+            }
+        }
+        for l in lines {
+            self.send(&l);
+        }
     }
 
     /// Handles a command; false ends the session.
@@ -281,6 +343,13 @@ impl SessionTask {
                     items: sub.slots.len(),
                     fields: sub.fields.len(),
                 });
+                if sub.interval.is_some() {
+                    self.send(&Message::Conf {
+                        sub_id,
+                        max_frequency: format!("{:?}", sub.max_frequency),
+                        filtered: true,
+                    });
+                }
                 let mut lines = Vec::new();
                 for (i, slot) in sub.slots.iter_mut().enumerate() {
                     let row = if snapshot {
@@ -295,6 +364,7 @@ impl SessionTask {
                             values: encode_update(&row, &mut slot.last),
                         });
                         slot.current = Some(row);
+                        slot.next_at = sub.interval.map(|d| Instant::now() + d);
                     }
                     if sub.distinct && snapshot {
                         lines.push(Message::Eos {
@@ -324,6 +394,24 @@ impl SessionTask {
                 let q = item.epic().and_then(|e| self.registry.snapshot(e))?;
                 slot.price
                     .seed_day(q.decimals, q.day_open, q.day_high, q.day_low);
+                slot.price.set_volume(q.volume);
+                if let Item::Chart {
+                    scale: Scale::Period(period),
+                    ..
+                } = item
+                {
+                    let ms = q.ts.millis();
+                    let start = ms - ms.rem_euclid(*period);
+                    let close = [q.bid.value(), q.offer.value()];
+                    if let Some(seed) = q.candles.iter().find(|c| {
+                        c.period == *period
+                            && c.start == start
+                            && c.ticks > 0
+                            && [c.bid[3], c.ofr[3]] == close
+                    }) {
+                        slot.price.seed_candle(seed);
+                    }
+                }
                 let tick = Tick {
                     bid: q.bid,
                     offer: q.offer,
@@ -352,6 +440,13 @@ impl SessionTask {
             .map(str::to_string)
             .collect();
         let adapter = form.get("LS_data_adapter");
+        let requested = match form.get("LS_requested_max_frequency") {
+            None | Some("unlimited" | "unfiltered") => MAX_FREQUENCY,
+            Some(f) => match f.trim().parse::<f64>() {
+                Ok(n) if n > 0.0 && n.is_finite() => n.min(MAX_FREQUENCY),
+                _ => return Err((15, format!("Bad LS_requested_max_frequency {f:?}"))),
+            },
+        };
         let mut slots = Vec::new();
         for name in group.split_whitespace() {
             let item = Item::parse(name, &self.account, adapter).map_err(|m| (-1, m))?;
@@ -361,6 +456,8 @@ impl SessionTask {
                 current: None,
                 last: None,
                 price: PriceState::default(),
+                next_at: None,
+                pending: false,
             });
         }
         if slots.is_empty() {
@@ -375,12 +472,20 @@ impl SessionTask {
         if refused {
             return Err((-1, "Subscription refused (sandbox fault injection)".into()));
         }
+        // MERGE price items are throttled as IG's server does; candles (whose completing
+        // update must not be merged away), ACCOUNT and DISTINCT items are not.
+        let throttled = !distinct
+            && slots
+                .iter()
+                .all(|s| matches!(s.item, Item::Price { .. } | Item::Market { .. }));
         Ok((
             sub_id,
             Sub {
                 distinct,
                 fields,
                 slots,
+                interval: throttled.then(|| Duration::from_secs_f64(1.0 / requested)),
+                max_frequency: requested,
             },
         ))
     }
@@ -465,7 +570,19 @@ impl SessionTask {
                     }
                     _ => continue,
                 };
+                let now = Instant::now();
                 for row in rows {
+                    if let Some(interval) = sub.interval {
+                        // Throttled: send now if the interval has passed, else keep the
+                        // values for the flush.
+                        if slot.next_at.is_some_and(|t| t > now) {
+                            slot.current = Some(row);
+                            slot.pending = true;
+                            continue;
+                        }
+                        slot.next_at = Some(now + interval);
+                        slot.pending = false;
+                    }
                     if muted {
                         slot.last = None;
                     } else {
