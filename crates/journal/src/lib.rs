@@ -41,7 +41,7 @@ pub use schema::SCHEMA_VERSION;
 pub use store::{lock_path, Durability, OpenOptions, DEFAULT_PATH};
 pub use types::{
     Amendment, Close, ConfirmOutcome, DayStats, EventRecord, Execution, Fill, Intent, PartialClose,
-    SystemEvent, Trade, TradeDetail, TradeFilter, TradeId,
+    ShadowLeg, ShadowOutcome, ShadowTrade, SystemEvent, Trade, TradeDetail, TradeFilter, TradeId,
 };
 
 /// An open journal. Writable journals hold the engine lock until dropped.
