@@ -51,8 +51,9 @@ pub struct ShadowSummary {
     pub exit_slippage_points_mean: Option<Decimal>,
     /// Mean time from the decision to live's fill, ms of the run's quote clock.
     pub entry_delay_ms_mean: Option<i64>,
-    /// Inputs (quotes and events) the shadow engine processed.
+    /// Inputs (quotes and events) the shadow engine processed, and the quotes among them.
     pub inputs: u64,
+    pub quotes: u64,
     /// Shadow entries whose live twin is still being opened or closed (0 once live caught up).
     pub awaiting_live: u64,
     /// Live-loop inputs the shadow could not take because it fell behind; after the first
@@ -182,11 +183,11 @@ impl Book {
         })
     }
 
-    /// A side's entry filled (trades the book does not know, e.g. positions taken over at
-    /// start, are ignored).
-    pub fn opened(&mut self, side: Side, t: &OpenedTrade) {
+    /// A side's entry filled, as that side's engine learnt at `at` on the run's quote clock
+    /// (trades the book does not know, e.g. positions taken over at start, are ignored).
+    pub fn opened(&mut self, side: Side, t: &OpenedTrade, at: Timestamp) {
         if let Some((_, leg)) = self.find(side, &t.deal_ref) {
-            leg.opened = Some((t.trade_id, t.at));
+            leg.opened = Some((t.trade_id, at));
         }
     }
 
@@ -262,12 +263,9 @@ impl Book {
         s
     }
 
-    pub fn count_input(&mut self) {
+    pub fn count_input(&mut self, quote: bool) {
         self.summary.inputs += 1;
-    }
-
-    pub fn count_dropped(&mut self, n: u64) {
-        self.summary.inputs_dropped = n;
+        self.summary.quotes += u64::from(quote);
     }
 
     /// Removes entry `i` when neither side is pending, and books it.
@@ -381,7 +379,11 @@ mod tests {
         }
     }
 
-    fn opened(r: &str, id: u64, at: i64) -> OpenedTrade {
+    fn ts(ms: i64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
+    fn opened(r: &str, id: u64) -> OpenedTrade {
         OpenedTrade {
             trade_id: id,
             deal_ref: DealReference::new(r).unwrap(),
@@ -392,7 +394,7 @@ mod tests {
             level: Price::new(dec!(1.1)),
             stop_level: None,
             limit_level: None,
-            at: Timestamp::from_millis(at),
+            at: Timestamp::from_millis(0),
             paper: false,
         }
     }
@@ -429,8 +431,8 @@ mod tests {
         let mut b = book();
         b.shadow_entry(7, &decision("S-1", Direction::Buy));
         b.live_entry(7, true, &decision("L-1", Direction::Buy));
-        b.opened(Side::Shadow, &opened("S-1", 1, 1_000));
-        b.opened(Side::Live, &opened("L-1", 9, 1_040));
+        b.opened(Side::Shadow, &opened("S-1", 1), ts(1_000));
+        b.opened(Side::Live, &opened("L-1", 9), ts(1_040));
         let paper = closed("S-1", Direction::Buy, dec!(1.1000), dec!(1.1010), dec!(100));
         assert_eq!(b.closed(Side::Shadow, &paper), None, "live is still open");
         assert_eq!(b.summary().awaiting_live, 1);
@@ -507,7 +509,7 @@ mod tests {
         assert_eq!(t.outcome, ShadowOutcome::ShadowOnly);
         assert_eq!(t.pnl_difference, None);
         // Live's sell is still open at the end: unfinished, not compared.
-        b.opened(Side::Live, &opened("L-2", 2, 1_000));
+        b.opened(Side::Live, &opened("L-2", 2), ts(1_000));
         assert!(b.finish().is_empty());
         let s = b.summary();
         assert_eq!(
@@ -544,7 +546,7 @@ mod tests {
     fn an_entry_after_a_broker_report_pairs_with_the_open_paper_twin() {
         let mut b = book();
         b.shadow_entry(5, &decision("S-2", Direction::Sell));
-        b.opened(Side::Shadow, &opened("S-2", 2, 1_000));
+        b.opened(Side::Shadow, &opened("S-2", 2), ts(1_000));
         b.live_entry(5, false, &decision("L-2", Direction::Sell));
         b.closed(
             Side::Shadow,

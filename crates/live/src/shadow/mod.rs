@@ -283,7 +283,7 @@ impl ShadowTask {
 
     fn drive(&mut self, input: StepInput) {
         self.step += 1;
-        self.book.count_input();
+        self.book.count_input(matches!(input, StepInput::Quote(_)));
         match input {
             StepInput::Quote(q) => {
                 self.clock.observe(q.ts);
@@ -308,7 +308,7 @@ impl ShadowTask {
                         at: now,
                     },
                 ),
-                Action::TradeOpened(t) => self.book.opened(Side::Shadow, t),
+                Action::TradeOpened(t) => self.book.opened(Side::Shadow, t, now),
                 Action::TradeClosed(t) => {
                     if let Some(r) = self.book.closed(Side::Shadow, t) {
                         self.report(r);
@@ -329,7 +329,8 @@ impl ShadowTask {
                 None
             }
             LiveNote::Opened(t) => {
-                self.book.opened(Side::Live, &t);
+                // The shadow's clock follows the same quotes: live's clock at this step.
+                self.book.opened(Side::Live, &t, self.clock.now());
                 None
             }
             LiveNote::Closed(t) => self.book.closed(Side::Live, &t),
