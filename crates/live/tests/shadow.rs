@@ -131,6 +131,18 @@ async fn without_faults_every_live_trade_has_a_paper_twin_and_no_difference() {
     assert_eq!(s.pnl_difference, Money::ZERO, "{s:?}");
     assert_eq!(s.entry_slippage_points_mean, Some(Decimal::ZERO), "{s:?}");
     assert_eq!(s.exit_slippage_points_mean, Some(Decimal::ZERO), "{s:?}");
+    // The metrics say the same.
+    let metrics =
+        scalper_observe::metrics::render(&scalper_observe::metrics::registry(view.clone()))
+            .unwrap();
+    for line in [
+        format!("scalper_shadow_pairs_total {}", s.pairs),
+        "scalper_shadow_live_only_total 0".to_string(),
+        "scalper_shadow_paper_only_total 0".to_string(),
+        "scalper_shadow_pnl_difference{currency=".to_string(),
+    ] {
+        assert!(metrics.contains(&line), "{line} not in\n{metrics}");
+    }
     // The journal keeps each pair, with its zero differences.
     let pairs = journaled(&journal);
     assert_eq!(pairs.len() as u64, s.pairs);
