@@ -235,7 +235,7 @@ impl Journal {
             let event: SystemEvent = serde_json::from_value(e.detail)
                 .map_err(|err| JournalError::decode("shadow trade event", err))?;
             if let SystemEvent::ShadowTrade(t) = event {
-                out.push(t);
+                out.push(*t);
             }
         }
         Ok(out)

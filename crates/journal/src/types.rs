@@ -176,7 +176,7 @@ pub enum SystemEvent {
     },
     /// A live trade compared with its shadow-paper twin (`run --shadow`): one per closed pair,
     /// or per trade only one side made.
-    ShadowTrade(ShadowTrade),
+    ShadowTrade(Box<ShadowTrade>),
 }
 
 impl SystemEvent {

@@ -143,7 +143,7 @@ impl Session {
             }
             Some(ShadowFeed::start(
                 engine_cfg.clone(),
-                start.instruments.clone(),
+                &start.instruments,
                 start.init.clone(),
                 opts.telemetry.as_ref().map(|t| t.shadow.clone()),
             )?)
@@ -824,7 +824,7 @@ impl Session {
         let now = self.clock.now();
         if let Some(j) = self.venue.journal_mut() {
             for t in results {
-                j.event(now, &scalper_journal::SystemEvent::ShadowTrade(t));
+                j.event(now, &scalper_journal::SystemEvent::ShadowTrade(Box::new(t)));
             }
         }
     }
@@ -836,7 +836,7 @@ impl Session {
         let now = self.clock.now();
         if let Some(j) = self.venue.journal_mut() {
             for t in rest {
-                j.event(now, &scalper_journal::SystemEvent::ShadowTrade(t));
+                j.event(now, &scalper_journal::SystemEvent::ShadowTrade(Box::new(t)));
             }
         }
         tracing::info!(

@@ -52,7 +52,7 @@ fn journaled(path: &std::path::Path) -> Vec<ShadowTrade> {
     .into_iter()
     .filter_map(
         |e| match serde_json::from_value::<SystemEvent>(e.detail).ok()? {
-            SystemEvent::ShadowTrade(t) => Some(t),
+            SystemEvent::ShadowTrade(t) => Some(*t),
             _ => None,
         },
     )

@@ -100,14 +100,14 @@ impl ShadowFeed {
     /// (without the positions live takes over at start: those are live's alone).
     pub(crate) fn start(
         cfg: EngineConfig,
-        instruments: Vec<Instrument>,
+        instruments: &[Instrument],
         mut init: EngineInit,
         published: Option<SharedShadow>,
     ) -> Result<Self, LiveError> {
         init.positions.clear();
         init.paper = true;
         let engine =
-            Engine::new(cfg, instruments.clone(), init).map_err(|e| LiveError::Engine {
+            Engine::new(cfg, instruments.to_vec(), init).map_err(|e| LiveError::Engine {
                 context: "building the shadow engine".into(),
                 detail: e.to_string(),
             })?;
@@ -122,7 +122,7 @@ impl ShadowFeed {
             },
             None,
             clock.clone(),
-            instruments.clone(),
+            instruments.to_vec(),
         );
         let (tx, rx) = mpsc::channel(QUEUE);
         let results = Arc::new(Mutex::new(Vec::new()));
@@ -132,7 +132,7 @@ impl ShadowFeed {
             venue,
             driver: Driver::new(),
             clock,
-            book: Book::new(&instruments),
+            book: Book::new(instruments),
             step: 0,
             actions: Vec::with_capacity(16),
             results: results.clone(),
