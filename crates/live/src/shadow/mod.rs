@@ -38,7 +38,13 @@ pub type SharedShadow = Arc<Mutex<Option<ShadowSummary>>>;
 /// What the live engine did on one step, for the book.
 #[derive(Debug)]
 enum LiveNote {
-    Entry(Decision),
+    /// An opening request live sent (the decision's time is the shadow's clock, which
+    /// follows the same quotes).
+    Entry {
+        epic: scalper_model::Epic,
+        direction: scalper_model::Direction,
+        deal_ref: scalper_model::DealReference,
+    },
     Opened(Box<scalper_engine::OpenedTrade>),
     Closed(Box<scalper_engine::ClosedTrade>),
     Refused(scalper_model::DealReference),
@@ -229,12 +235,11 @@ impl ShadowFeed {
 /// What the live engine did that the book needs.
 fn note(a: &Action) -> Option<LiveNote> {
     match a {
-        Action::Broker(BrokerCommand::Open(o)) => Some(LiveNote::Entry(Decision {
+        Action::Broker(BrokerCommand::Open(o)) => Some(LiveNote::Entry {
             epic: o.epic.clone(),
             direction: o.direction,
             deal_ref: o.deal_ref.clone(),
-            at: scalper_model::Timestamp::from_millis(0),
-        })),
+        }),
         Action::TradeOpened(t) => Some(LiveNote::Opened(Box::new(t.clone()))),
         Action::TradeClosed(t) => Some(LiveNote::Closed(Box::new(t.clone()))),
         _ => None,
@@ -323,8 +328,17 @@ impl ShadowTask {
 
     fn live(&mut self, note: LiveNote, on_input: bool) {
         let done = match note {
-            LiveNote::Entry(mut d) => {
-                d.at = self.clock.now();
+            LiveNote::Entry {
+                epic,
+                direction,
+                deal_ref,
+            } => {
+                let d = Decision {
+                    epic,
+                    direction,
+                    deal_ref,
+                    at: self.clock.now(),
+                };
                 self.book.live_entry(self.step, on_input, &d);
                 None
             }
