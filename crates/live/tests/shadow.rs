@@ -87,9 +87,12 @@ async fn without_faults_every_live_trade_has_a_paper_twin_and_no_difference() {
     );
     tokio::pin!(run);
     let drive = async {
-        wait_for("the shadow to start", Duration::from_secs(20), || {
-            view.shadow().is_some()
-        })
+        // The subscription's snapshot is the first quote: counted before stepping begins.
+        wait_for(
+            "the stream's snapshot quote",
+            Duration::from_secs(20),
+            || shadow_now(&view).quotes >= 1,
+        )
         .await;
         let start = shadow_now(&view).quotes;
         for n in 1..=300u64 {
