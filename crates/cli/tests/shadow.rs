@@ -42,10 +42,33 @@ fn demo_with_shadow_prints_and_journals_live_against_paper() {
     assert!(rep.stdout.contains("live vs shadow paper"), "{rep:?}");
     assert!(rep.stdout.contains("CS.D.EURUSD"), "{rep:?}");
     let rep = d.run(&["report", "--execution", "--json", "--journal", j], &[]);
+    assert_eq!(rep.code, 0, "{rep:?}");
     let shadow = rep.json()["shadow"].as_array().cloned().unwrap_or_default();
     assert_eq!(
         shadow.last().map(|t| t["key"].clone()),
         Some("total".into()),
         "{rep:?}"
+    );
+
+    // `--json`: the summary's shadow section.
+    let r = d.run(&["demo", "--shadow", "--duration", "3s", "--json"], &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = r.json();
+    let s = &v["shadow"];
+    for key in [
+        "pairs",
+        "live_only",
+        "shadow_only",
+        "pnl_live",
+        "pnl_shadow",
+        "pnl_difference",
+        "entry_slippage_points_mean",
+        "exit_slippage_points_mean",
+    ] {
+        assert!(s.get(key).is_some(), "no {key} in {v}");
+    }
+    assert_eq!(
+        v["pnl"], s["pnl_live"],
+        "every live trade of a demo is compared: {v}"
     );
 }
