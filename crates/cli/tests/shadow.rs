@@ -43,9 +43,9 @@ fn demo_with_shadow_prints_and_journals_live_against_paper() {
     assert!(rep.stdout.contains("CS.D.EURUSD"), "{rep:?}");
     let rep = d.run(&["report", "--execution", "--json", "--journal", j], &[]);
     assert_eq!(rep.code, 0, "{rep:?}");
-    let shadow = rep.json()["shadow"].as_array().cloned().unwrap_or_default();
+    let rows = rep.json()["shadow"].as_array().cloned().unwrap_or_default();
     assert_eq!(
-        shadow.last().map(|t| t["key"].clone()),
+        rows.last().map(|t| t["key"].clone()),
         Some("total".into()),
         "{rep:?}"
     );
@@ -53,8 +53,8 @@ fn demo_with_shadow_prints_and_journals_live_against_paper() {
     // `--json`: the summary's shadow section.
     let r = d.run(&["demo", "--shadow", "--duration", "3s", "--json"], &[]);
     assert_eq!(r.code, 0, "{r:?}");
-    let v = r.json();
-    let s = &v["shadow"];
+    let summary = r.json();
+    let shadow = &summary["shadow"];
     for key in [
         "pairs",
         "live_only",
@@ -65,10 +65,10 @@ fn demo_with_shadow_prints_and_journals_live_against_paper() {
         "entry_slippage_points_mean",
         "exit_slippage_points_mean",
     ] {
-        assert!(s.get(key).is_some(), "no {key} in {v}");
+        assert!(shadow.get(key).is_some(), "no {key} in {summary}");
     }
     assert_eq!(
-        v["pnl"], s["pnl_live"],
-        "every live trade of a demo is compared: {v}"
+        summary["pnl"], shadow["pnl_live"],
+        "every live trade of a demo is compared: {summary}"
     );
 }
