@@ -793,7 +793,11 @@ impl Session {
                 tracing::warn!("the stream did not stop within 5 s; abandoning it");
             }
         }
-        let shadow = self.finish_shadow().await;
+        // The shadow closes what it holds whenever live's end policy flattens (live may have
+        // held nothing while the shadow did).
+        let flattened =
+            self.at_end == AtEnd::Flatten && matches!(stop, Stop::Deadline | Stop::StreamClosed);
+        let shadow = self.finish_shadow(flattened).await;
         let now = self.clock.now().max(wall_start);
         if let Some(j) = self.venue.journal_mut() {
             j.event(
@@ -829,10 +833,11 @@ impl Session {
         }
     }
 
-    /// Ends the shadow after live's wind-down and journals its last comparisons.
-    async fn finish_shadow(&mut self) -> Option<crate::ShadowSummary> {
+    /// Ends the shadow after live's wind-down (closing what it holds when live flattened) and
+    /// journals its last comparisons.
+    async fn finish_shadow(&mut self, flattened: bool) -> Option<crate::ShadowSummary> {
         self.journal_shadow();
-        let (summary, rest) = self.shadow.take()?.finish().await;
+        let (summary, rest) = self.shadow.take()?.finish(flattened).await;
         let now = self.clock.now();
         if let Some(j) = self.venue.journal_mut() {
             for t in rest {

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use scalper_engine::{
-    Action, BrokerCommand, BrokerEvent, Clock as _, Driver, Engine, EngineConfig, EngineEvent,
-    EngineInit, SimConfig,
+    Action, BrokerCommand, BrokerEvent, Clock as _, Command, Driver, Engine, EngineConfig,
+    EngineEvent, EngineInit, SimConfig,
 };
 use scalper_journal::ShadowTrade;
 use scalper_model::{Instrument, Quote};
@@ -88,7 +88,12 @@ enum Msg {
         input: Option<StepInput>,
         live: Vec<LiveNote>,
     },
-    Finish(oneshot::Sender<ShadowSummary>),
+    /// The end: close what the shadow still holds at the last quotes when live flattened
+    /// (`flatten`), then book and report.
+    Finish {
+        flatten: bool,
+        reply: oneshot::Sender<ShadowSummary>,
+    },
 }
 
 /// The live loop's handle on the shadow.
@@ -201,11 +206,14 @@ impl ShadowFeed {
             .unwrap_or_default()
     }
 
-    /// Ends the shadow: what is still open is counted as unfinished. Returns the totals and
-    /// the comparisons not yet taken.
-    pub(crate) async fn finish(self) -> (ShadowSummary, Vec<ShadowTrade>) {
+    /// Ends the shadow: with `flatten` (live closed everything at the end) the shadow closes
+    /// what it still holds at the last quotes (it goes on deciding while live waits for its
+    /// closes); what is still open on either side is counted as unfinished. Returns the totals
+    /// and the comparisons not yet taken.
+    pub(crate) async fn finish(self, flatten: bool) -> (ShadowSummary, Vec<ShadowTrade>) {
         let (reply, rx) = oneshot::channel();
-        let sent = tokio::time::timeout(FINISH_WAIT, self.tx.send(Msg::Finish(reply))).await;
+        let msg = Msg::Finish { flatten, reply };
+        let sent = tokio::time::timeout(FINISH_WAIT, self.tx.send(msg)).await;
         let summary = match sent {
             Ok(Ok(())) => tokio::time::timeout(FINISH_WAIT, rx)
                 .await
@@ -274,7 +282,10 @@ impl ShadowTask {
                     }
                     self.publish();
                 }
-                Msg::Finish(reply) => {
+                Msg::Finish { flatten, reply } => {
+                    if flatten {
+                        self.drive(StepInput::Event(EngineEvent::Command(Command::CloseAll)));
+                    }
                     for t in self.book.finish() {
                         self.report(t);
                     }
