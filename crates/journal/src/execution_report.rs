@@ -3,6 +3,8 @@
 //! latency from request to acknowledgement and to confirmation, and the spreads paid at entry
 //! and exit. From the journal's execution record ([`Execution`](crate::Execution)); trades
 //! without one (paper-only fields missing, adopted positions, older journals) are counted apart.
+//! Runs with `--shadow` add live against shadow paper per instrument, from the journal's
+//! `shadow_trade` events.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,7 +13,7 @@ use rust_decimal::Decimal;
 use scalper_model::{Money, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::{Journal, JournalError, Trade};
+use crate::{Journal, JournalError, ShadowOutcome, ShadowTrade, SystemEvent, Trade};
 
 /// One line of the execution report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -53,6 +55,67 @@ pub struct ExecutionReport {
     pub paper: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    /// Live against shadow paper (`run --shadow`), by instrument, then `total`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shadow: Vec<ShadowRow>,
+}
+
+/// Live against shadow paper for one instrument (or `total`). Points are signed against live
+/// (+ is worse than paper); money is in the account currency.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShadowRow {
+    pub key: String,
+    pub pairs: u32,
+    /// Live trades paper did not make, and paper trades live did not make.
+    pub live_only: u32,
+    pub shadow_only: u32,
+    pub pnl_live: Money,
+    pub pnl_shadow: Money,
+    /// Live less shadow.
+    pub pnl_difference: Money,
+    pub entry_slippage_points_mean: Option<Decimal>,
+    pub exit_slippage_points_mean: Option<Decimal>,
+    /// From the decision to live's fill, ms.
+    pub entry_delay_ms_mean: Option<i64>,
+}
+
+fn shadow_row<'a>(key: String, trades: impl IntoIterator<Item = &'a ShadowTrade>) -> ShadowRow {
+    let mut r = ShadowRow {
+        key,
+        ..ShadowRow::default()
+    };
+    let (mut entry, mut exit, mut delay) = (Vec::new(), Vec::new(), Vec::new());
+    for t in trades {
+        match t.outcome {
+            ShadowOutcome::Paired => r.pairs += 1,
+            ShadowOutcome::LiveOnly => r.live_only += 1,
+            ShadowOutcome::ShadowOnly => r.shadow_only += 1,
+        }
+        r.pnl_live += t.live.as_ref().map_or(Money::ZERO, |l| l.pnl);
+        r.pnl_shadow += t.shadow.as_ref().map_or(Money::ZERO, |l| l.pnl);
+        entry.extend(t.entry_slippage_points);
+        exit.extend(t.exit_slippage_points);
+        delay.extend(t.entry_delay_ms);
+    }
+    r.pnl_difference = r.pnl_live - r.pnl_shadow;
+    r.entry_slippage_points_mean = mean(&entry);
+    r.exit_slippage_points_mean = mean(&exit);
+    r.entry_delay_ms_mean = mean_ms(&delay);
+    r
+}
+
+/// Live against shadow paper by instrument, then the total (empty without shadow trades).
+pub fn build_shadow_rows(trades: &[ShadowTrade]) -> Vec<ShadowRow> {
+    if trades.is_empty() {
+        return Vec::new();
+    }
+    let mut epics: BTreeMap<String, Vec<&ShadowTrade>> = BTreeMap::new();
+    for t in trades {
+        epics.entry(t.epic.to_string()).or_default().push(t);
+    }
+    let mut rows: Vec<ShadowRow> = epics.into_iter().map(|(k, v)| shadow_row(k, v)).collect();
+    rows.push(shadow_row("total".into(), trades));
+    rows
 }
 
 fn mean(values: &[Decimal]) -> Option<Decimal> {
@@ -142,6 +205,7 @@ pub fn build_execution_report(from: Timestamp, to: Timestamp, closed: &[Trade]) 
         without_record: u32::try_from(broker.len() - recorded.len()).unwrap_or(u32::MAX),
         paper: u32::try_from(closed.len() - broker.len()).unwrap_or(u32::MAX),
         currency: None,
+        shadow: Vec::new(),
     }
 }
 
@@ -154,8 +218,27 @@ impl Journal {
     ) -> Result<ExecutionReport, JournalError> {
         Ok(ExecutionReport {
             currency: self.account_currency()?,
+            shadow: build_shadow_rows(&self.shadow_trades(from, to)?),
             ..build_execution_report(from, to, &self.closed_trades(from, to)?)
         })
+    }
+
+    /// The `shadow_trade` events journaled in `[from, to)` (`run --shadow`).
+    pub fn shadow_trades(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<ShadowTrade>, JournalError> {
+        let events = self.events(from, to, Some("shadow_trade"))?;
+        let mut out = Vec::with_capacity(events.len());
+        for e in events {
+            let event: SystemEvent = serde_json::from_value(e.detail)
+                .map_err(|err| JournalError::decode("shadow trade event", err))?;
+            if let SystemEvent::ShadowTrade(t) = event {
+                out.push(*t);
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -180,6 +263,44 @@ fn write_row(f: &mut fmt::Formatter<'_>, r: &ExecutionRow) -> fmt::Result {
         opt(r.entry_spread_mean),
         opt(r.exit_spread_mean),
     )
+}
+
+fn write_shadow(f: &mut fmt::Formatter<'_>, rows: &[ShadowRow], currency: &str) -> fmt::Result {
+    writeln!(
+        f,
+        "live vs shadow paper (--shadow): difference in points against paper (+ is worse), money in {currency}"
+    )?;
+    writeln!(
+        f,
+        "{:<22} {:>6} {:>9} {:>10} {:>12} {:>12} {:>12} {:>9} {:>9} {:>8}",
+        "by instrument",
+        "pairs",
+        "live only",
+        "paper only",
+        "P&L live",
+        "P&L paper",
+        "difference",
+        "entry",
+        "exit",
+        "delay"
+    )?;
+    for r in rows {
+        writeln!(
+            f,
+            "{:<22} {:>6} {:>9} {:>10} {:>12} {:>12} {:>12} {:>9} {:>9} {:>8}",
+            r.key,
+            r.pairs,
+            r.live_only,
+            r.shadow_only,
+            r.pnl_live.round_cents().to_string(),
+            r.pnl_shadow.round_cents().to_string(),
+            r.pnl_difference.round_cents().to_string(),
+            opt(r.entry_slippage_points_mean),
+            opt(r.exit_slippage_points_mean),
+            opt(r.entry_delay_ms_mean),
+        )?;
+    }
+    Ok(())
 }
 
 impl fmt::Display for ExecutionReport {
@@ -221,6 +342,99 @@ impl fmt::Display for ExecutionReport {
                 self.paper
             )?;
         }
+        if !self.shadow.is_empty() {
+            write_shadow(f, &self.shadow, currency)?;
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use scalper_model::{Direction, Epic, Price, Size};
+
+    use super::*;
+    use crate::ShadowLeg;
+
+    /// A decimal from its text (test literals).
+    macro_rules! dec {
+        ($v:literal) => {
+            stringify!($v).parse::<Decimal>().unwrap()
+        };
+    }
+
+    fn leg(pnl: Decimal) -> ShadowLeg {
+        ShadowLeg {
+            trade_id: 1,
+            size: Size::new(dec!(1)),
+            entry: Price::new(dec!(1.1)),
+            exit: Price::new(dec!(1.1)),
+            opened_at: Timestamp::from_millis(0),
+            closed_at: Timestamp::from_millis(1),
+            pnl: Money::new(pnl),
+        }
+    }
+
+    fn trade(
+        epic: &str,
+        outcome: ShadowOutcome,
+        live: Option<Decimal>,
+        paper: Option<Decimal>,
+        slip: Option<Decimal>,
+    ) -> ShadowTrade {
+        ShadowTrade {
+            epic: Epic::new(epic).unwrap(),
+            direction: Direction::Buy,
+            outcome,
+            decided_at: Timestamp::from_millis(0),
+            live: live.map(leg),
+            shadow: paper.map(leg),
+            same_quote: true,
+            entry_slippage_points: slip,
+            exit_slippage_points: slip,
+            pnl_difference: None,
+            entry_delay_ms: slip.map(|_| 40),
+        }
+    }
+
+    #[test]
+    fn shadow_rows_compare_live_with_paper_by_instrument_and_in_total() {
+        let eur = "CS.D.EURUSD.CFD.IP";
+        let gbp = "CS.D.GBPUSD.CFD.IP";
+        let rows = build_shadow_rows(&[
+            trade(
+                eur,
+                ShadowOutcome::Paired,
+                Some(dec!(8)),
+                Some(dec!(10)),
+                Some(dec!(2)),
+            ),
+            trade(
+                eur,
+                ShadowOutcome::Paired,
+                Some(dec!(-5)),
+                Some(dec!(-5)),
+                Some(dec!(0)),
+            ),
+            trade(gbp, ShadowOutcome::LiveOnly, Some(dec!(-3)), None, None),
+            trade(gbp, ShadowOutcome::ShadowOnly, None, Some(dec!(4)), None),
+        ]);
+        let keys: Vec<_> = rows.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, [eur, gbp, "total"]);
+        let e = &rows[0];
+        assert_eq!((e.pairs, e.live_only, e.shadow_only), (2, 0, 0));
+        assert_eq!(e.pnl_difference, Money::new(dec!(-2)));
+        assert_eq!(e.entry_slippage_points_mean, Some(dec!(1)));
+        assert_eq!(e.entry_delay_ms_mean, Some(40));
+        let g = &rows[1];
+        assert_eq!((g.pairs, g.live_only, g.shadow_only), (0, 1, 1));
+        assert_eq!(g.entry_slippage_points_mean, None);
+        let t = &rows[2];
+        assert_eq!(t.pnl_live, Money::new(dec!(0)));
+        assert_eq!(t.pnl_shadow, Money::new(dec!(9)));
+        assert_eq!(t.pnl_difference, Money::new(dec!(-9)));
+        assert!(build_shadow_rows(&[]).is_empty());
     }
 }

@@ -29,7 +29,9 @@ use rusqlite::Connection;
 
 pub use apply::AppliedReconciliation;
 pub use error::JournalError;
-pub use execution_report::{build_execution_report, ExecutionReport, ExecutionRow};
+pub use execution_report::{
+    build_execution_report, build_shadow_rows, ExecutionReport, ExecutionRow, ShadowRow,
+};
 pub use export::{write_trades_csv, write_trades_json};
 pub use intent_log::{intent_log_path, IntentWriter};
 pub use reconcile::{
@@ -41,7 +43,8 @@ pub use schema::SCHEMA_VERSION;
 pub use store::{lock_path, Durability, OpenOptions, DEFAULT_PATH};
 pub use types::{
     Amendment, Close, ConfirmOutcome, DayStats, EventRecord, Execution, Fill, Intent, PartialClose,
-    RunSetup, SkippedQuotes, SystemEvent, Trade, TradeDetail, TradeFilter, TradeId,
+    RunSetup, ShadowLeg, ShadowOutcome, ShadowTrade, SkippedQuotes, SystemEvent, Trade,
+    TradeDetail, TradeFilter, TradeId,
 };
 
 /// An open journal. Writable journals hold the engine lock until dropped.

@@ -234,6 +234,9 @@ pub enum SystemEvent {
         source: String,
         halted_after: Option<String>,
     },
+    /// A live trade compared with its shadow-paper twin (`run --shadow`): one per closed pair,
+    /// or per trade only one side made.
+    ShadowTrade(Box<ShadowTrade>),
 }
 
 impl SystemEvent {
@@ -253,8 +256,73 @@ impl SystemEvent {
             Self::EngineStop { .. } => "engine_stop",
             Self::InRunReconciliation { .. } => "in_run_reconciliation",
             Self::Control { .. } => "control",
+            Self::ShadowTrade(_) => "shadow_trade",
         }
     }
+}
+
+/// Which sides of a shadow comparison made the trade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShadowOutcome {
+    /// Live and shadow both entered on the same decision and both closed.
+    Paired,
+    /// Only the live engine made this trade (an extra trade against paper).
+    LiveOnly,
+    /// Only the shadow made this trade: live missed it (decided otherwise, or its entry was
+    /// refused by the broker).
+    ShadowOnly,
+}
+
+impl ShadowOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Paired => "paired",
+            Self::LiveOnly => "live_only",
+            Self::ShadowOnly => "shadow_only",
+        }
+    }
+}
+
+/// One side of a shadow comparison: a closed round trip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShadowLeg {
+    /// The engine's trade number on that side (live trade ids are the journal's).
+    pub trade_id: u64,
+    pub size: Size,
+    pub entry: Price,
+    pub exit: Price,
+    pub opened_at: Timestamp,
+    pub closed_at: Timestamp,
+    /// Realised P&L in the account currency.
+    pub pnl: Money,
+}
+
+/// A live trade and its shadow-paper twin (`run --shadow`). Differences are signed against
+/// live: positive points mean live filled worse than paper; `pnl_difference` is live less
+/// shadow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShadowTrade {
+    pub epic: Epic,
+    pub direction: Direction,
+    pub outcome: ShadowOutcome,
+    /// The time of the quote (or event) the entry was decided on.
+    pub decided_at: Timestamp,
+    pub live: Option<ShadowLeg>,
+    pub shadow: Option<ShadowLeg>,
+    /// Both sides decided on the same quote (false: live's entry was sent after a broker
+    /// report, e.g. the second half of a flip, and was paired with paper's earlier one).
+    #[serde(default)]
+    pub same_quote: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_slippage_points: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_slippage_points: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pnl_difference: Option<Money>,
+    /// From the decision to live's fill, in the run's (quote) clock; paper fills at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_delay_ms: Option<i64>,
 }
 
 /// How a trade was executed, as far as it is known (every field optional: paper fills,

@@ -10,7 +10,8 @@
 //! `/metrics` and `/api/status` every 100 ms, the status page open (its `/api/equity` read and
 //! `/api/events` followed) and the log tail on, and prints the decision-latency histogram's
 //! mean; `SCALPER_BENCH_RECORD=1` records every quote as `--record` does, the recorder's
-//! tap on the stream and its writer thread beside the run).
+//! tap on the stream and its writer thread beside the run; `SCALPER_BENCH_SHADOW=1` runs the
+//! shadow paper engine of `--shadow` beside live, fed every quote and what live did).
 //! Client-side rate limiting is off: the budget pacing IG's allowances is not what is measured.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -169,6 +170,7 @@ async fn measure(held: bool, samples: usize) -> Vec<Duration> {
             .then(|| dir.path().join("journal.sqlite")),
         durable_journal: false,
         interrupts: Some(interrupts),
+        shadow: std::env::var_os("SCALPER_BENCH_SHADOW").is_some(),
         ..RunOptions::default()
     };
     let mut tap = sandbox.watch_requests();

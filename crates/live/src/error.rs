@@ -31,6 +31,9 @@ pub enum LiveError {
     /// The engine refused its configuration or start state.
     #[error("{context}: {detail}")]
     Engine { context: String, detail: String },
+    /// The run's options contradict each other (nothing was started).
+    #[error("{0}")]
+    Options(String),
     /// The process cannot listen for signals.
     #[error("cannot listen for Ctrl-C, SIGTERM or SIGHUP: {0}")]
     Signals(#[source] std::io::Error),

@@ -19,6 +19,7 @@ pub mod interrupts;
 pub mod journaling;
 pub mod logtail;
 mod publishing;
+pub mod shadow;
 pub mod startup;
 pub mod status;
 pub mod telemetry;
@@ -40,6 +41,7 @@ pub use execution::{Execution, Job, MAX_IN_FLIGHT};
 pub use interrupts::{Interrupts, KillSwitch};
 pub use journaling::JournalSink;
 pub use logtail::LogTail;
+pub use shadow::ShadowSummary;
 pub use telemetry::{
     telemetry, AlertCounts, AlertTally, ControlAction, ControlError, ControlReply, RunPhase,
     ServiceNotify, StatusSnapshot, Telemetry, TelemetryView,
@@ -53,6 +55,10 @@ pub struct RunOptions {
     pub duration: Option<Duration>,
     /// Trade on paper from the start (fills simulated from the live quotes).
     pub paper: bool,
+    /// Run a shadow paper engine beside live (same quotes, configuration and decisions,
+    /// paper fills on the deciding quote) and compare each live trade with its paper twin.
+    /// Meaningless with `paper` (refused).
+    pub shadow: bool,
     /// Print the one-line status to stderr every second.
     pub status_line: bool,
     /// Stream settings (tests shorten the timings).
@@ -80,6 +86,7 @@ impl Default for RunOptions {
         Self {
             duration: None,
             paper: false,
+            shadow: false,
             status_line: false,
             stream: StreamConfig::default(),
             equity: Money::new(rust_decimal::Decimal::from(10_000)),
@@ -135,6 +142,10 @@ pub struct RunReport {
     pub positions_left: Vec<PositionLeft>,
     /// The account's currency (as IG reports it), in which P&L and balances are booked.
     pub currency: Option<String>,
+    /// The shadow paper comparison (`RunOptions::shadow`): pairs, one-sided trades, P&L live
+    /// against paper and the mean slippage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowSummary>,
     /// Non-zero when the run ended because nothing was left to manage after a broker failure,
     /// or because the price stream stopped.
     #[serde(skip)]
@@ -177,6 +188,9 @@ pub enum Stop {
     StreamClosed,
 }
 
+/// Why `--shadow` and `--paper` cannot go together.
+pub const SHADOW_WITH_PAPER: &str = "--shadow compares live dealing with paper on the same quotes; with --paper there is nothing live to compare: drop --paper (to see live vs paper) or --shadow (to trade on paper only)";
+
 /// Logs in, loads the instruments, reconciles the journal, and runs the engine until the
 /// deadline, Ctrl-C, or a broker failure leaves nothing to manage.
 pub async fn run(
@@ -186,6 +200,9 @@ pub async fn run(
     mut opts: RunOptions,
 ) -> Result<RunReport, LiveError> {
     let started = Instant::now();
+    if opts.shadow && opts.paper {
+        return Err(LiveError::Options(SHADOW_WITH_PAPER.into()));
+    }
     let mut intr = match opts.interrupts.take() {
         Some(i) => i,
         None => Interrupts::install()?,
@@ -224,6 +241,7 @@ pub async fn run(
     let trading::Finished {
         counters,
         positions_left,
+        shadow,
     } = session.finish(stop, wall_now).await;
     let wind_down_s = wind_down.elapsed().as_secs_f64();
     let (end_balance, currency) = account_balance(&client, account.as_deref()).await;
@@ -266,6 +284,7 @@ pub async fn run(
         wind_down_s,
         positions_left,
         currency,
+        shadow,
         exit_code: match stop {
             Stop::NothingLeft | Stop::StreamClosed => 4,
             Stop::Deadline | Stop::Interrupted => 0,

@@ -200,6 +200,8 @@ pub struct Telemetry {
     pub(crate) journal_write: Arc<LatencyHistogram>,
     pub(crate) curve: SharedCurve,
     control: Arc<Mutex<Option<mpsc::Receiver<ControlRequest>>>>,
+    /// The shadow's totals (`RunOptions::shadow`), published by the shadow task.
+    pub(crate) shadow: crate::shadow::SharedShadow,
 }
 
 /// The observers' side: the latest snapshot, the histograms, and a way to send control
@@ -213,6 +215,7 @@ pub struct TelemetryView {
     log: Option<LogTail>,
     control: mpsc::Sender<ControlRequest>,
     alerts: Arc<AlertTally>,
+    shadow: crate::shadow::SharedShadow,
 }
 
 /// A connected pair: the run publishes into the [`Telemetry`], observers read the
@@ -223,6 +226,7 @@ pub fn telemetry() -> (Telemetry, TelemetryView) {
     let decision = Arc::new(LatencyHistogram::default());
     let journal_write = Arc::new(LatencyHistogram::default());
     let curve = SharedCurve::default();
+    let shadow = crate::shadow::SharedShadow::default();
     (
         Telemetry {
             status: Arc::new(status_tx),
@@ -230,6 +234,7 @@ pub fn telemetry() -> (Telemetry, TelemetryView) {
             journal_write: journal_write.clone(),
             curve: curve.clone(),
             control: Arc::new(Mutex::new(Some(control_rx))),
+            shadow: shadow.clone(),
         },
         TelemetryView {
             status: status_rx,
@@ -239,6 +244,7 @@ pub fn telemetry() -> (Telemetry, TelemetryView) {
             log: None,
             control: control_tx,
             alerts: Arc::new(AlertTally::default()),
+            shadow,
         },
     )
 }
@@ -314,6 +320,11 @@ impl TelemetryView {
     /// The alert dispatcher's counters (it counts into them; the metrics read them).
     pub fn alerts(&self) -> Arc<AlertTally> {
         self.alerts.clone()
+    }
+
+    /// The shadow paper comparison's totals so far (`None`: the run has no shadow).
+    pub fn shadow(&self) -> Option<crate::ShadowSummary> {
+        self.shadow.lock().ok().and_then(|s| s.clone())
     }
 
     /// Hands `action` to the event loop and waits for what it did.

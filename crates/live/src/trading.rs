@@ -22,6 +22,7 @@ use crate::execution::Execution;
 use crate::interrupts::Interrupts;
 use crate::journaling::JournalFailures;
 use crate::publishing::{LoopView, Publisher};
+use crate::shadow::{Seen, ShadowFeed};
 use crate::startup::Started;
 use crate::status::StatusLine;
 use crate::telemetry::{
@@ -52,6 +53,8 @@ pub struct Finished {
     pub counters: LoopCounters,
     /// The positions still held after the wind-down (each also logged at WARN).
     pub positions_left: Vec<crate::PositionLeft>,
+    /// The shadow paper comparison's totals (`RunOptions::shadow`).
+    pub shadow: Option<crate::ShadowSummary>,
 }
 
 /// The stream's receivers while trading.
@@ -90,6 +93,8 @@ pub struct Session {
     /// Wall clock (epoch ms) when the event loop's one-second timer started: a replay sends
     /// its timer events at the same instants.
     timer_started_wall_ms: Option<i64>,
+    /// The shadow paper engine's feed (`RunOptions::shadow`).
+    shadow: Option<ShadowFeed>,
 }
 
 impl std::fmt::Debug for Session {
@@ -135,6 +140,19 @@ impl Session {
             .telemetry
             .as_ref()
             .and_then(crate::Telemetry::take_control);
+        let shadow = if opts.shadow {
+            if opts.paper {
+                return Err(LiveError::Options(crate::SHADOW_WITH_PAPER.into()));
+            }
+            Some(ShadowFeed::start(
+                engine_cfg.clone(),
+                &start.instruments,
+                start.init.clone(),
+                opts.telemetry.as_ref().map(|t| t.shadow.clone()),
+            )?)
+        } else {
+            None
+        };
         let engine =
             Engine::new(engine_cfg, start.instruments.clone(), start.init).map_err(|e| {
                 LiveError::Engine {
@@ -185,6 +203,7 @@ impl Session {
             control,
             service: opts.service.clone(),
             timer_started_wall_ms: None,
+            shadow,
         };
         let at = crate::wall_clock_now();
         for (epic, times) in hours {
@@ -220,16 +239,25 @@ impl Session {
     /// [`LiveVenue::drive_quote`]) and logs what it did.
     fn feed_quote(&mut self, q: Quote) {
         let timed = self.publisher.as_ref().map(|_| Instant::now());
+        let copy = self.shadow.as_ref().map(|_| q.clone());
         self.venue
             .drive_quote(&mut self.driver, &mut self.engine, q, &mut self.actions);
+        // After the step: live's orders are already with the execution task.
+        if let (Some(s), Some(q)) = (self.shadow.as_mut(), copy) {
+            s.quote(q, &self.actions);
+        }
         self.take_actions(timed);
     }
 
     /// Drives one event through the engine and logs what it did.
     fn feed(&mut self, event: EngineEvent) {
         let timed = self.publisher.as_ref().map(|_| Instant::now());
+        let seen = self.shadow.as_ref().map(|_| Seen::of(&event));
         self.driver
             .step(&mut self.engine, &mut self.venue, event, &mut self.actions);
+        if let (Some(s), Some(seen)) = (self.shadow.as_mut(), seen) {
+            s.event(seen, &self.actions);
+        }
         self.take_actions(timed);
     }
 
@@ -411,6 +439,7 @@ impl Session {
                     if let Some(j) = self.venue.journal_mut() {
                         j.session_events(&stats, now);
                     }
+                    self.journal_shadow();
                     status.print(&self.engine.summary(), &stats, self.venue.is_paper());
                     if let Some(s) = &self.service {
                         s.alive();
@@ -773,6 +802,11 @@ impl Session {
                 tracing::warn!("the stream did not stop within 5 s; abandoning it");
             }
         }
+        // The shadow closes what it holds whenever live's end policy flattens (live may have
+        // held nothing while the shadow did).
+        let flattened =
+            self.at_end == AtEnd::Flatten && matches!(stop, Stop::Deadline | Stop::StreamClosed);
+        let shadow = self.finish_shadow(flattened).await;
         let now = self.clock.now().max(wall_start);
         if let Some(j) = self.venue.journal_mut() {
             j.event(
@@ -793,7 +827,46 @@ impl Session {
         Finished {
             counters: self.counters,
             positions_left,
+            shadow,
         }
+    }
+
+    /// Journals the shadow comparisons finished since the last call (each second).
+    fn journal_shadow(&mut self) {
+        let Some(s) = self.shadow.as_ref() else {
+            return;
+        };
+        let results = s.take_results();
+        let now = self.clock.now();
+        if let Some(j) = self.venue.journal_mut() {
+            for t in results {
+                j.event(now, &scalper_journal::SystemEvent::ShadowTrade(Box::new(t)));
+            }
+        }
+    }
+
+    /// Ends the shadow after live's wind-down (closing what it holds when live flattened) and
+    /// journals its last comparisons.
+    async fn finish_shadow(&mut self, flattened: bool) -> Option<crate::ShadowSummary> {
+        self.journal_shadow();
+        let (summary, rest) = self.shadow.take()?.finish(flattened).await;
+        let now = self.clock.now();
+        if let Some(j) = self.venue.journal_mut() {
+            for t in rest {
+                j.event(now, &scalper_journal::SystemEvent::ShadowTrade(Box::new(t)));
+            }
+        }
+        tracing::info!(
+            pairs = summary.pairs,
+            live_only = summary.live_only,
+            shadow_only = summary.shadow_only,
+            unfinished = summary.unfinished,
+            pnl_live = %summary.pnl_live.round_cents(),
+            pnl_paper = %summary.pnl_shadow.round_cents(),
+            pnl_diff = %summary.pnl_difference.round_cents(),
+            "shadow: live vs paper over the run"
+        );
+        Some(summary)
     }
 
     /// Until every position is closed (when `closing`) and no request is in flight, or

@@ -62,8 +62,82 @@ impl Collector for RunCollector {
             "Time of one journal record's SQLite write on the journal writer thread",
             &self.view.journal_write_latency(),
         )?;
-        alerts(&mut enc, self.view.alerts().counts())
+        alerts(&mut enc, self.view.alerts().counts())?;
+        match self.view.shadow() {
+            Some(sh) => shadow(&mut enc, &sh, s.pnl.currency.as_deref().unwrap_or("")),
+            None => Ok(()),
+        }
     }
+}
+
+/// The shadow paper comparison (`run --shadow` only): trades paired, one-sided, and P&L live
+/// against paper.
+fn shadow(
+    enc: &mut DescriptorEncoder,
+    sh: &scalper_live::ShadowSummary,
+    currency: &str,
+) -> Result<(), FmtError> {
+    counter(
+        enc,
+        "shadow_pairs",
+        "Live trades compared with their shadow-paper twin (both closed)",
+        sh.pairs,
+    )?;
+    counter(
+        enc,
+        "shadow_live_only",
+        "Live trades the shadow paper engine did not make (extra against paper)",
+        sh.live_only,
+    )?;
+    counter(
+        enc,
+        "shadow_paper_only",
+        "Shadow paper trades live did not make (missed by live)",
+        sh.shadow_only,
+    )?;
+    counter(
+        enc,
+        "shadow_inputs_dropped",
+        "Inputs the shadow could not take because it fell behind (it stops comparing after the first)",
+        sh.inputs_dropped,
+    )?;
+    for (name, help, value) in [
+        (
+            "shadow_live_pnl",
+            "Realised P&L of the live trades compared with the shadow, in the account currency",
+            sh.pnl_live,
+        ),
+        (
+            "shadow_paper_pnl",
+            "Realised P&L of the shadow paper trades, in the account currency",
+            sh.pnl_shadow,
+        ),
+        (
+            "shadow_pnl_difference",
+            "Live P&L less shadow paper P&L, in the account currency",
+            sh.pnl_difference,
+        ),
+    ] {
+        let mut m = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        gauge_f64_in(&mut m, &[("currency", currency)], to_f64(value))?;
+    }
+    for (name, help, value) in [
+        (
+            "shadow_entry_slippage_points",
+            "Mean entry slippage of live against shadow paper, points (+ is worse)",
+            sh.entry_slippage_points_mean,
+        ),
+        (
+            "shadow_exit_slippage_points",
+            "Mean exit slippage of live against shadow paper, points (+ is worse)",
+            sh.exit_slippage_points_mean,
+        ),
+    ] {
+        let mut m = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        let v = value.and_then(|d| d.to_f64()).unwrap_or(0.0);
+        gauge_f64_in(&mut m, &[], v)?;
+    }
+    Ok(())
 }
 
 /// The alert dispatcher's counters (zero without `[alerts]`).

@@ -145,12 +145,17 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-/// `scalper run [--paper] [--live] [--instruments LIST] [--duration D] [--json]`
+/// `scalper run [--paper | --shadow] [--live] [--instruments LIST] [--duration D] [--json]`
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Trade on paper (simulated fills on live IG quotes).
     #[arg(long, conflicts_with = "live")]
     pub paper: bool,
+    /// Run a paper engine beside live on the same quotes and configuration, and report each
+    /// live trade against its paper twin (entry/exit difference in points, P&L difference).
+    /// Never sends an order and never slows live trading. Not with --paper.
+    #[arg(long)]
+    pub shadow: bool,
     /// Required (with IG_DEMO=false) to trade a LIVE account.
     #[arg(long)]
     pub live: bool,
@@ -211,7 +216,7 @@ pub struct RecordArgs {
     pub json: bool,
 }
 
-/// `scalper demo [--duration D] [--speed X] [--seed N] [--json]`
+/// `scalper demo [--duration D] [--speed X] [--seed N] [--shadow] [--json]`
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     /// Wall-clock length of the demo.
@@ -223,6 +228,10 @@ pub struct DemoArgs {
     /// Seed of the sandbox market simulator.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Run a paper engine beside the demo's engine and report each trade against its paper
+    /// twin (see `run --shadow`).
+    #[arg(long)]
+    pub shadow: bool,
     /// A new journal for this demo (it must not exist: each demo's sandbox is new). Default:
     /// data/demo-journal-<UTC time>.sqlite; earlier demos' journals are kept.
     #[arg(long, value_name = "PATH")]

@@ -76,6 +76,7 @@ pub async fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut opts = RunOptions {
         duration: Some(args.duration),
         paper: false,
+        shadow: args.shadow,
         status_line: !args.json,
         stream: scalper_ig::stream::StreamConfig::default(),
         equity: Money::new(rust_decimal::Decimal::from(10_000)),

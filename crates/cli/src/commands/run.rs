@@ -15,6 +15,9 @@ use scalper_live::RunOptions;
 
 pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     crate::commands::observe::check(&args.http)?;
+    if args.shadow && args.paper {
+        return Err(ConfigError::Usage(scalper_live::SHADOW_WITH_PAPER.into()).into());
+    }
     let cfg = ctx.ig_config()?;
     match (cfg.environment, args.live) {
         (Environment::Live, false) if !args.paper => {
@@ -40,7 +43,11 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         "environment: {} ({})  mode: {}  at end: {}  instruments: {}",
         cfg.environment.as_str().to_uppercase(),
         cfg.api_url,
-        if args.paper { "PAPER" } else { "DEALING" },
+        match (args.paper, args.shadow) {
+            (true, _) => "PAPER",
+            (false, true) => "DEALING + SHADOW PAPER",
+            (false, false) => "DEALING",
+        },
         engine_cfg.at_end.as_str(),
         epics
             .iter()
@@ -53,6 +60,7 @@ pub async fn run(args: &RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut opts = RunOptions {
         duration: args.duration,
         paper: args.paper,
+        shadow: args.shadow,
         status_line: !args.json,
         stream: scalper_ig::stream::StreamConfig::default(),
         equity: Money::new(rust_decimal::Decimal::from(10_000)),

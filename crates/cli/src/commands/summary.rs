@@ -119,4 +119,38 @@ fn print_text(report: &RunReport) {
     if let Some(h) = &report.halted {
         outln!("halted: {h}");
     }
+    if let Some(s) = &report.shadow {
+        print_shadow(s, &ccy);
+    }
+}
+
+/// The shadow paper section: live against its paper twin.
+fn print_shadow(s: &scalper_live::ShadowSummary, ccy: &str) {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    outln!("== shadow paper (live vs paper on the same quotes; + points: live filled worse)");
+    outln!(
+        "pairs {}  live only (extra) {}  paper only (missed by live) {}  still open at the end {}",
+        s.pairs,
+        s.live_only,
+        s.shadow_only,
+        s.unfinished
+    );
+    outln!(
+        "P&L live {}{ccy}  paper {}{ccy}  difference {}{ccy}",
+        s.pnl_live.round_cents(),
+        s.pnl_shadow.round_cents(),
+        s.pnl_difference.round_cents()
+    );
+    outln!(
+        "mean slippage vs paper: entry {} points  exit {} points  live fill {} ms after the decision",
+        opt(s.entry_slippage_points_mean.map(|d| d.to_string())),
+        opt(s.exit_slippage_points_mean.map(|d| d.to_string())),
+        opt(s.entry_delay_ms_mean.map(|d| d.to_string()))
+    );
+    if s.inputs_dropped > 0 {
+        outln!(
+            "SHADOW INCOMPLETE: it fell behind the live loop and stopped comparing ({} inputs not taken; live trading was not affected)",
+            s.inputs_dropped
+        );
+    }
 }
