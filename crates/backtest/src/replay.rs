@@ -99,44 +99,41 @@ fn events(input: &ReplayInput) -> Vec<Step> {
     let mut out = Vec::with_capacity(quotes.len() + quotes.len() / 2);
     let mut last_ts = i64::MIN;
     let mut last_recv = 0;
-    match input.timer_started_wall_ms {
-        Some(start) => {
-            let end = input
-                .ended_wall_ms
-                .or_else(|| quotes.last().map(|(_, q)| q.received_ms))
-                .unwrap_or(start);
-            let mut next = start;
-            let mut fire = |out: &mut Vec<Step>, upto: i64, last_ts: i64, last_recv: i64| {
-                while next <= upto && next <= end {
-                    if last_ts > i64::MIN {
-                        out.push(Step::Timer(last_ts + (next - last_recv)));
-                    }
-                    next += 1000;
+    if let Some(start) = input.timer_started_wall_ms {
+        let end = input
+            .ended_wall_ms
+            .or_else(|| quotes.last().map(|(_, q)| q.received_ms))
+            .unwrap_or(start);
+        let mut next = start;
+        let mut fire = |out: &mut Vec<Step>, upto: i64, last_ts: i64, last_recv: i64| {
+            while next <= upto && next <= end {
+                if last_ts > i64::MIN {
+                    out.push(Step::Timer(last_ts + (next - last_recv)));
                 }
-            };
-            for (i, q) in quotes {
-                fire(&mut out, q.received_ms - 1, last_ts, last_recv);
-                last_ts = last_ts.max(q.quote.ts);
-                last_recv = q.received_ms;
-                out.push(Step::Quote(*i, q.quote));
+                next += 1000;
             }
-            fire(&mut out, end, last_ts, last_recv);
+        };
+        for (i, q) in quotes {
+            fire(&mut out, q.received_ms - 1, last_ts, last_recv);
+            last_ts = last_ts.max(q.quote.ts);
+            last_recv = q.received_ms;
+            out.push(Step::Quote(*i, q.quote));
         }
-        None => {
-            let mut next: Option<i64> = None;
-            for (i, q) in quotes {
-                let ts = q.quote.ts;
-                match next {
-                    None => next = Some((ts.div_euclid(1000) + 1) * 1000),
-                    Some(n) if ts > n => {
-                        let at = (ts - 1).div_euclid(1000) * 1000;
-                        out.push(Step::Timer(at));
-                        next = Some(at + 1000);
-                    }
-                    Some(_) => {}
+        fire(&mut out, end, last_ts, last_recv);
+    } else {
+        let mut next: Option<i64> = None;
+        for (i, q) in quotes {
+            let ts = q.quote.ts;
+            match next {
+                None => next = Some((ts.div_euclid(1000) + 1) * 1000),
+                Some(n) if ts > n => {
+                    let at = (ts - 1).div_euclid(1000) * 1000;
+                    out.push(Step::Timer(at));
+                    next = Some(at + 1000);
                 }
-                out.push(Step::Quote(*i, q.quote));
+                Some(_) => {}
             }
+            out.push(Step::Quote(*i, q.quote));
         }
     }
     out
@@ -163,8 +160,8 @@ fn record_of(c: &ClosedTrade, currency: &str) -> TradeRecord {
 
 /// Runs the engine of a run again over its quotes and timers with the sim broker (fills on
 /// the deciding quote), and compares each instrument's trades with the run's.
-pub fn replay_run(input: ReplayInput) -> Result<Vec<InstrumentReplay>, BacktestError> {
-    let steps = events(&input);
+pub fn replay_run(input: &ReplayInput) -> Result<Vec<InstrumentReplay>, BacktestError> {
+    let steps = events(input);
     let mut broker = SimBroker::new(
         SimConfig {
             latency_ms: Some(0),
@@ -284,8 +281,8 @@ pub fn replay_run(input: ReplayInput) -> Result<Vec<InstrumentReplay>, BacktestE
         out.push(compare(
             inst,
             &quotes,
-            live,
-            mine,
+            &live,
+            &mine,
             &refused[k],
             strategy_of(inst),
             (
@@ -302,8 +299,8 @@ pub fn replay_run(input: ReplayInput) -> Result<Vec<InstrumentReplay>, BacktestE
 fn compare(
     instrument: &Instrument,
     quotes: &[RawQuote],
-    live: Vec<LiveTrade>,
-    replayed: Vec<TradeRecord>,
+    live: &[LiveTrade],
+    replayed: &[TradeRecord],
     refused: &[(i64, String)],
     strategy: String,
     (count, first_quote, last_quote): (u64, Option<Timestamp>, Option<Timestamp>),
@@ -522,6 +519,37 @@ fn level_at(quotes: &[RawQuote], at: Timestamp, dir: Direction) -> Option<Price>
     })))
 }
 
+/// The broker's price on the side a deal in `dir` trades at when it filled at `at` at
+/// `level`: the quote in force then; but when the fill is at the level of the next quote
+/// streamed (within a second), that one. The broker deals on its newest price, which the
+/// (throttled) stream shows a moment later: the market had already moved, which is latency,
+/// not slippage.
+fn market_at_fill(
+    quotes: &[RawQuote],
+    at: Timestamp,
+    dir: Direction,
+    level: Price,
+) -> Option<Price> {
+    let in_force = level_at(quotes, at, dir);
+    if in_force == Some(level) {
+        return in_force;
+    }
+    let side = |q: &RawQuote| {
+        Price::new(to_decimal(match dir {
+            Direction::Buy => q.ask,
+            Direction::Sell => q.bid,
+        }))
+    };
+    let from = quotes.partition_point(|q| q.ts <= at.millis());
+    quotes[from..]
+        .iter()
+        .next()
+        .filter(|q| q.ts < at.millis() + 1000)
+        .map(side)
+        .filter(|p| *p == level)
+        .or(in_force)
+}
+
 /// The time of the quote in force at `at`.
 fn quote_time_at(quotes: &[RawQuote], at: Timestamp) -> Option<Timestamp> {
     let i = quotes.partition_point(|q| q.ts <= at.millis());
@@ -587,7 +615,7 @@ fn pair(inst: &Instrument, quotes: &[RawQuote], live: LiveTrade, replay: TradeRe
                live_level: Price,
                replay_level: Price,
                filled_at: Option<Timestamp>| {
-        let market = filled_at.and_then(|at| level_at(quotes, at, deal_dir));
+        let market = filled_at.and_then(|at| market_at_fill(quotes, at, deal_dir, live_level));
         let worse = |from: Price, to: Price| (to.value() - from.value()) * deal_dir.sign();
         // The cost of dealing at `to` instead of `from`, for the live size.
         let cost = |from: Price, to: Price| inst.pnl(deal_dir, size, from, to);

@@ -793,7 +793,7 @@ impl Session {
         let mut skipped = None;
         if let Some(s) = self.streams.take() {
             let (quotes, total) = s.rx.quotes.take_replaced();
-            skipped = (total > 0).then(|| scalper_journal::SkippedQuotes { total, quotes });
+            skipped = (total > 0).then_some(scalper_journal::SkippedQuotes { total, quotes });
             s.forwarder.abort();
             if tokio::time::timeout(Duration::from_secs(5), s.client.shutdown())
                 .await

@@ -491,48 +491,6 @@ fn draw_prices(
         .map_err(|x| e(&x))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn time_ticks_fall_on_round_times() {
-        // 2026-01-05 00:00:00.403 to 18:25:05.670 UTC, 8 ticks at most: every 3 hours.
-        let start = 1_767_571_200_000;
-        let axis = TimeAxis(start + 403..start + 66_305_670);
-        let ticks = axis.key_points(8usize);
-        assert_eq!(ticks.first(), Some(&(start + 10_800_000)));
-        assert!(ticks.iter().all(|t| t % 10_800_000 == 0), "{ticks:?}");
-        assert_eq!(ticks.len(), 6);
-        // Four days: a tick each midnight.
-        let days = TimeAxis(start - 1..start + 4 * 86_400_000).key_points(8usize);
-        assert_eq!(
-            days,
-            (0..=4).map(|d| start + d * 86_400_000).collect::<Vec<_>>()
-        );
-    }
-
-    #[test]
-    fn labels_are_dated_and_grouped() {
-        // 2026-01-05 08:30 UTC.
-        let ms = 1_767_601_800_000;
-        assert_eq!(time_label(ms, 3_600_000), "01-05 08:30");
-        assert_eq!(time_label(ms, 5 * 86_400_000), "01-05 08:30");
-        assert_eq!(time_label(1_767_571_200_000, 5 * 86_400_000), "2026-01-05");
-        assert_eq!(amount_label(10_250.0, 800.0, "GBP"), "10,250");
-        assert_eq!(amount_label(-12.345, 20.0, "GBP"), "-12.35");
-        assert_eq!(amount_label(-1_100.4, 20.0, "JPY"), "-1,100");
-        assert_eq!(price_label(1.08123, 0.004), "1.08123");
-        assert_eq!(price_label(18_250.0, 300.0), "18250");
-    }
-
-    #[test]
-    fn drawdown_follows_the_running_peak() {
-        let dd = drawdown(100.0, &[(1, 90.0), (2, 120.0), (3, 100.0), (4, 130.0)]);
-        assert_eq!(dd, vec![(1, -10.0), (2, 0.0), (3, -20.0), (4, 0.0)]);
-    }
-}
-
 const REPLAY: RGBColor = RGBColor(230, 130, 20);
 
 /// The chart of a replay (`scalper replay --plot`): the realised P&L of the live run and of
@@ -657,4 +615,46 @@ fn draw_replay(
         .draw()
         .map_err(|x| e(&x))?;
     root.present().map_err(|x| e(&x))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_ticks_fall_on_round_times() {
+        // 2026-01-05 00:00:00.403 to 18:25:05.670 UTC, 8 ticks at most: every 3 hours.
+        let start = 1_767_571_200_000;
+        let axis = TimeAxis(start + 403..start + 66_305_670);
+        let ticks = axis.key_points(8usize);
+        assert_eq!(ticks.first(), Some(&(start + 10_800_000)));
+        assert!(ticks.iter().all(|t| t % 10_800_000 == 0), "{ticks:?}");
+        assert_eq!(ticks.len(), 6);
+        // Four days: a tick each midnight.
+        let days = TimeAxis(start - 1..start + 4 * 86_400_000).key_points(8usize);
+        assert_eq!(
+            days,
+            (0..=4).map(|d| start + d * 86_400_000).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn labels_are_dated_and_grouped() {
+        // 2026-01-05 08:30 UTC.
+        let ms = 1_767_601_800_000;
+        assert_eq!(time_label(ms, 3_600_000), "01-05 08:30");
+        assert_eq!(time_label(ms, 5 * 86_400_000), "01-05 08:30");
+        assert_eq!(time_label(1_767_571_200_000, 5 * 86_400_000), "2026-01-05");
+        assert_eq!(amount_label(10_250.0, 800.0, "GBP"), "10,250");
+        assert_eq!(amount_label(-12.345, 20.0, "GBP"), "-12.35");
+        assert_eq!(amount_label(-1_100.4, 20.0, "JPY"), "-1,100");
+        assert_eq!(price_label(1.08123, 0.004), "1.08123");
+        assert_eq!(price_label(18_250.0, 300.0), "18250");
+    }
+
+    #[test]
+    fn drawdown_follows_the_running_peak() {
+        let dd = drawdown(100.0, &[(1, 90.0), (2, 120.0), (3, 100.0), (4, 130.0)]);
+        assert_eq!(dd, vec![(1, -10.0), (2, 0.0), (3, -20.0), (4, 0.0)]);
+    }
 }

@@ -192,7 +192,7 @@ pub fn run(args: &ReplayArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         paper: run.setup.paper,
         ..EngineInit::default()
     };
-    let out = replay_run(ReplayInput {
+    let out = replay_run(&ReplayInput {
         flatten_at_end: config.at_end == scalper_engine::AtEnd::Flatten,
         config,
         instruments: run.setup.instruments.clone(),
@@ -348,22 +348,22 @@ fn recording_files(data: &Path, epic: &str) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn text(r: &ReplayReport, all_trades: bool) -> String {
-    let mut s = String::new();
+fn text(report: &ReplayReport, all_trades: bool) -> String {
+    let mut out = String::new();
     let _ = writeln!(
-        s,
+        out,
         "replay of run {} ({}, started {}) from {}",
-        r.run,
-        r.mode,
-        r.started,
-        r.journal.display()
+        report.run,
+        report.mode,
+        report.started,
+        report.journal.display()
     );
-    for i in &r.instruments {
+    for i in &report.instruments {
         let a = &i.attribution;
         let c = &i.currency;
-        let _ = writeln!(s);
+        let _ = writeln!(out);
         let _ = writeln!(
-            s,
+            out,
             "{} ({}) · {} · {} quotes ({} .. {})",
             i.name,
             i.epic,
@@ -373,7 +373,7 @@ fn text(r: &ReplayReport, all_trades: bool) -> String {
             i.last_quote.map_or_else(|| "-".into(), |t| t.to_string()),
         );
         let _ = writeln!(
-            s,
+            out,
             "trades     live {:>5}   replay {:>5}   matched {:>5}   missed {:>3}   extra {:>3}",
             i.live_trades,
             i.replay_trades,
@@ -383,7 +383,7 @@ fn text(r: &ReplayReport, all_trades: bool) -> String {
         );
         let same = i.pairs.iter().filter(|p| p.same_decisions()).count();
         let _ = writeln!(
-            s,
+            out,
             "decisions  {} ({} of {} pairs entered and exited on the same quotes)",
             if i.matches() {
                 "the same, trade for trade"
@@ -393,16 +393,16 @@ fn text(r: &ReplayReport, all_trades: bool) -> String {
             same,
             i.pairs.len()
         );
-        let _ = writeln!(s, "hash       live   {}", i.live_hash);
-        let _ = writeln!(s, "           replay {}", i.replay_hash);
+        let _ = writeln!(out, "hash       live   {}", i.live_hash);
+        let _ = writeln!(out, "           replay {}", i.replay_hash);
         let _ = writeln!(
-            s,
+            out,
             "P&L        live {} {c}   replay {} {c}   difference {} {c}",
             i.live_pnl,
             i.replay_pnl,
             i.live_pnl - i.replay_pnl
         );
-        let _ = writeln!(s, "explained by (live less replay, {c}):");
+        let _ = writeln!(out, "explained by (live less replay, {c}):");
         let (lat_pts, slip_pts) = i.pairs.iter().fold(
             (0.into(), 0.into()),
             |(l, sl): (rust_decimal::Decimal, rust_decimal::Decimal), p| {
@@ -414,7 +414,7 @@ fn text(r: &ReplayReport, all_trades: bool) -> String {
             },
         );
         let _ = writeln!(
-            s,
+            out,
             "  latency      {:>12}   ({} points lost while orders travelled{})",
             a.latency.to_string(),
             lat_pts.normalize(),
@@ -423,30 +423,30 @@ fn text(r: &ReplayReport, all_trades: bool) -> String {
             ))
         );
         let _ = writeln!(
-            s,
+            out,
             "  slippage     {:>12}   ({} points worse than the broker's own price)",
             a.slippage.to_string(),
             slip_pts.normalize()
         );
         let _ = writeln!(
-            s,
+            out,
             "  exit timing  {:>12}   (exits decided on other quotes)",
             a.exit_timing.to_string()
         );
         let _ = writeln!(
-            s,
+            out,
             "  missed       {:>12}   ({} trade(s) only the replay made)",
             a.missed.to_string(),
             i.missed.len()
         );
         let _ = writeln!(
-            s,
+            out,
             "  extra        {:>12}   ({} trade(s) only the run made)",
             a.extra.to_string(),
             i.extra.len()
         );
         let _ = writeln!(
-            s,
+            out,
             "  other        {:>12}   (sizes, fees, rounding)",
             a.other.to_string()
         );
@@ -460,9 +460,9 @@ fn text(r: &ReplayReport, all_trades: bool) -> String {
             })
             .collect();
         if !shown.is_empty() || !i.missed.is_empty() || !i.extra.is_empty() {
-            let _ = writeln!(s);
+            let _ = writeln!(out);
             let _ = writeln!(
-                s,
+                out,
                 "{:>6} {:<4} {:>24} {:>12} {:>12} {:>9} {:>9} {:>12}",
                 "trade",
                 "dir",
@@ -475,7 +475,7 @@ fn text(r: &ReplayReport, all_trades: bool) -> String {
             );
             for p in &shown {
                 let _ = writeln!(
-                    s,
+                    out,
                     "{:>6} {:<4} {:>24} {:>12} {:>12} {:>9} {:>9} {:>12}{}",
                     p.live.id,
                     p.live.direction.as_str(),
@@ -493,8 +493,7 @@ fn text(r: &ReplayReport, all_trades: bool) -> String {
                 );
             }
             for t in &i.missed {
-                let _ = writeln!(
-                    s,
+                let _ = writeln!(out,
                     "{:>6} {:<4} {:>24} {:>12} {:>12} {:>9} {:>9} {:>12}  missed: only the replay took it",
                     "-",
                     t.direction.as_str(),
@@ -508,8 +507,7 @@ fn text(r: &ReplayReport, all_trades: bool) -> String {
             }
             for x in &i.extra {
                 let t = &x.trade;
-                let _ = writeln!(
-                    s,
+                let _ = writeln!(out,
                     "{:>6} {:<4} {:>24} {:>12} {:>12} {:>9} {:>9} {:>12}  extra: only the run took it{}",
                     t.id,
                     t.direction.as_str(),
@@ -526,8 +524,8 @@ fn text(r: &ReplayReport, all_trades: bool) -> String {
             }
         }
     }
-    for n in &r.notes {
-        let _ = writeln!(s, "note: {n}");
+    for n in &report.notes {
+        let _ = writeln!(out, "note: {n}");
     }
-    s
+    out
 }
