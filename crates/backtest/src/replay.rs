@@ -3,7 +3,8 @@
 //! trade by trade.
 //!
 //! The sim broker fills each market order on the quote it was decided on (no latency, no
-//! slippage), so the replay is what the backtest promised for exactly the quotes the run saw.
+//! slippage), so the replay is what the backtest promised for exactly the quotes the run saw;
+//! like IG to a live run, it reports a stop or limit after the quote that triggered it.
 //! A pair of trades (one live, one replayed) is matched on its entry decision: the same
 //! direction decided on the same quote. Its P&L difference is split into
 //! - **latency**: the market moved between the deciding quote and the fill (the quote in
@@ -19,8 +20,13 @@
 //! what the backtest would have done.
 
 use rust_decimal::Decimal;
-use scalper_engine::sim::{self, SimBroker, SimConfig};
-use scalper_engine::{Action, ClosedTrade, Command, Engine, EngineConfig, EngineEvent, EngineInit};
+use std::collections::VecDeque;
+
+use scalper_engine::sim::{SimBroker, SimConfig};
+use scalper_engine::{
+    Action, BrokerCommand, BrokerEvent, ClosedTrade, Command, Driver, Engine, EngineConfig,
+    EngineEvent, EngineInit, Venue,
+};
 use scalper_model::{Direction, Instrument, Money, Price, Quote, Size, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -139,6 +145,46 @@ fn events(input: &ReplayInput) -> Vec<Step> {
     out
 }
 
+/// The sim broker as a live run meets IG: a stop or limit a quote triggers is reported after
+/// that quote, not before it (IG's close reaches the run after the price that caused it), so
+/// the engine cannot re-enter on the very quote that closed its position, as it cannot live.
+struct AsLive<'a> {
+    broker: &'a mut SimBroker,
+    /// Reports the last quote caused, delivered after it.
+    later: Vec<BrokerEvent>,
+}
+
+impl Venue for AsLive<'_> {
+    fn reports_before(&mut self, event: &EngineEvent, out: &mut Vec<BrokerEvent>) {
+        match event {
+            EngineEvent::Quote(q) => self.later.extend(self.broker.on_quote(q)),
+            other => Venue::reports_before(&mut *self.broker, other, out),
+        }
+    }
+
+    fn reports_before_quote(&mut self, quote: &Quote, _out: &mut Vec<BrokerEvent>) {
+        self.later.extend(self.broker.on_quote(quote));
+    }
+
+    fn submit(&mut self, cmd: &BrokerCommand, queue: &mut VecDeque<EngineEvent>) {
+        Venue::submit(&mut *self.broker, cmd, queue);
+    }
+}
+
+/// One event through the engine and the venue, then the broker reports it caused.
+fn step(
+    driver: &mut Driver,
+    engine: &mut Engine,
+    venue: &mut AsLive<'_>,
+    event: EngineEvent,
+    out: &mut Vec<Action>,
+) {
+    driver.step(engine, venue, event, out);
+    for report in std::mem::take(&mut venue.later) {
+        driver.step(engine, venue, EngineEvent::Broker(report), out);
+    }
+}
+
 /// A closed replay trade as the backtest's trade record.
 fn record_of(c: &ClosedTrade, currency: &str) -> TradeRecord {
     TradeRecord {
@@ -171,6 +217,11 @@ pub fn replay_run(input: &ReplayInput) -> Result<Vec<InstrumentReplay>, Backtest
         input.instruments.clone(),
     );
     broker.keep_outcomes(0);
+    let mut venue = AsLive {
+        broker: &mut broker,
+        later: Vec::new(),
+    };
+    let mut driver = Driver::new();
     let mut engine = Engine::new(
         input.config.clone(),
         input.instruments.clone(),
@@ -206,8 +257,8 @@ pub fn replay_run(input: &ReplayInput) -> Result<Vec<InstrumentReplay>, Backtest
             }
         };
     let mut now = i64::MIN;
-    for step in &steps {
-        match step {
+    for event in &steps {
+        match event {
             Step::Quote(i, q) => {
                 let Some(inst) = input.instruments.get(*i) else {
                     continue;
@@ -224,18 +275,20 @@ pub fn replay_run(input: &ReplayInput) -> Result<Vec<InstrumentReplay>, Backtest
                     offer: Price::new(to_decimal(q.ask)),
                     ts: Timestamp::from_millis(q.ts),
                 };
-                sim::step(
+                step(
+                    &mut driver,
                     &mut engine,
-                    &mut broker,
+                    &mut venue,
                     EngineEvent::Quote(quote),
                     &mut actions,
                 );
             }
             Step::Timer(at) => {
                 now = *at;
-                sim::step(
+                step(
+                    &mut driver,
                     &mut engine,
-                    &mut broker,
+                    &mut venue,
                     EngineEvent::Timer(Timestamp::from_millis(*at)),
                     &mut actions,
                 );
@@ -244,9 +297,10 @@ pub fn replay_run(input: &ReplayInput) -> Result<Vec<InstrumentReplay>, Backtest
         collect(&mut actions, &mut replayed, now);
     }
     if input.flatten_at_end {
-        sim::step(
+        step(
+            &mut driver,
             &mut engine,
-            &mut broker,
+            &mut venue,
             EngineEvent::Command(Command::CloseAll),
             &mut actions,
         );
