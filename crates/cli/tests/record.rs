@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use scalper_backtest::RecordingReader;
 use scalper_sandbox::{MarketSchedule, Sandbox, SandboxConfig};
-use secrecy::ExposeSecret;
 
 const EURUSD: &str = "CS.D.EURUSD.CFD.IP";
 
@@ -56,19 +55,8 @@ fn blocks(rec: &Path, epic: &str) -> (usize, usize) {
 }
 
 fn scalper(dir: &Path, sandbox: &scalper_sandbox::SandboxHandle, args: &[&str]) -> Command {
-    let c = sandbox.credentials();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scalper"));
-    cmd.current_dir(dir)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("IG_USERNAME", &c.username)
-        .env("IG_PASSWORD", c.password.expose_secret())
-        .env("IG_API_KEY", c.api_key.expose_secret())
-        .env("IG_API_URL", sandbox.rest_url())
-        .env("IG_DEMO", "true")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null());
+    let mut cmd = common::against_sandbox(dir, sandbox, args);
+    cmd.env("RUST_LOG", "info");
     cmd
 }
 

@@ -6,13 +6,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use scalper_sandbox::{FaultSpec, MarketSchedule, Sandbox, SandboxConfig};
-use secrecy::ExposeSecret;
 
 /// A strategy that trades every few seconds at the sandbox's real-time pace.
 const ENGINE_TOML: &str = r#"
@@ -36,19 +37,7 @@ max_trades_per_day = 100000
 "#;
 
 fn scalper(dir: &Path, sandbox: &scalper_sandbox::SandboxHandle, args: &[&str]) -> Command {
-    let c = sandbox.credentials();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scalper"));
-    cmd.current_dir(dir)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("IG_USERNAME", &c.username)
-        .env("IG_PASSWORD", c.password.expose_secret())
-        .env("IG_API_KEY", c.api_key.expose_secret())
-        .env("IG_API_URL", sandbox.rest_url())
-        .env("IG_DEMO", "true")
-        .stdin(Stdio::null());
-    cmd
+    common::against_sandbox(dir, sandbox, args)
 }
 
 fn dec(v: &serde_json::Value) -> Decimal {

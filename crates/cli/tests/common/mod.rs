@@ -164,3 +164,26 @@ pub fn spawn_demo_http(d: &Dir, control: Option<&str>) -> (std::process::Child, 
         .expect("the demo prints the address it listens on");
     (child, addr)
 }
+
+/// `scalper ARGS` in `dir` with a clean environment holding only `PATH` and the IG variables
+/// of `sandbox` (its credentials and REST URL, a demo environment).
+pub fn against_sandbox(
+    dir: &Path,
+    sandbox: &scalper_sandbox::SandboxHandle,
+    args: &[&str],
+) -> Command {
+    use secrecy::ExposeSecret;
+    let c = sandbox.credentials();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scalper"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("IG_USERNAME", &c.username)
+        .env("IG_PASSWORD", c.password.expose_secret())
+        .env("IG_API_KEY", c.api_key.expose_secret())
+        .env("IG_API_URL", sandbox.rest_url())
+        .env("IG_DEMO", "true")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
