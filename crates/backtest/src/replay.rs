@@ -271,8 +271,8 @@ pub fn replay_run(input: &ReplayInput) -> Result<Vec<InstrumentReplay>, Backtest
                 now = q.ts;
                 let quote = Quote {
                     epic: inst.epic.clone(),
-                    bid: Price::new(to_decimal(q.bid)),
-                    offer: Price::new(to_decimal(q.ask)),
+                    bid: Price::new(to_decimal(q.bid).normalize()),
+                    offer: Price::new(to_decimal(q.ask).normalize()),
                     ts: Timestamp::from_millis(q.ts),
                 };
                 step(
@@ -567,10 +567,13 @@ impl InstrumentReplay {
 fn level_at(quotes: &[RawQuote], at: Timestamp, dir: Direction) -> Option<Price> {
     let i = quotes.partition_point(|q| q.ts <= at.millis());
     let q = quotes.get(i.checked_sub(1)?)?;
-    Some(Price::new(to_decimal(match dir {
-        Direction::Buy => q.ask,
-        Direction::Sell => q.bid,
-    })))
+    Some(Price::new(
+        to_decimal(match dir {
+            Direction::Buy => q.ask,
+            Direction::Sell => q.bid,
+        })
+        .normalize(),
+    ))
 }
 
 /// The broker's price on the side a deal in `dir` trades at when it filled at `at` at
@@ -589,10 +592,13 @@ fn market_at_fill(
         return in_force;
     }
     let side = |q: &RawQuote| {
-        Price::new(to_decimal(match dir {
-            Direction::Buy => q.ask,
-            Direction::Sell => q.bid,
-        }))
+        Price::new(
+            to_decimal(match dir {
+                Direction::Buy => q.ask,
+                Direction::Sell => q.bid,
+            })
+            .normalize(),
+        )
     };
     let from = quotes.partition_point(|q| q.ts <= at.millis());
     quotes[from..]
