@@ -127,17 +127,11 @@ fn events(input: &ReplayInput) -> Vec<Step> {
         }
         fire(&mut out, end, last_ts, last_recv);
     } else {
-        let mut next: Option<i64> = None;
+        // No timer instants journaled: every second of quote time, as a backtest.
+        let mut timers = crate::runner::Timers::new(1000);
         for (i, q) in quotes {
-            let ts = q.quote.ts;
-            match next {
-                None => next = Some((ts.div_euclid(1000) + 1) * 1000),
-                Some(n) if ts > n => {
-                    let at = (ts - 1).div_euclid(1000) * 1000;
-                    out.push(Step::Timer(at));
-                    next = Some(at + 1000);
-                }
-                Some(_) => {}
+            if let Some(at) = timers.before(q.quote.ts) {
+                out.push(Step::Timer(at));
             }
             out.push(Step::Quote(*i, q.quote));
         }
@@ -562,18 +556,22 @@ impl InstrumentReplay {
     }
 }
 
-/// The level in force at `at` (the latest quote at or before it) on the side a deal in
-/// `dir` trades at (offer for a buy).
-fn level_at(quotes: &[RawQuote], at: Timestamp, dir: Direction) -> Option<Price> {
-    let i = quotes.partition_point(|q| q.ts <= at.millis());
-    let q = quotes.get(i.checked_sub(1)?)?;
-    Some(Price::new(
+/// A quote's price on the side a deal in `dir` trades at (offer for a buy).
+fn side(q: &RawQuote, dir: Direction) -> Price {
+    Price::new(
         to_decimal(match dir {
             Direction::Buy => q.ask,
             Direction::Sell => q.bid,
         })
         .normalize(),
-    ))
+    )
+}
+
+/// The level in force at `at` (the latest quote at or before it) on the side a deal in
+/// `dir` trades at.
+fn level_at(quotes: &[RawQuote], at: Timestamp, dir: Direction) -> Option<Price> {
+    let i = quotes.partition_point(|q| q.ts <= at.millis());
+    Some(side(quotes.get(i.checked_sub(1)?)?, dir))
 }
 
 /// The broker's price on the side a deal in `dir` trades at when it filled at `at` at
@@ -591,21 +589,12 @@ fn market_at_fill(
     if in_force == Some(level) {
         return in_force;
     }
-    let side = |q: &RawQuote| {
-        Price::new(
-            to_decimal(match dir {
-                Direction::Buy => q.ask,
-                Direction::Sell => q.bid,
-            })
-            .normalize(),
-        )
-    };
     let from = quotes.partition_point(|q| q.ts <= at.millis());
     quotes[from..]
         .iter()
         .next()
         .filter(|q| q.ts < at.millis() + 1000)
-        .map(side)
+        .map(|q| side(q, dir))
         .filter(|p| *p == level)
         .or(in_force)
 }
@@ -647,14 +636,8 @@ fn live_exit_decided(t: &LiveTrade, quotes: &[RawQuote]) -> Option<Timestamp> {
         let trigger = quotes[from..]
             .iter()
             .take_while(|q| q.ts < closed.millis() + 1000)
-            .find(|q| {
-                // Closing a buy sells at the bid; closing a sell buys at the offer.
-                let side = match t.direction {
-                    Direction::Buy => q.bid,
-                    Direction::Sell => q.ask,
-                };
-                to_decimal(side) == level.value()
-            });
+            // The close deals the other way: a buy closes at the bid.
+            .find(|q| side(q, t.direction.opposite()) == level);
         if let Some(q) = trigger {
             return Some(Timestamp::from_millis(q.ts));
         }

@@ -578,18 +578,18 @@ fn fill_quote(quote: &mut scalper_model::Quote, rec: Option<&Record>) {
 /// Timer events on event time: one per `every` ms boundary crossed, collapsed to the last
 /// boundary of a gap (the engine only looks at the latest time).
 #[derive(Debug, Clone, Copy)]
-struct Timers {
+pub(crate) struct Timers {
     every: i64,
     next: Option<i64>,
 }
 
 impl Timers {
-    fn new(every: i64) -> Self {
+    pub(crate) fn new(every: i64) -> Self {
         Self { every, next: None }
     }
 
     /// The timer to send before a record at `ts`, if a boundary lies strictly before it.
-    fn before(&mut self, ts: i64) -> Option<i64> {
+    pub(crate) fn before(&mut self, ts: i64) -> Option<i64> {
         match self.next {
             None => {
                 self.next = Some((ts.div_euclid(self.every) + 1) * self.every);

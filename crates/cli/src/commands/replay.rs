@@ -109,9 +109,8 @@ pub fn run(args: &ReplayArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
             .into());
         }
         let before = quotes.len();
-        for f in &files {
-            let mut r = RecordingReader::open(f)
-                .with_context(|| format!("reading the recording {}", f.display()))?;
+        for mut r in files {
+            let f = r.path().to_path_buf();
             let all = r
                 .read_all()
                 .with_context(|| format!("reading the recording {}", f.display()))?;
@@ -320,7 +319,7 @@ fn pick<'a>(runs: &'a [Run], n: i64, path: &Path) -> Result<&'a Run, ConfigError
 
 /// The recording files of `epic` under `data`: `data/<EPIC>/*.sbc` (the recorder's layout),
 /// else `data` itself when it is that instrument's directory or one of its files.
-fn recording_files(data: &Path, epic: &str) -> anyhow::Result<Vec<PathBuf>> {
+fn recording_files(data: &Path, epic: &str) -> anyhow::Result<Vec<RecordingReader>> {
     if !data.exists() {
         return Err(ConfigError::Usage(format!(
             "{}: no such recording directory (give the directory `run --record` wrote with --data)",
@@ -343,9 +342,20 @@ fn recording_files(data: &Path, epic: &str) -> anyhow::Result<Vec<PathBuf>> {
             .collect()
     };
     files.sort();
-    // Only this instrument's recordings (a directory may hold another's).
-    files.retain(|f| RecordingReader::open(f).is_ok_and(|r| r.info().epic == epic));
-    Ok(files)
+    // Each file opened once (its header); only this instrument's (a directory may hold
+    // another's). A file that is not a recording is an error, not skipped in silence.
+    let mut readers = Vec::with_capacity(files.len());
+    for f in files {
+        let r = RecordingReader::open(&f).map_err(|e| {
+            ConfigError::Usage(format!(
+                "{e}: --data must hold the recordings of `run --record` (DIR/<EPIC>/<day>.sbc)"
+            ))
+        })?;
+        if r.info().epic == epic {
+            readers.push(r);
+        }
+    }
+    Ok(readers)
 }
 
 fn text(report: &ReplayReport, all_trades: bool) -> String {
