@@ -76,7 +76,13 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let before = rss_kib();
-        let sb = Sandbox::start(SandboxConfig { schedule: MarketSchedule::AlwaysOpen, speed: 10.0, ..SandboxConfig::default() })
+        // `SANDBOX_BENCH_SPEED=0` pauses the simulator: the difference is what the ticker costs.
+        let speed = std::env::var("SANDBOX_BENCH_SPEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10.0);
+        println!("simulator speed {speed}");
+        let sb = Sandbox::start(SandboxConfig { schedule: MarketSchedule::AlwaysOpen, speed, ..SandboxConfig::default() })
             .await
             .unwrap();
         let started = rss_kib();
@@ -93,15 +99,35 @@ fn main() {
             r.headers()["CST"].to_str().unwrap().to_string(),
             r.headers()["X-SECURITY-TOKEN"].to_str().unwrap().to_string(),
         );
-        for (path, workers) in [
+        // Rounds of every endpoint in turn, 2 s each; the median and range per endpoint. One
+        // 3 s window varied by ±20% from run to run on a shared 2-core machine: too little
+        // to see a 10% change. `SANDBOX_BENCH_ROUNDS` sets the rounds (default 5).
+        let rounds: usize = std::env::var("SANDBOX_BENCH_ROUNDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .filter(|r| *r > 0)
+            .unwrap_or(5);
+        let endpoints = [
             ("/accounts", 16),
             ("/markets/CS.D.EURUSD.CFD.IP", 16),
             ("/positions", 64),
             ("/prices/CS.D.EURUSD.CFD.IP?resolution=MINUTE&max=10", 16),
             ("/prices/CS.D.EURUSD.CFD.IP?resolution=HOUR&max=500&pageSize=0", 16),
-        ] {
-            let rps = run(path, workers, 3, &sb, &tokens).await;
-            println!("GET {path:<32} {workers:>3} connections: {rps:>9.0} req/s");
+        ];
+        let mut seen = vec![Vec::new(); endpoints.len()];
+        for _ in 0..rounds {
+            for (i, (path, workers)) in endpoints.iter().enumerate() {
+                seen[i].push(run(path, *workers, 2, &sb, &tokens).await);
+            }
+        }
+        for ((path, workers), mut rps) in endpoints.iter().zip(seen) {
+            rps.sort_by(f64::total_cmp);
+            println!(
+                "GET {path:<32} {workers:>3} connections: {:>9.0} req/s (median of {rounds}; {:.0}..{:.0})",
+                rps[rps.len() / 2],
+                rps[0],
+                rps[rps.len() - 1]
+            );
         }
         let t = Instant::now();
         let r = http

@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use scalper_ig::{IgClient, MarketHit};
-use scalper_model::catalogue::by_epic;
+use scalper_model::catalogue::{by_epic, by_name};
 use scalper_model::ProductKind;
 use serde_json::json;
 
@@ -48,7 +48,13 @@ pub async fn search(args: &MarketsSearchArgs, ctx: &Context) -> anyhow::Result<E
         }
     }
     let hits = found?;
-    let friendly = |h: &MarketHit| by_epic(&h.epic).map(|(m, _)| m.friendly);
+    // The friendly name only where it resolves to this very market (a mini's market shares
+    // the CFD's name, which resolves to the CFD).
+    let friendly = |h: &MarketHit| {
+        by_epic(&h.epic)
+            .filter(|(m, _)| by_name(m.friendly).is_some_and(|n| std::ptr::eq(n, *m)))
+            .map(|(m, _)| m.friendly)
+    };
     if args.json {
         let rows: Vec<_> = hits
             .iter()
