@@ -338,6 +338,8 @@ impl World<'_> {
             c.stop_level = stop;
             c.limit_level = limit;
             c.size = Some(remaining);
+            c.guaranteed_stop = Some(p.stop.guaranteed);
+            c.trailing_stop = Some(p.stop.trailing.is_some());
             affected.push(AffectedDeal {
                 deal_id: Some(deal_id.clone()),
                 status: Some("OPENED".into()),

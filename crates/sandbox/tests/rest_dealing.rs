@@ -1,5 +1,6 @@
 //! Raw-HTTP tests of markets and dealing: market details, prices, open/confirm/close, partial
-//! close, stops and working orders triggered by forced prices, IG reject reasons, history.
+//! close, stops and working orders triggered by forced prices, IG reject reasons, history, and
+//! the versions the dealing, account and session calls answer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -415,4 +416,106 @@ async fn netting_spread_bet_pnl_v1_shape_and_good_till_date_expiry() {
         ]
     );
     sb.shutdown().await;
+}
+
+/// IG routes by path and version: the dealing, account and session calls answer the versions
+/// IG serves (the ones third-party clients send) and nothing else.
+#[tokio::test]
+async fn dealing_account_and_session_calls_answer_only_the_versions_ig_serves() {
+    let sb = start().await;
+    let mut c = Raw::new(&sb);
+    c.login().await;
+    // (method, path, served versions); one unserved version must be `invalid.url`.
+    let calls: [(Method, &str, &[u8]); 12] = [
+        (Method::GET, "/accounts", &[1]),
+        (Method::GET, "/positions", &[1, 2]),
+        (Method::GET, "/positions/DIAAAANOPE", &[1, 2]),
+        (Method::GET, "/workingorders", &[1, 2]),
+        (Method::GET, "/confirms/NOPE", &[1]),
+        (Method::GET, "/session", &[1]),
+        (Method::GET, "/session/encryptionKey", &[1]),
+        (Method::POST, "/positions/otc", &[1, 2]),
+        (Method::PUT, "/positions/otc/DIAAAANOPE", &[1, 2]),
+        (Method::POST, "/workingorders/otc", &[1, 2]),
+        (Method::PUT, "/workingorders/otc/DIAAAANOPE", &[1, 2]),
+        (Method::DELETE, "/workingorders/otc/DIAAAANOPE", &[1, 2]),
+    ];
+    for (method, path, served) in calls {
+        let body = (method != Method::GET).then(|| json!({}));
+        for v in 1..=4u8 {
+            let r = c.call(method.clone(), path, v, body.clone(), &[]).await;
+            if served.contains(&v) {
+                assert_ne!(
+                    r.code(),
+                    "invalid.url",
+                    "{method} {path} v{v}: {:?}",
+                    r.body
+                );
+            } else {
+                assert_eq!(
+                    (r.status, r.code()),
+                    (StatusCode::NOT_FOUND, "invalid.url"),
+                    "{method} {path} v{v}"
+                );
+            }
+        }
+    }
+    // A close is v1 only; a login v1 to v3.
+    let close = [("_method", "DELETE")];
+    let r = c
+        .call(Method::POST, "/positions/otc", 2, Some(json!({})), &close)
+        .await;
+    assert_eq!(r.code(), "invalid.url");
+    let r = c
+        .call(Method::POST, "/positions/otc", 1, Some(json!({})), &close)
+        .await;
+    assert_ne!(r.code(), "invalid.url", "{:?}", r.body);
+    let login = json!({"identifier": "sandbox", "password": "sandbox-pass"});
+    for v in 1..=3 {
+        assert_eq!(
+            c.post("/session", v, login.clone()).await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(c.post("/session", 4, login).await.code(), "invalid.url");
+}
+
+/// A confirm says whether the position's stop is guaranteed or trailing, as IG's does.
+#[tokio::test]
+async fn an_open_confirm_says_whether_its_stop_is_guaranteed_or_trailing() {
+    let sb = start().await;
+    let mut c = Raw::new(&sb);
+    c.login().await;
+    let plain = c
+        .open(EURUSD, "BUY", "1", json!({"stopDistance": "20"}))
+        .await;
+    let trailing = c
+        .open(
+            EURUSD,
+            "BUY",
+            "1",
+            json!({"stopDistance": "20", "trailingStop": true, "trailingStopIncrement": "2"}),
+        )
+        .await;
+    let guaranteed = c
+        .open(
+            EURUSD,
+            "BUY",
+            "1",
+            json!({"stopDistance": "20", "guaranteedStop": true}),
+        )
+        .await;
+    for (reference, g, t) in [
+        (plain, false, false),
+        (trailing, false, true),
+        (guaranteed, true, false),
+    ] {
+        let confirm = c.confirm(&reference).await;
+        assert_eq!(confirm["dealStatus"], "ACCEPTED", "{confirm}");
+        assert_eq!(
+            (&confirm["guaranteedStop"], &confirm["trailingStop"]),
+            (&json!(g), &json!(t)),
+            "{confirm}"
+        );
+    }
 }

@@ -364,14 +364,6 @@ pub(crate) fn require_version(h: &HeaderMap, allowed: &[u8]) -> Result<u8, ApiEr
     }
 }
 
-/// The `Version` header (1 when absent, as IG defaults).
-pub(crate) fn version(h: &HeaderMap) -> u8 {
-    h.get("version")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(1)
-}
-
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }

@@ -22,7 +22,7 @@ use secrecy::ExposeSecret;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use super::{authenticate, check_api_key, ok_json, parse_body, version, Shared};
+use super::{authenticate, check_api_key, ok_json, parse_body, require_version, Shared};
 use crate::catalog;
 use crate::error::ApiError;
 use crate::server::Inner;
@@ -107,7 +107,7 @@ pub(super) async fn login(
         return logout(State(inner), h).await;
     }
     check_api_key(&inner, &h)?;
-    let v = version(&h);
+    let v = require_version(&h, &[1, 2, 3])?;
     let req: LoginRequest = parse_body(&body)?;
     if !identifier_ok(&req.identifier) {
         return Err(ApiError::bad_request(
@@ -272,6 +272,7 @@ pub(super) async fn refresh(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     check_api_key(&inner, &h)?;
+    require_version(&h, &[1])?;
     let req: RefreshTokenRequest = parse_body(&body)?;
     let now = Instant::now();
     let user = {
@@ -296,6 +297,7 @@ pub(super) async fn read(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let who = authenticate(&inner, &h)?;
+    require_version(&h, &[1])?;
     let body = SessionDetails {
         client_id: Some("100000001".into()),
         account_id: Some(who.account.clone()),
@@ -353,6 +355,7 @@ pub(super) async fn switch(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let who = authenticate(&inner, &h)?;
+    require_version(&h, &[1])?;
     let req: SwitchAccountRequest = parse_body(&body)?;
     let Some(cst) = who.cst else {
         return Err(ApiError::bad_request("error.switch.invalid-accountId"));
@@ -397,6 +400,7 @@ pub(super) async fn logout(
     h: HeaderMap,
 ) -> Result<Response, ApiError> {
     let who = authenticate(&inner, &h)?;
+    require_version(&h, &[1])?;
     let mut st = inner.lock();
     if let Some(cst) = &who.cst {
         st.sessions.remove(cst);
@@ -414,6 +418,7 @@ pub(super) async fn encryption_key(
     h: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_api_key(&inner, &h)?;
+    require_version(&h, &[1])?;
     let key = rsa_key().await?;
     let der = key
         .to_public_key()

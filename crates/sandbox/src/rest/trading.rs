@@ -18,7 +18,7 @@ use scalper_ig_wire::working_orders::{
 use secrecy::ExposeSecret;
 use tokio::time::Instant;
 
-use super::{authenticate, ok_json, parse_body, version, Shared};
+use super::{authenticate, ok_json, parse_body, require_version, Shared};
 use crate::dealing::World;
 use crate::error::ApiError;
 use crate::state::Position;
@@ -39,6 +39,7 @@ pub(super) async fn accounts(
     h: HeaderMap,
 ) -> Result<Response, ApiError> {
     let who = authenticate(&inner, &h)?;
+    require_version(&h, &[1])?;
     let accounts = inner.with(|w| {
         let default = w.st.default_account(&who.user);
         let ids: Vec<String> = w.st.accounts.keys().cloned().collect();
@@ -75,6 +76,7 @@ pub(super) async fn application(
     h: HeaderMap,
 ) -> Result<Response, ApiError> {
     authenticate(&inner, &h)?;
+    require_version(&h, &[1])?;
     Ok(ok_json(&vec![application_entry(&inner)]))
 }
 
@@ -162,7 +164,7 @@ pub(super) async fn positions(
     h: HeaderMap,
 ) -> Result<Response, ApiError> {
     let who = authenticate(&inner, &h)?;
-    let v = version(&h);
+    let v = require_version(&h, &[1, 2])?;
     let positions = inner.with(|w| {
         let list =
             w.st.accounts
@@ -181,7 +183,7 @@ pub(super) async fn position(
     Path(deal_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let who = authenticate(&inner, &h)?;
-    let v = version(&h);
+    let v = require_version(&h, &[1, 2])?;
     inner.with(|w| {
         let p =
             w.st.accounts
@@ -202,6 +204,7 @@ pub(super) async fn open_or_close(
         return close(State(inner), h, body).await;
     }
     let who = authenticate(&inner, &h)?;
+    require_version(&h, &[1, 2])?;
     let req: OpenPositionRequest = parse_body(&body)?;
     inner
         .with(|w| w.open_position(&who.account, &req))
@@ -215,6 +218,7 @@ pub(super) async fn close(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let who = authenticate(&inner, &h)?;
+    require_version(&h, &[1])?;
     let req: ClosePositionRequest = parse_body(&body)?;
     inner
         .with(|w| w.close_position(&who.account, &req))
@@ -229,6 +233,7 @@ pub(super) async fn amend(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let who = authenticate(&inner, &h)?;
+    require_version(&h, &[1, 2])?;
     let req = parse_body(&body)?;
     inner
         .with(|w| w.amend_position(&who.account, &deal_id, &req))
@@ -242,6 +247,7 @@ pub(super) async fn confirm(
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
     let who = authenticate(&inner, &h)?;
+    require_version(&h, &[1])?;
     let now = Instant::now();
     let st = inner.lock();
     match st.confirms.get(&reference) {
@@ -258,6 +264,7 @@ pub(super) async fn working_orders(
     h: HeaderMap,
 ) -> Result<Response, ApiError> {
     let who = authenticate(&inner, &h)?;
+    require_version(&h, &[1, 2])?;
     let list = inner.with(|w| {
         let orders =
             w.st.accounts
@@ -322,6 +329,7 @@ pub(super) async fn create_order(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let who = authenticate(&inner, &h)?;
+    require_version(&h, &[1, 2])?;
     let req = parse_body(&body)?;
     inner
         .with(|w| w.create_working_order(&who.account, &req))
@@ -336,6 +344,7 @@ pub(super) async fn amend_order(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let who = authenticate(&inner, &h)?;
+    require_version(&h, &[1, 2])?;
     let req = parse_body(&body)?;
     inner
         .with(|w| w.amend_working_order(&who.account, &deal_id, &req))
@@ -349,6 +358,7 @@ pub(super) async fn delete_order(
     Path(deal_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let who = authenticate(&inner, &h)?;
+    require_version(&h, &[1, 2])?;
     Ok(deal_ref(
         inner.with(|w| w.delete_working_order(&who.account, &deal_id)),
     ))
