@@ -105,6 +105,14 @@ pub fn load(inputs: &LoadInputs) -> ConfigReport {
             offer(var, value.clone(), Source::Environment, &mut warnings);
         } else if name.starts_with(alerts::ALERT_VAR_PREFIX) {
             offer_alert(name, value.clone(), Source::Environment, &mut warnings);
+        } else if name.starts_with("IG_") {
+            // A misspelt name (`IG_BASE_URL` for `IG_API_URL`) would otherwise leave the
+            // default in force without a word.
+            warnings.push(format!(
+                "{}: unknown variable {name} ignored (known: {})",
+                Source::Environment,
+                Var::ALL.map(Var::name).join(", ")
+            ));
         }
     }
 

@@ -164,3 +164,27 @@ fn report_json_and_text_agree_and_never_hold_secrets() {
     }
     assert!(text.contains("Result: complete."));
 }
+
+#[test]
+fn an_unknown_ig_variable_in_the_environment_is_named_not_ignored_in_silence() {
+    let r = load(&inputs(&with(&[
+        ("IG_BASE_URL", "http://127.0.0.1:8080/gateway/deal"),
+        ("OTHER_TOOL_URL", "x"),
+    ])));
+    assert!(r.is_complete(), "{:?}", r.problems);
+    let named: Vec<_> = r
+        .warnings
+        .iter()
+        .filter(|w| w.contains("unknown variable"))
+        .collect();
+    assert_eq!(named.len(), 1, "{:?}", r.warnings);
+    assert!(
+        named[0].contains("IG_BASE_URL") && named[0].contains("IG_API_URL"),
+        "{named:?}"
+    );
+    assert_eq!(
+        r.resolved.ig_config().unwrap().api_url,
+        "https://demo-api.ig.com/gateway/deal",
+        "the default stays in force"
+    );
+}
