@@ -165,9 +165,14 @@ pub enum IgError {
     #[error("the IG client has logged out; call login() to start a new session")]
     LoggedOut,
 
-    /// Logins kept failing with retryable errors.
-    #[error("could not log in to IG after {attempts} attempts: {last}")]
-    LoginFailed { attempts: u32, last: Box<IgError> },
+    /// Logins kept failing with retryable errors. `url` is the REST base URL tried, so that a
+    /// wrong one (IG's demo where a sandbox was meant) shows.
+    #[error("could not log in to IG at {url} after {attempts} attempts: {last}")]
+    LoginFailed {
+        url: String,
+        attempts: u32,
+        last: Box<IgError>,
+    },
 }
 
 /// Process exit-code hint for an error, as the README documents.
@@ -323,7 +328,12 @@ impl IgError {
                 url: f(&url),
                 suggestion: suggestion.as_deref().map(f),
             },
-            Self::LoginFailed { attempts, last } => Self::LoginFailed {
+            Self::LoginFailed {
+                url,
+                attempts,
+                last,
+            } => Self::LoginFailed {
+                url: f(&url),
                 attempts,
                 last: Box::new(last.map_text(f)),
             },

@@ -138,13 +138,21 @@ async fn unavailable_login_retries_bounded_then_exit_code_4() {
 
     let fake = FakeIg::start().await;
     fake.state.login_unavailable.store(10, Ordering::SeqCst);
-    let client = IgClient::new(fake.config(SessionVersion::V2)).unwrap();
+    let mut cfg = fake.config(SessionVersion::V2);
+    let url = cfg.api_url.clone();
+    // Credentials in the URL are redacted from the message; the URL tried is named.
+    cfg.api_url = url.replacen("://", "://user:url-secret@", 1);
+    let client = IgClient::new(cfg).unwrap();
     let err = client.login().await.unwrap_err();
     assert!(
         matches!(err, IgError::LoginFailed { attempts: 3, .. }),
         "{err:?}"
     );
     assert_eq!(err.exit_code(), 4);
+    let text = err.to_string();
+    let host = url.split("://").nth(1).unwrap();
+    assert!(text.contains(host), "names the URL tried: {text}");
+    assert!(!text.contains("url-secret"), "{text}");
     assert_eq!(
         fake.state.count("POST /session v2"),
         3,

@@ -374,6 +374,7 @@ impl Locked<'_> {
                 Err(e) if attempt >= max => {
                     tracing::error!(attempt, max, error = %e, "IG login failed; giving up");
                     return Err(IgError::LoginFailed {
+                        url: crate::scrub::redact_url(&self.m.cfg.api_url),
                         attempts: attempt,
                         last: Box::new(e),
                     });
