@@ -107,12 +107,14 @@ pub fn load(inputs: &LoadInputs) -> ConfigReport {
             offer_alert(name, value.clone(), Source::Environment, &mut warnings);
         } else if name.starts_with("IG_") {
             // A misspelt name (`IG_BASE_URL` for `IG_API_URL`) would otherwise leave the
-            // default in force without a word.
-            warnings.push(format!(
+            // default in force without a word: logged, so every command says it.
+            let warning = format!(
                 "{}: unknown variable {name} ignored (known: {})",
                 Source::Environment,
                 Var::ALL.map(Var::name).join(", ")
-            ));
+            );
+            tracing::warn!("{warning}");
+            warnings.push(warning);
         }
     }
 
@@ -136,11 +138,15 @@ pub fn load(inputs: &LoadInputs) -> ConfigReport {
                 None if entry.key.starts_with(alerts::ALERT_VAR_PREFIX) => {
                     offer_alert(&entry.key, entry.value, source, &mut warnings);
                 }
-                None if entry.key.starts_with("IG_") => warnings.push(format!(
-                    "{source}: unknown variable {} ignored (known: {})",
-                    entry.key,
-                    Var::ALL.map(Var::name).join(", ")
-                )),
+                None if entry.key.starts_with("IG_") => {
+                    let warning = format!(
+                        "{source}: unknown variable {} ignored (known: {})",
+                        entry.key,
+                        Var::ALL.map(Var::name).join(", ")
+                    );
+                    tracing::warn!("{warning}");
+                    warnings.push(warning);
+                }
                 None => {}
             }
         }
