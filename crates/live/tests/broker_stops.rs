@@ -56,6 +56,17 @@ fn start_run(
     ))
 }
 
+/// The run's report, once it has ended (within a minute of its duration).
+async fn finish(
+    handle: tokio::task::JoinHandle<Result<RunReport, scalper_live::LiveError>>,
+) -> RunReport {
+    tokio::time::timeout(Duration::from_secs(80), handle)
+        .await
+        .expect("the run ends")
+        .unwrap()
+        .unwrap()
+}
+
 async fn sandbox() -> SandboxHandle {
     Sandbox::start(SandboxConfig {
         schedule: MarketSchedule::AlwaysOpen,
@@ -144,11 +155,7 @@ async fn ig_trails_the_stops_and_part_of_each_position_is_taken_early() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let report = tokio::time::timeout(Duration::from_secs(80), handle)
-        .await
-        .expect("the run ends")
-        .unwrap()
-        .unwrap();
+    let report = finish(handle).await;
     let state = sandbox.state();
     let (total, trades, partials, amendments) = journal_total(&journal);
     eprintln!(
@@ -235,11 +242,7 @@ async fn a_gap_through_guaranteed_stops_costs_the_premium_in_the_journal_as_in_t
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let report = tokio::time::timeout(Duration::from_secs(80), handle)
-        .await
-        .expect("the run ends")
-        .unwrap()
-        .unwrap();
+    let report = finish(handle).await;
     let state = sandbox.state();
     let (total, _, _, _) = journal_total(&journal);
     let account = state.account("SANDBOX-CFD").unwrap();
