@@ -158,7 +158,10 @@ async fn ig_trails_the_stops_and_part_of_each_position_is_taken_early() {
         amendments,
         report.pnl
     );
-    assert!(!pushed.is_empty(), "a position was open to move the market for");
+    assert!(
+        !pushed.is_empty(),
+        "a position was open to move the market for"
+    );
     assert!(report.trades >= 2, "{report:?}");
     assert!(report.positions_left.is_empty(), "{report:?}");
     assert!(
