@@ -350,36 +350,59 @@ impl Journal {
         Ok(out)
     }
 
-    /// Each trade closed in `[start, end)` with a known P&L, in close order: its close time and
-    /// its P&L less fees (the points of a day's realised equity curve).
+    /// Each trade closed in `[start, end)` with a known P&L, and each partial close made in
+    /// it, in time order: its time and the P&L it realised (a trade's close less its fees and
+    /// its partial closes, which are points of their own) — the points of a day's realised
+    /// equity curve.
     pub fn closes_between(
         &self,
         start: Timestamp,
         end: Timestamp,
     ) -> Result<Vec<(Timestamp, Money)>, JournalError> {
+        let ctx = "reading the day's closes";
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT closed_at, pnl, fees FROM trades WHERE state = 'closed'
+                "SELECT closed_at, pnl, fees, id FROM trades WHERE state = 'closed'
                     AND closed_at >= ?1 AND closed_at < ?2 AND pnl IS NOT NULL
                     ORDER BY closed_at, id",
             )
-            .map_err(JournalError::sqlite("reading the day's closes"))?;
+            .map_err(JournalError::sqlite(ctx))?;
         let mut rows = stmt
             .query(params![start.millis(), end.millis()])
-            .map_err(JournalError::sqlite("reading the day's closes"))?;
+            .map_err(JournalError::sqlite(ctx))?;
         let mut out = Vec::new();
-        while let Some(row) = rows
-            .next()
-            .map_err(JournalError::sqlite("reading the day's closes"))?
-        {
-            let at: i64 = row
-                .get(0)
-                .map_err(JournalError::sqlite("reading the day's closes"))?;
-            let pnl = dec(row, 1, "pnl")? - dec(row, 2, "fees")?;
-            out.push((Timestamp::from_millis(at), Money::new(pnl)));
+        while let Some(row) = rows.next().map_err(JournalError::sqlite(ctx))? {
+            let at: i64 = row.get(0).map_err(JournalError::sqlite(ctx))?;
+            let id: i64 = row.get(3).map_err(JournalError::sqlite(ctx))?;
+            let pnl = Money::new(dec(row, 1, "pnl")? - dec(row, 2, "fees")?);
+            out.push((
+                Timestamp::from_millis(at),
+                pnl - self.partial_pnl(TradeId(id))?,
+            ));
         }
-        Ok(out)
+        let mut parts = self
+            .conn
+            .prepare(
+                "SELECT ts, detail FROM events WHERE kind = 'partial_close'
+                    AND ts >= ?1 AND ts < ?2 ORDER BY seq",
+            )
+            .map_err(JournalError::sqlite(ctx))?;
+        let mut rows = parts
+            .query(params![start.millis(), end.millis()])
+            .map_err(JournalError::sqlite(ctx))?;
+        let mut points = Vec::new();
+        while let Some(row) = rows.next().map_err(JournalError::sqlite(ctx))? {
+            let at: i64 = row.get(0).map_err(JournalError::sqlite(ctx))?;
+            let detail: String = row.get(1).map_err(JournalError::sqlite(ctx))?;
+            let part: PartialClose = serde_json::from_str(&detail)
+                .map_err(|e| JournalError::decode("partial close", e))?;
+            points.push((Timestamp::from_millis(at), part.pnl));
+        }
+        // Stable: a part comes before a close at the same instant.
+        points.extend(out);
+        points.sort_by_key(|(at, _)| *at);
+        Ok(points)
     }
 
     /// Realised P&L and trade counts for the window `[start, end)` (e.g. one trading day as the

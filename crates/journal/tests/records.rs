@@ -255,6 +255,16 @@ fn partial_closes_count_on_the_day_they_were_made_and_stay_with_the_open_trade()
         "3 + 2.50 + 7.50 + 1"
     );
     assert_eq!((today.trades_closed, today.wins), (2, 2));
+    // The day's equity curve: each part when it was made, each close less its parts.
+    assert_eq!(
+        j.closes_between(ts(0), ts(day)).unwrap(),
+        [
+            (ts(100), Money::new(d("3.00"))),
+            (ts(200), Money::new(d("2.50"))),
+            (ts(300), Money::new(d("7.50"))),
+            (ts(400), Money::new(d("1.00"))),
+        ]
+    );
     let yesterday = j.day_stats(ts(-day), ts(0)).unwrap();
     assert_eq!(yesterday.realised_pnl, Money::new(d("9.00")), "4 + 5");
     let open_trade = j.trade_by_reference(&dref("P1")).unwrap().unwrap();

@@ -118,8 +118,9 @@ impl JournalSink {
     }
 
     /// Today's realised equity curve from the journal: the session's start at zero, then the
-    /// running realised P&L (less fees) after each trade closed since, in close order; empty
-    /// when nothing closed today (the curve then starts with the run).
+    /// running realised P&L (less fees) after each trade closed and each partial close made
+    /// since, in time order; empty when nothing was realised today (the curve then starts with
+    /// the run).
     pub fn day_curve(
         &self,
         risk: &scalper_engine::RiskManager,
