@@ -752,8 +752,8 @@ impl Session {
                 self.feed(EngineEvent::Broker(e));
                 return;
             }
-            let quotes = &self.last_quotes;
             if !self.reducing_at_broker.contains(&p.deal_id) {
+                let quotes = &self.last_quotes;
                 let part = crate::closes::broker_side_reduce(
                     &self.engine,
                     |e| quotes.get(e).cloned(),
