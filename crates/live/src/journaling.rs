@@ -422,6 +422,11 @@ impl JournalSink {
                     .append(&intent)
                     .map_err(LiveError::journal(context.clone()))?;
                 let engine_id = trade.map(|t| t.trade_id);
+                // The broker's kind of stop from the start, so a crash before the fill keeps it
+                // (a guaranteed stop's premium comes with the fill).
+                let stop_kind = trade
+                    .map(|t| journal_stop_kind(t.stop_kind, None))
+                    .filter(|k| *k != StopKind::Normal);
                 let signal = engine.market(&o.epic).and_then(|m| {
                     let q = m.last_quote?;
                     Some(Execution {
@@ -443,6 +448,9 @@ impl JournalSink {
                     if engine_id.is_some_and(|n| i64::try_from(n).ok() != Some(id.0)) {
                         tracing::warn!(journal_id = id.0, engine_id = ?engine_id, reference = %intent.deal_reference,
                             "the journal numbered this trade differently from the engine (an intent was lost?)");
+                    }
+                    if let Some(k) = stop_kind {
+                        j.record_stop_kind(&intent.deal_reference, now, &k)?;
                     }
                     match signal {
                         Some(s) => j.record_execution(&intent.deal_reference, now, &s),
@@ -633,13 +641,14 @@ impl JournalSink {
                             ..Execution::default()
                         })
                     });
-                // The broker's kind of stop, for a restart: a normal stop is the default.
+                // A guaranteed stop's premium, fixed at the fill, for a restart (the kind was
+                // journaled with the intent).
                 let stop_kind = engine
                     .trades()
                     .iter()
                     .find(|e| e.open_ref == t.deal_ref)
                     .map(|e| journal_stop_kind(e.stop_kind, e.premium_points))
-                    .filter(|k| *k != StopKind::Normal);
+                    .filter(|k| matches!(k, StopKind::Guaranteed { .. }));
                 let at = t.at;
                 self.write(format!("journaling the fill of {r}"), move |j| {
                     j.record_fill(&r, &fill)?;

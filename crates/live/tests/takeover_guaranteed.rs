@@ -62,6 +62,13 @@ async fn a_guaranteed_stop_taken_over_after_a_restart_still_costs_its_premium() 
         before[0].stop_kind
     );
 
+    // Journaled with the intent, then with the premium fixed at the fill.
+    let kinds = takeover::events(&journal, "stop_kind");
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert_eq!(kinds[0]["kind"], "guaranteed");
+    assert!(kinds[0]["premium_points"].is_null(), "{kinds:?}");
+    assert!(kinds[1]["premium_points"].is_string(), "{kinds:?}");
+
     let (second, switch) = takeover::take_over(&sandbox, &logs, cfg, &journal).await;
     // The market gaps 40 points through the stop: IG fills it at its level, for the premium.
     let stop = position.stop_level.expect("a guaranteed stop");
