@@ -31,6 +31,9 @@ fn position(direction: Direction, size: Decimal, level: Decimal) -> RestoredPosi
         limit_level: None,
         adopted: false,
         trade_id: None,
+        stop_kind: scalper_engine::StopKind::Normal,
+        premium_points: None,
+        partial_pnl: scalper_model::Money::ZERO,
     }
 }
 

@@ -33,6 +33,9 @@ fn restored(deal: u32, reference: &str, direction: Direction, adopted: bool) -> 
         limit_level: None,
         adopted,
         trade_id: None,
+        stop_kind: scalper_engine::StopKind::Normal,
+        premium_points: None,
+        partial_pnl: scalper_model::Money::ZERO,
     }
 }
 
@@ -133,6 +136,34 @@ fn a_broker_side_close_is_booked_under_the_journal_reference() {
     // 1 lot, 20 points against, 10 per point: -200.
     assert_eq!(closed.pnl, money(dec!(-200)));
     assert_eq!(h.engine.summary().open_positions, 0);
+}
+
+#[test]
+fn a_restored_guaranteed_stop_costs_its_premium_and_the_trade_keeps_its_partial_pnl() {
+    let mut pos = restored(8, "REF-G8", Direction::Buy, false);
+    pos.stop_kind = scalper_engine::StopKind::Guaranteed;
+    pos.premium_points = Some(pts(dec!(3)));
+    pos.partial_pnl = money(dec!(25));
+    let init = EngineInit {
+        day_realised_pnl: money(dec!(25)),
+        positions: vec![pos],
+        ..EngineInit::default()
+    };
+    let mut h = Harness::build(test_config(), init, false);
+    h.quote_with(0, dec!(1.1000), dec!(1.1001), vec![]);
+    let a = h.send(closed(8, dec!(1.0980), CloseCause::Stop, 1_000));
+    let closed = a
+        .iter()
+        .find_map(|a| match a {
+            Action::TradeClosed(c) => Some(c.clone()),
+            _ => None,
+        })
+        .expect("a closed trade");
+    // -200 for the 20 points, -30 for the 3-point premium, +25 realised before the restart.
+    assert_eq!(closed.pnl, money(dec!(-205)));
+    assert!(closed.reason.contains("premium"), "{}", closed.reason);
+    // The day had the part already: only the rest and the premium are added to it.
+    assert_eq!(h.engine.summary().day_pnl, money(dec!(-205)));
 }
 
 #[test]

@@ -43,7 +43,7 @@ pub use schema::SCHEMA_VERSION;
 pub use store::{lock_path, Durability, OpenOptions, DEFAULT_PATH};
 pub use types::{
     Amendment, Close, ConfirmOutcome, DayStats, EventRecord, Execution, Fill, Intent, PartialClose,
-    RunSetup, ShadowLeg, ShadowOutcome, ShadowTrade, SkippedQuotes, SystemEvent, Trade,
+    RunSetup, ShadowLeg, ShadowOutcome, ShadowTrade, SkippedQuotes, StopKind, SystemEvent, Trade,
     TradeDetail, TradeFilter, TradeId,
 };
 

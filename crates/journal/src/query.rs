@@ -10,8 +10,8 @@ use scalper_model::{
 };
 
 use crate::{
-    DayStats, EventRecord, Execution, Journal, JournalError, Trade, TradeDetail, TradeFilter,
-    TradeId,
+    DayStats, EventRecord, Execution, Journal, JournalError, PartialClose, StopKind, Trade,
+    TradeDetail, TradeFilter, TradeId,
 };
 
 /// Exact decimal text (keeps the scale, e.g. `1.08120`).
@@ -56,18 +56,24 @@ const TRADE_COLUMNS: &str = "id, deal_reference, epic, direction, size, order_ty
     limit_level, paper, adopted, strategy, state, deal_id, open_level, close_level, pnl, fees,
     created_at, opened_at, closed_at, reason, signal_at, signal_bid, signal_ask, entry_spread,
     sent_at, acked_at, confirmed_at, slippage_points, slippage, exit_spread, exit_slippage_points,
-    exit_signal_at";
+    exit_signal_at, stop_kind, stop_premium_points, trailing_increment";
+/// The same from a journal of schema 3 (read-only, not migrated).
+const TRADE_COLUMNS_V3: &str = "id, deal_reference, epic, direction, size, order_type, stop_level,
+    limit_level, paper, adopted, strategy, state, deal_id, open_level, close_level, pnl, fees,
+    created_at, opened_at, closed_at, reason, signal_at, signal_bid, signal_ask, entry_spread,
+    sent_at, acked_at, confirmed_at, slippage_points, slippage, exit_spread, exit_slippage_points,
+    exit_signal_at, NULL, NULL, NULL";
 /// The same from a journal of schema 2 (read-only, not migrated).
 const TRADE_COLUMNS_V2: &str = "id, deal_reference, epic, direction, size, order_type, stop_level,
     limit_level, paper, adopted, strategy, state, deal_id, open_level, close_level, pnl, fees,
     created_at, opened_at, closed_at, reason, signal_at, signal_bid, signal_ask, entry_spread,
     sent_at, acked_at, confirmed_at, slippage_points, slippage, exit_spread, exit_slippage_points,
-    NULL";
+    NULL, NULL, NULL, NULL";
 /// The same from a journal older than the execution record (read-only, not migrated).
 const TRADE_COLUMNS_V1: &str = "id, deal_reference, epic, direction, size, order_type,
     stop_level, limit_level, paper, adopted, strategy, state, deal_id, open_level, close_level,
     pnl, fees, created_at, opened_at, closed_at, reason, NULL, NULL, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL, NULL";
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
 
 fn dec(row: &Row<'_>, idx: usize, ctx: &'static str) -> Result<Decimal, JournalError> {
     let s: String = row.get(idx).map_err(JournalError::sqlite(ctx))?;
@@ -140,6 +146,30 @@ fn trade_from_row(row: &Row<'_>) -> Result<Trade, JournalError> {
             exit_slippage_points: opt_dec(row, 31, "exit slippage points")?,
             exit_signal_at: get::<Option<i64>>(row, 32)?.map(Timestamp::from_millis),
         },
+        stop_kind: stop_kind_from_row(row)?,
+    })
+}
+
+pub(crate) fn stop_kind_name(k: StopKind) -> Option<&'static str> {
+    match k {
+        StopKind::Normal => None,
+        StopKind::Guaranteed { .. } => Some("guaranteed"),
+        StopKind::Trailing { .. } => Some("trailing"),
+    }
+}
+
+fn stop_kind_from_row(row: &Row<'_>) -> Result<StopKind, JournalError> {
+    let kind: Option<String> = get(row, 33)?;
+    Ok(match kind.as_deref() {
+        None => StopKind::Normal,
+        Some("guaranteed") => StopKind::Guaranteed {
+            premium_points: opt_dec(row, 34, "guaranteed stop premium")?,
+        },
+        Some("trailing") => StopKind::Trailing {
+            increment: opt_dec(row, 35, "trailing increment")?
+                .ok_or_else(|| JournalError::decode("trailing increment", "missing"))?,
+        },
+        Some(other) => return Err(JournalError::decode("stop kind", other)),
     })
 }
 
@@ -153,6 +183,8 @@ impl Journal {
             TRADE_COLUMNS_V1
         } else if self.schema < crate::schema::EXIT_SIGNAL_SINCE {
             TRADE_COLUMNS_V2
+        } else if self.schema < crate::schema::STOP_KIND_SINCE {
+            TRADE_COLUMNS_V3
         } else {
             TRADE_COLUMNS
         };
@@ -318,36 +350,59 @@ impl Journal {
         Ok(out)
     }
 
-    /// Each trade closed in `[start, end)` with a known P&L, in close order: its close time and
-    /// its P&L less fees (the points of a day's realised equity curve).
+    /// Each trade closed in `[start, end)` with a known P&L, and each partial close made in
+    /// it, in time order: its time and the P&L it realised (a trade's close less its fees and
+    /// its partial closes, which are points of their own) — the points of a day's realised
+    /// equity curve.
     pub fn closes_between(
         &self,
         start: Timestamp,
         end: Timestamp,
     ) -> Result<Vec<(Timestamp, Money)>, JournalError> {
+        let ctx = "reading the day's closes";
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT closed_at, pnl, fees FROM trades WHERE state = 'closed'
+                "SELECT closed_at, pnl, fees, id FROM trades WHERE state = 'closed'
                     AND closed_at >= ?1 AND closed_at < ?2 AND pnl IS NOT NULL
                     ORDER BY closed_at, id",
             )
-            .map_err(JournalError::sqlite("reading the day's closes"))?;
+            .map_err(JournalError::sqlite(ctx))?;
         let mut rows = stmt
             .query(params![start.millis(), end.millis()])
-            .map_err(JournalError::sqlite("reading the day's closes"))?;
+            .map_err(JournalError::sqlite(ctx))?;
         let mut out = Vec::new();
-        while let Some(row) = rows
-            .next()
-            .map_err(JournalError::sqlite("reading the day's closes"))?
-        {
-            let at: i64 = row
-                .get(0)
-                .map_err(JournalError::sqlite("reading the day's closes"))?;
-            let pnl = dec(row, 1, "pnl")? - dec(row, 2, "fees")?;
-            out.push((Timestamp::from_millis(at), Money::new(pnl)));
+        while let Some(row) = rows.next().map_err(JournalError::sqlite(ctx))? {
+            let at: i64 = row.get(0).map_err(JournalError::sqlite(ctx))?;
+            let id: i64 = row.get(3).map_err(JournalError::sqlite(ctx))?;
+            let pnl = Money::new(dec(row, 1, "pnl")? - dec(row, 2, "fees")?);
+            out.push((
+                Timestamp::from_millis(at),
+                pnl - self.partial_pnl(TradeId(id))?,
+            ));
         }
-        Ok(out)
+        let mut parts = self
+            .conn
+            .prepare(
+                "SELECT ts, detail FROM events WHERE kind = 'partial_close'
+                    AND ts >= ?1 AND ts < ?2 ORDER BY seq",
+            )
+            .map_err(JournalError::sqlite(ctx))?;
+        let mut rows = parts
+            .query(params![start.millis(), end.millis()])
+            .map_err(JournalError::sqlite(ctx))?;
+        let mut points = Vec::new();
+        while let Some(row) = rows.next().map_err(JournalError::sqlite(ctx))? {
+            let at: i64 = row.get(0).map_err(JournalError::sqlite(ctx))?;
+            let detail: String = row.get(1).map_err(JournalError::sqlite(ctx))?;
+            let part: PartialClose = serde_json::from_str(&detail)
+                .map_err(|e| JournalError::decode("partial close", e))?;
+            points.push((Timestamp::from_millis(at), part.pnl));
+        }
+        // Stable: a part comes before a close at the same instant.
+        points.extend(out);
+        points.sort_by_key(|(at, _)| *at);
+        Ok(points)
     }
 
     /// Realised P&L and trade counts for the window `[start, end)` (e.g. one trading day as the
@@ -378,6 +433,18 @@ impl Journal {
         let mut rows = stmt
             .query(params![s, e])
             .map_err(JournalError::sqlite("summing P&L"))?;
+        // A partial close is realised when it is made (as the engine books it): on the day of
+        // the part, and left out of its trade's P&L (which includes it) on the day of the close.
+        stats.realised_pnl += self.partials_sum(
+            "SELECT detail FROM events WHERE kind = 'partial_close' AND ts >= ?1 AND ts < ?2",
+            &[&s, &e],
+        )?;
+        stats.realised_pnl -= self.partials_sum(
+            "SELECT e.detail FROM events e JOIN trades t ON t.id = e.trade_id
+                WHERE e.kind = 'partial_close' AND t.state = 'closed' AND t.pnl IS NOT NULL
+                AND t.closed_at >= ?1 AND t.closed_at < ?2",
+            &[&s, &e],
+        )?;
         while let Some(row) = rows.next().map_err(JournalError::sqlite("summing P&L"))? {
             stats.trades_closed += 1;
             stats.fees += Money::new(dec(row, 1, "fees")?);
@@ -394,6 +461,35 @@ impl Journal {
             }
         }
         Ok(stats)
+    }
+
+    /// The P&L the partial closes of trade `id` realised (the trade's P&L includes it once it
+    /// closes): what a restarted engine adds to the rest when the trade closes.
+    pub fn partial_pnl(&self, id: TradeId) -> Result<Money, JournalError> {
+        self.partials_sum(
+            "SELECT detail FROM events WHERE kind = 'partial_close' AND trade_id = ?1",
+            &[&id.0],
+        )
+    }
+
+    /// The sum of the `partial_close` events' P&L that `sql` selects (one `detail` column,
+    /// its parameters `args`).
+    fn partials_sum(
+        &self,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Money, JournalError> {
+        let ctx = "summing partial closes";
+        let mut stmt = self.conn.prepare(sql).map_err(JournalError::sqlite(ctx))?;
+        let mut rows = stmt.query(args).map_err(JournalError::sqlite(ctx))?;
+        let mut total = Money::ZERO;
+        while let Some(row) = rows.next().map_err(JournalError::sqlite(ctx))? {
+            let detail: String = row.get(0).map_err(JournalError::sqlite(ctx))?;
+            let part: PartialClose = serde_json::from_str(&detail)
+                .map_err(|e| JournalError::decode("partial close", e))?;
+            total += part.pnl;
+        }
+        Ok(total)
     }
 
     /// Closed trades with `from <= closed_at < to`, in close order (for reports).

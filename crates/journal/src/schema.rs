@@ -73,6 +73,15 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         // compares exits.
         "ALTER TABLE trades ADD COLUMN exit_signal_at INTEGER;",
     ),
+    (
+        "stop_kind",
+        // The broker's kind of stop (see `StopKind`), so a restart keeps it: NULL is a normal
+        // stop (and every trade journaled before it existed).
+        "ALTER TABLE trades ADD COLUMN stop_kind TEXT
+        CHECK (stop_kind IS NULL OR stop_kind IN ('guaranteed', 'trailing'));
+    ALTER TABLE trades ADD COLUMN stop_premium_points TEXT;
+    ALTER TABLE trades ADD COLUMN trailing_increment TEXT;",
+    ),
 ];
 
 /// The schema version this binary writes.
@@ -89,12 +98,15 @@ pub const EXECUTION_SINCE: i64 = 2;
 /// The schema version that added `exit_signal_at` to the execution record.
 pub const EXIT_SIGNAL_SINCE: i64 = 3;
 
+/// The schema version that added the broker's kind of stop (`StopKind`).
+pub const STOP_KIND_SINCE: i64 = 4;
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::{Execution, Journal, OpenOptions, TradeFilter};
+    use crate::{Execution, Journal, OpenOptions, StopKind, TradeFilter};
     use scalper_model::{DealReference, Money, Price, Timestamp};
 
     /// A journal as the first release wrote it: schema 1, one closed trade.
@@ -164,5 +176,85 @@ mod tests {
         assert_eq!(t.pnl, Some(Money::new("10.00".parse().unwrap())));
         drop(rw);
         assert_eq!(version(&path), SCHEMA_VERSION);
+    }
+
+    /// A journal as schema 3 wrote it: a guaranteed-stop trade still open (its stop kind
+    /// was not kept then).
+    fn version_three(path: &std::path::Path) {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        for (_, sql) in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute(
+            "INSERT INTO trades (deal_reference, epic, direction, size, order_type, paper,
+                state, deal_id, open_level, stop_level, created_at, opened_at, exit_signal_at)
+             VALUES ('OLD-3', 'CS.D.EURUSD.CFD.IP', 'BUY', '1', 'MARKET', 0, 'open', 'DIAAA3',
+                '1.08000', '1.07900', 1000, 1100, NULL)",
+            [],
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 3).unwrap();
+    }
+
+    #[test]
+    fn a_schema_three_journal_reads_read_only_and_keeps_stop_kinds_once_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("three.sqlite");
+        version_three(&path);
+        let ro = Journal::open(&path, &OpenOptions::read_only()).unwrap();
+        let trades = ro.open_trades().unwrap();
+        assert_eq!(trades.len(), 1);
+        assert_eq!(trades[0].stop_kind, StopKind::Normal, "not known then");
+        assert_eq!(
+            trades[0].stop_level,
+            Some(Price::new("1.07900".parse().unwrap()))
+        );
+        drop(ro);
+        let version = |p: &std::path::Path| -> i64 {
+            rusqlite::Connection::open(p)
+                .unwrap()
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(version(&path), 3, "a read-only open must not migrate");
+        let mut rw = Journal::open(&path, &OpenOptions::default()).unwrap();
+        assert_eq!(version(&path), SCHEMA_VERSION);
+        let reference = DealReference::new("OLD-3").unwrap();
+        let kinds = [
+            StopKind::Guaranteed {
+                premium_points: Some("0.3".parse().unwrap()),
+            },
+            StopKind::Guaranteed {
+                premium_points: None,
+            },
+            StopKind::Trailing {
+                increment: "1.5".parse().unwrap(),
+            },
+            StopKind::Normal,
+        ];
+        for (n, kind) in (0..).zip(kinds) {
+            rw.record_stop_kind(&reference, Timestamp::from_millis(2000 + n), &kind)
+                .unwrap();
+            let t = rw.trade_by_reference(&reference).unwrap().unwrap();
+            assert_eq!(t.stop_kind, kind);
+            assert_eq!(
+                t.state,
+                scalper_model::DealState::Open,
+                "any state, unchanged"
+            );
+        }
+        drop(rw);
+        // A journal written by this version, read read-only, reads its stop kinds too.
+        let mut rw = Journal::open(&path, &OpenOptions::default()).unwrap();
+        let kind = StopKind::Guaranteed {
+            premium_points: Some("0.3".parse().unwrap()),
+        };
+        rw.record_stop_kind(&reference, Timestamp::from_millis(3000), &kind)
+            .unwrap();
+        drop(rw);
+        let ro = Journal::open(&path, &OpenOptions::read_only()).unwrap();
+        assert_eq!(ro.open_trades().unwrap()[0].stop_kind, kind);
     }
 }

@@ -109,6 +109,22 @@ pub struct PartialClose {
     pub reason: String,
 }
 
+/// The kind of stop the broker keeps for a trade, so a restarted engine manages it as the
+/// engine that opened it did: a triggered guaranteed stop costs its premium, a trailing stop
+/// is the broker's to move. Journaled at the fill (`Journal::record_stop_kind`); a trade
+/// without one has a normal stop (or was journaled before the kind was kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StopKind {
+    #[default]
+    Normal,
+    /// The premium in points fixed at the fill (charged only when the stop is triggered),
+    /// when the market's rules gave one.
+    Guaranteed { premium_points: Option<Decimal> },
+    /// The broker's trailing stop moves in steps of `increment` points.
+    Trailing { increment: Decimal },
+}
+
 /// A run's set-up, journaled with its start: enough to run the same engine over the quotes it
 /// received (`scalper replay`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -392,6 +408,9 @@ pub struct Trade {
     /// How it was executed (see [`Execution`]).
     #[serde(default)]
     pub execution: Execution,
+    /// The broker's kind of stop (see [`StopKind`]).
+    #[serde(default)]
+    pub stop_kind: StopKind,
 }
 
 impl Trade {
@@ -478,7 +497,9 @@ pub struct TradeFilter {
 /// Realised results and counts in one trading day (or any window), for risk limits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayStats {
-    /// Sum of P&L of trades closed in the window (before fees).
+    /// P&L realised in the window (before fees): trades closed in it, and partial closes made
+    /// in it (a trade's partial closes count on the day they were made, as the engine books
+    /// them, and its P&L at the close less them).
     pub realised_pnl: Money,
     pub fees: Money,
     /// Entries sent in the window (every intent that was not rejected).

@@ -10,12 +10,12 @@ use rust_decimal::Decimal;
 use scalper_model::{DealEvent, DealReference, DealState, Money, Price, Timestamp};
 use serde_json::json;
 
-use crate::query::{dec_text, state_str};
-use crate::Execution;
+use crate::query::{dec_text, state_str, stop_kind_name};
 use crate::{
     Amendment, Close, ConfirmOutcome, Fill, Intent, Journal, JournalError, PartialClose,
     SystemEvent, TradeId,
 };
+use crate::{Execution, StopKind};
 
 const CLOSED_EXTERNALLY: &str = "closed_externally";
 /// The reason of a paper trade closed at start-up because the paper run that held it ended.
@@ -264,6 +264,38 @@ impl Journal {
         let detail =
             serde_json::to_value(e).map_err(|err| JournalError::decode("execution", err))?;
         insert_event(&tx, ts, "execution", Some(id), &detail)?;
+        tx.commit().map_err(JournalError::sqlite("committing"))
+    }
+
+    /// The kind of stop the broker keeps for the trade (see [`StopKind`]), known at the fill,
+    /// so a restarted engine manages the position as the one that opened it. Any state.
+    pub fn record_stop_kind(
+        &mut self,
+        reference: &DealReference,
+        ts: Timestamp,
+        kind: &StopKind,
+    ) -> Result<(), JournalError> {
+        let tx = self.begin()?;
+        let (id, _) = load_state(&tx, reference)?;
+        let (premium, increment) = match *kind {
+            StopKind::Normal => (None, None),
+            StopKind::Guaranteed { premium_points } => (premium_points, None),
+            StopKind::Trailing { increment } => (None, Some(increment)),
+        };
+        tx.execute(
+            "UPDATE trades SET stop_kind = ?2, stop_premium_points = ?3, trailing_increment = ?4
+             WHERE id = ?1",
+            params![
+                id.0,
+                stop_kind_name(*kind),
+                premium.map(dec_text),
+                increment.map(dec_text)
+            ],
+        )
+        .map_err(JournalError::sqlite("writing a stop kind"))?;
+        let detail =
+            serde_json::to_value(kind).map_err(|e| JournalError::decode("stop kind", e))?;
+        insert_event(&tx, ts, "stop_kind", Some(id), &detail)?;
         tx.commit().map_err(JournalError::sqlite("committing"))
     }
 

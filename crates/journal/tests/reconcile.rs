@@ -43,6 +43,7 @@ fn trade(
         closed_at: None,
         reason: None,
         execution: scalper_journal::Execution::default(),
+        stop_kind: scalper_journal::StopKind::default(),
     }
 }
 

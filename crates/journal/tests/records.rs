@@ -7,7 +7,7 @@ mod common;
 use common::{d, dref, intent, open, ts, EURUSD};
 use scalper_journal::{
     write_trades_csv, write_trades_json, Amendment, Close, ConfirmOutcome, Fill, JournalError,
-    SystemEvent, TradeFilter,
+    PartialClose, SystemEvent, TradeFilter,
 };
 use scalper_model::{DealId, DealState, Direction, Epic, Money, Price, Size};
 
@@ -199,6 +199,79 @@ fn duplicate_and_unknown_references_are_typed_errors() {
     assert!(matches!(err, JournalError::DuplicateReference(_)), "{err}");
     let err = j.record_submitted(&dref("NOPE"), ts(0)).unwrap_err();
     assert!(matches!(err, JournalError::UnknownReference(_)), "{err}");
+}
+
+/// Part of `r` closed at `at` for `pnl`, `remaining` left open.
+fn part(j: &mut scalper_journal::Journal, r: &str, at: i64, pnl: &str, remaining: &str) {
+    j.record_partial_close(
+        &dref(r),
+        &PartialClose {
+            ts: ts(at),
+            close_reference: dref(&format!("{r}-P{at}")),
+            level: Price::new(d("1.08150")),
+            size: Size::new(d("1")),
+            remaining: Size::new(d(remaining)),
+            pnl: Money::new(d(pnl)),
+            reason: "partial".into(),
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn partial_closes_count_on_the_day_they_were_made_and_stay_with_the_open_trade() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    let day = 86_400_000;
+    {
+        let mut j = open(&path);
+        for (r, at) in [("P1", -day), ("P2", 0), ("P3", -day)] {
+            j.record_intent(&intent(r, Direction::Buy, "3", at))
+                .unwrap();
+            j.record_confirm(
+                &dref(r),
+                ts(at + 10),
+                &accepted(&format!("DI{r}"), "1.08120"),
+            )
+            .unwrap();
+        }
+        // P1: a part yesterday, a part today, still open.
+        part(&mut j, "P1", -day + 100, "4.00", "2");
+        part(&mut j, "P1", 100, "3.00", "1");
+        // P2: a part today, the rest today (its P&L is the whole trade's: 2.50 + 7.50).
+        part(&mut j, "P2", 200, "2.50", "2");
+        j.record_close(&dref("P2"), &close(300, "1.08200", "10.00", "0"))
+            .unwrap();
+        // P3: a part yesterday, the rest today (5.00 + 1.00).
+        part(&mut j, "P3", -day + 200, "5.00", "2");
+        j.record_close(&dref("P3"), &close(400, "1.08100", "6.00", "0"))
+            .unwrap();
+    } // restart
+    let j = open(&path);
+    let today = j.day_stats(ts(0), ts(day)).unwrap();
+    assert_eq!(
+        today.realised_pnl,
+        Money::new(d("14.00")),
+        "3 + 2.50 + 7.50 + 1"
+    );
+    assert_eq!((today.trades_closed, today.wins), (2, 2));
+    // The day's equity curve: each part when it was made, each close less its parts.
+    assert_eq!(
+        j.closes_between(ts(0), ts(day)).unwrap(),
+        [
+            (ts(100), Money::new(d("3.00"))),
+            (ts(200), Money::new(d("2.50"))),
+            (ts(300), Money::new(d("7.50"))),
+            (ts(400), Money::new(d("1.00"))),
+        ]
+    );
+    let yesterday = j.day_stats(ts(-day), ts(0)).unwrap();
+    assert_eq!(yesterday.realised_pnl, Money::new(d("9.00")), "4 + 5");
+    let open_trade = j.trade_by_reference(&dref("P1")).unwrap().unwrap();
+    assert_eq!(open_trade.size, Size::new(d("1")));
+    assert_eq!(j.partial_pnl(open_trade.id).unwrap(), Money::new(d("7.00")));
+    let closed = j.trade_by_reference(&dref("P2")).unwrap().unwrap();
+    assert_eq!(j.partial_pnl(closed.id).unwrap(), Money::new(d("2.50")));
 }
 
 #[test]

@@ -8,7 +8,7 @@
 use scalper_engine::{BrokerEvent, CloseCause, Engine, Trade};
 use scalper_ig::stream::{PositionUpdate, UpdateStatus};
 use scalper_ig::{CloseLevel, IgClient};
-use scalper_model::{DealId, DealState, Direction, Price, Quote, Timestamp};
+use scalper_model::{normalized, DealId, DealState, Direction, Price, Quote, Size, Timestamp};
 
 /// A position the broker no longer holds, to be valued from IG's history.
 #[derive(Debug, Clone)]
@@ -84,6 +84,44 @@ pub fn broker_side_close(
         return None;
     }
     gone(engine, quote_for, now, &p.deal_id, p.level)
+}
+
+/// An OPU `UPDATED` that shows one of the engine's open positions smaller (same deal id) while
+/// no partial close of the engine's is in flight: part of it was closed on IG's platform. The
+/// part, as a [`GoneClose`] whose estimate is a `PartiallyClosed` at the last quote, to be
+/// valued at IG's level like a broker-side close.
+pub fn broker_side_reduce(
+    engine: &Engine,
+    quote_for: impl Fn(&scalper_model::Epic) -> Option<Quote>,
+    now: Timestamp,
+    p: &PositionUpdate,
+) -> Option<GoneClose> {
+    if p.status != UpdateStatus::Updated {
+        return None;
+    }
+    let left = p.size?;
+    let trade = engine.trades().iter().find(|t| {
+        t.deal_id.as_ref() == Some(&p.deal_id) && t.state == DealState::Open && t.reducing.is_none()
+    })?;
+    if left >= trade.size || left.value() <= rust_decimal::Decimal::ZERO {
+        return None;
+    }
+    let mut part = gone_trade(trade, quote_for, now, None)?;
+    let BrokerEvent::PositionClosed {
+        deal_id, level, at, ..
+    } = part.estimate
+    else {
+        return None;
+    };
+    part.estimate = BrokerEvent::PartiallyClosed {
+        deal_id,
+        deal_ref: None,
+        size: Size::new(normalized(trade.size.value() - left.value())),
+        level,
+        pnl: None,
+        at,
+    };
+    Some(part)
 }
 
 /// Whether a close at `level` is at or past the position's stop (then `Stop`) or its limit
@@ -176,6 +214,26 @@ pub async fn value_close(client: &IgClient, gone: GoneClose) -> ValuedClose {
         limit_level,
     } = gone;
     let mut reason = String::new();
+    // A part closed on IG's platform: the level of IG's deal that closed it.
+    if let BrokerEvent::PartiallyClosed {
+        deal_id, level, at, ..
+    } = &mut estimate
+    {
+        match client.close_level(deal_id, direction.opposite()).await {
+            Ok(Some(close)) => {
+                *level = close.level;
+                if let Some(t) = close.at {
+                    *at = t;
+                }
+            }
+            Ok(None) => {
+                tracing::warn!(deal_id = %deal_id, "the partial close is not in IG's activity history yet; booked at the last quote");
+            }
+            Err(e) => {
+                tracing::warn!(deal_id = %deal_id, error = %e, "cannot read IG's activity history; the partial close is booked at the last quote");
+            }
+        }
+    }
     if let BrokerEvent::PositionClosed {
         deal_id,
         level,

@@ -9,15 +9,18 @@ use std::sync::Arc;
 use crate::telemetry::LatencyHistogram;
 use crate::LiveError;
 use scalper_engine::event::rejection_text;
-use scalper_engine::{Action, BrokerCommand, BrokerEvent, Engine, HaltReason, RestoredPosition};
+use scalper_engine::{
+    Action, BrokerCommand, BrokerEvent, Engine, HaltReason, RestoredPosition,
+    StopKind as EngineStopKind,
+};
 use scalper_ig::{DealStatus, IgClient};
 use scalper_journal::{
     Amendment, BrokerPosition, BrokerView, Close, ConfirmLookup, ConfirmOutcome, Durability,
     Execution, Fill, Intent, IntentWriter, Journal, JournalError, OpenOptions, PartialClose,
-    ReconciliationReport, SystemEvent,
+    ReconciliationReport, StopKind, SystemEvent,
 };
 use scalper_model::{
-    DealId, DealReference, DealState, Direction, Epic, Instrument, Money, OrderType, Price,
+    DealId, DealReference, DealState, Direction, Epic, Instrument, Money, OrderType, Points, Price,
     Timestamp,
 };
 
@@ -115,8 +118,9 @@ impl JournalSink {
     }
 
     /// Today's realised equity curve from the journal: the session's start at zero, then the
-    /// running realised P&L (less fees) after each trade closed since, in close order; empty
-    /// when nothing closed today (the curve then starts with the run).
+    /// running realised P&L (less fees) after each trade closed and each partial close made
+    /// since, in time order; empty when nothing was realised today (the curve then starts with
+    /// the run).
     pub fn day_curve(
         &self,
         risk: &scalper_engine::RiskManager,
@@ -273,7 +277,15 @@ impl JournalSink {
                 left += 1;
                 continue;
             };
-            let pnl = inst.pnl(t.direction, t.size, entry, level).round_cents();
+            // The trade's P&L is the whole trade's: its partial closes and the rest.
+            let partial = self
+                .direct_ref()?
+                .partial_pnl(t.id)
+                .map_err(LiveError::journal(format!(
+                    "reading the partial closes of {}",
+                    t.deal_reference
+                )))?;
+            let pnl = inst.pnl(t.direction, t.size, entry, level).round_cents() + partial;
             self.direct()?
                 .record_close(
                     &t.deal_reference,
@@ -350,7 +362,18 @@ impl JournalSink {
                         t.deal_reference
                     )))?;
             }
+            let partial_pnl = self
+                .direct_ref()?
+                .partial_pnl(t.id)
+                .map_err(LiveError::journal(format!(
+                    "reading the partial closes of {}",
+                    t.deal_reference
+                )))?;
+            let (stop_kind, premium_points) = engine_stop_kind(t.stop_kind);
             out.push(RestoredPosition {
+                stop_kind,
+                premium_points,
+                partial_pnl,
                 epic: t.epic,
                 direction: t.direction,
                 size: t.size,
@@ -399,6 +422,11 @@ impl JournalSink {
                     .append(&intent)
                     .map_err(LiveError::journal(context.clone()))?;
                 let engine_id = trade.map(|t| t.trade_id);
+                // The broker's kind of stop from the start, so a crash before the fill keeps it
+                // (a guaranteed stop's premium comes with the fill).
+                let stop_kind = trade
+                    .map(|t| journal_stop_kind(t.stop_kind, None))
+                    .filter(|k| *k != StopKind::Normal);
                 let signal = engine.market(&o.epic).and_then(|m| {
                     let q = m.last_quote?;
                     Some(Execution {
@@ -420,6 +448,9 @@ impl JournalSink {
                     if engine_id.is_some_and(|n| i64::try_from(n).ok() != Some(id.0)) {
                         tracing::warn!(journal_id = id.0, engine_id = ?engine_id, reference = %intent.deal_reference,
                             "the journal numbered this trade differently from the engine (an intent was lost?)");
+                    }
+                    if let Some(k) = stop_kind {
+                        j.record_stop_kind(&intent.deal_reference, now, &k)?;
                     }
                     match signal {
                         Some(s) => j.record_execution(&intent.deal_reference, now, &s),
@@ -610,8 +641,20 @@ impl JournalSink {
                             ..Execution::default()
                         })
                     });
+                // A guaranteed stop's premium, fixed at the fill, for a restart (the kind was
+                // journaled with the intent).
+                let stop_kind = engine
+                    .trades()
+                    .iter()
+                    .find(|e| e.open_ref == t.deal_ref)
+                    .map(|e| journal_stop_kind(e.stop_kind, e.premium_points))
+                    .filter(|k| matches!(k, StopKind::Guaranteed { .. }));
+                let at = t.at;
                 self.write(format!("journaling the fill of {r}"), move |j| {
                     j.record_fill(&r, &fill)?;
+                    if let Some(k) = stop_kind {
+                        j.record_stop_kind(&r, at, &k)?;
+                    }
                     match slippage {
                         Some(s) => j.record_execution(&r, now, &s),
                         None => Ok(()),
@@ -1020,6 +1063,35 @@ pub async fn broker_close(
             tracing::warn!(deal_id = %deal_id, error = %e, "cannot read the activity history");
             None
         }
+    }
+}
+
+/// The journal's record of the engine's kind of stop (and the premium fixed at the fill).
+fn journal_stop_kind(kind: EngineStopKind, premium: Option<Points>) -> StopKind {
+    match kind {
+        EngineStopKind::Normal => StopKind::Normal,
+        EngineStopKind::Guaranteed => StopKind::Guaranteed {
+            premium_points: premium.map(Points::value),
+        },
+        EngineStopKind::Trailing { increment } => StopKind::Trailing {
+            increment: increment.value(),
+        },
+    }
+}
+
+/// The engine's kind of stop and guaranteed premium from the journal's record.
+fn engine_stop_kind(kind: StopKind) -> (EngineStopKind, Option<Points>) {
+    match kind {
+        StopKind::Normal => (EngineStopKind::Normal, None),
+        StopKind::Guaranteed { premium_points } => {
+            (EngineStopKind::Guaranteed, premium_points.map(Points::new))
+        }
+        StopKind::Trailing { increment } => (
+            EngineStopKind::Trailing {
+                increment: Points::new(increment),
+            },
+            None,
+        ),
     }
 }
 

@@ -95,6 +95,8 @@ pub struct Session {
     timer_started_wall_ms: Option<i64>,
     /// The shadow paper engine's feed (`RunOptions::shadow`).
     shadow: Option<ShadowFeed>,
+    /// Positions IG showed smaller, whose part closed is being valued from IG's history.
+    reducing_at_broker: std::collections::HashSet<scalper_model::DealId>,
 }
 
 impl std::fmt::Debug for Session {
@@ -204,6 +206,7 @@ impl Session {
             service: opts.service.clone(),
             timer_started_wall_ms: None,
             shadow,
+            reducing_at_broker: std::collections::HashSet::new(),
         };
         let at = crate::wall_clock_now();
         for (epic, times) in hours {
@@ -546,6 +549,9 @@ impl Session {
         let mut booked = 0u32;
         let from_reconciliation = done.reconciled.is_some();
         for mut ev in done.events {
+            if let BrokerEvent::PartiallyClosed { deal_id, .. } = &ev {
+                self.reducing_at_broker.remove(deal_id);
+            }
             if let BrokerEvent::PositionClosed {
                 deal_id,
                 level,
@@ -745,6 +751,26 @@ impl Session {
             if let Some(e) = broker_stop_move(&self.engine, p) {
                 self.feed(EngineEvent::Broker(e));
                 return;
+            }
+            if !self.reducing_at_broker.contains(&p.deal_id) {
+                let quotes = &self.last_quotes;
+                let part = crate::closes::broker_side_reduce(
+                    &self.engine,
+                    |e| quotes.get(e).cloned(),
+                    now,
+                    p,
+                );
+                if let Some(part) = part {
+                    tracing::info!(deal_id = %p.deal_id, size = ?p.size, "position reduced at the broker: booking the part closed");
+                    match self.venue.value_close(part) {
+                        Some(e) => self.feed(EngineEvent::Broker(e)),
+                        // One valuation at a time: a later update repeats the smaller size.
+                        None => {
+                            self.reducing_at_broker.insert(p.deal_id.clone());
+                        }
+                    }
+                    return;
+                }
             }
             let quotes = &self.last_quotes;
             let found =

@@ -684,12 +684,13 @@ fn restored_trades(
 ) -> Result<Vec<Trade>, EngineError> {
     let mut trades = Vec::with_capacity(positions.len());
     for (n, p) in positions.into_iter().enumerate() {
-        if !markets.iter().any(|m| m.instrument.epic == p.epic) {
+        let Some(market) = markets.iter().find(|m| m.instrument.epic == p.epic) else {
             return Err(EngineError::PositionOnUnknownInstrument {
                 epic: p.epic.to_string(),
                 deal_id: p.deal_id.to_string(),
             });
-        }
+        };
+        let market = (p.stop_kind == crate::strategy::StopKind::Guaranteed).then_some(market);
         trades.push(Trade {
             trade_id: p.trade_id.unwrap_or(n as u64 + 1),
             epic: p.epic,
@@ -722,13 +723,21 @@ fn restored_trades(
             last_resolve_at: None,
             prev_stop_level: None,
             adopted: p.adopted,
-            stop_kind: crate::strategy::StopKind::Normal,
-            premium_points: None,
+            stop_kind: p.stop_kind,
+            premium_points: p.premium_points.or_else(|| premium_at(market, p.level)),
             reducing: None,
-            partial_pnl: Money::ZERO,
+            partial_pnl: p.partial_pnl,
         });
     }
     Ok(trades)
+}
+
+/// The guaranteed-stop premium of `market` (when given) for an entry at `level`, as fixed at
+/// a fill.
+fn premium_at(market: Option<&Market>, level: Price) -> Option<scalper_model::Points> {
+    let m = market?;
+    let g = m.instrument.rules.guaranteed_stop?;
+    Some(g.premium.points_at(level, m.instrument.point_size))
 }
 
 /// Trades that count toward position limits and the strategy's view of its position: open or

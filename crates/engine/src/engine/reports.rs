@@ -91,14 +91,10 @@ impl Engine {
                 t.size = size;
                 t.best_price = Some(level);
                 if t.stop_kind == StopKind::Guaranteed {
-                    t.premium_points = self
-                        .markets
-                        .iter()
-                        .find(|m| m.instrument.epic == t.epic)
-                        .and_then(|m| {
-                            let g = m.instrument.rules.guaranteed_stop?;
-                            Some(g.premium.points_at(level, m.instrument.point_size))
-                        });
+                    t.premium_points = super::premium_at(
+                        self.markets.iter().find(|m| m.instrument.epic == t.epic),
+                        level,
+                    );
                 }
                 t.stop_level = stop_level.or_else(|| away(t.stop_distance, -sign));
                 t.limit_level = limit_level.or_else(|| away(t.limit_distance, sign));

@@ -55,6 +55,14 @@ pub struct RestoredPosition {
     pub adopted: bool,
     /// Its number in the journal (`None`: numbered after the others).
     pub trade_id: Option<u64>,
+    /// The stop the broker keeps, as the journal knows it (see [`Trade::stop_kind`]).
+    pub stop_kind: crate::strategy::StopKind,
+    /// The guaranteed-stop premium fixed at the fill (see [`Trade::premium_points`]); `None`
+    /// for a guaranteed stop takes the market's premium at the entry level.
+    pub premium_points: Option<Points>,
+    /// P&L its partial closes realised before the restart (see [`Trade::partial_pnl`]): in
+    /// the day's realised P&L already, and in the trade's P&L when the rest closes.
+    pub partial_pnl: Money,
 }
 
 impl Default for EngineInit {

@@ -1,0 +1,123 @@
+//! A guaranteed stop survives a restart: a first run opens a guaranteed-stop position and
+//! leaves it at the broker, a second run takes it over from the journal, the market gaps
+//! through the stop, and the journal's P&L (the premium IG charged included) equals the
+//! sandbox's ledger.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod takeover;
+
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use scalper_engine::{ScalperConfig, StopType};
+use scalper_journal::StopKind;
+use scalper_model::{DealState, Money};
+use takeover::{eurusd, ACCOUNT};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guaranteed_stop_taken_over_after_a_restart_still_costs_its_premium() {
+    let logs = common::Logs::install();
+    let sandbox = takeover::sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.sqlite");
+    let cfg = takeover::config(ScalperConfig {
+        size: Some(dec!(1)),
+        // Inside the 10-point guaranteed minimum: risk widens it to 10.
+        stop_points: Some(dec!(4)),
+        target_atr: 0.0,
+        stop_type: StopType::Guaranteed,
+        max_hold_ms: 3_600_000,
+        ..ScalperConfig::default()
+    });
+    let (first, _) = takeover::start_run(&sandbox, cfg.clone(), &journal, 15);
+    // The first entry; then the market stops so that nothing closes it before the restart.
+    let position = takeover::wait_for(Duration::from_secs(14), "a guaranteed entry", || {
+        let state = sandbox.state();
+        let p = state
+            .account(ACCOUNT)?
+            .positions
+            .iter()
+            .find(|p| p.stop.guaranteed)
+            .cloned()?;
+        sandbox.set_speed(0.0).unwrap();
+        Some(p)
+    })
+    .await;
+    let report = takeover::finished(first).await;
+    assert_eq!(report.positions_left.len(), 1, "{report:?}");
+    let left = sandbox.state().account(ACCOUNT).unwrap().positions.clone();
+    assert_eq!(left.len(), 1, "still open at the broker: {left:?}");
+    let before = takeover::trades(&journal);
+    assert_eq!(before.len(), 1);
+    assert!(
+        matches!(
+            before[0].stop_kind,
+            StopKind::Guaranteed {
+                premium_points: Some(_)
+            }
+        ),
+        "{:?}",
+        before[0].stop_kind
+    );
+
+    // Journaled with the intent, then with the premium fixed at the fill.
+    let kinds = takeover::events(&journal, "stop_kind");
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert_eq!(kinds[0]["kind"], "guaranteed");
+    assert!(kinds[0]["premium_points"].is_null(), "{kinds:?}");
+    assert!(kinds[1]["premium_points"].is_string(), "{kinds:?}");
+
+    let (second, switch) = takeover::take_over(&sandbox, &logs, cfg, &journal).await;
+    // The market gaps 40 points through the stop: IG fills it at its level, for the premium.
+    let stop = position.stop_level.expect("a guaranteed stop");
+    let through = stop - position.direction.sign() * dec!(40);
+    sandbox
+        .set_price(&eurusd(), through, through + dec!(1))
+        .unwrap();
+    let closed = takeover::wait_for(Duration::from_secs(20), "the close in the journal", || {
+        takeover::trades(&journal)
+            .into_iter()
+            .find(|t| t.state == DealState::Closed && t.pnl.is_some())
+    })
+    .await;
+    switch.press();
+    let report = takeover::finished(second).await;
+    let account = sandbox.state().account(ACCOUNT).unwrap().clone();
+    let premiums: Vec<Decimal> = account
+        .ledger
+        .iter()
+        .filter(|l| l.description.starts_with("CRPREM"))
+        .map(|l| l.amount)
+        .collect();
+    eprintln!(
+        "taken over: {closed}, premiums {premiums:?}, run P&L {}",
+        report.pnl
+    );
+    assert!(account.positions.is_empty(), "{:?}", account.positions);
+    assert_eq!(
+        premiums.len(),
+        1,
+        "IG charged the premium: {:?}",
+        account.ledger
+    );
+    assert!(
+        closed
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("premium")),
+        "{:?}",
+        closed.reason
+    );
+    let trades = takeover::trades(&journal);
+    assert_eq!(trades.len(), 1, "the second run made no entry");
+    let ledger: Decimal = account.ledger.iter().map(|l| l.amount).sum();
+    assert_eq!(
+        closed.pnl,
+        Some(Money::new(ledger)),
+        "journal P&L (the premium included) = the sandbox's ledger"
+    );
+    assert_eq!(report.pnl, Money::new(ledger));
+    sandbox.shutdown().await;
+}
