@@ -285,7 +285,40 @@ impl JournalSink {
                     "reading the partial closes of {}",
                     t.deal_reference
                 )))?;
-            let pnl = inst.pnl(t.direction, t.size, entry, level).round_cents() + partial;
+            let mut pnl = inst.pnl(t.direction, t.size, entry, level).round_cents();
+            let mut reason = String::from("closed at the broker while the engine was down");
+            // A guaranteed stop IG triggered meanwhile cost its premium (IG books it as a
+            // transaction of its own), as it would have with the engine running.
+            if let (
+                StopKind::Guaranteed { premium_points },
+                Some(scalper_engine::CloseCause::Stop),
+            ) = (
+                t.stop_kind,
+                crate::closes::level_cause(t.direction, level, t.stop_level, None),
+            ) {
+                let points = premium_points.or_else(|| {
+                    inst.rules
+                        .guaranteed_stop
+                        .map(|g| g.premium.points_at(entry, inst.point_size).value())
+                });
+                if let Some(points) = points {
+                    let premium = inst
+                        .pnl(
+                            Direction::Buy,
+                            t.size,
+                            entry,
+                            entry + points * inst.point_size,
+                        )
+                        .round_cents();
+                    pnl -= premium;
+                    reason = format!(
+                        "{reason}; guaranteed stop triggered: premium {} points ({})",
+                        points.normalize(),
+                        scalper_model::economics::Amount::new(premium, inst.account_currency())
+                    );
+                }
+            }
+            let pnl = pnl + partial;
             self.direct()?
                 .record_close(
                     &t.deal_reference,
@@ -294,7 +327,7 @@ impl JournalSink {
                         level,
                         pnl,
                         fees: Money::ZERO,
-                        reason: "closed at the broker while the engine was down".into(),
+                        reason,
                     },
                 )
                 .map_err(LiveError::journal(format!(
