@@ -278,13 +278,7 @@ impl JournalSink {
                 continue;
             };
             // The trade's P&L is the whole trade's: its partial closes and the rest.
-            let partial = self
-                .direct_ref()?
-                .partial_pnl(t.id)
-                .map_err(LiveError::journal(format!(
-                    "reading the partial closes of {}",
-                    t.deal_reference
-                )))?;
+            let partial = self.partial_pnl(&t)?;
             let mut pnl = inst.pnl(t.direction, t.size, entry, level).round_cents();
             let mut reason = String::from("closed at the broker while the engine was down");
             // A guaranteed stop IG triggered meanwhile cost its premium (IG books it as a
@@ -395,13 +389,7 @@ impl JournalSink {
                         t.deal_reference
                     )))?;
             }
-            let partial_pnl = self
-                .direct_ref()?
-                .partial_pnl(t.id)
-                .map_err(LiveError::journal(format!(
-                    "reading the partial closes of {}",
-                    t.deal_reference
-                )))?;
+            let partial_pnl = self.partial_pnl(&t)?;
             let (stop_kind, premium_points) = engine_stop_kind(t.stop_kind);
             out.push(RestoredPosition {
                 stop_kind,
@@ -876,6 +864,16 @@ impl JournalSink {
 
     fn direct_ref(&self) -> Result<&Journal, LiveError> {
         self.direct.as_ref().ok_or_else(writer_owns_it)
+    }
+
+    /// The P&L of the trade's partial closes (start-up, before the writer owns the journal).
+    fn partial_pnl(&self, t: &scalper_journal::Trade) -> Result<Money, LiveError> {
+        self.direct_ref()?
+            .partial_pnl(t.id)
+            .map_err(LiveError::journal(format!(
+                "reading the partial closes of {}",
+                t.deal_reference
+            )))
     }
 
     /// Runs `job` on the journal: at once before [`JournalSink::start_writer`], queued (in

@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use scalper_engine::{EngineConfig, ScalperConfig, StopType};
 use scalper_journal::StopKind;
-use scalper_model::{DealState, Money, Price};
+use scalper_model::{Money, Price};
 use scalper_sandbox::state::Position;
 use scalper_sandbox::SandboxHandle;
 use takeover::{eurusd, ACCOUNT};
@@ -94,12 +94,7 @@ async fn a_guaranteed_stop_taken_over_after_a_restart_still_costs_its_premium() 
     sandbox
         .set_price(&eurusd(), through, through + dec!(1))
         .unwrap();
-    let closed = takeover::wait_for(Duration::from_secs(20), "the close in the journal", || {
-        takeover::trades(&journal)
-            .into_iter()
-            .find(|t| t.state == DealState::Closed && t.pnl.is_some())
-    })
-    .await;
+    let closed = takeover::closed(&journal, Duration::from_secs(20)).await;
     switch.press();
     let report = takeover::finished(second).await;
     let account = sandbox.state().account(ACCOUNT).unwrap().clone();
@@ -168,12 +163,7 @@ async fn a_guaranteed_stop_triggered_while_the_engine_was_down_still_costs_its_p
     assert_eq!(premiums, 1, "{:?}", account.ledger);
 
     let (second, switch) = takeover::start_run(&sandbox, guaranteed(), &journal, 40);
-    let closed = takeover::wait_for(Duration::from_secs(30), "the close valued at start", || {
-        takeover::trades(&journal)
-            .into_iter()
-            .find(|t| t.state == DealState::Closed && t.pnl.is_some())
-    })
-    .await;
+    let closed = takeover::closed(&journal, Duration::from_secs(30)).await;
     switch.press();
     takeover::finished(second).await;
     eprintln!("closed while down: {closed}");

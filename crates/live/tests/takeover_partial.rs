@@ -13,7 +13,7 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use scalper_engine::ScalperConfig;
-use scalper_model::{DealState, Money};
+use scalper_model::Money;
 use takeover::{eurusd, ACCOUNT};
 
 fn money(v: &serde_json::Value) -> Money {
@@ -90,12 +90,7 @@ async fn a_partial_close_before_a_restart_stays_in_the_day_and_in_the_trade() {
     sandbox
         .set_price(&eurusd(), through, through + dec!(1))
         .unwrap();
-    let closed = takeover::wait_for(Duration::from_secs(20), "the close in the journal", || {
-        takeover::trades(&journal)
-            .into_iter()
-            .find(|t| t.state == DealState::Closed && t.pnl.is_some())
-    })
-    .await;
+    let closed = takeover::closed(&journal, Duration::from_secs(20)).await;
     switch.press();
     let report = takeover::finished(second).await;
     let account = sandbox.state().account(ACCOUNT).unwrap().clone();

@@ -10,7 +10,7 @@ use scalper_engine::{AtEnd, EngineConfig, ScalperConfig, StrategyConfig};
 use scalper_ig::SessionVersion;
 use scalper_journal::{Journal, OpenOptions, Trade, TradeFilter};
 use scalper_live::{Interrupts, KillSwitch, LiveError, RunOptions, RunReport};
-use scalper_model::{Epic, Timestamp};
+use scalper_model::{DealState, Epic, Timestamp};
 use scalper_sandbox::{MarketSchedule, Sandbox, SandboxConfig, SandboxHandle};
 use tokio::time::Instant;
 
@@ -102,6 +102,16 @@ pub fn trades(journal: &Path) -> Vec<Trade> {
         .unwrap()
         .trades(&TradeFilter::default())
         .unwrap()
+}
+
+/// The journal's first trade closed with its P&L known, waited for up to `within`.
+pub async fn closed(journal: &Path, within: Duration) -> Trade {
+    wait_for(within, "a closed trade with its P&L in the journal", || {
+        trades(journal)
+            .into_iter()
+            .find(|t| t.state == DealState::Closed && t.pnl.is_some())
+    })
+    .await
 }
 
 /// The journal's events of `kind`, in order.
