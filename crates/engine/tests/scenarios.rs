@@ -1363,6 +1363,30 @@ fn close_all_command_flattens_without_halting() {
     assert_eq!(h.engine.halted(), None);
 }
 
+/// A run winding down (its duration is over) closes its positions but opens none: an entry
+/// the strategy asks for then would outlive the run. Exits still work; nothing is halted.
+#[test]
+fn a_winding_down_engine_opens_nothing_but_still_closes() {
+    let mut h = Harness::new(test_config());
+    open_long(&mut h);
+    h.engine.close_entries();
+    assert_eq!(
+        h.send(EngineEvent::Command(Command::CloseAll)),
+        vec![close_order(2, 1, Direction::Sell, dec!(0.5))]
+    );
+    h.send(closed(1, dec!(1.1000), CloseCause::Engine, 30));
+    assert_eq!(h.engine.open_positions(), 0);
+    let a = h.quote_with(
+        40,
+        dec!(1.1000),
+        dec!(1.1001),
+        vec![enter(Direction::Buy, dec!(10), None)],
+    );
+    assert!(a.is_empty(), "no entry while winding down: {a:?}");
+    assert_eq!(h.engine.halted(), None, "not a halt: nothing to alert");
+    assert_eq!(h.engine.open_positions(), 0);
+}
+
 #[test]
 fn flip_while_the_entry_is_in_flight() {
     let mut h = Harness::new(test_config());

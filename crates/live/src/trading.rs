@@ -787,6 +787,9 @@ impl Session {
     /// for requests in flight, stops the stream and journals the stop.
     pub async fn finish(&mut self, stop: Stop, wall_start: Timestamp) -> Finished {
         let trading_ended_wall_ms = crate::wall_clock_now().millis();
+        // The wind-down still feeds quotes (paper fills, engine exits) but opens nothing: a
+        // position opened now would outlive the run that was told to end.
+        self.engine.close_entries();
         // A second interrupt means "stop now": nothing more is sent.
         let close = self.at_end == AtEnd::Flatten
             && matches!(stop, Stop::Deadline | Stop::StreamClosed)

@@ -101,6 +101,8 @@ pub struct Engine {
     /// Market hours arrived before the first timed event: logged once the engine knows the
     /// time (the broker's, not the wall clock's).
     hours_unlogged: bool,
+    /// The run is winding down ([`Engine::close_entries`]): no new entries.
+    entries_closed: bool,
 }
 
 impl Engine {
@@ -198,6 +200,7 @@ impl Engine {
             now: Timestamp::from_millis(i64::MIN),
             started: false,
             halts: Halts::default(),
+            entries_closed: false,
             paper_broker: init.paper,
             paper_fallback: false,
             nothing_left_reported: false,
@@ -540,6 +543,13 @@ impl Engine {
             }
             Command::CloseAll => self.close_all("close all", out),
         }
+    }
+
+    /// No new entries from now on: the run is ending (its duration is over, or it was
+    /// interrupted) and only waits for its closes and requests in flight. Not a halt: nothing
+    /// is reported or alerted; exits, stops and closes go on as before.
+    pub fn close_entries(&mut self) {
+        self.entries_closed = true;
     }
 
     /// The current halt, most severe first.

@@ -137,6 +137,9 @@ impl Engine {
     }
 
     fn enter(&mut self, idx: usize, entry: Entry, out: &mut Vec<Action>) {
+        if self.entries_closed {
+            return;
+        }
         let m = &self.markets[idx];
         let epic = &m.instrument.epic;
         let mut open_total = 0;
