@@ -790,6 +790,9 @@ impl Session {
         // The wind-down still feeds quotes (paper fills, engine exits) but opens nothing: a
         // position opened now would outlive the run that was told to end.
         self.engine.close_entries();
+        if let Some(s) = self.shadow.as_mut() {
+            s.close_entries();
+        }
         // A second interrupt means "stop now": nothing more is sent.
         let close = self.at_end == AtEnd::Flatten
             && matches!(stop, Stop::Deadline | Stop::StreamClosed)

@@ -88,6 +88,8 @@ enum Msg {
         input: Option<StepInput>,
         live: Vec<LiveNote>,
     },
+    /// Live is winding down: the shadow opens nothing more either ([`Engine::close_entries`]).
+    CloseEntries,
     /// The end: close what the shadow still holds at the last quotes when live flattened
     /// (`flatten`), then book and report.
     Finish {
@@ -157,6 +159,14 @@ impl ShadowFeed {
             results,
             published,
         })
+    }
+
+    /// Live's run is winding down and opens nothing more: neither does the shadow (else it
+    /// could count a trade live was never allowed to make).
+    pub(crate) fn close_entries(&mut self) {
+        if self.dropped == 0 && self.tx.try_send(Msg::CloseEntries).is_err() {
+            self.dropped = 1;
+        }
     }
 
     /// After live drove `quote`: hands it and what live did (`actions`) to the shadow.
@@ -282,6 +292,7 @@ impl ShadowTask {
                     }
                     self.publish();
                 }
+                Msg::CloseEntries => self.engine.close_entries(),
                 Msg::Finish { flatten, reply } => {
                     if flatten {
                         self.drive(StepInput::Event(EngineEvent::Command(Command::CloseAll)));
