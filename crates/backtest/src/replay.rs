@@ -8,7 +8,8 @@
 //! A pair of trades (one live, one replayed) is matched on its entry decision: the same
 //! direction decided on the same quote. Its P&L difference is split into
 //! - **latency**: the market moved between the deciding quote and the fill (the quote in
-//!   force when the broker filled, against the deciding quote);
+//!   force when the broker filled, against the deciding quote; a fill between that quote and
+//!   the next one streamed is on a price the throttled stream did not show, and all latency);
 //! - **slippage**: the broker filled worse than its own price at that moment;
 //! - **exit timing**: the two exits were decided on different quotes (typically a stop or
 //!   limit placed from a different fill), valued as the whole exit difference;
@@ -481,6 +482,9 @@ pub struct Pair {
     pub pnl_difference: Money,
     /// The exit difference when the exits were decided on different quotes.
     pub exit_timing: Money,
+    /// Why the exits were decided on different quotes, when the comparison can tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_note: Option<String>,
     /// Sizes, fees and rounding: the difference not explained by the legs.
     pub other: Money,
 }
@@ -575,28 +579,35 @@ fn level_at(quotes: &[RawQuote], at: Timestamp, dir: Direction) -> Option<Price>
 }
 
 /// The broker's price on the side a deal in `dir` trades at when it filled at `at` at
-/// `level`: the quote in force then; but when the fill is at the level of the next quote
-/// streamed (within a second), that one. The broker deals on its newest price, which the
-/// (throttled) stream shows a moment later: the market had already moved, which is latency,
-/// not slippage.
+/// `level`: the quote in force then; but when the fill lies between that quote and the next
+/// one streamed (within a second), the fill's own level. The broker deals on its newest
+/// price, which the (throttled) stream shows a moment later or, when the market ticks faster
+/// than the stream's updates, never: a fill on the way from one streamed price to the next
+/// is the market having moved, which is latency, not slippage.
 fn market_at_fill(
     quotes: &[RawQuote],
     at: Timestamp,
     dir: Direction,
     level: Price,
 ) -> Option<Price> {
-    let in_force = level_at(quotes, at, dir);
-    if in_force == Some(level) {
-        return in_force;
+    let in_force = level_at(quotes, at, dir)?;
+    if in_force == level {
+        return Some(in_force);
     }
     let from = quotes.partition_point(|q| q.ts <= at.millis());
-    quotes[from..]
-        .iter()
-        .next()
+    let on_the_way = quotes[from..]
+        .first()
         .filter(|q| q.ts < at.millis() + 1000)
         .map(|q| side(q, dir))
-        .filter(|p| *p == level)
-        .or(in_force)
+        .is_some_and(|next| {
+            let (lo, hi) = if next < in_force {
+                (next, in_force)
+            } else {
+                (in_force, next)
+            };
+            lo <= level && level <= hi
+        });
+    Some(if on_the_way { level } else { in_force })
 }
 
 /// The time of the quote in force at `at`.
@@ -630,19 +641,34 @@ fn live_exit_decided(t: &LiveTrade, quotes: &[RawQuote]) -> Option<Timestamp> {
     if let Some(at) = t.exit_signal_at {
         return Some(at);
     }
+    broker_trigger(t, quotes).or_else(|| quote_time_at(quotes, t.closed_at?))
+}
+
+/// The quote that triggered a close by the broker (a stop or limit, which IG dates to the
+/// second): the first quote of that second at the level it closed at.
+fn broker_trigger(t: &LiveTrade, quotes: &[RawQuote]) -> Option<Timestamp> {
     let closed = t.closed_at?;
-    if let Some(level) = t.exit_level {
-        let from = quotes.partition_point(|q| q.ts < closed.millis());
-        let trigger = quotes[from..]
-            .iter()
-            .take_while(|q| q.ts < closed.millis() + 1000)
-            // The close deals the other way: a buy closes at the bid.
-            .find(|q| side(q, t.direction.opposite()) == level);
-        if let Some(q) = trigger {
-            return Some(Timestamp::from_millis(q.ts));
-        }
+    let level = t.exit_level?;
+    let from = quotes.partition_point(|q| q.ts < closed.millis());
+    quotes[from..]
+        .iter()
+        .take_while(|q| q.ts < closed.millis() + 1000)
+        // The close deals the other way: a buy closes at the bid.
+        .find(|q| side(q, t.direction.opposite()) == level)
+        .map(|q| Timestamp::from_millis(q.ts))
+}
+
+/// Why a live exit was decided on another quote than the replay's, when it can be told.
+fn exit_note(live: &LiveTrade, replay: &TradeRecord, quotes: &[RawQuote]) -> Option<String> {
+    let level = live.exit_level?;
+    if live.exit_signal_at.is_none() && broker_trigger(live, quotes).is_none() {
+        return Some(format!(
+            "IG closed it at {} on a price the stream never showed (a market ticking faster than the stream's updates)",
+            level.value().normalize()
+        ));
     }
-    quote_time_at(quotes, closed)
+    (live.entry_level != replay.entry_price)
+        .then(|| "its stop or limit was placed from another fill".into())
 }
 
 /// Compares a live trade with its replayed twin.
@@ -728,8 +754,13 @@ fn pair(inst: &Instrument, quotes: &[RawQuote], live: LiveTrade, replay: TradeRe
             .as_ref()
             .map_or(Money::ZERO, |e| e.latency_cost + e.slippage_cost)
         + exit_timing;
+    let exit_note = exit
+        .is_none()
+        .then(|| exit_note(&live, &replay, quotes))
+        .flatten();
     Pair {
         other: pnl_difference - explained,
+        exit_note,
         live,
         replay,
         entry,

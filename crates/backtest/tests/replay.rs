@@ -215,3 +215,71 @@ fn missed_and_extra_trades_are_named_and_valued() {
     assert_eq!(r.attribution.extra, Money::new(dec!(-12.34)));
     explained(&r);
 }
+
+/// A fill between the quote in force and the next one streamed is on a price the throttled
+/// stream never showed: the market moved, which is latency, and no slippage is invented.
+#[test]
+fn a_fill_between_two_streamed_quotes_is_latency_not_slippage() {
+    let q = quotes(2_000);
+    let inst = instrument();
+    let alone = replay(&q, Vec::new());
+    let mut live = as_live(&alone);
+    let t = &mut live[0];
+    let i = q.partition_point(|x| x.ts <= t.opened_at.millis());
+    let (now, next) = (q[i - 1], q[i]);
+    let at = |x: RawQuote| match t.direction {
+        Direction::Buy => x.ask,
+        Direction::Sell => x.bid,
+    };
+    assert_ne!(at(now), at(next), "the zig-zag moves every quote");
+    // Half way to the next quote: a tick the stream did not show.
+    let level = Price::new(Decimal::new(i64::midpoint(at(now), at(next)), 9).normalize());
+    let moved = inst.pnl(t.direction, t.size, t.entry_level, level);
+    t.entry_level = level;
+    t.opened_at = Timestamp::from_millis(t.opened_at.millis() + 1);
+    t.pnl = Some(t.pnl.unwrap() - moved);
+
+    let r = replay(&q, live);
+    assert!(r.matches());
+    let entry = &r.pairs[0].entry;
+    assert_eq!(entry.slippage_points, Decimal::ZERO);
+    assert_eq!(entry.market_at_fill, Some(level));
+    assert_eq!(entry.latency_points.abs(), dec!(0.05));
+    assert_eq!(r.attribution.latency, Money::ZERO - moved);
+    assert_eq!(r.attribution.slippage, Money::ZERO);
+    explained(&r);
+}
+
+/// A stop IG triggered on a price no recorded quote shows (the market ticked between two
+/// streamed updates) cannot be replayed on the same quote: the pair's exit differs and says
+/// why.
+#[test]
+fn a_broker_close_on_a_price_the_stream_never_showed_is_named() {
+    let q = quotes(2_000);
+    let alone = replay(&q, Vec::new());
+    let mut live = as_live(&alone);
+    let k = live
+        .iter()
+        .position(|t| t.closed_at.is_some_and(|c| c.millis() % 1000 != 0))
+        .expect("a trade closed inside a second");
+    let t = &mut live[k];
+    // IG dates it to the second and closed it a tenth of a pip above anything streamed.
+    let closed = t.closed_at.unwrap().millis();
+    t.closed_at = Some(Timestamp::from_millis(closed - closed % 1000));
+    t.exit_signal_at = None;
+    let highest = q.iter().map(|x| x.ask).max().unwrap();
+    t.exit_level = Some(Price::new(Decimal::new(highest, 9) + dec!(0.00001)));
+
+    let r = replay(&q, live);
+    let p = r.pairs.iter().find(|p| p.live.id == k as i64 + 1).unwrap();
+    assert!(
+        p.exit.is_none(),
+        "an exit on no recorded quote cannot match"
+    );
+    let note = p.exit_note.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("on a price the stream never showed"),
+        "{note:?}"
+    );
+    explained(&r);
+}

@@ -495,10 +495,10 @@ fn text(report: &ReplayReport, all_trades: bool) -> String {
                     p.entry.latency_points.normalize().to_string(),
                     p.entry.slippage_points.normalize().to_string(),
                     p.pnl_difference.to_string(),
-                    if p.exit.is_none() {
-                        "  exit on another quote"
-                    } else {
-                        ""
+                    match (&p.exit, &p.exit_note) {
+                        (Some(_), _) => String::new(),
+                        (None, Some(why)) => format!("  exit on another quote: {why}"),
+                        (None, None) => "  exit on another quote".into(),
                     }
                 );
             }
