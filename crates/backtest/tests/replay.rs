@@ -258,11 +258,11 @@ fn a_broker_close_on_a_price_the_stream_never_showed_is_named() {
     let q = quotes(2_000);
     let alone = replay(&q, Vec::new());
     let mut live = as_live(&alone);
-    let k = live
+    let which = live
         .iter()
         .position(|t| t.closed_at.is_some_and(|c| c.millis() % 1000 != 0))
         .expect("a trade closed inside a second");
-    let t = &mut live[k];
+    let t = &mut live[which];
     // IG dates it to the second and closed it a tenth of a pip above anything streamed.
     let closed = t.closed_at.unwrap().millis();
     t.closed_at = Some(Timestamp::from_millis(closed - closed % 1000));
@@ -271,12 +271,16 @@ fn a_broker_close_on_a_price_the_stream_never_showed_is_named() {
     t.exit_level = Some(Price::new(Decimal::new(highest, 9) + dec!(0.00001)));
 
     let r = replay(&q, live);
-    let p = r.pairs.iter().find(|p| p.live.id == k as i64 + 1).unwrap();
+    let pair = r
+        .pairs
+        .iter()
+        .find(|p| p.live.id == which as i64 + 1)
+        .unwrap();
     assert!(
-        p.exit.is_none(),
+        pair.exit.is_none(),
         "an exit on no recorded quote cannot match"
     );
-    let note = p.exit_note.as_deref().unwrap_or_default();
+    let note = pair.exit_note.as_deref().unwrap_or_default();
     assert!(
         note.contains("on a price the stream never showed"),
         "{note:?}"

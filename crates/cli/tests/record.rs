@@ -189,6 +189,41 @@ async fn a_run_killed_while_recording_leaves_a_readable_recording_that_backtests
     assert!(both.windows(2).all(|w| w[0].0 < w[1].0));
     let report = backtest(dir, &rec.join(EURUSD));
     assert_eq!(report["records"].as_u64(), Some(both.len() as u64));
+
+    // The killed run replays over its own quotes, not the second run's appended after them.
+    let out = scalper(
+        dir,
+        &sandbox,
+        &["replay", "--data", "rec", "--run", "1", "--json"],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replay: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let eur = replay["instruments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["epic"] == EURUSD)
+        .unwrap();
+    let replayed = eur["quotes"].as_u64().unwrap();
+    assert!(
+        replayed > 0 && replayed <= first.len() as u64,
+        "{replayed} quotes replayed, the killed run recorded {}",
+        first.len()
+    );
+    assert!(
+        eur["last_quote"].as_i64().unwrap() <= first[first.len() - 1].0,
+        "the killed run's replay took the second run's quotes: {replay}"
+    );
+    assert!(
+        replay["notes"].to_string().contains("until run 2 started"),
+        "{replay}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

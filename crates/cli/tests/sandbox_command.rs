@@ -182,3 +182,33 @@ fn sandbox_rejects_bad_start_time_and_holiday_with_exit_2() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("YYYY-MM-DD"), "{r:?}");
 }
+
+/// `--speed 0` (the README's compatibility set-up) starts a paused market and says how to
+/// move it; a negative speed is refused with exit 2.
+#[test]
+fn sandbox_speed_0_starts_a_paused_market() {
+    let d = Dir::new();
+    let (mut child, _url, rx, mut printed) = spawn_sandbox(&d, &["--speed", "0"]);
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        let done = line.starts_with("Press Ctrl-C");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let text = printed.join("\n");
+    assert!(
+        text.contains("market speed:    paused (--speed 0)") && text.contains("/sandbox/step"),
+        "{text}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let r = d.run(&["sandbox", "--port", "0", "--speed=-1"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("not a positive number or 0"),
+        "{}",
+        r.stderr
+    );
+}

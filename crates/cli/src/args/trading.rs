@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::values::{parse_duration, parse_speed};
+use super::values::{parse_duration, parse_sandbox_speed, parse_speed};
 
 /// `scalper test <INSTRUMENT> [--json] [--trade] [--live]`
 #[derive(Debug, Clone, Args)]
@@ -49,8 +49,9 @@ pub struct SandboxArgs {
     /// Seed of the market simulator.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Simulated-time acceleration factor.
-    #[arg(long, value_parser = parse_speed)]
+    /// Simulated-time acceleration factor (default 1: real time). 0 pauses the market: quotes
+    /// move only through the admin API (`POST /sandbox/step`, `POST /sandbox/price`).
+    #[arg(long, value_parser = parse_sandbox_speed)]
     pub speed: Option<f64>,
     /// Idle lifetime of v2 session tokens (e.g. 6h, 30s).
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]

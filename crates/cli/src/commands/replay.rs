@@ -34,6 +34,9 @@ struct Run {
     skipped: Option<SkippedQuotes>,
     /// The next run's first trade id (this run's trades are below it).
     next_first_trade: Option<u64>,
+    /// Wall clock when the next run started: a run that did not stop cleanly received
+    /// nothing after it (the next run may have appended to the same recording).
+    next_started_wall_ms: Option<i64>,
 }
 
 /// The whole replay, as `--json` prints it.
@@ -73,10 +76,21 @@ pub fn run(args: &ReplayArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
             run.setup.positions_taken_over
         ));
     }
-    let end_ms = run.ended_wall_ms.unwrap_or(i64::MAX);
-    if run.ended_wall_ms.is_none() {
-        notes.push("the run did not stop cleanly (killed?): every quote recorded after its start is replayed".into());
-    }
+    let end_ms = match (run.ended_wall_ms, run.next_started_wall_ms) {
+        (Some(end), _) => end,
+        (None, Some(next)) => {
+            notes.push(format!(
+                "the run did not stop cleanly (killed?): the quotes recorded from its start until run {} started ({}) are replayed",
+                run.number + 1,
+                Timestamp::from_millis(next)
+            ));
+            next - 1
+        }
+        (None, None) => {
+            notes.push("the run did not stop cleanly (killed?): every quote recorded after its start is replayed".into());
+            i64::MAX
+        }
+    };
     let config = scalper_engine::EngineConfig::from_toml(&run.setup.config)
         .context("reading the run's engine configuration from the journal")?;
     let trades = journal.trades(&TradeFilter::default())?;
@@ -259,6 +273,8 @@ fn runs(journal: &Journal) -> anyhow::Result<Vec<Run>> {
                 Some(setup) => {
                     if let Some(prev) = runs.last_mut() {
                         prev.next_first_trade.get_or_insert(setup.first_trade_id);
+                        prev.next_started_wall_ms
+                            .get_or_insert(setup.started_wall_ms);
                     }
                     runs.push(Run {
                         number: runs.len() + 1,
@@ -269,6 +285,7 @@ fn runs(journal: &Journal) -> anyhow::Result<Vec<Run>> {
                         timer_started_wall_ms: None,
                         skipped: None,
                         next_first_trade: None,
+                        next_started_wall_ms: None,
                     });
                 }
                 None => without_setup += 1,

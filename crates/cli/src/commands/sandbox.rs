@@ -106,6 +106,15 @@ pub async fn run(args: &SandboxArgs, _ctx: &Context) -> anyhow::Result<ExitCode>
     if let Some(u) = &handle.config().spread_bet_user {
         outln!("  spread-bet user: {u} (same password; lands on {sb})");
     }
+    let speed = handle.config().speed;
+    if speed > 0.0 {
+        outln!("  market speed:    {speed} simulated second(s) per second");
+    } else {
+        outln!(
+            "  market speed:    paused (--speed 0): quotes move only through POST {0}/step and {0}/price",
+            handle.admin_url()
+        );
+    }
     outln!("Point scalper at it with:");
     outln!("  export IG_API_URL={}", handle.rest_url());
     outln!(
