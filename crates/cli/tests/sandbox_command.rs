@@ -21,14 +21,7 @@ fn sandbox_prints_url_serves_test_and_stops_on_sigint() {
         url.starts_with("http://127.0.0.1:") && url.ends_with("/gateway/deal"),
         "{url}"
     );
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
-        let done = line.starts_with("Press Ctrl-C");
-        printed.push(line);
-        if done {
-            break;
-        }
-    }
-    let text = printed.join("\n");
+    let text = banner(&rx, &mut printed);
     assert!(text.contains("username:        sandbox"), "{text}");
     assert!(text.contains("password:        sandbox-pass"), "{text}");
     assert!(text.contains("API key:         sandbox-api-key"), "{text}");
@@ -72,6 +65,18 @@ fn sandbox_rejects_bad_faults_spec_with_exit_2() {
 
 /// Starts `scalper sandbox` with `args`: the child, its REST URL, the rest of its stdout and
 /// the lines printed up to the URL.
+/// The rest of the start-up banner, up to its `Press Ctrl-C` line, after what was `printed`.
+fn banner(rx: &mpsc::Receiver<String>, printed: &mut Vec<String>) -> String {
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        let done = line.starts_with("Press Ctrl-C");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    printed.join("\n")
+}
+
 fn spawn_sandbox(
     d: &Dir,
     args: &[&str],
@@ -189,14 +194,7 @@ fn sandbox_rejects_bad_start_time_and_holiday_with_exit_2() {
 fn sandbox_speed_0_starts_a_paused_market() {
     let d = Dir::new();
     let (mut child, _url, rx, mut printed) = spawn_sandbox(&d, &["--speed", "0"]);
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
-        let done = line.starts_with("Press Ctrl-C");
-        printed.push(line);
-        if done {
-            break;
-        }
-    }
-    let text = printed.join("\n");
+    let text = banner(&rx, &mut printed);
     assert!(
         text.contains("market speed:    paused (--speed 0)") && text.contains("/sandbox/step"),
         "{text}"
