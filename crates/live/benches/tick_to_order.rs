@@ -12,7 +12,9 @@
 //! mean; `SCALPER_BENCH_RECORD=1` records every quote as `--record` does, the recorder's
 //! tap on the stream and its writer thread beside the run; `SCALPER_BENCH_SHADOW=1` runs the
 //! shadow paper engine of `--shadow` beside live, fed every quote and what live did).
-//! Client-side rate limiting is off: the budget pacing IG's allowances is not what is measured.
+//! Client-side rate limiting is off: the budget pacing IG's allowances is not what is measured,
+//! and so is the sandbox's stream throttle (`SandboxConfig::stream_max_frequency`), whose wait
+//! for the next 50 ms interval is IG's, not scalper's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -108,6 +110,9 @@ async fn measure(held: bool, samples: usize) -> Vec<Duration> {
     // with the prices the bench sets.
     let sandbox = Sandbox::start(SandboxConfig {
         start_time: None,
+        // Every quote at once: IG's 20-a-second throttle would make each sample wait for its
+        // interval (about 35 ms at this bench's pace), hiding what is measured.
+        stream_max_frequency: None,
         ..SandboxConfig::for_tests()
     })
     .await

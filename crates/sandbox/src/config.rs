@@ -227,6 +227,10 @@ pub struct SandboxConfig {
     pub timeout_hold: Duration,
     /// Lightstreamer keep-alive (PROBE) interval.
     pub stream_keepalive: Duration,
+    /// The most updates a second a streamed PRICE or MARKET item gets, as IG's server throttles
+    /// them (default 20, `stream::MAX_FREQUENCY`); `None` sends every quote at once (benchmarks
+    /// of scalper's own tick-to-order latency, which the throttle's wait would hide).
+    pub stream_max_frequency: Option<f64>,
     /// Simulated history generated before the start (for `/prices`).
     pub warmup: Duration,
     /// A connection that has not sent a complete request header within this is closed.
@@ -269,6 +273,7 @@ impl Default for SandboxConfig {
             lockout_duration: Duration::from_secs(60),
             timeout_hold: Duration::from_secs(30),
             stream_keepalive: Duration::from_secs(5),
+            stream_max_frequency: Some(crate::stream::MAX_FREQUENCY),
             warmup: Duration::from_secs(30 * 60),
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),

@@ -455,6 +455,7 @@ impl Sandbox {
             bus: inner.bus.clone(),
             auth: Arc::new(StreamAuth(Arc::downgrade(&inner))),
             keepalive: inner.cfg.stream_keepalive,
+            max_frequency: inner.cfg.stream_max_frequency,
         };
         let app = crate::rest::router(inner.clone()).merge(stream::router(stream_ctx));
         let (stop_tx, mut stop_rx) = watch::channel(false);

@@ -66,10 +66,29 @@ impl Seen {
     }
 }
 
-#[tokio::test]
-async fn merge_price_items_are_throttled_and_end_on_the_latest_values() {
-    let sb = common::start_with(SandboxConfig::for_tests()).await;
-    let mut raw = common::Raw::new(&sb);
+/// A stream session's control requests.
+struct Control {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Control {
+    async fn send(&self, body: String) -> String {
+        let r = self
+            .http
+            .post(&self.url)
+            .header("Content-Type", FORM)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        r.text().await.unwrap()
+    }
+}
+
+/// Logs in and opens an HTTP-streaming session: its lines and its control requests.
+async fn open(sb: &scalper_sandbox::SandboxHandle, deadline: Instant) -> (Lines, Control) {
+    let mut raw = common::Raw::new(sb);
     raw.login().await;
     let (cst, xst) = (raw.cst.clone().unwrap(), raw.xst.clone().unwrap());
     let http = reqwest::Client::new();
@@ -87,24 +106,19 @@ async fn merge_price_items_are_throttled_and_end_on_the_latest_values() {
         resp,
         buf: String::new(),
     };
-    let deadline = Instant::now() + Duration::from_secs(20);
     let conok = lines.next(deadline).await;
     assert!(conok.starts_with("CONOK,"), "{conok}");
     let session = conok.split(',').nth(1).unwrap().to_string();
-    let control = |body: String| {
-        let http = http.clone();
-        let url = format!("{base}/control.txt?LS_protocol=TLCP-2.4.0&LS_session={session}");
-        async move {
-            let r = http
-                .post(url)
-                .header("Content-Type", FORM)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            r.text().await.unwrap()
-        }
-    };
+    let url = format!("{base}/control.txt?LS_protocol=TLCP-2.4.0&LS_session={session}");
+    (lines, Control { http, url })
+}
+
+#[tokio::test]
+async fn merge_price_items_are_throttled_and_end_on_the_latest_values() {
+    let sb = common::start_with(SandboxConfig::for_tests()).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (mut lines, ctl) = open(&sb, deadline).await;
+    let control = |body: String| ctl.send(body);
     let subs = [
         // (id, mode, item, schema, requested max frequency)
         (
@@ -220,5 +234,78 @@ async fn merge_price_items_are_throttled_and_end_on_the_latest_values() {
         market.count >= 2 && span(&market) >= 0.45,
         "the latest waited its turn"
     );
+    sb.shutdown().await;
+}
+
+/// Without the server's cap (`stream_max_frequency: None`, the tick-to-order benchmark's
+/// set-up) every quote goes out at once, and a client's own request still throttles.
+#[tokio::test]
+async fn without_the_cap_every_quote_goes_out_unless_the_client_asks_for_fewer() {
+    let sb = common::start_with(SandboxConfig {
+        stream_max_frequency: None,
+        ..SandboxConfig::for_tests()
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (mut lines, ctl) = open(&sb, deadline).await;
+    for (id, item, schema, freq) in [
+        (
+            1,
+            format!("PRICE:SANDBOX-CFD:{EPIC}"),
+            "BIDPRICE1%20TIMESTAMP",
+            "&LS_data_adapter=Pricing",
+        ),
+        (
+            2,
+            format!("MARKET:{EPIC}"),
+            "BID%20OFFER",
+            "&LS_requested_max_frequency=2",
+        ),
+    ] {
+        let ok = ctl
+            .send(format!(
+                "LS_reqId={id}&LS_op=add&LS_subId={id}&LS_mode=MERGE&LS_group={item}\
+                 &LS_schema={schema}&LS_snapshot=false{freq}"
+            ))
+            .await;
+        assert!(ok.starts_with(&format!("REQOK,{id}")), "{ok}");
+    }
+    let mut confs = Vec::new();
+    let mut subok = 0;
+    while subok < 2 || confs.is_empty() {
+        let line = lines.next(deadline).await;
+        if line.starts_with("SUBOK,") {
+            subok += 1;
+        } else if line.starts_with("CONF,") {
+            confs.push(line);
+        }
+    }
+    assert_eq!(
+        confs,
+        ["CONF,2,2.0,filtered"],
+        "no CONF for the uncapped item"
+    );
+
+    let quotes = sb
+        .step(Some(&Epic::new(EPIC).unwrap()), TICKS as u32)
+        .unwrap();
+    let last_ts = quotes.last().unwrap().ts.millis().to_string();
+    let (mut price, mut market) = (Seen::new(2), Seen::new(2));
+    while price.values.get(1) != Some(last_ts.as_str()) {
+        let line = lines.next(deadline).await;
+        let mut parts = line.splitn(4, ',');
+        if parts.next() != Some("U") {
+            continue;
+        }
+        let sub = parts.next().unwrap();
+        let values = parts.nth(1).unwrap();
+        match sub {
+            "1" => price.apply(values),
+            "2" => market.apply(values),
+            _ => {}
+        }
+    }
+    assert_eq!(price.count, TICKS, "every quote, none merged");
+    assert!(market.count < TICKS / 10, "{} MARKET updates", market.count);
     sb.shutdown().await;
 }

@@ -84,6 +84,7 @@ pub async fn server(keepalive: Duration) -> Harness {
         bus: bus.clone(),
         auth: auth.clone(),
         keepalive,
+        max_frequency: Some(scalper_sandbox::stream::MAX_FREQUENCY),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());

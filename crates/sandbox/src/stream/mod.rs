@@ -4,6 +4,7 @@
 mod http;
 mod items;
 mod session;
+pub use session::MAX_FREQUENCY;
 mod websocket;
 mod ws;
 
@@ -83,12 +84,16 @@ pub struct StreamContext {
     pub auth: Arc<dyn StreamAuthorizer>,
     /// Keep-alive interval announced in `CONOK` (PROBE when idle).
     pub keepalive: Duration,
+    /// The most updates a second a MERGE price item gets (IG's server: 20, `MAX_FREQUENCY`);
+    /// `None` sends every update at once, unless the client asks for fewer.
+    pub max_frequency: Option<f64>,
 }
 
 impl std::fmt::Debug for StreamContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamContext")
             .field("keepalive", &self.keepalive)
+            .field("max_frequency", &self.max_frequency)
             .finish_non_exhaustive()
     }
 }

@@ -440,10 +440,12 @@ impl SessionTask {
             .map(str::to_string)
             .collect();
         let adapter = form.get("LS_data_adapter");
+        // The server's cap (none: every update at once), lowered by the client's request.
+        let cap = self.registry.ctx.max_frequency;
         let requested = match form.get("LS_requested_max_frequency") {
-            None | Some("unlimited" | "unfiltered") => MAX_FREQUENCY,
+            None | Some("unlimited" | "unfiltered") => cap,
             Some(f) => match f.trim().parse::<f64>() {
-                Ok(n) if n > 0.0 && n.is_finite() => n.min(MAX_FREQUENCY),
+                Ok(n) if n > 0.0 && n.is_finite() => Some(cap.map_or(n, |c| n.min(c))),
                 _ => return Err((15, format!("Bad LS_requested_max_frequency {f:?}"))),
             },
         };
@@ -484,8 +486,10 @@ impl SessionTask {
                 distinct,
                 fields,
                 slots,
-                interval: throttled.then(|| Duration::from_secs_f64(1.0 / requested)),
-                max_frequency: requested,
+                interval: requested
+                    .filter(|_| throttled)
+                    .map(|f| Duration::from_secs_f64(1.0 / f)),
+                max_frequency: requested.unwrap_or(0.0),
             },
         ))
     }
